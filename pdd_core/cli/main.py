@@ -1,0 +1,58 @@
+"""Entry point of the ``pdd`` command.
+
+Sub-commands register themselves in ``COMMANDS`` (name -> ``(help, add_arguments, run)``);
+errors the library raises on purpose (:class:`pdd_core.errors.PDDError`) end the command
+with exit code 2 and one line on stderr, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Callable
+
+import pdd_core
+from pdd_core.errors import PDDError
+
+AddArguments = Callable[[argparse.ArgumentParser], None]
+Run = Callable[[argparse.Namespace], int]
+COMMANDS: dict[str, tuple[str, AddArguments, Run]] = {}
+
+DESCRIPTION = """\
+pdd: renormalization-group diffusion over spatiotemporal fields.
+
+Simulate physical systems, coarse-grain them with RG schemes, train a predictor-driven
+diffusion model and use it to simulate, generate and super-resolve.
+
+examples:
+  pdd --version
+  pdd --help
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="pdd", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"pdd {pdd_core.__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (help_text, add_arguments, run) in sorted(COMMANDS.items()):
+        sub = subparsers.add_parser(name, help=help_text, description=help_text, formatter_class=argparse.RawDescriptionHelpFormatter)
+        add_arguments(sub)
+        sub.set_defaults(run=run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "run", None) is None:
+        parser.print_help()
+        return 0
+    try:
+        return int(args.run(args) or 0)
+    except PDDError as error:
+        print(f"pdd {args.command}: error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

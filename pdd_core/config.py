@@ -1,0 +1,49 @@
+"""Configuration records <-> plain dicts (JSON/TOML) through one ``cattrs`` converter.
+
+Every settings object of the framework (grids, systems, schemes) is a frozen ``attrs``
+class, so a whole pipeline can be written to and rebuilt from a file. ``to_dict`` /
+``from_dict`` round-trip exactly; ``tagged`` adds the registry name so a record can be
+rebuilt without knowing its class in advance.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+import cattrs
+
+from pdd_core.errors import ConfigError, bad_argument
+from pdd_core.registry import Registry
+
+T = TypeVar("T")
+
+converter = cattrs.Converter(forbid_extra_keys=True)
+
+
+def to_dict(record: Any) -> dict[str, Any]:
+    """Unstructure a configuration record into JSON/TOML-ready builtins."""
+    return converter.unstructure(record)
+
+
+def from_dict(cls: type[T], data: dict[str, Any]) -> T:
+    """Structure ``data`` into ``cls``; errors name the offending keys and the fix."""
+    try:
+        return converter.structure(data, cls)
+    except cattrs.BaseValidationError as error:
+        details = "; ".join(cattrs.transform_error(error))
+        raise bad_argument(cls.__name__, data, f"cannot be structured ({details})", f"pass the fields of {cls.__name__} with valid values", kind=ConfigError) from None
+    except (TypeError, ValueError) as error:
+        raise bad_argument(cls.__name__, data, f"cannot be structured ({error})", f"pass the fields of {cls.__name__} with valid values", kind=ConfigError) from None
+
+
+def tagged(record: Any, registry: Registry) -> dict[str, Any]:
+    """``{"name": <registry name>, **fields}``: a record that rebuilds itself by name."""
+    return {"name": registry.name_of(type(record)), **to_dict(record)}
+
+
+def from_tagged(data: dict[str, Any], registry: Registry) -> Any:
+    """Inverse of :func:`tagged`."""
+    if not isinstance(data, dict) or "name" not in data:
+        raise bad_argument("config", data, f"a tagged {registry.kind[:-1]} config needs a 'name' key", f"add name = one of {registry.names()}", kind=ConfigError)
+    fields = {key: value for key, value in data.items() if key != "name"}
+    return from_dict(registry.get(data["name"]), fields)

@@ -1,0 +1,66 @@
+"""Name -> class registries through which the command line composes concrete parts.
+
+Library code never looks parts up by name; only the ``pdd`` command does. A plug-in adds
+parts by calling ``register`` or by exposing an entry point in the group
+``pdd.<kind>`` (e.g. ``pdd.schemes``) that points at the class.
+"""
+
+from __future__ import annotations
+
+from importlib import metadata
+from typing import Callable, TypeVar
+
+from pdd_core.errors import ConfigError, bad_argument
+
+T = TypeVar("T")
+
+
+class Registry:
+    """A named collection of classes of one kind (systems, schemes, samplers, ...)."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self._entries: dict[str, type] = {}
+        self._plugins_loaded = False
+
+    def register(self, name: str) -> Callable[[type[T]], type[T]]:
+        """Class decorator: ``@SCHEMES.register("carosso")``."""
+
+        def decorate(cls: type[T]) -> type[T]:
+            existing = self._entries.get(name)
+            if existing is not None and existing is not cls:
+                raise bad_argument("name", name, f"a {self.kind} with this name is already registered ({existing.__qualname__})", "choose another name", kind=ConfigError)
+            self._entries[name] = cls
+            return cls
+
+        return decorate
+
+    def _load_plugins(self) -> None:
+        if self._plugins_loaded:
+            return
+        self._plugins_loaded = True
+        for entry in metadata.entry_points(group=f"pdd.{self.kind}"):
+            self._entries.setdefault(entry.name, entry.load())
+
+    def get(self, name: str) -> type:
+        """The class registered as ``name``; a clear error lists the known names otherwise."""
+        self._load_plugins()
+        if name not in self._entries:
+            raise bad_argument(self.kind[:-1] if self.kind.endswith("s") else self.kind, name, f"unknown {self.kind[:-1]}", f"use one of {sorted(self._entries)}", kind=ConfigError)
+        return self._entries[name]
+
+    def name_of(self, cls: type) -> str:
+        """The registered name of ``cls``."""
+        self._load_plugins()
+        for name, entry in self._entries.items():
+            if entry is cls:
+                return name
+        raise bad_argument("cls", cls.__qualname__, f"not a registered {self.kind[:-1]}", f"decorate it with @{self.kind.upper()}.register(name)", kind=ConfigError)
+
+    def names(self) -> list[str]:
+        self._load_plugins()
+        return sorted(self._entries)
+
+
+SYSTEMS = Registry("systems")
+SCHEMES = Registry("schemes")

@@ -17,6 +17,7 @@ from pdd_core.errors import PDDError
 AddArguments = Callable[[argparse.ArgumentParser], None]
 Run = Callable[[argparse.Namespace], int]
 COMMANDS: dict[str, tuple[str, AddArguments, Run]] = {}
+SUBCOMMAND_MODULES: tuple[str, ...] = ()
 
 DESCRIPTION = """\
 pdd: renormalization-group diffusion over spatiotemporal fields.
@@ -30,7 +31,17 @@ examples:
 """
 
 
+def _load_commands() -> None:
+    """Import the sub-command modules (each adds itself to ``COMMANDS``) and the concrete
+    parts packages (each registers its classes), which only the command line may compose."""
+    import importlib
+
+    for module in ("systems", "schemes", *(f"pdd_core.cli.{name}" for name in SUBCOMMAND_MODULES)):
+        importlib.import_module(module)
+
+
 def build_parser() -> argparse.ArgumentParser:
+    _load_commands()
     parser = argparse.ArgumentParser(prog="pdd", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"pdd {pdd_core.__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")

@@ -99,14 +99,20 @@ class SpectralScheme:
             raise bad_argument(type(self).__name__, self, "produced a non-finite or negative transition on this grid", "check the scheme parameters against the grid's wavenumbers")
         return Transition(damping=damping, variance=variance, active=active)
 
+    def marginal(self, grid: Grid, lam, batch: int | None = None, name: str = "lam") -> Transition:
+        """The transition 0 → λ, with errors that name the caller's argument ``name``."""
+        if batch is None:
+            batch = int(torch.as_tensor(lam).numel()) if torch.as_tensor(lam).ndim == 1 else 1
+        return self.transition(grid, 0.0, as_lambda(lam, batch, name), batch)
+
     def marginal_variance(self, grid: Grid, lam, batch: int | None = None) -> torch.Tensor:
         """Σ̃_λ = Σ̃_{0→λ} per mode (PDD Eq. 18)."""
-        return self.transition(grid, 0.0, lam, batch).variance
+        return self.marginal(grid, lam, batch).variance
 
     def coarse_grain(self, u0: torch.Tensor, grid: Grid, lam) -> torch.Tensor:
         """C_λ u0: the mean of the forward process (PDD Eqs. 3 and 17)."""
         check_field(u0, grid, "u0")
-        damping = self.transition(grid, 0.0, lam, u0.shape[0]).damping
+        damping = self.marginal(grid, lam, u0.shape[0]).damping
         return irfft(rfft(u0, grid.ndim) * damping.to(u0.device), grid.shape).to(u0.dtype)
 
     def forward_sample(self, u0: torch.Tensor, grid: Grid, lam, generator: torch.Generator, *, return_noise: bool = False):
@@ -117,7 +123,7 @@ class SpectralScheme:
         check_field(u0, grid, "u0")
         check_generator(generator)
         noise = torch.randn(u0.shape, generator=generator, dtype=u0.dtype, device=u0.device)
-        step = self.transition(grid, 0.0, lam, u0.shape[0])
+        step = self.marginal(grid, lam, u0.shape[0])
         damping, std = step.damping.to(u0.device), step.variance.sqrt().to(u0.device)
         u_lam = irfft(rfft(u0, grid.ndim) * damping + rfft(noise, grid.ndim) * std, grid.shape).to(u0.dtype)
         return (u_lam, noise) if return_noise else u_lam
@@ -132,7 +138,7 @@ class SpectralScheme:
         check_field(u0, grid, "u0")
         if u_lam.shape != u0.shape:
             raise bad_argument("u0.shape", tuple(u0.shape), f"must equal u_lam.shape {tuple(u_lam.shape)}", "pass the clean paths that u_lam was sampled from", kind=ShapeError)
-        step = self.transition(grid, 0.0, lam, u0.shape[0])
+        step = self.marginal(grid, lam, u0.shape[0])
         self._require_positive_variance(step, lam)
         precision = torch.where(step.active, 1.0 / torch.where(step.active, step.variance, torch.ones(())), torch.zeros(()))
         residual = rfft(u_lam, grid.ndim) - rfft(u0, grid.ndim) * step.damping.to(u0.device)
@@ -146,7 +152,7 @@ class SpectralScheme:
         multiplicities w_k is exact. Differentiable (used to check the score by autograd).
         """
         check_field(u_lam, grid, "u_lam")
-        step = self.transition(grid, 0.0, lam, u0.shape[0])
+        step = self.marginal(grid, lam, u0.shape[0])
         self._require_positive_variance(step, lam)
         variance = torch.where(step.active, step.variance, torch.ones(())).to(u_lam.dtype)
         weight = (grid.mode_multiplicity() * step.active).to(u_lam.dtype)
@@ -165,7 +171,7 @@ class SpectralScheme:
         if not (isinstance(delta_lambda, (int, float)) and math.isfinite(delta_lambda) and delta_lambda > 0):
             raise bad_argument("delta_lambda", delta_lambda, "the floor scale Δλ must be finite and > 0", "use the λ grid's smallest step, e.g. 1e-3")
         variance = self.marginal_variance(grid, lam)
-        floor = self.marginal_variance(grid, delta_lambda)
+        floor = self.marginal(grid, delta_lambda, name="delta_lambda").variance
         floored = torch.maximum(variance, floor) * grid.mode_multiplicity()
         trace_per_point = floored.flatten(1).sum(1) / grid.n_points
         return torch.sqrt(trace_per_point / dt)
@@ -179,7 +185,7 @@ class SpectralScheme:
         if dtype not in (torch.float32, torch.float64):
             raise bad_argument("dtype", dtype, "only float32 and float64 are supported", "pass torch.float32 or torch.float64", kind=ShapeError)
         noise = torch.randn(shape, generator=generator, dtype=dtype)
-        std = self.marginal_variance(grid, lam_max, shape[0]).sqrt()
+        std = self.marginal(grid, lam_max, shape[0], "lam_max").variance.sqrt()
         return irfft(rfft(noise, grid.ndim) * std, grid.shape).to(dtype)
 
     def rate(self, grid: Grid, lam) -> torch.Tensor:

@@ -17,12 +17,12 @@ IntervalFunction = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Te
 
 def _callable(instance, attribute, value) -> None:
     if not callable(value):
-        raise bad_argument(attribute.name, value, "must be a function of (k2, lam)", f"pass e.g. {attribute.name}=lambda k2, lam: 0.1 * k2")
+        raise bad_argument(attribute.alias, value, "must be a function of (k2, lam)", f"pass e.g. {attribute.alias}=lambda k2, lam: 0.1 * k2")
 
 
 def _callable_or_none(instance, attribute, value) -> None:
     if value is not None and not callable(value):
-        raise bad_argument(attribute.name, value, "must be a function of (k2, lam_a, lam_b) or None", "omit it to integrate numerically")
+        raise bad_argument(attribute.alias, value, "must be a function of (k2, lam_a, lam_b) or None", "omit it to integrate numerically")
 
 
 def _positive_int(instance, attribute, value) -> None:

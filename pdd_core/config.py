@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 import cattrs
 
-from pdd_core.errors import ConfigError, bad_argument
+from pdd_core.errors import ConfigError, PDDError, bad_argument
 from pdd_core.registry import Registry
 
 T = TypeVar("T")
@@ -30,10 +30,24 @@ def from_dict(cls: type[T], data: dict[str, Any]) -> T:
     try:
         return converter.structure(data, cls)
     except cattrs.BaseValidationError as error:
+        own = _own_error(error)
+        if own is not None:  # our validators already say what is wrong and how to fix it
+            raise ConfigError(str(own)) from None
         details = "; ".join(cattrs.transform_error(error))
         raise bad_argument(cls.__name__, data, f"cannot be structured ({details})", f"pass the fields of {cls.__name__} with valid values", kind=ConfigError) from None
     except (TypeError, ValueError) as error:
         raise bad_argument(cls.__name__, data, f"cannot be structured ({error})", f"pass the fields of {cls.__name__} with valid values", kind=ConfigError) from None
+
+
+def _own_error(error: BaseException) -> PDDError | None:
+    """The first project error inside a (nested) cattrs validation error, if any."""
+    if isinstance(error, PDDError):
+        return error
+    for inner in getattr(error, "exceptions", ()):
+        found = _own_error(inner)
+        if found is not None:
+            return found
+    return None
 
 
 def tagged(record: Any, registry: Registry) -> dict[str, Any]:

@@ -145,19 +145,28 @@ class TimeIntegrator(Protocol):
 
 @runtime_checkable
 class LambdaSampler(Protocol):
-    """One reverse-λ step λ_from → λ_to < λ_from of the reverse RG SDE (PDD Eqs. 11, 65-66).
+    """One reverse-λ step λ_from → λ_to < λ_from of the reverse RG SDE/ODE (PDD Eqs. 11, 65-66).
 
     Settings-only object; the driver ``sample`` owns the loop over a decreasing λ grid
     (schedules are data), the t0 boundary rule and progress. Class attributes declare
-    ``order`` and ``stochastic``; ``evaluations_per_step`` counts score calls.
+    ``order`` (weak order of the generated distribution), ``stochastic`` and
+    ``evaluations_per_step`` (score calls per step).
 
-    ``step(score, scheme, grid, u, lam_from, lam_to, generator)`` returns the new path
-    ``[B, T, C, *space]``; λs are float64 ``[B]``. Any sampler works with any
-    :class:`Score` and any :class:`RGScheme`.
+    * ``prepare(scheme, grid, lam_from, lam_to)`` -> coefficients: every per-mode quantity
+      a step needs (e^{∫κ}, φ-functions, noise amplitudes), computed once per λ grid
+      before the loop, so the loop is pure arithmetic plus score calls.
+    * ``step(score, u, lam_from, lam_to, coefficients, generator, state, boundary)`` ->
+      ``(u, state)``: ``u`` is the path ``[B, T, C, *space]``, λs are float64 ``[B]``,
+      ``state`` carries what multistep methods remember (``None`` to start), and
+      ``boundary(u)`` is applied after every update the step makes (the t0 rule of B.6).
+
+    Any sampler works with any :class:`Score` and any :class:`RGScheme`.
     """
 
     order: float
     stochastic: bool
     evaluations_per_step: int
 
-    def step(self, score: Score, scheme: RGScheme, grid: Grid, u: torch.Tensor, lam_from: torch.Tensor, lam_to: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor: ...
+    def prepare(self, scheme: RGScheme, grid: Grid, lam_from: torch.Tensor, lam_to: torch.Tensor) -> object: ...
+
+    def step(self, score: Score, u: torch.Tensor, lam_from: torch.Tensor, lam_to: torch.Tensor, coefficients: object, generator: torch.Generator | None, state: object, boundary) -> tuple[torch.Tensor, object]: ...

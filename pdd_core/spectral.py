@@ -44,3 +44,16 @@ def phi1(z: torch.Tensor) -> torch.Tensor:
     zero = z == 0
     safe = torch.where(zero, torch.ones_like(z), z)
     return torch.where(zero, torch.ones_like(z), torch.expm1(safe) / safe)
+
+
+def phi2(z: torch.Tensor) -> torch.Tensor:
+    """φ2(z) = (e^z - 1 - z)/z², exactly 1/2 at z = 0 (second-order exponential integrators).
+
+    The direct formula cancels catastrophically for small |z|, so a Taylor series
+    1/2 + z/6 + z²/24 + z³/120 + z⁴/720 is used for |z| < 1e-2 (error < 1e-14).
+    """
+    small = z.abs() < 1e-2
+    safe = torch.where(small, torch.ones_like(z), z)
+    direct = (torch.expm1(safe) - safe) / safe**2
+    series = 0.5 + z * (1 / 6 + z * (1 / 24 + z * (1 / 120 + z / 720)))
+    return torch.where(small, series, direct)

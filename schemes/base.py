@@ -204,5 +204,9 @@ class SpectralScheme:
 
     @staticmethod
     def _require_positive_variance(step: Transition, lam) -> None:
-        if bool(((step.variance <= 0) & step.active).any()):
-            raise bad_argument("lam", lam, "the transition score needs λ > 0 (at λ = 0 the kernel is a delta)", "sample λ from (0, λ_max]", kind=ArgumentError)
+        degenerate = (step.variance <= 0) & step.active
+        if not bool(degenerate.any()):
+            return
+        if bool((torch.as_tensor(lam) == 0).any()):
+            raise bad_argument("lam", lam, "the transition score needs λ > 0 (at λ = 0 the kernel is a delta)", "sample λ from (0, λ_max]")
+        raise bad_argument("lam", lam, "Σ̃_λ underflows to 0 on some active modes (the scheme has erased them), so the score is undefined there", "use a smaller λ or a scheme whose variance stays positive")

@@ -8,8 +8,8 @@ import attrs
 import torch
 
 from pdd_core.errors import bad_argument
+from pdd_core.spectral import phi1, phi2
 from schemes.base import SpectralScheme, check_zero_mode
-from schemes.ornstein_uhlenbeck import ou_variance
 
 ModeFunction = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 IntervalFunction = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
@@ -44,9 +44,9 @@ class FourierDiagonal(SpectralScheme):
         log_damping: optional closed form of -∫_{λa}^{λb} κ, called as (k2, lam_a, lam_b).
         variance: optional closed form of Σ̃_ab, called as (k2, lam_a, lam_b).
         substeps: without closed forms, the transition is a product of ``substeps`` exact OU
-            steps with κ and b² frozen at each sub-interval's midpoint: exact when κ and b²
-            do not depend on λ, second order in the sub-step otherwise, and stable for stiff
-            modes (no explicit ODE solve).
+            steps with κ frozen at each sub-interval's midpoint and b² linear across it: exact
+            when κ and b² do not depend on λ, second order in the sub-step otherwise however
+            stiff the mode, and stable (no explicit ODE solve).
 
     Holding functions, it is not a serialisable configuration record.
     """
@@ -88,8 +88,15 @@ class FourierDiagonal(SpectralScheme):
             return self._evaluate(self.variance_fn, "variance", k2, lam_a, lam_b) + torch.zeros_like(k2)
         step, midpoints = self._midpoints(lam_a, lam_b)
         variance = torch.zeros(())
-        for m in midpoints:
+        noise_start = self._diffusion(k2, lam_a)
+        for j, m in enumerate(midpoints):
             kappa = self._rate(k2, m)
-            # Semigroup composition Σ_ac = C_bc² Σ_ab + Σ_bc of exact frozen-coefficient steps.
-            variance = torch.exp(-2.0 * kappa * step) * variance + ou_variance(kappa, self._diffusion(k2, m), step)
+            noise_end = self._diffusion(k2, lam_a + (j + 1) * step)
+            z = -2.0 * kappa * step
+            # ∫ e^{-2κ(h-τ)} b²(τ) dτ with b² linear over the sub-step: exact for linear noise and
+            # second order however stiff κh is (a midpoint b² would be first order there).
+            injected = step * (noise_start * phi1(z) + (noise_end - noise_start) * phi2(z))
+            # Semigroup composition Σ_ac = C_bc² Σ_ab + Σ_bc of the sub-steps.
+            variance = torch.exp(z) * variance + injected
+            noise_start = noise_end
         return variance

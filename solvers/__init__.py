@@ -1,3 +1,18 @@
 """Time integrators (physical time t) and λ-samplers (reverse RG)."""
 
-__all__: list[str] = []
+from solvers.etd import ETDPredictor
+from solvers.langevin import LangevinCorrector, PredictorCorrector
+from solvers.probability_flow import ExponentialMultistep, ProbabilityFlowHeun
+from solvers.reverse_euler_maruyama import ReverseEulerMaruyama
+from solvers.time_integrators import Euler, EulerMaruyama
+
+__all__ = [
+    "ETDPredictor",
+    "Euler",
+    "EulerMaruyama",
+    "ExponentialMultistep",
+    "LangevinCorrector",
+    "PredictorCorrector",
+    "ProbabilityFlowHeun",
+    "ReverseEulerMaruyama",
+]

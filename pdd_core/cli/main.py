@@ -17,7 +17,7 @@ from pdd_core.errors import PDDError
 AddArguments = Callable[[argparse.ArgumentParser], None]
 Run = Callable[[argparse.Namespace], int]
 COMMANDS: dict[str, tuple[str, AddArguments, Run]] = {}
-SUBCOMMAND_MODULES: tuple[str, ...] = ()
+SUBCOMMAND_MODULES: tuple[str, ...] = ("data", "train")
 
 DESCRIPTION = """\
 pdd: renormalization-group diffusion over spatiotemporal fields.
@@ -66,4 +66,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run the imported module's ``main`` so sub-commands register into the same COMMANDS
+    # dict that ``main`` reads (``python -m`` would otherwise load this file twice).
+    from pdd_core.cli.main import main as _main
+
+    sys.exit(_main())

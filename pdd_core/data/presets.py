@@ -13,7 +13,8 @@ class DatasetPreset:
 
     Attributes:
         n_train, n_valid, n_test: number of paths (samples) per split.
-        n_frames: snapshots per path (T); 1 for static fields.
+        n_frames: snapshots per path (T); for static systems, samples per chain (each chain
+            is burnt in once and every frame becomes its own T = 1 sample).
         overrides: system parameters that differ from the class defaults for this preset.
         note: one line saying what the preset reproduces or what it scaled down.
     """

@@ -1,0 +1,442 @@
+"""The HDF5 dataset layout (format version 1): constants, writer, reader and validation.
+
+One file holds one dataset of paths (docs/data_format.md is the user-facing description):
+
+* datasets ``train``, ``valid``, ``test``: float32 ``[N, T, C, *space]``, chunked by sample
+  (one chunk = one path), shuffle + gzip level 1, extensible along N;
+* root attributes: ``format_version``, ``system`` (registry name), ``config`` (JSON of the
+  system's parameters), ``dt``, ``grid_shape``, ``grid_length``, ``grid_channels``,
+  ``grid_symbol``, per-channel ``mean`` and ``std`` of ``train`` (float64), and the optional
+  provenance ``seed``, ``preset``, ``chunk_paths``, ``pdd_version``.
+
+Files are written in a fixed order without timestamps, so equal content gives equal bytes.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path as FilePath
+from typing import Any
+
+import attrs
+import h5py
+import numpy as np
+
+from pdd_core.errors import DataError, PDDError, bad_argument
+from pdd_core.grid import Grid
+
+FORMAT_VERSION = 1
+SPLITS: tuple[str, ...] = ("train", "valid", "test")
+STORAGE_DTYPE = np.float32
+# gzip is readable by every HDF5 tool; on the truth systems' float32 fields level 1 compresses
+# as well as level 9 at the same speed, and the byte shuffle filter saves 4-11 % more on
+# noisy/smooth fields (linear, Kuramoto-Sivashinsky) while costing 5 % on Lorenz-96
+# (measurements in docs/data_format.md).
+COMPRESSION = "gzip"
+COMPRESSION_LEVEL = 1
+SHUFFLE = True
+REQUIRED_ATTRIBUTES: tuple[str, ...] = ("format_version", "system", "config", "dt", "grid_shape", "grid_length", "grid_channels", "grid_symbol", "mean", "std")
+PROVENANCE_ATTRIBUTES: tuple[str, ...] = ("seed", "preset", "chunk_paths", "pdd_version")
+PARTIAL_SUFFIX = ".partial"
+FIX_GENERATE = "generate it with `pdd data generate SYSTEM --out FILE.h5` or write the layout of docs/data_format.md"
+
+
+@attrs.frozen
+class ChannelStatistics:
+    """Per-channel count, mean and sum of squared deviations (M2) of float64 values.
+
+    Partial results merge exactly in any fixed order (Chan, Golub & LeVeque's pairwise
+    update), so the dataset statistics do not depend on how the data were chunked in time.
+    """
+
+    count: int
+    mean: tuple[float, ...]
+    m2: tuple[float, ...]
+
+    @classmethod
+    def of(cls, paths: np.ndarray) -> ChannelStatistics:
+        """Statistics of ``paths`` ``[N, T, C, *space]`` over samples, frames and points."""
+        values = np.moveaxis(np.asarray(paths, dtype=np.float64), 2, 0).reshape(paths.shape[2], -1)
+        mean = values.mean(axis=1)
+        m2 = ((values - mean[:, None]) ** 2).sum(axis=1)
+        return cls(values.shape[1], tuple(mean.tolist()), tuple(m2.tolist()))
+
+    def merge(self, other: ChannelStatistics) -> ChannelStatistics:
+        if self.count == 0:
+            return other
+        if other.count == 0:
+            return self
+        count = self.count + other.count
+        mean_a, mean_b = np.array(self.mean), np.array(other.mean)
+        delta = mean_b - mean_a
+        mean = mean_a + delta * (other.count / count)
+        m2 = np.array(self.m2) + np.array(other.m2) + delta**2 * (self.count * other.count / count)
+        return ChannelStatistics(count, tuple(mean.tolist()), tuple(m2.tolist()))
+
+    @property
+    def std(self) -> tuple[float, ...]:
+        """Population standard deviation per channel."""
+        return tuple(math.sqrt(m2 / self.count) for m2 in self.m2)
+
+
+@attrs.frozen
+class DatasetMetadata:
+    """Everything a dataset file says about itself (root attributes plus split shapes).
+
+    ``config`` is the system's parameters as a dict; ``pdd_core.config.from_dict(SYSTEMS.get(
+    system), config)`` rebuilds the system. Provenance fields are None when absent.
+    """
+
+    system: str
+    config: dict[str, Any]
+    dt: float
+    grid: Grid
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    splits: dict[str, tuple[int, ...]]
+    format_version: int = FORMAT_VERSION
+    seed: int | None = None
+    preset: str | None = None
+    chunk_paths: int | None = None
+    pdd_version: str | None = None
+
+    @property
+    def n_frames(self) -> int:
+        """T, the number of frames per path (of the train split)."""
+        return self.splits["train"][1]
+
+
+def sample_chunks(n_frames: int, grid: Grid) -> tuple[int, ...]:
+    """The HDF5 chunk shape: one whole path ``[1, T, C, *space]``."""
+    return (1, n_frames, grid.channels, *grid.shape)
+
+
+def create_split(file: h5py.Group, name: str, n_paths: int, n_frames: int, grid: Grid) -> h5py.Dataset:
+    """Create an empty split dataset with the layout's chunking, compression and no timestamps."""
+    chunks = sample_chunks(n_frames, grid)
+    return file.create_dataset(
+        name,
+        shape=(n_paths, *chunks[1:]),
+        maxshape=(None, *chunks[1:]),
+        dtype=STORAGE_DTYPE,
+        chunks=chunks,
+        compression=COMPRESSION,
+        compression_opts=COMPRESSION_LEVEL,
+        shuffle=SHUFFLE,
+        track_times=False,
+    )
+
+
+def config_json(config: dict[str, Any]) -> str:
+    """Canonical JSON of a system config (sorted keys, exact float repr)."""
+    try:
+        return json.dumps(config, sort_keys=True, allow_nan=False)
+    except (TypeError, ValueError) as error:
+        raise bad_argument(
+            "config", config, f"not JSON-serialisable ({error})", "give the system only int/float/str/tuple parameters", kind=DataError
+        ) from None
+
+
+def write_attributes(file: h5py.File, metadata: DatasetMetadata) -> None:
+    """Write the root attributes in a fixed order (so equal metadata gives equal bytes)."""
+    grid = metadata.grid
+    values: dict[str, Any] = {
+        "format_version": np.int64(metadata.format_version),
+        "system": metadata.system,
+        "config": config_json(metadata.config),
+        "dt": np.float64(metadata.dt),
+        "grid_shape": np.asarray(grid.shape, dtype=np.int64),
+        "grid_length": np.asarray(grid.lengths, dtype=np.float64),
+        "grid_channels": np.int64(grid.channels),
+        "grid_symbol": grid.symbol,
+        "mean": np.asarray(metadata.mean, dtype=np.float64),
+        "std": np.asarray(metadata.std, dtype=np.float64),
+        "seed": None if metadata.seed is None else np.int64(metadata.seed),
+        "preset": metadata.preset,
+        "chunk_paths": None if metadata.chunk_paths is None else np.int64(metadata.chunk_paths),
+        "pdd_version": metadata.pdd_version,
+    }
+    for key, value in values.items():
+        if value is not None:
+            file.attrs[key] = value
+
+
+def fsync_path(path: FilePath) -> None:
+    """Flush a closed file to disk so a rename after it survives a power cut."""
+    with open(path, "rb") as handle:
+        os.fsync(handle.fileno())
+
+
+def write_dataset_file(
+    path: str | os.PathLike,
+    splits: dict[str, np.ndarray],
+    *,
+    system: str,
+    config: dict[str, Any],
+    dt: float,
+    grid: Grid,
+    seed: int | None = None,
+    preset: str | None = None,
+) -> DatasetMetadata:
+    """Write arrays ``{"train": [N, T, C, *space], "valid": ..., "test": ...}`` as a dataset file.
+
+    This is how data from elsewhere becomes a pdd dataset: the mean and std are computed on
+    ``train``; the file appears atomically (written to ``path.tmp`` then renamed).
+    """
+    target = FilePath(path)
+    missing = [name for name in SPLITS if name not in splits]
+    if missing or set(splits) - set(SPLITS):
+        raise bad_argument(
+            "splits", sorted(splits), f"needs exactly the keys {list(SPLITS)}", "pass empty arrays [0, T, C, *space] for unused splits", kind=DataError
+        )
+    arrays = {name: np.asarray(splits[name]) for name in SPLITS}
+    n_frames = arrays["train"].shape[1] if arrays["train"].ndim >= 2 else 0
+    for name, array in arrays.items():
+        expected = (n_frames, grid.channels, *grid.shape)
+        if array.ndim != 3 + grid.ndim or array.shape[1:] != expected:
+            raise bad_argument(
+                f"splits[{name!r}].shape",
+                array.shape,
+                f"expected [N, {n_frames}, {grid.channels}, *{grid.shape}] ([N, T, C, *space])",
+                "reshape the data or pass the grid that matches it",
+                kind=DataError,
+            )
+        if not np.issubdtype(array.dtype, np.floating) or not np.isfinite(array).all():
+            raise bad_argument(f"splits[{name!r}]", array.dtype, "must be finite floating-point values", "remove NaN/inf and pass float arrays", kind=DataError)
+    if arrays["train"].shape[0] == 0:
+        raise bad_argument(
+            "splits['train'].shape",
+            arrays["train"].shape,
+            "the train split is empty, so no mean/std can be computed",
+            "pass at least one training path",
+            kind=DataError,
+        )
+    stored = {name: array.astype(STORAGE_DTYPE) for name, array in arrays.items()}
+    statistics = ChannelStatistics.of(stored["train"])
+    metadata = DatasetMetadata(
+        system, config, float(dt), grid, statistics.mean, statistics.std, {name: array.shape for name, array in stored.items()}, seed=seed, preset=preset
+    )
+    temporary = target.with_name(target.name + ".tmp")
+    with h5py.File(temporary, "w") as file:
+        for name in SPLITS:
+            create_split(file, name, stored[name].shape[0], n_frames, grid)[...] = stored[name]
+        write_attributes(file, metadata)
+    fsync_path(temporary)
+    os.replace(temporary, target)
+    return metadata
+
+
+def _missing_file_error(path: FilePath) -> DataError:
+    partial = path.with_name(path.name + PARTIAL_SUFFIX)
+    if partial.exists():
+        return bad_argument(
+            "path",
+            str(path),
+            f"the file does not exist yet: its generation was interrupted ({partial} holds the finished part)",
+            "re-run the same `pdd data generate` command to resume it",
+            kind=DataError,
+        )
+    return bad_argument("path", str(path), "no such file", f"check the path, or {FIX_GENERATE}", kind=DataError)
+
+
+def open_dataset_file(path: str | os.PathLike) -> h5py.File:
+    """Open a dataset file read-only after checking it is a complete pdd dataset.
+
+    Raises :class:`DataError` for a missing file, a directory, a foreign (non-HDF5) file, a
+    truncated or corrupted file, missing datasets or attributes, a wrong format version, and
+    shapes that disagree with the stored grid. The caller closes the returned file.
+    """
+    path = FilePath(path)
+    if not path.exists():
+        raise _missing_file_error(path)
+    if path.is_dir():
+        raise bad_argument(
+            "path",
+            str(path),
+            "is a directory, not a dataset file",
+            "pass the .h5 file (a FILE.h5.partial directory is an unfinished generation)",
+            kind=DataError,
+        )
+    if not h5py.is_hdf5(path):
+        raise bad_argument(
+            "path",
+            str(path),
+            "is not an HDF5 file (a foreign file, or truncated before its header)",
+            f"pass a pdd dataset file; {FIX_GENERATE}",
+            kind=DataError,
+        )
+    try:
+        file = h5py.File(path, "r")
+    except OSError as error:
+        problem = "is truncated (shorter than its header says)" if "truncated" in str(error) else f"cannot be opened as HDF5 ({error})"
+        raise bad_argument("path", str(path), f"{problem}: the file is incomplete or corrupted", "delete it and generate it again", kind=DataError) from None
+    try:
+        _metadata_of(file, path)
+    except BaseException:
+        file.close()
+        raise
+    return file
+
+
+def read_metadata(path: str | os.PathLike) -> DatasetMetadata:
+    """Validate a dataset file and return its :class:`DatasetMetadata` (the file is closed)."""
+    with open_dataset_file(path) as file:
+        return _metadata_of(file, FilePath(path))
+
+
+def _metadata_of(file: h5py.File, path: FilePath) -> DatasetMetadata:
+    attributes = file.attrs
+    missing = [key for key in REQUIRED_ATTRIBUTES if key not in attributes]
+    if "format_version" not in missing:
+        _check_version(attributes["format_version"], path)
+    if missing:
+        raise bad_argument(
+            "path",
+            str(path),
+            f"missing root attribute(s) {missing}: the file is incomplete (its writer stopped early) or not a pdd dataset",
+            "regenerate it, or add the attributes of docs/data_format.md",
+            kind=DataError,
+        )
+    missing_splits = [name for name in SPLITS if not isinstance(file.get(name), h5py.Dataset)]
+    if missing_splits:
+        raise bad_argument(
+            "path",
+            str(path),
+            f"missing dataset(s) {missing_splits}",
+            "store train, valid and test (empty [0, T, C, *space] arrays are allowed)",
+            kind=DataError,
+        )
+    grid = _grid_of(attributes, path)
+    splits = {name: tuple(int(n) for n in file[name].shape) for name in SPLITS}
+    _check_splits(file, splits, grid, path)
+    try:
+        config = json.loads(_text(attributes["config"]))
+    except (json.JSONDecodeError, TypeError) as error:
+        raise bad_argument(
+            f"{path}:config", _plain(attributes["config"]), f"not valid JSON ({error})", "store the system parameters as a JSON object string", kind=DataError
+        ) from None
+    if not isinstance(config, dict):
+        raise bad_argument(f"{path}:config", config, "must be a JSON object", "store the system parameters as a JSON object string", kind=DataError)
+    dt = _number(attributes["dt"], "dt", path)
+    if not (math.isfinite(dt) and dt > 0):
+        raise bad_argument(f"{path}:dt", dt, "the sampling interval must be finite and > 0", "store the data's Δt", kind=DataError)
+    mean = _channel_vector(attributes["mean"], "mean", grid, path)
+    std = _channel_vector(attributes["std"], "std", grid, path)
+    if any(s < 0 for s in std):
+        raise bad_argument(f"{path}:std", std, "standard deviations must be >= 0", "recompute std on the train split", kind=DataError)
+    return DatasetMetadata(
+        system=_text(attributes["system"]),
+        config=config,
+        dt=dt,
+        grid=grid,
+        mean=mean,
+        std=std,
+        splits=splits,
+        format_version=FORMAT_VERSION,
+        seed=int(attributes["seed"]) if "seed" in attributes else None,
+        preset=_text(attributes["preset"]) if "preset" in attributes else None,
+        chunk_paths=int(attributes["chunk_paths"]) if "chunk_paths" in attributes else None,
+        pdd_version=_text(attributes["pdd_version"]) if "pdd_version" in attributes else None,
+    )
+
+
+def _check_version(value: Any, path: FilePath) -> None:
+    try:
+        version = int(value)
+    except (TypeError, ValueError):
+        version = None
+    if version == FORMAT_VERSION:
+        return
+    if version is not None and version > FORMAT_VERSION:
+        fix = "upgrade pdd to a version that reads it"
+    else:
+        fix = "regenerate the file with this version of pdd"
+    raise bad_argument(f"{path}:format_version", _plain(value), f"this pdd reads dataset format version {FORMAT_VERSION} only", fix, kind=DataError)
+
+
+def _plain(value: Any) -> Any:
+    """An attribute value as Python builtins, so messages read ``2`` rather than ``np.int64(2)``."""
+    return value.tolist() if isinstance(value, (np.ndarray, np.generic)) else value
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _number(value: Any, name: str, path: FilePath) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise bad_argument(f"{path}:{name}", _plain(value), "must be a number", "store a float", kind=DataError) from None
+
+
+def _grid_of(attributes: h5py.AttributeManager, path: FilePath) -> Grid:
+    try:
+        shape = tuple(int(n) for n in np.atleast_1d(attributes["grid_shape"]))
+        length = tuple(float(x) for x in np.atleast_1d(attributes["grid_length"]))
+        return Grid(shape, length, int(attributes["grid_channels"]), _text(attributes["grid_symbol"]))
+    except (PDDError, TypeError, ValueError) as error:
+        raise bad_argument(
+            f"{path}:grid_*",
+            {key: _plain(attributes[key]) for key in ("grid_shape", "grid_length", "grid_channels", "grid_symbol")},
+            f"do not describe a valid grid ({error})",
+            "store the Grid the data live on",
+            kind=DataError,
+        ) from None
+
+
+def _check_splits(file: h5py.File, splits: dict[str, tuple[int, ...]], grid: Grid, path: FilePath) -> None:
+    frames = {shape[1] for shape in splits.values() if len(shape) > 1}
+    for name, shape in splits.items():
+        if len(shape) != 3 + grid.ndim or shape[2] != grid.channels or shape[3:] != grid.shape:
+            raise bad_argument(
+                f"{path}:{name}.shape",
+                shape,
+                f"expected [N, T, C, *space] with C={grid.channels} and space={grid.shape} (from the grid attributes)",
+                "store the data with the grid they live on",
+                kind=DataError,
+            )
+        dtype = file[name].dtype
+        if dtype not in (np.float32, np.float64):
+            raise bad_argument(f"{path}:{name}.dtype", str(dtype), "only float32 (or float64) data are supported", "store the paths as float32", kind=DataError)
+    if len(frames) != 1:
+        raise bad_argument(
+            f"{path}:T",
+            {name: shape[1] for name, shape in splits.items()},
+            "all splits need the same number of frames T",
+            "cut every split to the same path length",
+            kind=DataError,
+        )
+    if splits["train"][0] == 0:
+        raise bad_argument(f"{path}:train.shape", splits["train"], "the train split is empty", "store at least one training path", kind=DataError)
+
+
+def _channel_vector(value: Any, name: str, grid: Grid, path: FilePath) -> tuple[float, ...]:
+    vector = np.atleast_1d(np.asarray(value, dtype=np.float64))
+    if vector.shape != (grid.channels,) or not np.isfinite(vector).all():
+        raise bad_argument(
+            f"{path}:{name}",
+            vector.tolist(),
+            f"expected {grid.channels} finite float64 values (one per channel)",
+            f"recompute {name} per channel on the train split",
+            kind=DataError,
+        )
+    return tuple(vector.tolist())
+
+
+__all__ = [
+    "COMPRESSION",
+    "COMPRESSION_LEVEL",
+    "FORMAT_VERSION",
+    "PARTIAL_SUFFIX",
+    "SPLITS",
+    "ChannelStatistics",
+    "DatasetMetadata",
+    "create_split",
+    "open_dataset_file",
+    "read_metadata",
+    "write_attributes",
+    "write_dataset_file",
+]

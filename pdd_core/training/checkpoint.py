@@ -1,0 +1,185 @@
+"""One self-describing checkpoint file per run, written atomically.
+
+``RUN_DIR/checkpoint.pt`` is a ``torch.save`` of a plain dict::
+
+    format          "pdd-checkpoint"
+    format_version  1
+    pdd_version     the package version that wrote it
+    step            number of optimizer steps taken
+    config          the resolved TrainConfig as a dict (config_to_dict)
+    grid, dt        the data's Grid (as a dict) and Δt, so the model rebuilds without the data
+    model, ema      state_dicts of the trained and the weight-averaged network
+    optimizer       the Adam state
+    rng             torch's global CPU (and CUDA) RNG states
+    last_loss       the loss of step ``step``
+
+It is written to a temporary file in the same directory, flushed to disk and renamed over
+the old one (``os.replace`` is atomic), so a crash or an exception at any moment leaves
+either the previous checkpoint or the new one, never a partial file. It holds only
+tensors and builtins, so it loads with ``torch.load(weights_only=True)``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+from pathlib import Path as FilePath
+from typing import Any
+
+import torch
+from torch import nn
+
+import pdd_core
+from pdd_core.config import from_dict
+from pdd_core.errors import DataError, bad_argument
+from pdd_core.grid import Grid
+from pdd_core.training.config import TrainConfig, config_from_dict
+from pdd_core.training.models import build_model
+
+CHECKPOINT_NAME = "checkpoint.pt"
+CONFIG_NAME = "config.json"
+LOG_NAME = "log.jsonl"
+CHECKPOINT_FORMAT = "pdd-checkpoint"
+CHECKPOINT_VERSION = 1
+
+
+def checkpoint_path(run_dir: str | os.PathLike) -> FilePath:
+    """``RUN_DIR/checkpoint.pt``; a path to a file is returned unchanged."""
+    path = FilePath(run_dir)
+    return path if path.suffix == ".pt" else path / CHECKPOINT_NAME
+
+
+def save_checkpoint(path: str | os.PathLike, payload: dict[str, Any]) -> None:
+    """Write ``payload`` (plus format and version fields) atomically to ``path``."""
+    target = FilePath(path)
+    temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    record = {"format": CHECKPOINT_FORMAT, "format_version": CHECKPOINT_VERSION, "pdd_version": pdd_core.__version__, **payload}
+    try:
+        with open(temporary, "wb") as handle:
+            torch.save(record, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, target)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    _fsync_directory(target.parent)
+
+
+def _fsync_directory(directory: FilePath) -> None:
+    """Persist the rename itself (POSIX); a no-op where directories cannot be opened."""
+    try:
+        handle = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(handle)
+    except OSError:
+        pass
+    finally:
+        os.close(handle)
+
+
+def write_text_atomically(path: str | os.PathLike, text: str) -> None:
+    """Replace a small text file (the resolved config, a truncated log) in one rename."""
+    target = FilePath(path)
+    temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    try:
+        temporary.write_text(text)
+        os.replace(temporary, target)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+
+
+def read_log(path: str | os.PathLike) -> list[dict[str, Any]]:
+    """The records of a JSONL loss log; a torn last line (a crash mid-write) is skipped."""
+    records = []
+    target = FilePath(path)
+    if not target.is_file():
+        return records
+    for line in target.read_text().splitlines():
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(record, dict) and isinstance(record.get("step"), int):
+            records.append(record)
+    return records
+
+
+def truncate_log(path: str | os.PathLike, step: int) -> None:
+    """Keep the log records of steps <= ``step``: those after the checkpoint will be redone."""
+    kept = [record for record in read_log(path) if record["step"] <= step]
+    write_text_atomically(path, "".join(json.dumps(record) + "\n" for record in kept))
+
+
+def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """Read and validate a checkpoint (a run directory or the ``.pt`` file itself)."""
+    target = checkpoint_path(path)
+    if not target.is_file():
+        raise bad_argument("checkpoint", str(target), "no such file", "pass a run directory written by `pdd train` (it holds checkpoint.pt)", kind=DataError)
+    try:
+        record = torch.load(target, map_location=map_location, weights_only=True)
+    except (RuntimeError, OSError, EOFError, ValueError, pickle.UnpicklingError) as error:  # a damaged or foreign file
+        raise bad_argument(
+            "checkpoint",
+            str(target),
+            f"cannot be read ({type(error).__name__}: {error})",
+            "the file is damaged or not a pdd checkpoint: train again or restore a copy",
+            kind=DataError,
+        ) from None
+    if not isinstance(record, dict) or record.get("format") != CHECKPOINT_FORMAT:
+        raise bad_argument("checkpoint", str(target), "is not a pdd checkpoint", "pass a checkpoint written by `pdd train`", kind=DataError)
+    if record.get("format_version") != CHECKPOINT_VERSION:
+        raise bad_argument(
+            "checkpoint format_version",
+            record.get("format_version"),
+            f"this pdd reads version {CHECKPOINT_VERSION}",
+            "use the pdd version that wrote it",
+            kind=DataError,
+        )
+    return record
+
+
+def checkpoint_config(record: dict[str, Any]) -> TrainConfig:
+    """The resolved :class:`TrainConfig` stored in a checkpoint."""
+    return config_from_dict(record["config"])
+
+
+def load_trained_model(path: str | os.PathLike, *, ema: bool = True, map_location: str | torch.device = "cpu") -> tuple[nn.Module, TrainConfig, Grid, float]:
+    """Rebuild the network of a run from its checkpoint alone: ``(model, config, grid, dt)``.
+
+    ``ema=True`` loads the weight-averaged parameters (the ones to sample with). The model is
+    returned in ``eval()`` mode with the run's parameter dtype.
+    """
+    record = load_checkpoint(path, map_location)
+    config = checkpoint_config(record)
+    grid = from_dict(Grid, record["grid"])
+    model = build_model(
+        config.model.name,
+        grid,
+        config.resolved_window,
+        noise_head=config.objective.name == "sa-pdd",
+        preset=config.model.preset,
+        overrides=config.model.overrides,
+    )
+    model = model.to(dtype=getattr(torch, config.dtype))
+    model.load_state_dict(record["ema" if ema else "model"])
+    return model.eval(), config, grid, float(record["dt"])
+
+
+__all__ = [
+    "CHECKPOINT_NAME",
+    "CONFIG_NAME",
+    "LOG_NAME",
+    "checkpoint_config",
+    "checkpoint_path",
+    "load_checkpoint",
+    "load_trained_model",
+    "read_log",
+    "save_checkpoint",
+    "truncate_log",
+    "write_text_atomically",
+]

@@ -1,0 +1,275 @@
+"""The settings of a training run: frozen ``attrs`` records structured by ``cattrs`` from TOML/JSON/flags.
+
+A run is a function of its :class:`TrainConfig` (plus the data file): the resolved config is
+written to ``RUN_DIR/config.json`` and stored in every checkpoint. Defaults follow PDD B.3
+(Adam with lr 2·10⁻⁴, no gradient clipping, λ ~ U(0, 1), a history window of 5 states).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tomllib
+from typing import Any
+
+import attrs
+import cattrs
+
+from pdd_core.config import converter, from_dict, to_dict
+from pdd_core.errors import ConfigError, PDDError, bad_argument
+
+OBJECTIVES: tuple[str, ...] = ("pdd", "sa-pdd", "denoising", "conditional-denoising")
+DTYPES: tuple[str, ...] = ("float32", "float64")
+DEFAULT_WINDOW = 5
+# PDD B.4: the conditional baseline sees the 5 most recent clean states plus the noisy increment.
+CONDITIONAL_DEFAULT_WINDOW = 6
+# Settings that may change when a run is resumed: they do not alter the loss curve.
+RESUMABLE_FIELDS: tuple[str, ...] = ("steps", "log_every", "checkpoint_every", "num_workers", "device")
+
+
+def _config_error(name: str, value: Any, problem: str, fix: str) -> ConfigError:
+    return bad_argument(name, value, problem, fix, kind=ConfigError)
+
+
+def _integer(name: str, value: Any, minimum: int) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        raise _config_error(name, value, f"must be an integer >= {minimum}", f"set {name} to an integer >= {minimum}")
+
+
+def _real(name: str, value: Any, *, positive: bool = False, at_most: float | None = None) -> None:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and (value > 0 if positive else value >= 0)
+    if ok and at_most is not None:
+        ok = value <= at_most
+    if not ok:
+        bound = "> 0" if positive else ">= 0"
+        limit = f" and <= {at_most}" if at_most is not None else ""
+        raise _config_error(name, value, f"must be a finite number {bound}{limit}", f"set {name} {bound}{limit}")
+
+
+@attrs.frozen
+class ModelConfig:
+    """Which network: a ``MODELS`` name, a size preset and constructor keyword overrides.
+
+    ``channels``, ``ndim`` and ``window`` come from the data and :attr:`TrainConfig.window`;
+    the noise head is switched on for the ``sa-pdd`` objective. ``preset`` defaults to
+    ``small`` for the networks; ``linear`` has no presets (its one keyword is ``lam_nodes``).
+    """
+
+    name: str = "unet"
+    preset: str | None = None
+    overrides: dict[str, Any] = attrs.field(factory=dict)
+
+    def __attrs_post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name:
+            raise _config_error("model.name", self.name, "must be a model name", "use 'unet', 'fno' or 'linear'")
+        for key in ("channels", "window", "ndim", "noise_head", "grid"):
+            if key in self.overrides:
+                raise _config_error(
+                    f"model.overrides.{key}",
+                    self.overrides[key],
+                    "is set by the trainer (from the data, the window and the objective)",
+                    f"remove {key} from the overrides",
+                )
+
+
+@attrs.frozen
+class ObjectiveConfig:
+    """The loss: ``pdd`` (PDD Alg. 1, Eq. 9), ``sa-pdd``, ``denoising`` or ``conditional-denoising`` (B.4).
+
+    * ``noise_free``: the ε = 0 ablation of PDD D.4 (``pdd`` only).
+    * ``w_drift``, ``w_score``: the weights of the SA-PDD loss (``sa-pdd`` only).
+    * ``delta_lambda``: the floor scale Δλ of σ_λ (PDD Eq. 58, A.7) for ``pdd``/``sa-pdd``.
+    * ``increment_scale``: s per channel of the conditional baseline; None: measured on the
+      training split when the run starts (then recorded in the resolved config).
+    """
+
+    name: str = "pdd"
+    noise_free: bool = False
+    w_drift: float = 1.0
+    w_score: float = 1.0
+    delta_lambda: float = 1e-3
+    increment_scale: tuple[float, ...] | None = None
+
+    def __attrs_post_init__(self) -> None:
+        if self.name not in OBJECTIVES:
+            raise _config_error("objective.name", self.name, "unknown objective", f"use one of {list(OBJECTIVES)}")
+        if not isinstance(self.noise_free, bool):
+            raise _config_error("objective.noise_free", self.noise_free, "must be true or false", "set noise_free = true for the PDD D.4 ablation")
+        if self.noise_free and self.name != "pdd":
+            raise _config_error(
+                "objective.noise_free",
+                True,
+                f"the noise-free ablation (PDD D.4) applies to 'pdd', not {self.name!r}",
+                "remove noise_free or use objective 'pdd'",
+            )
+        _real("objective.w_drift", self.w_drift)
+        _real("objective.w_score", self.w_score)
+        if (self.w_drift, self.w_score) != (1.0, 1.0) and self.name != "sa-pdd":
+            raise _config_error(
+                "objective.w_drift",
+                (self.w_drift, self.w_score),
+                f"the loss weights apply to 'sa-pdd', not {self.name!r}",
+                "remove w_drift/w_score or use objective 'sa-pdd'",
+            )
+        _real("objective.delta_lambda", self.delta_lambda, positive=True)
+        if self.increment_scale is not None:
+            if self.name != "conditional-denoising":
+                raise _config_error("objective.increment_scale", self.increment_scale, "applies to 'conditional-denoising' only", "remove increment_scale")
+            if not self.increment_scale or not all(isinstance(s, (int, float)) and math.isfinite(s) and s > 0 for s in self.increment_scale):
+                raise _config_error(
+                    "objective.increment_scale", self.increment_scale, "needs one finite scale > 0 per channel", "remove it to measure it on the training data"
+                )
+
+
+@attrs.frozen
+class TrainConfig:
+    """Everything that determines a training run (PDD Algorithm 1, B.3).
+
+    * ``data``/``split``: a dataset file in the layout of docs/data_format.md; ``frames``:
+      train on random sub-paths of that many consecutive frames (None: whole paths).
+    * ``scheme``: a tagged scheme, ``{"name": "carosso", "alpha": 0.1, "beta": 1.414}``.
+    * ``lam_min``/``lam_max``: λ ~ U(lam_min, lam_max) per sample; equal values fix λ.
+    * ``window``: the history window W (None: 5, or 6 for ``conditional-denoising``).
+    * ``batch_size`` is global: under DDP every rank takes a contiguous share of its rows.
+    * ``bf16``: bfloat16 autocast around the network forward only (never fp16).
+    * ``dtype``: the precision of the parameters and of the paths fed to the loss.
+    * ``device``: ``auto`` (CUDA when available), ``cpu`` or ``cuda``.
+    """
+
+    data: str | None = None
+    split: str = "train"
+    frames: int | None = None
+    model: ModelConfig = attrs.field(factory=ModelConfig)
+    scheme: dict[str, Any] = attrs.field(factory=lambda: {"name": "carosso"})
+    objective: ObjectiveConfig = attrs.field(factory=ObjectiveConfig)
+    lam_min: float = 0.0
+    lam_max: float = 1.0
+    window: int | None = None
+    steps: int = 1000
+    batch_size: int = 32
+    lr: float = 2e-4
+    ema_decay: float = 0.999
+    grad_clip: float | None = None
+    bf16: bool = False
+    dtype: str = "float32"
+    seed: int = 0
+    log_every: int = 1
+    checkpoint_every: int = 100
+    num_workers: int = 0
+    device: str = "auto"
+
+    def __attrs_post_init__(self) -> None:
+        if self.data is not None and not isinstance(self.data, str):
+            raise _config_error("data", self.data, "must be the path of a dataset file", "pass data = 'FILE.h5'")
+        if self.split not in ("train", "valid", "test"):
+            raise _config_error("split", self.split, "unknown split", "use 'train', 'valid' or 'test'")
+        if self.frames is not None:
+            _integer("frames", self.frames, 1)
+        if not isinstance(self.scheme, dict) or "name" not in self.scheme:
+            raise _config_error(
+                "scheme", self.scheme, "a scheme is a tagged table with a 'name' key", "write e.g. scheme = {name = 'carosso', alpha = 0.1, beta = 1.414}"
+            )
+        _real("lam_min", self.lam_min)
+        _real("lam_max", self.lam_max)
+        if self.lam_max < self.lam_min:
+            raise _config_error("lam_max", self.lam_max, f"must be >= lam_min ({self.lam_min})", "use e.g. lam_min = 0, lam_max = 1 (PDD B.3)")
+        if self.window is not None:
+            _integer("window", self.window, 1)
+        _integer("steps", self.steps, 1)
+        _integer("batch_size", self.batch_size, 1)
+        _real("lr", self.lr, positive=True)
+        _real("ema_decay", self.ema_decay, at_most=1.0)
+        if self.grad_clip is not None:
+            _real("grad_clip", self.grad_clip, positive=True)
+        if not isinstance(self.bf16, bool):
+            raise _config_error("bf16", self.bf16, "must be true or false", "set bf16 = true for bfloat16 autocast")
+        if self.dtype not in DTYPES:
+            raise _config_error("dtype", self.dtype, "unsupported parameter precision", f"use one of {list(DTYPES)}")
+        _integer("seed", self.seed, 0)
+        _integer("log_every", self.log_every, 1)
+        _integer("checkpoint_every", self.checkpoint_every, 1)
+        _integer("num_workers", self.num_workers, 0)
+        if self.device not in ("auto", "cpu", "cuda"):
+            raise _config_error("device", self.device, "unknown device", "use 'auto', 'cpu' or 'cuda'")
+
+    @property
+    def resolved_window(self) -> int:
+        """W: the configured window, else 5 (PDD B.2) or 6 for the conditional baseline (B.4)."""
+        if self.window is not None:
+            return self.window
+        return CONDITIONAL_DEFAULT_WINDOW if self.objective.name == "conditional-denoising" else DEFAULT_WINDOW
+
+
+def _first_pdd_error(error: BaseException) -> PDDError | None:
+    """The project's own error inside a cattrs exception group (validators raise those)."""
+    if isinstance(error, PDDError):
+        return error
+    for inner in getattr(error, "exceptions", ()):
+        found = _first_pdd_error(inner)
+        if found is not None:
+            return found
+    return None
+
+
+def config_from_dict(data: dict[str, Any]) -> TrainConfig:
+    """Structure a plain dict (TOML/JSON) into a :class:`TrainConfig`, with the validators' messages."""
+    if not isinstance(data, dict):
+        raise _config_error("config", data, "a training config is a table of settings", "see docs/training.md")
+    try:
+        return converter.structure(data, TrainConfig)
+    except cattrs.BaseValidationError as error:
+        own = _first_pdd_error(error)
+        if own is not None:
+            raise own from None
+    return from_dict(TrainConfig, data)  # re-raises with cattrs' description of the problem
+
+
+def config_to_dict(config: TrainConfig) -> dict[str, Any]:
+    """JSON/TOML-ready builtins; ``config_from_dict(config_to_dict(c)) == c``."""
+    return to_dict(config)
+
+
+def read_toml(path: str | os.PathLike) -> dict[str, Any]:
+    """The table of a TOML file, with a clear error for a missing or malformed file."""
+    try:
+        with open(path, "rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        raise _config_error("CONFIG", str(path), "no such file", "pass the path of a TOML training config") from None
+    except tomllib.TOMLDecodeError as error:
+        raise _config_error("CONFIG", str(path), f"is not valid TOML ({error})", "fix the syntax (see docs/training.md for an example)") from None
+
+
+def set_dotted(data: dict[str, Any], key: str, value: Any) -> None:
+    """``set_dotted(d, "model.overrides.base", 16)``: assign into nested tables, creating them."""
+    parts = key.split(".")
+    table = data
+    for part in parts[:-1]:
+        child = table.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise _config_error("--set", key, f"{part!r} is a value, not a table", "address a field, e.g. model.overrides.base=16")
+        table = child
+    table[parts[-1]] = value
+
+
+def resume_differences(stored: TrainConfig, requested: TrainConfig) -> list[str]:
+    """Settings that differ between a stored run and a resume request, except ``RESUMABLE_FIELDS``."""
+    # Through JSON, so a tuple from --set and the list read back from config.json compare equal.
+    before, after = (json.loads(json.dumps(config_to_dict(c))) for c in (stored, requested))
+    return [f"{key}: {before[key]!r} -> {after[key]!r}" for key in before if key not in RESUMABLE_FIELDS and before[key] != after[key]]
+
+
+__all__ = [
+    "DTYPES",
+    "OBJECTIVES",
+    "RESUMABLE_FIELDS",
+    "ModelConfig",
+    "ObjectiveConfig",
+    "TrainConfig",
+    "config_from_dict",
+    "config_to_dict",
+    "read_toml",
+    "resume_differences",
+    "set_dotted",
+]

@@ -1,0 +1,30 @@
+"""Reverse Euler-Maruyama in λ (PDD Eq. 11)."""
+
+from __future__ import annotations
+
+import attrs
+
+from solvers.reverse_coefficients import em_noise_modes, field, modes, reverse_step
+
+
+@attrs.frozen
+class ReverseEulerMaruyama:
+    """ũ' = ũ + Δ (κ ũ + b² s̃) + b sqrt(Δ) η̃, with κ, b² at λ_from (PDD Eq. 11).
+
+    Explicit in the stiff linear part: stable only while κΔ is small for every mode.
+    """
+
+    order = 1.0
+    stochastic = True
+    evaluations_per_step = 1
+
+    def prepare(self, scheme, grid, lam_from, lam_to):
+        return reverse_step(scheme, grid, lam_from, lam_to)
+
+    def step(self, score, u, lam_from, lam_to, coefficients, generator, state, boundary):
+        grid = coefficients.grid
+        u_hat, s_hat = modes(u, grid), modes(score(u, lam_from), grid)
+        delta = coefficients.cast("delta", u_hat)
+        drift = coefficients.cast("rate_from", u_hat) * u_hat + coefficients.cast("noise_from", u_hat) * s_hat
+        u_new = field(u_hat + delta * drift + em_noise_modes(u, coefficients, generator), grid, u.dtype)
+        return boundary(u_new), state

@@ -7,8 +7,9 @@ batch) of :func:`systems._kolmogorov_spectral.integrate` against, measured in th
   transcription of the same scheme (advective form, 5 FFTs per tendency, tables precomputed);
 * ``jax``: a ``jax.jit`` + ``lax.fori_loop`` transcription of the same explicit midpoint scheme
   (float64), only when jax is importable;
-* ``exponax``: ``exponax.stepper.KolmogorovFlowVorticity`` (same physics, ETDRK2), only when
-  exponax is importable.
+* ``exponax``: ``exponax.stepper.KolmogorovFlowVorticity`` (same physics, ETDRK2), and
+* ``jax_cfd``: ``jax_cfd.spectral`` ``ForcedNavierStokes2D`` (same physics, Crank-Nicolson RK4),
+  each only when importable; these two count steps of their own schemes.
 
 Both schemes are timed (``midpoint``, B.1's, and ``etdrk4``); peers only for the midpoint. Medians
 of ``repeats`` runs after a warm-up (numba compilation, jit tracing). Ratios > 1 mean we are faster.
@@ -27,8 +28,8 @@ import statistics
 import time
 from typing import Callable
 
-# Single-threaded XLA for the jax peer; must be set before jax is imported.
-os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
+# Single-threaded XLA CPU backend for the jax peers; must be set before jax is imported.
+os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false")
 
 import numba  # noqa: E402
 import numpy as np  # noqa: E402
@@ -128,6 +129,26 @@ def _exponax(spectrum: np.ndarray, n: int) -> Callable[[int], None]:
     return advance
 
 
+def _jax_cfd(spectrum: np.ndarray, n: int) -> Callable[[int], None]:
+    """jax-cfd's pseudospectral ``ForcedNavierStokes2D`` (the same physics; Crank-Nicolson RK4), vmapped over the batch."""
+    import jax
+    import jax.numpy as jnp
+    from jax_cfd.base import grids
+    from jax_cfd.spectral import equations, time_stepping
+
+    jax.config.update("jax_enable_x64", True)
+    grid = grids.Grid((n, n), domain=((0, 2 * np.pi), (0, 2 * np.pi)))
+    step = time_stepping.crank_nicolson_rk4(equations.ForcedNavierStokes2D(NU, grid, smooth=True), TIME_STEP)
+    batched = jax.vmap(step)
+    run = jax.jit(lambda w, k: jax.lax.fori_loop(0, k, lambda _, x: batched(x), w))
+    state = [jnp.asarray(full_from_band(spectrum, n))]
+
+    def advance(n_steps: int) -> None:
+        state[0] = run(state[0], n_steps).block_until_ready()
+
+    return advance
+
+
 def _peer(name: str, build: Callable[[], Callable[[int], None]], n_steps: int, repeats: int, skipped: dict[str, str]) -> float | None:
     """Seconds per step of an optional peer, or None (reason recorded once) when it cannot run."""
     if name in skipped:
@@ -165,7 +186,7 @@ def run(repeats: int = 5) -> dict:
                     "ratio_vs_numpy": reference / ours,
                 }
                 if scheme == "midpoint":
-                    for name, build in (("jax", _jax), ("exponax", _exponax)):
+                    for name, build in (("jax", _jax), ("exponax", _exponax), ("jax_cfd", _jax_cfd)):
                         peer = _peer(name, functools.partial(build, spectrum, n), n_steps, repeats, skipped)
                         if peer is not None:
                             row[f"{name}_steps_per_s"] = 1 / peer

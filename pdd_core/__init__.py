@@ -12,7 +12,13 @@ from pdd_core.grid import Grid
 from pdd_core.protocols import Drift, LambdaSampler, RGScheme, Score, System, TimeIntegrator
 from pdd_core.records import Path, Transition
 from pdd_core.registry import SCHEMES, SYSTEMS, Registry
-from pdd_core.spectral import apply_diagonal, irfft, phi1, rfft
+from pdd_core.spectral import apply_diagonal, irfft, phi1, phi2, rfft
+from pdd_core.drifts import LinearDrift, drift_on_path, history_windows
+from pdd_core.rollout import rollout
+from pdd_core.sampling import extrapolate_t0, sample
+from pdd_core.schedules import power_grid, uniform_grid
+from pdd_core.score import DenoisingScore, GaussianPathScore, NoisePredictionScore, PathScore, SAPDDScore, log_density, path_log_density
+from pdd_core.training import TrainConfig, train
 
 try:
     __version__ = _metadata.version("pdd")
@@ -20,6 +26,24 @@ except _metadata.PackageNotFoundError:  # running from a source tree without ins
     __version__ = "0.0.0+unknown"
 
 __all__ = [
+    "DenoisingScore",
+    "GaussianPathScore",
+    "LinearDrift",
+    "NoisePredictionScore",
+    "PathScore",
+    "SAPDDScore",
+    "TrainConfig",
+    "drift_on_path",
+    "extrapolate_t0",
+    "history_windows",
+    "log_density",
+    "path_log_density",
+    "phi2",
+    "power_grid",
+    "rollout",
+    "sample",
+    "train",
+    "uniform_grid",
     "ArgumentError",
     "ConfigError",
     "DTypeError",

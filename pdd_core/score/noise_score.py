@@ -49,11 +49,35 @@ class NoisePredictionScore:
         return irfft(-rfft(noise, self.grid.ndim) * scale.to(u.device), self.grid.shape).to(u.dtype)
 
 
-def sa_pdd_score(network, scheme, grid: Grid, delta_lambda: float = DEFAULT_DELTA_LAMBDA) -> NoisePredictionScore:
-    """The SA-PDD score: the noise head of a drift network (``forward_with_noise``)."""
-    return NoisePredictionScore(lambda history, lam: network.forward_with_noise(history, lam)[1], scheme, grid, network.window, delta_lambda)
+@attrs.frozen
+class DenoisingScore:
+    """The score of a denoising network trained by denoising score matching: -Σ_λ^{-1/2} ε̂.
+
+    The DDPM baseline of PDD B.4 (variance-preserving scheme, γ = 3; local noisy window) and
+    the inverse-RG model of RDM 5.23 (static fields, W = 1). ``network(history, lam)``
+    predicts ε of the window's last frame.
+    """
+
+    network: object
+    scheme: object
+    grid: Grid
+    delta_lambda: float = DEFAULT_DELTA_LAMBDA
+
+    def __call__(self, u: torch.Tensor, lam: torch.Tensor) -> torch.Tensor:
+        return NoisePredictionScore(self.network, self.scheme, self.grid, self.network.window, self.delta_lambda)(u, lam)
 
 
-def denoising_score(network, scheme, grid: Grid, delta_lambda: float = DEFAULT_DELTA_LAMBDA) -> NoisePredictionScore:
-    """The score of a denoising network trained by denoising score matching (PDD B.4; RDM 5.23)."""
-    return NoisePredictionScore(network, scheme, grid, network.window, delta_lambda)
+@attrs.frozen
+class SAPDDScore:
+    """The score-augmented PDD score: the noise head of a drift network, -Σ_λ^{-1/2} ε̂ (no autograd)."""
+
+    network: object
+    scheme: object
+    grid: Grid
+    delta_lambda: float = DEFAULT_DELTA_LAMBDA
+
+    def _predict(self, history: torch.Tensor, lam: torch.Tensor) -> torch.Tensor:
+        return self.network.forward_with_noise(history, lam)[1]
+
+    def __call__(self, u: torch.Tensor, lam: torch.Tensor) -> torch.Tensor:
+        return NoisePredictionScore(self._predict, self.scheme, self.grid, self.network.window, self.delta_lambda)(u, lam)

@@ -17,7 +17,7 @@ from pdd_core.errors import PDDError
 AddArguments = Callable[[argparse.ArgumentParser], None]
 Run = Callable[[argparse.Namespace], int]
 COMMANDS: dict[str, tuple[str, AddArguments, Run]] = {}
-SUBCOMMAND_MODULES: tuple[str, ...] = ("data", "train")
+SUBCOMMAND_MODULES: tuple[str, ...] = ("data", "train", "simulate", "generate", "super_resolve")
 
 DESCRIPTION = """\
 pdd: renormalization-group diffusion over spatiotemporal fields.
@@ -63,6 +63,10 @@ def main(argv: list[str] | None = None) -> int:
     except PDDError as error:
         print(f"pdd {args.command}: error: {error}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # The reader (e.g. `| head`) went away: stop quietly, as Unix tools do.
+        sys.stderr.close()
+        return 141
 
 
 if __name__ == "__main__":

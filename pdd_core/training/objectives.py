@@ -130,7 +130,7 @@ class ConditionalDenoisingObjective:
     increment_scale: tuple[float, ...]
 
     def corrupt(self, u0: torch.Tensor, lam: torch.Tensor, generator: torch.Generator) -> Corrupted:
-        scale = torch.as_tensor(self.increment_scale, dtype=u0.dtype).reshape(1, 1, -1, *([1] * self.grid.ndim))
+        scale = torch.as_tensor(self.increment_scale, dtype=u0.dtype, device=u0.device).reshape(1, 1, -1, *([1] * self.grid.ndim))
         increments = (u0[:, 1:] - u0[:, :-1]) / scale
         batch, steps = increments.shape[:2]
         flat = increments.reshape(batch * steps, 1, *u0.shape[2:])

@@ -6,6 +6,7 @@ import attrs
 import torch
 
 from pdd_core.errors import bad_argument
+from pdd_core.sampling import check_finite_sample
 from pdd_core.validation import check_positive
 from solvers.reverse_coefficients import field, modes, reverse_step
 
@@ -75,6 +76,7 @@ class PredictorCorrector:
     def step(self, score, u, lam_from, lam_to, coefficients, generator, state, boundary):
         predictor_coefficients, corrector_coefficients = coefficients
         u, state = self.predictor.step(score, u, lam_from, lam_to, predictor_coefficients, generator, state, boundary)
+        check_finite_sample(u, lam_to)  # before the corrector feeds a diverged sample to the score
         for _ in range(self.corrector_steps):
             u = self.corrector.correct(score, u, lam_to, corrector_coefficients, generator, boundary)
         return u, state

@@ -17,7 +17,7 @@ from pdd_core.errors import PDDError
 AddArguments = Callable[[argparse.ArgumentParser], None]
 Run = Callable[[argparse.Namespace], int]
 COMMANDS: dict[str, tuple[str, AddArguments, Run]] = {}
-SUBCOMMAND_MODULES: tuple[str, ...] = ("data", "train", "simulate", "generate", "super_resolve")
+SUBCOMMAND_MODULES: tuple[str, ...] = ("data", "train", "simulate", "generate", "super_resolve", "rg_flow", "evaluate", "demo")
 
 DESCRIPTION = """\
 pdd: renormalization-group diffusion over spatiotemporal fields.

@@ -1,0 +1,152 @@
+"""``pdd demo``: the main job. Data, training, simulation, generation, super-resolution, evaluation."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import time
+from pathlib import Path as FilePath
+
+import torch
+
+from pdd_core.cli.main import COMMANDS
+from pdd_core.data import generate_dataset
+from pdd_core.data.generate import configure_system
+from pdd_core.errors import ConfigError, bad_argument
+from pdd_core.evaluation import EvaluationSettings, evaluate_run
+from pdd_core.inference import load_run
+from pdd_core.registry import SYSTEMS
+from pdd_core.schedules import uniform_grid
+from pdd_core.training import ModelConfig, TrainConfig, train
+from solvers import Euler, ETDPredictor, LangevinCorrector, PredictorCorrector
+
+HELP = "run the whole pipeline on a small problem and write metrics and figures (the main job)"
+
+# Per system: data sizes, the PDD scheme of B.3, network, training and sampler settings that
+# fit a few minutes on a 2-core CPU. The samplers keep the paper's ETD + Langevin corrector.
+DEMOS = {
+    "lorenz96": {
+        "data": {"n_train": 200, "n_valid": 8, "n_test": 8},
+        "settings": {},
+        "scheme": {"name": "carosso", "alpha": 0.1, "beta": math.sqrt(2)},
+        "model": ModelConfig(name="unet", preset="tiny"),
+        "train": {"frames": 16, "batch_size": 16, "lr": 1e-3, "ema_decay": 0.99},
+        "steps": 1200,
+        "snr": 0.7,
+        "lambda_steps": 500,
+        "evaluate": {"n_paths": 8, "keep_segments": 1, "n_generate": 4, "n_super_resolve": 4},
+    },
+    "kolmogorov": {
+        "data": {"n_train": 24, "n_valid": 4, "n_test": 4},
+        "settings": {"n_sim": 48, "n_out": 24, "burn_in": 10.0},
+        "scheme": {"name": "carosso", "alpha": 0.3, "beta": math.sqrt(6)},
+        "model": ModelConfig(name="unet", preset="tiny"),
+        "train": {"frames": 12, "batch_size": 8, "lr": 1e-3, "ema_decay": 0.99},
+        "steps": 300,
+        "snr": 0.3,
+        "lambda_steps": 300,
+        "evaluate": {"n_paths": 4, "keep_segments": 1, "n_generate": 2, "n_super_resolve": 2},
+    },
+}
+
+EPILOG = """\
+Generates a small dataset of the system, trains a PDD drift (PDD Algorithm 1) for --steps steps,
+simulates at λ = 0 and λ = 0.2, generates paths from noise, super-resolves λ = 0.2 simulations,
+evaluates everything against the test split (PDD B.5 metrics) and writes:
+
+  DIR/data.h5               the dataset (docs/data_format.md)
+  DIR/run/                  the trained run (checkpoint.pt, config.json, log.jsonl)
+  DIR/evaluation/           metrics.json and the figures (PNG)
+  DIR/summary.json          timings and the headline numbers
+
+Sizes are scaled down so the whole job takes minutes on a 2-core CPU; the numbers show the
+pipeline working, not the paper's accuracy (docs/results.md has the experiments).
+
+examples:
+  pdd demo --out demo
+  pdd demo --system kolmogorov --out demo_kf
+  pdd demo --out demo --steps 3000 --seed 1
+"""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = EPILOG
+    parser.add_argument("--out", required=True, metavar="DIR", help="output directory (created; an existing DIR is reused)")
+    parser.add_argument("--system", default="lorenz96", help=f"one of {', '.join(DEMOS)} (default: lorenz96)")
+    parser.add_argument("--steps", type=int, metavar="N", help="training steps (default: 1200 for lorenz96, 300 for kolmogorov)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of data, training and sampling (default: 0)")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (default: 1; more can be slower on a shared machine)")
+    parser.add_argument("--no-progress", action="store_true", help="do not draw progress bars")
+
+
+def _stage(name: str, started: float, timings: dict[str, float]) -> float:
+    now = time.perf_counter()
+    timings[name] = round(now - started, 1)
+    print(f"[demo] {name}: {timings[name]:.1f} s", flush=True)
+    return now
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.system not in DEMOS:
+        raise bad_argument("--system", args.system, "no demo for this system", f"use one of {list(DEMOS)}", kind=ConfigError)
+    if args.steps is not None and args.steps < 1:
+        raise bad_argument("--steps", args.steps, "must be >= 1", "pass e.g. --steps 1200", kind=ConfigError)
+    if args.seed < 0 or args.threads < 1:
+        raise bad_argument("--seed", args.seed, "seed must be >= 0 and --threads >= 1", "pass --seed 0 --threads 1", kind=ConfigError)
+    torch.set_num_threads(args.threads)
+    demo = DEMOS[args.system]
+    out = FilePath(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    progress = not args.no_progress
+    timings: dict[str, float] = {}
+    started = begin = time.perf_counter()
+
+    data = out / "data.h5"
+    system = configure_system(SYSTEMS.get(args.system), "small", demo["settings"])
+    if not data.exists():
+        generate_dataset(system, "small", data, args.seed, progress=progress, **demo["data"])
+    started = _stage("data", started, timings)
+
+    steps = args.steps or demo["steps"]
+    config = TrainConfig(data=str(data.resolve()), model=demo["model"], scheme=demo["scheme"], steps=steps, seed=args.seed, checkpoint_every=max(steps // 4, 1), **demo["train"])
+    run_dir = out / "run"
+    resume = (run_dir / "checkpoint.pt").exists()
+    train(config, run_dir, resume=resume, progress=progress)  # a rerun continues an interrupted demo
+    started = _stage("train", started, timings)
+
+    trained = load_run(run_dir)
+    generator = torch.Generator().manual_seed(args.seed)
+    sampler = PredictorCorrector(ETDPredictor(), LangevinCorrector(demo["snr"]), 3)
+    sampling = {
+        "sampler": sampler,
+        "lam_grid_for": lambda start: uniform_grid(start, 0.0, max(int(round(demo["lambda_steps"] * start)), 10)),
+        "description": {"sampler": "pc", "snr": demo["snr"], "corrector_steps": 3, "lambda_steps_per_unit_lambda": demo["lambda_steps"]},
+    }
+    settings = EvaluationSettings(lambdas=(0.0, 0.2), **demo["evaluate"])
+    metrics = evaluate_run(trained, data, out / "evaluation", settings=settings, simulation={"integrator": Euler()}, sampling=sampling, generator=generator, progress=progress)
+    _stage("simulate, generate, super-resolve, evaluate", started, timings)
+
+    headline = {
+        "simulate_l2_step6_lambda0": metrics["simulate"]["by_lambda"]["0"]["l2"],
+        "simulate_spectral_error_lambda0": metrics["simulate"]["by_lambda"]["0"]["spectral_error"],
+        "simulate_l2_step6_lambda0.2": metrics["simulate"]["by_lambda"]["0.2"]["l2"],
+        "simulate_spectral_error_lambda0.2": metrics["simulate"]["by_lambda"]["0.2"]["spectral_error"],
+        "generate_spectral_error": metrics["generate"]["spectral_error"],
+        "super_resolve_spectral_error": metrics["super_resolve"]["spectral_error"],
+        "low_resolution_spectral_error": metrics["low_resolution"]["spectral_error"],
+    }
+    summary = {"system": args.system, "seed": args.seed, "training_steps": steps, "seconds": timings, "total_seconds": round(time.perf_counter() - begin, 1), "metrics": headline}
+    temporary = out / ".summary.json.tmp"
+    temporary.write_text(json.dumps(summary, indent=2) + "\n")
+    os.replace(temporary, out / "summary.json")
+    print(json.dumps(headline, indent=2))
+    print(f"[demo] done in {summary['total_seconds']:.0f} s")
+    print(f"[demo] metrics: {(out / 'evaluation' / 'metrics.json').resolve()}")
+    print(f"[demo] figures: {(out / 'evaluation').resolve()}/*.png")
+    print(f"[demo] summary: {(out / 'summary.json').resolve()}")
+    return 0
+
+
+COMMANDS["demo"] = (HELP, add_arguments, run)

@@ -1,0 +1,212 @@
+"""``pdd generate``: unconditional generation of spatiotemporal paths from a trained run (PDD Algorithm 3).
+
+Also home of the options every inference command shares (run, seed, device, output, λ-sampler
+by name), which ``pdd simulate`` and ``pdd super-resolve`` import from here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path as FilePath
+from typing import Any
+
+import torch
+
+from pdd_core.cli.main import COMMANDS
+from pdd_core.errors import ConfigError, bad_argument
+from pdd_core.inference import (
+    BOUNDARIES,
+    LAMBDA_GRIDS,
+    SCORE_KINDS,
+    TrainedRun,
+    check_lambda,
+    check_output_path,
+    generate_run,
+    lambda_grid,
+    load_run,
+    run_boundary,
+    run_score,
+    write_inference_file,
+)
+from solvers import ETDPredictor, ExponentialMultistep, LangevinCorrector, PredictorCorrector, ProbabilityFlowHeun, ReverseEulerMaruyama
+
+HELP = "generate paths from a trained run by reverse-λ sampling from the prior (PDD Algorithm 3)"
+
+SAMPLERS: dict[str, str] = {
+    "em": "reverse Euler-Maruyama (PDD Eq. 11), 1 score call per step",
+    "etd": "exponential time differencing predictor (PDD Eq. 66), 1 score call per step",
+    "pc": "ETD predictor + Langevin corrector (PDD Algorithm 3, B.6: the paper's setting), 1 + corrector-steps calls per step",
+    "pf": "probability-flow ODE, exponential Heun (2nd order, deterministic), 2 calls per step",
+    "eab2": "probability-flow ODE, exponential Adams-Bashforth 2 (2nd order, deterministic), 1 call per step",
+}
+# PDD B.3: λ in [0, 1] discretised into 1000 steps (Δλ = 1e-3).
+PAPER_DELTA_LAMBDA = 1e-3
+DEFAULT_SAMPLER_STEPS = 1000
+
+EPILOG = """\
+Draws u(λ_max) ~ N(0, Σ_λmax) independently per time step and integrates the reverse RG flow
+down to the run's λ_min (0 by default) with the chosen sampler. The score follows the run's
+objective: the autograd path score of the drift (pdd; --score path for sa-pdd), the noise head
+(sa-pdd) or the denoiser (denoising; the DDPM baseline of PDD B.4). For path scores the t0
+boundary rule of PDD B.6 (u(t0) <- 2u(t1) - u(t2) after every update) is on by default
+(--boundary auto; it needs --frames >= 3). Paths are in the standardised space of the run's
+training data; the file records the run's mean/std as source_mean/source_std
+(u = u_std * source_std + source_mean). Progress goes to stderr.
+
+samplers:
+""" + "".join(f"  {name:<5} {text}\n" for name, text in SAMPLERS.items()) + """
+examples:
+  pdd generate runs/l96 --n 100 --frames 64 --out gen.h5
+  pdd generate runs/l96 --n 100 --frames 64 --sampler pc --steps 1000 --snr 0.7 --corrector-steps 3 --out gen_paper.h5
+  pdd generate runs/kf --n 16 --frames 32 --sampler eab2 --steps 50 --grid power --out gen_fast.h5 --seed 1
+  pdd generate runs/ddpm --n 100 --frames 64 --sampler pc --snr 0.7 --out ddpm.h5
+"""
+
+
+def add_common_arguments(parser: argparse.ArgumentParser) -> None:
+    """RUN_DIR, --out, --seed, --device, --batch-size, --overwrite, --no-progress."""
+    parser.add_argument("run_dir", metavar="RUN_DIR", help="a run directory written by `pdd train`")
+    parser.add_argument("--out", required=True, metavar="FILE.h5", help="output file in the dataset layout (docs/data_format.md)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of every random draw; the output is a function of it (default: 0)")
+    parser.add_argument("--device", default="cpu", metavar="DEVICE", help="cpu, cuda or auto (default: cpu)")
+    parser.add_argument("--batch-size", type=int, metavar="B", help="paths per batch (default: all at once)")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    parser.add_argument("--no-progress", action="store_true", help="do not draw progress bars")
+
+
+def add_sampler_arguments(parser: argparse.ArgumentParser, steps_flag: str, steps_help: str) -> None:
+    """--sampler, the steps flag, --grid, --snr, --corrector-steps (defaults None: filled by :func:`build_sampler`)."""
+    parser.add_argument("--sampler", metavar="NAME", help=f"λ-sampler: {', '.join(SAMPLERS)} (default: pc)")
+    parser.add_argument(steps_flag, type=int, dest="sampler_steps", metavar="K", help=steps_help)
+    parser.add_argument("--grid", dest="lambda_grid", metavar="KIND", help=f"λ grid: {', '.join(LAMBDA_GRIDS)} (power: uniform in sqrt(λ); default: uniform)")
+    parser.add_argument("--snr", type=float, help="Langevin signal-to-noise κ of pc (PDD B.6: 0.7 for L96, 0.3 for KF; default: 0.7)")
+    parser.add_argument("--corrector-steps", type=int, metavar="M", help="Langevin steps per predictor step of pc (default: 3, PDD B.6)")
+
+
+def sampler_options_given(args: argparse.Namespace) -> list[str]:
+    """The sampler flags set on the command line (for commands where they may not apply)."""
+    flags = {"sampler": "--sampler", "sampler_steps": "--lambda-steps", "lambda_grid": "--grid", "snr": "--snr", "corrector_steps": "--corrector-steps"}
+    return [flag for key, flag in flags.items() if getattr(args, key, None) is not None]
+
+
+def build_sampler(args: argparse.Namespace):
+    """The λ-sampler named by ``--sampler`` with its options (the name -> class map of the command line)."""
+    name = args.sampler or "pc"
+    if name not in SAMPLERS:
+        raise bad_argument("--sampler", name, "unknown sampler", f"use one of {list(SAMPLERS)}", kind=ConfigError)
+    if name != "pc" and (args.snr is not None or args.corrector_steps is not None):
+        raise bad_argument("--sampler", name, "--snr and --corrector-steps apply to the predictor-corrector sampler only", "use --sampler pc or drop them")
+    if name == "pc":
+        corrector = LangevinCorrector(snr=0.7 if args.snr is None else args.snr)
+        return name, PredictorCorrector(ETDPredictor(), corrector, 3 if args.corrector_steps is None else args.corrector_steps)
+    return name, {"em": ReverseEulerMaruyama, "etd": ETDPredictor, "pf": ProbabilityFlowHeun, "eab2": ExponentialMultistep}[name]()
+
+
+def build_lambda_grid(args: argparse.Namespace, lam_start: float, lam_end: float, default_steps: int) -> torch.Tensor:
+    steps = default_steps if args.sampler_steps is None else args.sampler_steps
+    return lambda_grid(args.lambda_grid or "uniform", lam_start, lam_end, steps)
+
+
+def check_count(flag: str, value: int | None, minimum: int = 1) -> None:
+    if value is not None and value < minimum:
+        raise bad_argument(flag, value, f"must be an integer >= {minimum}", f"pass {flag} >= {minimum}", kind=ConfigError)
+
+
+def check_common(args: argparse.Namespace) -> None:
+    check_count("--seed", args.seed, 0)
+    check_count("--batch-size", args.batch_size)
+
+
+def generator_for(run: TrainedRun, seed: int) -> torch.Generator:
+    """One generator on the run's device for every draw (prior, sampler noise)."""
+    return torch.Generator(device=run.device).manual_seed(seed)
+
+
+def sampler_settings(args: argparse.Namespace, name: str, sampler, lam_grid: torch.Tensor) -> dict[str, Any]:
+    settings: dict[str, Any] = {"sampler": name, "sampler_steps": lam_grid.numel() - 1, "lambda_grid": args.lambda_grid or "uniform"}
+    settings["lambda_start"], settings["lambda_end"] = float(lam_grid[0]), float(lam_grid[-1])
+    if name == "pc":
+        settings.update(snr=sampler.corrector.snr, corrector_steps=sampler.corrector_steps)
+    return settings
+
+
+def common_settings(args: argparse.Namespace) -> dict[str, Any]:
+    return {"run_dir": str(FilePath(args.run_dir).resolve()), "seed": args.seed, "device": args.device, "batch_size": args.batch_size}
+
+
+def report(out: FilePath, paths: torch.Tensor, what: str, started: float) -> None:
+    shape = "x".join(str(n) for n in paths.shape)
+    print(f"{what}: [{shape}] in {time.perf_counter() - started:.1f} s")
+    print(f"wrote {out.resolve()} (paths in the 'train' split, standardised units)")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = EPILOG
+    add_common_arguments(parser)
+    parser.add_argument("--n", type=int, required=True, metavar="N", help="number of paths")
+    parser.add_argument("--frames", type=int, required=True, metavar="T", help="frames per path (Δt apart, the run's Δt)")
+    add_sampler_arguments(parser, "--steps", f"number of λ steps (default: {DEFAULT_SAMPLER_STEPS}, PDD B.3)")
+    parser.add_argument("--lambda-max", type=float, metavar="L", help="λ of the prior (default: the run's lam_max, 1 in PDD B.3)")
+    parser.add_argument(
+        "--score",
+        default="auto",
+        metavar="KIND",
+        help=f"score: {', '.join(SCORE_KINDS)} (path = autograd path score of the drift; default: auto)",
+    )
+    parser.add_argument(
+        "--boundary",
+        default="auto",
+        metavar="RULE",
+        help=f"t0 rule: {', '.join(BOUNDARIES)} (default: auto = extrapolate for path scores with T >= 3)",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    started = time.perf_counter()
+    check_common(args)
+    check_count("--n", args.n)
+    check_count("--frames", args.frames)
+    name, sampler = build_sampler(args)
+    trained = load_run(args.run_dir, device=args.device)
+    lam_max = check_lambda(trained, trained.config.lam_max if args.lambda_max is None else args.lambda_max, "--lambda-max")
+    lam_end = trained.config.lam_min
+    if lam_max <= lam_end:
+        raise bad_argument("--lambda-max", lam_max, f"must exceed the run's lam_min ({lam_end:g}), where sampling ends", "pass a larger --lambda-max")
+    lam_grid = build_lambda_grid(args, lam_max, lam_end, DEFAULT_SAMPLER_STEPS)
+    score = run_score(trained, args.score)
+    rule = run_boundary(args.boundary, score, args.frames)
+    out = check_output_path(args.out, args.overwrite)
+    if not args.no_progress:
+        print(f"generating {args.n} paths of {args.frames} frames with {name} ({lam_grid.numel() - 1} λ steps, {type(score).__name__})", file=sys.stderr)
+    paths = generate_run(
+        trained,
+        args.n,
+        args.frames,
+        sampler=sampler,
+        lam_grid=lam_grid,
+        generator=generator_for(trained, args.seed),
+        score=args.score,
+        boundary=args.boundary,
+        batch_size=args.batch_size,
+        progress=not args.no_progress,
+    )
+    settings = {
+        **common_settings(args),
+        **sampler_settings(args, name, sampler, lam_grid),
+        "n": args.n,
+        "frames": args.frames,
+        "score": type(score).__name__,
+        "boundary": "extrapolate" if rule is not None else "none",
+    }
+    steps = lam_grid.numel() - 1
+    provenance = {"command": "generate", "lam": lam_end, "sampler": name, "steps": steps, "settings": settings, "seed": args.seed}
+    write_inference_file(out, paths, run=trained, dt=trained.dt, overwrite=args.overwrite, **provenance)
+    report(out, paths, f"generated {args.n} paths with {name}", started)
+    return 0
+
+
+COMMANDS["generate"] = (HELP, add_arguments, run)
+
+__all__ = ["SAMPLERS", "add_common_arguments", "add_sampler_arguments", "build_lambda_grid", "build_sampler", "run"]

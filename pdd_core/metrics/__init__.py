@@ -1,0 +1,28 @@
+"""Evaluation metrics of PDD B.5: relative L2 error (Eq. 63), spectral error (Eq. 64), power spectra.
+
+Every function accepts torch tensors or numpy arrays shaped ``[B, T, C, *space]``, computes in
+float64 and returns numpy. Standardise both fields with SHARED per-channel parameters (B.5), either
+with :func:`standardize` or through the ``stats=(mean, std)`` keyword of each metric.
+"""
+
+from pdd_core.metrics.l2 import relative_l2_error, relative_l2_per_sample
+from pdd_core.metrics.normalization import channel_stats, standardize
+from pdd_core.metrics.segments import segments
+from pdd_core.metrics.shells import shell_counts, shell_index, shell_sum
+from pdd_core.metrics.spectra import compare_psd, fold_spatiotemporal_psd, relative_spectral_error, spatiotemporal_psd, time_averaged_spatial_psd
+
+__all__ = [
+    "channel_stats",
+    "compare_psd",
+    "fold_spatiotemporal_psd",
+    "relative_l2_error",
+    "relative_l2_per_sample",
+    "relative_spectral_error",
+    "segments",
+    "shell_counts",
+    "shell_index",
+    "shell_sum",
+    "spatiotemporal_psd",
+    "standardize",
+    "time_averaged_spatial_psd",
+]

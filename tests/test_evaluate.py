@@ -1,0 +1,73 @@
+"""`pdd evaluate` and `pdd demo` end to end on tiny trained runs."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from pdd_core.cli.main import main
+from tests.test_inference import train_tiny_runs
+
+FAST = ["--l2-step", "2", "--discard", "1", "--segments", "1", "--sampler", "eab2", "--lambda-steps", "5", "--grid", "power", "--no-progress"]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    return train_tiny_runs(tmp_path_factory.mktemp("evaluate"))
+
+
+def _metrics(directory) -> dict:
+    return json.loads((directory / "metrics.json").read_text())
+
+
+def test_evaluate_pdd_run_writes_every_task_metric_and_figure(trained, tmp_path, capsys):
+    data, runs = trained
+    out = tmp_path / "eval"
+    assert main(["evaluate", str(runs["pdd"]), "--data", str(data), "--out", str(out), "--lambdas", "0,0.1,0.2", *FAST]) == 0
+    metrics = _metrics(out)
+    for task in ("simulate", "generate", "super_resolve", "low_resolution"):
+        assert math.isfinite(metrics[task]["spectral_error"]) and metrics[task]["spectral_error"] >= 0
+    assert math.isfinite(metrics["simulate"]["l2"]) and set(metrics["simulate"]["by_lambda"]) == {"0", "0.1", "0.2"}
+    assert len(metrics["simulate"]["by_lambda"]["0.2"]["l2_curve"]) == 3  # 6 frames - window 3
+    for figure in metrics["figures"]:
+        assert open(figure, "rb").read(8) == b"\x89PNG\r\n\x1a\n"
+    assert (out / "error_vs_lambda.png").exists() and (out / "training_loss.png").exists()
+    assert "metrics.json" in capsys.readouterr().out
+
+
+def test_evaluate_skips_tasks_a_baseline_cannot_do(trained, tmp_path):
+    data, runs = trained
+    out = tmp_path / "eval_ddpm"
+    assert main(["evaluate", str(runs["denoising"]), "--data", str(data), "--out", str(out), *FAST]) == 0
+    metrics = _metrics(out)
+    assert "skipped" in metrics["simulate"] and math.isfinite(metrics["generate"]["spectral_error"])
+    out = tmp_path / "eval_conditional"
+    assert main(["evaluate", str(runs["conditional-denoising"]), "--data", str(data), "--out", str(out), "--lambdas", "0", *FAST]) == 0
+    metrics = _metrics(out)
+    assert math.isfinite(metrics["simulate"]["l2"]) and "skipped" in metrics["generate"]
+
+
+def test_evaluate_is_deterministic_under_a_seed(trained, tmp_path):
+    data, runs = trained
+    results = []
+    for name in ("a", "b"):
+        main(["evaluate", str(runs["pdd"]), "--data", str(data), "--out", str(tmp_path / name), "--tasks", "generate", "--seed", "3", *FAST])
+        results.append(_metrics(tmp_path / name)["generate"]["spectral_error"])
+    assert results[0] == results[1]
+
+
+@pytest.mark.parametrize("arguments", [["--tasks", "dance"], ["--lambdas", "zero"], ["--segments", "0"], ["--sampler", "magic"]])
+def test_evaluate_bad_arguments_exit_2_with_one_line(trained, tmp_path, capsys, arguments):
+    data, runs = trained
+    assert main(["evaluate", str(runs["pdd"]), "--data", str(data), "--out", str(tmp_path / "x"), *arguments]) == 2
+    error = capsys.readouterr().err.strip().splitlines()
+    assert len(error) == 1 and error[0].startswith("pdd evaluate: error:")
+
+
+def test_demo_help_and_bad_system(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["demo", "--help"])
+    assert exit_.value.code == 0 and "examples:" in capsys.readouterr().out
+    assert main(["demo", "--out", "unused", "--system", "navier"]) == 2

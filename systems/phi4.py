@@ -375,13 +375,15 @@ class LatticePhi4:
         return 1.0 / (self.spacing**DIMENSIONS * (self.a**2 * momentum_squared + self.m2))
 
     def initial_state(self, batch: int, rng: np.random.Generator) -> np.ndarray:
-        """Small random fields: i.i.d. N(0, 1) per site, float64 ``[B, 1, N, N]``.
+        """Small random fields: i.i.d. N(0, 0.1²) per site, float64 ``[B, 1, N, N]``.
 
-        The thermalisation trajectories (``burn_in``) carry them to equilibrium.
+        The thermalisation trajectories (``burn_in``) carry them to equilibrium. The start is
+        kept small because at strong lattice coupling (e.g. λ0 ≈ 33) unit-size fields make
+        every leapfrog trajectory diverge, so the chain would never move.
         """
         _check_batch(batch)
         _check_rng(rng)
-        return rng.standard_normal((int(batch), 1, self.N, self.N))
+        return 0.1 * rng.standard_normal((int(batch), 1, self.N, self.N))
 
     def advance(self, state: np.ndarray, n_frames: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """Run ``n_frames`` x ``trajectories_per_frame`` HMC trajectories of every chain.

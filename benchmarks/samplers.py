@@ -14,12 +14,12 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import time
 
 import torch
 
+from benchmarks.output import emit
 from pdd_core import Grid, PathScore
 from pdd_core.sampling import extrapolate_t0, sample
 from pdd_core.schedules import power_grid, uniform_grid
@@ -149,12 +149,7 @@ def main() -> None:
     results = {"benchmark": "samplers", "gaussian": gaussian_comparison(args.samples, tuple(args.steps))}
     if args.run:
         results["trained"] = trained_overhead(args.run, args.run_steps, args.run_batch)
-    text = json.dumps(results, indent=2)
-    print(text)
-    if args.json:
-        with open(args.json + ".tmp", "w") as handle:
-            handle.write(text + "\n")
-        os.replace(args.json + ".tmp", args.json)
+    emit(results, args.json)
     if args.png:
         plot(results["gaussian"], args.png)
 

@@ -17,7 +17,6 @@ Single-threaded, medians of ``--repeats``; ratios are taken within the same run.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import subprocess
@@ -26,6 +25,7 @@ import time
 
 import torch
 
+from benchmarks.output import emit
 from pdd_core import Grid, PathScore, SAPDDScore
 from pdd_core.drifts import UNet, drift_on_path, drift_preset
 from pdd_core.training import PDDObjective, sample_lambda
@@ -150,12 +150,7 @@ def main() -> None:
         "memory": memory_growth(args.preset, (8, 16, 32, 64)),
         "training": training_speed(args.preset, args.repeats),
     }
-    text = json.dumps(results, indent=2)
-    print(text)
-    if args.json:
-        with open(args.json + ".tmp", "w") as handle:
-            handle.write(text + "\n")
-        os.replace(args.json + ".tmp", args.json)
+    emit(results, args.json)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,6 @@ in a child process, relative to the size of the data it stores (target: < 1.5x).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
@@ -23,6 +22,7 @@ import numba
 import torch
 
 from benchmarks import truth_kolmogorov, truth_lorenz96
+from benchmarks.output import emit
 
 CHILD = """
 import resource, sys, time
@@ -90,13 +90,7 @@ def main() -> None:
         "lorenz96_paper_set_memory": paper_set_memory(1.0 if args.paper_set else 0.125),
     }
     results["seconds"] = time.perf_counter() - started
-    text = json.dumps(results, indent=2)
-    print(text)
-    if args.json:
-        temporary = args.json + ".tmp"
-        with open(temporary, "w") as handle:
-            handle.write(text + "\n")
-        os.replace(temporary, args.json)
+    emit(results, args.json)
 
 
 if __name__ == "__main__":

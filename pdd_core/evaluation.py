@@ -20,7 +20,6 @@ from pathlib import Path as FilePath
 from typing import Any
 
 import attrs
-import numpy as np
 import torch
 from tqdm.auto import tqdm
 

@@ -19,7 +19,7 @@ import math
 
 import torch
 
-from pdd_core.errors import ArgumentError, ShapeError, bad_argument
+from pdd_core.errors import ShapeError, bad_argument
 from pdd_core.grid import Grid
 from pdd_core.records import Transition
 from pdd_core.spectral import irfft, rfft

@@ -14,10 +14,9 @@ import tomllib
 from typing import Any
 
 import attrs
-import cattrs
 
-from pdd_core.config import converter, from_dict, to_dict
-from pdd_core.errors import ConfigError, PDDError, bad_argument
+from pdd_core.config import from_dict, to_dict
+from pdd_core.errors import ConfigError, bad_argument
 
 OBJECTIVES: tuple[str, ...] = ("pdd", "sa-pdd", "denoising", "conditional-denoising")
 DTYPES: tuple[str, ...] = ("float32", "float64")
@@ -201,28 +200,11 @@ class TrainConfig:
         return CONDITIONAL_DEFAULT_WINDOW if self.objective.name == "conditional-denoising" else DEFAULT_WINDOW
 
 
-def _first_pdd_error(error: BaseException) -> PDDError | None:
-    """The project's own error inside a cattrs exception group (validators raise those)."""
-    if isinstance(error, PDDError):
-        return error
-    for inner in getattr(error, "exceptions", ()):
-        found = _first_pdd_error(inner)
-        if found is not None:
-            return found
-    return None
-
-
 def config_from_dict(data: dict[str, Any]) -> TrainConfig:
     """Structure a plain dict (TOML/JSON) into a :class:`TrainConfig`, with the validators' messages."""
     if not isinstance(data, dict):
         raise _config_error("config", data, "a training config is a table of settings", "see docs/training.md")
-    try:
-        return converter.structure(data, TrainConfig)
-    except cattrs.BaseValidationError as error:
-        own = _first_pdd_error(error)
-        if own is not None:
-            raise own from None
-    return from_dict(TrainConfig, data)  # re-raises with cattrs' description of the problem
+    return from_dict(TrainConfig, data)  # our validators' messages survive (pdd_core.config)
 
 
 def config_to_dict(config: TrainConfig) -> dict[str, Any]:

@@ -13,6 +13,12 @@
 
 from __future__ import annotations
 
+import pathlib
+import sys
+
+if __package__ in (None, ""):  # run as `python benchmarks/NAME.py`: make the repository root importable
+    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+
 import argparse
 import os
 import time

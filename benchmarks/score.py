@@ -16,11 +16,16 @@ Single-threaded, medians of ``--repeats``; ratios are taken within the same run.
 
 from __future__ import annotations
 
+import pathlib
+import sys
+
+if __package__ in (None, ""):  # run as `python benchmarks/NAME.py`: make the repository root importable
+    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+
 import argparse
 import os
 import statistics
 import subprocess
-import sys
 import time
 
 import torch
@@ -103,7 +108,8 @@ def score_ratios(preset: str, repeats: int) -> dict:
 
 
 def memory_growth(preset: str, frames_list: tuple[int, ...]) -> dict:
-    environment = {**os.environ, "OMP_NUM_THREADS": "1"}
+    root = str(pathlib.Path(__file__).resolve().parents[1])
+    environment = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
     peaks = {}
     for frames in frames_list:
         result = subprocess.run([sys.executable, "-c", MEMORY_CHILD, preset, str(frames)], capture_output=True, text=True, env=environment, check=True)

@@ -11,10 +11,15 @@ in a child process, relative to the size of the data it stores (target: < 1.5x).
 
 from __future__ import annotations
 
+import pathlib
+import sys
+
+if __package__ in (None, ""):  # run as `python benchmarks/NAME.py`: make the repository root importable
+    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+
 import argparse
 import os
 import subprocess
-import sys
 import tempfile
 import time
 

@@ -59,11 +59,18 @@ def save_figure(figure: Figure, out: Any) -> FilePath:
     try:
         with os.fdopen(handle, "wb") as stream:
             figure.savefig(stream, format="png", dpi=DPI)
+        os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes 0600; a figure is an ordinary file
         os.replace(temporary, path)
     except BaseException:
         FilePath(temporary).unlink(missing_ok=True)
         raise
     return path
+
+
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
 
 
 def channel_labels(channel_names: Sequence[str] | None, channels: int) -> list[str]:

@@ -23,8 +23,8 @@ import attrs
 import torch
 from tqdm.auto import tqdm
 
-from pdd_core.errors import ConfigError, bad_argument
-from pdd_core.inference import TrainedRun, generate_run, read_paths, simulate_run, super_resolve_run
+from pdd_core.errors import ConfigError, PDDError, bad_argument
+from pdd_core.inference import TrainedRun, check_lambda, generate_run, read_paths, simulate_run, super_resolve_run
 from pdd_core.metrics import relative_l2_error, relative_spectral_error, segments, time_averaged_spatial_psd
 from pdd_core.training.checkpoint import read_log
 
@@ -108,6 +108,8 @@ def evaluate_run(
     context = window if run.objective != "conditional-denoising" else window - 1
     if frames <= context + settings.l2_step:
         raise bad_argument("l2_step", settings.l2_step, f"the reference paths have {frames} frames, fewer than the {context} initial + l2_step", "use longer reference paths or a smaller l2_step")
+    for lam in (*settings.lambdas, settings.sr_lambda):
+        check_lambda(run, lam, "lambdas")  # bad settings fail up front, not as a task "failure"
     supported = TASKS_BY_OBJECTIVE[run.objective]
     metrics: dict[str, Any] = {
         "run": str(run.run_dir),
@@ -120,51 +122,18 @@ def evaluate_run(
     figures: list[str] = []
     channel_names = _channel_names(run)
     initial = reference[:, :context]
-    coarse_inputs: dict[float, torch.Tensor] = {}
+    state = {"coarse_inputs": {}, "figures": figures}
     for task in tqdm(tasks, desc="evaluate", disable=not progress):
         key = task.replace("-", "_")
         if task not in supported:
             metrics[key] = {"skipped": f"a {run.objective!r} run does not support {task} (PDD B.4)"}
             continue
-        if task == "simulate":
-            by_lambda = {}
-            for lam in settings.lambdas:
-                target = run.scheme.coarse_grain(reference, run.grid, lam) if lam > 0 else reference
-                short = simulate_run(run, initial, lam, frames - context, progress=False, **simulation)
-                l2 = relative_l2_error(target[:, context:], short[:, context:])
-                long = _long_rollout(run, initial, lam, frames, settings, simulation, progress)
-                coarse_inputs[lam] = long
-                by_lambda[f"{lam:g}"] = {
-                    "lambda": lam,
-                    "l2": float(l2[settings.l2_step - 1]),
-                    "l2_curve": [float(value) for value in l2],
-                    "spectral_error": relative_spectral_error(target, long),
-                }
-                figures.append(str(plots.plot_spatiotemporal_panels({"reference": target[0], "surrogate": short[0]}, out / f"simulate_lambda{lam:g}.png", channel_names=channel_names, frame=context + settings.l2_step, dt=run.dt, title=f"simulation at λ = {lam:g}")))
-                psds = {"reference": time_averaged_spatial_psd(target), "surrogate": time_averaged_spatial_psd(long)}
-                figures.append(str(plots.plot_psd_comparison(psds, out / f"simulate_psd_lambda{lam:g}.png", channel_names=channel_names, title=f"time-averaged spatial PSD, λ = {lam:g}")))
-            first = by_lambda[f"{settings.lambdas[0]:g}"]
-            metrics["simulate"] = {"lambda": settings.lambdas[0], "l2": first["l2"], "spectral_error": first["spectral_error"], "l2_step": settings.l2_step, "by_lambda": by_lambda}
-            if len(settings.lambdas) >= 3:
-                rows = list(by_lambda.values())
-                figures.append(str(plots.plot_error_vs_lambda([r["lambda"] for r in rows], [r["l2"] for r in rows], [r["spectral_error"] for r in rows], out / "error_vs_lambda.png")))
-        elif task == "generate":
-            count = settings.n_generate or reference.shape[0]
-            generated = generate_run(run, count, frames, sampler=sampling["sampler"], lam_grid=sampling["lam_grid_for"](run.config.lam_max), generator=generator, progress=progress)
-            metrics["generate"] = {"spectral_error": relative_spectral_error(reference, generated), "paths": count}
-            figures.append(str(plots.plot_spatiotemporal_panels({"reference": reference[0], "generated": generated[0]}, out / "generate.png", channel_names=channel_names, dt=run.dt, title="unconditional generation")))
-            psds = {"reference": time_averaged_spatial_psd(reference), "generated": time_averaged_spatial_psd(generated)}
-            figures.append(str(plots.plot_psd_comparison(psds, out / "generate_psd.png", channel_names=channel_names)))
-        else:
-            lam = settings.sr_lambda
-            coarse = coarse_inputs.get(lam)
-            if coarse is None:
-                coarse = _long_rollout(run, initial, lam, frames, settings, simulation, progress)
-            coarse = coarse[: settings.n_super_resolve or coarse.shape[0]].to(run.dtype)
-            refined = super_resolve_run(run, coarse, sampler=sampling["sampler"], lam_grid=sampling["lam_grid_for"](lam), generator=generator, progress=progress)
-            metrics["super_resolve"] = {"from_lambda": lam, "spectral_error": relative_spectral_error(reference, refined), "paths": coarse.shape[0]}
-            metrics["low_resolution"] = {"lambda": lam, "spectral_error": relative_spectral_error(reference, coarse), "paths": coarse.shape[0]}
-            figures.append(str(plots.plot_super_resolution(coarse, refined, reference, out / "super_resolve.png", channel_names=channel_names, dt=run.dt)))
+        try:
+            metrics.update(_run_task(task, run, reference, initial, context, settings, simulation, sampling, generator, out, channel_names, state, progress))
+        except PDDError as failure:  # a diverged rollout or sampler is a result to report, not a crash
+            metrics[key] = {"failed": str(failure)}
+            if task == "super-resolve":
+                metrics["low_resolution"] = {"failed": str(failure)}
     log = run.run_dir / "log.jsonl"
     if log.is_file():
         records = read_log(log)
@@ -173,6 +142,55 @@ def evaluate_run(
     metrics["figures"] = figures
     _write_json(out / "metrics.json", metrics)
     return metrics
+
+
+def _run_task(task, run, reference, initial, context, settings, simulation, sampling, generator, out, channel_names, state, progress) -> dict[str, Any]:
+    """One evaluation task: its metrics entries; its figures are appended to ``state["figures"]``."""
+    from pdd_core import plots
+
+    frames = reference.shape[1]
+    figures = state["figures"]
+    if task == "simulate":
+        by_lambda = {}
+        for lam in settings.lambdas:
+            target = run.scheme.coarse_grain(reference, run.grid, lam) if lam > 0 else reference
+            short = simulate_run(run, initial, lam, frames - context, progress=False, **simulation)
+            l2 = relative_l2_error(target[:, context:], short[:, context:])
+            long = _long_rollout(run, initial, lam, frames, settings, simulation, progress)
+            state["coarse_inputs"][lam] = long
+            by_lambda[f"{lam:g}"] = {
+                "lambda": lam,
+                "l2": float(l2[settings.l2_step - 1]),
+                "l2_curve": [float(value) for value in l2],
+                "spectral_error": relative_spectral_error(target, long),
+            }
+            panels = {"reference": target[0], "surrogate": short[0]}
+            figures.append(str(plots.plot_spatiotemporal_panels(panels, out / f"simulate_lambda{lam:g}.png", channel_names=channel_names, frame=context + settings.l2_step, dt=run.dt, title=f"simulation at λ = {lam:g}")))
+            psds = {"reference": time_averaged_spatial_psd(target), "surrogate": time_averaged_spatial_psd(long)}
+            figures.append(str(plots.plot_psd_comparison(psds, out / f"simulate_psd_lambda{lam:g}.png", channel_names=channel_names, title=f"time-averaged spatial PSD, λ = {lam:g}")))
+        if len(settings.lambdas) >= 3:
+            rows = list(by_lambda.values())
+            figures.append(str(plots.plot_error_vs_lambda([r["lambda"] for r in rows], [r["l2"] for r in rows], [r["spectral_error"] for r in rows], out / "error_vs_lambda.png")))
+        first = by_lambda[f"{settings.lambdas[0]:g}"]
+        return {"simulate": {"lambda": settings.lambdas[0], "l2": first["l2"], "spectral_error": first["spectral_error"], "l2_step": settings.l2_step, "by_lambda": by_lambda}}
+    if task == "generate":
+        count = settings.n_generate or reference.shape[0]
+        generated = generate_run(run, count, frames, sampler=sampling["sampler"], lam_grid=sampling["lam_grid_for"](run.config.lam_max), generator=generator, progress=progress)
+        figures.append(str(plots.plot_spatiotemporal_panels({"reference": reference[0], "generated": generated[0]}, out / "generate.png", channel_names=channel_names, dt=run.dt, title="unconditional generation")))
+        psds = {"reference": time_averaged_spatial_psd(reference), "generated": time_averaged_spatial_psd(generated)}
+        figures.append(str(plots.plot_psd_comparison(psds, out / "generate_psd.png", channel_names=channel_names)))
+        return {"generate": {"spectral_error": relative_spectral_error(reference, generated), "paths": count}}
+    lam = settings.sr_lambda
+    coarse = state["coarse_inputs"].get(lam)
+    if coarse is None:
+        coarse = _long_rollout(run, initial, lam, frames, settings, simulation, progress)
+    coarse = coarse[: settings.n_super_resolve or coarse.shape[0]].to(run.dtype)
+    refined = super_resolve_run(run, coarse, sampler=sampling["sampler"], lam_grid=sampling["lam_grid_for"](lam), generator=generator, progress=progress)
+    figures.append(str(plots.plot_super_resolution(coarse, refined, reference, out / "super_resolve.png", channel_names=channel_names, dt=run.dt)))
+    return {
+        "super_resolve": {"from_lambda": lam, "spectral_error": relative_spectral_error(reference, refined), "paths": coarse.shape[0]},
+        "low_resolution": {"lambda": lam, "spectral_error": relative_spectral_error(reference, coarse), "paths": coarse.shape[0]},
+    }
 
 
 def _channel_names(run: TrainedRun) -> list[str] | None:

@@ -131,14 +131,13 @@ def run(args: argparse.Namespace) -> int:
     metrics = evaluate_run(trained, data, out / "evaluation", settings=settings, simulation={"integrator": Euler()}, sampling=sampling, generator=generator, progress=progress)
     _stage("simulate, generate, super-resolve, evaluate", started, timings)
 
+    by_lambda = metrics.get("simulate", {}).get("by_lambda", {})
     headline = {
-        "simulate_l2_step6_lambda0": metrics["simulate"]["by_lambda"]["0"]["l2"],
-        "simulate_spectral_error_lambda0": metrics["simulate"]["by_lambda"]["0"]["spectral_error"],
-        "simulate_l2_step6_lambda0.2": metrics["simulate"]["by_lambda"]["0.2"]["l2"],
-        "simulate_spectral_error_lambda0.2": metrics["simulate"]["by_lambda"]["0.2"]["spectral_error"],
-        "generate_spectral_error": metrics["generate"]["spectral_error"],
-        "super_resolve_spectral_error": metrics["super_resolve"]["spectral_error"],
-        "low_resolution_spectral_error": metrics["low_resolution"]["spectral_error"],
+        "simulate_l2_step6_lambda0": by_lambda.get("0", {}).get("l2"),
+        "simulate_spectral_error_lambda0": by_lambda.get("0", {}).get("spectral_error"),
+        "simulate_l2_step6_lambda0.2": by_lambda.get("0.2", {}).get("l2"),
+        "simulate_spectral_error_lambda0.2": by_lambda.get("0.2", {}).get("spectral_error"),
+        **{f"{task}_spectral_error": metrics[task].get("spectral_error", metrics[task].get("failed")) for task in ("generate", "super_resolve", "low_resolution")},
     }
     summary = {"system": args.system, "seed": args.seed, "training_steps": steps, "seconds": timings, "total_seconds": round(time.perf_counter() - begin, 1), "metrics": headline}
     temporary = out / ".summary.json.tmp"

@@ -26,7 +26,7 @@ import time
 import torch
 
 from benchmarks.output import emit
-from pdd_core import Grid, PathScore
+from pdd_core import Grid, PathScore, PDDError
 from pdd_core.sampling import extrapolate_t0, sample
 from pdd_core.schedules import power_grid, uniform_grid
 from pdd_core.score import GaussianPathScore
@@ -110,9 +110,13 @@ def trained_overhead(run_dir: str, steps: int, batch: int) -> dict:
     for name, (sampler, family) in samplers().items():
         counting = CountingScore(PathScore(model, scheme, grid, dt))
         started = time.perf_counter()
-        sample(counting, scheme, grid, sampler, family(1.0, 0.0, steps), generator=torch.Generator().manual_seed(3), shape=(batch, frames, grid.channels, *grid.shape), boundary=extrapolate_t0)
+        outcome = "finished"
+        try:
+            sample(counting, scheme, grid, sampler, family(1.0, 0.0, steps), generator=torch.Generator().manual_seed(3), shape=(batch, frames, grid.channels, *grid.shape), boundary=extrapolate_t0)
+        except PDDError as failure:  # the overhead share up to a divergence is still a measurement
+            outcome = f"diverged: {failure}"
         total = time.perf_counter() - started
-        rows[name] = {"seconds": total, "score_seconds": counting.seconds, "score_evaluations": counting.calls, "outside_score_share": 1 - counting.seconds / total}
+        rows[name] = {"seconds": total, "score_seconds": counting.seconds, "score_evaluations": counting.calls, "outside_score_share": 1 - counting.seconds / total, "outcome": outcome}
     return {"run": run_dir, "steps": steps, "batch": batch, "frames": frames, "target_outside_share": 0.10, "samplers": rows}
 
 

@@ -79,4 +79,5 @@ class PredictorCorrector:
         check_finite_sample(u, lam_to)  # before the corrector feeds a diverged sample to the score
         for _ in range(self.corrector_steps):
             u = self.corrector.correct(score, u, lam_to, corrector_coefficients, generator, boundary)
+            check_finite_sample(u, lam_to)
         return u, state

@@ -132,8 +132,6 @@ def evaluate_run(
             metrics.update(_run_task(task, run, reference, initial, context, settings, simulation, sampling, generator, out, channel_names, state, progress))
         except PDDError as failure:  # a diverged rollout or sampler is a result to report, not a crash
             metrics[key] = {"failed": str(failure)}
-            if task == "super-resolve":
-                metrics["low_resolution"] = {"failed": str(failure)}
     log = run.run_dir / "log.jsonl"
     if log.is_file():
         records = read_log(log)
@@ -185,12 +183,13 @@ def _run_task(task, run, reference, initial, context, settings, simulation, samp
     if coarse is None:
         coarse = _long_rollout(run, initial, lam, frames, settings, simulation, progress)
     coarse = coarse[: settings.n_super_resolve or coarse.shape[0]].to(run.dtype)
-    refined = super_resolve_run(run, coarse, sampler=sampling["sampler"], lam_grid=sampling["lam_grid_for"](lam), generator=generator, progress=progress)
+    low_resolution = {"lambda": lam, "spectral_error": relative_spectral_error(reference, coarse), "paths": coarse.shape[0]}
+    try:
+        refined = super_resolve_run(run, coarse, sampler=sampling["sampler"], lam_grid=sampling["lam_grid_for"](lam), generator=generator, progress=progress)
+    except PDDError as failure:  # the low-resolution baseline stands without the refinement
+        return {"super_resolve": {"failed": str(failure)}, "low_resolution": low_resolution}
     figures.append(str(plots.plot_super_resolution(coarse, refined, reference, out / "super_resolve.png", channel_names=channel_names, dt=run.dt)))
-    return {
-        "super_resolve": {"from_lambda": lam, "spectral_error": relative_spectral_error(reference, refined), "paths": coarse.shape[0]},
-        "low_resolution": {"lambda": lam, "spectral_error": relative_spectral_error(reference, coarse), "paths": coarse.shape[0]},
-    }
+    return {"super_resolve": {"from_lambda": lam, "spectral_error": relative_spectral_error(reference, refined), "paths": coarse.shape[0]}, "low_resolution": low_resolution}
 
 
 def _channel_names(run: TrainedRun) -> list[str] | None:

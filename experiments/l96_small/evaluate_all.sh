@@ -19,11 +19,15 @@ evaluate() {  # name, extra arguments...
   [ -f "$out/$name/metrics.json" ] && { echo "have $name"; return; }
   pdd evaluate "$runs/$name" "${common[@]}" --out "$out/$name" "$@" > "$out/$name.log" 2>&1 && echo "evaluated $name" || echo "FAILED $name (see $out/$name.log)"
 }
-for seed in 0 1; do
+# Seed 0 of everything first (Tables 1-3, Fig. 7, ablations), then seed 1.
+evaluate_seed() {
+  local seed=$1
   evaluate "pdd_seed$seed" --lambdas 0,0.05,0.1,0.15,0.2 --n-generate 4 --n-super-resolve 4 "${paper_sampler[@]}"
-  evaluate "ddpm_generation_seed$seed" --tasks generate --n-generate 4 "${paper_sampler[@]}"
   evaluate "ddpm_simulation_seed$seed" --tasks simulate --lambdas 0 --sampler pf --lambda-steps 20
-done
+  evaluate "ddpm_generation_seed$seed" --tasks generate --n-generate 4 "${paper_sampler[@]}"
+}
+evaluate_seed 0
 for name in window_1 window_15 noise_free eq67 fno sa_pdd; do
   evaluate "${name}_seed0" --tasks simulate --lambdas 0,0.2
 done
+evaluate_seed 1

@@ -16,13 +16,32 @@ import sys
 
 ROOT = pathlib.Path(__file__).resolve().parent / "evaluations"
 
-# PDD paper (Yasuda & Bischoff 2026), Lorenz-96 columns: mean (std) over five runs.
+# PDD paper (Yasuda & Bischoff 2026), Tables 1-3: mean (std) over five runs, per system.
 PAPER = {
-    "table1_l2": ("0.503 (±0.011)", "0.557 (±0.031)"),
-    "table1_spectral": ("0.120 (±0.014)", "0.226 (±0.077)"),
-    "table2_spectral": ("0.343 (±0.028)", "0.267 (±0.020)"),
-    "table3": ("0.345 (±0.027)", "0.873 (±0.005)"),
+    "l96": {
+        "table1_l2": ("0.503 (±0.011)", "0.557 (±0.031)"),
+        "table1_spectral": ("0.120 (±0.014)", "0.226 (±0.077)"),
+        "table2_spectral": ("0.343 (±0.028)", "0.267 (±0.020)"),
+        "table3": ("0.345 (±0.027)", "0.873 (±0.005)"),
+    },
+    "kf": {
+        "table1_l2": ("0.691 (±0.057)", "0.861 (±0.023)"),
+        "table1_spectral": ("0.182 (±0.029)", "0.139 (±0.021)"),
+        "table2_spectral": ("0.457 (±0.025)", "0.615 (±0.121)"),
+        "table3": ("0.303 (±0.011)", "0.743 (±0.005)"),
+    },
 }
+# The λs of Fig. 7 each experiment's evaluate_all.sh simulates at.
+ABLATIONS = {
+    "pdd": "PDD, U-Net, W = 5 (reference)",
+    "window_1": "window 1 (D.2)",
+    "window_15": "window 15 (D.2)",
+    "noise_free": "noise-free training (D.4)",
+    "eq67": "Eq. 67 scheme, γ = 3 (D.3)",
+    "fno": "FNO (D.5)",
+    "sa_pdd": "SA-PDD (drift head)",
+}
+FIG7_LAMBDAS = {"l96": ("0", "0.05", "0.1", "0.15", "0.2"), "kf": ("0", "0.1", "0.2")}
 
 
 def load(experiment: str, name: str) -> dict | None:
@@ -56,24 +75,32 @@ def simulate(lam: str, metric: str):
 
 def main() -> None:
     experiment = sys.argv[1] if len(sys.argv) > 1 else "l96_small"
+    system = experiment.split("_")[0]
+    if system not in PAPER:
+        sys.exit(f"experiment={experiment!r}: unknown system {system!r}. Fix: use an experiment named after {sorted(PAPER)}, e.g. l96_small or kf_small")
+    paper = PAPER[system]
     rows = []
     rows.append("### Table 1: simulation at λ = 0 (L2 at the sixth step, spectral error)\n")
     rows.append("| metric | PDD (ours) | DDPM baseline (ours) | PDD (paper) | DDPM (paper) |\n|---|---|---|---|---|")
-    rows.append(f"| L2 error | {over_seeds(experiment, 'pdd', simulate('0', 'l2'))} | {over_seeds(experiment, 'ddpm_simulation', simulate('0', 'l2'))} | {PAPER['table1_l2'][0]} | {PAPER['table1_l2'][1]} |")
-    rows.append(f"| spectral error | {over_seeds(experiment, 'pdd', simulate('0', 'spectral_error'))} | {over_seeds(experiment, 'ddpm_simulation', simulate('0', 'spectral_error'))} | {PAPER['table1_spectral'][0]} | {PAPER['table1_spectral'][1]} |")
+    rows.append(f"| L2 error | {over_seeds(experiment, 'pdd', simulate('0', 'l2'))} | {over_seeds(experiment, 'ddpm_simulation', simulate('0', 'l2'))} | {paper['table1_l2'][0]} | {paper['table1_l2'][1]} |")
+    rows.append(f"| spectral error | {over_seeds(experiment, 'pdd', simulate('0', 'spectral_error'))} | {over_seeds(experiment, 'ddpm_simulation', simulate('0', 'spectral_error'))} | {paper['table1_spectral'][0]} | {paper['table1_spectral'][1]} |")
     rows.append("\n### Fig. 7: simulation errors against λ (PDD)\n")
     rows.append("| λ | L2 error (step 6) | spectral error |\n|---|---|---|")
-    for lam in ("0", "0.05", "0.1", "0.15", "0.2"):
+    for lam in FIG7_LAMBDAS[system]:
         rows.append(f"| {lam} | {over_seeds(experiment, 'pdd', simulate(lam, 'l2'))} | {over_seeds(experiment, 'pdd', simulate(lam, 'spectral_error'))} |")
     rows.append("\n### Table 2: unconditional generation (spectral error)\n")
     rows.append("| PDD (ours) | DDPM baseline (ours) | PDD (paper) | DDPM (paper) |\n|---|---|---|---|")
-    rows.append(f"| {over_seeds(experiment, 'pdd', lambda m: m['generate']['spectral_error'])} | {over_seeds(experiment, 'ddpm_generation', lambda m: m['generate']['spectral_error'])} | {PAPER['table2_spectral'][0]} | {PAPER['table2_spectral'][1]} |")
+    rows.append(f"| {over_seeds(experiment, 'pdd', lambda m: m['generate']['spectral_error'])} | {over_seeds(experiment, 'ddpm_generation', lambda m: m['generate']['spectral_error'])} | {paper['table2_spectral'][0]} | {paper['table2_spectral'][1]} |")
     rows.append("\n### Table 3: super-resolution from λ = 0.2 (spectral error against λ = 0)\n")
     rows.append("| SR (ours) | LR (ours) | SR (paper) | LR (paper) |\n|---|---|---|---|")
-    rows.append(f"| {over_seeds(experiment, 'pdd', lambda m: m['super_resolve']['spectral_error'], '_sr')} | {over_seeds(experiment, 'pdd', lambda m: m['low_resolution']['spectral_error'], '_sr')} | {PAPER['table3'][0]} | {PAPER['table3'][1]} |")
+    rows.append(f"| {over_seeds(experiment, 'pdd', lambda m: m['super_resolve']['spectral_error'], '_sr')} | {over_seeds(experiment, 'pdd', lambda m: m['low_resolution']['spectral_error'], '_sr')} | {paper['table3'][0]} | {paper['table3'][1]} |")
+    ablations = [stem for stem in ABLATIONS if load(experiment, f"{stem}_seed0")]
+    if not set(ablations) - {"pdd"}:
+        print("\n".join(rows))
+        return
     rows.append("\n### Ablations (simulation; one seed)\n")
     rows.append("| variant | L2 λ=0 | spectral λ=0 | L2 λ=0.2 | spectral λ=0.2 |\n|---|---|---|---|---|")
-    for stem, label in (("pdd", "PDD, U-Net, W = 5 (reference)"), ("window_1", "window 1 (D.2)"), ("window_15", "window 15 (D.2)"), ("noise_free", "noise-free training (D.4)"), ("eq67", "Eq. 67 scheme, γ = 3 (D.3)"), ("fno", "FNO (D.5)"), ("sa_pdd", "SA-PDD (drift head)")):
+    for stem, label in ABLATIONS.items():
         cells = [over_seeds(experiment, stem, simulate(lam, metric)) if load(experiment, f"{stem}_seed0") else "not run" for lam, metric in (("0", "l2"), ("0", "spectral_error"), ("0.2", "l2"), ("0.2", "spectral_error"))]
         rows.append(f"| {label} | " + " | ".join(cells) + " |")
     print("\n".join(rows))

@@ -7,18 +7,10 @@
 # physical step over a 700-step rollout is out of reach on 2 cores.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-data=experiments/data/l96_small.h5
-runs=experiments/runs/l96_small
-out=experiments/evaluations/l96_small
-mkdir -p "$out"
-common=(--data "$data" --n 8 --discard 10 --segments 2 --seed 0 --no-progress)
+experiment=l96_small
+common=(--data experiments/data/l96_small.h5 --n 8 --discard 10 --segments 2 --seed 0 --no-progress)
 paper_sampler=(--sampler pc --snr 0.7 --corrector-steps 1 --lambda-steps 1000)
-evaluate() {  # name, extra arguments...
-  local name=$1; shift
-  grep -qs "^trained" "$runs/$name.log" || { echo "skip $name (training not finished)"; return; }
-  [ -f "$out/$name/metrics.json" ] && { echo "have $name"; return; }
-  pdd evaluate "$runs/$name" "${common[@]}" --out "$out/$name" "$@" > "$out/$name.log" 2>&1 && echo "evaluated $name" || echo "FAILED $name (see $out/$name.log)"
-}
+source experiments/evaluate_runs.sh
 # Seed 0 of everything first (Tables 1-3, Fig. 7, ablations), then seed 1.
 evaluate_seed() {
   local seed=$1

@@ -22,6 +22,7 @@ from tqdm import tqdm
 import pdd_core
 from pdd_core.cli.data import parse_setting
 from pdd_core.cli.main import COMMANDS
+from pdd_core.cli.rg_flow_learned import check_learn_args, run_learned
 from pdd_core.config import tagged, to_dict
 from pdd_core.data.generate import burn_in_frames, configure_system
 from pdd_core.errors import ConfigError, bad_argument
@@ -49,11 +50,20 @@ DIR receives flows.json (every number with its settings and errors), flows.png (
 r_t² λ_R, max|φ| against t), fields.png (one sample along each flow) and, with --compare,
 comparison.png.
 
+With --learn (RDM 5.23-5.25, Figs. 7-8) it instead trains a denoising score model of the
+Carosso flow on the HMC samples (the zero mode alone on [t_split, t_max], the lattice U-Net on
+[0, t_split]; docs/rg_flows.md), samples --n-learned paths of the reverse SDE with --sampler,
+and compares the estimators of the learned and the exact flow at every t: DIR receives
+learned_flow.json (every number, the differences in units of the combined error and relative,
+per-estimator summaries), learned_flow.png, learned_fields.png, learned_difference.png and
+the trained runs in DIR/model.
+
 examples:
   pdd rg-flow phi4 --scheme carosso --out runs/rg_carosso
   pdd rg-flow phi4 --compare --n-samples 1024 --seed 1 --out runs/rg_both
   pdd rg-flow phi4 --scheme polchinski --ts 0 0.001 0.01 0.1 1 --set m2=0.01 leapfrog_steps=700 --out runs/rg_pol
   pdd rg-flow phi4 --scheme carosso --resampling bootstrap --blocks 64 --out runs/rg_boot
+  pdd rg-flow phi4 --learn --set m2=0.01 --train-steps 1000 --n-learned 128 --threads 1 --out runs/rg_learned
 """
 
 SCHEME_NAMES: tuple[str, ...] = ("carosso", "polchinski")
@@ -96,6 +106,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--bootstrap-resamples", type=int, default=200, metavar="R", help="bootstrap resamples (default: 200)")
     parser.add_argument("--out", required=True, metavar="DIR", help="output directory (created if missing)")
     parser.add_argument("--no-progress", action="store_true", help="do not draw progress bars")
+    learn = parser.add_argument_group("learned inverse RG (--learn; RDM 5.23-5.25, Figs. 7-8)")
+    learn.add_argument("--learn", action="store_true", help="train a denoising model of the Carosso flow and compare its flow with the exact one")
+    learn.add_argument("--train-steps", type=int, default=1000, metavar="S", help="training steps of the lattice model (default: 1000, as RDM)")
+    learn.add_argument("--zero-mode-train-steps", type=int, default=1000, metavar="S", help="training steps of the zero-mode model (default: 1000)")
+    learn.add_argument("--batch-size", type=int, default=32, metavar="B", help="training batch size (default: 32)")
+    learn.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default: 1e-3)")
+    learn.add_argument("--preset", default="tiny", choices=("tiny", "small"), help="U-Net size preset (default: tiny)")
+    learn.add_argument("--n-learned", type=int, default=128, metavar="N", help="reverse-SDE samples of the learned flow (default: 128)")
+    learn.add_argument("--sampler", choices=("etd", "em"), default="etd", help="λ-sampler of the reverse SDE: etd (PDD Eq. 66) or em (Eq. 11) (default: etd)")
+    learn.add_argument("--stiffness", type=float, default=0.2, metavar="Z", help="κ_max Δt of the lattice stage (default: 0.2)")
+    learn.add_argument("--zero-mode-sampler-steps", type=int, default=200, metavar="S", help="reverse-SDE steps of the zero mode over [t_split, t_max] (default: 200)")
+    learn.add_argument("--split-tolerance", type=float, default=0.02, metavar="R", help="data left in non-zero modes at t_split, in noise units (default: 0.02)")
+    learn.add_argument("--prior-tolerance", type=float, default=0.05, metavar="R", help="data left in any mode at t_max, in noise units (default: 0.05)")
+    learn.add_argument("--threads", type=int, default=1, metavar="N", help="torch threads (default: 1)")
 
 
 def _schemes(args: argparse.Namespace) -> list[str]:
@@ -215,7 +239,10 @@ def _summary_line(point: Any) -> str:
 
 def run(args: argparse.Namespace) -> int:
     _check_args(args)
-    names = _schemes(args)
+    if args.learn:
+        check_learn_args(args)
+        torch.set_num_threads(args.threads)
+    names = ["carosso"] if args.learn else _schemes(args)
     ts = check_times(args.ts if args.ts is not None else DEFAULT_TS)
     snapshots = check_times(args.snapshot_ts) if args.snapshot_ts is not None else snapshot_times(ts)
     ts = check_times([*ts, *snapshots])
@@ -229,6 +256,8 @@ def run(args: argparse.Namespace) -> int:
     resampler = _resampler(args)
 
     samples, hmc = sample_uv(system, args.n_samples, args.chains, np.random.default_rng([args.seed, 0]), progress)
+    if args.learn:
+        return run_learned(args, system, schemes["carosso"], ts, snapshots, samples, hmc, resampler, out, _save_json, _save_figure)
     flows, estimators = {}, {}
     for name, scheme in schemes.items():
         generator = torch.Generator().manual_seed(int(np.random.SeedSequence([args.seed, SCHEME_STREAMS[name]]).generate_state(1)[0]))

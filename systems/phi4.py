@@ -53,74 +53,12 @@ import numpy as np
 from pdd_core.data.presets import DatasetPreset
 from pdd_core.errors import DTypeError, ShapeError, bad_argument
 from pdd_core.grid import Grid
+from pdd_core.lattice.chain_statistics import DEFAULT_WINDOW_CONSTANT, AutocorrelationTime, integrated_autocorrelation_time
 from pdd_core.registry import SYSTEMS
 from pdd_core.validation import check_positive
 from systems._phi4_kernels import batched_action, batched_force, batched_leapfrog, hmc_trajectory
 
 DIMENSIONS = 2
-# Sokal's window constant: the window W is the smallest with W >= c τ_int(W) (Madras & Sokal 1988).
-DEFAULT_WINDOW_CONSTANT = 5.0
-
-
-@attrs.frozen
-class AutocorrelationTime:
-    """Integrated autocorrelation time with Sokal's automatic window.
-
-    Attributes:
-        tau: τ_int = ½ + Σ_{t=1}^{W} ρ(t) (for an AR(1) series with coefficient ρ the exact
-            value is ½ (1 + ρ)/(1 - ρ)); the variance of a mean of n samples is 2 τ_int σ²/n.
-        error: Madras-Sokal estimate of its statistical error, τ sqrt(2 (2W + 1) / n).
-        window: the summation window W.
-        n_samples: total number of samples used (chains x length).
-        converged: False when no W < length satisfied W >= c τ_int(W) (series too short).
-    """
-
-    tau: float
-    error: float
-    window: int
-    n_samples: int
-    converged: bool
-
-
-def integrated_autocorrelation_time(series: Any, window_constant: float = DEFAULT_WINDOW_CONSTANT) -> AutocorrelationTime:
-    """τ_int of a Markov chain observable by the Madras-Sokal automatic windowing procedure.
-
-    Args:
-        series: real values ``[n]`` (one chain) or ``[chains, n]`` (independent chains of
-            equal length; their autocovariances, each about its own chain mean, are averaged).
-        window_constant: c in the window rule W >= c τ_int(W) (Sokal recommends 4-10).
-
-    Returns:
-        :class:`AutocorrelationTime` in units of the series' steps.
-    """
-    try:
-        values = np.array(series, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise bad_argument("series", series, "not convertible to a real float array", "pass a 1-d or [chains, n] array of numbers", kind=DTypeError) from None
-    if values.ndim == 1:
-        values = values[None]
-    if values.ndim != 2 or values.shape[1] < 4 or values.shape[0] < 1:
-        raise bad_argument("series.shape", values.shape, "expected [n] or [chains, n] with n >= 4", "pass one series, or one row per chain", kind=ShapeError)
-    if not np.isfinite(values).all():
-        raise bad_argument("series", "array with NaN/inf", "the series must be finite", "drop non-finite measurements")
-    check_positive("window_constant", window_constant)
-    chains, length = values.shape
-    values = values - values.mean(axis=1, keepdims=True)
-    spectrum = np.fft.rfft(values, n=2 * length, axis=1)
-    autocovariance = np.fft.irfft(spectrum.real**2 + spectrum.imag**2, n=2 * length, axis=1)[:, :length].mean(axis=0) / length
-    if not autocovariance[0] > 0:
-        raise bad_argument("series", "constant series", "has zero variance, so τ_int is undefined", "measure an observable that fluctuates")
-    # τ(W) = ½ + Σ_{t=1}^{W} ρ(t) = Σ_{t=0}^{W} ρ(t) - ½.
-    tau_of_window = np.cumsum(autocovariance / autocovariance[0]) - 0.5
-    windows = np.arange(length)
-    satisfied = np.nonzero((windows >= 1) & (windows >= window_constant * tau_of_window))[0]
-    converged = satisfied.size > 0
-    window = int(satisfied[0]) if converged else length - 1
-    tau = float(tau_of_window[window])
-    n_samples = chains * length
-    return AutocorrelationTime(tau=tau, error=tau * math.sqrt(2.0 * (2 * window + 1) / n_samples), window=window, n_samples=n_samples, converged=converged)
-
-
 @attrs.frozen
 class HMCStats:
     """Acceptance and energy-violation statistics of a batch of HMC trajectories.

@@ -4,9 +4,14 @@
 # trainings skipped, failures reported with their log.
 evaluate() {
   local name=$1; shift
+  evaluate_as "$name" "$name" "$@"
+}
+# `evaluate_as RUN NAME ARGS...`: evaluate run RUN into evaluations/$experiment/NAME.
+evaluate_as() {
+  local run=$1 name=$2; shift 2
   local runs=experiments/runs/$experiment out=experiments/evaluations/$experiment
   mkdir -p "$out"
-  grep -qs "^trained" "$runs/$name.log" || { echo "skip $name (training not finished)"; return; }
+  grep -qs "^trained" "$runs/$run.log" || { echo "skip $run (training not finished)"; return; }
   [ -f "$out/$name/metrics.json" ] && { echo "have $name"; return; }
-  pdd evaluate "$runs/$name" "${common[@]}" --out "$out/$name" "$@" > "$out/$name.log" 2>&1 && echo "evaluated $name" || echo "FAILED $name (see $out/$name.log)"
+  pdd evaluate "$runs/$run" "${common[@]}" --out "$out/$name" "$@" > "$out/$name.log" 2>&1 && echo "evaluated $name" || echo "FAILED $name (see $out/$name.log)"
 }

@@ -8,6 +8,7 @@ experiment=kf_small
 common=(--data experiments/data/kf_small.h5 --n 4 --discard 10 --segments 1 --seed 0 --no-progress)
 paper_sampler=(--sampler pc --snr 0.3 --corrector-steps 1 --lambda-steps 1000)
 source experiments/evaluate_runs.sh
-evaluate pdd_seed0 --lambdas 0,0.1,0.2 --n-generate 2 --n-super-resolve 2 "${paper_sampler[@]}"
+evaluate pdd_seed0 --tasks simulate --lambdas 0,0.1,0.2
+evaluate_as pdd_seed0 pdd_seed0_sr --tasks generate,super-resolve --n-generate 2 --n-super-resolve 2 "${paper_sampler[@]}"
 evaluate ddpm_simulation_seed0 --tasks simulate --lambdas 0 --sampler pf --lambda-steps 20
 evaluate ddpm_generation_seed0 --tasks generate --n-generate 2 "${paper_sampler[@]}"

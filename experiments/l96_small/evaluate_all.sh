@@ -14,8 +14,13 @@ source experiments/evaluate_runs.sh
 # Seed 0 of everything first (Tables 1-3, Fig. 7, ablations), then seed 1.
 evaluate_seed() {
   local seed=$1
-  evaluate "pdd_seed$seed" --lambdas 0,0.05,0.1,0.15,0.2 --n-generate 4 --n-super-resolve 4 "${paper_sampler[@]}"
+  evaluate "pdd_seed$seed" --tasks simulate --lambdas 0,0.05,0.1,0.15,0.2
   evaluate "ddpm_simulation_seed$seed" --tasks simulate --lambdas 0 --sampler pf --lambda-steps 20
+}
+# Generation and super-resolution of the PDD runs go to pdd_seedS_sr: the reverse-λ tasks cost the most.
+evaluate_sampling() {
+  local seed=$1
+  evaluate_as "pdd_seed$seed" "pdd_seed${seed}_sr" --tasks generate,super-resolve --n-generate 4 --n-super-resolve 4 "${paper_sampler[@]}"
   evaluate "ddpm_generation_seed$seed" --tasks generate --n-generate 4 "${paper_sampler[@]}"
 }
 evaluate_seed 0
@@ -23,3 +28,5 @@ for name in window_1 window_15 noise_free eq67 fno sa_pdd; do
   evaluate "${name}_seed0" --tasks simulate --lambdas 0,0.2
 done
 evaluate_seed 1
+evaluate_sampling 0
+evaluate_sampling 1

@@ -63,7 +63,7 @@ examples:
   pdd rg-flow phi4 --compare --n-samples 1024 --seed 1 --out runs/rg_both
   pdd rg-flow phi4 --scheme polchinski --ts 0 0.001 0.01 0.1 1 --set m2=0.01 leapfrog_steps=700 --out runs/rg_pol
   pdd rg-flow phi4 --scheme carosso --resampling bootstrap --blocks 64 --out runs/rg_boot
-  pdd rg-flow phi4 --learn --set m2=0.01 --train-steps 1000 --n-learned 128 --threads 1 --out runs/rg_learned
+  pdd rg-flow phi4 --learn --set m2=0.01 leapfrog_steps=700 trajectories_per_frame=2 --train-steps 1000 --out runs/rg_learned
 """
 
 SCHEME_NAMES: tuple[str, ...] = ("carosso", "polchinski")

@@ -105,6 +105,23 @@ def test_base_noise_of_the_zero_mode_pair_is_the_mixture_score():
     np.testing.assert_allclose(predicted.numpy(), -math.sqrt(variance) * score, rtol=1e-4, atol=1e-6)
 
 
+def test_base_law_zero_mode_is_gaussian_when_symmetric_and_the_pair_when_broken():
+    rng = torch.Generator().manual_seed(4)
+    fields = torch.randn(4000, N, N, generator=rng, dtype=torch.float64)
+    gaussian = BaseLaw.of_fields(fields, GRID)
+    # ẑ ~ N(0, 1) exactly: a = 0 and w² = ⟨ẑ²⟩ (the pair would have kurtosis ~2.2 here).
+    modes = fields.sum(dim=(-2, -1)) / N
+    assert gaussian.zero_mean == 0.0 and gaussian.zero_variance == pytest.approx(float(modes.pow(2).mean()), rel=1e-12)
+    signs = torch.where(torch.rand(4000, 1, 1, generator=rng, dtype=torch.float64) < 0.5, -1.0, 1.0)
+    broken = BaseLaw.of_fields(fields + signs * 0.75, GRID)  # ẑ ~ ½N(±3, 1)
+    shifted = modes + 3.0 * signs.flatten()
+    assert broken.zero_mean == pytest.approx(float(shifted.abs().mean()), rel=1e-12) and broken.zero_mean == pytest.approx(3.0, abs=0.1)
+    assert broken.zero_variance == pytest.approx(1.0, abs=0.1)
+    # The choice survives the config round trip of the residual model.
+    rebuilt = untrained(GRID, SMALL_UNET, SCHEME, broken).law
+    assert (rebuilt.zero_mean, rebuilt.zero_variance) == (broken.zero_mean, broken.zero_variance) and torch.equal(rebuilt.power, broken.power)
+
+
 def test_untrained_model_samples_the_flowed_free_field_spectrum():
     carrier = carrier_grid(GRID)
     carrier_law = BaseLaw(torch.zeros(2, 2, dtype=torch.float64), zero_mean=0.0, zero_variance=FREE_LAW.zero_variance)
@@ -155,9 +172,11 @@ def test_rg_flow_learn_command_writes_json_and_plots(tmp_path, capsys):
     out = tmp_path / "learned"
     settings = ["--set", "N=4", "thermalisation_trajectories=20", "--n-samples", "32", "--chains", "4", "--blocks", "4"]
     learn = ["--learn", "--train-steps", "3", "--zero-mode-train-steps", "3", "--n-learned", "8", "--zero-mode-sampler-steps", "5", "--stiffness", "1"]
-    code = main(["rg-flow", "phi4", *learn, *settings, "--ts", "0", "0.5", "--seed", "1", "--no-progress", "--out", str(out)])
+    study = ["--hmc-study", "--hmc-trajectories", "12"]
+    code = main(["rg-flow", "phi4", *learn, *study, *settings, "--ts", "0", "0.5", "--seed", "1", "--no-progress", "--out", str(out)])
     assert code == 0, capsys.readouterr().err
-    assert "median |Δ|" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "median |Δ|" in printed and "effective samples warm/plain" in printed
     record = json.loads((out / "learned_flow.json").read_text())
     assert record["n_learned"] == 8 and record["ts"] == [0.0, 0.5] and record["scheme"]["mass"] == 1.0
     assert 0 < record["times"]["t_split"] < 0.5 < record["times"]["t_max"]
@@ -167,6 +186,12 @@ def test_rg_flow_learn_command_writes_json_and_plots(tmp_path, capsys):
     for name in ("learned_flow.png", "learned_fields.png", "learned_difference.png"):
         assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert (out / "model" / "inverse_rg.json").is_file() and not list(out.glob(".*.tmp"))
+    warm = record["hmc_warm_start"]
+    # 8 chains from the learned samples; plain HMC runs 20 thermalisation + 12 trajectories, rounded up to
+    # whole frames of 5 (35), and discards all but the last 12.
+    assert warm["warm"]["n_chains"] == warm["plain"]["n_chains"] == 8 and warm["plain"]["discarded_steps"] == 23
+    assert warm["plain"]["measured_steps"] == 12 and warm["generation_seconds"] == record["sampling"]["seconds"] > 0
+    assert set(warm["ratios"]) == {"abs_magnetisation", "action"} and warm["training_seconds_not_charged"] == record["training"]["seconds"]
 
 
 @pytest.mark.parametrize(
@@ -177,6 +202,8 @@ def test_rg_flow_learn_command_writes_json_and_plots(tmp_path, capsys):
         (["--learn", "--train-steps", "0"], "--train-steps"),
         (["--learn", "--n-learned", "1"], "--n-learned"),
         (["--learn", "--stiffness", "0"], "--stiffness"),
+        (["--learn", "--hmc-trajectories", "5"], "--hmc-trajectories"),
+        (["--learn", "--hmc-study", "--ts", "0.1", "1"], "--ts"),
     ],
 )
 def test_rg_flow_learn_rejects_bad_arguments_with_one_line(tmp_path, capsys, arguments, fragment):

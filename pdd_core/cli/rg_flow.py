@@ -56,7 +56,10 @@ Carosso flow on the HMC samples (the zero mode alone on [t_split, t_max], the la
 and compares the estimators of the learned and the exact flow at every t: DIR receives
 learned_flow.json (every number, the differences in units of the combined error and relative,
 per-estimator summaries), learned_flow.png, learned_fields.png, learned_difference.png and
-the trained runs in DIR/model.
+the trained runs in DIR/model. With --hmc-study it then runs one HMC chain from each learned
+t = 0 sample and plain HMC (cold start, configured burn-in) for the same wall time, sampling
+included, and adds their τ_int of |M| and S, burn-in and effective samples per cost to
+learned_flow.json ("hmc_warm_start").
 
 examples:
   pdd rg-flow phi4 --scheme carosso --out runs/rg_carosso
@@ -120,6 +123,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     learn.add_argument("--split-tolerance", type=float, default=0.02, metavar="R", help="data left in non-zero modes at t_split, in noise units (default: 0.02)")
     learn.add_argument("--prior-tolerance", type=float, default=0.05, metavar="R", help="data left in any mode at t_max, in noise units (default: 0.05)")
     learn.add_argument("--threads", type=int, default=1, metavar="N", help="torch threads (default: 1)")
+    study_help = "also start one HMC chain from each learned t = 0 sample and compare τ_int, burn-in and effective samples with plain HMC at equal cost (RDM 1.2, 5.4)"
+    learn.add_argument("--hmc-study", action="store_true", help=study_help)
+    learn.add_argument("--hmc-trajectories", type=int, default=1000, metavar="T", help="plain-HMC production trajectories per chain of --hmc-study (default: 1000)")
 
 
 def _schemes(args: argparse.Namespace) -> list[str]:

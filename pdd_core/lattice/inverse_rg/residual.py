@@ -5,15 +5,19 @@ exact one (-κ for a mode in equilibrium); a network that gets each mode's gain 
 can break that on the stiff modes (an earlier draft recorded divergence after 1000 training
 steps of a plain network). The network therefore learns a correction to an exact baseline,
 ε̂ = ε̂_base + ε̂_θ, where ε̂_base = E_base[ε | φ_t] for the base law with the data's power
-spectrum G_p on every non-zero mode (independent Gaussians) and, on the zero mode, the
-Z2-symmetric pair ½N(±a, w²), a = ⟨|ẑ|⟩, w² = Var|ẑ| (close to ẑ's law in the deeply broken phase, the
-right first two moments in any phase). Flowed exactly, per mode (C = C̃_t, Σ = Σ̃_t):
+spectrum G_p on every non-zero mode (independent Gaussians) and, on the zero mode, whichever
+Z2-symmetric law fits the data's ẑ better by likelihood
+(:func:`~pdd_core.lattice.gaussian_proposal.fit_zero_mode`): the pair ½N(±a, w²), a = ⟨|ẑ|⟩,
+w² = Var|ẑ| (close to ẑ's law in the broken phase), or the Gaussian a = 0, w² = ⟨ẑ²⟩ (a
+near-Gaussian ẑ, e.g. deep in the symmetric phase, where the pair's kurtosis would be ~2.2
+instead of 3). Flowed exactly, per mode (C = C̃_t, Σ = Σ̃_t):
 
     ε̂_base(p ≠ 0) = sqrt(Σ) φ̂_t / (C² G_p + Σ),
     ε̂_base(0)     = sqrt(Σ) (ẑ_t - C a tanh(C a ẑ_t / V)) / V,   V = C² w² + Σ,
 
-i.e. -sqrt(Σ) times the exact score of the flowed base law (Tweedie). The networks' output
-layers are zero-initialised, so an untrained model samples the base law exactly.
+i.e. -sqrt(Σ) times the exact score of the flowed base law (Tweedie); with a = 0 the second line is
+the first with G_0 = w². The networks' output layers are zero-initialised, so an untrained model
+samples the base law exactly.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from torch import nn
 from pdd_core.config import from_tagged, tagged
 from pdd_core.errors import ConfigError, bad_argument
 from pdd_core.grid import Grid
+from pdd_core.lattice.gaussian_proposal import fit_zero_mode
 from pdd_core.lattice.inverse_rg.times import mode_power, zero_mode
 from pdd_core.registry import SCHEMES
 from pdd_core.spectral import irfft, rfft
@@ -41,7 +46,8 @@ TINY = torch.finfo(torch.float64).tiny
 
 @attrs.frozen(eq=False)
 class BaseLaw:
-    """G_p per orthonormal rfft mode (its zero-mode entry unused) and the zero-mode pair ½N(±a, w²)."""
+    """G_p per orthonormal rfft mode (its zero-mode entry unused) and the zero-mode pair ½N(±a, w²)
+    (a = 0: the Gaussian N(0, w²))."""
 
     power: torch.Tensor
     zero_mean: float
@@ -49,9 +55,9 @@ class BaseLaw:
 
     @classmethod
     def of_fields(cls, fields: torch.Tensor, grid: Grid) -> "BaseLaw":
-        """The base law of fields ``[n, *grid.shape]``: their G_p, a = ⟨|ẑ|⟩ and w² = Var|ẑ|."""
-        modes = zero_mode(fields.to(torch.float64)).abs()
-        return cls(mode_power(fields, grid), float(modes.mean()), float(modes.var(correction=0)))
+        """The base law of fields ``[n, *grid.shape]``: their G_p and the zero-mode law of the module docstring."""
+        law = fit_zero_mode(zero_mode(fields.to(torch.float64)).numpy(), centred=True)
+        return cls(mode_power(fields, grid), law.mean, law.std**2)
 
 
 def baseline_noise(u_hat: torch.Tensor, damping: torch.Tensor, variance: torch.Tensor, law: BaseLaw) -> torch.Tensor:

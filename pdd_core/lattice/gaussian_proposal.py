@@ -90,21 +90,20 @@ class ZeroModeLaw:
         return np.logaddexp(gaussian(self.mean), gaussian(-self.mean)) - math.log(2.0)
 
 
-def fit_zero_mode(zero: np.ndarray, z2_pair: bool | None = None, *, centred: bool = False) -> ZeroModeLaw:
+def fit_zero_mode(zero: np.ndarray, z2_pair: bool | None = None) -> ZeroModeLaw:
     """Fit :class:`ZeroModeLaw` to zero-mode values ``[n]`` (float64).
 
-    The Gaussian has mean = mean ẑ, std = std ẑ, or, ``centred`` (a Z2-symmetric law), mean = 0 and
-    std² = ⟨ẑ²⟩; the pair has mean = ⟨|ẑ|⟩, std = std |ẑ|. ``z2_pair=None`` picks the one with the
-    larger mean log-likelihood of ``zero``; both have two parameters (one when centred, which can
-    only favour the pair less). Near-Gaussian ẑ (symmetric phase) picks the Gaussian, whose
-    kurtosis is 3; the pair's kurtosis is ~2.2 there.
+    The Gaussian has mean = mean ẑ, std = std ẑ; the pair has mean = ⟨|ẑ|⟩, std = std |ẑ|.
+    ``z2_pair=None`` picks the one with the larger mean log-likelihood of ``zero``; both have two
+    parameters. Near-Gaussian ẑ (symmetric phase) picks the Gaussian, whose kurtosis is 3; the
+    pair's kurtosis is ~2.2 there.
     """
     if z2_pair is not None and not isinstance(z2_pair, bool):
         raise bad_argument("z2_pair", z2_pair, "must be None (choose by likelihood) or a bool", "pass z2_pair=None, True or False", kind=DTypeError)
     candidates = []
     for pair in ((False, True) if z2_pair is None else (z2_pair,)):
         values = np.abs(zero) if pair else zero
-        mean = float(values.mean()) if pair or not centred else 0.0
+        mean = float(values.mean())
         std = float(np.sqrt(((values - mean) ** 2).mean()))
         if not std > 0:
             raise bad_argument("fields", "samples with a constant zero mode", "the zero mode's spread is 0", "pass samples that fluctuate")

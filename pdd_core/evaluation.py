@@ -94,7 +94,8 @@ def evaluate_run(
     ``simulation`` holds the keyword arguments of :func:`simulate_run` (``integrator`` for
     drift runs; ``sampler``/``lam_grid``/``generator`` for the conditional baseline);
     ``sampling`` holds ``sampler`` and ``lam_grid_for(lam_start) -> grid`` for generation and
-    super-resolution, plus ``description`` (recorded in the metrics).
+    super-resolution, plus ``description`` (recorded in the metrics) and optionally ``score``
+    (a kind of :func:`~pdd_core.inference.run_score`, default ``auto``).
     """
     from pdd_core import plots
 
@@ -173,7 +174,7 @@ def _run_task(task, run, reference, initial, context, settings, simulation, samp
         return {"simulate": {"lambda": settings.lambdas[0], "l2": first["l2"], "spectral_error": first["spectral_error"], "l2_step": settings.l2_step, "by_lambda": by_lambda}}
     if task == "generate":
         count = settings.n_generate or reference.shape[0]
-        generated = generate_run(run, count, frames, sampler=sampling["sampler"], lam_grid=sampling["lam_grid_for"](run.config.lam_max), generator=generator, progress=progress)
+        generated = generate_run(run, count, frames, sampler=sampling["sampler"], lam_grid=sampling["lam_grid_for"](run.config.lam_max), generator=generator, score=sampling.get("score", "auto"), progress=progress)
         figures.append(str(plots.plot_spatiotemporal_panels({"reference": reference[0], "generated": generated[0]}, out / "generate.png", channel_names=channel_names, dt=run.dt, title="unconditional generation")))
         psds = {"reference": time_averaged_spatial_psd(reference), "generated": time_averaged_spatial_psd(generated)}
         figures.append(str(plots.plot_psd_comparison(psds, out / "generate_psd.png", channel_names=channel_names)))
@@ -185,7 +186,7 @@ def _run_task(task, run, reference, initial, context, settings, simulation, samp
     coarse = coarse[: settings.n_super_resolve or coarse.shape[0]].to(run.dtype)
     low_resolution = {"lambda": lam, "spectral_error": relative_spectral_error(reference, coarse), "paths": coarse.shape[0]}
     try:
-        refined = super_resolve_run(run, coarse, sampler=sampling["sampler"], lam_grid=sampling["lam_grid_for"](lam), generator=generator, progress=progress)
+        refined = super_resolve_run(run, coarse, sampler=sampling["sampler"], lam_grid=sampling["lam_grid_for"](lam), generator=generator, score=sampling.get("score", "auto"), progress=progress)
     except PDDError as failure:  # the low-resolution baseline stands without the refinement
         return {"super_resolve": {"failed": str(failure)}, "low_resolution": low_resolution}
     figures.append(str(plots.plot_super_resolution(coarse, refined, reference, out / "super_resolve.png", channel_names=channel_names, dt=run.dt)))

@@ -49,7 +49,7 @@ from pdd_core.training.config import TrainConfig
 from pdd_core.validation import check_generator
 
 DRIFT_OBJECTIVES = ("pdd", "sa-pdd")
-SCORE_KINDS = ("auto", "path", "noise")
+SCORE_KINDS = ("auto", "path", "path-per-mode", "noise")
 BOUNDARIES = ("auto", "extrapolate", "none")
 LAMBDA_GRIDS = ("uniform", "power")
 # Generated paths go to the one split the layout requires to be non-empty (docs/data_format.md).
@@ -161,6 +161,9 @@ def run_score(run: TrainedRun, kind: str = "auto"):
     ``auto``: the autograd path score of the drift (:class:`PathScore`, Eq. 36) for ``pdd``;
     the noise head (:class:`SAPDDScore`) for ``sa-pdd``; the denoiser (:class:`DenoisingScore`)
     for ``denoising``. ``path`` or ``noise`` choose explicitly where both exist (``sa-pdd``).
+    ``path-per-mode`` is the path score with the per-mode increment variance Σ̃_λ(k) in place
+    of Eq. 58's scalar σ_λ²Δt (an extension, ``noise_model="per-mode"``): with the scalar one
+    the reverse flow grows every mode with α|k|² > β²λ_max(-∂s), see docs/results.md.
     """
     if kind not in SCORE_KINDS:
         raise bad_argument("score", kind, "unknown score kind", f"use one of {list(SCORE_KINDS)}", kind=ConfigError)
@@ -174,10 +177,11 @@ def run_score(run: TrainedRun, kind: str = "auto"):
         )
     if kind == "auto":
         kind = "path" if objective == "pdd" else "noise"
-    if kind == "path":
+    if kind in ("path", "path-per-mode"):
         if objective == "denoising":
-            raise bad_argument("score", "path", "a denoising run has no drift, so no path score", "use score 'noise' (or 'auto')")
-        return PathScore(run.model, run.scheme, run.grid, run.dt, delta_lambda=run.delta_lambda)
+            raise bad_argument("score", kind, "a denoising run has no drift, so no path score", "use score 'noise' (or 'auto')")
+        noise_model = "per-mode" if kind == "path-per-mode" else "scalar"
+        return PathScore(run.model, run.scheme, run.grid, run.dt, delta_lambda=run.delta_lambda, noise_model=noise_model)
     if objective == "pdd":
         raise bad_argument("score", "noise", "a pdd run has no noise head", "use score 'path' (or 'auto'), or train with objective 'sa-pdd'")
     network_score = SAPDDScore if objective == "sa-pdd" else DenoisingScore

@@ -5,8 +5,14 @@ from __future__ import annotations
 import attrs
 import torch
 
+from pdd_core.errors import bad_argument
 from pdd_core.grid import Grid
-from pdd_core.score.path_density import DEFAULT_DELTA_LAMBDA, log_density
+from pdd_core.score.path_density import DEFAULT_DELTA_LAMBDA, NOISE_MODELS, log_density
+
+
+def _noise_model(instance, attribute, value) -> None:
+    if value not in NOISE_MODELS:
+        raise bad_argument("noise_model", value, "unknown noise model of the path density", f"use one of {list(NOISE_MODELS)}")
 
 
 @attrs.frozen
@@ -18,6 +24,10 @@ class PathScore:
     so parameter gradients are never accumulated, and no graph survives the call. Works
     under ``torch.no_grad()`` callers because it enables grad locally. The drift is used as
     given: put it in ``eval()`` mode first.
+
+    ``noise_model`` is the increment noise of Eq. 35: ``scalar`` σ_λ²Δt I (Eq. 58, the paper)
+    or ``per-mode`` Σ̃_λ(k) (see :func:`~pdd_core.score.path_density.log_density`; the scalar
+    form makes the reverse flow unstable on modes with α|k|² > β²/(σ_λ²Δt)).
     """
 
     drift: object
@@ -25,10 +35,11 @@ class PathScore:
     grid: Grid
     dt: float
     delta_lambda: float = DEFAULT_DELTA_LAMBDA
+    noise_model: str = attrs.field(default="scalar", validator=_noise_model)
 
     def __call__(self, u: torch.Tensor, lam: torch.Tensor) -> torch.Tensor:
         with torch.enable_grad():
             leaf = u.detach().requires_grad_(True)
-            total = log_density(leaf, lam, self.drift, self.scheme, self.grid, self.dt, delta_lambda=self.delta_lambda).sum()
+            total = log_density(leaf, lam, self.drift, self.scheme, self.grid, self.dt, delta_lambda=self.delta_lambda, noise_model=self.noise_model).sum()
             (score,) = torch.autograd.grad(total, leaf)
         return score

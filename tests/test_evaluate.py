@@ -58,7 +58,14 @@ def test_evaluate_is_deterministic_under_a_seed(trained, tmp_path):
     assert results[0] == results[1]
 
 
-@pytest.mark.parametrize("arguments", [["--tasks", "dance"], ["--lambdas", "zero"], ["--segments", "0"], ["--sampler", "magic"]])
+def test_evaluate_reverse_tasks_take_the_per_mode_path_score(trained, tmp_path):
+    data, runs = trained
+    main(["evaluate", str(runs["pdd"]), "--data", str(data), "--out", str(tmp_path / "m"), "--tasks", "generate", "--score", "path-per-mode", *FAST])
+    metrics = _metrics(tmp_path / "m")
+    assert metrics["sampling"]["score"] == "path-per-mode" and math.isfinite(metrics["generate"]["spectral_error"])
+
+
+@pytest.mark.parametrize("arguments", [["--tasks", "dance"], ["--lambdas", "zero"], ["--segments", "0"], ["--sampler", "magic"], ["--score", "psychic"], ["--score", "noise"]])
 def test_evaluate_bad_arguments_exit_2_with_one_line(trained, tmp_path, capsys, arguments):
     data, runs = trained
     assert main(["evaluate", str(runs["pdd"]), "--data", str(data), "--out", str(tmp_path / "x"), *arguments]) == 2

@@ -7,11 +7,11 @@ import json
 import time
 from pathlib import Path as FilePath
 
-from pdd_core.cli.generate import add_sampler_arguments, build_lambda_grid, build_sampler, generator_for
+from pdd_core.cli.generate import add_sampler_arguments, add_score_argument, build_lambda_grid, build_sampler, generator_for
 from pdd_core.cli.main import COMMANDS
 from pdd_core.errors import ConfigError, bad_argument
 from pdd_core.evaluation import TASKS, EvaluationSettings, evaluate_run
-from pdd_core.inference import load_run
+from pdd_core.inference import load_run, run_score
 from solvers import Euler
 
 HELP = "evaluate a trained run: L2 and spectral errors of simulation, generation and super-resolution, with figures"
@@ -59,6 +59,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sr-lambda", type=float, default=0.2, help="λ of the coarse simulations to super-resolve (default: 0.2, PDD Table 3)")
     parser.add_argument("--n-super-resolve", type=int, metavar="N", help="coarse segments to super-resolve (default: all kept)")
     add_sampler_arguments(parser, "--lambda-steps", "λ steps of generation, super-resolution and the conditional baseline (default: 1000, PDD B.3)")
+    add_score_argument(parser)
     parser.add_argument("--seed", type=int, default=0, help="seed of every random draw (default: 0)")
     parser.add_argument("--no-progress", action="store_true", help="do not draw progress bars")
 
@@ -69,6 +70,8 @@ def run(args: argparse.Namespace) -> int:
         if value < minimum:
             raise bad_argument(flag, value, f"must be >= {minimum}", f"pass {flag} >= {minimum}", kind=ConfigError)
     trained = load_run(args.run_dir)
+    if args.score != "auto":
+        run_score(trained, args.score)  # an unknown kind, or one the run lacks, fails before any work
     tasks = tuple(task.strip() for task in args.tasks.split(",") if task.strip())
     settings = EvaluationSettings(
         lambdas=_floats(args.lambdas),
@@ -83,10 +86,10 @@ def run(args: argparse.Namespace) -> int:
     )
     generator = generator_for(trained, args.seed)
     name, sampler = build_sampler(args)
-    description = {"sampler": name, "lambda_steps": args.sampler_steps or 1000, "grid": args.lambda_grid or "uniform", "seed": args.seed}
+    description = {"sampler": name, "lambda_steps": args.sampler_steps or 1000, "grid": args.lambda_grid or "uniform", "score": args.score, "seed": args.seed}
     if name == "pc":
         description.update(snr=sampler.corrector.snr, corrector_steps=sampler.corrector_steps)
-    sampling = {"sampler": sampler, "lam_grid_for": lambda start: build_lambda_grid(args, start, trained.config.lam_min, 1000), "description": description}
+    sampling = {"sampler": sampler, "lam_grid_for": lambda start: build_lambda_grid(args, start, trained.config.lam_min, 1000), "description": description, "score": args.score}
     if trained.objective == "conditional-denoising":
         simulation = {"sampler": sampler, "lam_grid": build_lambda_grid(args, trained.config.lam_max, trained.config.lam_min, 1000), "generator": generator}
     else:

@@ -76,6 +76,17 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="do not draw progress bars")
 
 
+def add_score_argument(parser: argparse.ArgumentParser) -> None:
+    """``--score``: which score of the run drives the reverse-λ sampler (:func:`run_score`)."""
+    parser.add_argument(
+        "--score",
+        default="auto",
+        metavar="KIND",
+        help=f"score: {', '.join(SCORE_KINDS)} (path = autograd path score of the drift, Eq. 36; path-per-mode = "
+        "with the per-mode increment variance instead of Eq. 58's scalar; default: auto)",
+    )
+
+
 def add_sampler_arguments(parser: argparse.ArgumentParser, steps_flag: str, steps_help: str) -> None:
     """--sampler, the steps flag, --grid, --snr, --corrector-steps (defaults None: filled by :func:`build_sampler`)."""
     parser.add_argument("--sampler", metavar="NAME", help=f"λ-sampler: {', '.join(SAMPLERS)} (default: pc)")
@@ -149,12 +160,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--frames", type=int, required=True, metavar="T", help="frames per path (Δt apart, the run's Δt)")
     add_sampler_arguments(parser, "--steps", f"number of λ steps (default: {DEFAULT_SAMPLER_STEPS}, PDD B.3)")
     parser.add_argument("--lambda-max", type=float, metavar="L", help="λ of the prior (default: the run's lam_max, 1 in PDD B.3)")
-    parser.add_argument(
-        "--score",
-        default="auto",
-        metavar="KIND",
-        help=f"score: {', '.join(SCORE_KINDS)} (path = autograd path score of the drift; default: auto)",
-    )
+    add_score_argument(parser)
     parser.add_argument(
         "--boundary",
         default="auto",

@@ -11,6 +11,7 @@ from pdd_core.cli.generate import (
     PAPER_DELTA_LAMBDA,
     add_common_arguments,
     add_sampler_arguments,
+    add_score_argument,
     build_lambda_grid,
     build_sampler,
     check_common,
@@ -24,7 +25,6 @@ from pdd_core.cli.main import COMMANDS
 from pdd_core.errors import ConfigError, DataError, bad_argument
 from pdd_core.inference import (
     BOUNDARIES,
-    SCORE_KINDS,
     check_lambda,
     check_output_path,
     load_run,
@@ -65,7 +65,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--from-lambda", type=float, metavar="L", help="λ of the input (default: the λ recorded in a pdd output)")
     parser.add_argument("--coarse-grain", action="store_true", help="coarse-grain λ = 0 input data to --from-lambda first (u = C_λ u0)")
     add_sampler_arguments(parser, "--steps", "number of λ steps (default: (λ_from - λ_min) / 1e-3, PDD B.3)")
-    parser.add_argument("--score", default="auto", metavar="KIND", help=f"score: {', '.join(SCORE_KINDS)} (default: auto)")
+    add_score_argument(parser)
     parser.add_argument(
         "--boundary",
         default="auto",

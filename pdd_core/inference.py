@@ -43,13 +43,16 @@ from pdd_core.registry import SCHEMES
 from pdd_core.rollout import rollout
 from pdd_core.sampling import extrapolate_t0, sample
 from pdd_core.schedules import check_grid, power_grid, uniform_grid
-from pdd_core.score import DenoisingScore, PathScore, SAPDDScore
+from pdd_core.score import DenoisingScore, GaussianInitial, PathScore, SAPDDScore, data_power
 from pdd_core.training.checkpoint import load_trained_model
 from pdd_core.training.config import TrainConfig
 from pdd_core.validation import check_generator
 
 DRIFT_OBJECTIVES = ("pdd", "sa-pdd")
-SCORE_KINDS = ("auto", "path", "path-per-mode", "noise")
+SCORE_KINDS = ("auto", "path", "path-per-mode", "path-per-mode-r", "noise")
+# Training paths whose mean power spectrum defines the Gaussian r_λ of score "path-per-mode-r":
+# the first ones of the run's split (a few % error in G(k) barely moves C̃²G + Σ̃).
+POWER_PATHS = 64
 BOUNDARIES = ("auto", "extrapolate", "none")
 LAMBDA_GRIDS = ("uniform", "power")
 # Generated paths go to the one split the layout requires to be non-empty (docs/data_format.md).
@@ -155,15 +158,32 @@ def _check_lam_grid(run: TrainedRun, lam_grid: torch.Tensor) -> torch.Tensor:
     return grid
 
 
+def training_power(run: TrainedRun, paths: int = POWER_PATHS) -> torch.Tensor:
+    """G(k) = E|û0(k)|² of the run's standardised training paths (its first ``paths``), ``[C, *rfft]`` float64."""
+    if run.data_path is None:
+        raise bad_argument(
+            "RUN_DIR",
+            str(run.run_dir),
+            f"the Gaussian r_λ needs the power spectrum of the training data, but the training file {run.config.data!r} is not found",
+            "make the training file available at the path recorded in config.json (or relative to RUN_DIR)",
+            kind=DataError,
+        )
+    u = read_paths(run, run.data_path, split=run.config.split, n=min(paths, run.data.splits[run.config.split][0])).u
+    return data_power(u, run.grid)
+
+
 def run_score(run: TrainedRun, kind: str = "auto"):
     """The score of a run's objective (PDD Sec. 3.4 / B.4).
 
-    ``auto``: the autograd path score of the drift (:class:`PathScore`, Eq. 36) for ``pdd``;
-    the noise head (:class:`SAPDDScore`) for ``sa-pdd``; the denoiser (:class:`DenoisingScore`)
-    for ``denoising``. ``path`` or ``noise`` choose explicitly where both exist (``sa-pdd``).
+    ``auto``: the autograd path score of the drift (:class:`PathScore`, Eq. 36) for ``pdd``,
+    with the noise model the run was trained with (``objective.noise_model``); the noise
+    head (:class:`SAPDDScore`) for ``sa-pdd``; the denoiser (:class:`DenoisingScore`) for
+    ``denoising``. ``path`` or ``noise`` choose explicitly where both exist (``sa-pdd``).
     ``path-per-mode`` is the path score with the per-mode increment variance Σ̃_λ(k) in place
     of Eq. 58's scalar σ_λ²Δt (an extension, ``noise_model="per-mode"``): with the scalar one
     the reverse flow grows every mode with α|k|² > β²λ_max(-∂s), see docs/results.md.
+    ``path-per-mode-r`` adds the Gaussian initial density r_λ of u(t0) (:class:`GaussianInitial`,
+    with G(k) from :func:`training_power`), which B.6 leaves out; no t0 rule is then needed.
     """
     if kind not in SCORE_KINDS:
         raise bad_argument("score", kind, "unknown score kind", f"use one of {list(SCORE_KINDS)}", kind=ConfigError)
@@ -176,12 +196,13 @@ def run_score(run: TrainedRun, kind: str = "auto"):
             "use `pdd simulate` with it, or a pdd/sa-pdd/denoising run",
         )
     if kind == "auto":
-        kind = "path" if objective == "pdd" else "noise"
-    if kind in ("path", "path-per-mode"):
+        kind = ("path-per-mode" if run.config.objective.noise_model == "per-mode" else "path") if objective == "pdd" else "noise"
+    if kind.startswith("path"):
         if objective == "denoising":
             raise bad_argument("score", kind, "a denoising run has no drift, so no path score", "use score 'noise' (or 'auto')")
-        noise_model = "per-mode" if kind == "path-per-mode" else "scalar"
-        return PathScore(run.model, run.scheme, run.grid, run.dt, delta_lambda=run.delta_lambda, noise_model=noise_model)
+        noise_model = "scalar" if kind == "path" else "per-mode"
+        initial = GaussianInitial(training_power(run), run.delta_lambda) if kind == "path-per-mode-r" else None
+        return PathScore(run.model, run.scheme, run.grid, run.dt, delta_lambda=run.delta_lambda, noise_model=noise_model, initial=initial)
     if objective == "pdd":
         raise bad_argument("score", "noise", "a pdd run has no noise head", "use score 'path' (or 'auto'), or train with objective 'sa-pdd'")
     network_score = SAPDDScore if objective == "sa-pdd" else DenoisingScore
@@ -189,7 +210,7 @@ def run_score(run: TrainedRun, kind: str = "auto"):
 
 
 def run_boundary(kind: str, score, frames: int):
-    """The t0 rule of B.6: ``auto`` extrapolates for path scores (whose density omits r_λ) when T >= 3."""
+    """The t0 rule of B.6: ``auto`` extrapolates for path scores whose density omits r_λ, when T >= 3."""
     if kind not in BOUNDARIES:
         raise bad_argument("boundary", kind, "unknown boundary rule", f"use one of {list(BOUNDARIES)}", kind=ConfigError)
     if kind == "extrapolate" and frames < 3:
@@ -200,7 +221,7 @@ def run_boundary(kind: str, score, frames: int):
             "use boundary 'none' (or 'auto') for short paths",
             kind=ShapeError,
         )
-    if kind == "extrapolate" or (kind == "auto" and isinstance(score, PathScore) and frames >= 3):
+    if kind == "extrapolate" or (kind == "auto" and isinstance(score, PathScore) and score.initial is None and frames >= 3):
         return extrapolate_t0
     return None
 
@@ -531,5 +552,6 @@ __all__ = [
     "run_score",
     "simulate_run",
     "super_resolve_run",
+    "training_power",
     "write_inference_file",
 ]

@@ -9,6 +9,10 @@ Mechanism checked: with the scalar σ_λ of Eq. 58 a noise-dominated mode gets t
 ~1/(σ_λ²Δt) instead of 1/Σ̃_λ(k). Wherever β²·λ_max(P_k) < α|k|², every direction of mode k
 grows in the reverse flow (Eq. 11) at a rate ≥ α|k|² − β²λ_max(P_k) > 0: no sampler or step
 size can help. The per-mode variance Σ̃_λ(k) (``noise_model="per-mode"``) has b²/Σ̃ ≥ 2κ.
+
+The first frame has no transition density; without the initial density r_λ of Eq. 36 (B.6)
+nothing restrains it against the anti-diffusion. The Gaussian r_λ = N(0, C̃²G + Σ̃) is this
+field's exact marginal, so with it generation reproduces u(t0) too, with no t0 rule.
 """
 
 import math
@@ -19,7 +23,7 @@ import torch
 from pdd_core import ArgumentError, Grid, LinearDrift, PathScore, PDDError
 from pdd_core.sampling import extrapolate_t0, sample
 from pdd_core.schedules import uniform_grid
-from pdd_core.score import GaussianPathScore, log_density
+from pdd_core.score import GaussianInitial, GaussianPathScore, log_density
 from schemes import Carosso
 from solvers import ETDPredictor
 from tests.gaussian_field import toeplitz_covariance
@@ -52,13 +56,13 @@ def optimal_coefficients(covariance: torch.Tensor) -> torch.Tensor:
     return torch.linalg.solve(gram, cross.unsqueeze(-1)).squeeze(-1)
 
 
-def exact_path_score(noise_model: str) -> PathScore:
+def exact_path_score(noise_model: str, initial: GaussianInitial | None = None) -> PathScore:
     """The path score of the optimal linear drift, exact at every node of the λ grid."""
     nodes = LAM_GRID.flip(0)
     covariances = GAUSSIAN.covariance_at(nodes)[:, 0]  # [nodes, modes, T, T]
     coefficients = torch.stack([optimal_coefficients(c) for c in covariances]).transpose(1, 2).unsqueeze(1)
     drift = LinearDrift(GRID, WINDOW, nodes, coefficients).eval()
-    return PathScore(drift, SCHEME, GRID, DT, noise_model=noise_model)
+    return PathScore(drift, SCHEME, GRID, DT, noise_model=noise_model, initial=initial)
 
 
 def mode_precision(score: PathScore, lam: float, k: int) -> torch.Tensor:
@@ -69,11 +73,16 @@ def mode_precision(score: PathScore, lam: float, k: int) -> torch.Tensor:
     return -(response * pattern).sum(-1)[..., 0].T / pattern.pow(2).sum()
 
 
-def variance_ratios(u: torch.Tensor, lam: float = LAM_END) -> torch.Tensor:
-    """E|û_k(t_n)|² / K_λ(k)[n, n] per mode, averaged over frames 1..T-1 (t0 is extrapolated)."""
+def frame_variance_ratios(u: torch.Tensor, lam: float = LAM_END) -> torch.Tensor:
+    """E|û_k(t_n)|² / K_λ(k)[n, n] per frame and mode ``[T, modes]``."""
     u_hat = torch.fft.rfft(u.to(torch.float64), norm="ortho")[:, :, 0]  # [B, T, modes]
     exact = GAUSSIAN.covariance_at(torch.tensor([lam], dtype=torch.float64))[0, 0].diagonal(dim1=-2, dim2=-1)
-    return (u_hat.abs().pow(2).mean(0) / exact.T)[1:].mean(0)
+    return u_hat.abs().pow(2).mean(0) / exact.T
+
+
+def variance_ratios(u: torch.Tensor, lam: float = LAM_END) -> torch.Tensor:
+    """:func:`frame_variance_ratios` averaged over frames 1..T-1 (t0 is extrapolated)."""
+    return frame_variance_ratios(u, lam)[1:].mean(0)
 
 
 @pytest.fixture(scope="module")
@@ -82,10 +91,15 @@ def start() -> torch.Tensor:
     return GAUSSIAN.exact_sample(1.0, 600, torch.Generator().manual_seed(0))
 
 
-def generate(noise_model: str, start: torch.Tensor) -> torch.Tensor:
-    """The paper's ETD predictor (Eq. 66) with the t0 extrapolation (B.6), λ = 1 -> 0.3 in steps of 0.01."""
-    score = exact_path_score(noise_model)
-    return sample(score, SCHEME, GRID, ETDPredictor(), LAM_GRID, generator=torch.Generator().manual_seed(1), u_init=start, boundary=extrapolate_t0)
+def generate(noise_model: str, start: torch.Tensor, initial: GaussianInitial | None = None, boundary=extrapolate_t0) -> torch.Tensor:
+    """The paper's ETD predictor (Eq. 66), by default with the t0 extrapolation (B.6), λ = 1 -> 0.3 in steps of 0.01."""
+    score = exact_path_score(noise_model, initial)
+    return sample(score, SCHEME, GRID, ETDPredictor(), LAM_GRID, generator=torch.Generator().manual_seed(1), u_init=start, boundary=boundary)
+
+
+def noise_dominated() -> torch.Tensor:
+    """Modes the coarse-graining noise dominates at the end of the λ grid (κλ >= 1: k >= 6)."""
+    return SCHEME.rate(GRID, torch.tensor([LAM_END]))[0, 0, 0] * LAM_END >= 1.0
 
 
 def test_per_mode_density_is_eq58_when_every_mode_has_the_same_variance():
@@ -128,10 +142,53 @@ def test_generation_with_the_per_mode_variance_is_finite_and_matches_the_gaussia
     out = generate("per-mode", start)
     assert bool(torch.isfinite(out).all())
     ratios = variance_ratios(out)
-    kappa_lam = SCHEME.rate(GRID, torch.tensor([LAM_END]))[0, 0, 0] * LAM_END
-    noisy = kappa_lam >= 1.0  # modes the coarse-graining noise dominates (k >= 6): the density is exact there
+    noisy = noise_dominated()  # the density is exact there
     # 600 paths x 7 frames: Monte Carlo ~4%; first-order ETD at Δλ = 0.01 adds ~2% (cf. the exact score).
     assert float((ratios[noisy] - 1).abs().max()) < 0.1, ratios
     # Signal-dominated modes come out narrower, as A.7 predicts: σ_λ (and so Σ̃_λ here) leaves out
     # the uncertainty of predicting C_λu0(t_{n+1}), so the density is overconfident there (~0.8).
     assert bool(((ratios[~noisy] > 0.7) & (ratios[~noisy] < 1.0)).all()), ratios
+
+
+def test_gaussian_initial_density_is_the_coarse_grained_marginal_of_a_gaussian_field():
+    """Closed form: û_λ(t0) ~ N(0, C̃²G + Σ̃) is a circulant Gaussian in real space; excluded modes drop out."""
+    small = Grid((8,))
+    power = torch.linspace(0.5, 2.0, 5, dtype=torch.float64).unsqueeze(0)
+    frame = torch.randn(3, 1, 1, 8, generator=torch.Generator().manual_seed(4), dtype=torch.float64)
+    lam = torch.tensor([0.01, 0.2, 0.7], dtype=torch.float64)  # above Δλ = 1e-3: no floor
+    marginal = SCHEME.transition(small, 0.0, lam, 3)
+    spectrum = (marginal.damping**2 * power + marginal.variance)[:, 0, 0]  # [B, rfft]
+    full = torch.cat([spectrum, spectrum[:, 1:-1].flip(-1)], -1)  # the full spectrum of a real field
+    index = torch.arange(8, dtype=torch.float64)
+    phases = torch.cos(2 * math.pi * index[:, None, None] * (index[:, None] - index[None, :]) / 8)  # [mode, x, y]
+    covariance = (full[:, :, None, None] * phases).sum(1) / 8
+    dense = torch.distributions.MultivariateNormal(torch.zeros(8, dtype=torch.float64), covariance).log_prob(frame[:, 0, 0])
+    torch.testing.assert_close(GaussianInitial(power).log_density(frame, lam, SCHEME, small), dense, rtol=1e-10, atol=1e-10)
+    excluded = Carosso(alpha=0.1, beta=2**0.5, zero_mode="exclude")
+    shifted = GaussianInitial(power).log_density(frame + 3.0, lam, excluded, small)
+    torch.testing.assert_close(shifted, GaussianInitial(power).log_density(frame, lam, excluded, small), rtol=1e-12, atol=1e-12)
+    # A mode without power at λ = 0 keeps the A.7 floor Σ̃_Δλ as its variance, so the density stays finite.
+    silent = GaussianInitial(torch.zeros(1, 5, dtype=torch.float64), delta_lambda=0.01)
+    floor = SCHEME.transition(small, 0.0, 0.01, 1).variance[0, 0, 0]
+    torch.testing.assert_close(silent.variance(SCHEME, small, torch.zeros(1, dtype=torch.float64))[0][0, 0, 0], floor, rtol=1e-12, atol=0)
+    assert math.isfinite(float(silent.log_density(frame[:1], torch.zeros(1, dtype=torch.float64), SCHEME, small)))
+
+
+def test_without_an_initial_density_or_a_t0_rule_the_first_frame_blows_up(start):
+    try:
+        ratios = frame_variance_ratios(generate("per-mode", start, boundary=None))
+    except PDDError:  # the NaN guard of sample(): the same divergence
+        return
+    growth = ratios[:, noise_dominated()].max(1).values  # per frame
+    assert float(growth[0]) > 1e3 and float(growth[3:].max()) < 1.2, growth  # it starts at t0 and reaches only the next frames
+
+
+def test_generation_with_the_gaussian_initial_density_reproduces_every_frame(start):
+    """Per-mode noise + the exact Gaussian r_λ, no t0 rule: u(t0) gets the exact marginal on every mode."""
+    power = K0[..., 0, 0].unsqueeze(0)  # G(k) of the field: its stationary variance per mode
+    ratios = frame_variance_ratios(generate("per-mode", start, GaussianInitial(power.clone()), boundary=None))
+    # 600 paths: Monte Carlo ~6% per frame and mode; ETD at Δλ = 0.01 ~2%.
+    assert float((ratios[0] - 1).abs().max()) < 0.12, ratios[0]
+    assert float((ratios[:, noise_dominated()] - 1).abs().max()) < 0.15, ratios
+    # Signal-dominated modes of later frames stay narrower (A.7's overconfident transitions, as above).
+    assert bool(((ratios[1:, ~noise_dominated()] > 0.55) & (ratios[1:, ~noise_dominated()] < 1.05)).all()), ratios

@@ -5,14 +5,12 @@ from __future__ import annotations
 import attrs
 import torch
 
-from pdd_core.errors import bad_argument
 from pdd_core.grid import Grid
-from pdd_core.score.path_density import DEFAULT_DELTA_LAMBDA, NOISE_MODELS, log_density
+from pdd_core.score.path_density import DEFAULT_DELTA_LAMBDA, check_noise_model, log_density
 
 
 def _noise_model(instance, attribute, value) -> None:
-    if value not in NOISE_MODELS:
-        raise bad_argument("noise_model", value, "unknown noise model of the path density", f"use one of {list(NOISE_MODELS)}")
+    check_noise_model(value)
 
 
 @attrs.frozen
@@ -27,7 +25,9 @@ class PathScore:
 
     ``noise_model`` is the increment noise of Eq. 35: ``scalar`` σ_λ²Δt I (Eq. 58, the paper)
     or ``per-mode`` Σ̃_λ(k) (see :func:`~pdd_core.score.path_density.log_density`; the scalar
-    form makes the reverse flow unstable on modes with α|k|² > β²/(σ_λ²Δt)).
+    form makes the reverse flow unstable on modes with α|k|² > β²/(σ_λ²Δt)). ``initial`` models
+    the initial density r_λ of Eq. 36 (None: left out, as in the paper's B.6; or e.g.
+    :class:`~pdd_core.score.initial_density.GaussianInitial`, which then also scores u(t0)).
     """
 
     drift: object
@@ -36,10 +36,12 @@ class PathScore:
     dt: float
     delta_lambda: float = DEFAULT_DELTA_LAMBDA
     noise_model: str = attrs.field(default="scalar", validator=_noise_model)
+    initial: object = None
 
     def __call__(self, u: torch.Tensor, lam: torch.Tensor) -> torch.Tensor:
         with torch.enable_grad():
             leaf = u.detach().requires_grad_(True)
-            total = log_density(leaf, lam, self.drift, self.scheme, self.grid, self.dt, delta_lambda=self.delta_lambda, noise_model=self.noise_model).sum()
+            options = {"delta_lambda": self.delta_lambda, "noise_model": self.noise_model, "initial": self.initial}
+            total = log_density(leaf, lam, self.drift, self.scheme, self.grid, self.dt, **options).sum()
             (score,) = torch.autograd.grad(total, leaf)
         return score

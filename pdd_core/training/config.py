@@ -17,6 +17,7 @@ import attrs
 
 from pdd_core.config import from_dict, to_dict
 from pdd_core.errors import ConfigError, bad_argument
+from pdd_core.score.path_density import NOISE_MODELS
 
 OBJECTIVES: tuple[str, ...] = ("pdd", "sa-pdd", "denoising", "conditional-denoising")
 DTYPES: tuple[str, ...] = ("float32", "float64")
@@ -79,6 +80,9 @@ class ObjectiveConfig:
     * ``noise_free``: the ε = 0 ablation of PDD D.4 (``pdd`` only).
     * ``w_drift``, ``w_score``: the weights of the SA-PDD loss (``sa-pdd`` only).
     * ``delta_lambda``: the floor scale Δλ of σ_λ (PDD Eq. 58, A.7) for ``pdd``/``sa-pdd``.
+    * ``noise_model``: how ``pdd``/``sa-pdd`` weight the increment residuals: ``scalar``
+      1/(σ_λ²Δt) (Eq. 9, the paper) or ``per-mode`` 1/Σ̃_λ(k) (an extension that fits the
+      noise-dominated modes too; see :func:`~pdd_core.training.objectives.increment_loss`).
     * ``increment_scale``: s per channel of the conditional baseline; None: measured on the
       training split when the run starts (then recorded in the resolved config).
     """
@@ -88,6 +92,7 @@ class ObjectiveConfig:
     w_drift: float = 1.0
     w_score: float = 1.0
     delta_lambda: float = 1e-3
+    noise_model: str = "scalar"
     increment_scale: tuple[float, ...] | None = None
 
     def __attrs_post_init__(self) -> None:
@@ -112,6 +117,10 @@ class ObjectiveConfig:
                 "remove w_drift/w_score or use objective 'sa-pdd'",
             )
         _real("objective.delta_lambda", self.delta_lambda, positive=True)
+        if self.noise_model not in NOISE_MODELS:
+            raise _config_error("objective.noise_model", self.noise_model, "unknown noise model of the increments", f"use one of {list(NOISE_MODELS)}")
+        if self.noise_model != "scalar" and self.name not in ("pdd", "sa-pdd"):
+            raise _config_error("objective.noise_model", self.noise_model, f"weights the drift regression of 'pdd'/'sa-pdd', not {self.name!r}", "remove noise_model")
         if self.increment_scale is not None:
             if self.name != "conditional-denoising":
                 raise _config_error("objective.increment_scale", self.increment_scale, "applies to 'conditional-denoising' only", "remove increment_scale")

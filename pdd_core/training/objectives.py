@@ -14,7 +14,7 @@ import torch
 from pdd_core.drifts.windows import apply_to_windows, drift_on_path, history_windows
 from pdd_core.errors import bad_argument
 from pdd_core.grid import Grid
-from pdd_core.score.path_density import DEFAULT_DELTA_LAMBDA
+from pdd_core.score.path_density import DEFAULT_DELTA_LAMBDA, check_noise_model, increment_quadratic_form
 from pdd_core.spectral import irfft, rfft
 from pdd_core.validation import check_generator
 
@@ -37,12 +37,25 @@ def active_part(noise: torch.Tensor, scheme, grid: Grid, lam: torch.Tensor) -> t
     return irfft(rfft(noise, grid.ndim) * active.to(noise.device), grid.shape).to(noise.dtype)
 
 
-def increment_loss(drift_values: torch.Tensor, u_lam: torch.Tensor, lam: torch.Tensor, scheme, grid: Grid, dt: float, delta_lambda: float) -> torch.Tensor:
-    """(1/2σ_λ²) Σ_{x,t} |Δu/Δt - f|² Δx Δt averaged over the batch (PDD Eq. 9, Alg. 1 line 6)."""
-    rate = (u_lam[:, 1:] - u_lam[:, :-1]) / dt
-    sigma2 = scheme.sigma(grid, lam, dt, delta_lambda=delta_lambda).to(u_lam.device, u_lam.dtype) ** 2
-    squared = (rate - drift_values).pow(2).flatten(1).sum(1) * (grid.cell_volume * dt)
-    return (squared / (2 * sigma2)).mean()
+def increment_loss(
+    drift_values: torch.Tensor, u_lam: torch.Tensor, lam: torch.Tensor, scheme, grid: Grid, dt: float, delta_lambda: float, noise_model: str = "scalar"
+) -> torch.Tensor:
+    """(1/2σ_λ²) Σ_{x,t} |Δu/Δt - f|² Δx Δt averaged over the batch (PDD Eq. 9, Alg. 1 line 6).
+
+    That is Δx/2 · Σ_n r_nᵀ V_λ⁻¹ r_n with r_n = u_{n+1} - u_n - f Δt and V_λ = σ_λ²Δt I, the
+    negative log path density of Eq. 36 up to constants (A.6). ``noise_model="per-mode"``
+    uses V_λ = diag Σ̃_λ(k) instead (:func:`~pdd_core.score.path_density.increment_variance`,
+    an extension): each mode's residual is weighted by 1/Σ̃_λ(k) rather than 1/(σ_λ²Δt), so the
+    noise-dominated high modes, which the scalar weight nearly ignores, are fitted as well.
+    It is the loss whose minimiser makes the ``per-mode`` path score consistent.
+    """
+    residual = u_lam[:, 1:] - u_lam[:, :-1] - drift_values * dt
+    quadratic = increment_quadratic_form(residual, lam, scheme, grid, dt, delta_lambda=delta_lambda, noise_model=noise_model)
+    return (0.5 * grid.cell_volume * quadratic).mean()
+
+
+def _noise_model(instance, attribute, value) -> None:
+    check_noise_model(value)
 
 
 @attrs.frozen
@@ -50,7 +63,8 @@ class PDDObjective:
     """PDD Algorithm 1: u_λ = C_λu0 + sqrt(Σ_λ)ε (Eq. 3), then the regression of Eq. 9.
 
     ``noise_free=True`` is the ablation of PDD D.4 (ε = 0, same σ_λ); the Eq. 67 ablation
-    of D.3 is a choice of scheme (``Carosso(gamma=...)``).
+    of D.3 is a choice of scheme (``Carosso(gamma=...)``). ``noise_model`` weights the
+    residuals by the scalar σ_λ²Δt of Eq. 58 (the paper) or per mode (:func:`increment_loss`).
     """
 
     scheme: object
@@ -58,6 +72,7 @@ class PDDObjective:
     dt: float
     noise_free: bool = False
     delta_lambda: float = DEFAULT_DELTA_LAMBDA
+    noise_model: str = attrs.field(default="scalar", validator=_noise_model)
 
     def corrupt(self, u0: torch.Tensor, lam: torch.Tensor, generator: torch.Generator) -> Corrupted:
         if self.noise_free:
@@ -66,7 +81,7 @@ class PDDObjective:
 
     def loss(self, drift, corrupted: Corrupted, lam: torch.Tensor) -> torch.Tensor:
         (u_lam,) = corrupted
-        return increment_loss(drift_on_path(drift, u_lam, lam), u_lam, lam, self.scheme, self.grid, self.dt, self.delta_lambda)
+        return increment_loss(drift_on_path(drift, u_lam, lam), u_lam, lam, self.scheme, self.grid, self.dt, self.delta_lambda, self.noise_model)
 
 
 @attrs.frozen
@@ -75,6 +90,7 @@ class SAPDDObjective:
 
     One network call over the windows ending at every frame gives the drift (first T-1)
     and, from the second head, the predicted forward noise ε̂ of every frame.
+    ``noise_model`` weights the drift term as in :class:`PDDObjective`.
     """
 
     scheme: object
@@ -83,6 +99,7 @@ class SAPDDObjective:
     w_drift: float = 1.0
     w_score: float = 1.0
     delta_lambda: float = DEFAULT_DELTA_LAMBDA
+    noise_model: str = attrs.field(default="scalar", validator=_noise_model)
 
     def corrupt(self, u0: torch.Tensor, lam: torch.Tensor, generator: torch.Generator) -> Corrupted:
         u_lam, noise = self.scheme.forward_sample(u0, self.grid, lam, generator, return_noise=True)
@@ -91,7 +108,7 @@ class SAPDDObjective:
     def loss(self, network, corrupted: Corrupted, lam: torch.Tensor) -> torch.Tensor:
         u_lam, noise = corrupted
         both = apply_to_windows(lambda history, lam_: torch.stack(network.forward_with_noise(history, lam_), 1), u_lam, lam, network.window, u_lam.shape[1])
-        drift_term = increment_loss(both[:, :-1, 0], u_lam, lam, self.scheme, self.grid, self.dt, self.delta_lambda)
+        drift_term = increment_loss(both[:, :-1, 0], u_lam, lam, self.scheme, self.grid, self.dt, self.delta_lambda, self.noise_model)
         return self.w_drift * drift_term + self.w_score * (both[:, :, 1] - noise).pow(2).mean()
 
 

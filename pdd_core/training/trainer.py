@@ -206,9 +206,9 @@ def build_objective(config: TrainConfig, scheme, grid, dt: float):
     """The loss object of ``config.objective`` (PDD Alg. 1 / Eq. 9, SA-PDD, or B.4)."""
     options = config.objective
     if options.name == "pdd":
-        return PDDObjective(scheme, grid, dt, noise_free=options.noise_free, delta_lambda=options.delta_lambda)
+        return PDDObjective(scheme, grid, dt, noise_free=options.noise_free, delta_lambda=options.delta_lambda, noise_model=options.noise_model)
     if options.name == "sa-pdd":
-        return SAPDDObjective(scheme, grid, dt, w_drift=options.w_drift, w_score=options.w_score, delta_lambda=options.delta_lambda)
+        return SAPDDObjective(scheme, grid, dt, w_drift=options.w_drift, w_score=options.w_score, delta_lambda=options.delta_lambda, noise_model=options.noise_model)
     if options.name == "denoising":
         return DenoisingObjective(scheme, grid)
     if len(options.increment_scale) != grid.channels:

@@ -32,6 +32,12 @@ PAPER = {
     },
 }
 # The λs of Fig. 7 each experiment's evaluate_all.sh simulates at.
+# PDD runs with their reverse-λ score: the paper's (scalar σ_λ of Eq. 58, no r_λ) and the
+# per-mode extension (per-mode loss, score path-per-mode-r; docs/training.md).
+PDD_VARIANTS = {
+    "pdd": "PDD (ours, paper's loss and score)",
+    "pdd_per_mode": "PDD (ours, per-mode loss + Gaussian r_λ)",
+}
 ABLATIONS = {
     "pdd": "PDD, U-Net, W = 5 (reference)",
     "window_1": "window 1 (D.2)",
@@ -80,20 +86,29 @@ def main() -> None:
         sys.exit(f"experiment={experiment!r}: unknown system {system!r}. Fix: use an experiment named after {sorted(PAPER)}, e.g. l96_small or kf_small")
     paper = PAPER[system]
     rows = []
+    generation = lambda m: m["generate"]["spectral_error"]  # noqa: E731
     rows.append("### Table 1: simulation at λ = 0 (L2 at the sixth step, spectral error)\n")
-    rows.append("| metric | PDD (ours) | DDPM baseline (ours) | PDD (paper) | DDPM (paper) |\n|---|---|---|---|---|")
-    rows.append(f"| L2 error | {over_seeds(experiment, 'pdd', simulate('0', 'l2'))} | {over_seeds(experiment, 'ddpm_simulation', simulate('0', 'l2'))} | {paper['table1_l2'][0]} | {paper['table1_l2'][1]} |")
-    rows.append(f"| spectral error | {over_seeds(experiment, 'pdd', simulate('0', 'spectral_error'))} | {over_seeds(experiment, 'ddpm_simulation', simulate('0', 'spectral_error'))} | {paper['table1_spectral'][0]} | {paper['table1_spectral'][1]} |")
-    rows.append("\n### Fig. 7: simulation errors against λ (PDD)\n")
+    rows.append("| model | L2 error | spectral error |\n|---|---|---|")
+    for stem, label in PDD_VARIANTS.items():
+        rows.append(f"| {label} | {over_seeds(experiment, stem, simulate('0', 'l2'))} | {over_seeds(experiment, stem, simulate('0', 'spectral_error'))} |")
+    rows.append(f"| DDPM baseline (ours) | {over_seeds(experiment, 'ddpm_simulation', simulate('0', 'l2'))} | {over_seeds(experiment, 'ddpm_simulation', simulate('0', 'spectral_error'))} |")
+    rows.append(f"| PDD (paper) | {paper['table1_l2'][0]} | {paper['table1_spectral'][0]} |")
+    rows.append(f"| DDPM (paper) | {paper['table1_l2'][1]} | {paper['table1_spectral'][1]} |")
+    rows.append("\n### Fig. 7: simulation errors against λ (PDD, paper's loss)\n")
     rows.append("| λ | L2 error (step 6) | spectral error |\n|---|---|---|")
     for lam in FIG7_LAMBDAS[system]:
         rows.append(f"| {lam} | {over_seeds(experiment, 'pdd', simulate(lam, 'l2'))} | {over_seeds(experiment, 'pdd', simulate(lam, 'spectral_error'))} |")
     rows.append("\n### Table 2: unconditional generation (spectral error)\n")
-    rows.append("| PDD (ours) | DDPM baseline (ours) | PDD (paper) | DDPM (paper) |\n|---|---|---|---|")
-    rows.append(f"| {over_seeds(experiment, 'pdd', lambda m: m['generate']['spectral_error'], '_sr')} | {over_seeds(experiment, 'ddpm_generation', lambda m: m['generate']['spectral_error'])} | {paper['table2_spectral'][0]} | {paper['table2_spectral'][1]} |")
+    rows.append("| model | spectral error |\n|---|---|")
+    for stem, label in PDD_VARIANTS.items():
+        rows.append(f"| {label} | {over_seeds(experiment, stem, generation, '_sr')} |")
+    rows.append(f"| DDPM baseline (ours) | {over_seeds(experiment, 'ddpm_generation', generation)} |")
+    rows.append(f"| PDD (paper) | {paper['table2_spectral'][0]} |\n| DDPM (paper) | {paper['table2_spectral'][1]} |")
     rows.append("\n### Table 3: super-resolution from λ = 0.2 (spectral error against λ = 0)\n")
-    rows.append("| SR (ours) | LR (ours) | SR (paper) | LR (paper) |\n|---|---|---|---|")
-    rows.append(f"| {over_seeds(experiment, 'pdd', lambda m: m['super_resolve']['spectral_error'], '_sr')} | {over_seeds(experiment, 'pdd', lambda m: m['low_resolution']['spectral_error'], '_sr')} | {paper['table3'][0]} | {paper['table3'][1]} |")
+    rows.append("| model | SR | LR |\n|---|---|---|")
+    for stem, label in PDD_VARIANTS.items():
+        rows.append(f"| {label} | {over_seeds(experiment, stem, lambda m: m['super_resolve']['spectral_error'], '_sr')} | {over_seeds(experiment, stem, lambda m: m['low_resolution']['spectral_error'], '_sr')} |")
+    rows.append(f"| PDD (paper) | {paper['table3'][0]} | {paper['table3'][1]} |")
     ablations = [stem for stem in ABLATIONS if load(experiment, f"{stem}_seed0")]
     if not set(ablations) - {"pdd"}:
         print("\n".join(rows))

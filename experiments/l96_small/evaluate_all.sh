@@ -22,6 +22,9 @@ evaluate_sampling() {
   local seed=$1
   evaluate_as "pdd_seed$seed" "pdd_seed${seed}_sr" --tasks generate,super-resolve --n-generate 4 --n-super-resolve 4 "${paper_sampler[@]}"
   evaluate "ddpm_generation_seed$seed" --tasks generate --n-generate 4 "${paper_sampler[@]}"
+  # The per-mode extension (docs/training.md): per-mode loss, reverse-λ score with the Gaussian r_λ.
+  evaluate "pdd_per_mode_seed$seed" --tasks simulate --lambdas 0,0.2
+  evaluate_as "pdd_per_mode_seed$seed" "pdd_per_mode_seed${seed}_sr" --tasks generate,super-resolve --n-generate 4 --n-super-resolve 4 --score path-per-mode-r "${paper_sampler[@]}"
 }
 evaluate_seed 0
 for name in window_1 window_15 noise_free eq67 fno sa_pdd; do

@@ -7,7 +7,7 @@ mkdir -p experiments/data
 [ -f experiments/data/l96_small.h5 ] || pdd data generate lorenz96 --preset small --seed 0 --out experiments/data/l96_small.h5
 jobs_list=()
 for seed in 0 1; do
-  for name in pdd ddpm_simulation ddpm_generation; do jobs_list+=("$name $seed"); done
+  for name in pdd pdd_per_mode ddpm_simulation ddpm_generation; do jobs_list+=("$name $seed"); done
 done
 for name in window_1 window_15 noise_free eq67 fno sa_pdd; do jobs_list+=("$name 0"); done
 bash experiments/train_runs.sh l96_small "${jobs_list[@]}"

@@ -8,21 +8,19 @@ orthonormal site variables, and the estimators of :mod:`pdd_core.lattice`.
 from __future__ import annotations
 
 import argparse
-import json
 import math
-import os
 import sys
 from pathlib import Path as FilePath
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
 from tqdm import tqdm
 
-import pdd_core
 from pdd_core.cli.data import parse_setting
 from pdd_core.cli.main import COMMANDS
 from pdd_core.cli.rg_flow_learned import check_learn_args, run_learned
+from pdd_core.cli.rg_flow_output import record_header, save_figure, save_json
 from pdd_core.config import tagged, to_dict
 from pdd_core.data.generate import burn_in_frames, configure_system
 from pdd_core.errors import ConfigError, bad_argument
@@ -209,31 +207,6 @@ def _resampler(args: argparse.Namespace) -> Resampler:
     return Jackknife(n_blocks=args.blocks)
 
 
-def _write_atomically(path: FilePath, write: Callable[[str], None]) -> None:
-    """Write through a temporary file in the same directory and rename it into place."""
-    temporary = str(path.with_name(f".{path.name}.{os.getpid()}.tmp"))
-    try:
-        write(temporary)
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
-
-
-def _save_json(path: FilePath, record: dict[str, Any]) -> None:
-    def write(name: str) -> None:
-        with open(name, "w", encoding="utf-8") as file:
-            json.dump(record, file, indent=1, allow_nan=False)
-            file.write("\n")
-
-    _write_atomically(path, write)
-
-
-def _save_figure(path: FilePath, figure: Any) -> None:
-    _write_atomically(path, lambda name: figure.savefig(name, format="png", dpi=110))
-
-
 def _summary_line(point: Any) -> str:
     def show(name: str) -> str:
         estimate = point.estimates[name]
@@ -263,7 +236,7 @@ def run(args: argparse.Namespace) -> int:
 
     samples, hmc = sample_uv(system, args.n_samples, args.chains, np.random.default_rng([args.seed, 0]), progress)
     if args.learn:
-        return run_learned(args, system, schemes["carosso"], ts, snapshots, samples, hmc, resampler, out, _save_json, _save_figure)
+        return run_learned(args, system, schemes["carosso"], ts, snapshots, samples, hmc, resampler, out)
     flows, estimators = {}, {}
     for name, scheme in schemes.items():
         generator = torch.Generator().manual_seed(int(np.random.SeedSequence([args.seed, SCHEME_STREAMS[name]]).generate_state(1)[0]))
@@ -273,12 +246,7 @@ def run(args: argparse.Namespace) -> int:
     comparison = compare_flows(flows[names[0]], flows[names[1]], grid, args.mass, resampler) if args.compare else None
 
     record = {
-        "command": "pdd rg-flow",
-        "version": pdd_core.__version__,
-        "arguments": {key: value for key, value in vars(args).items() if key != "run"},
-        "seed": args.seed,
-        "system": tagged(system, SYSTEMS),
-        "grid": {"N": list(grid.shape), "L": list(grid.lengths), "spacing": list(grid.spacing), "symbol": grid.symbol},
+        **record_header("pdd rg-flow", args, system, grid),
         "n_samples": int(samples.shape[0]),
         "hmc": hmc,
         "uv_observables": uv_observables(samples, resampler),
@@ -297,14 +265,14 @@ def run(args: argparse.Namespace) -> int:
     }
     if comparison is not None:
         record["comparison"] = {"reference": names[0], "other": names[1], "equations": "RDM 5.54-5.55", "points": [point.to_json() for point in comparison]}
-    _save_json(out / "flows.json", record)
+    save_json(out / "flows.json", record)
     theory = f"phi4 L={system.L:g} N={system.N} m²={system.m2:g} λ={system.lam:g}, M={args.mass:g}, {samples.shape[0]} samples"
-    _save_figure(out / "flows.png", flow_figure(estimators, f"RG flows of {theory}"))
+    save_figure(out / "flows.png", flow_figure(estimators, f"RG flows of {theory}"))
     first_sample = {name: {t: flows[name][t][0] for t in snapshots} for name in names}
-    _save_figure(out / "fields.png", fields_figure(first_sample, snapshots, f"sample 0 along the flows ({theory})"))
+    save_figure(out / "fields.png", fields_figure(first_sample, snapshots, f"sample 0 along the flows ({theory})"))
     if comparison is not None:
         title = f"{names[1]} rescaled onto {names[0]} (RDM 5.54-5.55), {theory}"
-        _save_figure(out / "comparison.png", comparison_figure(comparison, names[0], names[1], title))
+        save_figure(out / "comparison.png", comparison_figure(comparison, names[0], names[1], title))
 
     print(f"HMC: {samples.shape[0]} samples, acceptance {hmc['acceptance_rate']:.3f}; ⟨|M|⟩ = {record['uv_observables']['abs_magnetisation']['value']:.5g}")
     for name in names:

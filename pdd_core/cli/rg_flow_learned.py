@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-import pdd_core
+from pdd_core.cli.rg_flow_output import record_header, save_figure, save_json
 from pdd_core.config import tagged, to_dict
 from pdd_core.errors import ConfigError, bad_argument
 from pdd_core.lattice import flow_estimators, flow_samples
@@ -23,7 +23,7 @@ from pdd_core.lattice.chain_statistics import DEFAULT_HOLD
 from pdd_core.lattice.hmc_proposal import MIN_MEASURED, WarmStartStudy, warm_start_study
 from pdd_core.lattice.inverse_rg import TrainingSettings, choose_times, compare_learned_flow, difference_figure, summary_lines, train_inverse_rg
 from pdd_core.lattice.plots import fields_figure, flow_figure
-from pdd_core.registry import SCHEMES, SYSTEMS
+from pdd_core.registry import SCHEMES
 from solvers import ETDPredictor, ReverseEulerMaruyama
 
 # The reverse-SDE λ-samplers of PDD (Eq. 66 and Eq. 11); both treat the score explicitly.
@@ -93,8 +93,6 @@ def run_learned(
     hmc: dict[str, Any],
     resampler: Any,
     out: FilePath,
-    save_json: Callable[[FilePath, dict[str, Any]], None],
-    save_figure: Callable[[FilePath, Any], None],
 ) -> int:
     """Train on ``samples``, sample the learned flow at ``ts``, compare with the exact flow; write DIR and print a summary."""
     grid, progress = system.grid, not args.no_progress
@@ -125,12 +123,7 @@ def run_learned(
         study = warm_start_study(system, learned.samples[0.0], learned.seconds, rng, production_trajectories=args.hmc_trajectories)
 
     record = {
-        "command": "pdd rg-flow --learn",
-        "version": pdd_core.__version__,
-        "arguments": {key: value for key, value in vars(args).items() if key != "run"},
-        "seed": args.seed,
-        "system": tagged(system, SYSTEMS),
-        "grid": {"N": list(grid.shape), "L": list(grid.lengths), "spacing": list(grid.spacing), "symbol": grid.symbol},
+        **record_header("pdd rg-flow --learn", args, system, grid),
         "scheme": tagged(scheme, SCHEMES),
         "mass_M": args.mass,
         "ts": ts,

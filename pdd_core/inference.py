@@ -176,7 +176,8 @@ def run_score(run: TrainedRun, kind: str = "auto"):
     """The score of a run's objective (PDD Sec. 3.4 / B.4).
 
     ``auto``: the autograd path score of the drift (:class:`PathScore`, Eq. 36) for ``pdd``,
-    with the noise model the run was trained with (``objective.noise_model``); the noise
+    with the noise model the run was trained with (``objective.noise_model``; a per-mode run
+    gets ``path-per-mode-r``, since without r_λ its first frame diverges); the noise
     head (:class:`SAPDDScore`) for ``sa-pdd``; the denoiser (:class:`DenoisingScore`) for
     ``denoising``. ``path`` or ``noise`` choose explicitly where both exist (``sa-pdd``).
     ``path-per-mode`` is the path score with the per-mode increment variance Σ̃_λ(k) in place
@@ -196,7 +197,7 @@ def run_score(run: TrainedRun, kind: str = "auto"):
             "use `pdd simulate` with it, or a pdd/sa-pdd/denoising run",
         )
     if kind == "auto":
-        kind = ("path-per-mode" if run.config.objective.noise_model == "per-mode" else "path") if objective == "pdd" else "noise"
+        kind = ("path-per-mode-r" if run.config.objective.noise_model == "per-mode" else "path") if objective == "pdd" else "noise"
     if kind.startswith("path"):
         if objective == "denoising":
             raise bad_argument("score", kind, "a denoising run has no drift, so no path score", "use score 'noise' (or 'auto')")

@@ -105,11 +105,12 @@ def test_pdd_train_toml_with_the_per_mode_loss_and_the_gaussian_initial_density(
     assert losses["scalar"][0] != pytest.approx(losses["per-mode"][0], rel=1e-3)  # same seed and batch: only the weights differ
 
     run = load_run(tmp_path / "per-mode")
-    default = run_score(run)
-    assert isinstance(default, PathScore) and default.noise_model == "per-mode" and default.initial is None  # auto: as trained
-    with_initial = run_score(run, "path-per-mode-r")
+    with_initial = run_score(run)  # auto: as trained, with r_λ (without it the first frame diverges)
+    assert isinstance(with_initial, PathScore) and with_initial.noise_model == "per-mode" and with_initial.initial is not None
+    without_initial = run_score(run, "path-per-mode")
+    assert without_initial.noise_model == "per-mode" and without_initial.initial is None
     power = data_power(read_paths(run, data, split="train").u, run.grid)
     torch.testing.assert_close(with_initial.initial.power, power)
-    assert run_boundary("auto", with_initial, 5) is None and run_boundary("auto", default, 5) is not None  # r_λ replaces the t0 rule
+    assert run_boundary("auto", with_initial, 5) is None and run_boundary("auto", without_initial, 5) is not None  # r_λ replaces the t0 rule
     paths = generate_run(run, 2, 5, sampler=ETDPredictor(), lam_grid=lambda_grid("uniform", 1.0, 0.0, 8), generator=torch.Generator().manual_seed(0), score="path-per-mode-r")
     assert paths.shape == (2, 5, 2, 16) and bool(torch.isfinite(paths).all())

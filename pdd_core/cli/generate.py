@@ -83,7 +83,8 @@ def add_score_argument(parser: argparse.ArgumentParser) -> None:
         default="auto",
         metavar="KIND",
         help=f"score: {', '.join(SCORE_KINDS)} (path = autograd path score of the drift, Eq. 36; path-per-mode = "
-        "with the per-mode increment variance instead of Eq. 58's scalar; default: auto)",
+        "with the per-mode increment variance instead of Eq. 58's scalar; path-per-mode-r = that plus the Gaussian "
+        "initial density r_λ; default: auto, the score the run was trained for)",
     )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import pathlib
 import statistics
 import sys
@@ -55,28 +56,41 @@ def load(experiment: str, name: str) -> dict | None:
     return json.loads(path.read_text()) if path.is_file() else None
 
 
-def over_seeds(experiment: str, stem: str, pick, suffix: str = "") -> str:
-    """mean (± std, n) of ``pick(metrics)`` over the seeds of ``stem`` (``suffix``: a separate evaluation, e.g. ``_sr``)."""
-    values = []
+def over_seeds(experiment: str, stem: str, task: str, pick, suffix: str = "") -> str:
+    """mean (± std, n) of ``pick(metrics[task])`` over the seeds of ``stem`` (``suffix``: a separate evaluation, e.g. ``_sr``).
+
+    A task that ``pdd evaluate`` recorded as failed (a sampler that diverged) shows as
+    "diverged (λ = ...)", one that has no metrics file as "not run".
+    """
+    values, failures = [], []
     for seed in range(10):
         metrics = load(experiment, f"{stem}_seed{seed}{suffix}") or load(experiment, f"{stem}_seed{seed}")
-        if metrics is None:
+        if metrics is None or task not in metrics:
             continue
-        try:
-            value = pick(metrics)
-        except (KeyError, TypeError):
+        if "failed" in metrics[task]:
+            failures.append(_failure_point(metrics[task]["failed"]))
             continue
+        value = pick(metrics[task])
         if value is not None and math.isfinite(value):
             values.append(value)
     if not values:
-        return "not run / diverged"
-    if len(values) == 1:
-        return f"{values[0]:.3f} (1 seed)"
-    return f"{statistics.mean(values):.3f} (±{statistics.stdev(values):.3f}, {len(values)} seeds)"
+        return f"diverged ({', '.join(failures)})" if failures else "not run"
+    cell = f"{values[0]:.3f} (1 seed)" if len(values) == 1 else f"{statistics.mean(values):.3f} (±{statistics.stdev(values):.3f}, {len(values)} seeds)"
+    return cell + (f"; diverged: {', '.join(failures)}" if failures else "")
+
+
+def _failure_point(message: str) -> str:
+    """The λ at which a reverse-λ sampler stopped, from the message of ``check_finite_sample``."""
+    found = re.search(r"λ = ([-+0-9.e]+)", message)
+    return f"λ = {found.group(1)}" if found else "failed"
 
 
 def simulate(lam: str, metric: str):
-    return lambda m: m["simulate"]["by_lambda"][lam][metric]
+    return lambda task: task["by_lambda"][lam][metric]
+
+
+def spectral(task: dict) -> float:
+    return task["spectral_error"]
 
 
 def main() -> None:
@@ -86,28 +100,27 @@ def main() -> None:
         sys.exit(f"experiment={experiment!r}: unknown system {system!r}. Fix: use an experiment named after {sorted(PAPER)}, e.g. l96_small or kf_small")
     paper = PAPER[system]
     rows = []
-    generation = lambda m: m["generate"]["spectral_error"]  # noqa: E731
     rows.append("### Table 1: simulation at λ = 0 (L2 at the sixth step, spectral error)\n")
     rows.append("| model | L2 error | spectral error |\n|---|---|---|")
     for stem, label in PDD_VARIANTS.items():
-        rows.append(f"| {label} | {over_seeds(experiment, stem, simulate('0', 'l2'))} | {over_seeds(experiment, stem, simulate('0', 'spectral_error'))} |")
-    rows.append(f"| DDPM baseline (ours) | {over_seeds(experiment, 'ddpm_simulation', simulate('0', 'l2'))} | {over_seeds(experiment, 'ddpm_simulation', simulate('0', 'spectral_error'))} |")
+        rows.append(f"| {label} | {over_seeds(experiment, stem, 'simulate', simulate('0', 'l2'))} | {over_seeds(experiment, stem, 'simulate', simulate('0', 'spectral_error'))} |")
+    rows.append(f"| DDPM baseline (ours) | {over_seeds(experiment, 'ddpm_simulation', 'simulate', simulate('0', 'l2'))} | {over_seeds(experiment, 'ddpm_simulation', 'simulate', simulate('0', 'spectral_error'))} |")
     rows.append(f"| PDD (paper) | {paper['table1_l2'][0]} | {paper['table1_spectral'][0]} |")
     rows.append(f"| DDPM (paper) | {paper['table1_l2'][1]} | {paper['table1_spectral'][1]} |")
     rows.append("\n### Fig. 7: simulation errors against λ (PDD, paper's loss)\n")
     rows.append("| λ | L2 error (step 6) | spectral error |\n|---|---|---|")
     for lam in FIG7_LAMBDAS[system]:
-        rows.append(f"| {lam} | {over_seeds(experiment, 'pdd', simulate(lam, 'l2'))} | {over_seeds(experiment, 'pdd', simulate(lam, 'spectral_error'))} |")
+        rows.append(f"| {lam} | {over_seeds(experiment, 'pdd', 'simulate', simulate(lam, 'l2'))} | {over_seeds(experiment, 'pdd', 'simulate', simulate(lam, 'spectral_error'))} |")
     rows.append("\n### Table 2: unconditional generation (spectral error)\n")
     rows.append("| model | spectral error |\n|---|---|")
     for stem, label in PDD_VARIANTS.items():
-        rows.append(f"| {label} | {over_seeds(experiment, stem, generation, '_sr')} |")
-    rows.append(f"| DDPM baseline (ours) | {over_seeds(experiment, 'ddpm_generation', generation)} |")
+        rows.append(f"| {label} | {over_seeds(experiment, stem, 'generate', spectral, '_sr')} |")
+    rows.append(f"| DDPM baseline (ours) | {over_seeds(experiment, 'ddpm_generation', 'generate', spectral)} |")
     rows.append(f"| PDD (paper) | {paper['table2_spectral'][0]} |\n| DDPM (paper) | {paper['table2_spectral'][1]} |")
     rows.append("\n### Table 3: super-resolution from λ = 0.2 (spectral error against λ = 0)\n")
     rows.append("| model | SR | LR |\n|---|---|---|")
     for stem, label in PDD_VARIANTS.items():
-        rows.append(f"| {label} | {over_seeds(experiment, stem, lambda m: m['super_resolve']['spectral_error'], '_sr')} | {over_seeds(experiment, stem, lambda m: m['low_resolution']['spectral_error'], '_sr')} |")
+        rows.append(f"| {label} | {over_seeds(experiment, stem, 'super_resolve', spectral, '_sr')} | {over_seeds(experiment, stem, 'low_resolution', spectral, '_sr')} |")
     rows.append(f"| PDD (paper) | {paper['table3'][0]} | {paper['table3'][1]} |")
     ablations = [stem for stem in ABLATIONS if load(experiment, f"{stem}_seed0")]
     if not set(ablations) - {"pdd"}:
@@ -116,7 +129,7 @@ def main() -> None:
     rows.append("\n### Ablations (simulation; one seed)\n")
     rows.append("| variant | L2 λ=0 | spectral λ=0 | L2 λ=0.2 | spectral λ=0.2 |\n|---|---|---|---|---|")
     for stem, label in ABLATIONS.items():
-        cells = [over_seeds(experiment, stem, simulate(lam, metric)) if load(experiment, f"{stem}_seed0") else "not run" for lam, metric in (("0", "l2"), ("0", "spectral_error"), ("0.2", "l2"), ("0.2", "spectral_error"))]
+        cells = [over_seeds(experiment, stem, 'simulate', simulate(lam, metric)) if load(experiment, f"{stem}_seed0") else "not run" for lam, metric in (("0", "l2"), ("0", "spectral_error"), ("0.2", "l2"), ("0.2", "spectral_error"))]
         rows.append(f"| {label} | " + " | ".join(cells) + " |")
     print("\n".join(rows))
 

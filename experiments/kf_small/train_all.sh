@@ -5,4 +5,4 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 mkdir -p experiments/data
 [ -f experiments/data/kf_small.h5 ] || pdd data generate kolmogorov --preset small --seed 0 --out experiments/data/kf_small.h5
-bash experiments/train_runs.sh kf_small "pdd 0" "ddpm_simulation 0" "ddpm_generation 0"
+bash experiments/train_runs.sh kf_small "pdd 0" "ddpm_simulation 0" "ddpm_generation 0" "pdd_per_mode 0"

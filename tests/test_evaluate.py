@@ -78,3 +78,5 @@ def test_demo_help_and_bad_system(capsys):
         main(["demo", "--help"])
     assert exit_.value.code == 0 and "examples:" in capsys.readouterr().out
     assert main(["demo", "--out", "unused", "--system", "navier"]) == 2
+    assert main(["demo", "--out", "unused", "--noise-model", "diagonal"]) == 2
+    assert "--noise-model" in capsys.readouterr().err

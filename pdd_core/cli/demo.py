@@ -19,7 +19,7 @@ from pdd_core.evaluation import EvaluationSettings, evaluate_run
 from pdd_core.inference import load_run
 from pdd_core.registry import SYSTEMS
 from pdd_core.schedules import uniform_grid
-from pdd_core.training import ModelConfig, TrainConfig, train
+from pdd_core.training import ModelConfig, ObjectiveConfig, TrainConfig, train
 from solvers import Euler, ETDPredictor, LangevinCorrector, PredictorCorrector
 
 HELP = "run the whole pipeline on a small problem and write metrics and figures (the main job)"
@@ -27,6 +27,10 @@ HELP = "run the whole pipeline on a small problem and write metrics and figures 
 # Per system: data sizes, the PDD scheme of B.3, network, training and sampler settings that
 # fit a few minutes on a 2-core CPU. The sampler is the paper's ETD + Langevin corrector at its
 # Δλ = 1e-3 (B.3; explicit steps need it: coarser grids diverge), with 1 corrector step, not 3.
+# The loss weights residuals per mode by default (objective.noise_model = "per-mode"): with Eq. 9's
+# scalar weight the reverse-λ flow of the learned drift diverges on these grids, so generation and
+# super-resolution would end in NaN (docs/results.md, "Reverse sampling with a path score").
+NOISE_MODELS = ("per-mode", "scalar")
 DEMOS = {
     "lorenz96": {
         "data": {"n_train": 200, "n_valid": 8, "n_test": 8},
@@ -55,8 +59,8 @@ DEMOS = {
 }
 
 EPILOG = """\
-Generates a small dataset of the system, trains a PDD drift (PDD Algorithm 1) for --steps steps,
-simulates at λ = 0 and λ = 0.2, generates paths from noise, super-resolves λ = 0.2 simulations,
+Generates a small dataset of the system, trains a PDD drift (PDD Algorithm 1) for --steps steps
+(with the per-mode weighting of the loss unless --noise-model scalar, the paper's Eq. 9), simulates at λ = 0 and λ = 0.2, generates paths from noise, super-resolves λ = 0.2 simulations,
 evaluates everything against the test split (PDD B.5 metrics) and writes:
 
   DIR/data.h5               the dataset (docs/data_format.md)
@@ -71,6 +75,7 @@ examples:
   pdd demo --out demo
   pdd demo --system kolmogorov --out demo_kf
   pdd demo --out demo --steps 3000 --seed 1
+  pdd demo --out demo_paper --noise-model scalar     # the paper's loss: its generation diverges here
 """
 
 
@@ -80,6 +85,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--system", default="lorenz96", help=f"one of {', '.join(DEMOS)} (default: lorenz96)")
     parser.add_argument("--steps", type=int, metavar="N", help="training steps (default: 1200 for lorenz96, 300 for kolmogorov)")
     parser.add_argument("--seed", type=int, default=0, help="seed of data, training and sampling (default: 0)")
+    parser.add_argument(
+        "--noise-model",
+        default="per-mode",
+        help="loss weighting: per-mode (1/Σ̃_λ(k), the extension that generates stably) or scalar (Eq. 9, the paper); default: per-mode",
+    )
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default: 1; more can be slower on a shared machine)")
     parser.add_argument("--no-progress", action="store_true", help="do not draw progress bars")
 
@@ -96,6 +106,8 @@ def run(args: argparse.Namespace) -> int:
         raise bad_argument("--system", args.system, "no demo for this system", f"use one of {list(DEMOS)}", kind=ConfigError)
     if args.steps is not None and args.steps < 1:
         raise bad_argument("--steps", args.steps, "must be >= 1", "pass e.g. --steps 1200", kind=ConfigError)
+    if args.noise_model not in NOISE_MODELS:
+        raise bad_argument("--noise-model", args.noise_model, "unknown noise model", f"use one of {list(NOISE_MODELS)}", kind=ConfigError)
     if args.seed < 0 or args.threads < 1:
         raise bad_argument("--seed", args.seed, "seed must be >= 0 and --threads >= 1", "pass --seed 0 --threads 1", kind=ConfigError)
     torch.set_num_threads(args.threads)
@@ -113,7 +125,10 @@ def run(args: argparse.Namespace) -> int:
     started = _stage("data", started, timings)
 
     steps = args.steps or demo["steps"]
-    config = TrainConfig(data=str(data.resolve()), model=demo["model"], scheme=demo["scheme"], steps=steps, seed=args.seed, checkpoint_every=max(steps // 4, 1), **demo["train"])
+    objective = ObjectiveConfig(name="pdd", noise_model=args.noise_model)
+    config = TrainConfig(
+        data=str(data.resolve()), model=demo["model"], scheme=demo["scheme"], objective=objective, steps=steps, seed=args.seed, checkpoint_every=max(steps // 4, 1), **demo["train"]
+    )
     run_dir = out / "run"
     resume = (run_dir / "checkpoint.pt").exists()
     train(config, run_dir, resume=resume, progress=progress)  # a rerun continues an interrupted demo
@@ -139,7 +154,7 @@ def run(args: argparse.Namespace) -> int:
         "simulate_spectral_error_lambda0.2": by_lambda.get("0.2", {}).get("spectral_error"),
         **{f"{task}_spectral_error": metrics[task].get("spectral_error", metrics[task].get("failed")) for task in ("generate", "super_resolve", "low_resolution")},
     }
-    summary = {"system": args.system, "seed": args.seed, "training_steps": steps, "seconds": timings, "total_seconds": round(time.perf_counter() - begin, 1), "metrics": headline}
+    summary = {"system": args.system, "seed": args.seed, "training_steps": steps, "noise_model": args.noise_model, "seconds": timings, "total_seconds": round(time.perf_counter() - begin, 1), "metrics": headline}
     temporary = out / ".summary.json.tmp"
     temporary.write_text(json.dumps(summary, indent=2) + "\n")
     os.replace(temporary, out / "summary.json")

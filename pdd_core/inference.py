@@ -43,16 +43,13 @@ from pdd_core.registry import SCHEMES
 from pdd_core.rollout import rollout
 from pdd_core.sampling import extrapolate_t0, sample
 from pdd_core.schedules import check_grid, power_grid, uniform_grid
-from pdd_core.score import DenoisingScore, GaussianInitial, PathScore, SAPDDScore, data_power
-from pdd_core.training.checkpoint import load_trained_model
+from pdd_core.score import POWER_PATHS, DenoisingScore, GaussianInitial, PathScore, SAPDDScore, data_power
+from pdd_core.training.checkpoint import load_checkpoint, model_from_record
 from pdd_core.training.config import TrainConfig
 from pdd_core.validation import check_generator
 
 DRIFT_OBJECTIVES = ("pdd", "sa-pdd")
 SCORE_KINDS = ("auto", "path", "path-per-mode", "path-per-mode-r", "noise")
-# Training paths whose mean power spectrum defines the Gaussian r_λ of score "path-per-mode-r":
-# the first ones of the run's split (a few % error in G(k) barely moves C̃²G + Σ̃).
-POWER_PATHS = 64
 BOUNDARIES = ("auto", "extrapolate", "none")
 LAMBDA_GRIDS = ("uniform", "power")
 # Generated paths go to the one split the layout requires to be non-empty (docs/data_format.md).
@@ -66,7 +63,8 @@ class TrainedRun:
     """Everything a trained run directory defines.
 
     ``data`` is the metadata of the training file (its ``mean``/``std`` define the
-    standardised space) when that file is still found, else None.
+    standardised space) when that file is still found, else None. ``data_power`` is the
+    training data's G(k) stored in the checkpoint (None in checkpoints that predate it).
     """
 
     run_dir: FilePath
@@ -77,6 +75,7 @@ class TrainedRun:
     dt: float
     data_path: FilePath | None
     data: DatasetMetadata | None
+    data_power: torch.Tensor | None = None
 
     @property
     def objective(self) -> str:
@@ -124,14 +123,15 @@ def load_run(run_dir: str | os.PathLike, *, ema: bool = True, device: str | torc
     path = FilePath(run_dir)
     if not path.is_dir():
         raise bad_argument("RUN_DIR", str(path), "no such run directory", "pass a directory written by `pdd train --out RUN_DIR`", kind=DataError)
-    model, config, grid, dt = load_trained_model(path, ema=ema)
+    record = load_checkpoint(path)
+    model, config, grid, dt = model_from_record(record, ema=ema)
     scheme = from_tagged(config.scheme, SCHEMES)
     data_path = _training_file(path, config.data)
     data = read_metadata(data_path) if data_path is not None else None
     model = model.to(resolve_device(device))
     for parameter in model.parameters():
         parameter.requires_grad_(False)  # inference never trains: no parameter gradient is ever built
-    return TrainedRun(path, model, config, scheme, grid, dt, data_path, data)
+    return TrainedRun(path, model, config, scheme, grid, dt, data_path, data, record.get("data_power"))
 
 
 def check_lambda(run: TrainedRun, lam: float, name: str = "lam") -> float:
@@ -159,7 +159,12 @@ def _check_lam_grid(run: TrainedRun, lam_grid: torch.Tensor) -> torch.Tensor:
 
 
 def training_power(run: TrainedRun, paths: int = POWER_PATHS) -> torch.Tensor:
-    """G(k) = E|û0(k)|² of the run's standardised training paths (its first ``paths``), ``[C, *rfft]`` float64."""
+    """G(k) = E|û0(k)|² of the run's standardised training paths (its first ``paths``), ``[C, *rfft]`` float64.
+
+    Stored in the checkpoint by the trainer; read from the training file for older checkpoints.
+    """
+    if run.data_power is not None:
+        return run.data_power.to(torch.float64)
     if run.data_path is None:
         raise bad_argument(
             "RUN_DIR",

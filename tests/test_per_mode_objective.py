@@ -7,6 +7,7 @@ field b to every increment is, in closed form, -Δx Δt Σ_n V⁻¹ r_n (per pat
 
 import json
 
+import attrs
 import pytest
 import torch
 from torch import nn
@@ -15,7 +16,7 @@ from pdd_core.cli.main import main
 from pdd_core.drifts.linear import LinearDrift
 from pdd_core.errors import ConfigError
 from pdd_core.grid import Grid
-from pdd_core.inference import generate_run, lambda_grid, load_run, read_paths, run_boundary, run_score
+from pdd_core.inference import generate_run, lambda_grid, load_run, read_paths, run_boundary, run_score, training_power
 from pdd_core.score import PathScore, data_power
 from pdd_core.score.path_density import increment_variance
 from pdd_core.spectral import apply_diagonal
@@ -110,7 +111,9 @@ def test_pdd_train_toml_with_the_per_mode_loss_and_the_gaussian_initial_density(
     without_initial = run_score(run, "path-per-mode")
     assert without_initial.noise_model == "per-mode" and without_initial.initial is None
     power = data_power(read_paths(run, data, split="train").u, run.grid)
-    torch.testing.assert_close(with_initial.initial.power, power)
+    torch.testing.assert_close(with_initial.initial.power, power)  # stored in the checkpoint by the trainer
+    torch.testing.assert_close(training_power(attrs.evolve(run, data_power=None)), power)  # older checkpoints: from the file
     assert run_boundary("auto", with_initial, 5) is None and run_boundary("auto", without_initial, 5) is not None  # r_λ replaces the t0 rule
-    paths = generate_run(run, 2, 5, sampler=ETDPredictor(), lam_grid=lambda_grid("uniform", 1.0, 0.0, 8), generator=torch.Generator().manual_seed(0), score="path-per-mode-r")
+    data.rename(tmp_path / "moved.h5")  # the run no longer needs its training file for r_λ
+    paths = generate_run(load_run(tmp_path / "per-mode"), 2, 5, sampler=ETDPredictor(), lam_grid=lambda_grid("uniform", 1.0, 0.0, 8), generator=torch.Generator().manual_seed(0), score="path-per-mode-r")
     assert paths.shape == (2, 5, 2, 16) and bool(torch.isfinite(paths).all())

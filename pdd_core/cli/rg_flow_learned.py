@@ -20,9 +20,10 @@ from pdd_core.config import tagged, to_dict
 from pdd_core.errors import ConfigError, bad_argument
 from pdd_core.lattice import flow_estimators, flow_samples
 from pdd_core.lattice.chain_statistics import DEFAULT_HOLD
-from pdd_core.lattice.hmc_proposal import MIN_MEASURED, WarmStartStudy, warm_start_study
+from pdd_core.lattice.hmc_comparison import MIN_MEASURED
 from pdd_core.lattice.inverse_rg import TrainingSettings, choose_times, compare_learned_flow, difference_figure, summary_lines, train_inverse_rg
 from pdd_core.lattice.plots import fields_figure, flow_figure
+from pdd_core.lattice.warm_start import WarmStartStudy, warm_start_study
 from pdd_core.registry import SCHEMES
 from solvers import ETDPredictor, ReverseEulerMaruyama
 

@@ -1,7 +1,7 @@
 """Path densities and scores: autograd PathScore, noise-prediction scores (SA-PDD, DDPM)."""
 
 from pdd_core.score.gaussian import GaussianPathScore
-from pdd_core.score.initial_density import GaussianInitial, data_power
+from pdd_core.score.initial_density import POWER_PATHS, GaussianInitial, data_power, dataset_power
 from pdd_core.score.noise_score import DenoisingScore, NoisePredictionScore, SAPDDScore
 from pdd_core.score.path_density import log_density, path_log_density
 from pdd_core.score.path_score import PathScore
@@ -9,11 +9,13 @@ from pdd_core.score.path_score import PathScore
 __all__ = [
     "DenoisingScore",
     "GaussianInitial",
+    "POWER_PATHS",
     "GaussianPathScore",
     "NoisePredictionScore",
     "PathScore",
     "SAPDDScore",
     "data_power",
+    "dataset_power",
     "log_density",
     "path_log_density",
 ]

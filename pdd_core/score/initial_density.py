@@ -28,11 +28,23 @@ from pdd_core.score.path_density import DEFAULT_DELTA_LAMBDA
 from pdd_core.spectral import rfft
 
 
+# Training paths whose mean power spectrum defines G(k): a few % error in G barely moves C̃²G + Σ̃.
+POWER_PATHS = 64
+
+
 def data_power(u: torch.Tensor, grid: Grid) -> torch.Tensor:
     """G(k) = E|û(k)|² per channel over paths and frames, float64 ``[C, *rfft_shape]`` (orthonormal FFT)."""
     grid.check_field(u, "u")
     power = rfft(u.to(torch.float64), grid.ndim).abs().pow(2)
     return power.mean(dim=(0, 1))
+
+
+def dataset_power(data, grid: Grid, paths: int = POWER_PATHS) -> torch.Tensor:
+    """G(k) of the first ``paths`` items of a training dataset (``data[i] -> [T, C, *space]``, standardised).
+
+    The trainer stores it in the checkpoint, so a run's r_λ does not need its training file.
+    """
+    return data_power(torch.stack([data[i] for i in range(min(paths, len(data)))]), grid)
 
 
 def _check_power(instance, attribute, value) -> None:

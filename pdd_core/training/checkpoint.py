@@ -12,6 +12,9 @@
     optimizer       the Adam state
     rng             torch's global CPU (and CUDA) RNG states
     last_loss       the loss of step ``step``
+    data_power      G(k) = E|û0(k)|² of the standardised training data [C, *rfft] (float64), for
+                    the Gaussian initial density r_λ (score "path-per-mode-r"); absent in
+                    checkpoints written before it was added
 
 It is written to a temporary file in the same directory, flushed to disk and renamed over
 the old one (``os.replace`` is atomic), so a crash or an exception at any moment leaves
@@ -149,12 +152,16 @@ def checkpoint_config(record: dict[str, Any]) -> TrainConfig:
 
 
 def load_trained_model(path: str | os.PathLike, *, ema: bool = True, map_location: str | torch.device = "cpu") -> tuple[nn.Module, TrainConfig, Grid, float]:
-    """Rebuild the network of a run from its checkpoint alone: ``(model, config, grid, dt)``.
+    """Rebuild the network of a run from its checkpoint alone: ``(model, config, grid, dt)`` (see :func:`model_from_record`)."""
+    return model_from_record(load_checkpoint(path, map_location), ema=ema)
+
+
+def model_from_record(record: dict[str, Any], *, ema: bool = True) -> tuple[nn.Module, TrainConfig, Grid, float]:
+    """The network of a loaded checkpoint record: ``(model, config, grid, dt)``.
 
     ``ema=True`` loads the weight-averaged parameters (the ones to sample with). The model is
     returned in ``eval()`` mode with the run's parameter dtype.
     """
-    record = load_checkpoint(path, map_location)
     config = checkpoint_config(record)
     grid = from_dict(Grid, record["grid"])
     model = build_model(
@@ -178,6 +185,7 @@ __all__ = [
     "checkpoint_path",
     "load_checkpoint",
     "load_trained_model",
+    "model_from_record",
     "read_log",
     "save_checkpoint",
     "truncate_log",

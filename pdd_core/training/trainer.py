@@ -38,6 +38,7 @@ from tqdm import tqdm
 from pdd_core.config import from_tagged, tagged, to_dict
 from pdd_core.errors import ConfigError, PDDError, ShapeError, bad_argument
 from pdd_core.registry import SCHEMES
+from pdd_core.score.initial_density import dataset_power
 from pdd_core.training import distributed
 from pdd_core.training.checkpoint import CONFIG_NAME, LOG_NAME, checkpoint_path, load_checkpoint, save_checkpoint, truncate_log, write_text_atomically
 from pdd_core.training.config import TrainConfig, config_from_dict, config_to_dict, resume_differences
@@ -386,6 +387,8 @@ def _run(config: TrainConfig, run_dir: FilePath, record: dict[str, Any] | None, 
         _restore_rng_states(record["rng"], device)
         step, elapsed, last_loss = int(record["step"]), float(record["elapsed"]), float(record["last_loss"])
     saved_step = step
+    stored_power = record.get("data_power") if record is not None else None
+    power = stored_power if stored_power is not None else dataset_power(data, grid)
 
     log_path = run_dir / LOG_NAME
     if context.is_main:
@@ -416,6 +419,7 @@ def _run(config: TrainConfig, run_dir: FilePath, record: dict[str, Any] | None, 
                 "rng": _rng_states(device),
                 "elapsed": elapsed + time.perf_counter() - started,
                 "last_loss": loss,
+                "data_power": power,
             }
             save_checkpoint(checkpoint_path(run_dir), payload)
         context.barrier()

@@ -9,7 +9,13 @@ reference and the surrogate share one normalisation (B.5). Tasks:
   the spectral error (Eq. 64) of a long rollout after discarding its first segments.
 * ``generate``: unconditional paths of the reference's length (Algorithm 3), spectral error.
 * ``super_resolve``: refine long-rollout segments simulated at λ_SR (0.2 in Table 3) down to
-  λ = 0; ``low_resolution`` is the spectral error of those coarse inputs themselves.
+  λ = 0; ``low_resolution`` is the spectral error of those coarse inputs themselves. The
+  coarse input is the rollout of ``sr_simulation``: the command line passes a *stochastic*
+  one (Algorithm 2 with σ_λ of Eq. 58, D.1), which samples the surrogate path density p_λ whose
+  score Algorithm 3 follows back to λ = 0. The paper does not say which rollout it refines; a
+  deterministic one (σ = 0, ``sr_simulation=None``: the ``simulate`` task's) lacks the
+  coarse-graining noise, so it starts the reverse flow off p_λ (on Lorenz-96 its refinement
+  diverged where the stochastic input's did not; docs/results.md).
 """
 
 from __future__ import annotations
@@ -87,6 +93,7 @@ def evaluate_run(
     simulation: dict[str, Any],
     sampling: dict[str, Any],
     generator: torch.Generator,
+    sr_simulation: dict[str, Any] | None = None,
     progress: bool = True,
 ) -> dict[str, Any]:
     """Run the ``tasks`` and write ``out_dir/metrics.json`` and PNG figures; return the metrics.
@@ -95,7 +102,10 @@ def evaluate_run(
     drift runs; ``sampler``/``lam_grid``/``generator`` for the conditional baseline);
     ``sampling`` holds ``sampler`` and ``lam_grid_for(lam_start) -> grid`` for generation and
     super-resolution, plus ``description`` (recorded in the metrics) and optionally ``score``
-    (a kind of :func:`~pdd_core.inference.run_score`, default ``auto``).
+    (a kind of :func:`~pdd_core.inference.run_score`, default ``auto``). ``sr_simulation``:
+    the :func:`simulate_run` keyword arguments of the coarse rollout that ``super-resolve``
+    refines, e.g. ``integrator=EulerMaruyama(), noise=True, generator=g`` for a stochastic one;
+    None reuses the deterministic ``simulation`` rollout.
     """
     from pdd_core import plots
 
@@ -123,7 +133,7 @@ def evaluate_run(
     figures: list[str] = []
     channel_names = _channel_names(run)
     initial = reference[:, :context]
-    state = {"coarse_inputs": {}, "figures": figures}
+    state = {"coarse_inputs": {}, "figures": figures, "sr_simulation": sr_simulation}
     for task in tqdm(tasks, desc="evaluate", disable=not progress):
         key = task.replace("-", "_")
         if task not in supported:
@@ -180,17 +190,19 @@ def _run_task(task, run, reference, initial, context, settings, simulation, samp
         figures.append(str(plots.plot_psd_comparison(psds, out / "generate_psd.png", channel_names=channel_names)))
         return {"generate": {"spectral_error": relative_spectral_error(reference, generated), "paths": count}}
     lam = settings.sr_lambda
-    coarse = state["coarse_inputs"].get(lam)
+    sr_simulation = state["sr_simulation"]
+    coarse = state["coarse_inputs"].get(lam) if sr_simulation is None else None
     if coarse is None:
-        coarse = _long_rollout(run, initial, lam, frames, settings, simulation, progress)
+        coarse = _long_rollout(run, initial, lam, frames, settings, sr_simulation or simulation, progress)
     coarse = coarse[: settings.n_super_resolve or coarse.shape[0]].to(run.dtype)
-    low_resolution = {"lambda": lam, "spectral_error": relative_spectral_error(reference, coarse), "paths": coarse.shape[0]}
+    coarse_kind = "stochastic" if sr_simulation is not None and sr_simulation.get("noise") else "deterministic"
+    low_resolution = {"lambda": lam, "input": coarse_kind, "spectral_error": relative_spectral_error(reference, coarse), "paths": coarse.shape[0]}
     try:
         refined = super_resolve_run(run, coarse, sampler=sampling["sampler"], lam_grid=sampling["lam_grid_for"](lam), generator=generator, score=sampling.get("score", "auto"), progress=progress)
     except PDDError as failure:  # the low-resolution baseline stands without the refinement
         return {"super_resolve": {"failed": str(failure)}, "low_resolution": low_resolution}
     figures.append(str(plots.plot_super_resolution(coarse, refined, reference, out / "super_resolve.png", channel_names=channel_names, dt=run.dt)))
-    return {"super_resolve": {"from_lambda": lam, "spectral_error": relative_spectral_error(reference, refined), "paths": coarse.shape[0]}, "low_resolution": low_resolution}
+    return {"super_resolve": {"from_lambda": lam, "input": coarse_kind, "spectral_error": relative_spectral_error(reference, refined), "paths": coarse.shape[0]}, "low_resolution": low_resolution}
 
 
 def _channel_names(run: TrainedRun) -> list[str] | None:

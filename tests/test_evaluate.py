@@ -65,7 +65,22 @@ def test_evaluate_reverse_tasks_take_the_per_mode_path_score(trained, tmp_path):
     assert metrics["sampling"]["score"] == "path-per-mode" and math.isfinite(metrics["generate"]["spectral_error"])
 
 
-@pytest.mark.parametrize("arguments", [["--tasks", "dance"], ["--lambdas", "zero"], ["--segments", "0"], ["--sampler", "magic"], ["--score", "psychic"], ["--score", "noise"]])
+def test_super_resolution_refines_stochastic_rollouts_unless_told_otherwise(trained, tmp_path):
+    """σ_λ > 0 coarse inputs (the default) depend on the seed; the σ = 0 rollout of --sr-input deterministic does not."""
+    data, runs = trained
+    low_resolution = {}
+    for kind in ("stochastic", "deterministic"):
+        for seed in ("1", "2"):
+            out = tmp_path / f"{kind}{seed}"
+            assert main(["evaluate", str(runs["pdd"]), "--data", str(data), "--out", str(out), "--tasks", "super-resolve", "--sr-input", kind, "--seed", seed, *FAST]) == 0
+            metrics = _metrics(out)
+            assert metrics["low_resolution"]["input"] == metrics["super_resolve"]["input"] == kind
+            low_resolution[kind, seed] = metrics["low_resolution"]["spectral_error"]
+    assert low_resolution["deterministic", "1"] == low_resolution["deterministic", "2"]
+    assert low_resolution["stochastic", "1"] != low_resolution["stochastic", "2"]
+
+
+@pytest.mark.parametrize("arguments", [["--sr-input", "noisy"], ["--tasks", "dance"], ["--lambdas", "zero"], ["--segments", "0"], ["--sampler", "magic"], ["--score", "psychic"], ["--score", "noise"]])
 def test_evaluate_bad_arguments_exit_2_with_one_line(trained, tmp_path, capsys, arguments):
     data, runs = trained
     assert main(["evaluate", str(runs["pdd"]), "--data", str(data), "--out", str(tmp_path / "x"), *arguments]) == 2

@@ -20,7 +20,7 @@ from pdd_core.inference import load_run
 from pdd_core.registry import SYSTEMS
 from pdd_core.schedules import uniform_grid
 from pdd_core.training import ModelConfig, ObjectiveConfig, TrainConfig, train
-from solvers import Euler, ETDPredictor, LangevinCorrector, PredictorCorrector
+from solvers import Euler, EulerMaruyama, ETDPredictor, LangevinCorrector, PredictorCorrector
 
 HELP = "run the whole pipeline on a small problem and write metrics and figures (the main job)"
 
@@ -143,7 +143,10 @@ def run(args: argparse.Namespace) -> int:
         "description": {"sampler": "pc", "snr": demo["snr"], "corrector_steps": demo["corrector_steps"], "lambda_steps_per_unit_lambda": demo["lambda_steps"]},
     }
     settings = EvaluationSettings(lambdas=(0.0, 0.2), **demo["evaluate"])
-    metrics = evaluate_run(trained, data, out / "evaluation", settings=settings, simulation={"integrator": Euler()}, sampling=sampling, generator=generator, progress=progress)
+    stochastic = {"integrator": EulerMaruyama(), "noise": True, "generator": generator}  # super-resolution input: samples of p_λ
+    metrics = evaluate_run(
+        trained, data, out / "evaluation", settings=settings, simulation={"integrator": Euler()}, sampling=sampling, generator=generator, sr_simulation=stochastic, progress=progress
+    )
     _stage("simulate, generate, super-resolve, evaluate", started, timings)
 
     by_lambda = metrics.get("simulate", {}).get("by_lambda", {})

@@ -12,8 +12,10 @@ from pdd_core.cli.main import COMMANDS
 from pdd_core.errors import ConfigError, bad_argument
 from pdd_core.evaluation import TASKS, EvaluationSettings, evaluate_run
 from pdd_core.inference import load_run, run_score
-from solvers import Euler
+from solvers import Euler, EulerMaruyama
 
+# The coarse rollouts super-resolution refines: σ_λ > 0 samples the path density the reverse flow follows.
+SR_INPUTS = ("stochastic", "deterministic")
 HELP = "evaluate a trained run: L2 and spectral errors of simulation, generation and super-resolution, with figures"
 
 EPILOG = """\
@@ -22,8 +24,10 @@ metric: l2, spectral_error; every number with its settings) and PNG figures (spa
 panels, spatial PSDs, super-resolution, error vs λ when >= 3 λs are given, the training loss).
 Metrics follow PDD B.5: the relative L2 error (Eq. 63) at step --l2-step (the paper reports the
 sixth), and the spectral error (Eq. 64) of a long rollout whose first --discard segments (of the
-reference's length) are dropped. Reference data at λ > 0 is C_λ u0 without noise, and rollouts
-are deterministic (σ = 0). Generation and super-resolution use the sampler options (the
+reference's length) are dropped. Reference data at λ > 0 is C_λ u0 without noise, and the
+simulate task's rollouts are deterministic (σ = 0). Super-resolution refines stochastic rollouts
+at --sr-lambda (σ_λ > 0: samples of the path density it follows back; --sr-input deterministic
+for σ = 0 ones). Generation and super-resolution use the sampler options (the
 paper: --sampler pc --lambda-steps 1000 --snr 0.7 --corrector-steps 3; cheaper: --sampler eab2
 --lambda-steps 50 --grid power).
 
@@ -58,6 +62,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--n-generate", type=int, metavar="N", help="generated paths (default: as many as reference paths)")
     parser.add_argument("--sr-lambda", type=float, default=0.2, help="λ of the coarse simulations to super-resolve (default: 0.2, PDD Table 3)")
     parser.add_argument("--n-super-resolve", type=int, metavar="N", help="coarse segments to super-resolve (default: all kept)")
+    parser.add_argument(
+        "--sr-input", default="stochastic", metavar="KIND", help="coarse rollout to super-resolve: stochastic (σ_λ > 0) or deterministic (σ = 0) (default: stochastic)"
+    )
     add_sampler_arguments(parser, "--lambda-steps", "λ steps of generation, super-resolution and the conditional baseline (default: 1000, PDD B.3)")
     add_score_argument(parser)
     parser.add_argument("--seed", type=int, default=0, help="seed of every random draw (default: 0)")
@@ -69,6 +76,8 @@ def run(args: argparse.Namespace) -> int:
     for flag, value, minimum in (("--seed", args.seed, 0), ("--l2-step", args.l2_step, 1), ("--discard", args.discard, 0), ("--segments", args.segments, 1)):
         if value < minimum:
             raise bad_argument(flag, value, f"must be >= {minimum}", f"pass {flag} >= {minimum}", kind=ConfigError)
+    if args.sr_input not in SR_INPUTS:
+        raise bad_argument("--sr-input", args.sr_input, "unknown coarse input", f"use one of {', '.join(SR_INPUTS)}", kind=ConfigError)
     trained = load_run(args.run_dir)
     if args.score != "auto":
         run_score(trained, args.score)  # an unknown kind, or one the run lacks, fails before any work
@@ -94,7 +103,10 @@ def run(args: argparse.Namespace) -> int:
         simulation = {"sampler": sampler, "lam_grid": build_lambda_grid(args, trained.config.lam_max, trained.config.lam_min, 1000), "generator": generator}
     else:
         simulation = {"integrator": Euler()}
-    metrics = evaluate_run(trained, args.data, args.out, tasks=tasks, settings=settings, simulation=simulation, sampling=sampling, generator=generator, progress=not args.no_progress)
+    sr_simulation = {"integrator": EulerMaruyama(), "noise": True, "generator": generator} if args.sr_input == "stochastic" else None
+    metrics = evaluate_run(
+        trained, args.data, args.out, tasks=tasks, settings=settings, simulation=simulation, sampling=sampling, generator=generator, sr_simulation=sr_simulation, progress=not args.no_progress
+    )
     summary = {key: {k: v for k, v in value.items() if k in ("l2", "spectral_error", "skipped")} for key, value in metrics.items() if isinstance(value, dict) and key in ("simulate", "generate", "super_resolve", "low_resolution")}
     print(json.dumps(summary, indent=2))
     print(f"evaluated in {time.perf_counter() - started:.1f} s; wrote {FilePath(args.out).resolve() / 'metrics.json'} and {len(metrics['figures'])} figures")

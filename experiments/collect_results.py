@@ -75,8 +75,13 @@ def over_seeds(experiment: str, stem: str, task: str, pick, suffix: str = "") ->
             values.append(value)
     if not values:
         return f"diverged ({', '.join(failures)})" if failures else "not run"
-    cell = f"{values[0]:.3f} (1 seed)" if len(values) == 1 else f"{statistics.mean(values):.3f} (±{statistics.stdev(values):.3f}, {len(values)} seeds)"
+    # With 2-3 seeds a mean can hide one diverged rollout: the per-seed values are listed too.
+    cell = f"{_number(values[0])} (1 seed)" if len(values) == 1 else f"{_number(statistics.mean(values))} (±{_number(statistics.stdev(values))}; seeds: {', '.join(map(_number, values))})"
     return cell + (f"; diverged: {', '.join(failures)}" if failures else "")
+
+
+def _number(value: float) -> str:
+    return f"{value:.3f}" if abs(value) < 1e3 else f"{value:.3g}"
 
 
 def _failure_point(message: str) -> str:

@@ -13,9 +13,7 @@ paper_sampler=(--sampler pc --snr 0.3 --corrector-steps 1 --lambda-steps 1000)
 source experiments/evaluate_runs.sh
 if [ "$part" != sampling ]; then
   evaluate pdd_seed0 --tasks simulate --lambdas 0,0.1,0.2
-  # The conditional DDPM samples each of the 440 rollout steps with 40 denoiser calls (~3 h here),
-  # so its long rollout discards 2 segments instead of 10 (spectra from frames 80-120, not 400-440).
-  evaluate ddpm_simulation_seed0 --tasks simulate --lambdas 0 --sampler pf --lambda-steps 20 --discard 2
+  evaluate ddpm_simulation_seed0 --tasks simulate --lambdas 0 --sampler pf --lambda-steps 20
   evaluate pdd_per_mode_seed0 --tasks simulate --lambdas 0,0.2
 fi
 if [ "$part" != simulate ]; then

@@ -39,6 +39,7 @@ PDD_VARIANTS = {
     "pdd": "PDD (ours, paper's loss and score)",
     "pdd_per_mode": "PDD (ours, per-mode loss + Gaussian r_λ)",
 }
+SHORT_LABELS = {"pdd": "paper's", "pdd_per_mode": "per-mode"}
 ABLATIONS = {
     "pdd": "PDD, U-Net, W = 5 (reference)",
     "window_1": "window 1 (D.2)",
@@ -112,10 +113,12 @@ def main() -> None:
     rows.append(f"| DDPM baseline (ours) | {over_seeds(experiment, 'ddpm_simulation', 'simulate', simulate('0', 'l2'))} | {over_seeds(experiment, 'ddpm_simulation', 'simulate', simulate('0', 'spectral_error'))} |")
     rows.append(f"| PDD (paper) | {paper['table1_l2'][0]} | {paper['table1_spectral'][0]} |")
     rows.append(f"| DDPM (paper) | {paper['table1_l2'][1]} | {paper['table1_spectral'][1]} |")
-    rows.append("\n### Fig. 7: simulation errors against λ (PDD, paper's loss)\n")
-    rows.append("| λ | L2 error (step 6) | spectral error |\n|---|---|---|")
+    rows.append("\n### Fig. 7: simulation errors against λ (L2 at step 6, spectral error)\n")
+    rows.append("| λ | " + " | ".join(f"L2, {SHORT_LABELS[stem]} | spectral, {SHORT_LABELS[stem]}" for stem in PDD_VARIANTS) + " |")
+    rows.append("|---|" + "---|---|" * len(PDD_VARIANTS))
     for lam in FIG7_LAMBDAS[system]:
-        rows.append(f"| {lam} | {over_seeds(experiment, 'pdd', 'simulate', simulate(lam, 'l2'))} | {over_seeds(experiment, 'pdd', 'simulate', simulate(lam, 'spectral_error'))} |")
+        cells = [over_seeds(experiment, stem, "simulate", simulate(lam, metric)) for stem in PDD_VARIANTS for metric in ("l2", "spectral_error")]
+        rows.append(f"| {lam} | " + " | ".join(cells) + " |")
     rows.append("\n### Table 2: unconditional generation (spectral error)\n")
     rows.append("| model | spectral error |\n|---|---|")
     for stem, label in PDD_VARIANTS.items():

@@ -20,7 +20,7 @@ evaluate_simulation() {
   local seed=$1
   evaluate "pdd_seed$seed" --tasks simulate --lambdas 0,0.05,0.1,0.15,0.2
   evaluate "ddpm_simulation_seed$seed" --tasks simulate --lambdas 0 --sampler pf --lambda-steps 20
-  evaluate "pdd_per_mode_seed$seed" --tasks simulate --lambdas 0,0.2
+  evaluate "pdd_per_mode_seed$seed" --tasks simulate --lambdas 0,0.05,0.1,0.15,0.2
 }
 # Tables 2 and 3 (the reverse-λ tasks, the costliest): PDD runs go to NAME_sr.
 evaluate_sampling() {
@@ -30,14 +30,18 @@ evaluate_sampling() {
   evaluate "ddpm_generation_seed$seed" --tasks generate --n-generate 4 "${paper_sampler[@]}"
   evaluate_as "pdd_seed$seed" "pdd_seed${seed}_sr" --tasks generate,super-resolve --n-generate 4 --n-super-resolve 4 "${paper_sampler[@]}"
 }
+# Seed 2 of the reverse-λ comparison only (per-mode PDD against DDPM generation, Tables 2-3).
 if [ "$part" != sampling ]; then
   evaluate_simulation 0
   for name in window_1 window_15 noise_free eq67 fno sa_pdd; do
     evaluate "${name}_seed0" --tasks simulate --lambdas 0,0.2
   done
   evaluate_simulation 1
+  evaluate pdd_per_mode_seed2 --tasks simulate --lambdas 0,0.05,0.1,0.15,0.2
 fi
 if [ "$part" != simulate ]; then
   evaluate_sampling 0
   evaluate_sampling 1
+  evaluate_as pdd_per_mode_seed2 pdd_per_mode_seed2_sr --tasks generate,super-resolve --n-generate 4 --n-super-resolve 4 --score path-per-mode-r "${paper_sampler[@]}"
+  evaluate ddpm_generation_seed2 --tasks generate --n-generate 4 "${paper_sampler[@]}"
 fi

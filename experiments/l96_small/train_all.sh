@@ -9,5 +9,6 @@ jobs_list=()
 for seed in 0 1; do
   for name in pdd pdd_per_mode ddpm_simulation ddpm_generation; do jobs_list+=("$name $seed"); done
 done
+jobs_list+=("pdd_per_mode 2" "ddpm_generation 2")  # a third seed for the reverse-λ tables (2 and 3)
 for name in window_1 window_15 noise_free eq67 fno sa_pdd; do jobs_list+=("$name 0"); done
 bash experiments/train_runs.sh l96_small "${jobs_list[@]}"

@@ -71,7 +71,10 @@ def over_seeds(experiment: str, stem: str, task: str, pick, suffix: str = "") ->
         if "failed" in metrics[task]:
             failures.append(_failure_point(metrics[task]["failed"]))
             continue
-        value = pick(metrics[task])
+        try:
+            value = pick(metrics[task])
+        except KeyError:  # evaluated without this λ
+            continue
         if value is not None and math.isfinite(value):
             values.append(value)
     if not values:

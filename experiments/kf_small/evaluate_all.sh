@@ -14,7 +14,7 @@ source experiments/evaluate_runs.sh
 if [ "$part" != sampling ]; then
   evaluate pdd_seed0 --tasks simulate --lambdas 0,0.1,0.2
   evaluate ddpm_simulation_seed0 --tasks simulate --lambdas 0 --sampler pf --lambda-steps 20
-  evaluate pdd_per_mode_seed0 --tasks simulate --lambdas 0,0.2
+  evaluate pdd_per_mode_seed0 --tasks simulate --lambdas 0,0.1,0.2
 fi
 if [ "$part" != simulate ]; then
   # The per-mode extension (docs/training.md): per-mode loss, reverse-λ score with the Gaussian r_λ.

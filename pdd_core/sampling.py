@@ -38,7 +38,7 @@ def check_finite_sample(u: torch.Tensor, lam: torch.Tensor) -> None:
             f"λ = {float(lam.reshape(-1)[0]):.4g}",
             "the sample became NaN or inf (explicit steps are unstable when κΔλ or b²Δλ/(σ_λ²Δt) exceed ~1; "
             "with a path score the reverse flow itself grows modes with α|k|² > β²·λ_max(-∂s), docs/results.md)",
-            "use more λ steps (PDD B.3 uses 1000 on [0, 1]), the probability-flow samplers (pf, eab2), or score 'path-per-mode-r' with a run trained with objective.noise_model = 'per-mode'",
+            "use more λ steps (PDD B.3 uses 1000 on [0, 1]), the probability-flow samplers (pf, eab2), or, unless already used, score 'path-per-mode-r' with a run trained with objective.noise_model = 'per-mode'",
         )
 
 

@@ -13,8 +13,8 @@
     rng             torch's global CPU (and CUDA) RNG states
     last_loss       the loss of step ``step``
     data_power      G(k) = E|û0(k)|² of the standardised training data [C, *rfft] (float64), for
-                    the Gaussian initial density r_λ (score "path-per-mode-r"); absent in
-                    checkpoints written before it was added
+                    the Gaussian initial density r_λ (score "path-per-mode-r"); None for
+                    denoising runs, absent in checkpoints written before it was added
 
 It is written to a temporary file in the same directory, flushed to disk and renamed over
 the old one (``os.replace`` is atomic), so a crash or an exception at any moment leaves

@@ -387,8 +387,10 @@ def _run(config: TrainConfig, run_dir: FilePath, record: dict[str, Any] | None, 
         _restore_rng_states(record["rng"], device)
         step, elapsed, last_loss = int(record["step"]), float(record["elapsed"]), float(record["last_loss"])
     saved_step = step
-    stored_power = record.get("data_power") if record is not None else None
-    power = stored_power if stored_power is not None else dataset_power(data, grid)
+    # G(k) for the Gaussian r_λ of a drift run's path score; measured once, by the rank that saves.
+    power = record.get("data_power") if record is not None else None
+    if power is None and context.is_main and config.objective.name in ("pdd", "sa-pdd"):
+        power = dataset_power(data, grid)
 
     log_path = run_dir / LOG_NAME
     if context.is_main:

@@ -44,6 +44,7 @@ from pdd_core.rollout import rollout
 from pdd_core.sampling import extrapolate_t0, sample
 from pdd_core.schedules import check_grid, power_grid, uniform_grid
 from pdd_core.score import POWER_PATHS, DenoisingScore, GaussianInitial, PathScore, SAPDDScore, data_power
+from pdd_core.score.gaussian_marginal import GaussianMarginal, data_autocovariance
 from pdd_core.training.checkpoint import load_checkpoint, model_from_record
 from pdd_core.training.config import TrainConfig
 from pdd_core.validation import check_generator
@@ -64,7 +65,8 @@ class TrainedRun:
 
     ``data`` is the metadata of the training file (its ``mean``/``std`` define the
     standardised space) when that file is still found, else None. ``data_power`` is the
-    training data's G(k) stored in the checkpoint (None in checkpoints that predate it).
+    training data's G(k) and ``data_autocovariance`` its temporal covariance A(k, ℓ) per mode,
+    both stored in the checkpoint (None in checkpoints that predate them).
     """
 
     run_dir: FilePath
@@ -76,6 +78,7 @@ class TrainedRun:
     data_path: FilePath | None
     data: DatasetMetadata | None
     data_power: torch.Tensor | None = None
+    data_autocovariance: torch.Tensor | None = None
 
     @property
     def objective(self) -> str:
@@ -131,7 +134,7 @@ def load_run(run_dir: str | os.PathLike, *, ema: bool = True, device: str | torc
     model = model.to(resolve_device(device))
     for parameter in model.parameters():
         parameter.requires_grad_(False)  # inference never trains: no parameter gradient is ever built
-    return TrainedRun(path, model, config, scheme, grid, dt, data_path, data, record.get("data_power"))
+    return TrainedRun(path, model, config, scheme, grid, dt, data_path, data, record.get("data_power"), record.get("data_autocovariance"))
 
 
 def check_lambda(run: TrainedRun, lam: float, name: str = "lam") -> float:
@@ -175,6 +178,38 @@ def training_power(run: TrainedRun, paths: int = POWER_PATHS) -> torch.Tensor:
         )
     u = read_paths(run, run.data_path, split=run.config.split, n=min(paths, run.data.splits[run.config.split][0])).u
     return data_power(u, run.grid)
+
+
+def training_autocovariance(run: TrainedRun, paths: int = POWER_PATHS) -> torch.Tensor | None:
+    """A(k, ℓ) of the run's standardised training paths ``[C, *rfft, T]`` float64 (:func:`data_autocovariance`).
+
+    Stored in the checkpoint by the trainer; read from the training file for older checkpoints;
+    None when neither is available.
+    """
+    if run.data_autocovariance is not None:
+        return run.data_autocovariance.to(torch.float64)
+    if run.data_path is None:
+        return None
+    u = read_paths(run, run.data_path, split=run.config.split, n=min(paths, run.data.splits[run.config.split][0])).u
+    return data_autocovariance(u, run.grid)
+
+
+def run_marginal(run: TrainedRun, frames: int) -> GaussianMarginal:
+    """The Gaussian marginal N(0, C̃²G + Σ̃) of the run's training data for paths of ``frames`` frames.
+
+    The data-informed prior and the few-step samplers' reference. A clear error when the run
+    has no stored covariance and its training file is gone.
+    """
+    autocovariance = training_autocovariance(run)
+    if autocovariance is None:
+        raise bad_argument(
+            "RUN_DIR",
+            str(run.run_dir),
+            f"the data-informed prior and sampler need the training data's covariance, but the checkpoint predates it and the training file {run.config.data!r} is not found",
+            "make the training file available at the path recorded in config.json, or use --prior noise with a sampler that needs no reference (pc, etd, em, pf, eab2)",
+            kind=DataError,
+        )
+    return GaussianMarginal.from_autocovariance(autocovariance, frames)
 
 
 def run_score(run: TrainedRun, kind: str = "auto"):
@@ -347,13 +382,16 @@ def generate_run(
     generator: torch.Generator,
     score: str = "auto",
     boundary: str = "auto",
+    prior: GaussianMarginal | None = None,
     batch_size: int | None = None,
     progress: bool = False,
 ) -> torch.Tensor:
     """Unconditional generation of ``n`` paths of ``frames`` frames (PDD Algorithm 3, line 1).
 
-    Each path starts from the prior N(0, Σ_λmax) per time step at λ_max = ``lam_grid[0]`` and
-    is integrated down to ``lam_grid[-1]``. Returns ``[n, frames, C, *space]`` on the CPU.
+    Each path starts from ``prior`` at λ_max = ``lam_grid[0]`` and is integrated down to
+    ``lam_grid[-1]``. The default prior is the data-informed N(0, C̃²G + Σ̃) of the run's
+    training data (:func:`run_marginal`); ``GaussianMarginal()`` is the paper's N(0, Σ_λmax) per
+    time step. Returns ``[n, frames, C, *space]`` on the CPU.
     """
     for name, value in (("n", n), ("frames", frames)):
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
@@ -364,12 +402,12 @@ def generate_run(
     if isinstance(path_score, PathScore) and frames < 2:
         raise bad_argument("frames", frames, "a path score needs T >= 2 frames (it scores increments)", "generate at least 2 frames", kind=ShapeError)
     rule = run_boundary(boundary, path_score, frames)
+    prior = run_marginal(run, frames) if prior is None else prior
     outputs = []
     for rows in _chunks(n, batch_size):
-        zeros = torch.zeros(rows.stop - rows.start, frames, run.grid.channels, *run.grid.shape, dtype=run.dtype, device=run.device)
-        # N(0, Σ_λmax): the forward kernel applied to zeros, drawn on the run's device.
-        prior = run.scheme.forward_sample(zeros, run.grid, float(lam_grid[0]), generator)
-        outputs.append(sample(path_score, run.scheme, run.grid, sampler, lam_grid, generator=generator, u_init=prior, boundary=rule, progress=progress).cpu())
+        shape = (rows.stop - rows.start, frames, run.grid.channels, *run.grid.shape)
+        start = prior.sample(shape, run.scheme, run.grid, float(lam_grid[0]), generator, dtype=run.dtype).to(run.device)
+        outputs.append(sample(path_score, run.scheme, run.grid, sampler, lam_grid, generator=generator, u_init=start, boundary=rule, progress=progress).cpu())
     return torch.cat(outputs)
 
 
@@ -558,6 +596,8 @@ __all__ = [
     "run_score",
     "simulate_run",
     "super_resolve_run",
+    "run_marginal",
+    "training_autocovariance",
     "training_power",
     "write_inference_file",
 ]

@@ -10,6 +10,7 @@ from tqdm.auto import tqdm
 from pdd_core.errors import ShapeError, bad_argument
 from pdd_core.grid import Grid
 from pdd_core.schedules import check_grid
+from pdd_core.score.gaussian_marginal import GaussianMarginal
 from pdd_core.validation import check_field, check_generator
 
 Boundary = Callable[[torch.Tensor], torch.Tensor]
@@ -30,6 +31,15 @@ def no_boundary(u: torch.Tensor) -> torch.Tensor:
     return u
 
 
+# A sample whose mean energy per path exceeds this multiple of the start's has left the density:
+# the coarse-grained data and the prior differ in energy by a few x, never by 1e3.
+ENERGY_BAND = 1e3
+DIVERGENCE_FIX = (
+    "use the default sampler (gpc: per-mode exponential predictor + Gaussian Langevin corrector), more λ steps "
+    "(PDD B.3 uses 1000 on [0, 1]), or, for a path score, a run trained with objective.noise_model = 'per-mode' (the default) and score 'path-per-mode-r'"
+)
+
+
 def check_finite_sample(u: torch.Tensor, lam: torch.Tensor) -> None:
     """Stop a diverging reverse-λ integration with a message that says what to change."""
     if not bool(torch.isfinite(u).all()):
@@ -38,7 +48,25 @@ def check_finite_sample(u: torch.Tensor, lam: torch.Tensor) -> None:
             f"λ = {float(lam.reshape(-1)[0]):.4g}",
             "the sample became NaN or inf (explicit steps are unstable when κΔλ or b²Δλ/(σ_λ²Δt) exceed ~1; "
             "with a path score the reverse flow itself grows modes with α|k|² > β²·λ_max(-∂s), docs/results.md)",
-            "use more λ steps (PDD B.3 uses 1000 on [0, 1]), the probability-flow samplers (pf, eab2), or, unless already used, score 'path-per-mode-r' with a run trained with objective.noise_model = 'per-mode'",
+            DIVERGENCE_FIX,
+        )
+
+
+def energy(u: torch.Tensor) -> torch.Tensor:
+    """Mean square value per path ``[B]`` (float64)."""
+    return u.detach().to(torch.float64).pow(2).flatten(1).mean(1)
+
+
+def check_energy(u: torch.Tensor, lam: torch.Tensor, reference: torch.Tensor) -> None:
+    """Stop when a path's energy leaves the band ``ENERGY_BAND`` x the start's mean energy (not only on NaN)."""
+    check_finite_sample(u, lam)
+    ratio = float((energy(u) / reference.clamp_min(torch.finfo(torch.float64).tiny)).max())
+    if ratio > ENERGY_BAND:
+        raise bad_argument(
+            "sample",
+            f"λ = {float(lam.reshape(-1)[0]):.4g}",
+            f"a path's energy grew to {ratio:.3g} x that of the start (band: {ENERGY_BAND:g} x), so the reverse-λ integration diverges",
+            DIVERGENCE_FIX,
         )
 
 
@@ -54,38 +82,43 @@ def sample(
     shape: tuple[int, ...] | None = None,
     dtype: torch.dtype = torch.float32,
     boundary: Boundary | None = None,
+    prior=None,
     progress: bool = False,
 ) -> torch.Tensor:
     """Integrate the reverse RG flow along the decreasing ``lam_grid`` and return u at λ_end.
 
     Exactly one of:
-      * ``shape`` ``[B, T, C, *space]``: unconditional generation from the prior
-        N(0, Σ_λmax) per time step (Algorithm 3, line 1);
+      * ``shape`` ``[B, T, C, *space]``: unconditional generation from ``prior`` (a
+        :class:`~pdd_core.score.gaussian_marginal.GaussianMarginal`; default: the paper's
+        N(0, Σ_λmax) per time step, Algorithm 3, line 1);
       * ``u_init``: super-resolution of a coarse path given at λ = lam_grid[0] (line 2),
         e.g. a simulation at λ = 0.2.
 
     Per-mode coefficients are computed once per grid step before the loop (they are shared
     by the batch); the loop itself is score calls plus arithmetic. ``boundary`` (e.g.
     :func:`extrapolate_t0`) is applied after every update; by default nothing is, and no
-    clamping, mean removal or other stabiliser is ever applied silently.
+    clamping, mean removal or other stabiliser is ever applied silently. The integration
+    stops with a clear error when a sample turns NaN or its energy exceeds ``ENERGY_BAND`` x
+    the start's (a diverging sampler, before it reaches inf).
     """
     check_generator(generator)
     grid_lam = check_grid(lam_grid)
     if (u_init is None) == (shape is None):
         raise bad_argument("u_init", "given" if u_init is not None else None, "pass exactly one of u_init (super-resolution) or shape (generation)", "e.g. shape=(16, 64, 2, 128)")
     if u_init is None:
-        u = scheme.prior_sample(tuple(shape), grid, float(grid_lam[0]), generator, dtype=dtype)
+        prior = GaussianMarginal() if prior is None else prior
+        u = prior.sample(tuple(shape), scheme, grid, float(grid_lam[0]), generator, dtype=dtype)
     else:
         check_field(u_init, grid, "u_init")
         u = u_init
     boundary = boundary or no_boundary
     batch_one = lambda value: value.reshape(1)  # noqa: E731  (coefficients are shared by the batch)
     coefficients = [sampler.prepare(scheme, grid, batch_one(grid_lam[i]), batch_one(grid_lam[i + 1])) for i in range(grid_lam.numel() - 1)]
-    state = None
+    state, start_energy = None, energy(u).mean()
     with torch.no_grad():
         for i in tqdm(range(grid_lam.numel() - 1), desc="reverse-λ", disable=not progress, leave=False):
             lam_from = grid_lam[i].expand(u.shape[0]).to(u.device)
             lam_to = grid_lam[i + 1].expand(u.shape[0]).to(u.device)
             u, state = sampler.step(score, u, lam_from, lam_to, coefficients[i], generator, state, boundary)
-            check_finite_sample(u, lam_to)
+            check_energy(u, lam_to, start_energy)
     return u

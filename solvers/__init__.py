@@ -1,6 +1,7 @@
 """Time integrators (physical time t) and λ-samplers (reverse RG)."""
 
 from solvers.etd import ETDPredictor
+from solvers.gaussian_exponential import GaussianExponential, GaussianLangevin
 from solvers.langevin import LangevinCorrector, PredictorCorrector
 from solvers.probability_flow import ExponentialMultistep, ProbabilityFlowHeun
 from solvers.reverse_euler_maruyama import ReverseEulerMaruyama
@@ -11,6 +12,8 @@ __all__ = [
     "Euler",
     "EulerMaruyama",
     "ExponentialMultistep",
+    "GaussianExponential",
+    "GaussianLangevin",
     "LangevinCorrector",
     "PredictorCorrector",
     "ProbabilityFlowHeun",

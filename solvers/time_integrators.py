@@ -39,3 +39,4 @@ class EulerMaruyama:
             return update
         noise = torch.randn(current.shape, generator=generator, dtype=current.dtype, device=current.device)
         return update + sigma.to(current).reshape(-1, *([1] * (current.ndim - 1))) * math.sqrt(dt) * noise
+

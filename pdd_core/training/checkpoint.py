@@ -15,6 +15,10 @@
     data_power      G(k) = E|û0(k)|² of the standardised training data [C, *rfft] (float64), for
                     the Gaussian initial density r_λ (score "path-per-mode-r"); None for
                     denoising runs, absent in checkpoints written before it was added
+    data_autocovariance
+                    A(k, ℓ) of the first 64 whole standardised training paths [C, *rfft, T]
+                    (float64): the temporal covariance per mode behind the generation prior and
+                    the few-step samplers' reference (GaussianMarginal); absent in older checkpoints
 
 It is written to a temporary file in the same directory, flushed to disk and renamed over
 the old one (``os.replace`` is atomic), so a crash or an exception at any moment leaves

@@ -80,9 +80,12 @@ class ObjectiveConfig:
     * ``noise_free``: the ε = 0 ablation of PDD D.4 (``pdd`` only).
     * ``w_drift``, ``w_score``: the weights of the SA-PDD loss (``sa-pdd`` only).
     * ``delta_lambda``: the floor scale Δλ of σ_λ (PDD Eq. 58, A.7) for ``pdd``/``sa-pdd``.
-    * ``noise_model``: how ``pdd``/``sa-pdd`` weight the increment residuals: ``scalar``
-      1/(σ_λ²Δt) (Eq. 9, the paper) or ``per-mode`` 1/Σ̃_λ(k) (an extension that fits the
-      noise-dominated modes too; see :func:`~pdd_core.training.objectives.increment_loss`).
+    * ``noise_model``: how ``pdd``/``sa-pdd`` weight the increment residuals: ``per-mode``
+      1/Σ̃_λ(k) (the default: an extension that fits the noise-dominated modes too, so the
+      reverse-λ flow of the learned path density is stable; see
+      :func:`~pdd_core.training.objectives.increment_loss`) or ``scalar`` 1/(σ_λ²Δt) (Eq. 9, the
+      paper's setting, whose generation diverges on the grids of docs/results.md). Unset: per-mode
+      for ``pdd``/``sa-pdd``, and ``scalar`` (unused) for the denoising objectives.
     * ``increment_scale``: s per channel of the conditional baseline; None: measured on the
       training split when the run starts (then recorded in the resolved config).
     """
@@ -92,7 +95,7 @@ class ObjectiveConfig:
     w_drift: float = 1.0
     w_score: float = 1.0
     delta_lambda: float = 1e-3
-    noise_model: str = "scalar"
+    noise_model: str | None = None
     increment_scale: tuple[float, ...] | None = None
 
     def __attrs_post_init__(self) -> None:
@@ -117,6 +120,8 @@ class ObjectiveConfig:
                 "remove w_drift/w_score or use objective 'sa-pdd'",
             )
         _real("objective.delta_lambda", self.delta_lambda, positive=True)
+        if self.noise_model is None:  # resolved once, so config.json records what was trained
+            object.__setattr__(self, "noise_model", "per-mode" if self.name in ("pdd", "sa-pdd") else "scalar")
         if self.noise_model not in NOISE_MODELS:
             raise _config_error("objective.noise_model", self.noise_model, "unknown noise model of the increments", f"use one of {list(NOISE_MODELS)}")
         if self.noise_model != "scalar" and self.name not in ("pdd", "sa-pdd"):

@@ -38,6 +38,7 @@ from tqdm import tqdm
 from pdd_core.config import from_tagged, tagged, to_dict
 from pdd_core.errors import ConfigError, PDDError, ShapeError, bad_argument
 from pdd_core.registry import SCHEMES
+from pdd_core.score.gaussian_marginal import dataset_autocovariance
 from pdd_core.score.initial_density import dataset_power
 from pdd_core.training import distributed
 from pdd_core.training.checkpoint import CONFIG_NAME, LOG_NAME, checkpoint_path, load_checkpoint, save_checkpoint, truncate_log, write_text_atomically
@@ -156,6 +157,15 @@ def batches(data, config: TrainConfig, context: distributed.Context, first_step:
         return
     # The loader prefetches the next steps' rows in worker processes while this step trains.
     yield from DataLoader(StepSamples(data), batch_sampler=keys, num_workers=config.num_workers)
+
+
+def _whole_paths(data):
+    """The training split with whole paths instead of random windows (a ``PathDataset``), else ``data`` itself."""
+    from pdd_core.data.dataset import PathDataset
+
+    if isinstance(data, PathDataset) and data.window is not None:
+        return PathDataset(data.path, data.split)
+    return data
 
 
 def open_data(config: TrainConfig):
@@ -391,6 +401,10 @@ def _run(config: TrainConfig, run_dir: FilePath, record: dict[str, Any] | None, 
     power = record.get("data_power") if record is not None else None
     if power is None and context.is_main and config.objective.name in ("pdd", "sa-pdd"):
         power = dataset_power(data, grid)
+    # The data's temporal covariance per mode: the generation prior and the few-step samplers' reference.
+    autocovariance = record.get("data_autocovariance") if record is not None else None
+    if autocovariance is None and context.is_main:
+        autocovariance = dataset_autocovariance(_whole_paths(data), grid)
 
     log_path = run_dir / LOG_NAME
     if context.is_main:
@@ -422,6 +436,7 @@ def _run(config: TrainConfig, run_dir: FilePath, record: dict[str, Any] | None, 
                 "elapsed": elapsed + time.perf_counter() - started,
                 "last_loss": loss,
                 "data_power": power,
+                "data_autocovariance": autocovariance,
             }
             save_checkpoint(checkpoint_path(run_dir), payload)
         context.barrier()

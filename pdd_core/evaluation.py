@@ -101,8 +101,9 @@ def evaluate_run(
     ``simulation`` holds the keyword arguments of :func:`simulate_run` (``integrator`` for
     drift runs; ``sampler``/``lam_grid``/``generator`` for the conditional baseline);
     ``sampling`` holds ``sampler`` and ``lam_grid_for(lam_start) -> grid`` for generation and
-    super-resolution, plus ``description`` (recorded in the metrics) and optionally ``score``
-    (a kind of :func:`~pdd_core.inference.run_score`, default ``auto``). ``sr_simulation``:
+    super-resolution, plus ``description`` (recorded in the metrics as ``sampling``) and
+    optionally ``score`` (a kind of :func:`~pdd_core.inference.run_score`, default ``auto``) and
+    ``prior`` (the generation prior, default the run's data marginal). ``sr_simulation``:
     the :func:`simulate_run` keyword arguments of the coarse rollout that ``super-resolve``
     refines, e.g. ``integrator=EulerMaruyama(), noise=True, generator=g`` for a stochastic one;
     None reuses the deterministic ``simulation`` rollout.
@@ -184,7 +185,8 @@ def _run_task(task, run, reference, initial, context, settings, simulation, samp
         return {"simulate": {"lambda": settings.lambdas[0], "l2": first["l2"], "spectral_error": first["spectral_error"], "l2_step": settings.l2_step, "by_lambda": by_lambda}}
     if task == "generate":
         count = settings.n_generate or reference.shape[0]
-        generated = generate_run(run, count, frames, sampler=sampling["sampler"], lam_grid=sampling["lam_grid_for"](run.config.lam_max), generator=generator, score=sampling.get("score", "auto"), progress=progress)
+        options = {"score": sampling.get("score", "auto"), "prior": sampling.get("prior"), "progress": progress}
+        generated = generate_run(run, count, frames, sampler=sampling["sampler"], lam_grid=sampling["lam_grid_for"](run.config.lam_max), generator=generator, **options)
         figures.append(str(plots.plot_spatiotemporal_panels({"reference": reference[0], "generated": generated[0]}, out / "generate.png", channel_names=channel_names, dt=run.dt, title="unconditional generation")))
         psds = {"reference": time_averaged_spatial_psd(reference), "generated": time_averaged_spatial_psd(generated)}
         figures.append(str(plots.plot_psd_comparison(psds, out / "generate_psd.png", channel_names=channel_names)))

@@ -35,8 +35,8 @@ def no_boundary(u: torch.Tensor) -> torch.Tensor:
 # the coarse-grained data and the prior differ in energy by a few x, never by 1e3.
 ENERGY_BAND = 1e3
 DIVERGENCE_FIX = (
-    "use the default sampler (gpc: per-mode exponential predictor + Gaussian Langevin corrector), more λ steps "
-    "(PDD B.3 uses 1000 on [0, 1]), or, for a path score, a run trained with objective.noise_model = 'per-mode' (the default) and score 'path-per-mode-r'"
+    "generate and super-resolve with the default sampler gpc (exponential predictor + per-mode corrector around the data's Gaussian), "
+    "use more λ steps (PDD B.3 uses 1000 on [0, 1]), or, for a path score, a run trained with objective.noise_model = 'per-mode' (the default)"
 )
 
 

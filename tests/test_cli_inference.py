@@ -82,10 +82,10 @@ def test_simulate_with_noise_save_every_and_the_conditional_baseline(trained, tm
     assert attributes(noisy)["sampler"] == "euler-maruyama"
     baseline = tmp_path / "baseline.h5"
     argv = ["simulate", str(runs["conditional-denoising"]), "--lambda", "0", "--steps", "2", "--n", "2", "--history", "2", "--out", str(baseline)]
-    assert main([*argv, "--lambda-steps", "3", "--corrector-steps", "1", "--no-progress"]) == 0
+    assert main([*argv, "--lambda-steps", "3", "--corrector-steps", "0", "--no-progress"]) == 0  # an untrained denoiser: the bare ETD stays in band
     assert read_metadata(baseline).splits["train"] == (2, 4, 2, 16)
     settings = json.loads(attributes(baseline)["settings"])
-    assert attributes(baseline)["sampler"] == "pc" and settings["sampler_steps"] == 3 and settings["corrector_steps"] == 1 and settings["snr"] == 0.7
+    assert attributes(baseline)["sampler"] == "pc" and settings["sampler_steps"] == 3 and settings["corrector_steps"] == 0 and settings["snr"] == 0.7
     assert "conditional baseline with pc" in capsys.readouterr().out
 
 
@@ -94,16 +94,17 @@ def test_generate_is_determined_by_the_seed(trained, tmp_path):
     outputs = {}
     for name, seed in (("a", "3"), ("b", "3"), ("c", "4")):
         outputs[name] = tmp_path / f"{name}.h5"
-        argv = ["generate", str(runs["pdd"]), "--n", "3", "--frames", "4", "--steps", "4", "--grid", "power", "--seed", seed, "--batch-size", "2"]
+        argv = ["generate", str(runs["pdd"]), "--n", "3", "--frames", "4", "--steps", "4", "--seed", seed, "--batch-size", "2"]
         assert main([*argv, "--out", str(outputs[name]), "--no-progress"]) == 0
     first = stored(outputs["a"])
     assert first.shape == (3, 4, 2, 16) and np.isfinite(first).all()
     assert np.array_equal(first, stored(outputs["b"])) and not np.array_equal(first, stored(outputs["c"]))
     recorded = attributes(outputs["a"])
     settings = json.loads(recorded["settings"])
-    assert recorded["sampler"] == "pc" and recorded["steps"] == 4 and recorded["lambda"] == 0.0 and recorded["source_objective"] == "pdd"
-    assert settings["lambda_grid"] == "power" and settings["corrector_steps"] == 3 and settings["seed"] == 3 and settings["boundary"] == "extrapolate"
-    for objective, sampler in (("denoising", "eab2"), ("sa-pdd", "em")):
+    assert recorded["sampler"] == "gpc" and recorded["steps"] == 4 and recorded["lambda"] == 0.0 and recorded["source_objective"] == "pdd"  # the default sampler
+    assert settings["lambda_grid"] == "power" and settings["corrector_steps"] == 1 and settings["step_size"] == 1.0 and settings["network_calls"] == 8
+    assert settings["seed"] == 3 and settings["boundary"] == "extrapolate" and settings["prior"] == "data"
+    for objective, sampler in (("denoising", "gpf"), ("sa-pdd", "gsde")):
         out = tmp_path / f"{objective}.h5"
         argv = ["generate", str(runs[objective]), "--n", "2", "--frames", "2", "--sampler", sampler, "--steps", "3"]
         assert main([*argv, "--out", str(out), "--no-progress"]) == 0
@@ -122,7 +123,7 @@ def test_generate_is_determined_by_the_seed(trained, tmp_path):
         (["simulate", "{conditional-denoising}", "--lambda", "0", "--steps", "2", "--noise"], "samples every increment"),
         (["simulate", "{denoising}", "--lambda", "0", "--steps", "2"], "has no drift"),
         (["generate", "{pdd}", "--n", "2", "--frames", "3", "--sampler", "heun"], "--sampler='heun': unknown sampler"),
-        (["generate", "{pdd}", "--n", "2", "--frames", "3", "--sampler", "etd", "--snr", "0.3"], "apply to the predictor-corrector sampler only"),
+        (["generate", "{pdd}", "--n", "2", "--frames", "3", "--sampler", "etd", "--snr", "0.3"], "apply to the predictor-corrector samplers pc and gpc only"),
         (["generate", "{pdd}", "--n", "2", "--frames", "3", "--snr", "-1"], "snr=-1.0"),
         (["generate", "{pdd}", "--n", "2", "--frames", "2", "--boundary", "extrapolate"], "needs T >= 3"),
         (["generate", "{pdd}", "--n", "0", "--frames", "3"], "--n=0"),

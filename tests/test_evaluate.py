@@ -10,7 +10,7 @@ import pytest
 from pdd_core.cli.main import main
 from tests.test_inference import train_tiny_runs
 
-FAST = ["--l2-step", "2", "--discard", "1", "--segments", "1", "--sampler", "eab2", "--lambda-steps", "5", "--grid", "power", "--no-progress"]
+FAST = ["--l2-step", "2", "--discard", "1", "--segments", "1", "--lambda-steps", "5", "--no-progress"]  # the default sampler (gpc)
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +44,8 @@ def test_evaluate_skips_tasks_a_baseline_cannot_do(trained, tmp_path):
     metrics = _metrics(out)
     assert "skipped" in metrics["simulate"] and math.isfinite(metrics["generate"]["spectral_error"])
     out = tmp_path / "eval_conditional"
-    assert main(["evaluate", str(runs["conditional-denoising"]), "--data", str(data), "--out", str(out), "--lambdas", "0", *FAST]) == 0
+    # The conditional baseline samples single increments, so gpc (built for whole paths) is not its sampler.
+    assert main(["evaluate", str(runs["conditional-denoising"]), "--data", str(data), "--out", str(out), "--lambdas", "0", *FAST, "--sampler", "eab2", "--grid", "power"]) == 0
     metrics = _metrics(out)
     assert math.isfinite(metrics["simulate"]["l2"]) and "skipped" in metrics["generate"]
 

@@ -26,6 +26,7 @@ from pdd_core.inference import (
     load_run,
     read_paths,
     run_boundary,
+    run_marginal,
     run_score,
     simulate_run,
     super_resolve_run,
@@ -38,7 +39,7 @@ from pdd_core.schedules import uniform_grid
 from pdd_core.score import DenoisingScore, PathScore, SAPDDScore
 from pdd_core.training import ModelConfig, ObjectiveConfig, TrainConfig, train
 from schemes import Carosso, VariancePreserving
-from solvers import ETDPredictor, Euler, EulerMaruyama, ExponentialMultistep, LangevinCorrector, PredictorCorrector, ReverseEulerMaruyama
+from solvers import ETDPredictor, Euler, EulerMaruyama, ExponentialMultistep, GaussianExponential, GaussianLangevin, LangevinCorrector, PredictorCorrector, ReverseEulerMaruyama
 
 GRID = Grid((16,), channels=2)
 DT = 0.1
@@ -61,7 +62,8 @@ def tiny_configs(data: Path) -> dict[str, TrainConfig]:
     fno = ModelConfig(name="fno", preset="tiny")
     variance_preserving = {"name": "variance-preserving", "gamma": 3.0}
     return {
-        "pdd": TrainConfig(model=ModelConfig(name="linear", overrides={"lam_nodes": 3}), steps=3, lr=1e-2, dtype="float64", **common),
+        # The paper's scalar noise model (Eq. 9), so the t0 rule of B.6 and Eq. 58's score are exercised.
+        "pdd": TrainConfig(model=ModelConfig(name="linear", overrides={"lam_nodes": 3}), objective=ObjectiveConfig(noise_model="scalar"), steps=3, lr=1e-2, dtype="float64", **common),
         "sa-pdd": TrainConfig(model=fno, objective=ObjectiveConfig(name="sa-pdd"), steps=2, **common),
         "denoising": TrainConfig(model=fno, objective=ObjectiveConfig(name="denoising"), scheme=variance_preserving, steps=2, **common),
         "conditional-denoising": TrainConfig(model=fno, objective=ObjectiveConfig(name="conditional-denoising"), scheme=variance_preserving, steps=2, **common),
@@ -216,7 +218,7 @@ def test_conditional_baseline_simulation_of_a_trained_run_is_seeded(trained):
     data, runs = trained
     run = load_run(runs["conditional-denoising"])
     u0 = initial_data(data, 2)
-    options = {"sampler": PredictorCorrector(ETDPredictor(), LangevinCorrector(0.7), 1), "lam_grid": uniform_grid(1.0, 0.0, 4)}
+    options = {"sampler": ETDPredictor(), "lam_grid": uniform_grid(1.0, 0.1, 10)}  # an untrained denoiser: stop before λ = 0
     first, again, other = (simulate_run(run, u0, 0.0, 3, generator=seeded(seed), **options) for seed in (1, 1, 2))
     assert first.shape == (2, 4, 2, 16) and bool(torch.isfinite(first).all()) and torch.equal(first[:, 0], u0[:, 0].float())
     assert torch.equal(first, again) and not torch.equal(first, other)
@@ -290,7 +292,8 @@ def test_generation_is_seeded_finite_and_leaves_no_gradients(trained, objective,
     run = load_run(runs[objective])
     for parameter in run.model.parameters():  # trainable parameters: the autograd path score must still leave no .grad
         parameter.requires_grad_(True)
-    sampler = PredictorCorrector(ETDPredictor(), LangevinCorrector(0.7), 1)
+    reference = run_marginal(run, 5)  # the default sampler: exponential predictor + per-mode corrector around the data's Gaussian
+    sampler = PredictorCorrector(GaussianExponential(reference, gate=1.0), GaussianLangevin(reference, gate=1.0), 1)
     grid = lambda_grid("power", 1.0, 0.0, 6)
     first, again, other = (generate_run(run, 3, 5, sampler=sampler, lam_grid=grid, generator=seeded(seed), score=score, batch_size=2) for seed in (0, 0, 1))
     assert first.shape == (3, 5, 2, 16) and first.dtype == run.dtype and bool(torch.isfinite(first).all())

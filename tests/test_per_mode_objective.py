@@ -16,14 +16,14 @@ from pdd_core.cli.main import main
 from pdd_core.drifts.linear import LinearDrift
 from pdd_core.errors import ConfigError
 from pdd_core.grid import Grid
-from pdd_core.inference import generate_run, lambda_grid, load_run, read_paths, run_boundary, run_score, training_power
+from pdd_core.inference import generate_run, lambda_grid, load_run, read_paths, run_boundary, run_marginal, run_score, training_power
 from pdd_core.score import PathScore, data_power
 from pdd_core.score.path_density import increment_variance
 from pdd_core.spectral import apply_diagonal
 from pdd_core.training import ObjectiveConfig, config_from_dict
 from pdd_core.training.objectives import PDDObjective
 from schemes import Carosso
-from solvers import ETDPredictor
+from solvers import GaussianExponential, GaussianLangevin, PredictorCorrector
 from tests.test_inference import write_tiny_data
 
 GRID = Grid((16,), channels=2, length=3.0)
@@ -81,7 +81,9 @@ def test_per_mode_loss_weights_each_mode_by_its_inverse_increment_variance():
 
 
 def test_objective_config_takes_the_noise_model_of_pdd_and_sa_pdd_only():
-    assert ObjectiveConfig().noise_model == "scalar"  # the paper's Eq. 9 stays the default
+    assert ObjectiveConfig().noise_model == "per-mode"  # the default since issue 12: the paper's Eq. 9 diverges in generation
+    assert ObjectiveConfig(name="sa-pdd").noise_model == "per-mode" and ObjectiveConfig(name="denoising").noise_model == "scalar"
+    assert ObjectiveConfig(noise_model="scalar").noise_model == "scalar"  # the paper's setting, one option away
     assert config_from_dict({"objective": {"name": "sa-pdd", "noise_model": "per-mode"}}).objective.noise_model == "per-mode"
     with pytest.raises(ConfigError, match="objective.noise_model='diagonal': unknown noise model"):
         ObjectiveConfig(noise_model="diagonal")
@@ -115,5 +117,8 @@ def test_pdd_train_toml_with_the_per_mode_loss_and_the_gaussian_initial_density(
     torch.testing.assert_close(training_power(attrs.evolve(run, data_power=None)), power)  # older checkpoints: from the file
     assert run_boundary("auto", with_initial, 5) is None and run_boundary("auto", without_initial, 5) is not None  # r_λ replaces the t0 rule
     data.rename(tmp_path / "moved.h5")  # the run no longer needs its training file for r_λ
-    paths = generate_run(load_run(tmp_path / "per-mode"), 2, 5, sampler=ETDPredictor(), lam_grid=lambda_grid("uniform", 1.0, 0.0, 8), generator=torch.Generator().manual_seed(0), score="path-per-mode-r")
+    moved = load_run(tmp_path / "per-mode")  # nor for the data-informed prior and sampler: the covariance is in the checkpoint too
+    reference = run_marginal(moved, 5)
+    sampler = PredictorCorrector(GaussianExponential(reference, gate=1.0), GaussianLangevin(reference, gate=1.0), 1)
+    paths = generate_run(moved, 2, 5, sampler=sampler, lam_grid=lambda_grid("power", 1.0, 0.0, 8), generator=torch.Generator().manual_seed(0), score="path-per-mode-r")
     assert paths.shape == (2, 5, 2, 16) and bool(torch.isfinite(paths).all())

@@ -7,11 +7,24 @@ import json
 import time
 from pathlib import Path as FilePath
 
-from pdd_core.cli.generate import add_sampler_arguments, add_score_argument, build_lambda_grid, build_sampler, generator_for
+from pdd_core.cli.generate import (
+    DEFAULT_SAMPLER,
+    GAUSSIAN_SAMPLERS,
+    add_prior_argument,
+    add_sampler_arguments,
+    add_score_argument,
+    build_lambda_grid,
+    build_prior,
+    build_sampler,
+    generator_for,
+    sampler_name,
+    sampler_settings,
+)
 from pdd_core.cli.main import COMMANDS
+from pdd_core.data.hdf5_layout import read_metadata
 from pdd_core.errors import ConfigError, bad_argument
 from pdd_core.evaluation import TASKS, EvaluationSettings, evaluate_run
-from pdd_core.inference import load_run, run_score
+from pdd_core.inference import load_run, run_marginal, run_score
 from solvers import Euler, EulerMaruyama
 
 # The coarse rollouts super-resolution refines: σ_λ > 0 samples the path density the reverse flow follows.
@@ -27,9 +40,10 @@ sixth), and the spectral error (Eq. 64) of a long rollout whose first --discard 
 reference's length) are dropped. Reference data at λ > 0 is C_λ u0 without noise, and the
 simulate task's rollouts are deterministic (σ = 0). Super-resolution refines stochastic rollouts
 at --sr-lambda (σ_λ > 0: samples of the path density it follows back; --sr-input deterministic
-for σ = 0 ones). Generation and super-resolution use the sampler options (the
-paper: --sampler pc --lambda-steps 1000 --snr 0.7 --corrector-steps 3; cheaper: --sampler eab2
---lambda-steps 50 --grid power).
+for σ = 0 ones). Generation and super-resolution use the sampler options (default: gpc, 25 steps
+on the power grid, 50 score calls, from the data-informed prior; the paper: --sampler pc
+--lambda-steps 1000 --snr 0.7 --corrector-steps 3 --prior noise). metrics.json records the
+sampler, its steps and network calls under "sampling".
 
 examples:
   pdd evaluate runs/l96 --data l96.h5 --out eval/l96
@@ -65,7 +79,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--sr-input", default="stochastic", metavar="KIND", help="coarse rollout to super-resolve: stochastic (σ_λ > 0) or deterministic (σ = 0) (default: stochastic)"
     )
-    add_sampler_arguments(parser, "--lambda-steps", "λ steps of generation, super-resolution and the conditional baseline (default: 1000, PDD B.3)")
+    add_sampler_arguments(
+        parser, "--lambda-steps", "λ steps of generation, super-resolution and the conditional baseline (default: 25 for gpc/gpf/gsde, 1000 for the others, PDD B.3)"
+    )
+    add_prior_argument(parser)
     add_score_argument(parser)
     parser.add_argument("--seed", type=int, default=0, help="seed of every random draw (default: 0)")
     parser.add_argument("--no-progress", action="store_true", help="do not draw progress bars")
@@ -94,13 +111,16 @@ def run(args: argparse.Namespace) -> int:
         n_super_resolve=args.n_super_resolve,
     )
     generator = generator_for(trained, args.seed)
-    name, sampler = build_sampler(args)
-    description = {"sampler": name, "lambda_steps": args.sampler_steps or 1000, "grid": args.lambda_grid or "uniform", "score": args.score, "seed": args.seed}
-    if name == "pc":
-        description.update(snr=sampler.corrector.snr, corrector_steps=sampler.corrector_steps)
-    sampling = {"sampler": sampler, "lam_grid_for": lambda start: build_lambda_grid(args, start, trained.config.lam_min, 1000), "description": description, "score": args.score}
+    name = sampler_name(args, "pc" if trained.objective == "conditional-denoising" else DEFAULT_SAMPLER)
+    frames = read_metadata(args.data).splits[args.split][1]  # generation and super-resolution sample whole reference-length paths
+    reference = run_marginal(trained, frames) if trained.objective != "conditional-denoising" and (name in GAUSSIAN_SAMPLERS or args.prior == "data") else None
+    name, sampler = build_sampler(args, reference, default=name)
+    grid_for = lambda start: build_lambda_grid(args, start, trained.config.lam_min, 1000, name)  # noqa: E731
+    full_grid = grid_for(trained.config.lam_max)
+    description = {"score": args.score, "seed": args.seed, "prior": args.prior, **sampler_settings(args, name, sampler, full_grid)}
+    sampling = {"sampler": sampler, "lam_grid_for": grid_for, "description": description, "score": args.score, "prior": build_prior(args, reference)}
     if trained.objective == "conditional-denoising":
-        simulation = {"sampler": sampler, "lam_grid": build_lambda_grid(args, trained.config.lam_max, trained.config.lam_min, 1000), "generator": generator}
+        simulation = {"sampler": sampler, "lam_grid": full_grid, "generator": generator}
     else:
         simulation = {"integrator": Euler()}
     sr_simulation = {"integrator": EulerMaruyama(), "noise": True, "generator": generator} if args.sr_input == "stochastic" else None

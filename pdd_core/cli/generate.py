@@ -27,27 +27,53 @@ from pdd_core.inference import (
     lambda_grid,
     load_run,
     run_boundary,
+    run_marginal,
     run_score,
     write_inference_file,
 )
-from solvers import ETDPredictor, ExponentialMultistep, LangevinCorrector, PredictorCorrector, ProbabilityFlowHeun, ReverseEulerMaruyama
+from pdd_core.score.gaussian_marginal import GaussianMarginal
+from solvers import (
+    ETDPredictor,
+    ExponentialMultistep,
+    GaussianExponential,
+    GaussianLangevin,
+    LangevinCorrector,
+    PredictorCorrector,
+    ProbabilityFlowHeun,
+    ReverseEulerMaruyama,
+)
 
 HELP = "generate paths from a trained run by reverse-λ sampling from the prior (PDD Algorithm 3)"
 
 SAMPLERS: dict[str, str] = {
+    "gpc": "exponential predictor around the data's Gaussian marginal + per-mode Gaussian Langevin corrector "
+    "(the default: 25 steps on the power grid, 2 score calls per step)",
+    "gpf": "probability flow around the data's Gaussian marginal, exponential Adams-Bashforth 2 (deterministic), 1 call per step",
+    "gsde": "reverse SDE around the data's Gaussian marginal, exponential Adams-Bashforth 2 (stochastic), 1 call per step",
+    "pc": "ETD predictor + Langevin corrector (PDD Algorithm 3, B.6: the paper's setting, 1000 steps), 1 + corrector-steps calls per step",
     "em": "reverse Euler-Maruyama (PDD Eq. 11), 1 score call per step",
     "etd": "exponential time differencing predictor (PDD Eq. 66), 1 score call per step",
-    "pc": "ETD predictor + Langevin corrector (PDD Algorithm 3, B.6: the paper's setting), 1 + corrector-steps calls per step",
     "pf": "probability-flow ODE, exponential Heun (2nd order, deterministic), 2 calls per step",
     "eab2": "probability-flow ODE, exponential Adams-Bashforth 2 (2nd order, deterministic), 1 call per step",
 }
+# Samplers built around the Gaussian marginal of the run's training data (they need its covariance).
+GAUSSIAN_SAMPLERS = ("gpc", "gpf", "gsde")
+DEFAULT_SAMPLER = "gpc"
+# Measured in docs/results.md ("Few-step sampling on learned models"): 25 steps of gpc (50 score
+# calls) match or beat the paper's 1000-step pc on the L96 and Kolmogorov runs and the DDPM baseline.
+GAUSSIAN_SAMPLER_STEPS = 25
 # PDD B.3: λ in [0, 1] discretised into 1000 steps (Δλ = 1e-3).
 PAPER_DELTA_LAMBDA = 1e-3
 DEFAULT_SAMPLER_STEPS = 1000
+PRIORS = ("data", "noise")
 
 EPILOG = """\
-Draws u(λ_max) ~ N(0, Σ_λmax) independently per time step and integrates the reverse RG flow
-down to the run's λ_min (0 by default) with the chosen sampler. The score follows the run's
+Draws u(λ_max) from the prior and integrates the reverse RG flow down to the run's λ_min (0 by
+default) with the chosen sampler. The default prior (--prior data) is the Gaussian marginal
+N(0, C̃²G + Σ̃) of the coarse-grained training data, with G its temporal covariance per mode
+(stored in the checkpoint); --prior noise is the paper's N(0, Σ_λmax) per time step, which
+leaves the least-forgotten scales too narrow. The default sampler gpc takes 25 steps on the
+power grid (50 score calls); --sampler pc --steps 1000 is the paper's. The score follows the run's
 objective: the autograd path score of the drift (pdd; --score path for sa-pdd), the noise head
 (sa-pdd) or the denoiser (denoising; the DDPM baseline of PDD B.4). For path scores the t0
 boundary rule of PDD B.6 (u(t0) <- 2u(t1) - u(t2) after every update) is on by default
@@ -59,9 +85,9 @@ samplers:
 """ + "".join(f"  {name:<5} {text}\n" for name, text in SAMPLERS.items()) + """
 examples:
   pdd generate runs/l96 --n 100 --frames 64 --out gen.h5
-  pdd generate runs/l96 --n 100 --frames 64 --sampler pc --steps 1000 --snr 0.7 --corrector-steps 3 --out gen_paper.h5
-  pdd generate runs/kf --n 16 --frames 32 --sampler eab2 --steps 50 --grid power --out gen_fast.h5 --seed 1
-  pdd generate runs/ddpm --n 100 --frames 64 --sampler pc --snr 0.7 --out ddpm.h5
+  pdd generate runs/l96 --n 100 --frames 64 --sampler pc --steps 1000 --snr 0.7 --corrector-steps 3 --prior noise --out gen_paper.h5
+  pdd generate runs/kf --n 16 --frames 32 --sampler gpc --steps 50 --out gen_more_steps.h5 --seed 1
+  pdd generate runs/ddpm --n 100 --frames 64 --out ddpm.h5
 """
 
 
@@ -88,37 +114,80 @@ def add_score_argument(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def add_sampler_arguments(parser: argparse.ArgumentParser, steps_flag: str, steps_help: str) -> None:
-    """--sampler, the steps flag, --grid, --snr, --corrector-steps (defaults None: filled by :func:`build_sampler`)."""
-    parser.add_argument("--sampler", metavar="NAME", help=f"λ-sampler: {', '.join(SAMPLERS)} (default: pc)")
+def add_sampler_arguments(parser: argparse.ArgumentParser, steps_flag: str, steps_help: str, default: str = DEFAULT_SAMPLER) -> None:
+    """--sampler, the steps flag, --grid, --snr, --corrector-steps, --step-size (defaults None: filled by :func:`build_sampler`)."""
+    parser.add_argument("--sampler", metavar="NAME", help=f"λ-sampler: {', '.join(SAMPLERS)} (default: {default})")
     parser.add_argument(steps_flag, type=int, dest="sampler_steps", metavar="K", help=steps_help)
-    parser.add_argument("--grid", dest="lambda_grid", metavar="KIND", help=f"λ grid: {', '.join(LAMBDA_GRIDS)} (power: uniform in sqrt(λ); default: uniform)")
+    parser.add_argument(
+        "--grid", dest="lambda_grid", metavar="KIND", help=f"λ grid: {', '.join(LAMBDA_GRIDS)} (power: uniform in sqrt(λ); default: power for gpc/gpf/gsde, else uniform)"
+    )
     parser.add_argument("--snr", type=float, help="Langevin signal-to-noise κ of pc (PDD B.6: 0.7 for L96, 0.3 for KF; default: 0.7)")
-    parser.add_argument("--corrector-steps", type=int, metavar="M", help="Langevin steps per predictor step of pc (default: 3, PDD B.6)")
+    parser.add_argument("--corrector-steps", type=int, metavar="M", help="Langevin steps per predictor step of pc (default: 3, PDD B.6) and gpc (default: 1)")
+    parser.add_argument("--step-size", type=float, metavar="H", help="Langevin time h of gpc's per-mode corrector (default: 1)")
 
 
 def sampler_options_given(args: argparse.Namespace) -> list[str]:
     """The sampler flags set on the command line (for commands where they may not apply)."""
-    flags = {"sampler": "--sampler", "sampler_steps": "--lambda-steps", "lambda_grid": "--grid", "snr": "--snr", "corrector_steps": "--corrector-steps"}
+    flags = {"sampler": "--sampler", "sampler_steps": "--lambda-steps", "lambda_grid": "--grid", "snr": "--snr", "corrector_steps": "--corrector-steps", "step_size": "--step-size"}
     return [flag for key, flag in flags.items() if getattr(args, key, None) is not None]
 
 
-def build_sampler(args: argparse.Namespace):
-    """The λ-sampler named by ``--sampler`` with its options (the name -> class map of the command line)."""
-    name = args.sampler or "pc"
+def sampler_name(args: argparse.Namespace, default: str = DEFAULT_SAMPLER) -> str:
+    """The ``--sampler`` name, checked."""
+    name = args.sampler or default
     if name not in SAMPLERS:
         raise bad_argument("--sampler", name, "unknown sampler", f"use one of {list(SAMPLERS)}", kind=ConfigError)
-    if name != "pc" and (args.snr is not None or args.corrector_steps is not None):
-        raise bad_argument("--sampler", name, "--snr and --corrector-steps apply to the predictor-corrector sampler only", "use --sampler pc or drop them")
+    return name
+
+
+def build_sampler(args: argparse.Namespace, reference: GaussianMarginal | None = None, default: str = DEFAULT_SAMPLER):
+    """The λ-sampler named by ``--sampler`` with its options (the name -> class map of the command line).
+
+    ``reference``: the Gaussian marginal of the run's data for the paths to sample
+    (:func:`~pdd_core.inference.run_marginal`), which gpc/gpf/gsde are built around.
+    """
+    name = sampler_name(args, default)
+    if name in GAUSSIAN_SAMPLERS and reference is None:
+        raise bad_argument("--sampler", name, "is built around the Gaussian marginal of whole paths, which this command does not sample", "use pc, em, etd, pf or eab2")
+    if name not in ("pc", "gpc") and (args.snr is not None or args.corrector_steps is not None):
+        raise bad_argument("--sampler", name, "--snr and --corrector-steps apply to the predictor-corrector samplers pc and gpc only", "use --sampler pc or gpc, or drop them")
+    if name != "gpc" and getattr(args, "step_size", None) is not None:
+        raise bad_argument("--step-size", args.step_size, "applies to the per-mode corrector of gpc only", "use --sampler gpc or drop it")
+    if name == "gpc" and args.snr is not None:
+        raise bad_argument("--snr", args.snr, "gpc's corrector is preconditioned per mode and has no snr", "use --step-size, or --sampler pc")
     if name == "pc":
         corrector = LangevinCorrector(snr=0.7 if args.snr is None else args.snr)
         return name, PredictorCorrector(ETDPredictor(), corrector, 3 if args.corrector_steps is None else args.corrector_steps)
+    if name in GAUSSIAN_SAMPLERS:
+        predictor = GaussianExponential(reference, stochastic=name == "gsde", gate=1.0)
+        if name != "gpc":
+            return name, predictor
+        corrector = GaussianLangevin(reference, 1.0 if args.step_size is None else args.step_size, gate=1.0)
+        return name, PredictorCorrector(predictor, corrector, 1 if args.corrector_steps is None else args.corrector_steps)
     return name, {"em": ReverseEulerMaruyama, "etd": ETDPredictor, "pf": ProbabilityFlowHeun, "eab2": ExponentialMultistep}[name]()
 
 
-def build_lambda_grid(args: argparse.Namespace, lam_start: float, lam_end: float, default_steps: int) -> torch.Tensor:
-    steps = default_steps if args.sampler_steps is None else args.sampler_steps
-    return lambda_grid(args.lambda_grid or "uniform", lam_start, lam_end, steps)
+def build_lambda_grid(args: argparse.Namespace, lam_start: float, lam_end: float, default_steps: int, name: str = DEFAULT_SAMPLER) -> torch.Tensor:
+    """The λ grid of ``--steps``/``--grid``; the Gaussian samplers default to 25 steps on the power grid."""
+    gaussian = name in GAUSSIAN_SAMPLERS
+    steps = (GAUSSIAN_SAMPLER_STEPS if gaussian else default_steps) if args.sampler_steps is None else args.sampler_steps
+    return lambda_grid(args.lambda_grid or ("power" if gaussian else "uniform"), lam_start, lam_end, steps)
+
+
+def add_prior_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--prior",
+        default="data",
+        metavar="KIND",
+        help="generation prior at λ_max: data (N(0, C̃²G + Σ̃) of the training data, the default) or noise (N(0, Σ̃), the paper's Algorithm 3)",
+    )
+
+
+def build_prior(args: argparse.Namespace, reference: GaussianMarginal | None) -> GaussianMarginal:
+    """The prior named by ``--prior``."""
+    if args.prior not in PRIORS:
+        raise bad_argument("--prior", args.prior, "unknown prior", f"use one of {list(PRIORS)}", kind=ConfigError)
+    return GaussianMarginal() if args.prior == "noise" else reference
 
 
 def check_count(flag: str, value: int | None, minimum: int = 1) -> None:
@@ -137,10 +206,15 @@ def generator_for(run: TrainedRun, seed: int) -> torch.Generator:
 
 
 def sampler_settings(args: argparse.Namespace, name: str, sampler, lam_grid: torch.Tensor) -> dict[str, Any]:
-    settings: dict[str, Any] = {"sampler": name, "sampler_steps": lam_grid.numel() - 1, "lambda_grid": args.lambda_grid or "uniform"}
+    """The sampler, its λ grid and its cost in score (network) calls, for metrics and provenance."""
+    steps = lam_grid.numel() - 1
+    settings: dict[str, Any] = {"sampler": name, "sampler_steps": steps, "network_calls": steps * sampler.evaluations_per_step}
+    settings["lambda_grid"] = args.lambda_grid or ("power" if name in GAUSSIAN_SAMPLERS else "uniform")
     settings["lambda_start"], settings["lambda_end"] = float(lam_grid[0]), float(lam_grid[-1])
     if name == "pc":
         settings.update(snr=sampler.corrector.snr, corrector_steps=sampler.corrector_steps)
+    if name == "gpc":
+        settings.update(step_size=sampler.corrector.step_size, corrector_steps=sampler.corrector_steps)
     return settings
 
 
@@ -159,7 +233,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_common_arguments(parser)
     parser.add_argument("--n", type=int, required=True, metavar="N", help="number of paths")
     parser.add_argument("--frames", type=int, required=True, metavar="T", help="frames per path (Δt apart, the run's Δt)")
-    add_sampler_arguments(parser, "--steps", f"number of λ steps (default: {DEFAULT_SAMPLER_STEPS}, PDD B.3)")
+    add_sampler_arguments(parser, "--steps", f"number of λ steps (default: {GAUSSIAN_SAMPLER_STEPS} for gpc/gpf/gsde, {DEFAULT_SAMPLER_STEPS} for the others, PDD B.3)")
+    add_prior_argument(parser)
     parser.add_argument("--lambda-max", type=float, metavar="L", help="λ of the prior (default: the run's lam_max, 1 in PDD B.3)")
     add_score_argument(parser)
     parser.add_argument(
@@ -175,18 +250,22 @@ def run(args: argparse.Namespace) -> int:
     check_common(args)
     check_count("--n", args.n)
     check_count("--frames", args.frames)
-    name, sampler = build_sampler(args)
+    name = sampler_name(args)
     trained = load_run(args.run_dir, device=args.device)
     lam_max = check_lambda(trained, trained.config.lam_max if args.lambda_max is None else args.lambda_max, "--lambda-max")
     lam_end = trained.config.lam_min
     if lam_max <= lam_end:
         raise bad_argument("--lambda-max", lam_max, f"must exceed the run's lam_min ({lam_end:g}), where sampling ends", "pass a larger --lambda-max")
-    lam_grid = build_lambda_grid(args, lam_max, lam_end, DEFAULT_SAMPLER_STEPS)
+    lam_grid = build_lambda_grid(args, lam_max, lam_end, DEFAULT_SAMPLER_STEPS, name)
     score = run_score(trained, args.score)
     rule = run_boundary(args.boundary, score, args.frames)
+    reference = run_marginal(trained, args.frames) if name in GAUSSIAN_SAMPLERS or args.prior == "data" else None
+    name, sampler = build_sampler(args, reference)
+    prior = build_prior(args, reference)
     out = check_output_path(args.out, args.overwrite)
     if not args.no_progress:
-        print(f"generating {args.n} paths of {args.frames} frames with {name} ({lam_grid.numel() - 1} λ steps, {type(score).__name__})", file=sys.stderr)
+        calls = (lam_grid.numel() - 1) * sampler.evaluations_per_step
+        print(f"generating {args.n} paths of {args.frames} frames with {name} ({lam_grid.numel() - 1} λ steps, {calls} score calls, {type(score).__name__}, {args.prior} prior)", file=sys.stderr)
     paths = generate_run(
         trained,
         args.n,
@@ -196,6 +275,7 @@ def run(args: argparse.Namespace) -> int:
         generator=generator_for(trained, args.seed),
         score=args.score,
         boundary=args.boundary,
+        prior=prior,
         batch_size=args.batch_size,
         progress=not args.no_progress,
     )
@@ -206,6 +286,7 @@ def run(args: argparse.Namespace) -> int:
         "frames": args.frames,
         "score": type(score).__name__,
         "boundary": "extrapolate" if rule is not None else "none",
+        "prior": args.prior,
     }
     steps = lam_grid.numel() - 1
     provenance = {"command": "generate", "lam": lam_end, "sampler": name, "steps": steps, "settings": settings, "seed": args.seed}
@@ -216,4 +297,4 @@ def run(args: argparse.Namespace) -> int:
 
 COMMANDS["generate"] = (HELP, add_arguments, run)
 
-__all__ = ["SAMPLERS", "add_common_arguments", "add_sampler_arguments", "build_lambda_grid", "build_sampler", "run"]
+__all__ = ["GAUSSIAN_SAMPLERS", "SAMPLERS", "add_common_arguments", "add_prior_argument", "add_sampler_arguments", "build_lambda_grid", "build_prior", "build_sampler", "run", "sampler_name"]

@@ -64,7 +64,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--noise", action="store_true", help="add the model noise σ_λ (Euler-Maruyama, PDD D.1); default σ = 0")
     parser.add_argument("--save-every", type=int, default=1, metavar="K", help="keep every K-th state (default: 1)")
     group = parser.add_argument_group("conditional baseline (conditional-denoising runs only)")
-    add_sampler_arguments(group, "--lambda-steps", f"λ steps per physical step (default: {DEFAULT_SAMPLER_STEPS})")
+    add_sampler_arguments(group, "--lambda-steps", f"λ steps per physical step (default: {DEFAULT_SAMPLER_STEPS})", default="pc")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -120,8 +120,9 @@ def run(args: argparse.Namespace) -> int:
     options = {"generator": generator_for(trained, args.seed), "noise": args.noise, "save_every": args.save_every, "batch_size": args.batch_size}
     options["progress"] = not args.no_progress
     if baseline:
-        name, sampler = build_sampler(args)
-        lam_grid = build_lambda_grid(args, trained.config.lam_max, trained.config.lam_min, DEFAULT_SAMPLER_STEPS)
+        # The baseline samples single increments given clean states: no data marginal to build around.
+        name, sampler = build_sampler(args, default="pc")
+        lam_grid = build_lambda_grid(args, trained.config.lam_max, trained.config.lam_min, DEFAULT_SAMPLER_STEPS, name)
         settings.update(sampler_settings(args, name, sampler, lam_grid))
         options.update(sampler=sampler, lam_grid=lam_grid)
         method = f"the conditional baseline with {name} ({lam_grid.numel() - 1} λ steps per step)"

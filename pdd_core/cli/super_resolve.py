@@ -8,6 +8,7 @@ import sys
 import time
 
 from pdd_core.cli.generate import (
+    GAUSSIAN_SAMPLERS,
     PAPER_DELTA_LAMBDA,
     add_common_arguments,
     add_sampler_arguments,
@@ -19,6 +20,7 @@ from pdd_core.cli.generate import (
     common_settings,
     generator_for,
     report,
+    sampler_name,
     sampler_settings,
 )
 from pdd_core.cli.main import COMMANDS
@@ -30,6 +32,7 @@ from pdd_core.inference import (
     load_run,
     read_paths,
     run_boundary,
+    run_marginal,
     run_score,
     super_resolve_run,
     write_inference_file,
@@ -44,15 +47,16 @@ coarse-grained simulation at λ = 0.2. The input is either the output of `pdd si
 is recorded, so --from-lambda may be omitted; its paths are read from the 'train' split) or a
 dataset file of λ = 0 data together with --coarse-grain, which first applies C_λ to it (the
 noise-free coarse reference of PDD B.5; split test by default). The frames must be the run's
-Δt apart (simulate with --save-every 1). The default number of λ steps keeps Δλ = 1e-3 of
-PDD B.3 (200 steps from λ = 0.2). Outputs are in the run's standardised space, like the input.
+Δt apart (simulate with --save-every 1). The default sampler gpc takes 25 steps on the power
+grid (50 score calls); the others default to Δλ = 1e-3 of PDD B.3 (200 steps from λ = 0.2).
+Outputs are in the run's standardised space, like the input.
 
 examples:
   pdd simulate runs/l96 --lambda 0.2 --steps 1000 --n 100 --out lr.h5
   pdd super-resolve runs/l96 --input lr.h5 --out sr.h5
   pdd super-resolve runs/l96 --input lr.h5 --sampler pc --steps 200 --snr 0.7 --out sr_paper.h5
   pdd super-resolve runs/l96 --input l96.h5 --split test --from-lambda 0.2 --coarse-grain --out sr_exact.h5
-  pdd super-resolve runs/kf --input kf_lr.h5 --sampler eab2 --steps 20 --grid power --out kf_sr.h5
+  pdd super-resolve runs/kf --input kf_lr.h5 --steps 50 --out kf_sr.h5
 """
 
 
@@ -64,7 +68,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--n", type=int, metavar="N", help="super-resolve the first N paths (default: all)")
     parser.add_argument("--from-lambda", type=float, metavar="L", help="λ of the input (default: the λ recorded in a pdd output)")
     parser.add_argument("--coarse-grain", action="store_true", help="coarse-grain λ = 0 input data to --from-lambda first (u = C_λ u0)")
-    add_sampler_arguments(parser, "--steps", "number of λ steps (default: (λ_from - λ_min) / 1e-3, PDD B.3)")
+    add_sampler_arguments(parser, "--steps", "number of λ steps (default: 25 for gpc/gpf/gsde, else (λ_from - λ_min) / 1e-3, PDD B.3)")
     add_score_argument(parser)
     parser.add_argument(
         "--boundary",
@@ -105,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     check_common(args)
     check_count("--n", args.n)
-    name, sampler = build_sampler(args)
+    name = sampler_name(args)
     trained = load_run(args.run_dir, device=args.device)
     inputs = read_paths(trained, args.input, args.split, args.n)
     lam_from = check_lambda(trained, starting_lambda(args, inputs.lam), "--from-lambda")
@@ -123,7 +127,8 @@ def run(args: argparse.Namespace) -> int:
             "--input", args.input, f"has frames {inputs.metadata.dt:g} apart, the run's Δt is {trained.dt:g}", "simulate with --save-every 1", kind=DataError
         )
     coarse = trained.scheme.coarse_grain(inputs.u, trained.grid, lam_from) if args.coarse_grain else inputs.u
-    lam_grid = build_lambda_grid(args, lam_from, lam_end, max(1, round((lam_from - lam_end) / PAPER_DELTA_LAMBDA)))
+    lam_grid = build_lambda_grid(args, lam_from, lam_end, max(1, round((lam_from - lam_end) / PAPER_DELTA_LAMBDA)), name)
+    name, sampler = build_sampler(args, run_marginal(trained, coarse.shape[1]) if name in GAUSSIAN_SAMPLERS else None)
     score = run_score(trained, args.score)
     rule = run_boundary(args.boundary, score, coarse.shape[1])
     out = check_output_path(args.out, args.overwrite)

@@ -1,6 +1,7 @@
 """Path densities and scores: autograd PathScore, noise-prediction scores (SA-PDD, DDPM)."""
 
 from pdd_core.score.gaussian import GaussianPathScore
+from pdd_core.score.gaussian_marginal import GaussianMarginal, data_autocovariance, dataset_autocovariance
 from pdd_core.score.initial_density import POWER_PATHS, GaussianInitial, data_power, dataset_power
 from pdd_core.score.noise_score import DenoisingScore, NoisePredictionScore, SAPDDScore
 from pdd_core.score.path_density import log_density, path_log_density
@@ -9,12 +10,15 @@ from pdd_core.score.path_score import PathScore
 __all__ = [
     "DenoisingScore",
     "GaussianInitial",
+    "GaussianMarginal",
     "POWER_PATHS",
     "GaussianPathScore",
     "NoisePredictionScore",
     "PathScore",
     "SAPDDScore",
+    "data_autocovariance",
     "data_power",
+    "dataset_autocovariance",
     "dataset_power",
     "log_density",
     "path_log_density",

@@ -7,8 +7,14 @@
    Recorded against the number of score evaluations and against wall time; PNG plot.
 2. A trained model (``--run RUN_DIR`` of ``pdd train``): the share of sampling time spent
    outside score evaluations (target < 10%) for each sampler at the paper's 1000 steps.
+3. A trained model on its data (``--learned RUN_DIR --data FILE.h5``, issue 12): the spectral
+   error (PDD Eq. 64) of generation and super-resolution from λ = 0.2 against network calls and
+   wall time, for the default gpc/gpf/gsde at 10-100 calls and, with ``--paper``, the paper's
+   ``pc`` at 1000 steps (1 corrector step) as the reference. Each task draws its inputs from its
+   own seeded generator, so every sampler refines the same coarse rollouts.
 
     python benchmarks/samplers.py --json OUT.json --png OUT.png [--run RUN_DIR]
+    python benchmarks/samplers.py --learned RUN_DIR --data FILE.h5 --paper --json OUT.json
 """
 
 from __future__ import annotations
@@ -120,6 +126,53 @@ def trained_overhead(run_dir: str, steps: int, batch: int) -> dict:
     return {"run": run_dir, "steps": steps, "batch": batch, "frames": frames, "target_outside_share": 0.10, "samplers": rows}
 
 
+def learned_configs(reference, calls: tuple[int, ...], paper: bool, snr: float) -> list[tuple[str, int, object, object]]:
+    """(name, network calls, sampler, λ grid for a start λ) for the learned-model comparison."""
+    from solvers import GaussianExponential, GaussianLangevin
+
+    rows = []
+    for count in calls:
+        gpc = PredictorCorrector(GaussianExponential(reference, gate=1.0), GaussianLangevin(reference, gate=1.0), 1)
+        rows.append(("gpc", count, gpc, lambda start, steps=count // 2: power_grid(start, 0.0, steps)))
+        rows.append(("gpf", count, GaussianExponential(reference, gate=1.0), lambda start, steps=count: power_grid(start, 0.0, steps)))
+    if paper:  # PDD B.3/B.6 with one corrector step: 1000 steps per unit λ (200 from λ = 0.2)
+        pc = PredictorCorrector(ETDPredictor(), LangevinCorrector(snr), 1)
+        rows.append(("pc", 2000, pc, lambda start: uniform_grid(start, 0.0, max(int(round(1000 * start)), 10))))
+    return rows
+
+
+def learned_comparison(run_dir: str, data: str, calls: tuple[int, ...], paper: bool, snr: float, n_paths: int, n_generate: int, n_super_resolve: int, out_dir: str) -> dict:
+    import schemes  # noqa: F401  (registers the schemes the run names)
+    from pdd_core.data.hdf5_layout import read_metadata
+    from pdd_core.evaluation import EvaluationSettings, evaluate_run
+    from pdd_core.inference import load_run, run_marginal
+    from solvers import Euler, EulerMaruyama
+
+    run = load_run(run_dir)
+    reference = run_marginal(run, read_metadata(data).splits["test"][1])
+    settings = EvaluationSettings(lambdas=(0.0,), n_paths=n_paths, keep_segments=max(1, -(-n_super_resolve // n_paths)), n_generate=n_generate, n_super_resolve=n_super_resolve)
+    tasks = ("generate",) if run.objective == "denoising" else ("generate", "super-resolve")
+    rows = []
+    for name, count, sampler, grid_for in learned_configs(reference, calls, paper, snr):
+        row = {"sampler": name, "network_calls": count}
+        for task in tasks:
+            generator = torch.Generator().manual_seed(0)  # the same coarse inputs for every sampler
+            sampling = {"sampler": sampler, "lam_grid_for": grid_for, "prior": reference}
+            started = time.perf_counter()
+            metrics = evaluate_run(
+                run, data, os.path.join(out_dir, f"{name}_{count}"), tasks=(task,), settings=settings, simulation={"integrator": Euler()},
+                sampling=sampling, generator=generator, sr_simulation={"integrator": EulerMaruyama(), "noise": True, "generator": generator}, progress=False,
+            )
+            key = task.replace("-", "_")
+            row[key] = metrics[key].get("spectral_error", metrics[key].get("failed"))
+            row[f"{key}_seconds"] = time.perf_counter() - started
+            if task == "super-resolve":
+                row["low_resolution"] = metrics["low_resolution"]["spectral_error"]
+        print(row, flush=True)
+        rows.append(row)
+    return {"run": run_dir, "data": data, "objective": run.objective, "paths": {"reference": n_paths, "generate": n_generate, "super_resolve": n_super_resolve}, "rows": rows}
+
+
 def plot(results: dict, path: str) -> None:
     import matplotlib
 
@@ -152,10 +205,25 @@ def main() -> None:
     parser.add_argument("--run", help="RUN_DIR of a trained model for the overhead measurement")
     parser.add_argument("--run-steps", type=int, default=1000)
     parser.add_argument("--run-batch", type=int, default=4)
+    parser.add_argument("--learned", metavar="RUN_DIR", help="a trained run for the learned-model comparison (with --data)")
+    parser.add_argument("--data", metavar="FILE.h5", help="the run's dataset file (test split: reference, initial conditions)")
+    parser.add_argument("--calls", type=int, nargs="+", default=[10, 20, 50, 100], help="network-call budgets of the few-step samplers")
+    parser.add_argument("--paper", action="store_true", help="also run the paper's pc at 1000 steps (slow: 2000 calls)")
+    parser.add_argument("--snr", type=float, default=0.7, help="pc's Langevin snr (PDD B.6: 0.7 for L96, 0.3 for KF)")
+    parser.add_argument("--n-paths", type=int, default=8)
+    parser.add_argument("--n-generate", type=int, default=8)
+    parser.add_argument("--n-super-resolve", type=int, default=4)
+    parser.add_argument("--out-dir", default="benchmark_samplers", help="evaluation figures of the learned comparison")
     parser.add_argument("--json", metavar="OUT.json")
     parser.add_argument("--png", metavar="OUT.png")
     args = parser.parse_args()
     torch.set_num_threads(1)
+    if args.learned:
+        if not args.data:
+            parser.error("--learned needs --data FILE.h5")
+        learned = learned_comparison(args.learned, args.data, tuple(args.calls), args.paper, args.snr, args.n_paths, args.n_generate, args.n_super_resolve, args.out_dir)
+        emit({"benchmark": "samplers-learned", "learned": learned}, args.json)
+        return
     results = {"benchmark": "samplers", "gaussian": gaussian_comparison(args.samples, tuple(args.steps))}
     if args.run:
         results["trained"] = trained_overhead(args.run, args.run_steps, args.run_batch)

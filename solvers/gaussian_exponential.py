@@ -169,7 +169,7 @@ class GaussianLangevin:
     """
 
     reference: GaussianMarginal = attrs.field(factory=GaussianMarginal, validator=_reference)
-    step_size: float = attrs.field(default=0.5, validator=_positive)
+    step_size: float = attrs.field(default=1.0, validator=_positive)
     gate: float = 0.0
 
     order = 0.0

@@ -9,7 +9,7 @@ part=${1:-all}
 case $part in simulate|sampling|all) ;; *) echo "evaluate_all.sh: part=$part is not simulate, sampling or all" >&2; exit 2 ;; esac
 experiment=kf_small
 common=(--data experiments/data/kf_small.h5 --n 4 --discard 10 --segments 1 --seed 0 --no-progress)
-paper_sampler=(--sampler pc --snr 0.3 --corrector-steps 1 --lambda-steps 1000)
+paper_sampler=(--sampler pc --snr 0.3 --corrector-steps 1 --lambda-steps 1000 --prior noise)
 source experiments/evaluate_runs.sh
 if [ "$part" != sampling ]; then
   evaluate pdd_seed0 --tasks simulate --lambdas 0,0.1,0.2

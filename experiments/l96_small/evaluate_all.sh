@@ -13,7 +13,7 @@ part=${1:-all}
 case $part in simulate|sampling|all) ;; *) echo "evaluate_all.sh: part=$part is not simulate, sampling or all" >&2; exit 2 ;; esac
 experiment=l96_small
 common=(--data experiments/data/l96_small.h5 --n 8 --discard 10 --segments 2 --seed 0 --no-progress)
-paper_sampler=(--sampler pc --snr 0.7 --corrector-steps 1 --lambda-steps 1000)
+paper_sampler=(--sampler pc --snr 0.7 --corrector-steps 1 --lambda-steps 1000 --prior noise)
 source experiments/evaluate_runs.sh
 # Table 1 and Fig. 7 (simulation, λ > 0 included).
 evaluate_simulation() {

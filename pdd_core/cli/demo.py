@@ -42,7 +42,7 @@ DEMOS = {
         "scheme": {"name": "carosso", "alpha": 0.1, "beta": math.sqrt(2)},
         "model": ModelConfig(name="unet", preset="tiny"),
         "train": {"frames": 16, "batch_size": 16, "lr": 1e-3, "ema_decay": 0.99},
-        "steps": 2500,
+        "steps": 1200,
         "evaluate": {"n_paths": 8, "keep_segments": 1, "n_generate": 16, "n_super_resolve": 8},
     },
     "kolmogorov": {
@@ -81,7 +81,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.epilog = EPILOG
     parser.add_argument("--out", required=True, metavar="DIR", help="output directory (created; an existing DIR is reused)")
     parser.add_argument("--system", default="lorenz96", help=f"one of {', '.join(DEMOS)} (default: lorenz96)")
-    parser.add_argument("--steps", type=int, metavar="N", help="training steps (default: 2500 for lorenz96, 900 for kolmogorov)")
+    parser.add_argument("--steps", type=int, metavar="N", help="training steps (default: 1200 for lorenz96, 900 for kolmogorov)")
     parser.add_argument("--seed", type=int, default=0, help="seed of data, training and sampling (default: 0)")
     parser.add_argument(
         "--noise-model",
@@ -103,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
     if args.system not in DEMOS:
         raise bad_argument("--system", args.system, "no demo for this system", f"use one of {list(DEMOS)}", kind=ConfigError)
     if args.steps is not None and args.steps < 1:
-        raise bad_argument("--steps", args.steps, "must be >= 1", "pass e.g. --steps 2500", kind=ConfigError)
+        raise bad_argument("--steps", args.steps, "must be >= 1", "pass e.g. --steps 1200", kind=ConfigError)
     if args.noise_model not in NOISE_MODELS:
         raise bad_argument("--noise-model", args.noise_model, "unknown noise model", f"use one of {list(NOISE_MODELS)}", kind=ConfigError)
     if args.seed < 0 or args.threads < 1:

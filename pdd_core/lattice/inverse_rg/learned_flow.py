@@ -81,7 +81,8 @@ def integrate(score, scheme, grid: Grid, sampler, lam_grid: torch.Tensor, stops:
     for stop in sorted(set(stops), reverse=True):
         index = values.index(stop)
         if index > position:
-            u = sample(score, scheme, grid, sampler, lam_grid[position : index + 1], generator=generator, u_init=u, progress=progress)
+            # No energy band: the ordered phase's field holds orders of magnitude more energy than the prior.
+            u = sample(score, scheme, grid, sampler, lam_grid[position : index + 1], generator=generator, u_init=u, energy_band=None, progress=progress)
         recorded[stop], position = u, index
     return recorded
 

@@ -49,10 +49,10 @@ def _heun(score, u, lam_from, lam_to, coefficients, boundary):
     u_hat = modes(u, grid)
     dtype = u_hat.real.dtype
     n_from = _nonlinear(score, u, lam_from, step.noise_from, grid)
-    stage_hat = growth.to(dtype) * u_hat + first.to(dtype) * n_from
+    stage_hat = growth.to(u_hat.device, dtype) * u_hat + first.to(u_hat.device, dtype) * n_from
     stage = boundary(field(stage_hat, grid, u.dtype))
     n_to = _nonlinear(score, stage, lam_to, step.noise_to, grid)
-    return boundary(field(stage_hat + second.to(dtype) * (n_to - n_from), grid, u.dtype)), n_from
+    return boundary(field(stage_hat + second.to(u_hat.device, dtype) * (n_to - n_from), grid, u.dtype)), n_from
 
 
 @attrs.frozen
@@ -82,6 +82,6 @@ class ExponentialMultistep:
         u_hat = modes(u, grid)
         dtype = u_hat.real.dtype
         current = _nonlinear(score, u, lam_from, step.noise_from, grid)
-        slope = (current - previous) / previous_delta.to(dtype)
-        u_new = growth.to(dtype) * u_hat + first.to(dtype) * current + (second * step.delta).to(dtype) * slope
+        slope = (current - previous) / previous_delta.to(u_hat.device, dtype)
+        u_new = growth.to(u_hat.device, dtype) * u_hat + first.to(u_hat.device, dtype) * current + (second * step.delta).to(u_hat.device, dtype) * slope
         return boundary(field(u_new, grid, u.dtype)), (current, step.delta)

@@ -74,7 +74,8 @@ class SpectralScheme:
     def _lambdas(self, grid: Grid, lam, batch: int | None, name: str) -> torch.Tensor:
         if batch is None:
             batch = int(torch.as_tensor(lam).numel()) if torch.as_tensor(lam).ndim == 1 else 1
-        values = as_lambda(lam, batch, name)
+        # Closed forms are evaluated in float64 on the CPU (module docstring), whatever device λ comes from.
+        values = as_lambda(lam, batch, name).cpu()
         return values.reshape(batch, 1, 1, *([1] * grid.ndim))
 
     def _modes(self, grid: Grid, lam_a, lam_b, batch: int | None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

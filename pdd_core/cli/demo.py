@@ -51,7 +51,7 @@ DEMOS = {
         "scheme": {"name": "carosso", "alpha": 0.3, "beta": math.sqrt(6)},
         "model": ModelConfig(name="unet", preset="tiny"),
         "train": {"frames": 12, "batch_size": 8, "lr": 1e-3, "ema_decay": 0.99},
-        "steps": 900,
+        "steps": 300,
         "evaluate": {"n_paths": 4, "keep_segments": 2, "n_generate": 16, "n_super_resolve": 8},
     },
 }
@@ -81,7 +81,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.epilog = EPILOG
     parser.add_argument("--out", required=True, metavar="DIR", help="output directory (created; an existing DIR is reused)")
     parser.add_argument("--system", default="lorenz96", help=f"one of {', '.join(DEMOS)} (default: lorenz96)")
-    parser.add_argument("--steps", type=int, metavar="N", help="training steps (default: 1200 for lorenz96, 900 for kolmogorov)")
+    parser.add_argument("--steps", type=int, metavar="N", help="training steps (default: 1200 for lorenz96, 300 for kolmogorov)")
     parser.add_argument("--seed", type=int, default=0, help="seed of data, training and sampling (default: 0)")
     parser.add_argument(
         "--noise-model",

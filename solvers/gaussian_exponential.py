@@ -39,7 +39,15 @@ QUADRATURE_NODES = 16
 
 def _reference(instance, attribute, value) -> None:
     if not isinstance(value, GaussianMarginal):
-        raise bad_argument(attribute.name, type(value).__name__, "must be a GaussianMarginal", "pass GaussianMarginal(power) with the data's G(k) (or GaussianMarginal() for G = 0)")
+        raise bad_argument(attribute.name, type(value).__name__, "must be a GaussianMarginal", "pass GaussianMarginal.from_autocovariance(data_autocovariance(u0, grid), frames)")
+    if value.covariance is None:
+        # With G = 0 the reference says the data hold nothing: K_0 = 0, so every path would end at 0.
+        raise bad_argument(attribute.name, "GaussianMarginal()", "the noise-only Gaussian (G = 0) is no reference: it maps every path to 0 at λ = 0", "pass the data's marginal, e.g. run_marginal(run, frames)")
+
+
+def _exponent(instance, attribute, value) -> None:
+    if not (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value >= 0):
+        raise bad_argument(attribute.name, value, "must be a finite number >= 0", "use 1 (weight the residual by the signal fraction) or 0 (no gate)")
 
 
 @attrs.frozen(eq=False)
@@ -103,16 +111,19 @@ def gaussian_step(reference: GaussianMarginal, scheme, grid, lam_from: float, la
 class GaussianExponential:
     """Exponential integrator of the reverse RG flow around the data's Gaussian marginal (module docstring).
 
-    ``reference``: the Gaussian whose score is integrated exactly (G of the training data, or
-    G = 0 for the noise-only Gaussian N(0, Σ̃_λ)). ``stochastic``: reverse SDE (Eq. 11, exact
+    ``reference``: the Gaussian whose score is integrated exactly (the data's temporal covariance G
+    per mode). ``gate``: the residual is weighted by the signal fraction (C̃_λ²G/K_λ)^gate, 1 by
+    default: the exact residual vanishes on modes the coarse-graining has forgotten, and there the
+    learned one is the stiff model error that makes explicit steps diverge (docs/results.md); 0
+    integrates the score as it is. ``stochastic``: reverse SDE (Eq. 11, exact
     Gaussian posterior) instead of the probability-flow ODE. ``multistep``: second-order
     Adams-Bashforth extrapolation of the residual (first order without). One score call per step.
     """
 
-    reference: GaussianMarginal = attrs.field(factory=GaussianMarginal, validator=_reference)
+    reference: GaussianMarginal = attrs.field(validator=_reference)
     stochastic: bool = False
     multistep: bool = True
-    gate: float = 0.0
+    gate: float = attrs.field(default=1.0, validator=_exponent)
 
     evaluations_per_step = 1
 
@@ -168,9 +179,9 @@ class GaussianLangevin:
     ``step_size`` is h; ``gate`` as in :class:`GaussianExponential`.
     """
 
-    reference: GaussianMarginal = attrs.field(factory=GaussianMarginal, validator=_reference)
+    reference: GaussianMarginal = attrs.field(validator=_reference)
     step_size: float = attrs.field(default=1.0, validator=_positive)
-    gate: float = 0.0
+    gate: float = attrs.field(default=1.0, validator=_exponent)
 
     order = 0.0
     stochastic = True

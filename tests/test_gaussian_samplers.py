@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from pdd_core import ArgumentError, Grid
+from pdd_core import ArgumentError, Grid, ShapeError
 from pdd_core.sampling import sample
 from pdd_core.schedules import power_grid, uniform_grid
 from pdd_core.score import GaussianMarginal, GaussianPathScore, data_autocovariance, data_power
@@ -117,10 +117,10 @@ def test_with_a_mismatched_reference_the_residual_converges_at_second_order():
     """Reference frames drawn independently (G's diagonal only): the residual carries the temporal
     correlations, extrapolated by Adams-Bashforth 2 (order 2; first order without ``multistep``)."""
     white = GaussianMarginal(torch.diag_embed(torch.diagonal(K0, dim1=-2, dim2=-1)).unsqueeze(0))
-    errors = [_exact_map_error(GaussianExponential(white), steps) for steps in (16, 32, 64)]
+    errors = [_exact_map_error(GaussianExponential(white, gate=0.0), steps) for steps in (16, 32, 64)]
     orders = [math.log2(errors[i] / errors[i + 1]) for i in range(2)]
     assert all(1.6 < order < 2.6 for order in orders), (errors, orders)
-    first = [_exact_map_error(GaussianExponential(white, multistep=False), steps) for steps in (32, 64)]
+    first = [_exact_map_error(GaussianExponential(white, multistep=False, gate=0.0), steps) for steps in (32, 64)]
     assert 0.7 < math.log2(first[0] / first[1]) < 1.3, first
 
 
@@ -158,3 +158,14 @@ def test_sample_stops_when_the_energy_leaves_the_band_before_any_nan():
     start = SCORE.exact_sample(1.0, 4, torch.Generator().manual_seed(10))
     with pytest.raises(ArgumentError, match="energy grew to .* x that of the start"):
         sample(lambda u, lam: 50 * u, SCHEME, GRID, ETDPredictor(), uniform_grid(1.0, 0.0, 20), generator=torch.Generator().manual_seed(11), u_init=start)
+
+
+def test_bad_settings_are_rejected_with_the_fix():
+    with pytest.raises(ArgumentError, match="noise-only Gaussian"):
+        GaussianExponential(GaussianMarginal())
+    with pytest.raises(ArgumentError, match="gate=-1"):
+        GaussianExponential(EXACT, gate=-1)
+    with pytest.raises(ArgumentError, match="step_size=0"):
+        GaussianLangevin(EXACT, step_size=0)
+    with pytest.raises(ShapeError, match="covariance.shape"):
+        EXACT.sample((2, FRAMES + 1, 1, 32), SCHEME, GRID, 1.0, torch.Generator())

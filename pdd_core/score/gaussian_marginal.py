@@ -96,11 +96,6 @@ class GaussianMarginal:
         return cls(padded[..., distance])
 
     @property
-    def informed(self) -> bool:
-        """True when the data's covariance enters (not the noise-only prior of the paper)."""
-        return self.covariance is not None
-
-    @property
     def frames(self) -> int | None:
         """T of the covariance (None: any)."""
         return None if self.covariance is None else self.covariance.shape[-1]

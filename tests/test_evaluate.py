@@ -96,3 +96,29 @@ def test_demo_help_and_bad_system(capsys):
     assert main(["demo", "--out", "unused", "--system", "navier"]) == 2
     assert main(["demo", "--out", "unused", "--noise-model", "diagonal"]) == 2
     assert "--noise-model" in capsys.readouterr().err
+
+
+def test_evaluate_exits_nonzero_when_a_task_fails_after_writing_the_rest(trained, tmp_path, capsys):
+    """Issue 13: a failed task (here generation forced to diverge by an absurd corrector step) fails the command."""
+    data, runs = trained
+    out = tmp_path / "failing"
+    argv = ["evaluate", str(runs["pdd"]), "--data", str(data), "--out", str(out), "--tasks", "simulate,generate", "--lambdas", "0"]
+    code = main([*argv, *FAST, "--sampler", "pc", "--snr", "50"])
+    error = capsys.readouterr().err
+    assert code == 2 and "--tasks='generate': 1 task(s) failed" in error and len(error.strip().splitlines()) == 1
+    metrics = _metrics(out)
+    assert "failed" in metrics["generate"] and math.isfinite(metrics["simulate"]["l2"])  # what succeeded is kept
+
+
+def test_demo_runs_end_to_end_at_a_tiny_size(tmp_path, monkeypatch, capsys):
+    """Issue 13: the main job itself, beyond --help: every headline metric finite, summary written."""
+    from pdd_core.cli import demo
+
+    tiny = {**demo.DEMOS["lorenz96"], "data": {"n_train": 4, "n_valid": 2, "n_test": 2}, "settings": {"burn_in": 2.0}}
+    tiny["train"] = {**tiny["train"], "batch_size": 4}
+    tiny["evaluate"] = {"n_paths": 2, "keep_segments": 1, "n_generate": 2, "n_super_resolve": 2, "discard_segments": 1}
+    monkeypatch.setitem(demo.DEMOS, "lorenz96", tiny)
+    assert main(["demo", "--out", str(tmp_path / "demo"), "--steps", "3", "--no-progress"]) == 0
+    summary = json.loads((tmp_path / "demo" / "summary.json").read_text())
+    assert summary["training_steps"] == 3 and all(math.isfinite(value) for value in summary["metrics"].values()), summary["metrics"]
+    assert _metrics(tmp_path / "demo" / "evaluation")["sampling"]["network_calls"] == 50

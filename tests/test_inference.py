@@ -112,6 +112,21 @@ def test_euler_maruyama_with_zero_sigma_is_euler_and_noise_is_seeded():
     assert torch.equal(noisy[0], noisy[1]) and not torch.equal(noisy[0], noisy[2]) and not torch.equal(noisy[0], euler.u)
 
 
+def test_euler_maruyama_noise_has_size_sigma_sqrt_dt():
+    """Issue 13: with a zero drift every increment is σ √Δt ξ (a σ Δt noise would be 5x too small here)."""
+
+    class ZeroDrift:
+        window = 1
+
+        def __call__(self, history, lam):
+            return torch.zeros_like(history[:, -1])
+
+    dt, sigma = 0.04, 0.5
+    path = rollout(ZeroDrift(), EulerMaruyama(), torch.zeros(64, 1, 2, 16, dtype=torch.float64), 0.0, dt, 50, grid=GRID, sigma=sigma, generator=seeded(4))
+    increments = path.u[:, 1:] - path.u[:, :-1]
+    assert float(increments.std()) == pytest.approx(sigma * dt**0.5, rel=0.03)
+
+
 def test_rollout_carries_the_window_through_a_lag_two_recursion():
     """f = a u_{n-2} + b u_n (constant symbols are multiples of the identity): u_{n+1} = u_n + Δt (a u_{n-2} + b u_n)."""
     a, b = -0.7, 0.3

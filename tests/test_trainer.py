@@ -398,3 +398,13 @@ def test_worker_processes_and_sub_paths_from_a_file_give_the_same_run(tmp_path):
     assert losses(tmp_path / "inline") == losses(tmp_path / "workers")
     train(attrs.evolve(config, frames=4), tmp_path / "longer", progress=False)
     assert losses(tmp_path / "longer") != losses(tmp_path / "inline")
+
+
+def test_training_draws_lambda_uniformly_between_lam_min_and_lam_max():
+    """Issue 13: λ ~ U(lam_min, lam_max) (PDD Algorithm 1), not U(0, lam_max)."""
+    from pdd_core.training.trainer import draw_lambda
+
+    lam = draw_lambda(20000, torch.Generator().manual_seed(0), 0.3, 0.8)
+    assert float(lam.min()) >= 0.3 and float(lam.max()) <= 0.8 and float(lam.min()) < 0.301
+    assert float(lam.mean()) == pytest.approx(0.55, abs=0.005) and float(lam.std()) == pytest.approx(0.5 / 12**0.5, rel=0.02)
+    assert torch.equal(draw_lambda(3, torch.Generator(), 0.2, 0.2), torch.full((3,), 0.2, dtype=torch.float64))

@@ -22,7 +22,7 @@ from pdd_core.cli.generate import (
 )
 from pdd_core.cli.main import COMMANDS
 from pdd_core.data.hdf5_layout import read_metadata
-from pdd_core.errors import ConfigError, bad_argument
+from pdd_core.errors import ConfigError, DataError, bad_argument
 from pdd_core.evaluation import TASKS, EvaluationSettings, evaluate_run
 from pdd_core.inference import load_run, run_marginal, run_score
 from solvers import Euler, EulerMaruyama
@@ -129,7 +129,15 @@ def run(args: argparse.Namespace) -> int:
     )
     summary = {key: {k: v for k, v in value.items() if k in ("l2", "spectral_error", "skipped")} for key, value in metrics.items() if isinstance(value, dict) and key in ("simulate", "generate", "super_resolve", "low_resolution")}
     print(json.dumps(summary, indent=2))
-    print(f"evaluated in {time.perf_counter() - started:.1f} s; wrote {FilePath(args.out).resolve() / 'metrics.json'} and {len(metrics['figures'])} figures")
+    written = FilePath(args.out).resolve() / "metrics.json"
+    print(f"evaluated in {time.perf_counter() - started:.1f} s; wrote {written} and {len(metrics['figures'])} figures")
+    # A requested task that failed makes the command fail, after what succeeded has been written.
+    failed = {key: value["failed"] for key, value in metrics.items() if isinstance(value, dict) and "failed" in value}
+    if failed:
+        first = next(iter(failed.values())).split(". Fix:")[0]
+        raise bad_argument(
+            "--tasks", ",".join(failed), f"{len(failed)} task(s) failed ({first}); the others are in {written}", "see 'failed' in metrics.json for each task's error and fix", kind=DataError
+        )
     return 0
 
 

@@ -75,3 +75,14 @@ def check_generator(generator, name: str = "generator") -> torch.Generator:
     if not isinstance(generator, torch.Generator):
         raise bad_argument(name, generator, "randomness must come from an explicit torch.Generator", "pass generator=torch.Generator().manual_seed(seed)", kind=DTypeError)
     return generator
+
+
+# Seeds feed numpy SeedSequence, torch.manual_seed and int64 HDF5 attributes: all hold [0, 2^63).
+SEED_LIMIT = 2**63
+
+
+def check_seed(value, name: str = "seed") -> int:
+    """A seed in [0, 2^63), else a clear error before any work is done (a larger one overflows later)."""
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < SEED_LIMIT:
+        raise bad_argument(name, value, "must be an integer in [0, 2^63)", f"pass e.g. {name} 0")
+    return value

@@ -13,6 +13,7 @@ from typing import Callable
 
 import pdd_core
 from pdd_core.errors import PDDError
+from pdd_core.validation import check_seed
 
 AddArguments = Callable[[argparse.ArgumentParser], None]
 Run = Callable[[argparse.Namespace], int]
@@ -59,6 +60,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 0
     try:
+        if getattr(args, "seed", None) is not None:
+            check_seed(args.seed, "--seed")  # every command: before any work, not as an overflow at the end
         return int(args.run(args) or 0)
     except PDDError as error:
         print(f"pdd {args.command}: error: {error}", file=sys.stderr)

@@ -18,6 +18,7 @@ import attrs
 from pdd_core.config import from_dict, to_dict
 from pdd_core.errors import ConfigError, bad_argument
 from pdd_core.score.path_density import NOISE_MODELS
+from pdd_core.validation import SEED_LIMIT
 
 OBJECTIVES: tuple[str, ...] = ("pdd", "sa-pdd", "denoising", "conditional-denoising")
 DTYPES: tuple[str, ...] = ("float32", "float64")
@@ -200,6 +201,8 @@ class TrainConfig:
         if self.dtype not in DTYPES:
             raise _config_error("dtype", self.dtype, "unsupported parameter precision", f"use one of {list(DTYPES)}")
         _integer("seed", self.seed, 0)
+        if self.seed >= SEED_LIMIT:
+            raise _config_error("seed", self.seed, "must be below 2^63", "set seed to an integer in [0, 2^63)")
         _integer("log_every", self.log_every, 1)
         _integer("checkpoint_every", self.checkpoint_every, 1)
         _integer("num_workers", self.num_workers, 0)

@@ -81,7 +81,22 @@ def test_super_resolution_refines_stochastic_rollouts_unless_told_otherwise(trai
     assert low_resolution["stochastic", "1"] != low_resolution["stochastic", "2"]
 
 
-@pytest.mark.parametrize("arguments", [["--sr-input", "noisy"], ["--tasks", "dance"], ["--lambdas", "zero"], ["--segments", "0"], ["--sampler", "magic"], ["--score", "psychic"], ["--score", "noise"]])
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        ["--sr-input", "noisy"],
+        ["--tasks", "dance"],
+        ["--lambdas", "zero"],
+        ["--segments", "0"],
+        ["--sampler", "magic"],
+        ["--score", "psychic"],
+        ["--score", "noise"],
+        ["--tasks", ","],  # issue 13: used to evaluate nothing and exit 0
+        ["--n-generate", "-1"],
+        ["--n-super-resolve", "-1"],  # used to drop a path silently
+        ["--n", "0"],
+    ],
+)
 def test_evaluate_bad_arguments_exit_2_with_one_line(trained, tmp_path, capsys, arguments):
     data, runs = trained
     assert main(["evaluate", str(runs["pdd"]), "--data", str(data), "--out", str(tmp_path / "x"), *arguments]) == 2

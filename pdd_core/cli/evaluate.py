@@ -90,9 +90,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
-    for flag, value, minimum in (("--seed", args.seed, 0), ("--l2-step", args.l2_step, 1), ("--discard", args.discard, 0), ("--segments", args.segments, 1)):
-        if value < minimum:
+    counts = (("--seed", args.seed, 0), ("--l2-step", args.l2_step, 1), ("--discard", args.discard, 0), ("--segments", args.segments, 1))
+    counts += (("--n", args.n, 1), ("--n-generate", args.n_generate, 1), ("--n-super-resolve", args.n_super_resolve, 1))
+    for flag, value, minimum in counts:
+        if value is not None and value < minimum:  # a negative count would silently slice paths away
             raise bad_argument(flag, value, f"must be >= {minimum}", f"pass {flag} >= {minimum}", kind=ConfigError)
+    if not [task for task in args.tasks.split(",") if task.strip()]:
+        raise bad_argument("--tasks", args.tasks, "names no task", f"pass a comma-separated subset of {','.join(TASKS)}", kind=ConfigError)
     if args.sr_input not in SR_INPUTS:
         raise bad_argument("--sr-input", args.sr_input, "unknown coarse input", f"use one of {', '.join(SR_INPUTS)}", kind=ConfigError)
     trained = load_run(args.run_dir)

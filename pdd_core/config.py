@@ -20,6 +20,32 @@ T = TypeVar("T")
 converter = cattrs.Converter(forbid_extra_keys=True)
 
 
+# Strict scalars: cattrs would call bool("False") (True), int(2.5) (2) and float(True) (1.0), so a
+# mistyped setting silently became another one. A bool must be a bool, an int an int (not a bool),
+# a float any real number (not a bool).
+def _structure_bool(value: Any, _: type) -> bool:
+    if isinstance(value, bool):
+        return value
+    raise TypeError(f"expected true or false, got {value!r}")
+
+
+def _structure_int(value: Any, _: type) -> int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    raise TypeError(f"expected an integer, got {value!r}")
+
+
+def _structure_float(value: Any, _: type) -> float:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    raise TypeError(f"expected a number, got {value!r}")
+
+
+converter.register_structure_hook(bool, _structure_bool)
+converter.register_structure_hook(int, _structure_int)
+converter.register_structure_hook(float, _structure_float)
+
+
 def to_dict(record: Any) -> dict[str, Any]:
     """Unstructure a configuration record into JSON/TOML-ready builtins."""
     return converter.unstructure(record)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import tomllib
 from pathlib import Path
 
@@ -408,3 +409,20 @@ def test_training_draws_lambda_uniformly_between_lam_min_and_lam_max():
     assert float(lam.min()) >= 0.3 and float(lam.max()) <= 0.8 and float(lam.min()) < 0.301
     assert float(lam.mean()) == pytest.approx(0.55, abs=0.005) and float(lam.std()) == pytest.approx(0.5 / 12**0.5, rel=0.02)
     assert torch.equal(draw_lambda(3, torch.Generator(), 0.2, 0.2), torch.full((3,), 0.2, dtype=torch.float64))
+
+
+@pytest.mark.parametrize(
+    "settings, key, expected",
+    [
+        ({"objective": {"noise_free": "False"}}, "objective.noise_free", "bool"),  # bool("False") used to be True
+        ({"bf16": "false"}, "bf16", "bool"),
+        ({"steps": 2.5}, "steps", "int"),  # used to become 2
+        ({"seed": True}, "seed", "int"),  # used to become 1
+        ({"lr": True}, "lr", "float"),  # used to become 1.0
+    ],
+)
+def test_config_values_are_structured_strictly(settings, key, expected):
+    """Issue 13: a wrong type names the key and the expected type instead of being coerced."""
+    with pytest.raises(ConfigError, match=rf"expected {expected} @ \$\.{re.escape(key)}"):
+        config_from_dict(settings)
+    assert config_from_dict({"lr": 1, "steps": 10}).lr == 1.0  # an integer is a valid real number

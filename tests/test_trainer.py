@@ -426,3 +426,14 @@ def test_config_values_are_structured_strictly(settings, key, expected):
     with pytest.raises(ConfigError, match=rf"expected {expected} @ \$\.{re.escape(key)}"):
         config_from_dict(settings)
     assert config_from_dict({"lr": 1, "steps": 10}).lr == 1.0  # an integer is a valid real number
+
+
+def test_a_run_directory_with_a_run_before_its_first_checkpoint_is_not_overwritten(tmp_path):
+    """Issue 13: config.json and log.jsonl (a run starting, or one that died early) were replaced and deleted."""
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.json").write_text('{"note": "another run"}\n')
+    (run / "log.jsonl").write_text('{"step": 1}\n')
+    with pytest.raises(ConfigError, match=r"already holds a training run \(config.json, log.jsonl\)"):
+        train(linear_config(steps=2), run, data=random_paths(), progress=False)
+    assert (run / "log.jsonl").read_text() == '{"step": 1}\n' and "another run" in (run / "config.json").read_text()

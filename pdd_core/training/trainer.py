@@ -302,12 +302,14 @@ def prepare_run(config: TrainConfig | None, run_dir: FilePath, resume: bool) -> 
     if not resume:
         if config is None:
             raise bad_argument("config", None, "a fresh run needs a config", "pass a TrainConfig, or resume=True to continue a run", kind=ConfigError)
-        if target.exists():
+        # A run's files, even before its first checkpoint (another process may be writing them).
+        existing = [path.name for path in (target, run_dir / CONFIG_NAME, run_dir / LOG_NAME) if path.exists()]
+        if existing:
             raise bad_argument(
                 "run_dir",
                 str(run_dir),
-                "already holds a training run (checkpoint.pt)",
-                "pass resume=True (--resume) to continue it, or choose another run directory",
+                f"already holds a training run ({', '.join(existing)})",
+                "pass resume=True (--resume) to continue it, or choose another run directory (or remove this one)",
                 kind=ConfigError,
             )
         return config, None

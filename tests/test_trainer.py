@@ -437,3 +437,22 @@ def test_a_run_directory_with_a_run_before_its_first_checkpoint_is_not_overwritt
     with pytest.raises(ConfigError, match=r"already holds a training run \(config.json, log.jsonl\)"):
         train(linear_config(steps=2), run, data=random_paths(), progress=False)
     assert (run / "log.jsonl").read_text() == '{"step": 1}\n' and "another run" in (run / "config.json").read_text()
+
+
+def test_damaged_checkpoints_are_refused_in_one_line(tmp_path):
+    """Issue 13: NaN weights resumed silently, a missing key or a model/config mismatch gave raw tracebacks."""
+    train(linear_config(steps=2), tmp_path / "run", data=random_paths(), progress=False)
+    record = load_checkpoint(tmp_path / "run")
+    for name, damage, message in (
+        ("nan", lambda r: r["ema"]["coefficients"].view(-1)[0].fill_(float("nan")), r"NaN/inf ema weights \(coefficients\)"),
+        ("missing", lambda r: r.pop("ema"), "lacks ema"),
+        ("mismatch", lambda r: r["model"].update(coefficients=torch.zeros(3)), "do not fit the network its config describes"),
+    ):
+        damaged = {key: (dict(value) if isinstance(value, dict) else value) for key, value in record.items()}
+        damaged["ema"], damaged["model"] = {k: v.clone() for k, v in record["ema"].items()}, {k: v.clone() for k, v in record["model"].items()}
+        damage(damaged)
+        (tmp_path / name).mkdir()
+        save_checkpoint(tmp_path / name / "checkpoint.pt", damaged)
+        with pytest.raises(PDDError, match=message) as error:
+            load_trained_model(tmp_path / name, ema=name != "mismatch")
+        assert "\n" not in str(error.value)

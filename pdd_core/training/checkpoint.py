@@ -122,6 +122,10 @@ def truncate_log(path: str | os.PathLike, step: int) -> None:
     write_text_atomically(path, "".join(json.dumps(record) + "\n" for record in kept))
 
 
+# The entries a checkpoint must hold to be resumed or sampled from.
+REQUIRED_KEYS = ("step", "config", "grid", "dt", "model", "ema")
+
+
 def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict[str, Any]:
     """Read and validate a checkpoint (a run directory or the ``.pt`` file itself)."""
     target = checkpoint_path(path)
@@ -147,6 +151,14 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
             "use the pdd version that wrote it",
             kind=DataError,
         )
+    missing = [key for key in REQUIRED_KEYS if key not in record]
+    if missing:
+        raise bad_argument("checkpoint", str(target), f"lacks {', '.join(missing)}", "the file is damaged: train again or restore a copy", kind=DataError)
+    for weights in ("model", "ema"):
+        bad = [name for name, value in record[weights].items() if torch.is_tensor(value) and value.is_floating_point() and not bool(torch.isfinite(value).all())]
+        if bad:
+            # A diverged or damaged run: sampling with it would blame Δt or the sampler instead.
+            raise bad_argument("checkpoint", str(target), f"holds NaN/inf {weights} weights ({bad[0]}{' and more' if len(bad) > 1 else ''})", "resume from an earlier copy or train again", kind=DataError)
     return record
 
 
@@ -177,7 +189,11 @@ def model_from_record(record: dict[str, Any], *, ema: bool = True) -> tuple[nn.M
         overrides=config.model.overrides,
     )
     model = model.to(dtype=getattr(torch, config.dtype))
-    model.load_state_dict(record["ema" if ema else "model"])
+    try:
+        model.load_state_dict(record["ema" if ema else "model"])
+    except RuntimeError as error:  # torch lists every mismatched tensor over many lines
+        first = str(error).splitlines()[1].strip() if len(str(error).splitlines()) > 1 else str(error)
+        raise bad_argument("checkpoint", config.model.name, f"its weights do not fit the network its config describes ({first})", "the checkpoint and its config disagree: train again or restore a copy", kind=DataError) from None
     return model.eval(), config, grid, float(record["dt"])
 
 

@@ -152,7 +152,8 @@ def test_checkpoint_is_atomic_when_saving_fails(tmp_path, monkeypatch):
     torch.save({"x": 1}, tmp_path / "foreign.pt")
     with pytest.raises(PDDError, match="not a pdd checkpoint"):
         load_checkpoint(tmp_path / "foreign.pt")
-    save_checkpoint(tmp_path / "fresh.pt", {"step": 7})
+    payload = {key: value for key, value in before.items() if key not in ("format", "format_version", "pdd_version")}
+    save_checkpoint(tmp_path / "fresh.pt", {**payload, "step": 7})
     assert load_checkpoint(tmp_path / "fresh.pt")["step"] == 7
 
 

@@ -515,6 +515,10 @@ def check_output_path(path: str | os.PathLike, overwrite: bool) -> FilePath:
         raise bad_argument("out", str(target), "is a directory", "pass a file name such as samples.h5", kind=DataError)
     if target.exists() and not overwrite:
         raise bad_argument("out", str(target), "already exists", "choose another name or pass --overwrite (overwrite=True)", kind=DataError)
+    if target.exists() and not target.is_file():  # --overwrite replaces files, never a device node or a pipe
+        raise bad_argument("out", str(target), "is not a regular file, so --overwrite may not replace it", "pass a file name such as samples.h5", kind=DataError)
+    if target.parent.exists() and not target.parent.is_dir():
+        raise bad_argument("out", str(target), f"its parent {target.parent} is a file", "pass a path inside a directory", kind=DataError)
     target.parent.mkdir(parents=True, exist_ok=True)
     return target
 

@@ -389,3 +389,15 @@ def test_reading_inputs_rejects_other_grids_and_empty_splits(trained, tmp_path):
         read_paths(run, data, n=99)
     with pytest.raises(PDDError, match="unknown split"):
         read_paths(run, data, split="holdout")
+
+
+def test_output_paths_refuse_device_nodes_and_file_parents(tmp_path):
+    """Issue 13: `--overwrite --out /dev/full` replaced the device node; a file as parent gave a traceback."""
+    from pdd_core.inference import check_output_path
+
+    with pytest.raises(DataError, match="is not a regular file"):
+        check_output_path("/dev/null", overwrite=True)
+    (tmp_path / "plain").write_text("x")
+    with pytest.raises(DataError, match="is a file"):
+        check_output_path(tmp_path / "plain" / "out.h5", overwrite=False)
+    assert check_output_path(tmp_path / "new" / "out.h5", overwrite=False).parent.is_dir()

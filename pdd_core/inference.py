@@ -36,8 +36,9 @@ from torch import nn
 import pdd_core
 from pdd_core.baseline_rollout import conditional_rollout
 from pdd_core.config import from_tagged
-from pdd_core.data.hdf5_layout import DatasetMetadata, fsync_path, read_metadata, write_dataset_file
+from pdd_core.data.hdf5_layout import DatasetMetadata, read_metadata, write_dataset_file
 from pdd_core.errors import ConfigError, DataError, ShapeError, bad_argument
+from pdd_core.files import OutputLock, check_parent
 from pdd_core.grid import Grid
 from pdd_core.registry import SCHEMES
 from pdd_core.rollout import rollout
@@ -517,8 +518,7 @@ def check_output_path(path: str | os.PathLike, overwrite: bool) -> FilePath:
         raise bad_argument("out", str(target), "already exists", "choose another name or pass --overwrite (overwrite=True)", kind=DataError)
     if target.exists() and not target.is_file():  # --overwrite replaces files, never a device node or a pipe
         raise bad_argument("out", str(target), "is not a regular file, so --overwrite may not replace it", "pass a file name such as samples.h5", kind=DataError)
-    if target.parent.exists() and not target.parent.is_dir():
-        raise bad_argument("out", str(target), f"its parent {target.parent} is a file", "pass a path inside a directory", kind=DataError)
+    check_parent(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     return target
 
@@ -546,39 +546,29 @@ def write_inference_file(
     ``settings`` (JSON of all the command's settings), ``source_run``, ``source_objective``,
     ``source_data``, ``values`` (``standardized``) and, when the run's training file is
     known, ``source_mean``/``source_std`` to de-standardise. The file is written under a
-    temporary name in the same directory and renamed over ``path`` (``os.replace``).
+    temporary name in the same directory and renamed over ``path``, under ``path.lock``.
     """
     target = check_output_path(path, overwrite)
     array = paths.detach().cpu().numpy()
     empty = np.zeros((0, *array.shape[1:]), dtype=np.float32)
     source = run.data
-    temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    try:
-        splits = {"train": array, "valid": empty, "test": empty}
-        system, config = (source.system, source.config) if source is not None else ("unknown", {})
-        metadata = write_dataset_file(temporary, splits, system=system, config=config, dt=dt, grid=run.grid, seed=seed)
-        attributes: dict[str, Any] = {
-            COMMAND_ATTRIBUTE: command,
-            "lambda": np.float64(lam),
-            "sampler": sampler,
-            "steps": np.int64(steps),
-            "settings": json.dumps(settings, sort_keys=True, default=str),
-            "source_run": str(run.run_dir.resolve()),
-            "source_objective": run.objective,
-            "values": "standardized",
-            "pdd_version": pdd_core.__version__,
-        }
-        if source is not None:
-            attributes.update(source_data=str(run.data_path.resolve()), source_mean=np.asarray(source.mean), source_std=np.asarray(source.std))
-        with h5py.File(temporary, "r+") as file:
-            file.attrs.update(attributes)
-        fsync_path(temporary)
-        os.replace(temporary, target)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        temporary.with_name(temporary.name + ".tmp").unlink(missing_ok=True)
-        raise
-    return metadata
+    splits = {"train": array, "valid": empty, "test": empty}
+    system, config = (source.system, source.config) if source is not None else ("unknown", {})
+    attributes: dict[str, Any] = {
+        COMMAND_ATTRIBUTE: command,
+        "lambda": np.float64(lam),
+        "sampler": sampler,
+        "steps": np.int64(steps),
+        "settings": json.dumps(settings, sort_keys=True, default=str),
+        "source_run": str(run.run_dir.resolve()),
+        "source_objective": run.objective,
+        "values": "standardized",
+        "pdd_version": pdd_core.__version__,
+    }
+    if source is not None:
+        attributes.update(source_data=str(run.data_path.resolve()), source_mean=np.asarray(source.mean), source_std=np.asarray(source.std))
+    with OutputLock.for_file(target):
+        return write_dataset_file(target, splits, system=system, config=config, dt=dt, grid=run.grid, seed=seed, extra_attributes=attributes)
 
 
 __all__ = [

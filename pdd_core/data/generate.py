@@ -7,15 +7,21 @@ Paths are drawn in chunks of ``chunk_paths`` samples. Chunk ``j`` of split ``s``
 ``(system, preset sizes, seed, chunk_paths, s, j)`` alone, whatever happened before it.
 
 Crash safety: while running, ``OUT.h5.partial/`` holds ``request.json`` (what is being
-generated) and one small HDF5 file per finished chunk, each written under a temporary name and
-renamed atomically. Re-running the same request (even after ``kill -9``) skips the finished
+generated) and one small HDF5 file per finished chunk, each written under a temporary name of
+this process and renamed atomically, with a SHA-256 of its stored bytes that is checked before
+the chunk is trusted. Re-running the same request (even after ``kill -9``) skips the finished
 chunks. When all chunks exist the final file is built in a fixed order by copying the
 compressed chunks verbatim, renamed to ``OUT.h5`` and the directory removed, so the file is
 byte-identical to an uninterrupted run; the final file's existence means it is complete.
+A second process asking for the same ``OUT.h5`` meanwhile is refused (``OUT.h5.lock``,
+:class:`pdd_core.files.OutputLock`).
 """
 
 from __future__ import annotations
 
+import errno
+import hashlib
+import io
 import json
 import math
 import os
@@ -36,17 +42,19 @@ from pdd_core.config import from_dict, to_dict
 from pdd_core.data.hdf5_layout import (
     FORMAT_VERSION,
     PARTIAL_SUFFIX,
+    CHECKSUM_ATTRIBUTE,
     SPLITS,
     STORAGE_DTYPE,
     ChannelStatistics,
     DatasetMetadata,
     config_json,
     create_split,
-    fsync_path,
+    split_checksum,
     write_attributes,
 )
 from pdd_core.data.presets import DatasetPreset
 from pdd_core.errors import ArgumentError, ConfigError, DataError, PDDError, ShapeError, bad_argument
+from pdd_core.files import OutputLock, check_parent, fsync_directory, fsync_file, temporary_name, write_atomically, write_errors
 from pdd_core.grid import Grid
 from pdd_core.protocols import System
 from pdd_core.registry import SYSTEMS
@@ -57,8 +65,8 @@ MAX_CHUNK_PATHS = 128
 # Burn-in runs in blocks of frames that are discarded, so memory never grows with it.
 MIN_BURN_IN_BLOCK = 16
 REQUEST_FILE = "request.json"
-ASSEMBLY_FILE = "assembled.h5"
 CHUNK_DATASET = "paths"
+CHUNK_CHECKSUM = "sha256"
 
 ChunkCallback = Callable[[str, int], None]
 
@@ -243,24 +251,55 @@ def generate_dataset(
 
     target = FilePath(out_path)
     _check_target(target, overwrite)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(target.name + PARTIAL_SUFFIX)
-    canonical_config = json.loads(config_json(to_dict(system)))
-    request = {
-        "format_version": FORMAT_VERSION,
-        "system": system_name,
-        "config": canonical_config,
-        "preset": preset_name,
-        "seed": seed,
-        "sizes": sizes,
-        "n_frames": chosen.n_frames,
-        "chunk_paths": chunk_paths,
-    }
-    _prepare_partial(partial, request, overwrite)
+    with OutputLock.for_file(target, "out_path"):
+        _check_target(target, overwrite)  # another process may have finished it while we waited for nothing
+        partial = target.with_name(target.name + PARTIAL_SUFFIX)
+        canonical_config = json.loads(config_json(to_dict(system)))
+        request = {
+            "format_version": FORMAT_VERSION,
+            "system": system_name,
+            "config": canonical_config,
+            "preset": preset_name,
+            "seed": seed,
+            "sizes": sizes,
+            "n_frames": chosen.n_frames,
+            "chunk_paths": chunk_paths,
+        }
+        resume_hint = f"the finished chunks stay in {partial}: re-run the same command to finish"
+        with write_errors(target, "out_path", kept=resume_hint):
+            _prepare_partial(partial, request, overwrite)
+            chunks = plan_chunks(sizes, chunk_paths)
+            out_frames = stored_frames(system, chosen.n_frames)
+            done = {chunk for chunk in chunks if _chunk_is_complete(partial / chunk.file_name, chunk, out_frames, system.grid)}
+            _draw_missing(system, system_name, preset_name, chosen.n_frames, seed, partial, chunks, done, sizes, progress, on_chunk)
+            base = DatasetMetadata(
+                system_name,
+                canonical_config,
+                float(system.dt),
+                system.grid,
+                (),
+                (),
+                {},
+                seed=seed,
+                preset=preset_name,
+                chunk_paths=chunk_paths,
+                pdd_version=pdd_core.__version__,
+            )
+            _check_free_space(partial, chunks)
+            assembly = temporary_name(partial / "assembled.h5")
+            try:
+                metadata = _assemble(partial, assembly, chunks, out_frames, base)
+                os.replace(assembly, target)
+            except BaseException:
+                assembly.unlink(missing_ok=True)
+                raise
+        fsync_directory(target.parent)
+        shutil.rmtree(partial)
+    return GenerationReport(target, metadata, chosen, len(chunks), len(done), time.perf_counter() - started, target.stat().st_size)
 
-    chunks = plan_chunks(sizes, chunk_paths)
-    out_frames = stored_frames(system, chosen.n_frames)
-    done = {chunk for chunk in chunks if _chunk_is_complete(partial / chunk.file_name, chunk, out_frames, system.grid)}
+
+def _draw_missing(system, system_name, preset_name, n_frames, seed, partial, chunks, done, sizes, progress, on_chunk) -> None:
+    """Draw and save every chunk not yet in ``done``, with a progress bar over paths."""
     with tqdm(
         total=sum(sizes.values()),
         initial=sum(chunk.n_paths for chunk in done),
@@ -273,29 +312,18 @@ def generate_dataset(
         for chunk in chunks:
             if chunk not in done:
                 bar.set_postfix_str(f"{chunk.split} chunk {chunk.index}")
-                _generate_chunk(system, system_name, chunk, chosen.n_frames, seed, partial)
+                _generate_chunk(system, system_name, chunk, n_frames, seed, partial)
                 bar.update(chunk.n_paths)
                 if on_chunk is not None:
                     on_chunk(chunk.split, chunk.index)
 
-    base = DatasetMetadata(
-        system_name,
-        canonical_config,
-        float(system.dt),
-        system.grid,
-        (),
-        (),
-        {},
-        seed=seed,
-        preset=preset_name,
-        chunk_paths=chunk_paths,
-        pdd_version=pdd_core.__version__,
-    )
-    metadata = _assemble(partial, chunks, out_frames, base)
-    os.replace(partial / ASSEMBLY_FILE, target)
-    _fsync_directory(target.parent)
-    shutil.rmtree(partial)
-    return GenerationReport(target, metadata, chosen, len(chunks), len(done), time.perf_counter() - started, target.stat().st_size)
+
+def _check_free_space(partial: FilePath, chunks: list[Chunk]) -> None:
+    """Refuse to assemble onto a disk without room for it: HDF5 fails badly when a write runs out of space."""
+    needed = sum((partial / chunk.file_name).stat().st_size for chunk in chunks)
+    free = shutil.disk_usage(partial).free
+    if free < needed + 2**20:
+        raise OSError(errno.ENOSPC, f"{needed / 2**20:.1f} MiB needed, {free / 2**20:.1f} MiB free")
 
 
 def _check_target(target: FilePath, overwrite: bool) -> None:
@@ -309,6 +337,9 @@ def _check_target(target: FilePath, overwrite: bool) -> None:
             "pass --overwrite (overwrite=True) to replace it, or choose another --out",
             kind=DataError,
         )
+    if target.exists() and not target.is_file():  # --overwrite replaces files, never a device node or a pipe
+        raise bad_argument("out_path", str(target), "is not a regular file, so --overwrite may not replace it", "pass a file name such as data/lorenz96.h5", kind=DataError)
+    check_parent(target, "out_path")
 
 
 def _generate_chunk(system: System, system_name: str, chunk: Chunk, n_frames: int, seed: int, partial: FilePath) -> None:
@@ -335,15 +366,20 @@ def _check_count(name: str, value: Any, *, minimum: int) -> None:
 
 
 def _prepare_partial(partial: FilePath, request: dict[str, Any], overwrite: bool) -> None:
-    """Create ``partial`` for ``request``, or check an existing one holds the same request."""
+    """Create ``partial`` for ``request``, or check an existing one holds the same request.
+
+    Only a directory this command made (it holds ``request.json``) is ever removed, and one of
+    another request only with ``overwrite``; anything else of that name is the user's and is left alone.
+    """
     canonical = json.loads(json.dumps(request))
     request_file = partial / REQUEST_FILE
-    if partial.is_dir() and request_file.exists():
+    if partial.is_dir() and request_file.is_file():
         try:
             previous = json.loads(request_file.read_text())
-        except (OSError, json.JSONDecodeError):
+        except (OSError, json.JSONDecodeError, UnicodeDecodeError):
             previous = {}
         if previous == canonical:
+            # Temporaries of processes that died: the lock says no one else is writing here.
             for leftover in partial.glob("*.tmp"):
                 leftover.unlink()
             return
@@ -356,23 +392,42 @@ def _prepare_partial(partial: FilePath, request: dict[str, Any], overwrite: bool
                 f"re-run the original command to finish it, or delete {partial} (or pass --overwrite) to start this one",
                 kind=DataError,
             )
-    if partial.is_dir():
         shutil.rmtree(partial)
+    elif partial.is_dir() or (partial.exists() and not partial.is_file()):
+        raise bad_argument(
+            "out_path",
+            str(partial),
+            f"exists but was not made by `pdd data generate` (it holds no {REQUEST_FILE})",
+            "move it away or choose another --out; pdd deletes only what it created",
+            kind=DataError,
+        )
     elif partial.exists():
+        if not overwrite:
+            raise bad_argument(
+                "out_path", str(partial), "is a file of yours in the way of the work directory", "move it away, or pass --overwrite to delete it", kind=DataError
+            )
         partial.unlink()
     partial.mkdir()
-    temporary = partial / (REQUEST_FILE + ".tmp")
-    temporary.write_text(json.dumps(canonical, sort_keys=True, indent=1))
-    os.replace(temporary, request_file)
+    write_atomically(request_file, lambda temporary: temporary.write_text(json.dumps(canonical, sort_keys=True, indent=1)))
+
+
+def _chunk_checksum(file: h5py.File) -> str:
+    """SHA-256 of a chunk file's stored paths and statistics: what must be intact to trust it."""
+    digest = hashlib.sha256(split_checksum(file[CHUNK_DATASET]).encode())
+    for name in ("count", "mean", "m2"):
+        digest.update(np.asarray(file.attrs[name], dtype=np.float64).tobytes())
+    return digest.hexdigest()
 
 
 def _chunk_is_complete(path: FilePath, chunk: Chunk, n_frames: int, grid: Grid) -> bool:
+    """Whether ``path`` is this chunk, whole: its shape right and its checksum matching its bytes."""
     if not path.exists():
         return False
     try:
         with h5py.File(path, "r") as file:
-            return file[CHUNK_DATASET].shape == (chunk.n_paths, n_frames, grid.channels, *grid.shape) and "m2" in file.attrs
-    except (OSError, KeyError):
+            shape_ok = file[CHUNK_DATASET].shape == (chunk.n_paths, n_frames, grid.channels, *grid.shape)
+            return shape_ok and file.attrs.get(CHUNK_CHECKSUM) == _chunk_checksum(file)
+    except (OSError, KeyError, ValueError, TypeError):
         return False
 
 
@@ -391,25 +446,29 @@ def _to_storage(paths: np.ndarray, system_name: str, chunk: Chunk) -> np.ndarray
 
 
 def _write_chunk(path: FilePath, paths: np.ndarray, grid: Grid) -> None:
-    """Write one finished chunk with its train statistics; it appears atomically."""
-    temporary = path.with_name(path.name + ".tmp")
+    """Write one finished chunk with its train statistics and checksum; it appears atomically.
+
+    The HDF5 file is built in memory and written with plain file writes, so a full disk is an
+    ordinary OSError rather than a cascade of HDF5 errors.
+    """
     statistics = ChannelStatistics.of(paths)
-    with h5py.File(temporary, "w") as file:
+    buffer = io.BytesIO()
+    with h5py.File(buffer, "w") as file:
         create_split(file, CHUNK_DATASET, paths.shape[0], paths.shape[1], grid)[...] = paths
         file.attrs["count"] = np.int64(statistics.count)
         file.attrs["mean"] = np.asarray(statistics.mean, dtype=np.float64)
         file.attrs["m2"] = np.asarray(statistics.m2, dtype=np.float64)
-    fsync_path(temporary)
-    os.replace(temporary, path)
+        file.attrs[CHUNK_CHECKSUM] = _chunk_checksum(file)
+    write_atomically(path, lambda temporary: temporary.write_bytes(buffer.getvalue()))
 
 
-def _assemble(partial: FilePath, chunks: list[Chunk], n_frames: int, base: DatasetMetadata) -> DatasetMetadata:
+def _assemble(partial: FilePath, assembly: FilePath, chunks: list[Chunk], n_frames: int, base: DatasetMetadata) -> DatasetMetadata:
     """Build the final file from the chunk files in a fixed order, copying compressed chunks verbatim."""
     grid = base.grid
     statistics = ChannelStatistics(0, (), ())
     splits: dict[str, tuple[int, ...]] = {}
     zeros = (0,) * (2 + grid.ndim)
-    with h5py.File(partial / ASSEMBLY_FILE, "w") as out:
+    with h5py.File(assembly, "w") as out:
         for split in SPLITS:
             parts = [chunk for chunk in chunks if chunk.split == split]
             dataset = create_split(out, split, sum(chunk.n_paths for chunk in parts), n_frames, grid)
@@ -427,18 +486,11 @@ def _assemble(partial: FilePath, chunks: list[Chunk], n_frames: int, base: Datas
                         statistics = statistics.merge(
                             ChannelStatistics(int(attributes["count"]), tuple(attributes["mean"].tolist()), tuple(attributes["m2"].tolist()))
                         )
+            dataset.attrs[CHECKSUM_ATTRIBUTE] = split_checksum(dataset)
         metadata = attrs.evolve(base, mean=statistics.mean, std=statistics.std, splits=splits)
         write_attributes(out, metadata)
-    fsync_path(partial / ASSEMBLY_FILE)
+    fsync_file(assembly)
     return metadata
-
-
-def _fsync_directory(directory: FilePath) -> None:
-    descriptor = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
 
 
 __all__ = [

@@ -7,13 +7,17 @@ One file holds one dataset of paths (docs/data_format.md is the user-facing desc
 * root attributes: ``format_version``, ``system`` (registry name), ``config`` (JSON of the
   system's parameters), ``dt``, ``grid_shape``, ``grid_length``, ``grid_channels``,
   ``grid_symbol``, per-channel ``mean`` and ``std`` of ``train`` (float64), and the optional
-  provenance ``seed``, ``preset``, ``chunk_paths``, ``pdd_version``.
+  provenance ``seed``, ``preset``, ``chunk_paths``, ``pdd_version``;
+* on each split, the attribute ``sha256``: the SHA-256 of its stored (compressed) chunks in row
+  order, checked by :func:`verify_checksums` (``pdd data info``); files written before it was
+  added lack it and are read as before.
 
 Files are written in a fixed order without timestamps, so equal content gives equal bytes.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -25,6 +29,7 @@ import h5py
 import numpy as np
 
 from pdd_core.errors import DataError, PDDError, bad_argument
+from pdd_core.files import write_atomically, write_errors
 from pdd_core.grid import Grid
 
 FORMAT_VERSION = 1
@@ -40,6 +45,7 @@ SHUFFLE = True
 REQUIRED_ATTRIBUTES: tuple[str, ...] = ("format_version", "system", "config", "dt", "grid_shape", "grid_length", "grid_channels", "grid_symbol", "mean", "std")
 PROVENANCE_ATTRIBUTES: tuple[str, ...] = ("seed", "preset", "chunk_paths", "pdd_version")
 PARTIAL_SUFFIX = ".partial"
+CHECKSUM_ATTRIBUTE = "sha256"
 FIX_GENERATE = "generate it with `pdd data generate SYSTEM --out FILE.h5` or write the layout of docs/data_format.md"
 
 
@@ -163,10 +169,44 @@ def write_attributes(file: h5py.File, metadata: DatasetMetadata) -> None:
             file.attrs[key] = value
 
 
-def fsync_path(path: FilePath) -> None:
-    """Flush a closed file to disk so a rename after it survives a power cut."""
-    with open(path, "rb") as handle:
-        os.fsync(handle.fileno())
+def split_checksum(dataset: h5py.Dataset) -> str:
+    """SHA-256 of a split's stored chunks (filter mask and compressed bytes) in row order.
+
+    It reads no more than the file holds and decompresses nothing, so verifying a file costs one
+    read of it; a flipped bit in any path or a truncated chunk changes it.
+    """
+    digest = hashlib.sha256()
+    zeros = (0,) * (dataset.ndim - 1)
+    for row in range(dataset.shape[0]):
+        filter_mask, raw = dataset.id.read_direct_chunk((row, *zeros))
+        digest.update(int(filter_mask).to_bytes(4, "little"))
+        digest.update(raw)
+    return digest.hexdigest()
+
+
+def verify_checksums(path: str | os.PathLike) -> dict[str, bool | None]:
+    """Check every split against its stored SHA-256: ``{split: True}`` when intact, None without one.
+
+    Raises :class:`DataError` naming the split when its bytes no longer match (a damaged file).
+    """
+    results: dict[str, bool | None] = {}
+    with open_dataset_file(path) as file:
+        for name in SPLITS:
+            dataset = file[name]
+            stored = dataset.attrs.get(CHECKSUM_ATTRIBUTE)
+            if stored is None:
+                results[name] = None
+                continue
+            try:
+                actual = split_checksum(dataset)
+            except (OSError, ValueError) as error:
+                actual = f"unreadable ({error})"
+            if actual != _text(stored):
+                raise bad_argument(
+                    f"{path}:{name}", "checksum mismatch", "the stored paths are damaged (their SHA-256 no longer matches)", "regenerate the file or restore a copy", kind=DataError
+                )
+            results[name] = True
+    return results
 
 
 def write_dataset_file(
@@ -179,11 +219,13 @@ def write_dataset_file(
     grid: Grid,
     seed: int | None = None,
     preset: str | None = None,
+    extra_attributes: dict[str, Any] | None = None,
 ) -> DatasetMetadata:
     """Write arrays ``{"train": [N, T, C, *space], "valid": ..., "test": ...}`` as a dataset file.
 
     This is how data from elsewhere becomes a pdd dataset: the mean and std are computed on
-    ``train``; the file appears atomically (written to ``path.tmp`` then renamed).
+    ``train``; ``extra_attributes`` are added to the root (provenance). The file appears
+    atomically (:func:`pdd_core.files.write_atomically`), each split with its checksum.
     """
     target = FilePath(path)
     missing = [name for name in SPLITS if name not in splits]
@@ -218,13 +260,18 @@ def write_dataset_file(
     metadata = DatasetMetadata(
         system, config, float(dt), grid, statistics.mean, statistics.std, {name: array.shape for name, array in stored.items()}, seed=seed, preset=preset
     )
-    temporary = target.with_name(target.name + ".tmp")
-    with h5py.File(temporary, "w") as file:
-        for name in SPLITS:
-            create_split(file, name, stored[name].shape[0], n_frames, grid)[...] = stored[name]
-        write_attributes(file, metadata)
-    fsync_path(temporary)
-    os.replace(temporary, target)
+
+    def write(temporary: FilePath) -> None:
+        with h5py.File(temporary, "w") as file:
+            for name in SPLITS:
+                dataset = create_split(file, name, stored[name].shape[0], n_frames, grid)
+                dataset[...] = stored[name]
+                dataset.attrs[CHECKSUM_ATTRIBUTE] = split_checksum(dataset)
+            write_attributes(file, metadata)
+            file.attrs.update(extra_attributes or {})
+
+    with write_errors(target):
+        write_atomically(target, write)
     return metadata
 
 
@@ -335,9 +382,9 @@ def _metadata_of(file: h5py.File, path: FilePath) -> DatasetMetadata:
         std=std,
         splits=splits,
         format_version=FORMAT_VERSION,
-        seed=int(attributes["seed"]) if "seed" in attributes else None,
+        seed=_optional_int(attributes, "seed", path),
         preset=_text(attributes["preset"]) if "preset" in attributes else None,
-        chunk_paths=int(attributes["chunk_paths"]) if "chunk_paths" in attributes else None,
+        chunk_paths=_optional_int(attributes, "chunk_paths", path),
         pdd_version=_text(attributes["pdd_version"]) if "pdd_version" in attributes else None,
     )
 
@@ -370,6 +417,16 @@ def _number(value: Any, name: str, path: FilePath) -> float:
         return float(value)
     except (TypeError, ValueError):
         raise bad_argument(f"{path}:{name}", _plain(value), "must be a number", "store a float", kind=DataError) from None
+
+
+def _optional_int(attributes: h5py.AttributeManager, name: str, path: FilePath) -> int | None:
+    if name not in attributes:
+        return None
+    value = attributes[name]
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise bad_argument(f"{path}:{name}", _plain(value), "must be an integer", f"store {name} as an int64 attribute or remove it", kind=DataError) from None
 
 
 def _grid_of(attributes: h5py.AttributeManager, path: FilePath) -> Grid:
@@ -414,11 +471,14 @@ def _check_splits(file: h5py.File, splits: dict[str, tuple[int, ...]], grid: Gri
 
 
 def _channel_vector(value: Any, name: str, grid: Grid, path: FilePath) -> tuple[float, ...]:
-    vector = np.atleast_1d(np.asarray(value, dtype=np.float64))
+    try:
+        vector = np.atleast_1d(np.asarray(value, dtype=np.float64))
+    except (TypeError, ValueError):
+        vector = np.array([np.nan])  # text or another non-number: reported below like any bad vector
     if vector.shape != (grid.channels,) or not np.isfinite(vector).all():
         raise bad_argument(
             f"{path}:{name}",
-            vector.tolist(),
+            _plain(value),
             f"expected {grid.channels} finite float64 values (one per channel)",
             f"recompute {name} per channel on the train split",
             kind=DataError,
@@ -431,12 +491,15 @@ __all__ = [
     "COMPRESSION_LEVEL",
     "FORMAT_VERSION",
     "PARTIAL_SUFFIX",
+    "CHECKSUM_ATTRIBUTE",
     "SPLITS",
     "ChannelStatistics",
     "DatasetMetadata",
     "create_split",
     "open_dataset_file",
     "read_metadata",
+    "split_checksum",
+    "verify_checksums",
     "write_attributes",
     "write_dataset_file",
 ]

@@ -20,6 +20,10 @@
                     (float64): the temporal covariance per mode behind the generation prior and
                     the few-step samplers' reference (GaussianMarginal); absent in older checkpoints
 
+    checksum        SHA-256 of everything above (:func:`content_checksum`), checked on load, so
+                    a flipped bit in a weight is refused rather than resumed; absent in
+                    checkpoints written before it was added
+
 It is written to a temporary file in the same directory, flushed to disk and renamed over
 the old one (``os.replace`` is atomic), so a crash or an exception at any moment leaves
 either the previous checkpoint or the new one, never a partial file. It holds only
@@ -28,6 +32,7 @@ tensors and builtins, so it loads with ``torch.load(weights_only=True)``.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import pickle
@@ -40,6 +45,7 @@ from torch import nn
 import pdd_core
 from pdd_core.config import from_dict
 from pdd_core.errors import DataError, bad_argument
+from pdd_core.files import write_atomically
 from pdd_core.grid import Grid
 from pdd_core.training.config import TrainConfig, config_from_dict
 from pdd_core.training.models import build_model
@@ -57,47 +63,49 @@ def checkpoint_path(run_dir: str | os.PathLike) -> FilePath:
     return path if path.suffix == ".pt" else path / CHECKPOINT_NAME
 
 
+def content_checksum(value: Any) -> str:
+    """SHA-256 of a checkpoint's content: tensors by dtype, shape and bytes, the rest by its JSON-like repr, keys sorted."""
+    digest = hashlib.sha256()
+    _feed(digest, value)
+    return digest.hexdigest()
+
+
+def _feed(digest, value: Any) -> None:
+    if torch.is_tensor(value):
+        tensor = value.detach().cpu().contiguous()
+        digest.update(f"tensor {tensor.dtype} {tuple(tensor.shape)}:".encode())
+        digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
+    elif isinstance(value, dict):
+        digest.update(b"{")
+        for key in sorted(value, key=repr):
+            digest.update(repr(key).encode() + b":")
+            _feed(digest, value[key])
+        digest.update(b"}")
+    elif isinstance(value, (list, tuple)):
+        digest.update(b"[")
+        for item in value:
+            _feed(digest, item)
+        digest.update(b"]")
+    else:
+        digest.update(f"{type(value).__name__} {value!r};".encode())
+
+
 def save_checkpoint(path: str | os.PathLike, payload: dict[str, Any]) -> None:
-    """Write ``payload`` (plus format and version fields) atomically to ``path``."""
+    """Write ``payload`` (plus format, version and checksum fields) atomically to ``path``."""
     target = FilePath(path)
-    temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     record = {"format": CHECKPOINT_FORMAT, "format_version": CHECKPOINT_VERSION, "pdd_version": pdd_core.__version__, **payload}
-    try:
+    record["checksum"] = content_checksum(record)
+
+    def write(temporary: FilePath) -> None:
         with open(temporary, "wb") as handle:
             torch.save(record, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, target)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
-    _fsync_directory(target.parent)
 
-
-def _fsync_directory(directory: FilePath) -> None:
-    """Persist the rename itself (POSIX); a no-op where directories cannot be opened."""
-    try:
-        handle = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(handle)
-    except OSError:
-        pass
-    finally:
-        os.close(handle)
+    write_atomically(target, write)
 
 
 def write_text_atomically(path: str | os.PathLike, text: str) -> None:
     """Replace a small text file (the resolved config, a truncated log) in one rename."""
-    target = FilePath(path)
-    temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    try:
-        temporary.write_text(text)
-        os.replace(temporary, target)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
+    write_atomically(path, lambda temporary: temporary.write_text(text))
 
 
 def read_log(path: str | os.PathLike) -> list[dict[str, Any]]:
@@ -154,6 +162,10 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     missing = [key for key in REQUIRED_KEYS if key not in record]
     if missing:
         raise bad_argument("checkpoint", str(target), f"lacks {', '.join(missing)}", "the file is damaged: train again or restore a copy", kind=DataError)
+    if "checksum" in record:
+        stored = record.pop("checksum")
+        if content_checksum(record) != stored:
+            raise bad_argument("checkpoint", str(target), "its contents no longer match their SHA-256 (the file is damaged)", "resume from an earlier copy or train again", kind=DataError)
     for weights in ("model", "ema"):
         bad = [name for name, value in record[weights].items() if torch.is_tensor(value) and value.is_floating_point() and not bool(torch.isfinite(value).all())]
         if bad:
@@ -203,6 +215,7 @@ __all__ = [
     "LOG_NAME",
     "checkpoint_config",
     "checkpoint_path",
+    "content_checksum",
     "load_checkpoint",
     "load_trained_model",
     "model_from_record",

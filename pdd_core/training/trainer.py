@@ -37,6 +37,7 @@ from tqdm import tqdm
 
 from pdd_core.config import from_tagged, tagged, to_dict
 from pdd_core.errors import ConfigError, PDDError, ShapeError, bad_argument
+from pdd_core.files import OutputLock, check_parent, write_errors
 from pdd_core.registry import SCHEMES
 from pdd_core.score.gaussian_marginal import dataset_autocovariance
 from pdd_core.score.initial_density import dataset_power
@@ -334,6 +335,20 @@ def train(config: TrainConfig | None, run_dir: str | os.PathLike, *, resume: boo
     The scheme is looked up in ``SCHEMES``: import ``schemes`` (the ``pdd`` command does).
     """
     run_dir = FilePath(run_dir)
+    if os.environ.get("RANK", "0") != "0":  # under torchrun rank 0 owns the directory and its lock
+        return _train(config, run_dir, resume, data, progress)
+    check_parent(run_dir / CONFIG_NAME, "run_dir")
+    created = not run_dir.exists()
+    try:
+        with write_errors(run_dir, "run_dir", kept="the last checkpoint stays resumable with --resume"):
+            with OutputLock.for_directory(run_dir, "run_dir"):
+                return _train(config, run_dir, resume, data, progress)
+    finally:
+        if created and run_dir.is_dir() and not any(run_dir.iterdir()):
+            run_dir.rmdir()  # a run that failed before writing anything leaves no empty directory
+
+
+def _train(config: TrainConfig | None, run_dir: FilePath, resume: bool, data, progress: bool) -> TrainResult:
     config, record = prepare_run(config, run_dir, resume)
     # Unknown names fail before any data is read.
     MODELS.get(config.model.name)

@@ -1,0 +1,201 @@
+"""What survives a crash and a second process: output locks, atomic writes, write errors in one line.
+
+Every output of pdd (a dataset file, a run directory, an inference file) is written by one
+process at a time, under an :class:`OutputLock`; files appear whole, by a rename of a
+temporary name that is unique to the writing process (:func:`write_atomically`); and a full
+disk, a read-only file system or a missing permission end the command with one line naming
+the path, not with a traceback from deep inside HDF5 or torch (:func:`write_errors`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import os
+import re
+import socket
+from collections.abc import Callable, Iterator
+from pathlib import Path as FilePath
+
+from pdd_core.errors import DataError, PDDError, bad_argument
+
+LOCK_SUFFIX = ".lock"
+RUN_LOCK_NAME = ".lock"
+
+# Write failures the user can fix, with the fix.
+WRITE_ERRNOS = {
+    errno.ENOSPC: ("the disk is full", "free space or choose another --out"),
+    errno.EDQUOT: ("the disk quota is exceeded", "free space or choose another --out"),
+    errno.EACCES: ("permission denied", "choose a directory you can write to"),
+    errno.EPERM: ("permission denied", "choose a directory you can write to"),
+    errno.EROFS: ("the file system is read-only", "choose a writable --out"),
+    errno.ENOTDIR: ("a component of the path is a file, not a directory", "pass a path inside a directory"),
+}
+# HDF5 reports the errno of a failed write inside its message, e.g. "errno = 28, error message = ...".
+HDF5_ERRNO = re.compile(r"errno = (\d+)")
+
+
+def temporary_name(path: FilePath) -> FilePath:
+    """``.NAME.PID.tmp`` beside ``path``: two processes never share a temporary file."""
+    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
+
+
+def write_error_of(error: BaseException) -> int | None:
+    """The errno of a write failure the user can fix (from an OSError or an HDF5 message), else None."""
+    code = getattr(error, "errno", None)
+    if code is None:
+        match = HDF5_ERRNO.search(str(error))
+        code = int(match.group(1)) if match else None
+    return code if code in WRITE_ERRNOS else None
+
+
+@contextlib.contextmanager
+def write_errors(path: str | os.PathLike, what: str = "out", *, kept: str = "") -> Iterator[None]:
+    """Turn a full disk, a read-only file system or a missing permission into one line naming ``path``.
+
+    ``kept`` says what finished work survives (e.g. "re-run the same command to resume").
+    Other errors pass through unchanged.
+    """
+    try:
+        yield
+    except PDDError:
+        raise
+    except (OSError, RuntimeError) as error:
+        code = write_error_of(error)
+        if code is None:
+            raise
+        problem, fix = WRITE_ERRNOS[code]
+        raise bad_argument(what, str(path), f"cannot be written: {problem} ({errno.errorcode[code]})", fix + (f"; {kept}" if kept else ""), kind=DataError) from None
+
+
+def fsync_directory(directory: FilePath) -> None:
+    """Persist a rename in ``directory`` (POSIX); a no-op where directories cannot be opened."""
+    try:
+        handle = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(handle)
+    except OSError:
+        pass
+    finally:
+        os.close(handle)
+
+
+def fsync_file(path: FilePath) -> None:
+    """Flush a closed file to disk so that a rename after it survives a power cut."""
+    with open(path, "rb") as handle:
+        os.fsync(handle.fileno())
+
+
+def write_atomically(path: str | os.PathLike, write: Callable[[FilePath], None]) -> FilePath:
+    """Call ``write(temporary)``, flush it and rename it over ``path``: readers see the old file or the new one.
+
+    The temporary name is unique to this process (:func:`temporary_name`) and removed on any
+    failure. Callers wrap it in :func:`write_errors` to say what survives a failed write.
+    """
+    target = FilePath(path)
+    temporary = temporary_name(target)
+    try:
+        write(temporary)
+        fsync_file(temporary)
+        os.replace(temporary, target)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    fsync_directory(target.parent)
+    return target
+
+
+def check_parent(path: FilePath, what: str = "out") -> None:
+    """Refuse an output whose parent (or any ancestor) is a file, before any work is done."""
+    for ancestor in path.absolute().parents:
+        if ancestor.exists():
+            if not ancestor.is_dir():
+                raise bad_argument(what, str(path), f"{ancestor} is a file, not a directory", "pass a path inside a directory", kind=DataError)
+            if not os.access(ancestor, os.W_OK | os.X_OK):
+                raise bad_argument(what, str(path), f"the directory {ancestor} is not writable", "choose a directory you can write to", kind=DataError)
+            return
+
+
+class OutputLock:
+    """An exclusive lock on one output, held while a process writes it.
+
+    The lock is ``flock`` on a small file (``FILE.lock`` beside a file, ``DIR/.lock`` inside a run
+    directory) that holds the owner's pid and host. The kernel drops the lock when its process
+    dies (``kill -9`` included), so a leftover lock file never blocks a re-run; a second writer
+    fails at once with the owner named. Use as a context manager.
+    """
+
+    def __init__(self, lock_file: str | os.PathLike, output: str | os.PathLike, what: str = "out") -> None:
+        self.lock_file = FilePath(lock_file)
+        self.output = str(output)
+        self.what = what
+        self._handle: int | None = None
+
+    @classmethod
+    def for_file(cls, path: str | os.PathLike, what: str = "out") -> OutputLock:
+        path = FilePath(path)
+        return cls(path.with_name(path.name + LOCK_SUFFIX), path, what)
+
+    @classmethod
+    def for_directory(cls, directory: str | os.PathLike, what: str = "out") -> OutputLock:
+        return cls(FilePath(directory) / RUN_LOCK_NAME, directory, what)
+
+    def acquire(self) -> OutputLock:
+        with write_errors(self.lock_file, self.what):
+            self.lock_file.parent.mkdir(parents=True, exist_ok=True)
+            while True:
+                handle = os.open(self.lock_file, os.O_RDWR | os.O_CREAT, 0o644)
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    owner = os.pread(handle, 200, 0).decode(errors="replace").strip() or "unknown"
+                    os.close(handle)
+                    raise bad_argument(
+                        self.what,
+                        self.output,
+                        f"is being written by another process ({owner})",
+                        "wait for it to finish, or choose another --out",
+                        kind=DataError,
+                    ) from None
+                # The previous owner may have removed the file between our open and flock: lock the live one.
+                try:
+                    same = os.fstat(handle).st_ino == os.stat(self.lock_file).st_ino
+                except FileNotFoundError:
+                    same = False
+                if same:
+                    break
+                os.close(handle)
+            os.ftruncate(handle, 0)
+            os.pwrite(handle, f"pid {os.getpid()} on {socket.gethostname()}".encode(), 0)
+        self._handle = handle
+        return self
+
+    def release(self) -> None:
+        if self._handle is None:
+            return
+        # Remove the file while still holding the lock, so that no one can lock a file that is gone.
+        self.lock_file.unlink(missing_ok=True)
+        os.close(self._handle)
+        self._handle = None
+
+    def __enter__(self) -> OutputLock:
+        return self.acquire()
+
+    def __exit__(self, *exc_info) -> None:
+        self.release()
+
+
+__all__ = [
+    "LOCK_SUFFIX",
+    "OutputLock",
+    "check_parent",
+    "fsync_directory",
+    "fsync_file",
+    "temporary_name",
+    "write_atomically",
+    "write_error_of",
+    "write_errors",
+]

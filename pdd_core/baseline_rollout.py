@@ -24,6 +24,7 @@ from tqdm.auto import tqdm
 from pdd_core.errors import ShapeError, bad_argument
 from pdd_core.grid import Grid
 from pdd_core.records import Path
+from pdd_core.rollout import check_state, check_steps, initial_window
 from pdd_core.sampling import sample
 from pdd_core.schedules import check_grid
 from pdd_core.score.noise_score import inverse_sqrt_covariance
@@ -112,6 +113,7 @@ def conditional_rollout(
     delta_lambda: float = DEFAULT_DELTA_LAMBDA,
     save_every: int = 1,
     progress: bool = False,
+    energy_band: float | None = None,
 ) -> Path:
     """Roll the conditional baseline out for ``steps`` steps of Δt and return a λ = 0 :class:`Path`.
 
@@ -126,6 +128,7 @@ def conditional_rollout(
             device of ``initial``.
         save_every: keep every k-th state; only saved frames are kept in memory and no
             autograd graph is built.
+        energy_band: stop when a state's mean square exceeds it (None: NaN/inf only).
 
     Returns the initial history followed by the saved states (λ = 0 on every sample).
     """
@@ -133,10 +136,16 @@ def conditional_rollout(
         initial = initial.unsqueeze(1)
     check_field(initial, grid, "initial")
     check_generator(generator)
-    if not isinstance(steps, int) or isinstance(steps, bool) or steps < 0:
-        raise bad_argument("steps", steps, "must be an integer >= 0", "pass the number of Δt steps to take")
-    if not isinstance(save_every, int) or isinstance(save_every, bool) or save_every < 1:
-        raise bad_argument("save_every", save_every, "must be an integer >= 1", "use 1 to keep every frame")
+    check_steps(steps, save_every)
+    context_length = context_length_of(network)
+    _, context = initial_window(initial, context_length, grid=grid, lam=torch.zeros(initial.shape[0], dtype=torch.float64))
+    options = {"save_every": save_every, "progress": progress, "energy_band": energy_band}
+    saved, _ = advance_conditional(network, scheme, grid, sampler, lam_grid, context, steps, increment_scale=increment_scale, generator=generator, delta_lambda=delta_lambda, **options)
+    return Path(u=torch.cat([initial, saved], dim=1), grid=grid, dt=dt * save_every, lam=0.0)
+
+
+def context_length_of(network) -> int:
+    """W - 1: the clean states the conditional denoiser sees before the noisy increment."""
     context_length = int(getattr(network, "window", 0)) - 1
     if context_length < 1:
         raise bad_argument(
@@ -145,32 +154,52 @@ def conditional_rollout(
             "the conditional baseline needs >= 1 clean state plus the noisy increment",
             "use a network with window >= 2 (PDD B.4: 6)",
         )
+    return context_length
+
+
+def advance_conditional(
+    network,
+    scheme,
+    grid: Grid,
+    sampler,
+    lam_grid: torch.Tensor,
+    context: torch.Tensor,
+    steps: int,
+    *,
+    increment_scale,
+    generator: torch.Generator,
+    delta_lambda: float = DEFAULT_DELTA_LAMBDA,
+    save_every: int = 1,
+    progress: bool = False,
+    energy_band: float | None = None,
+    first_step: int = 1,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Take ``steps`` baseline steps from the clean ``context`` ``[B, W-1, C, *space]`` (oldest first).
+
+    Returns the saved states ``[B, steps // save_every, C, *space]`` and the context after the
+    last step, so that the rollout can be continued exactly (the rollout driver's shape,
+    :func:`pdd_core.rollout.advance`).
+    """
     lam_grid = check_grid(lam_grid)
-    scale = torch.as_tensor(_check_scale(increment_scale, grid), dtype=initial.dtype, device=initial.device).reshape(1, -1, *([1] * grid.ndim))
-    batch = initial.shape[0]
-    increment_shape = (batch, 1, *initial.shape[2:])
+    scale = torch.as_tensor(_check_scale(increment_scale, grid), dtype=context.dtype, device=context.device).reshape(1, -1, *([1] * grid.ndim))
+    batch = context.shape[0]
     sampler = _CoefficientsOnce(sampler)
+    frames = context.new_empty(batch, steps // save_every, *context.shape[2:])
+    position = 0
     with torch.no_grad():
-        history = initial.new_zeros(batch, context_length, *initial.shape[2:])
-        kept = min(context_length, initial.shape[1])
-        history[:, context_length - kept :] = initial[:, initial.shape[1] - kept :]
-        frames = initial.new_empty(batch, initial.shape[1] + steps // save_every, *initial.shape[2:])
-        frames[:, : initial.shape[1]] = initial
-        position = initial.shape[1]
-        zeros = initial.new_zeros(increment_shape)
+        zeros = context.new_zeros(batch, 1, *context.shape[2:])
         for n in tqdm(range(1, steps + 1), desc="baseline rollout", disable=not progress, leave=False):
-            score = ConditionalIncrementScore(network, history, scheme, grid, delta_lambda)
+            score = ConditionalIncrementScore(network, context, scheme, grid, delta_lambda)
             # N(0, Σ_λmax) drawn on the field's device: the forward kernel applied to zeros.
             prior = scheme.forward_sample(zeros, grid, float(lam_grid[0]), generator)
             delta = sample(score, scheme, grid, sampler, lam_grid, generator=generator, u_init=prior)
-            state = history[:, -1] + scale * delta[:, 0]
-            if not bool(torch.isfinite(state).all()):
-                raise bad_argument("conditional_rollout", f"step {n}", "the state became NaN or inf", "use more λ steps or an exponential sampler (etd, pc)")
-            history = torch.cat([history[:, 1:], state.unsqueeze(1)], dim=1)
+            state = context[:, -1] + scale * delta[:, 0]
+            check_state(state, first_step + n - 1, energy_band, "conditional_rollout", "use more λ steps or an exponential sampler (etd, pc)")
+            context = torch.cat([context[:, 1:], state.unsqueeze(1)], dim=1)
             if n % save_every == 0:
                 frames[:, position] = state
                 position += 1
-    return Path(u=frames, grid=grid, dt=dt * save_every, lam=0.0)
+    return frames, context
 
 
-__all__ = ["ConditionalIncrementScore", "conditional_rollout"]
+__all__ = ["ConditionalIncrementScore", "advance_conditional", "conditional_rollout", "context_length_of"]

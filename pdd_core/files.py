@@ -12,8 +12,10 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import json
 import os
 import re
+import shutil
 import socket
 from collections.abc import Callable, Iterator
 from pathlib import Path as FilePath
@@ -22,6 +24,7 @@ from pdd_core.errors import DataError, PDDError, bad_argument
 
 LOCK_SUFFIX = ".lock"
 RUN_LOCK_NAME = ".lock"
+REQUEST_FILE = "request.json"
 
 # Write failures the user can fix, with the fix.
 WRITE_ERRNOS = {
@@ -119,6 +122,53 @@ def check_parent(path: FilePath, what: str = "out") -> None:
             return
 
 
+def open_work_directory(directory: FilePath, request: dict, overwrite: bool, *, command: str, what: str = "out") -> bool:
+    """Create the work directory of an interrupted-and-resumable job, or claim the one it left.
+
+    ``directory/request.json`` records what is being made. The same request resumes (returns
+    True) after removing temporaries of dead processes (call it under the output's lock); another
+    request is refused, or discarded with ``overwrite``. Only a directory holding a request is ever
+    removed: anything else of that name is the user's and is left alone (a regular file only
+    with ``overwrite``).
+    """
+    canonical = json.loads(json.dumps(request))
+    request_file = directory / REQUEST_FILE
+    if directory.is_dir() and request_file.is_file():
+        try:
+            previous = json.loads(request_file.read_text())
+        except (OSError, json.JSONDecodeError, UnicodeDecodeError):
+            previous = {}
+        if previous == canonical:
+            for leftover in directory.glob("*.tmp"):
+                leftover.unlink()
+            return True
+        if not overwrite:
+            differences = {key: (previous.get(key), canonical[key]) for key in canonical if previous.get(key) != canonical[key]}
+            raise bad_argument(
+                what,
+                str(directory),
+                f"holds an interrupted run of a different request (differs in {differences}, as (there, asked))",
+                f"re-run the original command to finish it, or delete {directory} (or pass --overwrite) to start this one",
+                kind=DataError,
+            )
+        shutil.rmtree(directory)
+    elif directory.is_dir() or (directory.exists() and not directory.is_file()):
+        raise bad_argument(
+            what,
+            str(directory),
+            f"exists but was not made by `{command}` (it holds no {REQUEST_FILE})",
+            "move it away or choose another --out; pdd deletes only what it created",
+            kind=DataError,
+        )
+    elif directory.exists():
+        if not overwrite:
+            raise bad_argument(what, str(directory), "is a file of yours in the way of the work directory", "move it away, or pass --overwrite to delete it", kind=DataError)
+        directory.unlink()
+    directory.mkdir()
+    write_atomically(request_file, lambda temporary: temporary.write_text(json.dumps(canonical, sort_keys=True, indent=1)))
+    return False
+
+
 class OutputLock:
     """An exclusive lock on one output, held while a process writes it.
 
@@ -194,6 +244,7 @@ __all__ = [
     "check_parent",
     "fsync_directory",
     "fsync_file",
+    "open_work_directory",
     "temporary_name",
     "write_atomically",
     "write_error_of",

@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import sys
 from pathlib import Path as FilePath
 from typing import Any, Iterator
 
@@ -32,16 +33,18 @@ import h5py
 import numpy as np
 import torch
 from torch import nn
+from tqdm import tqdm
 
 import pdd_core
-from pdd_core.baseline_rollout import conditional_rollout
+from pdd_core.baseline_rollout import advance_conditional, context_length_of
 from pdd_core.config import from_tagged
 from pdd_core.data.hdf5_layout import DatasetMetadata, read_metadata, write_dataset_file
-from pdd_core.errors import ConfigError, DataError, ShapeError, bad_argument
-from pdd_core.files import OutputLock, check_parent
+from pdd_core.errors import ConfigError, DataError, PDDError, ShapeError, bad_argument
+from pdd_core.files import check_parent
 from pdd_core.grid import Grid
+from pdd_core.partial_rollout import PartialRollout, segment_steps
 from pdd_core.registry import SCHEMES
-from pdd_core.rollout import rollout
+from pdd_core.rollout import ENERGY_BAND, advance, check_steps, initial_window
 from pdd_core.sampling import extrapolate_t0, sample
 from pdd_core.schedules import check_grid, power_grid, uniform_grid
 from pdd_core.score import POWER_PATHS, DenoisingScore, GaussianInitial, PathScore, SAPDDScore, data_power
@@ -305,6 +308,8 @@ def simulate_run(
     save_every: int = 1,
     batch_size: int | None = None,
     progress: bool = False,
+    energy_band: float | None = ENERGY_BAND,
+    partial: PartialRollout | None = None,
 ) -> torch.Tensor:
     """Simulate ``steps`` steps of Δt at fixed λ from λ = 0 initial data (PDD Algorithm 2).
 
@@ -313,11 +318,49 @@ def simulate_run(
     Drift runs (``pdd``, ``sa-pdd``) need ``integrator``; ``noise=True`` adds σ_λ of Eq. 58
     (D.1) and needs a stochastic integrator and a ``generator``. ``conditional-denoising``
     runs need ``sampler``, ``lam_grid`` and ``generator`` and simulate at λ = 0 (B.4).
+
+    The rollout stops with a clear error when a state turns NaN or its mean square leaves
+    ``energy_band`` (standardised units; None: NaN/inf only). With ``partial`` (an opened
+    :class:`~pdd_core.partial_rollout.PartialRollout`) every segment is kept on disk and finished
+    segments found there are resumed, with the same result as an uninterrupted run.
     Returns ``[B, T0 + steps // save_every, C, *space]`` on the CPU.
     """
     initial = _check_paths(initial, run, "initial")
     lam = check_lambda(run, lam)
+    check_steps(steps, save_every)
+    advance_rows, scheme, window = _simulation_step(run, lam, noise, integrator, sampler, lam_grid, generator, save_every, energy_band)
+    if partial is not None and generator is not None and (state := partial.generator_state()) is not None:
+        generator.set_state(state)
+    segment = segment_steps(save_every)
     outputs = []
+    lam_t = torch.full((initial.shape[0],), lam, dtype=torch.float64, device=initial.device)
+    with tqdm(total=initial.shape[0] * steps, unit="path-step", desc="rollout", disable=not progress, file=sys.stderr, dynamic_ncols=True) as bar:
+        for rows in _chunks(initial.shape[0], batch_size):
+            frames, history = initial_window(initial[rows], window, grid=run.grid, lam=lam_t[rows], scheme=scheme)
+            parts, done = [], 0
+            for record in partial.segments(rows) if partial is not None else ():
+                parts.append(record["frames"].to(history))
+                history, done = record["window"].to(history), record["step"]
+            bar.update((rows.stop - rows.start) * done)
+            while done < steps:
+                taken = min(segment, steps - done)
+                try:
+                    saved, history = advance_rows(history, taken, done + 1)
+                except PDDError as error:
+                    if partial is None or not done:
+                        raise
+                    raise type(error)(f"{error} (steps 1-{done} of paths {rows.start}-{rows.stop - 1} are kept in {partial.directory})") from None
+                done += taken
+                parts.append(saved)
+                if partial is not None:
+                    partial.save(rows, done, saved, history, generator)
+                bar.update((rows.stop - rows.start) * taken)
+            outputs.append(torch.cat([frames, *parts], dim=1).cpu())
+    return torch.cat(outputs)
+
+
+def _simulation_step(run: TrainedRun, lam: float, noise: bool, integrator, sampler, lam_grid, generator, save_every: int, energy_band: float | None):
+    """``(advance(window, steps, first_step) -> (saved, window), scheme to coarse-grain with, window length)`` of a run."""
     if run.objective == "conditional-denoising":
         if lam != 0.0:
             raise bad_argument("lam", lam, "the conditional baseline has no coarse-graining hierarchy (PDD B.4)", "simulate it at λ = 0")
@@ -331,24 +374,13 @@ def simulate_run(
                 "pass sampler=, lam_grid= and generator=",
             )
         lam_grid = _check_lam_grid(run, lam_grid)
-        for rows in _chunks(initial.shape[0], batch_size):
-            path = conditional_rollout(
-                run.model,
-                run.scheme,
-                run.grid,
-                sampler,
-                lam_grid,
-                initial[rows],
-                run.dt,
-                steps,
-                increment_scale=run.config.objective.increment_scale,
-                generator=generator,
-                delta_lambda=run.delta_lambda,
-                save_every=save_every,
-                progress=progress,
-            )
-            outputs.append(path.u.cpu())
-        return torch.cat(outputs)
+        options = {"increment_scale": run.config.objective.increment_scale, "generator": generator, "delta_lambda": run.delta_lambda, "save_every": save_every}
+        options["energy_band"] = energy_band
+
+        def advance_baseline(history, steps, first_step):
+            return advance_conditional(run.model, run.scheme, run.grid, sampler, lam_grid, history, steps, first_step=first_step, **options)
+
+        return advance_baseline, None, context_length_of(run.model)
     if run.objective not in DRIFT_OBJECTIVES:
         raise bad_argument(
             "RUN_DIR",
@@ -366,11 +398,15 @@ def simulate_run(
     if noise and not getattr(integrator, "stochastic", False):
         raise bad_argument("integrator", type(integrator).__name__, "is deterministic, but noise=True asks for σ_λ > 0", "use EulerMaruyama()")
     sigma = float(run.scheme.sigma(run.grid, lam, run.dt, delta_lambda=run.delta_lambda)[0]) if noise else 0.0
-    for rows in _chunks(initial.shape[0], batch_size):
-        options = {"grid": run.grid, "sigma": sigma, "generator": generator, "scheme": run.scheme, "save_every": save_every, "progress": progress}
-        path = rollout(run.model, integrator, initial[rows], lam, run.dt, steps, **options)
-        outputs.append(path.u.cpu())
-    return torch.cat(outputs)
+    if sigma > 0 and generator is None:
+        raise bad_argument("generator", None, "σ > 0 needs an explicit source of noise", "pass generator=torch.Generator().manual_seed(seed)")
+
+    def advance_drift(history, steps, first_step):
+        batch = history.shape[0]
+        lam_t, sigma_t = (torch.full((batch,), value, dtype=torch.float64, device=history.device) for value in (lam, sigma))
+        return advance(run.model, integrator, history, lam_t, run.dt, steps, sigma=sigma_t, generator=generator, save_every=save_every, first_step=first_step, energy_band=energy_band)
+
+    return advance_drift, run.scheme, run.model.window
 
 
 def generate_run(
@@ -546,7 +582,8 @@ def write_inference_file(
     ``settings`` (JSON of all the command's settings), ``source_run``, ``source_objective``,
     ``source_data``, ``values`` (``standardized``) and, when the run's training file is
     known, ``source_mean``/``source_std`` to de-standardise. The file is written under a
-    temporary name in the same directory and renamed over ``path``, under ``path.lock``.
+    temporary name in the same directory and renamed over ``path``; the ``pdd`` commands hold
+    ``path.lock`` (:class:`~pdd_core.files.OutputLock`) from their first step to this one.
     """
     target = check_output_path(path, overwrite)
     array = paths.detach().cpu().numpy()
@@ -567,8 +604,7 @@ def write_inference_file(
     }
     if source is not None:
         attributes.update(source_data=str(run.data_path.resolve()), source_mean=np.asarray(source.mean), source_std=np.asarray(source.std))
-    with OutputLock.for_file(target):
-        return write_dataset_file(target, splits, system=system, config=config, dt=dt, grid=run.grid, seed=seed, extra_attributes=attributes)
+    return write_dataset_file(target, splits, system=system, config=config, dt=dt, grid=run.grid, seed=seed, extra_attributes=attributes)
 
 
 __all__ = [

@@ -5,10 +5,87 @@ from __future__ import annotations
 import torch
 from tqdm.auto import tqdm
 
-from pdd_core.errors import ShapeError, bad_argument
+from pdd_core.errors import bad_argument
 from pdd_core.grid import Grid
 from pdd_core.records import Path
 from pdd_core.validation import as_lambda, check_field
+
+# A state whose mean square over (C, *space) exceeds this many times the data's variance has left
+# the attractor: in standardised units that is an RMS of 100 standard deviations.
+ENERGY_BAND = 1e4
+
+
+def check_state(state: torch.Tensor, step: int, energy_band: float | None, where: str, fix: str) -> None:
+    """Stop at ``step`` when a sample turns NaN/inf or its mean square leaves ``energy_band`` (None: NaN/inf only)."""
+    if not bool(torch.isfinite(state).all()):
+        raise bad_argument(where, f"step {step}", "the state became NaN or inf", fix)
+    if energy_band is not None:
+        energy = float(state.reshape(state.shape[0], -1).square().mean(dim=1).max())
+        if energy > energy_band:
+            raise bad_argument(
+                where,
+                f"step {step}",
+                f"a path's mean square grew to {energy:.3g}, beyond the band of {energy_band:g} (the rollout diverges)",
+                fix + ", or widen the band (energy_band / --energy-band) if such values are physical",
+            )
+
+
+def initial_window(initial: torch.Tensor, window: int, *, grid: Grid, lam: torch.Tensor, scheme=None) -> tuple[torch.Tensor, torch.Tensor]:
+    """The initial frames and the drift's first window ``[B, W, C, *space]`` (zeros before t0, B.2).
+
+    With ``scheme`` the initial history is fine-scale data and is first coarse-grained,
+    u_λ(t0) = C_λ u0(t0) (Algorithm 2, line 2). Returns ``(frames, window)``.
+    """
+    with torch.no_grad():
+        if scheme is not None:
+            initial = scheme.coarse_grain(initial, grid, lam)
+        history = initial.new_zeros(initial.shape[0], window, *initial.shape[2:])
+        kept = min(window, initial.shape[1])
+        history[:, window - kept :] = initial[:, initial.shape[1] - kept :]
+    return initial, history
+
+
+def advance(
+    drift,
+    integrator,
+    history: torch.Tensor,
+    lam: torch.Tensor,
+    dt: float,
+    steps: int,
+    *,
+    sigma: torch.Tensor,
+    generator: torch.Generator | None,
+    save_every: int = 1,
+    progress: bool = False,
+    energy_band: float | None = None,
+    first_step: int = 1,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Take ``steps`` steps of Δt from the window ``history`` ``[B, W, C, *space]`` (oldest first).
+
+    Returns the states of every ``save_every``-th step ``[B, steps // save_every, C, *space]`` and
+    the window after the last step, so that a rollout can be continued exactly (in segments,
+    across processes: :func:`pdd_core.inference.simulate_run`). ``first_step`` numbers the steps
+    in error messages.
+    """
+    batch = history.shape[0]
+    frames = history.new_empty(batch, steps // save_every, *history.shape[2:])
+    position = 0
+    with torch.no_grad():
+        for n in tqdm(range(1, steps + 1), desc="rollout", disable=not progress, leave=False):
+            state = integrator.step(drift, history, lam, dt, sigma, generator)
+            check_state(state, first_step + n - 1, energy_band, "rollout", "reduce Δt, check the drift, or use σ = 0")
+            history = torch.cat([history[:, 1:], state.unsqueeze(1)], dim=1)
+            if n % save_every == 0:
+                frames[:, position] = state
+                position += 1
+    return frames, history
+
+
+def check_steps(steps, save_every) -> None:
+    if not isinstance(steps, int) or isinstance(steps, bool) or steps < 0:
+        raise bad_argument("steps", steps, "must be an integer >= 0", "pass the number of Δt steps to take")
+    if not isinstance(save_every, int) or isinstance(save_every, bool) or save_every < 1:
+        raise bad_argument("save_every", save_every, "must be an integer >= 1", "use 1 to keep every frame")
 
 
 def rollout(
@@ -25,6 +102,7 @@ def rollout(
     scheme=None,
     save_every: int = 1,
     progress: bool = False,
+    energy_band: float | None = None,
 ) -> Path:
     """Integrate du = f_λ(window) dt + σ dW for ``steps`` steps of Δt and return a :class:`Path`.
 
@@ -39,39 +117,21 @@ def rollout(
         generator: the source of the noise; required when any σ > 0.
         save_every: keep every k-th frame; memory holds the saved frames only, never the
             whole integration history, and no autograd graph is built.
+        energy_band: stop with a clear error when a sample's mean square exceeds it (None: only
+            NaN/inf stop the rollout); :data:`ENERGY_BAND` suits standardised data.
 
     Returns a path whose frames are the initial history followed by the saved steps.
     """
     if initial.ndim == 2 + grid.ndim:
         initial = initial.unsqueeze(1)
     check_field(initial, grid, "initial")
-    if not isinstance(steps, int) or steps < 0:
-        raise bad_argument("steps", steps, "must be an integer >= 0", "pass the number of Δt steps to take")
-    if not isinstance(save_every, int) or save_every < 1:
-        raise bad_argument("save_every", save_every, "must be an integer >= 1", "use 1 to keep every frame")
+    check_steps(steps, save_every)
     batch = initial.shape[0]
     lam = as_lambda(lam, batch, "lam", device=initial.device)
     sigma = as_lambda(sigma, batch, "sigma", device=initial.device)
     if bool((sigma > 0).any()) and generator is None:
         raise bad_argument("generator", None, "σ > 0 needs an explicit source of noise", "pass generator=torch.Generator().manual_seed(seed)")
-    window = drift.window
-    with torch.no_grad():
-        if scheme is not None:
-            initial = scheme.coarse_grain(initial, grid, lam)
-        history = initial.new_zeros(batch, window, *initial.shape[2:])
-        kept = min(window, initial.shape[1])
-        history[:, window - kept :] = initial[:, initial.shape[1] - kept :]
-        frames = initial.new_empty(batch, initial.shape[1] + steps // save_every, *initial.shape[2:])
-        frames[:, : initial.shape[1]] = initial
-        position = initial.shape[1]
-        for n in tqdm(range(1, steps + 1), desc="rollout", disable=not progress, leave=False):
-            state = integrator.step(drift, history, lam, dt, sigma, generator)
-            if not bool(torch.isfinite(state).all()):
-                raise bad_argument("rollout", f"step {n}", "the state became NaN or inf", "reduce Δt, check the drift, or use σ = 0")
-            history = torch.cat([history[:, 1:], state.unsqueeze(1)], dim=1)
-            if n % save_every == 0:
-                frames[:, position] = state
-                position += 1
-    if position != frames.shape[1]:
-        raise bad_argument("frames", position, "internal frame count mismatch", "report this as a bug", kind=ShapeError)
-    return Path(u=frames, grid=grid, dt=dt * save_every, lam=lam)
+    initial, history = initial_window(initial, drift.window, grid=grid, lam=lam, scheme=scheme)
+    options = {"sigma": sigma, "generator": generator, "save_every": save_every, "progress": progress, "energy_band": energy_band}
+    saved, _ = advance(drift, integrator, history, lam, dt, steps, **options)
+    return Path(u=torch.cat([initial, saved], dim=1), grid=grid, dt=dt * save_every, lam=lam)

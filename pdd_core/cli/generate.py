@@ -7,8 +7,10 @@ by name), which ``pdd simulate`` and ``pdd super-resolve`` import from here.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path as FilePath
 from typing import Any
 
@@ -16,6 +18,7 @@ import torch
 
 from pdd_core.cli.main import COMMANDS
 from pdd_core.errors import ConfigError, bad_argument
+from pdd_core.files import OutputLock
 from pdd_core.inference import (
     BOUNDARIES,
     LAMBDA_GRIDS,
@@ -218,6 +221,14 @@ def sampler_settings(args: argparse.Namespace, name: str, sampler, lam_grid: tor
     return settings
 
 
+@contextlib.contextmanager
+def locked_output(args: argparse.Namespace) -> Iterator[FilePath]:
+    """The checked ``--out``, locked against a second writer until the command ends (``FILE.lock``)."""
+    out = check_output_path(args.out, args.overwrite)
+    with OutputLock.for_file(out):
+        yield check_output_path(args.out, args.overwrite)  # another process may have written it meanwhile
+
+
 def common_settings(args: argparse.Namespace) -> dict[str, Any]:
     return {"run_dir": str(FilePath(args.run_dir).resolve()), "seed": args.seed, "device": args.device, "batch_size": args.batch_size}
 
@@ -262,39 +273,39 @@ def run(args: argparse.Namespace) -> int:
     reference = run_marginal(trained, args.frames) if name in GAUSSIAN_SAMPLERS or args.prior == "data" else None
     name, sampler = build_sampler(args, reference)
     prior = build_prior(args, reference)
-    out = check_output_path(args.out, args.overwrite)
-    if not args.no_progress:
-        calls = (lam_grid.numel() - 1) * sampler.evaluations_per_step
-        print(f"generating {args.n} paths of {args.frames} frames with {name} ({lam_grid.numel() - 1} λ steps, {calls} score calls, {type(score).__name__}, {args.prior} prior)", file=sys.stderr)
-    paths = generate_run(
-        trained,
-        args.n,
-        args.frames,
-        sampler=sampler,
-        lam_grid=lam_grid,
-        generator=generator_for(trained, args.seed),
-        score=args.score,
-        boundary=args.boundary,
-        prior=prior,
-        batch_size=args.batch_size,
-        progress=not args.no_progress,
-    )
-    settings = {
-        **common_settings(args),
-        **sampler_settings(args, name, sampler, lam_grid),
-        "n": args.n,
-        "frames": args.frames,
-        "score": type(score).__name__,
-        "boundary": "extrapolate" if rule is not None else "none",
-        "prior": args.prior,
-    }
-    steps = lam_grid.numel() - 1
-    provenance = {"command": "generate", "lam": lam_end, "sampler": name, "steps": steps, "settings": settings, "seed": args.seed}
-    write_inference_file(out, paths, run=trained, dt=trained.dt, overwrite=args.overwrite, **provenance)
-    report(out, paths, f"generated {args.n} paths with {name}", started)
-    return 0
+    with locked_output(args) as out:
+        if not args.no_progress:
+            calls = (lam_grid.numel() - 1) * sampler.evaluations_per_step
+            print(f"generating {args.n} paths of {args.frames} frames with {name} ({lam_grid.numel() - 1} λ steps, {calls} score calls, {type(score).__name__}, {args.prior} prior)", file=sys.stderr)
+        paths = generate_run(
+            trained,
+            args.n,
+            args.frames,
+            sampler=sampler,
+            lam_grid=lam_grid,
+            generator=generator_for(trained, args.seed),
+            score=args.score,
+            boundary=args.boundary,
+            prior=prior,
+            batch_size=args.batch_size,
+            progress=not args.no_progress,
+        )
+        settings = {
+            **common_settings(args),
+            **sampler_settings(args, name, sampler, lam_grid),
+            "n": args.n,
+            "frames": args.frames,
+            "score": type(score).__name__,
+            "boundary": "extrapolate" if rule is not None else "none",
+            "prior": args.prior,
+        }
+        steps = lam_grid.numel() - 1
+        provenance = {"command": "generate", "lam": lam_end, "sampler": name, "steps": steps, "settings": settings, "seed": args.seed}
+        write_inference_file(out, paths, run=trained, dt=trained.dt, overwrite=args.overwrite, **provenance)
+        report(out, paths, f"generated {args.n} paths with {name}", started)
+        return 0
 
 
 COMMANDS["generate"] = (HELP, add_arguments, run)
 
-__all__ = ["GAUSSIAN_SAMPLERS", "SAMPLERS", "add_common_arguments", "add_prior_argument", "add_sampler_arguments", "build_lambda_grid", "build_prior", "build_sampler", "run", "sampler_name"]
+__all__ = ["GAUSSIAN_SAMPLERS", "SAMPLERS", "add_common_arguments", "add_prior_argument", "add_sampler_arguments", "build_lambda_grid", "build_prior", "build_sampler", "locked_output", "run", "sampler_name"]

@@ -16,13 +16,17 @@ from pdd_core.cli.generate import (
     check_count,
     common_settings,
     generator_for,
+    locked_output,
     report,
     sampler_options_given,
     sampler_settings,
 )
 from pdd_core.cli.main import COMMANDS
 from pdd_core.errors import ConfigError, DataError, bad_argument
-from pdd_core.inference import check_lambda, check_output_path, load_run, read_paths, simulate_run, write_inference_file
+from pdd_core.inference import check_lambda, load_run, read_paths, simulate_run, write_inference_file
+from pdd_core.partial_rollout import PartialRollout
+from pdd_core.rollout import ENERGY_BAND
+from pdd_core.training.checkpoint import checkpoint_identity
 from solvers import Euler, EulerMaruyama
 
 HELP = "simulate a trained run in physical time at fixed λ (PDD Algorithm 2)"
@@ -42,6 +46,11 @@ it simulates at λ = 0 only.
 The output holds [n, history + steps/save_every, C, *space] in the 'train' split, in the
 standardised space of the run's training data (source_mean/source_std attributes give
 u = u_std * source_std + source_mean), with dt = Δt * save_every. Progress goes to stderr.
+
+Crash safety: every ~100 steps the finished segment goes to FILE.h5.partial/; re-running the
+same command after an interruption (even kill -9) resumes there and gives the same paths. A
+rollout that leaves the energy band (--energy-band) or turns NaN stops with an error that keeps
+those segments. A second process writing the same --out is refused (FILE.h5.lock).
 
 examples:
   pdd simulate runs/l96 --lambda 0 --steps 1000 --out sim.h5
@@ -63,6 +72,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--history", type=int, default=1, metavar="T0", help="frames of each data path used as the initial history (default: 1)")
     parser.add_argument("--noise", action="store_true", help="add the model noise σ_λ (Euler-Maruyama, PDD D.1); default σ = 0")
     parser.add_argument("--save-every", type=int, default=1, metavar="K", help="keep every K-th state (default: 1)")
+    parser.add_argument(
+        "--energy-band",
+        type=float,
+        default=ENERGY_BAND,
+        metavar="E",
+        help=f"stop when a path's mean square (standardised units) exceeds E (default: {ENERGY_BAND:g}, an RMS of 100 std; 0 disables)",
+    )
     group = parser.add_argument_group("conditional baseline (conditional-denoising runs only)")
     add_sampler_arguments(group, "--lambda-steps", f"λ steps per physical step (default: {DEFAULT_SAMPLER_STEPS})", default="pc")
 
@@ -74,6 +90,8 @@ def run(args: argparse.Namespace) -> int:
     check_count("--n", args.n)
     check_count("--history", args.history)
     check_count("--save-every", args.save_every)
+    if not (args.energy_band >= 0 and args.energy_band < float("inf")):
+        raise bad_argument("--energy-band", args.energy_band, "must be a finite number >= 0", "pass e.g. --energy-band 1e4, or 0 to disable it", kind=ConfigError)
     if args.steps % args.save_every:
         raise bad_argument(
             "--save-every",
@@ -114,7 +132,11 @@ def run(args: argparse.Namespace) -> int:
             "pass a dataset file",
             kind=DataError,
         )
-    out = check_output_path(args.out, args.overwrite)
+    with locked_output(args) as out:
+        return _simulate(args, trained, inputs, data, lam, baseline, out, started)
+
+
+def _simulate(args: argparse.Namespace, trained, inputs, data, lam: float, baseline: bool, out, started: float) -> int:
     settings = {**common_settings(args), "lambda": lam, "steps": args.steps, "data": str(data), "split": inputs.split, "n": inputs.u.shape[0]}
     settings.update(history=args.history, save_every=args.save_every, noise=args.noise, objective=trained.objective)
     options = {"generator": generator_for(trained, args.seed), "noise": args.noise, "save_every": args.save_every, "batch_size": args.batch_size}
@@ -133,9 +155,14 @@ def run(args: argparse.Namespace) -> int:
         method = f"{name} at λ = {lam:g}"
     if not args.no_progress:
         print(f"simulating {inputs.u.shape[0]} paths for {args.steps} steps with {method}", file=sys.stderr)
-    paths = simulate_run(trained, inputs.u, lam, args.steps, **options)
+    settings["energy_band"] = energy_band = None if args.energy_band == 0 else args.energy_band
+    partial = PartialRollout.beside(out, {**settings, "checkpoint": checkpoint_identity(trained.run_dir)})
+    if partial.open(args.overwrite) and not args.no_progress:
+        print(f"resuming from {partial.directory} ({partial.finished_steps()} steps of the paths in progress done)", file=sys.stderr)
+    paths = simulate_run(trained, inputs.u, lam, args.steps, energy_band=energy_band, partial=partial, **options)
     provenance = {"command": "simulate", "lam": lam, "sampler": name, "steps": args.steps, "settings": settings, "seed": args.seed}
     write_inference_file(out, paths, run=trained, dt=trained.dt * args.save_every, overwrite=args.overwrite, **provenance)
+    partial.remove()
     report(out, paths, f"simulated {paths.shape[0]} paths with {method}", started)
     return 0
 

@@ -19,6 +19,7 @@ from pdd_core.cli.generate import (
     check_count,
     common_settings,
     generator_for,
+    locked_output,
     report,
     sampler_name,
     sampler_settings,
@@ -28,7 +29,6 @@ from pdd_core.errors import ConfigError, DataError, bad_argument
 from pdd_core.inference import (
     BOUNDARIES,
     check_lambda,
-    check_output_path,
     load_run,
     read_paths,
     run_boundary,
@@ -131,28 +131,28 @@ def run(args: argparse.Namespace) -> int:
     name, sampler = build_sampler(args, run_marginal(trained, coarse.shape[1]) if name in GAUSSIAN_SAMPLERS else None)
     score = run_score(trained, args.score)
     rule = run_boundary(args.boundary, score, coarse.shape[1])
-    out = check_output_path(args.out, args.overwrite)
-    if not args.no_progress:
-        method = f"{name} ({lam_grid.numel() - 1} λ steps, {type(score).__name__})"
-        print(f"super-resolving {coarse.shape[0]} paths from λ = {lam_from:g} with {method}", file=sys.stderr)
-    paths = super_resolve_run(
-        trained,
-        coarse,
-        sampler=sampler,
-        lam_grid=lam_grid,
-        generator=generator_for(trained, args.seed),
-        score=args.score,
-        boundary=args.boundary,
-        batch_size=args.batch_size,
-        progress=not args.no_progress,
-    )
-    settings = {**common_settings(args), **sampler_settings(args, name, sampler, lam_grid), "input": args.input, "split": inputs.split, "n": coarse.shape[0]}
-    settings.update(from_lambda=lam_from, coarse_grain=args.coarse_grain, score=type(score).__name__, boundary="extrapolate" if rule is not None else "none")
-    steps = lam_grid.numel() - 1
-    provenance = {"command": "super-resolve", "lam": lam_end, "sampler": name, "steps": steps, "settings": settings, "seed": args.seed}
-    write_inference_file(out, paths, run=trained, dt=trained.dt, overwrite=args.overwrite, **provenance)
-    report(out, paths, f"super-resolved {paths.shape[0]} paths from λ = {lam_from:g} with {name}", started)
-    return 0
+    with locked_output(args) as out:
+        if not args.no_progress:
+            method = f"{name} ({lam_grid.numel() - 1} λ steps, {type(score).__name__})"
+            print(f"super-resolving {coarse.shape[0]} paths from λ = {lam_from:g} with {method}", file=sys.stderr)
+        paths = super_resolve_run(
+            trained,
+            coarse,
+            sampler=sampler,
+            lam_grid=lam_grid,
+            generator=generator_for(trained, args.seed),
+            score=args.score,
+            boundary=args.boundary,
+            batch_size=args.batch_size,
+            progress=not args.no_progress,
+        )
+        settings = {**common_settings(args), **sampler_settings(args, name, sampler, lam_grid), "input": args.input, "split": inputs.split, "n": coarse.shape[0]}
+        settings.update(from_lambda=lam_from, coarse_grain=args.coarse_grain, score=type(score).__name__, boundary="extrapolate" if rule is not None else "none")
+        steps = lam_grid.numel() - 1
+        provenance = {"command": "super-resolve", "lam": lam_end, "sampler": name, "steps": steps, "settings": settings, "seed": args.seed}
+        write_inference_file(out, paths, run=trained, dt=trained.dt, overwrite=args.overwrite, **provenance)
+        report(out, paths, f"super-resolved {paths.shape[0]} paths from λ = {lam_from:g} with {name}", started)
+        return 0
 
 
 COMMANDS["super-resolve"] = (HELP, add_arguments, run)

@@ -40,9 +40,9 @@ from tqdm import tqdm
 import pdd_core
 from pdd_core.config import from_dict, to_dict
 from pdd_core.data.hdf5_layout import (
+    CHECKSUM_ATTRIBUTE,
     FORMAT_VERSION,
     PARTIAL_SUFFIX,
-    CHECKSUM_ATTRIBUTE,
     SPLITS,
     STORAGE_DTYPE,
     ChannelStatistics,
@@ -54,7 +54,7 @@ from pdd_core.data.hdf5_layout import (
 )
 from pdd_core.data.presets import DatasetPreset
 from pdd_core.errors import ArgumentError, ConfigError, DataError, PDDError, ShapeError, bad_argument
-from pdd_core.files import OutputLock, check_parent, fsync_directory, fsync_file, temporary_name, write_atomically, write_errors
+from pdd_core.files import OutputLock, check_parent, fsync_directory, fsync_file, open_work_directory, temporary_name, write_atomically, write_errors
 from pdd_core.grid import Grid
 from pdd_core.protocols import System
 from pdd_core.registry import SYSTEMS
@@ -64,7 +64,6 @@ CHUNK_TARGET_BYTES = 16 * 2**20
 MAX_CHUNK_PATHS = 128
 # Burn-in runs in blocks of frames that are discarded, so memory never grows with it.
 MIN_BURN_IN_BLOCK = 16
-REQUEST_FILE = "request.json"
 CHUNK_DATASET = "paths"
 CHUNK_CHECKSUM = "sha256"
 
@@ -267,7 +266,7 @@ def generate_dataset(
         }
         resume_hint = f"the finished chunks stay in {partial}: re-run the same command to finish"
         with write_errors(target, "out_path", kept=resume_hint):
-            _prepare_partial(partial, request, overwrite)
+            open_work_directory(partial, request, overwrite, command="pdd data generate", what="out_path")
             chunks = plan_chunks(sizes, chunk_paths)
             out_frames = stored_frames(system, chosen.n_frames)
             done = {chunk for chunk in chunks if _chunk_is_complete(partial / chunk.file_name, chunk, out_frames, system.grid)}
@@ -363,52 +362,6 @@ def _check_seed(seed: Any) -> None:
 def _check_count(name: str, value: Any, *, minimum: int) -> None:
     if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < minimum:
         raise bad_argument(name, value, f"must be an integer >= {minimum}", f"pass {name} >= {minimum}")
-
-
-def _prepare_partial(partial: FilePath, request: dict[str, Any], overwrite: bool) -> None:
-    """Create ``partial`` for ``request``, or check an existing one holds the same request.
-
-    Only a directory this command made (it holds ``request.json``) is ever removed, and one of
-    another request only with ``overwrite``; anything else of that name is the user's and is left alone.
-    """
-    canonical = json.loads(json.dumps(request))
-    request_file = partial / REQUEST_FILE
-    if partial.is_dir() and request_file.is_file():
-        try:
-            previous = json.loads(request_file.read_text())
-        except (OSError, json.JSONDecodeError, UnicodeDecodeError):
-            previous = {}
-        if previous == canonical:
-            # Temporaries of processes that died: the lock says no one else is writing here.
-            for leftover in partial.glob("*.tmp"):
-                leftover.unlink()
-            return
-        if not overwrite:
-            differences = {key: (previous.get(key), canonical[key]) for key in canonical if previous.get(key) != canonical[key]}
-            raise bad_argument(
-                "out_path",
-                str(partial),
-                f"holds an interrupted generation of a different request (differs in {differences}, as (there, asked))",
-                f"re-run the original command to finish it, or delete {partial} (or pass --overwrite) to start this one",
-                kind=DataError,
-            )
-        shutil.rmtree(partial)
-    elif partial.is_dir() or (partial.exists() and not partial.is_file()):
-        raise bad_argument(
-            "out_path",
-            str(partial),
-            f"exists but was not made by `pdd data generate` (it holds no {REQUEST_FILE})",
-            "move it away or choose another --out; pdd deletes only what it created",
-            kind=DataError,
-        )
-    elif partial.exists():
-        if not overwrite:
-            raise bad_argument(
-                "out_path", str(partial), "is a file of yours in the way of the work directory", "move it away, or pass --overwrite to delete it", kind=DataError
-            )
-        partial.unlink()
-    partial.mkdir()
-    write_atomically(request_file, lambda temporary: temporary.write_text(json.dumps(canonical, sort_keys=True, indent=1)))
 
 
 def _chunk_checksum(file: h5py.File) -> str:

@@ -63,6 +63,12 @@ def checkpoint_path(run_dir: str | os.PathLike) -> FilePath:
     return path if path.suffix == ".pt" else path / CHECKPOINT_NAME
 
 
+def checkpoint_identity(run_dir: str | os.PathLike) -> dict[str, Any]:
+    """Which checkpoint a result came from (its file's size and modification time), to tell a retrained run apart."""
+    stat = checkpoint_path(run_dir).stat()
+    return {"bytes": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+
+
 def content_checksum(value: Any) -> str:
     """SHA-256 of a checkpoint's content: tensors by dtype, shape and bytes, the rest by its JSON-like repr, keys sorted."""
     digest = hashlib.sha256()
@@ -214,6 +220,7 @@ __all__ = [
     "CONFIG_NAME",
     "LOG_NAME",
     "checkpoint_config",
+    "checkpoint_identity",
     "checkpoint_path",
     "content_checksum",
     "load_checkpoint",

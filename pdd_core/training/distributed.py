@@ -18,6 +18,13 @@ import torch.distributed as dist
 from pdd_core.errors import ConfigError, bad_argument
 
 
+def process_rank() -> int:
+    """This process's rank before :func:`setup`: the caller's process group, else torchrun's RANK, else 0."""
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank()
+    return int(os.environ.get("RANK", "0"))
+
+
 @attrs.frozen
 class Context:
     """This process's place in the job: ``rank`` of ``world_size`` (1 when not distributed)."""
@@ -97,4 +104,4 @@ def wrap(model: torch.nn.Module, context: Context, device: torch.device) -> torc
     return DistributedDataParallel(model, device_ids=device_ids)
 
 
-__all__ = ["Context", "setup", "wrap"]
+__all__ = ["Context", "process_rank", "setup", "wrap"]

@@ -335,7 +335,7 @@ def train(config: TrainConfig | None, run_dir: str | os.PathLike, *, resume: boo
     The scheme is looked up in ``SCHEMES``: import ``schemes`` (the ``pdd`` command does).
     """
     run_dir = FilePath(run_dir)
-    if os.environ.get("RANK", "0") != "0":  # under torchrun rank 0 owns the directory and its lock
+    if distributed.process_rank() != 0:  # rank 0 owns the directory and its lock
         return _train(config, run_dir, resume, data, progress)
     check_parent(run_dir / CONFIG_NAME, "run_dir")
     created = not run_dir.exists()

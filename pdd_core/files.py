@@ -72,6 +72,16 @@ def write_errors(path: str | os.PathLike, what: str = "out", *, kept: str = "") 
         raise bad_argument(what, str(path), f"cannot be written: {problem} ({errno.errorcode[code]})", fix + (f"; {kept}" if kept else ""), kind=DataError) from None
 
 
+def describe_os_error(error: OSError) -> str:
+    """One line for a file-system error that reached the command line: the path, the problem, the fix."""
+    path = error.filename if error.filename is not None else "a file"
+    code = write_error_of(error)
+    if code is not None:
+        problem, fix = WRITE_ERRNOS[code]
+        return f"{path}: {problem} ({errno.errorcode[code]}). Fix: {fix}"
+    return f"{path}: {error.strerror or error}. Fix: check the path and its permissions"
+
+
 def fsync_directory(directory: FilePath) -> None:
     """Persist a rename in ``directory`` (POSIX); a no-op where directories cannot be opened."""
     try:
@@ -169,6 +179,17 @@ def open_work_directory(directory: FilePath, request: dict, overwrite: bool, *, 
     return False
 
 
+@contextlib.contextmanager
+def locked_directory(path: str | os.PathLike, what: str = "--out") -> Iterator[FilePath]:
+    """Create the output directory ``path`` (refusing a file in the way) and hold its lock while in use."""
+    directory = FilePath(path)
+    check_parent(directory / RUN_LOCK_NAME, what)
+    with write_errors(directory, what):
+        directory.mkdir(parents=True, exist_ok=True)
+    with OutputLock.for_directory(directory, what):
+        yield directory
+
+
 class OutputLock:
     """An exclusive lock on one output, held while a process writes it.
 
@@ -240,10 +261,12 @@ class OutputLock:
 
 __all__ = [
     "LOCK_SUFFIX",
+    "describe_os_error",
     "OutputLock",
     "check_parent",
     "fsync_directory",
     "fsync_file",
+    "locked_directory",
     "open_work_directory",
     "temporary_name",
     "write_atomically",

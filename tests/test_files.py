@@ -204,3 +204,78 @@ def test_a_dataset_attribute_of_the_wrong_type_is_one_line(tmp_path, reference):
         file.attrs["seed"] = "zero"
     with pytest.raises(DataError, match=r"seed='zero'.*must be an integer"):
         read_metadata(bad)
+
+
+# ---------------------------------------------------------------- one line, never a traceback (item 10)
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    from tests.test_inference import train_tiny_runs
+
+    data, runs = train_tiny_runs(tmp_path_factory.mktemp("tiny_run"))
+    return data, runs["pdd"]
+
+
+def commands_into(under: Path, data: Path, run: Path) -> dict[str, list[str]]:
+    """Every command that writes, with its output below ``under``."""
+    return {
+        "data generate": ["data", "generate", "lorenz96", "--n-train", "1", "--out", str(under / "x.h5")],
+        "train": ["train", "--data", str(data), "--model", "linear", "--steps", "1", "--batch-size", "2", "--out", str(under / "run")],
+        "simulate": ["simulate", str(run), "--lambda", "0", "--steps", "1", "--out", str(under / "sim.h5")],
+        "generate": ["generate", str(run), "--n", "1", "--frames", "2", "--out", str(under / "gen.h5")],
+        "evaluate": ["evaluate", str(run), "--data", str(data), "--out", str(under / "evaluation")],
+        "rg-flow": ["rg-flow", "phi4", "--out", str(under / "flow")],
+        "demo": ["demo", "--out", str(under / "demo")],
+    }
+
+
+def test_every_command_refuses_an_output_under_a_file_in_one_line(tmp_path, tiny_run, capsys):
+    data, run = tiny_run
+    (tmp_path / "file").write_text("x")
+    for name, argv in commands_into(tmp_path / "file", data, run).items():
+        assert main([*argv, "--no-progress"]) == 2, name
+        error = capsys.readouterr().err
+        assert error.count("\n") == 1 and "is a file, not a directory" in error, (name, error)
+    assert (tmp_path / "file").read_text() == "x"
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b"steps = 2\nout = '\xff\xfe'\n", "is not UTF-8 text"),
+        (b"out = 5\n", "out=5: must name a run directory"),
+        (b"out = ''\n", "out='': must name a run directory"),
+        (None, "is a directory"),
+    ],
+    ids=["latin-1", "out-number", "out-empty", "directory"],
+)
+def test_bad_toml_files_are_one_line(tmp_path, capsys, content, message):
+    config = tmp_path / "config.toml"
+    if content is None:
+        config.mkdir()
+    else:
+        config.write_bytes(content)
+    assert main(["train", str(config), "--no-progress"]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and message in error
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["config.toml"]  # nothing trained into the config's directory
+
+
+def test_an_unforeseen_file_system_error_is_one_line(tmp_path, capsys, monkeypatch):
+    def denied(*args, **kwargs):
+        raise PermissionError(errno.EACCES, "Permission denied", str(tmp_path / "x.h5.partial"))
+
+    monkeypatch.setattr("pdd_core.files.open_work_directory", denied)
+    monkeypatch.setattr("pdd_core.data.generate.open_work_directory", denied)
+    assert main(["data", "generate", "lorenz96", "--n-train", "1", "--out", str(tmp_path / "x.h5"), "--no-progress"]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "x.h5" in error and "permission denied (EACCES)" in error
+
+
+def test_a_long_burn_in_shows_progress(tmp_path, capsys):
+    from pdd_core.data import generate_dataset
+    from tests.toy_system import ToyWalk
+
+    generate_dataset(ToyWalk(n_points=6, burn_in=100.0), "small", tmp_path / "x.h5", 0, progress=True, n_train=1, n_valid=0, n_test=0)
+    assert "burn-in" in capsys.readouterr().err

@@ -17,6 +17,7 @@ from pdd_core.data.generate import configure_system
 from pdd_core.data.hdf5_layout import read_metadata
 from pdd_core.errors import ConfigError, bad_argument
 from pdd_core.evaluation import EvaluationSettings, evaluate_run
+from pdd_core.files import locked_directory
 from pdd_core.inference import load_run, run_marginal
 from pdd_core.registry import SYSTEMS
 from pdd_core.schedules import power_grid
@@ -110,8 +111,11 @@ def run(args: argparse.Namespace) -> int:
         raise bad_argument("--seed", args.seed, "seed must be >= 0 and --threads >= 1", "pass --seed 0 --threads 1", kind=ConfigError)
     torch.set_num_threads(args.threads)
     demo = DEMOS[args.system]
-    out = FilePath(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    with locked_directory(args.out) as out:
+        return _run(args, demo, out)
+
+
+def _run(args: argparse.Namespace, demo: dict, out: FilePath) -> int:
     progress = not args.no_progress
     timings: dict[str, float] = {}
     started = begin = time.perf_counter()

@@ -24,6 +24,7 @@ from pdd_core.cli.main import COMMANDS
 from pdd_core.data.hdf5_layout import read_metadata
 from pdd_core.errors import ConfigError, DataError, bad_argument
 from pdd_core.evaluation import TASKS, EvaluationSettings, evaluate_run
+from pdd_core.files import locked_directory
 from pdd_core.inference import load_run, run_marginal, run_score
 from solvers import Euler, EulerMaruyama
 
@@ -128,9 +129,9 @@ def run(args: argparse.Namespace) -> int:
     else:
         simulation = {"integrator": Euler()}
     sr_simulation = {"integrator": EulerMaruyama(), "noise": True, "generator": generator} if args.sr_input == "stochastic" else None
-    metrics = evaluate_run(
-        trained, args.data, args.out, tasks=tasks, settings=settings, simulation=simulation, sampling=sampling, generator=generator, sr_simulation=sr_simulation, progress=not args.no_progress
-    )
+    with locked_directory(args.out) as out:
+        options = {"tasks": tasks, "settings": settings, "simulation": simulation, "sampling": sampling, "generator": generator, "sr_simulation": sr_simulation}
+        metrics = evaluate_run(trained, args.data, out, progress=not args.no_progress, **options)
     summary = {key: {k: v for k, v in value.items() if k in ("l2", "spectral_error", "skipped")} for key, value in metrics.items() if isinstance(value, dict) and key in ("simulate", "generate", "super_resolve", "low_resolution")}
     print(json.dumps(summary, indent=2))
     written = FilePath(args.out).resolve() / "metrics.json"

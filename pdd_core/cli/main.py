@@ -1,8 +1,8 @@
 """Entry point of the ``pdd`` command.
 
 Sub-commands register themselves in ``COMMANDS`` (name -> ``(help, add_arguments, run)``);
-errors the library raises on purpose (:class:`pdd_core.errors.PDDError`) end the command
-with exit code 2 and one line on stderr, never a traceback.
+errors the library raises on purpose (:class:`pdd_core.errors.PDDError`), and file-system
+errors (``OSError``), end the command with exit code 2 and one line on stderr, never a traceback.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from typing import Callable
 
 import pdd_core
 from pdd_core.errors import PDDError
+from pdd_core.files import describe_os_error
 from pdd_core.validation import check_seed
 
 AddArguments = Callable[[argparse.ArgumentParser], None]
@@ -70,6 +71,10 @@ def main(argv: list[str] | None = None) -> int:
         # The reader (e.g. `| head`) went away: stop quietly, as Unix tools do.
         sys.stderr.close()
         return 141
+    except OSError as error:
+        # A file-system failure no check closer to its cause anticipated: still one line, no traceback.
+        print(f"pdd {args.command}: error: {describe_os_error(error)}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ from pdd_core.cli.rg_flow_output import record_header, save_figure, save_json
 from pdd_core.config import tagged, to_dict
 from pdd_core.data.generate import burn_in_frames, configure_system
 from pdd_core.errors import ConfigError, bad_argument
+from pdd_core.files import locked_directory
 from pdd_core.grid import Grid
 from pdd_core.lattice import Bootstrap, Jackknife, compare_flows, flow_estimators, iter_flow, mean_estimate, rdm_fourier
 from pdd_core.lattice.plots import comparison_figure, fields_figure, flow_figure, snapshot_times
@@ -229,8 +230,12 @@ def run(args: argparse.Namespace) -> int:
     system = _system(args.system, settings)
     grid = system.grid
     schemes = {name: rdm_scheme(name, grid, args.mass) for name in names}
-    out = FilePath(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    with locked_directory(args.out) as out:
+        return _run(args, names, ts, snapshots, settings, system, schemes, out)
+
+
+def _run(args: argparse.Namespace, names, ts, snapshots, settings, system, schemes, out: FilePath) -> int:
+    grid = system.grid
     progress = not args.no_progress
     resampler = _resampler(args)
 

@@ -103,9 +103,13 @@ def run_directory(args: argparse.Namespace, settings: dict[str, Any]) -> FilePat
     """RUN_DIR from --out, else from ``out`` in the TOML file (relative to the file)."""
     out = settings.pop("out", None)
     if args.out is not None:
+        if not args.out.strip():
+            raise bad_argument("--out", args.out, "must name a run directory", "pass --out runs/NAME", kind=ConfigError)
         return FilePath(args.out)
     if out is None:
         raise bad_argument("--out", None, "no run directory given", "pass --out RUN_DIR (or set out = 'RUN_DIR' in the TOML config)", kind=ConfigError)
+    if not isinstance(out, str) or not out.strip():
+        raise bad_argument("out", out, "must name a run directory (a non-empty string)", "set out = 'runs/NAME' in the TOML config", kind=ConfigError)
     return FilePath(args.config).parent / out
 
 

@@ -64,6 +64,7 @@ CHUNK_TARGET_BYTES = 16 * 2**20
 MAX_CHUNK_PATHS = 128
 # Burn-in runs in blocks of frames that are discarded, so memory never grows with it.
 MIN_BURN_IN_BLOCK = 16
+BURN_IN_BAR_BLOCKS = 8
 CHUNK_DATASET = "paths"
 CHUNK_CHECKSUM = "sha256"
 
@@ -147,7 +148,7 @@ def chunk_generator(seed: int, split: str, index: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(SPLITS.index(split), index)))
 
 
-def draw_paths(system: System, n_paths: int, n_frames: int, rng: np.random.Generator) -> np.ndarray:
+def draw_paths(system: System, n_paths: int, n_frames: int, rng: np.random.Generator, progress: bool = False) -> np.ndarray:
     """Draw ``n_paths`` samples, float64 ``[n_paths, T, C, *space]``.
 
     Dynamic systems: ``n_paths`` trajectories from ``initial_state``, burn-in of
@@ -155,24 +156,27 @@ def draw_paths(system: System, n_paths: int, n_frames: int, rng: np.random.Gener
     Static systems: ceil(n_paths / k) independent chains with k = min(n_frames, n_paths), each
     burnt in and then giving k samples dt sweeps apart; each sample is its own path with
     T = 1, in frame-major order (sample i comes from chain i mod chains) so neighbours differ
-    in chain.
+    in chain. ``progress`` shows a bar for a long burn-in.
     """
     if not system.static:
-        return _simulate(system, n_paths, n_frames, rng)
+        return _simulate(system, n_paths, n_frames, rng, progress)
     per_chain = min(n_frames, n_paths)
     chains = -(-n_paths // per_chain)
-    frames = _simulate(system, chains, per_chain, rng)
+    frames = _simulate(system, chains, per_chain, rng, progress)
     samples = frames.swapaxes(0, 1).reshape(chains * per_chain, 1, *frames.shape[2:])
     return samples[:n_paths]
 
 
-def _simulate(system: System, batch: int, n_frames: int, rng: np.random.Generator) -> np.ndarray:
+def _simulate(system: System, batch: int, n_frames: int, rng: np.random.Generator, progress: bool = False) -> np.ndarray:
     state = system.initial_state(batch, rng)
     remaining = burn_in_frames(system)
     block = max(n_frames, MIN_BURN_IN_BLOCK)
-    while remaining > 0:
-        _, state = system.advance(state, min(block, remaining), rng)
-        remaining -= min(block, remaining)
+    # A long burn-in gets its own bar: without it a huge burn_in looks like a hang.
+    with tqdm(total=remaining, unit="frame", desc="burn-in", file=sys.stderr, leave=False, disable=not progress or remaining <= BURN_IN_BAR_BLOCKS * block) as bar:
+        while remaining > 0:
+            _, state = system.advance(state, min(block, remaining), rng)
+            bar.update(min(block, remaining))
+            remaining -= min(block, remaining)
     frames, _ = system.advance(state, n_frames, rng)
     expected = (batch, n_frames, system.grid.channels, *system.grid.shape)
     if not isinstance(frames, np.ndarray) or frames.shape != expected:
@@ -311,7 +315,7 @@ def _draw_missing(system, system_name, preset_name, n_frames, seed, partial, chu
         for chunk in chunks:
             if chunk not in done:
                 bar.set_postfix_str(f"{chunk.split} chunk {chunk.index}")
-                _generate_chunk(system, system_name, chunk, n_frames, seed, partial)
+                _generate_chunk(system, system_name, chunk, n_frames, seed, partial, progress)
                 bar.update(chunk.n_paths)
                 if on_chunk is not None:
                     on_chunk(chunk.split, chunk.index)
@@ -341,10 +345,10 @@ def _check_target(target: FilePath, overwrite: bool) -> None:
     check_parent(target, "out_path")
 
 
-def _generate_chunk(system: System, system_name: str, chunk: Chunk, n_frames: int, seed: int, partial: FilePath) -> None:
+def _generate_chunk(system: System, system_name: str, chunk: Chunk, n_frames: int, seed: int, partial: FilePath, progress: bool) -> None:
     """Draw one chunk from its own generator and save it in ``partial``."""
     try:
-        paths = draw_paths(system, chunk.n_paths, n_frames, chunk_generator(seed, chunk.split, chunk.index))
+        paths = draw_paths(system, chunk.n_paths, n_frames, chunk_generator(seed, chunk.split, chunk.index), progress)
         stored = _to_storage(paths, system_name, chunk)
     except PDDError:
         # A bad shape or a blow-up recurs on every re-run of this request, so there is

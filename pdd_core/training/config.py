@@ -236,6 +236,12 @@ def read_toml(path: str | os.PathLike) -> dict[str, Any]:
             return tomllib.load(handle)
     except FileNotFoundError:
         raise _config_error("CONFIG", str(path), "no such file", "pass the path of a TOML training config") from None
+    except IsADirectoryError:
+        raise _config_error("CONFIG", str(path), "is a directory", "pass the path of a TOML training config file") from None
+    except PermissionError:
+        raise _config_error("CONFIG", str(path), "cannot be read (permission denied)", "make the file readable") from None
+    except UnicodeDecodeError:
+        raise _config_error("CONFIG", str(path), "is not UTF-8 text (TOML files are UTF-8)", "save the config as UTF-8") from None
     except tomllib.TOMLDecodeError as error:
         raise _config_error("CONFIG", str(path), f"is not valid TOML ({error})", "fix the syntax (see docs/training.md for an example)") from None
 

@@ -137,3 +137,6 @@ def test_demo_runs_end_to_end_at_a_tiny_size(tmp_path, monkeypatch, capsys):
     summary = json.loads((tmp_path / "demo" / "summary.json").read_text())
     assert summary["training_steps"] == 3 and all(math.isfinite(value) for value in summary["metrics"].values()), summary["metrics"]
     assert _metrics(tmp_path / "demo" / "evaluation")["sampling"]["network_calls"] == 50
+    # A demo killed before its first checkpoint (config.json and log.jsonl only) runs again into the same --out.
+    (tmp_path / "demo" / "run" / "checkpoint.pt").unlink()
+    assert main(["demo", "--out", str(tmp_path / "demo"), "--steps", "3", "--no-progress"]) == 0

@@ -133,6 +133,11 @@ def _run(args: argparse.Namespace, demo: dict, out: FilePath) -> int:
     )
     run_dir = out / "run"
     resume = (run_dir / "checkpoint.pt").exists()
+    if not resume:
+        # A demo killed before its first checkpoint left only its config and log (the demo's
+        # directory is locked, so no one else is writing them): nothing to resume, start again.
+        for name in ("config.json", "log.jsonl"):
+            (run_dir / name).unlink(missing_ok=True)
     train(config, run_dir, resume=resume, progress=progress)  # a rerun continues an interrupted demo
     started = _stage("train", started, timings)
 

@@ -121,6 +121,15 @@ def write_atomically(path: str | os.PathLike, write: Callable[[FilePath], None])
     return target
 
 
+def write_bytes_atomically(path: str | os.PathLike, data: bytes | memoryview) -> FilePath:
+    """:func:`write_atomically` for content serialised in memory first (torch.save, an in-memory HDF5 file).
+
+    Serialisers that write to disk themselves turn a full disk into opaque errors (torch:
+    "unexpected pos"); plain writes of finished bytes fail with an OSError that names its errno.
+    """
+    return write_atomically(path, lambda temporary: temporary.write_bytes(data))
+
+
 def check_parent(path: FilePath, what: str = "out") -> None:
     """Refuse an output whose parent (or any ancestor) is a file, before any work is done."""
     for ancestor in path.absolute().parents:
@@ -270,6 +279,7 @@ __all__ = [
     "open_work_directory",
     "temporary_name",
     "write_atomically",
+    "write_bytes_atomically",
     "write_error_of",
     "write_errors",
 ]

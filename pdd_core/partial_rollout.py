@@ -14,13 +14,14 @@ window after step N and the noise generator's state, so that
 
 from __future__ import annotations
 
+import io
 import re
 import shutil
 from pathlib import Path as FilePath
 
 import torch
 
-from pdd_core.files import open_work_directory, write_atomically
+from pdd_core.files import open_work_directory, write_bytes_atomically, write_errors
 
 PARTIAL_SUFFIX = ".partial"
 SEGMENT_STEPS = 100
@@ -72,7 +73,11 @@ class PartialRollout:
 
     def save(self, rows: slice, step: int, frames: torch.Tensor, window: torch.Tensor, generator: torch.Generator | None) -> None:
         record = {"step": step, "frames": frames.cpu(), "window": window.cpu(), "generator": generator.get_state() if generator is not None else None}
-        write_atomically(self.directory / f"rows-{rows.start:06d}-{rows.stop:06d}-step-{step:09d}.pt", lambda temporary: torch.save(record, temporary))
+        buffer = io.BytesIO()
+        torch.save(record, buffer)
+        kept = f"the finished segments stay in {self.directory}: re-run the same command to resume"
+        with write_errors(self.directory, "out", kept=kept):
+            write_bytes_atomically(self.directory / f"rows-{rows.start:06d}-{rows.stop:06d}-step-{step:09d}.pt", buffer.getbuffer())
 
     def remove(self) -> None:
         shutil.rmtree(self.directory, ignore_errors=True)

@@ -279,3 +279,17 @@ def test_a_long_burn_in_shows_progress(tmp_path, capsys):
 
     generate_dataset(ToyWalk(n_points=6, burn_in=100.0), "small", tmp_path / "x.h5", 0, progress=True, n_train=1, n_valid=0, n_test=0)
     assert "burn-in" in capsys.readouterr().err
+
+
+class Payload:
+    def __reduce__(self):
+        return (print, ("this must never run",))
+
+
+def test_a_checkpoint_with_pickled_code_is_refused_in_one_line(tmp_path, capsys):
+    (tmp_path / "run").mkdir()
+    torch.save({"format": "pdd-checkpoint", "payload": Payload()}, tmp_path / "run" / CHECKPOINT_NAME)
+    with pytest.raises(DataError, match="Python objects other than tensors") as error:
+        load_checkpoint(tmp_path / "run")
+    assert "\n" not in str(error.value) and "weights_only=False" not in str(error.value)
+    assert "this must never run" not in capsys.readouterr().out

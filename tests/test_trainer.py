@@ -435,7 +435,7 @@ def test_a_run_directory_with_a_run_before_its_first_checkpoint_is_not_overwritt
     run.mkdir()
     (run / "config.json").write_text('{"note": "another run"}\n')
     (run / "log.jsonl").write_text('{"step": 1}\n')
-    with pytest.raises(ConfigError, match=r"already holds a training run \(config.json, log.jsonl\)"):
+    with pytest.raises(ConfigError, match=r"stopped before its first checkpoint \(config.json, log.jsonl\): there is nothing to resume"):
         train(linear_config(steps=2), run, data=random_paths(), progress=False)
     assert (run / "log.jsonl").read_text() == '{"step": 1}\n' and "another run" in (run / "config.json").read_text()
 

@@ -54,7 +54,7 @@ from pdd_core.data.hdf5_layout import (
 )
 from pdd_core.data.presets import DatasetPreset
 from pdd_core.errors import ArgumentError, ConfigError, DataError, PDDError, ShapeError, bad_argument
-from pdd_core.files import OutputLock, check_parent, fsync_directory, fsync_file, open_work_directory, temporary_name, write_atomically, write_errors
+from pdd_core.files import OutputLock, check_parent, fsync_directory, fsync_file, open_work_directory, temporary_name, write_bytes_atomically, write_errors
 from pdd_core.grid import Grid
 from pdd_core.protocols import System
 from pdd_core.registry import SYSTEMS
@@ -416,7 +416,7 @@ def _write_chunk(path: FilePath, paths: np.ndarray, grid: Grid) -> None:
         file.attrs["mean"] = np.asarray(statistics.mean, dtype=np.float64)
         file.attrs["m2"] = np.asarray(statistics.m2, dtype=np.float64)
         file.attrs[CHUNK_CHECKSUM] = _chunk_checksum(file)
-    write_atomically(path, lambda temporary: temporary.write_bytes(buffer.getvalue()))
+    write_bytes_atomically(path, buffer.getbuffer())
 
 
 def _assemble(partial: FilePath, assembly: FilePath, chunks: list[Chunk], n_frames: int, base: DatasetMetadata) -> DatasetMetadata:

@@ -33,6 +33,7 @@ tensors and builtins, so it loads with ``torch.load(weights_only=True)``.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import pickle
@@ -45,7 +46,7 @@ from torch import nn
 import pdd_core
 from pdd_core.config import from_dict
 from pdd_core.errors import DataError, bad_argument
-from pdd_core.files import write_atomically
+from pdd_core.files import write_bytes_atomically
 from pdd_core.grid import Grid
 from pdd_core.training.config import TrainConfig, config_from_dict
 from pdd_core.training.models import build_model
@@ -101,17 +102,14 @@ def save_checkpoint(path: str | os.PathLike, payload: dict[str, Any]) -> None:
     target = FilePath(path)
     record = {"format": CHECKPOINT_FORMAT, "format_version": CHECKPOINT_VERSION, "pdd_version": pdd_core.__version__, **payload}
     record["checksum"] = content_checksum(record)
-
-    def write(temporary: FilePath) -> None:
-        with open(temporary, "wb") as handle:
-            torch.save(record, handle)
-
-    write_atomically(target, write)
+    buffer = io.BytesIO()
+    torch.save(record, buffer)
+    write_bytes_atomically(target, buffer.getbuffer())
 
 
 def write_text_atomically(path: str | os.PathLike, text: str) -> None:
     """Replace a small text file (the resolved config, a truncated log) in one rename."""
-    write_atomically(path, lambda temporary: temporary.write_text(text))
+    write_bytes_atomically(path, text.encode())
 
 
 def read_log(path: str | os.PathLike) -> list[dict[str, Any]]:
@@ -147,11 +145,21 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
         raise bad_argument("checkpoint", str(target), "no such file", "pass a run directory written by `pdd train` (it holds checkpoint.pt)", kind=DataError)
     try:
         record = torch.load(target, map_location=map_location, weights_only=True)
-    except (RuntimeError, OSError, EOFError, ValueError, pickle.UnpicklingError) as error:  # a damaged or foreign file
+    except pickle.UnpicklingError:
+        # torch's refusal spans several lines and suggests weights_only=False: never for an untrusted file.
         raise bad_argument(
             "checkpoint",
             str(target),
-            f"cannot be read ({type(error).__name__}: {error})",
+            "holds Python objects other than tensors and builtins (refused: loading them could run code)",
+            "use a checkpoint written by `pdd train`",
+            kind=DataError,
+        ) from None
+    except (RuntimeError, OSError, EOFError, ValueError) as error:  # a damaged or foreign file
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        raise bad_argument(
+            "checkpoint",
+            str(target),
+            f"cannot be read ({type(error).__name__}: {first_line})",
             "the file is damaged or not a pdd checkpoint: train again or restore a copy",
             kind=DataError,
         ) from None

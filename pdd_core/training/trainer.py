@@ -303,8 +303,18 @@ def prepare_run(config: TrainConfig | None, run_dir: FilePath, resume: bool) -> 
     if not resume:
         if config is None:
             raise bad_argument("config", None, "a fresh run needs a config", "pass a TrainConfig, or resume=True to continue a run", kind=ConfigError)
-        # A run's files, even before its first checkpoint (another process may be writing them).
-        existing = [path.name for path in (target, run_dir / CONFIG_NAME, run_dir / LOG_NAME) if path.exists()]
+        # A run's files, even before its first checkpoint. Rank 0 checks, under the directory's lock;
+        # the other ranks of a job would see the files rank 0 is writing.
+        candidates = (target, run_dir / CONFIG_NAME, run_dir / LOG_NAME) if distributed.process_rank() == 0 else ()
+        existing = [path.name for path in candidates if path.exists()]
+        if existing and not target.exists():
+            raise bad_argument(
+                "run_dir",
+                str(run_dir),
+                f"holds a run that stopped before its first checkpoint ({', '.join(existing)}): there is nothing to resume",
+                "remove those files to start again here, or choose another run directory",
+                kind=ConfigError,
+            )
         if existing:
             raise bad_argument(
                 "run_dir",
@@ -340,7 +350,7 @@ def train(config: TrainConfig | None, run_dir: str | os.PathLike, *, resume: boo
     check_parent(run_dir / CONFIG_NAME, "run_dir")
     created = not run_dir.exists()
     try:
-        with write_errors(run_dir, "run_dir", kept="the last checkpoint stays resumable with --resume"):
+        with write_errors(run_dir, "run_dir", kept="a checkpoint already written stays resumable with --resume"):
             with OutputLock.for_directory(run_dir, "run_dir"):
                 return _train(config, run_dir, resume, data, progress)
     finally:

@@ -144,3 +144,28 @@ def test_a_second_writer_of_a_simulation_output_is_refused(trained, tmp_path, ca
     with OutputLock.for_file(out):
         assert main(["simulate", str(runs["pdd"]), "--lambda", "0", "--steps", "2", "--out", str(out), "--no-progress"]) == 2
     assert "being written by another process" in capsys.readouterr().err and not out.exists()
+
+
+def test_a_full_disk_during_a_simulation_is_one_line_and_resumable(trained, tmp_path, capsys, monkeypatch):
+    import errno
+
+    data, runs = trained
+    monkeypatch.setattr(partial_rollout, "SEGMENT_STEPS", 2)
+    argv = ["simulate", str(runs["pdd"]), "--lambda", "0.2", "--steps", "6", "--n", "2", "--noise", "--seed", "2", "--no-progress"]
+    assert main([*argv, "--out", str(tmp_path / "reference.h5")]) == 0
+    original = partial_rollout.write_bytes_atomically
+    calls = []
+
+    def full_on_the_second_segment(path, data):
+        calls.append(path)
+        if len(calls) == 2:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return original(path, data)
+
+    monkeypatch.setattr(partial_rollout, "write_bytes_atomically", full_on_the_second_segment)
+    assert main([*argv, "--out", str(tmp_path / "sim.h5")]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "disk is full (ENOSPC)" in error and "finished segments stay in" in error
+    monkeypatch.setattr(partial_rollout, "write_bytes_atomically", original)
+    assert main([*argv, "--out", str(tmp_path / "sim.h5")]) == 0
+    np.testing.assert_array_equal(stored(tmp_path / "sim.h5"), stored(tmp_path / "reference.h5"))

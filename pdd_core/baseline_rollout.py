@@ -19,12 +19,11 @@ from __future__ import annotations
 
 import attrs
 import torch
-from tqdm.auto import tqdm
 
 from pdd_core.errors import ShapeError, bad_argument
 from pdd_core.grid import Grid
 from pdd_core.records import Path
-from pdd_core.rollout import check_state, check_steps, initial_window
+from pdd_core.rollout import check_steps, initial_window, slide
 from pdd_core.sampling import sample
 from pdd_core.schedules import check_grid
 from pdd_core.score.noise_score import inverse_sqrt_covariance
@@ -169,37 +168,28 @@ def advance_conditional(
     increment_scale,
     generator: torch.Generator,
     delta_lambda: float = DEFAULT_DELTA_LAMBDA,
-    save_every: int = 1,
-    progress: bool = False,
-    energy_band: float | None = None,
-    first_step: int = 1,
+    **options,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Take ``steps`` baseline steps from the clean ``context`` ``[B, W-1, C, *space]`` (oldest first).
 
-    Returns the saved states ``[B, steps // save_every, C, *space]`` and the context after the
-    last step, so that the rollout can be continued exactly (the rollout driver's shape,
-    :func:`pdd_core.rollout.advance`).
+    ``options`` are those of :func:`pdd_core.rollout.slide`. Returns the saved states
+    ``[B, steps // save_every, C, *space]`` and the context after the last step, so that the
+    rollout can be continued exactly (the same loop as the drift rollout's).
     """
     lam_grid = check_grid(lam_grid)
     scale = torch.as_tensor(_check_scale(increment_scale, grid), dtype=context.dtype, device=context.device).reshape(1, -1, *([1] * grid.ndim))
-    batch = context.shape[0]
     sampler = _CoefficientsOnce(sampler)
-    frames = context.new_empty(batch, steps // save_every, *context.shape[2:])
-    position = 0
-    with torch.no_grad():
-        zeros = context.new_zeros(batch, 1, *context.shape[2:])
-        for n in tqdm(range(1, steps + 1), desc="baseline rollout", disable=not progress, leave=False):
-            score = ConditionalIncrementScore(network, context, scheme, grid, delta_lambda)
-            # N(0, Σ_λmax) drawn on the field's device: the forward kernel applied to zeros.
-            prior = scheme.forward_sample(zeros, grid, float(lam_grid[0]), generator)
-            delta = sample(score, scheme, grid, sampler, lam_grid, generator=generator, u_init=prior)
-            state = context[:, -1] + scale * delta[:, 0]
-            check_state(state, first_step + n - 1, energy_band, "conditional_rollout", "use more λ steps or an exponential sampler (etd, pc)")
-            context = torch.cat([context[:, 1:], state.unsqueeze(1)], dim=1)
-            if n % save_every == 0:
-                frames[:, position] = state
-                position += 1
-    return frames, context
+    zeros = context.new_zeros(context.shape[0], 1, *context.shape[2:])
+
+    def next_state(window: torch.Tensor) -> torch.Tensor:
+        score = ConditionalIncrementScore(network, window, scheme, grid, delta_lambda)
+        # N(0, Σ_λmax) drawn on the field's device: the forward kernel applied to zeros.
+        prior = scheme.forward_sample(zeros, grid, float(lam_grid[0]), generator)
+        delta = sample(score, scheme, grid, sampler, lam_grid, generator=generator, u_init=prior)
+        return window[:, -1] + scale * delta[:, 0]
+
+    fix = "use more λ steps or an exponential sampler (etd, pc)"
+    return slide(next_state, context, steps, name="conditional_rollout", fix=fix, **options)
 
 
 __all__ = ["ConditionalIncrementScore", "advance_conditional", "conditional_rollout", "context_length_of"]

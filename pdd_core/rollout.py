@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from tqdm.auto import tqdm
 
@@ -45,6 +47,39 @@ def initial_window(initial: torch.Tensor, window: int, *, grid: Grid, lam: torch
     return initial, history
 
 
+def slide(
+    next_state: Callable[[torch.Tensor], torch.Tensor],
+    history: torch.Tensor,
+    steps: int,
+    *,
+    save_every: int = 1,
+    progress: bool = False,
+    energy_band: float | None = None,
+    first_step: int = 1,
+    name: str = "rollout",
+    fix: str = "reduce Δt, check the drift, or use σ = 0",
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The one loop of every physical-time driver: ``state = next_state(history)``, then slide the window.
+
+    ``history`` is ``[B, W, C, *space]`` (oldest first). Each state is checked
+    (:func:`check_state`, errors named ``name`` with ``fix``); every ``save_every``-th is kept.
+    Returns the saved states ``[B, steps // save_every, C, *space]`` and the window after the
+    last step, so that a rollout continues exactly from where a segment ended.
+    """
+    batch = history.shape[0]
+    frames = history.new_empty(batch, steps // save_every, *history.shape[2:])
+    position = 0
+    with torch.no_grad():
+        for n in tqdm(range(1, steps + 1), desc=name, disable=not progress, leave=False):
+            state = next_state(history)
+            check_state(state, first_step + n - 1, energy_band, name, fix)
+            history = torch.cat([history[:, 1:], state.unsqueeze(1)], dim=1)
+            if n % save_every == 0:
+                frames[:, position] = state
+                position += 1
+    return frames, history
+
+
 def advance(
     drift,
     integrator,
@@ -55,30 +90,15 @@ def advance(
     *,
     sigma: torch.Tensor,
     generator: torch.Generator | None,
-    save_every: int = 1,
-    progress: bool = False,
-    energy_band: float | None = None,
-    first_step: int = 1,
+    **options,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Take ``steps`` steps of Δt from the window ``history`` ``[B, W, C, *space]`` (oldest first).
+    """Take ``steps`` steps of u_{n+1} = integrator(f_λ(window), Δt, σ) from the window ``history``.
 
-    Returns the states of every ``save_every``-th step ``[B, steps // save_every, C, *space]`` and
-    the window after the last step, so that a rollout can be continued exactly (in segments,
-    across processes: :func:`pdd_core.inference.simulate_run`). ``first_step`` numbers the steps
-    in error messages.
+    ``options`` are those of :func:`slide` (``save_every``, ``progress``, ``energy_band``,
+    ``first_step``); returns the saved states and the final window, so that a rollout can be
+    continued exactly (in segments, across processes: :func:`pdd_core.inference.simulate_run`).
     """
-    batch = history.shape[0]
-    frames = history.new_empty(batch, steps // save_every, *history.shape[2:])
-    position = 0
-    with torch.no_grad():
-        for n in tqdm(range(1, steps + 1), desc="rollout", disable=not progress, leave=False):
-            state = integrator.step(drift, history, lam, dt, sigma, generator)
-            check_state(state, first_step + n - 1, energy_band, "rollout", "reduce Δt, check the drift, or use σ = 0")
-            history = torch.cat([history[:, 1:], state.unsqueeze(1)], dim=1)
-            if n % save_every == 0:
-                frames[:, position] = state
-                position += 1
-    return frames, history
+    return slide(lambda window: integrator.step(drift, window, lam, dt, sigma, generator), history, steps, **options)
 
 
 def check_steps(steps, save_every) -> None:

@@ -29,15 +29,17 @@ import argparse
 import os
 import time
 
+import attrs
 import torch
 
+import solvers  # noqa: F401  (registers the named samplers)
 from benchmarks.output import emit
-from pdd_core import Grid, PathScore, PDDError
+from pdd_core import SAMPLERS, Grid, PathScore, PDDError
+from pdd_core.sampler_recipe import SamplerOptions
 from pdd_core.sampling import extrapolate_t0, sample
 from pdd_core.schedules import power_grid, uniform_grid
 from pdd_core.score import GaussianPathScore
 from schemes import Carosso
-from solvers import ETDPredictor, ExponentialMultistep, LangevinCorrector, PredictorCorrector, ProbabilityFlowHeun, ReverseEulerMaruyama
 
 GRID = Grid((32,))
 FRAMES, DT = 8, 0.05
@@ -45,14 +47,11 @@ SCHEME = Carosso(alpha=0.1, beta=2**0.5, zero_mode="keep")
 
 
 def samplers(snr: float = 0.7) -> dict:
-    """Name -> (sampler, λ grid family). ``pc`` is the paper's ETD + 3 Langevin steps (B.6)."""
-    return {
-        "em": (ReverseEulerMaruyama(), uniform_grid),
-        "etd": (ETDPredictor(), uniform_grid),
-        "pc": (PredictorCorrector(ETDPredictor(), LangevinCorrector(snr), 3), uniform_grid),
-        "pf": (ProbabilityFlowHeun(), power_grid),
-        "eab2": (ExponentialMultistep(), power_grid),
-    }
+    """Name -> (sampler, λ grid family), built by the ``SAMPLERS`` registry as ``pdd generate`` builds
+    them. ``pc`` is the paper's ETD + 3 Langevin steps (B.6)."""
+    options = SamplerOptions(snr=snr)
+    families = {"em": uniform_grid, "etd": uniform_grid, "pc": uniform_grid, "pf": power_grid, "eab2": power_grid}
+    return {name: (SAMPLERS.get(name).build(options), family) for name, family in families.items()}
 
 
 def gaussian_score() -> GaussianPathScore:
@@ -128,15 +127,13 @@ def trained_overhead(run_dir: str, steps: int, batch: int) -> dict:
 
 def learned_configs(reference, calls: tuple[int, ...], paper: bool, snr: float) -> list[tuple[str, int, object, object]]:
     """(name, network calls, sampler, λ grid for a start λ) for the learned-model comparison."""
-    from solvers import GaussianExponential, GaussianLangevin
-
+    options = SamplerOptions(reference=reference, snr=snr)
     rows = []
     for count in calls:
-        gpc = PredictorCorrector(GaussianExponential(reference, gate=1.0), GaussianLangevin(reference, gate=1.0), 1)
-        rows.append(("gpc", count, gpc, lambda start, steps=count // 2: power_grid(start, 0.0, steps)))
-        rows.append(("gpf", count, GaussianExponential(reference, gate=1.0), lambda start, steps=count: power_grid(start, 0.0, steps)))
+        rows.append(("gpc", count, SAMPLERS.get("gpc").build(options), lambda start, steps=count // 2: power_grid(start, 0.0, steps)))
+        rows.append(("gpf", count, SAMPLERS.get("gpf").build(options), lambda start, steps=count: power_grid(start, 0.0, steps)))
     if paper:  # PDD B.3/B.6 with one corrector step: 1000 steps per unit λ (200 from λ = 0.2)
-        pc = PredictorCorrector(ETDPredictor(), LangevinCorrector(snr), 1)
+        pc = SAMPLERS.get("pc").build(attrs.evolve(options, corrector_steps=1))
         rows.append(("pc", 2000, pc, lambda start: uniform_grid(start, 0.0, max(int(round(1000 * start)), 10))))
     return rows
 

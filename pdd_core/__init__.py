@@ -11,7 +11,7 @@ from pdd_core.errors import ArgumentError, ConfigError, DataError, DTypeError, P
 from pdd_core.grid import Grid
 from pdd_core.protocols import Drift, LambdaSampler, RGScheme, Score, System, TimeIntegrator
 from pdd_core.records import Path, Transition
-from pdd_core.registry import SCHEMES, SYSTEMS, Registry
+from pdd_core.registry import INTEGRATORS, SAMPLERS, SCHEMES, SYSTEMS, Registry
 from pdd_core.spectral import apply_diagonal, irfft, phi1, phi2, rfft
 from pdd_core.drifts import LinearDrift, drift_on_path, history_windows
 from pdd_core.rollout import rollout
@@ -55,6 +55,8 @@ __all__ = [
     "Path",
     "RGScheme",
     "Registry",
+    "INTEGRATORS",
+    "SAMPLERS",
     "SCHEMES",
     "SYSTEMS",
     "Score",

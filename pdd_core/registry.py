@@ -1,8 +1,10 @@
-"""Name -> class registries through which the command line composes concrete parts.
+"""Name -> part registries through which the command line composes concrete parts.
 
-Library code never looks parts up by name; only the ``pdd`` command does. A plug-in adds
-parts by calling ``register`` or by exposing an entry point in the group
-``pdd.<kind>`` (e.g. ``pdd.schemes``) that points at the class.
+Library code never looks parts up by name; only the ``pdd`` command (and the demo and the
+benchmarks) do. ``SYSTEMS``, ``SCHEMES`` and ``INTEGRATORS`` hold classes; ``SAMPLERS`` holds
+:class:`pdd_core.sampler_recipe.SamplerRecipe` objects (how ``--sampler NAME`` is built from the
+command-line options). A plug-in adds parts by calling ``register`` or by exposing an entry
+point in the group ``pdd.<kind>`` (e.g. ``pdd.samplers``) that points at the entry.
 """
 
 from __future__ import annotations
@@ -23,13 +25,13 @@ class Registry:
         self._entries: dict[str, type] = {}
         self._plugins_loaded = False
 
-    def register(self, name: str) -> Callable[[type[T]], type[T]]:
-        """Class decorator: ``@SCHEMES.register("carosso")``."""
+    def register(self, name: str) -> Callable[[T], T]:
+        """Decorator (or call on an object): ``@SCHEMES.register("carosso")``, ``SAMPLERS.register("pc")(recipe)``."""
 
-        def decorate(cls: type[T]) -> type[T]:
+        def decorate(cls: T) -> T:
             existing = self._entries.get(name)
             if existing is not None and existing is not cls:
-                raise bad_argument("name", name, f"a {self.kind} with this name is already registered ({existing.__qualname__})", "choose another name", kind=ConfigError)
+                raise bad_argument("name", name, f"a {self.kind} with this name is already registered ({_label(existing)})", "choose another name", kind=ConfigError)
             self._entries[name] = cls
             return cls
 
@@ -42,7 +44,7 @@ class Registry:
         for entry in metadata.entry_points(group=f"pdd.{self.kind}"):
             self._entries.setdefault(entry.name, entry.load())
 
-    def get(self, name: str) -> type:
+    def get(self, name: str):
         """The class registered as ``name``; a clear error lists the known names otherwise."""
         self._load_plugins()
         if name not in self._entries:
@@ -55,12 +57,18 @@ class Registry:
         for name, entry in self._entries.items():
             if entry is cls:
                 return name
-        raise bad_argument("cls", cls.__qualname__, f"not a registered {self.kind[:-1]}", f"decorate it with @{self.kind.upper()}.register(name)", kind=ConfigError)
+        raise bad_argument("cls", _label(cls), f"not a registered {self.kind[:-1]}", f"decorate it with @{self.kind.upper()}.register(name)", kind=ConfigError)
 
     def names(self) -> list[str]:
         self._load_plugins()
         return sorted(self._entries)
 
 
+def _label(entry) -> str:
+    return getattr(entry, "__qualname__", type(entry).__qualname__)
+
+
 SYSTEMS = Registry("systems")
 SCHEMES = Registry("schemes")
+SAMPLERS = Registry("samplers")
+INTEGRATORS = Registry("integrators")

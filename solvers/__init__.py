@@ -1,5 +1,6 @@
 """Time integrators (physical time t) and λ-samplers (reverse RG)."""
 
+from solvers import registered  # noqa: F401,E402  (registers the named samplers and integrators)
 from solvers.etd import ETDPredictor
 from solvers.gaussian_exponential import GaussianExponential, GaussianLangevin
 from solvers.langevin import LangevinCorrector, PredictorCorrector

@@ -11,6 +11,7 @@ from pathlib import Path as FilePath
 
 import torch
 
+import solvers  # noqa: F401  (registers the named samplers and integrators)
 from pdd_core.cli.main import COMMANDS
 from pdd_core.data import generate_dataset
 from pdd_core.data.generate import configure_system
@@ -19,10 +20,10 @@ from pdd_core.errors import ConfigError, bad_argument
 from pdd_core.evaluation import EvaluationSettings, evaluate_run
 from pdd_core.files import locked_directory
 from pdd_core.inference import load_run, run_marginal
-from pdd_core.registry import SYSTEMS
+from pdd_core.registry import INTEGRATORS, SAMPLERS, SYSTEMS
+from pdd_core.sampler_recipe import SamplerOptions
 from pdd_core.schedules import power_grid
 from pdd_core.training import ModelConfig, ObjectiveConfig, TrainConfig, train
-from solvers import Euler, EulerMaruyama, GaussianExponential, GaussianLangevin, PredictorCorrector
 
 HELP = "run the whole pipeline on a small problem and write metrics and figures (the main job)"
 
@@ -35,6 +36,8 @@ HELP = "run the whole pipeline on a small problem and write metrics and figures 
 # scalar weight the reverse-λ flow of the learned drift diverges on these grids, so generation and
 # super-resolution would end in NaN (docs/results.md, "Reverse sampling with a path score").
 NOISE_MODELS = ("per-mode", "scalar")
+# The default sampler of the `pdd` commands (gpc, 25 power-grid steps = 50 network calls, docs/results.md).
+SAMPLER = "gpc"
 SAMPLER_STEPS = 25
 DEMOS = {
     "lorenz96": {
@@ -144,18 +147,14 @@ def _run(args: argparse.Namespace, demo: dict, out: FilePath) -> int:
     trained = load_run(run_dir)
     generator = torch.Generator().manual_seed(args.seed)
     reference = run_marginal(trained, read_metadata(data).splits["test"][1])  # generation and SR sample test-length paths
-    sampler = PredictorCorrector(GaussianExponential(reference, gate=1.0), GaussianLangevin(reference, 1.0, gate=1.0), 1)
-    sampling = {
-        "sampler": sampler,
-        "lam_grid_for": lambda start: power_grid(start, 0.0, SAMPLER_STEPS),
-        "prior": reference,
-        "description": {"sampler": "gpc", "sampler_steps": SAMPLER_STEPS, "network_calls": SAMPLER_STEPS * sampler.evaluations_per_step, "lambda_grid": "power", "prior": "data"},
-    }
+    recipe = SAMPLERS.get(SAMPLER)
+    sampler = recipe.build(SamplerOptions(reference))
+    description = {"sampler": SAMPLER, "sampler_steps": SAMPLER_STEPS, "network_calls": SAMPLER_STEPS * sampler.evaluations_per_step, "lambda_grid": "power", "prior": "data"}
+    sampling = {"sampler": sampler, "lam_grid_for": lambda start: power_grid(start, 0.0, SAMPLER_STEPS), "prior": reference, "description": {**description, **recipe.provenance(sampler)}}
     settings = EvaluationSettings(lambdas=(0.0, 0.2), **demo["evaluate"])
-    stochastic = {"integrator": EulerMaruyama(), "noise": True, "generator": generator}  # super-resolution input: samples of p_λ
-    metrics = evaluate_run(
-        trained, data, out / "evaluation", settings=settings, simulation={"integrator": Euler()}, sampling=sampling, generator=generator, sr_simulation=stochastic, progress=progress
-    )
+    stochastic = {"integrator": INTEGRATORS.get("euler-maruyama")(), "noise": True, "generator": generator}  # super-resolution input: samples of p_λ
+    deterministic = {"integrator": INTEGRATORS.get("euler")()}
+    metrics = evaluate_run(trained, data, out / "evaluation", settings=settings, simulation=deterministic, sampling=sampling, generator=generator, sr_simulation=stochastic, progress=progress)
     _stage("simulate, generate, super-resolve, evaluate", started, timings)
 
     by_lambda = metrics.get("simulate", {}).get("by_lambda", {})

@@ -7,9 +7,9 @@ import json
 import time
 from pathlib import Path as FilePath
 
+import solvers  # noqa: F401  (registers the named integrators)
 from pdd_core.cli.generate import (
     DEFAULT_SAMPLER,
-    GAUSSIAN_SAMPLERS,
     add_prior_argument,
     add_sampler_arguments,
     add_score_argument,
@@ -19,6 +19,7 @@ from pdd_core.cli.generate import (
     generator_for,
     sampler_name,
     sampler_settings,
+    uses_marginal,
 )
 from pdd_core.cli.main import COMMANDS
 from pdd_core.data.hdf5_layout import read_metadata
@@ -26,7 +27,7 @@ from pdd_core.errors import ConfigError, DataError, bad_argument
 from pdd_core.evaluation import TASKS, EvaluationSettings, evaluate_run
 from pdd_core.files import locked_directory
 from pdd_core.inference import load_run, run_marginal, run_score
-from solvers import Euler, EulerMaruyama
+from pdd_core.registry import INTEGRATORS
 
 # The coarse rollouts super-resolution refines: σ_λ > 0 samples the path density the reverse flow follows.
 SR_INPUTS = ("stochastic", "deterministic")
@@ -118,7 +119,7 @@ def run(args: argparse.Namespace) -> int:
     generator = generator_for(trained, args.seed)
     name = sampler_name(args, "pc" if trained.objective == "conditional-denoising" else DEFAULT_SAMPLER)
     frames = read_metadata(args.data).splits[args.split][1]  # generation and super-resolution sample whole reference-length paths
-    reference = run_marginal(trained, frames) if trained.objective != "conditional-denoising" and (name in GAUSSIAN_SAMPLERS or args.prior == "data") else None
+    reference = run_marginal(trained, frames) if trained.objective != "conditional-denoising" and (uses_marginal(name) or args.prior == "data") else None
     name, sampler = build_sampler(args, reference, default=name)
     grid_for = lambda start: build_lambda_grid(args, start, trained.config.lam_min, 1000, name)  # noqa: E731
     full_grid = grid_for(trained.config.lam_max)
@@ -127,8 +128,8 @@ def run(args: argparse.Namespace) -> int:
     if trained.objective == "conditional-denoising":
         simulation = {"sampler": sampler, "lam_grid": full_grid, "generator": generator}
     else:
-        simulation = {"integrator": Euler()}
-    sr_simulation = {"integrator": EulerMaruyama(), "noise": True, "generator": generator} if args.sr_input == "stochastic" else None
+        simulation = {"integrator": INTEGRATORS.get("euler")()}
+    sr_simulation = {"integrator": INTEGRATORS.get("euler-maruyama")(), "noise": True, "generator": generator} if args.sr_input == "stochastic" else None
     with locked_directory(args.out) as out:
         options = {"tasks": tasks, "settings": settings, "simulation": simulation, "sampling": sampling, "generator": generator, "sr_simulation": sr_simulation}
         metrics = evaluate_run(trained, args.data, out, progress=not args.no_progress, **options)

@@ -16,6 +16,7 @@ from typing import Any
 
 import torch
 
+import solvers  # noqa: F401  (registers the named samplers)
 from pdd_core.cli.main import COMMANDS
 from pdd_core.errors import ConfigError, bad_argument
 from pdd_core.files import OutputLock
@@ -34,33 +35,12 @@ from pdd_core.inference import (
     run_score,
     write_inference_file,
 )
+from pdd_core.registry import SAMPLERS
+from pdd_core.sampler_recipe import OPTION_FLAGS, SamplerOptions
 from pdd_core.score.gaussian_marginal import GaussianMarginal
-from solvers import (
-    ETDPredictor,
-    ExponentialMultistep,
-    GaussianExponential,
-    GaussianLangevin,
-    LangevinCorrector,
-    PredictorCorrector,
-    ProbabilityFlowHeun,
-    ReverseEulerMaruyama,
-)
 
 HELP = "generate paths from a trained run by reverse-λ sampling from the prior (PDD Algorithm 3)"
 
-SAMPLERS: dict[str, str] = {
-    "gpc": "exponential predictor around the data's Gaussian marginal + per-mode Gaussian Langevin corrector "
-    "(the default: 25 steps on the power grid, 2 score calls per step)",
-    "gpf": "probability flow around the data's Gaussian marginal, exponential Adams-Bashforth 2 (deterministic), 1 call per step",
-    "gsde": "reverse SDE around the data's Gaussian marginal, exponential Adams-Bashforth 2 (stochastic), 1 call per step",
-    "pc": "ETD predictor + Langevin corrector (PDD Algorithm 3, B.6: the paper's setting, 1000 steps), 1 + corrector-steps calls per step",
-    "em": "reverse Euler-Maruyama (PDD Eq. 11), 1 score call per step",
-    "etd": "exponential time differencing predictor (PDD Eq. 66), 1 score call per step",
-    "pf": "probability-flow ODE, exponential Heun (2nd order, deterministic), 2 calls per step",
-    "eab2": "probability-flow ODE, exponential Adams-Bashforth 2 (2nd order, deterministic), 1 call per step",
-}
-# Samplers built around the Gaussian marginal of the run's training data (they need its covariance).
-GAUSSIAN_SAMPLERS = ("gpc", "gpf", "gsde")
 DEFAULT_SAMPLER = "gpc"
 # Measured in docs/results.md ("Few-step sampling on learned models"): 25 steps of gpc (50 score
 # calls) match or beat the paper's 1000-step pc on the L96 and Kolmogorov runs and the DDPM baseline.
@@ -84,8 +64,8 @@ boundary rule of PDD B.6 (u(t0) <- 2u(t1) - u(t2) after every update) is on by d
 training data; the file records the run's mean/std as source_mean/source_std
 (u = u_std * source_std + source_mean). Progress goes to stderr.
 
-samplers:
-""" + "".join(f"  {name:<5} {text}\n" for name, text in SAMPLERS.items()) + """
+samplers (the SAMPLERS registry; a plug-in's registered sampler works here too):
+""" + "".join(f"  {name:<5} {SAMPLERS.get(name).summary}\n" for name in SAMPLERS.names()) + """
 examples:
   pdd generate runs/l96 --n 100 --frames 64 --out gen.h5
   pdd generate runs/l96 --n 100 --frames 64 --sampler pc --steps 1000 --snr 0.7 --corrector-steps 3 --prior noise --out gen_paper.h5
@@ -119,7 +99,7 @@ def add_score_argument(parser: argparse.ArgumentParser) -> None:
 
 def add_sampler_arguments(parser: argparse.ArgumentParser, steps_flag: str, steps_help: str, default: str = DEFAULT_SAMPLER) -> None:
     """--sampler, the steps flag, --grid, --snr, --corrector-steps, --step-size (defaults None: filled by :func:`build_sampler`)."""
-    parser.add_argument("--sampler", metavar="NAME", help=f"λ-sampler: {', '.join(SAMPLERS)} (default: {default})")
+    parser.add_argument("--sampler", metavar="NAME", help=f"λ-sampler, from the SAMPLERS registry: {', '.join(SAMPLERS.names())} (default: {default})")
     parser.add_argument(steps_flag, type=int, dest="sampler_steps", metavar="K", help=steps_help)
     parser.add_argument(
         "--grid", dest="lambda_grid", metavar="KIND", help=f"λ grid: {', '.join(LAMBDA_GRIDS)} (power: uniform in sqrt(λ); default: power for gpc/gpf/gsde, else uniform)"
@@ -136,43 +116,42 @@ def sampler_options_given(args: argparse.Namespace) -> list[str]:
 
 
 def sampler_name(args: argparse.Namespace, default: str = DEFAULT_SAMPLER) -> str:
-    """The ``--sampler`` name, checked."""
+    """The ``--sampler`` name, checked against the ``SAMPLERS`` registry."""
     name = args.sampler or default
-    if name not in SAMPLERS:
-        raise bad_argument("--sampler", name, "unknown sampler", f"use one of {list(SAMPLERS)}", kind=ConfigError)
+    if name not in SAMPLERS.names():
+        raise bad_argument("--sampler", name, "unknown sampler", f"use one of {SAMPLERS.names()}", kind=ConfigError)
     return name
 
 
+def uses_marginal(name: str) -> bool:
+    """Whether the sampler ``name`` is built around the Gaussian marginal of the run's data."""
+    return SAMPLERS.get(name).marginal
+
+
 def build_sampler(args: argparse.Namespace, reference: GaussianMarginal | None = None, default: str = DEFAULT_SAMPLER):
-    """The λ-sampler named by ``--sampler`` with its options (the name -> class map of the command line).
+    """``(name, sampler)``: the registered recipe of ``--sampler`` built with the options given.
 
     ``reference``: the Gaussian marginal of the run's data for the paths to sample
-    (:func:`~pdd_core.inference.run_marginal`), which gpc/gpf/gsde are built around.
+    (:func:`~pdd_core.inference.run_marginal`), which gpc/gpf/gsde are built around. An option
+    the recipe does not read is refused, naming the samplers that do.
     """
     name = sampler_name(args, default)
-    if name in GAUSSIAN_SAMPLERS and reference is None:
-        raise bad_argument("--sampler", name, "is built around the Gaussian marginal of whole paths, which this command does not sample", "use pc, em, etd, pf or eab2")
-    if name not in ("pc", "gpc") and (args.snr is not None or args.corrector_steps is not None):
-        raise bad_argument("--sampler", name, "--snr and --corrector-steps apply to the predictor-corrector samplers pc and gpc only", "use --sampler pc or gpc, or drop them")
-    if name != "gpc" and getattr(args, "step_size", None) is not None:
-        raise bad_argument("--step-size", args.step_size, "applies to the per-mode corrector of gpc only", "use --sampler gpc or drop it")
-    if name == "gpc" and args.snr is not None:
-        raise bad_argument("--snr", args.snr, "gpc's corrector is preconditioned per mode and has no snr", "use --step-size, or --sampler pc")
-    if name == "pc":
-        corrector = LangevinCorrector(snr=0.7 if args.snr is None else args.snr)
-        return name, PredictorCorrector(ETDPredictor(), corrector, 3 if args.corrector_steps is None else args.corrector_steps)
-    if name in GAUSSIAN_SAMPLERS:
-        predictor = GaussianExponential(reference, stochastic=name == "gsde", gate=1.0)
-        if name != "gpc":
-            return name, predictor
-        corrector = GaussianLangevin(reference, 1.0 if args.step_size is None else args.step_size, gate=1.0)
-        return name, PredictorCorrector(predictor, corrector, 1 if args.corrector_steps is None else args.corrector_steps)
-    return name, {"em": ReverseEulerMaruyama, "etd": ETDPredictor, "pf": ProbabilityFlowHeun, "eab2": ExponentialMultistep}[name]()
+    recipe = SAMPLERS.get(name)
+    if recipe.marginal and reference is None:
+        plain = [other for other in SAMPLERS.names() if not SAMPLERS.get(other).marginal]
+        raise bad_argument("--sampler", name, "is built around the Gaussian marginal of whole paths, which this command does not sample", f"use one of {plain}")
+    for option, flag in OPTION_FLAGS.items():
+        value = getattr(args, option, None)
+        if value is not None and option not in recipe.options:
+            readers = [other for other in SAMPLERS.names() if option in SAMPLERS.get(other).options]
+            raise bad_argument(flag, value, f"does not apply to {name} (the samplers that read it: {', '.join(readers)})", f"use --sampler {readers[0]}, or drop {flag}")
+    options = SamplerOptions(reference, *(getattr(args, option, None) for option in OPTION_FLAGS))
+    return name, recipe.build(options)
 
 
 def build_lambda_grid(args: argparse.Namespace, lam_start: float, lam_end: float, default_steps: int, name: str = DEFAULT_SAMPLER) -> torch.Tensor:
     """The λ grid of ``--steps``/``--grid``; the Gaussian samplers default to 25 steps on the power grid."""
-    gaussian = name in GAUSSIAN_SAMPLERS
+    gaussian = uses_marginal(name)
     steps = (GAUSSIAN_SAMPLER_STEPS if gaussian else default_steps) if args.sampler_steps is None else args.sampler_steps
     return lambda_grid(args.lambda_grid or ("power" if gaussian else "uniform"), lam_start, lam_end, steps)
 
@@ -212,12 +191,9 @@ def sampler_settings(args: argparse.Namespace, name: str, sampler, lam_grid: tor
     """The sampler, its λ grid and its cost in score (network) calls, for metrics and provenance."""
     steps = lam_grid.numel() - 1
     settings: dict[str, Any] = {"sampler": name, "sampler_steps": steps, "network_calls": steps * sampler.evaluations_per_step}
-    settings["lambda_grid"] = args.lambda_grid or ("power" if name in GAUSSIAN_SAMPLERS else "uniform")
+    settings["lambda_grid"] = args.lambda_grid or ("power" if uses_marginal(name) else "uniform")
     settings["lambda_start"], settings["lambda_end"] = float(lam_grid[0]), float(lam_grid[-1])
-    if name == "pc":
-        settings.update(snr=sampler.corrector.snr, corrector_steps=sampler.corrector_steps)
-    if name == "gpc":
-        settings.update(step_size=sampler.corrector.step_size, corrector_steps=sampler.corrector_steps)
+    settings.update(SAMPLERS.get(name).provenance(sampler))
     return settings
 
 
@@ -270,7 +246,7 @@ def run(args: argparse.Namespace) -> int:
     lam_grid = build_lambda_grid(args, lam_max, lam_end, DEFAULT_SAMPLER_STEPS, name)
     score = run_score(trained, args.score)
     rule = run_boundary(args.boundary, score, args.frames)
-    reference = run_marginal(trained, args.frames) if name in GAUSSIAN_SAMPLERS or args.prior == "data" else None
+    reference = run_marginal(trained, args.frames) if uses_marginal(name) or args.prior == "data" else None
     name, sampler = build_sampler(args, reference)
     prior = build_prior(args, reference)
     with locked_output(args) as out:
@@ -308,4 +284,4 @@ def run(args: argparse.Namespace) -> int:
 
 COMMANDS["generate"] = (HELP, add_arguments, run)
 
-__all__ = ["GAUSSIAN_SAMPLERS", "SAMPLERS", "add_common_arguments", "add_prior_argument", "add_sampler_arguments", "build_lambda_grid", "build_prior", "build_sampler", "locked_output", "run", "sampler_name"]
+__all__ = ["add_common_arguments", "add_prior_argument", "add_sampler_arguments", "build_lambda_grid", "build_prior", "build_sampler", "locked_output", "run", "sampler_name", "uses_marginal"]

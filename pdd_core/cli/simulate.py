@@ -6,6 +6,7 @@ import argparse
 import sys
 import time
 
+import solvers  # noqa: F401  (registers the named integrators)
 from pdd_core.cli.generate import (
     DEFAULT_SAMPLER_STEPS,
     add_common_arguments,
@@ -25,9 +26,9 @@ from pdd_core.cli.main import COMMANDS
 from pdd_core.errors import ConfigError, DataError, bad_argument
 from pdd_core.inference import check_lambda, load_run, read_paths, simulate_run, write_inference_file
 from pdd_core.partial_rollout import PartialRollout
+from pdd_core.registry import INTEGRATORS
 from pdd_core.rollout import ENERGY_BAND
 from pdd_core.training.checkpoint import checkpoint_identity
-from solvers import Euler, EulerMaruyama
 
 HELP = "simulate a trained run in physical time at fixed λ (PDD Algorithm 2)"
 
@@ -71,6 +72,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--n", type=int, metavar="N", help="number of initial conditions: the first N paths (default: all)")
     parser.add_argument("--history", type=int, default=1, metavar="T0", help="frames of each data path used as the initial history (default: 1)")
     parser.add_argument("--noise", action="store_true", help="add the model noise σ_λ (Euler-Maruyama, PDD D.1); default σ = 0")
+    parser.add_argument(
+        "--integrator",
+        metavar="NAME",
+        help=f"time integrator of a drift run, from the INTEGRATORS registry ({', '.join(INTEGRATORS.names())}); default: euler, or euler-maruyama with --noise",
+    )
     parser.add_argument("--save-every", type=int, default=1, metavar="K", help="keep every K-th state (default: 1)")
     parser.add_argument(
         "--energy-band",
@@ -111,6 +117,11 @@ def run(args: argparse.Namespace) -> int:
     trained = load_run(args.run_dir, device=args.device)
     lam = check_lambda(trained, args.lam, "--lambda")
     baseline = trained.objective == "conditional-denoising"
+    if args.integrator is not None:
+        if baseline:
+            raise bad_argument("--integrator", args.integrator, "the conditional baseline samples its increments (--sampler), it has no time integrator", "drop --integrator", kind=ConfigError)
+        if args.integrator not in INTEGRATORS.names():
+            raise bad_argument("--integrator", args.integrator, "unknown time integrator", f"use one of {INTEGRATORS.names()}", kind=ConfigError)
     given = sampler_options_given(args)
     if given and not baseline:
         raise bad_argument(
@@ -149,8 +160,8 @@ def _simulate(args: argparse.Namespace, trained, inputs, data, lam: float, basel
         options.update(sampler=sampler, lam_grid=lam_grid)
         method = f"the conditional baseline with {name} ({lam_grid.numel() - 1} λ steps per step)"
     else:
-        name = "euler-maruyama" if args.noise else "euler"
-        options["integrator"] = EulerMaruyama() if args.noise else Euler()
+        name = args.integrator or ("euler-maruyama" if args.noise else "euler")
+        options["integrator"] = INTEGRATORS.get(name)()
         settings["integrator"] = name
         method = f"{name} at λ = {lam:g}"
     if not args.no_progress:

@@ -8,7 +8,6 @@ import sys
 import time
 
 from pdd_core.cli.generate import (
-    GAUSSIAN_SAMPLERS,
     PAPER_DELTA_LAMBDA,
     add_common_arguments,
     add_sampler_arguments,
@@ -23,6 +22,7 @@ from pdd_core.cli.generate import (
     report,
     sampler_name,
     sampler_settings,
+    uses_marginal,
 )
 from pdd_core.cli.main import COMMANDS
 from pdd_core.errors import ConfigError, DataError, bad_argument
@@ -128,7 +128,7 @@ def run(args: argparse.Namespace) -> int:
         )
     coarse = trained.scheme.coarse_grain(inputs.u, trained.grid, lam_from) if args.coarse_grain else inputs.u
     lam_grid = build_lambda_grid(args, lam_from, lam_end, max(1, round((lam_from - lam_end) / PAPER_DELTA_LAMBDA)), name)
-    name, sampler = build_sampler(args, run_marginal(trained, coarse.shape[1]) if name in GAUSSIAN_SAMPLERS else None)
+    name, sampler = build_sampler(args, run_marginal(trained, coarse.shape[1]) if uses_marginal(name) else None)
     score = run_score(trained, args.score)
     rule = run_boundary(args.boundary, score, coarse.shape[1])
     with locked_output(args) as out:

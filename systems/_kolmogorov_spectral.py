@@ -36,9 +36,10 @@ import attrs
 import numba
 import numpy as np
 
+from systems.etdrk4 import etdrk4_coefficients
+
 SCHEMES: tuple[str, ...] = ("midpoint", "etdrk4")
 CACHE_BYTES = 3 * 2**20  # working-set budget of one chunk of trajectories (a few MiB: L2/L3)
-CONTOUR_POINTS = 32  # points on the upper unit half circle around each h·L (Kassam & Trefethen 2005, Sec. 5)
 
 
 def band_limit(n: int) -> int:
@@ -49,23 +50,6 @@ def band_limit(n: int) -> int:
 def wavenumbers(n: int) -> np.ndarray:
     """Integer wavenumbers in FFT order, float64 ``[N]``."""
     return np.fft.fftfreq(n, 1.0 / n)
-
-
-def etdrk4_coefficients(linear: np.ndarray, h: float) -> tuple[np.ndarray, ...]:
-    """Cox-Matthews ETDRK4 coefficients (E, E½, Q, f1, f2, f3) for a real diagonal L.
-
-    Kassam & Trefethen (2005), Eqs. 2.5 and Sec. 5: each φ-type function of z = hL is the mean
-    of its values on a unit circle around z, which avoids the cancellation of the closed forms
-    at small |z|. L is real, so the upper half circle and the real part suffice.
-    """
-    roots = np.exp(1j * np.pi * (np.arange(1, CONTOUR_POINTS + 1) - 0.5) / CONTOUR_POINTS)
-    z = h * linear[..., None] + roots
-    ez = np.exp(z)
-    q = h * np.real(np.mean((np.exp(z / 2) - 1) / z, axis=-1))
-    f1 = h * np.real(np.mean((-4 - z + ez * (4 - 3 * z + z**2)) / z**3, axis=-1))
-    f2 = h * np.real(np.mean((2 + z + ez * (z - 2)) / z**3, axis=-1))
-    f3 = h * np.real(np.mean((-4 - 3 * z - z**2 + ez * (4 - z)) / z**3, axis=-1))
-    return np.exp(h * linear), np.exp(h * linear / 2), q, f1, f2, f3
 
 
 def forcing_amplitude(n: int, forcing_wavenumber: int) -> complex:
@@ -368,7 +352,6 @@ __all__ = [
     "SpectralOperators",
     "band_from_field",
     "band_limit",
-    "etdrk4_coefficients",
     "field_from_band",
     "full_from_band",
     "integrate",

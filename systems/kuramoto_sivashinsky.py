@@ -25,8 +25,7 @@ from pdd_core.errors import DTypeError, bad_argument
 from pdd_core.grid import Grid
 from pdd_core.registry import SYSTEMS
 from pdd_core.validation import check_field, check_positive
-
-CONTOUR_POINTS = 32  # Kassam & Trefethen use 16-64 points on a unit circle around each h·L̂(k)
+from systems.etdrk4 import etdrk4_coefficients, etdrk4_step
 
 
 def _positive(instance, attribute, value) -> None:
@@ -85,19 +84,12 @@ class KuramotoSivashinsky:
             raise bad_argument("state", type(state).__name__, "expected a numpy array [B, 1, N]", "pass initial_state(...) or advance(...)[1]", kind=DTypeError)
         check_field(torch.from_numpy(np.ascontiguousarray(state)), self.grid, "state", leading=1)
         n_frames = _count("n_frames", n_frames, 1)
-        decay, half_decay, q, f1, f2, f3, derivative = self._coefficients()
+        coefficients, derivative = self._coefficients()
         v = np.fft.rfft(np.asarray(state, dtype=np.float64))
         frames = np.empty((state.shape[0], n_frames, 1, self.n_points))
         for frame in range(n_frames):
-            for _ in range(self.substeps):  # Kassam & Trefethen 2005, Eq. 2.5
-                nv = self._nonlinear(v, derivative)
-                a = half_decay * v + q * nv
-                na = self._nonlinear(a, derivative)
-                b = half_decay * v + q * na
-                nb = self._nonlinear(b, derivative)
-                c = half_decay * a + q * (2 * nb - nv)
-                nc = self._nonlinear(c, derivative)
-                v = decay * v + f1 * nv + 2 * f2 * (na + nb) + f3 * nc
+            for _ in range(self.substeps):
+                v = etdrk4_step(v, coefficients, lambda w: self._nonlinear(w, derivative))
             frames[:, frame] = np.fft.irfft(v, n=self.n_points)
         return frames, frames[:, -1].copy()
 
@@ -108,20 +100,10 @@ class KuramotoSivashinsky:
     def _dealias(self) -> np.ndarray:
         return (np.arange(self.n_points // 2 + 1) < self.n_points / 3).astype(np.float64)
 
-    def _coefficients(self) -> tuple[np.ndarray, ...]:
-        """ETDRK4 weights from the mean over a contour around each h·L̂(k) (Kassam & Trefethen 2005, Section 5)."""
-        h = self.dt / self.substeps
+    def _coefficients(self) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
+        """ETDRK4 weights of h·L̂(k) = h(k² − k⁴) (:func:`systems.etdrk4.etdrk4_coefficients`) and −(ik/2)·dealias."""
         k = 2 * math.pi / self.length * np.arange(self.n_points // 2 + 1)
-        linear = k**2 - k**4
-        roots = np.exp(1j * math.pi * (np.arange(1, CONTOUR_POINTS + 1) - 0.5) / CONTOUR_POINTS)
-        lr = h * linear[:, None] + roots[None, :]
-        exp_lr = np.exp(lr)
-        q = h * np.real(np.mean((np.exp(lr / 2) - 1) / lr, axis=1))
-        f1 = h * np.real(np.mean((-4 - lr + exp_lr * (4 - 3 * lr + lr**2)) / lr**3, axis=1))
-        f2 = h * np.real(np.mean((2 + lr + exp_lr * (lr - 2)) / lr**3, axis=1))
-        f3 = h * np.real(np.mean((-4 - 3 * lr - lr**2 + exp_lr * (4 - lr)) / lr**3, axis=1))
-        derivative = -0.5j * k * self._dealias()
-        return np.exp(h * linear), np.exp(h * linear / 2), q, f1, f2, f3, derivative
+        return etdrk4_coefficients(k**2 - k**4, self.dt / self.substeps), -0.5j * k * self._dealias()
 
 
 __all__ = ["KuramotoSivashinsky"]

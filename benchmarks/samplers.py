@@ -40,6 +40,7 @@ from pdd_core.sampling import extrapolate_t0, sample
 from pdd_core.schedules import power_grid, uniform_grid
 from pdd_core.score import GaussianPathScore
 from schemes import Carosso
+from systems.linear_field import LinearGaussianField
 
 GRID = Grid((32,))
 FRAMES, DT = 8, 0.05
@@ -55,9 +56,7 @@ def samplers(snr: float = 0.7) -> dict:
 
 
 def gaussian_score() -> GaussianPathScore:
-    rate = 0.05 * GRID.k2() + 0.5
-    lags = torch.arange(FRAMES, dtype=torch.float64)
-    covariance = (1 / (2 * rate))[..., None, None] * torch.exp(-rate[..., None, None] * (lags[:, None] - lags[None, :]).abs() * DT)
+    covariance = LinearGaussianField(shape=GRID.shape, nu=0.05, gamma=0.5, s=1.0, dt=DT).path_covariance(FRAMES)  # r = 0.05|k|² + 0.5
     return GaussianPathScore(covariance, SCHEME, GRID)
 
 

@@ -5,6 +5,7 @@ import torch
 from pdd_core import Grid
 from pdd_core.score import GaussianPathScore
 from schemes import Carosso
+from systems.linear_field import LinearGaussianField
 
 GRID = Grid((8,))
 FRAMES = 4
@@ -12,11 +13,10 @@ DT = 0.2
 
 
 def toeplitz_covariance(grid: Grid = GRID, frames: int = FRAMES, nu: float = 0.5, gamma: float = 0.5, s: float = 1.0, dt: float = DT) -> torch.Tensor:
-    """K_0(k)[i, j] = s²/(2r) e^{-r|i-j|Δt}, r = ν|k|² + γ: the stationary OU path covariance."""
-    rate = nu * grid.k2() + gamma
-    lags = torch.arange(frames, dtype=torch.float64)
-    distance = (lags[:, None] - lags[None, :]).abs() * dt
-    return (s**2 / (2 * rate))[..., None, None] * torch.exp(-rate[..., None, None] * distance)
+    """K_0(k)[i, j] = s²/(2r) e^{-r|i-j|Δt}, r = ν|k|² + γ: the stationary OU path covariance of the
+    linear field, taken from its one definition (``LinearGaussianField.path_covariance``)."""
+    field = LinearGaussianField(shape=grid.shape, length=grid.lengths[0], nu=nu, gamma=gamma, s=s, dt=dt, symbol=grid.symbol)
+    return field.path_covariance(frames)
 
 
 def gaussian_score(scheme=None) -> GaussianPathScore:

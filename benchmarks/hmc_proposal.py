@@ -9,7 +9,7 @@ independence Metropolis-Hastings). Learned samples plug in for the warm starts w
     python benchmarks/hmc_proposal.py --json OUT.json                            # RDM Figs. 6, 8: m2=-2
     python benchmarks/hmc_proposal.py --m2 0.01 --leapfrog-steps 700 --json OUT.json   # RDM Fig. 7
 
-Reports (``pdd_core.lattice.warm_start``, ``pdd_core.lattice.independence_mh``): τ_int of |M| and
+Reports (``pdd_core.apps.lattice.warm_start``, ``pdd_core.apps.lattice.independence_mh``): τ_int of |M| and
 S, burn-in, effective samples per second and per trajectory equivalent, and their ratios to plain
 HMC (> 1: the proposal helps).
 """
@@ -31,9 +31,9 @@ import numpy as np
 import torch
 
 from benchmarks.output import emit
-from pdd_core.lattice.gaussian_proposal import fit_fourier_gaussian
-from pdd_core.lattice.independence_mh import independence_mh_study
-from pdd_core.lattice.warm_start import warm_start_study
+from pdd_core.apps.lattice.gaussian_proposal import fit_fourier_gaussian
+from pdd_core.apps.lattice.independence_mh import independence_mh_study
+from pdd_core.apps.lattice.warm_start import warm_start_study
 from systems.phi4 import LatticePhi4
 
 

@@ -102,7 +102,7 @@ def gaussian_comparison(samples: int, step_counts: tuple[int, ...]) -> dict:
 
 
 def trained_overhead(run_dir: str, steps: int, batch: int) -> dict:
-    from pdd_core.training.checkpoint import load_trained_model
+    from pdd_core.apps.training.checkpoint import load_trained_model
 
     model, config, grid, dt = load_trained_model(run_dir)
     from pdd_core.config import from_tagged
@@ -139,9 +139,9 @@ def learned_configs(reference, calls: tuple[int, ...], paper: bool, snr: float) 
 
 def learned_comparison(run_dir: str, data: str, calls: tuple[int, ...], paper: bool, snr: float, n_paths: int, n_generate: int, n_super_resolve: int, out_dir: str) -> dict:
     import schemes  # noqa: F401  (registers the schemes the run names)
-    from pdd_core.data.hdf5_layout import read_metadata
-    from pdd_core.evaluation import EvaluationSettings, evaluate_run
-    from pdd_core.inference import load_run, run_marginal
+    from pdd_core.apps.evaluation import EvaluationSettings, evaluate_run
+    from pdd_core.apps.inference import load_run, run_marginal
+    from pdd_core.data.hdf5_reader import read_metadata
     from solvers import Euler, EulerMaruyama
 
     run = load_run(run_dir)

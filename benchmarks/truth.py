@@ -31,7 +31,7 @@ from benchmarks.output import emit
 
 CHILD = """
 import resource, sys, time
-from pdd_core.cli.main import main
+from pdd_core.apps.cli.main import main
 start = time.perf_counter()
 code = main(sys.argv[1:])
 print("SECONDS", time.perf_counter() - start)
@@ -39,7 +39,7 @@ print("MAXRSS_KIB", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 sys.exit(code)
 """
 
-BASELINE = "import resource, systems, pdd_core.cli.main; print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+BASELINE = "import resource, systems, pdd_core.apps.cli.main; print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
 
 
 def _child(arguments: list[str]) -> dict[str, float]:

@@ -110,9 +110,9 @@ def _jax(spectrum: np.ndarray, n: int) -> Callable[[int], None]:
 
 def _exponax(spectrum: np.ndarray, n: int) -> Callable[[int], None]:
     """exponax's Kolmogorov-flow vorticity stepper (ETDRK2, the same physics), vmapped over the batch."""
+    import exponax
     import jax
     import jax.numpy as jnp
-    import exponax
 
     jax.config.update("jax_enable_x64", True)
     stepper = exponax.stepper.KolmogorovFlowVorticity(

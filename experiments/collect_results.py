@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import json
 import math
-import re
 import pathlib
+import re
 import statistics
 import sys
 

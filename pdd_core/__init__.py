@@ -1,29 +1,27 @@
-"""pdd core: protocols, state records, spectral helpers, configuration and errors.
+"""pdd: the package face over the core and the applications (docs/guide.md, "Architecture").
 
-The library modules here know no concrete system, scheme or solver; the ``pdd`` command
-composes concrete parts through the registries in :mod:`pdd_core.registry`.
+The core modules (everything in ``pdd_core`` outside ``pdd_core.apps``) know no concrete
+system, scheme or solver and import nothing from the applications; ``pdd_core.apps`` (trained
+runs, dataset I/O, training, inference, evaluation, lattice studies, plots, the command line)
+sits on top. The ``pdd`` command composes concrete parts through the registries in
+:mod:`pdd_core.registry`.
 """
 
-from importlib import metadata as _metadata
-
+from pdd_core.apps.training import train  # the face re-exports the application's trainer
 from pdd_core.config import from_dict, from_tagged, tagged, to_dict
+from pdd_core.drifts import LinearDrift, drift_on_path, history_windows
 from pdd_core.errors import ArgumentError, ConfigError, DataError, DTypeError, PDDError, ShapeError
 from pdd_core.grid import Grid
 from pdd_core.protocols import Drift, LambdaSampler, RGScheme, Score, System, TimeIntegrator
 from pdd_core.records import Path, Transition
 from pdd_core.registry import INTEGRATORS, SAMPLERS, SCHEMES, SYSTEMS, Registry
-from pdd_core.spectral import apply_diagonal, irfft, phi1, phi2, rfft
-from pdd_core.drifts import LinearDrift, drift_on_path, history_windows
 from pdd_core.rollout import rollout
 from pdd_core.sampling import extrapolate_t0, sample
 from pdd_core.schedules import power_grid, uniform_grid
 from pdd_core.score import DenoisingScore, GaussianPathScore, NoisePredictionScore, PathScore, SAPDDScore, log_density, path_log_density
-from pdd_core.training import TrainConfig, train
-
-try:
-    __version__ = _metadata.version("pdd")
-except _metadata.PackageNotFoundError:  # running from a source tree without installing
-    __version__ = "0.0.0+unknown"
+from pdd_core.spectral import apply_diagonal, irfft, phi1, phi2, rfft
+from pdd_core.training import TrainConfig
+from pdd_core.version import __version__
 
 __all__ = [
     "DenoisingScore",

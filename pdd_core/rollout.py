@@ -96,7 +96,7 @@ def advance(
 
     ``options`` are those of :func:`slide` (``save_every``, ``progress``, ``energy_band``,
     ``first_step``); returns the saved states and the final window, so that a rollout can be
-    continued exactly (in segments, across processes: :func:`pdd_core.inference.simulate_run`).
+    continued exactly (in segments, across processes: :func:`pdd_core.apps.inference.simulate_run`).
     """
     return slide(lambda window: integrator.step(drift, window, lam, dt, sigma, generator), history, steps, **options)
 

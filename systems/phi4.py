@@ -53,7 +53,7 @@ import numpy as np
 from pdd_core.data.presets import DatasetPreset
 from pdd_core.errors import DTypeError, ShapeError, bad_argument
 from pdd_core.grid import Grid
-from pdd_core.lattice.chain_statistics import DEFAULT_WINDOW_CONSTANT, AutocorrelationTime, integrated_autocorrelation_time
+from pdd_core.metrics.chain_statistics import DEFAULT_WINDOW_CONSTANT, AutocorrelationTime, integrated_autocorrelation_time
 from pdd_core.registry import SYSTEMS
 from pdd_core.validation import check_positive
 from systems._phi4_kernels import batched_action, batched_force, batched_leapfrog, hmc_trajectory

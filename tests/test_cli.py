@@ -2,7 +2,7 @@ import subprocess
 import sys
 
 import pdd_core
-from pdd_core.cli.main import main
+from pdd_core.apps.cli.main import main
 
 
 def test_version_and_help(capsys):
@@ -16,12 +16,12 @@ def test_version_and_help(capsys):
 
 
 def test_console_script_is_installed():
-    result = subprocess.run([sys.executable, "-m", "pdd_core.cli.main", "--version"], capture_output=True, text=True, check=True)
+    result = subprocess.run([sys.executable, "-m", "pdd_core.apps.cli.main", "--version"], capture_output=True, text=True, check=True)
     assert result.stdout.startswith("pdd ")
 
 
 def test_unknown_command_exits_2_without_traceback():
-    result = subprocess.run([sys.executable, "-m", "pdd_core.cli.main", "no-such-command"], capture_output=True, text=True)
+    result = subprocess.run([sys.executable, "-m", "pdd_core.apps.cli.main", "no-such-command"], capture_output=True, text=True)
     assert result.returncode == 2 and "Traceback" not in result.stderr
 
 

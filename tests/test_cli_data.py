@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 
 import tests.toy_system  # noqa: F401  (registers the toy systems)
-from pdd_core.cli.data import parse_setting
-from pdd_core.cli.main import main
-from pdd_core.data import read_metadata
+from pdd_core.apps.cli.data import parse_setting
+from pdd_core.apps.cli.main import main
+from pdd_core.data.hdf5_reader import read_metadata
 from pdd_core.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -114,7 +114,7 @@ def test_kill_9_then_resume_gives_the_uninterrupted_file(tmp_path, capsys):
     killed, reference = tmp_path / "killed.h5", tmp_path / "reference.h5"
     partial = tmp_path / "killed.h5.partial"
     argv = generate_args(killed, "--seed", "11")
-    script = f"import sys; import tests.toy_system; from pdd_core.cli.main import main; sys.exit(main({argv!r}))"
+    script = f"import sys; import tests.toy_system; from pdd_core.apps.cli.main import main; sys.exit(main({argv!r}))"
     # PDD_TOY_DELAY slows every advance call (timing only) so the kill lands midway.
     process = subprocess.Popen(
         [sys.executable, "-c", script], cwd=REPO, env={**os.environ, "PDD_TOY_DELAY": "0.3"}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE

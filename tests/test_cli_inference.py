@@ -11,9 +11,10 @@ import numpy as np
 import pytest
 import torch
 
-from pdd_core.cli.main import main
-from pdd_core.data import PathDataset, read_metadata
-from pdd_core.inference import load_run
+from pdd_core.apps.cli.main import main
+from pdd_core.apps.data import PathDataset
+from pdd_core.apps.inference import load_run
+from pdd_core.data.hdf5_reader import read_metadata
 from tests.test_inference import DT, GRID, train_tiny_runs
 
 

@@ -7,9 +7,10 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 
 import schemes  # noqa: F401  (registers the schemes the configs name)
-from pdd_core.training import ModelConfig, ObjectiveConfig, TrainConfig, config_from_dict, config_to_dict, train
-from pdd_core.training.checkpoint import load_checkpoint, read_log
-from pdd_core.training.distributed import Context
+from pdd_core.apps.training import train
+from pdd_core.apps.training.checkpoint import load_checkpoint, read_log
+from pdd_core.apps.training.distributed import Context
+from pdd_core.training import ModelConfig, ObjectiveConfig, TrainConfig, config_from_dict, config_to_dict
 from tests.test_trainer import random_paths
 
 CONFIGS = {

@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from pdd_core.cli.main import main
+from pdd_core.apps.cli.main import main
 from tests.test_inference import train_tiny_runs
 
 FAST = ["--l2-step", "2", "--discard", "1", "--segments", "1", "--lambda-steps", "5", "--no-progress"]  # the default sampler (gpc)
@@ -127,7 +127,7 @@ def test_evaluate_exits_nonzero_when_a_task_fails_after_writing_the_rest(trained
 
 def test_demo_runs_end_to_end_at_a_tiny_size(tmp_path, monkeypatch, capsys):
     """Issue 13: the main job itself, beyond --help: every headline metric finite, summary written."""
-    from pdd_core.cli import demo
+    from pdd_core.apps.cli import demo
 
     tiny = {**demo.DEMOS["lorenz96"], "data": {"n_train": 4, "n_valid": 2, "n_test": 2}, "settings": {"burn_in": 2.0}}
     tiny["train"] = {**tiny["train"], "batch_size": 4}

@@ -1,4 +1,4 @@
-"""Generated fields as HMC proposals (pdd_core/lattice/warm_start.py, independence_mh.py,
+"""Generated fields as HMC proposals (pdd_core/apps/lattice/warm_start.py, independence_mh.py,
 hmc_comparison.py, gaussian_proposal.py, chain_statistics.py) against exact answers.
 
 Ground truths: the free field, where the exact law is the Gaussian with the lattice propagator
@@ -15,12 +15,12 @@ import numpy as np
 import pytest
 from scipy.stats import multivariate_normal
 
+from pdd_core.apps.lattice.gaussian_proposal import FourierGaussian, fit_fourier_gaussian, independence_metropolis_step
+from pdd_core.apps.lattice.independence_mh import independence_mh_study, proposal_chain
+from pdd_core.apps.lattice.warm_start import warm_start_study
 from pdd_core.errors import ArgumentError, DTypeError, ShapeError
-from pdd_core.lattice.chain_statistics import integrated_autocorrelation_time, measure_burn_in
-from pdd_core.lattice.gaussian_proposal import FourierGaussian, fit_fourier_gaussian, independence_metropolis_step
-from pdd_core.lattice.independence_mh import independence_mh_study, proposal_chain
-from pdd_core.lattice.resampling import Estimate
-from pdd_core.lattice.warm_start import warm_start_study
+from pdd_core.metrics.chain_statistics import integrated_autocorrelation_time, measure_burn_in
+from pdd_core.metrics.resampling import Estimate
 from systems.phi4 import LatticePhi4
 
 # Free field on 4 x 4 sites (ε = 1/4): zero mode P(0) = 16, so ⟨|M|⟩ = sqrt(32/π)/4 ≈ 0.80, ⟨S⟩ = 8.

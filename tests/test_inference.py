@@ -14,12 +14,8 @@ import pytest
 import torch
 
 import schemes  # noqa: F401  (registers the schemes the run configs name)
-from pdd_core.baseline_rollout import ConditionalIncrementScore, conditional_rollout
-from pdd_core.data import PathDataset, read_metadata, write_dataset_file
-from pdd_core.drifts.linear import LinearDrift
-from pdd_core.errors import ArgumentError, ConfigError, DataError, PDDError, ShapeError
-from pdd_core.grid import Grid
-from pdd_core.inference import (
+from pdd_core.apps.data import PathDataset
+from pdd_core.apps.inference import (
     COMMAND_ATTRIBUTE,
     generate_run,
     lambda_grid,
@@ -32,14 +28,30 @@ from pdd_core.inference import (
     super_resolve_run,
     write_inference_file,
 )
+from pdd_core.apps.training import train
+from pdd_core.baseline_rollout import ConditionalIncrementScore, conditional_rollout
+from pdd_core.data import write_dataset_file
+from pdd_core.data.hdf5_reader import read_metadata
+from pdd_core.drifts.linear import LinearDrift
+from pdd_core.errors import ArgumentError, ConfigError, DataError, PDDError, ShapeError
+from pdd_core.grid import Grid
 from pdd_core.rollout import rollout
 from pdd_core.sampling import extrapolate_t0
-from pdd_core.spectral import irfft, rfft
 from pdd_core.schedules import uniform_grid
 from pdd_core.score import DenoisingScore, PathScore, SAPDDScore
-from pdd_core.training import ModelConfig, ObjectiveConfig, TrainConfig, train
+from pdd_core.spectral import irfft, rfft
+from pdd_core.training import ModelConfig, ObjectiveConfig, TrainConfig
 from schemes import Carosso, VariancePreserving
-from solvers import ETDPredictor, Euler, EulerMaruyama, ExponentialMultistep, GaussianExponential, GaussianLangevin, LangevinCorrector, PredictorCorrector, ReverseEulerMaruyama
+from solvers import (
+    ETDPredictor,
+    Euler,
+    EulerMaruyama,
+    ExponentialMultistep,
+    GaussianExponential,
+    GaussianLangevin,
+    PredictorCorrector,
+    ReverseEulerMaruyama,
+)
 
 GRID = Grid((16,), channels=2)
 DT = 0.1
@@ -371,7 +383,7 @@ def test_inference_files_are_datasets_with_provenance_and_are_written_atomically
     def fail(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr("pdd_core.inference.os.replace", fail)
+    monkeypatch.setattr("pdd_core.apps.inference.os.replace", fail)
     with pytest.raises(OSError, match="disk full"):
         write_inference_file(tmp_path / "new.h5", paths, run=run, dt=DT, command="simulate", lam=0.2, sampler="euler", steps=4, settings={})
     assert sorted(p.name for p in tmp_path.iterdir()) == ["nested"]
@@ -393,7 +405,7 @@ def test_reading_inputs_rejects_other_grids_and_empty_splits(trained, tmp_path):
 
 def test_output_paths_refuse_device_nodes_and_file_parents(tmp_path):
     """Issue 13: `--overwrite --out /dev/full` replaced the device node; a file as parent gave a traceback."""
-    from pdd_core.inference import check_output_path
+    from pdd_core.apps.inference import check_output_path
 
     with pytest.raises(DataError, match="is not a regular file"):
         check_output_path("/dev/null", overwrite=True)

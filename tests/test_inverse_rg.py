@@ -20,16 +20,26 @@ import scipy.linalg
 import torch
 
 import solvers
-from pdd_core.cli.main import main
-from pdd_core.cli.rg_flow import rdm_scheme
+from pdd_core.apps.cli.main import main
+from pdd_core.apps.cli.rg_flow import rdm_scheme
+from pdd_core.apps.lattice import Jackknife, flow_estimators
+from pdd_core.apps.lattice.estimators import FlowPoint
+from pdd_core.apps.lattice.inverse_rg import (
+    RESIDUAL_MODEL,
+    BaseLaw,
+    Difference,
+    FlowTimes,
+    LearnedInverseRG,
+    carrier_grid,
+    choose_times,
+    compare_learned_flow,
+    residual_model_config,
+)
+from pdd_core.apps.lattice.inverse_rg.learned_flow import CARRIER_SHAPE
+from pdd_core.apps.lattice.inverse_rg.times import mode_power, signal_to_noise
+from pdd_core.apps.lattice.inverse_rg.training import ZERO_MODE_NETWORK, lattice_network
 from pdd_core.grid import Grid
-from pdd_core.lattice import Jackknife, flow_estimators
-from pdd_core.lattice.estimators import FlowPoint
-from pdd_core.lattice.inverse_rg import RESIDUAL_MODEL, BaseLaw, Difference, FlowTimes, LearnedInverseRG, carrier_grid, choose_times, compare_learned_flow, residual_model_config
-from pdd_core.lattice.inverse_rg.learned_flow import CARRIER_SHAPE
-from pdd_core.lattice.inverse_rg.times import signal_to_noise, mode_power
-from pdd_core.lattice.inverse_rg.training import ZERO_MODE_NETWORK, lattice_network
-from pdd_core.lattice.resampling import Estimate
+from pdd_core.metrics.resampling import Estimate
 from pdd_core.spectral import rfft
 from pdd_core.training.config import ModelConfig
 from pdd_core.training.models import build_model

@@ -18,9 +18,7 @@ import numpy as np
 import pytest
 import torch
 
-from pdd_core.errors import ArgumentError, DTypeError, ShapeError
-from pdd_core.grid import Grid
-from pdd_core.lattice import (
+from pdd_core.apps.lattice import (
     Bootstrap,
     Jackknife,
     connected_four_point,
@@ -32,6 +30,8 @@ from pdd_core.lattice import (
     renormalised_quantities,
     two_point,
 )
+from pdd_core.errors import ArgumentError, DTypeError, ShapeError
+from pdd_core.grid import Grid
 
 N, LENGTH, M2 = 8, 2.0, 3.0
 

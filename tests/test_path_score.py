@@ -7,7 +7,7 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pdd_core import Grid, Path, ShapeError, rfft, irfft
+from pdd_core import Grid, Path, ShapeError, irfft, rfft
 from pdd_core.drifts.linear import LinearDrift
 from pdd_core.drifts.windows import drift_on_path, history_windows
 from pdd_core.score import NoisePredictionScore, PathScore, log_density, path_log_density

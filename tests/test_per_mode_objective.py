@@ -12,11 +12,11 @@ import pytest
 import torch
 from torch import nn
 
-from pdd_core.cli.main import main
+from pdd_core.apps.cli.main import main
+from pdd_core.apps.inference import generate_run, lambda_grid, load_run, read_paths, run_boundary, run_marginal, run_score, training_power
 from pdd_core.drifts.linear import LinearDrift
 from pdd_core.errors import ConfigError
 from pdd_core.grid import Grid
-from pdd_core.inference import generate_run, lambda_grid, load_run, read_paths, run_boundary, run_marginal, run_score, training_power
 from pdd_core.score import PathScore, data_power
 from pdd_core.score.path_density import increment_variance
 from pdd_core.spectral import apply_diagonal

@@ -27,8 +27,8 @@ import math
 import numpy as np
 import pytest
 
-from pdd_core.lattice import Jackknife
-from pdd_core.lattice.resampling import estimate_all
+from pdd_core.apps.lattice import Jackknife
+from pdd_core.metrics.resampling import estimate_all
 from systems.phi4 import LatticePhi4
 
 DIMENSIONS = 2

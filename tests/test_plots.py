@@ -6,9 +6,7 @@ import torch
 from matplotlib.figure import Figure
 from PIL import Image
 
-from pdd_core.errors import ArgumentError, DTypeError, ShapeError
-from pdd_core.metrics import fold_spatiotemporal_psd, spatiotemporal_psd, time_averaged_spatial_psd
-from pdd_core.plots import (
+from pdd_core.apps.plots import (
     plot_error_vs_lambda,
     plot_psd_comparison,
     plot_spatiotemporal_panels,
@@ -16,6 +14,8 @@ from pdd_core.plots import (
     plot_super_resolution,
     plot_training_curve,
 )
+from pdd_core.errors import ArgumentError, DTypeError, ShapeError
+from pdd_core.metrics import fold_spatiotemporal_psd, spatiotemporal_psd, time_averaged_spatial_psd
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

@@ -11,7 +11,7 @@ import pytest
 
 import solvers
 from pdd_core import INTEGRATORS, SAMPLERS
-from pdd_core.cli.main import main
+from pdd_core.apps.cli.main import main
 from pdd_core.sampler_recipe import SamplerOptions, SamplerRecipe
 from tests.test_inference import train_tiny_runs
 

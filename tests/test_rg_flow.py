@@ -14,15 +14,16 @@ from __future__ import annotations
 
 import json
 import math
+
 import numpy as np
 import pytest
 import torch
 
-from pdd_core.cli.main import main
-from pdd_core.cli.rg_flow import rdm_scheme
+from pdd_core.apps.cli.main import main
+from pdd_core.apps.cli.rg_flow import rdm_scheme
+from pdd_core.apps.lattice import FIELD_POWERS, Jackknife, compare_at, compare_flows, flow_estimators, flow_samples, iter_flow, rdm_fourier
 from pdd_core.errors import ArgumentError, DTypeError, ShapeError
 from pdd_core.grid import Grid
-from pdd_core.lattice import FIELD_POWERS, Jackknife, compare_at, compare_flows, flow_estimators, flow_samples, iter_flow, rdm_fourier
 from tests.test_lattice_estimators import exact_two_point, free_field, lattice_p_hat_squared
 
 N, LENGTH, MASS = 8, 2.0, 1.0

@@ -5,9 +5,9 @@ import math
 import pytest
 import torch
 
+from pdd_core import ArgumentError, ShapeError
 from pdd_core.sampling import extrapolate_t0, sample
 from pdd_core.schedules import power_grid, uniform_grid
-from pdd_core import ArgumentError, ShapeError
 from schemes import Carosso, FourierDiagonal
 from solvers import ETDPredictor, ExponentialMultistep, LangevinCorrector, PredictorCorrector, ProbabilityFlowHeun, ReverseEulerMaruyama
 from tests.gaussian_field import FRAMES, GRID, covariance_error, gaussian_score, toeplitz_covariance

@@ -3,8 +3,7 @@
 import pytest
 import torch
 
-from pdd_core import ArgumentError, ConfigError, DTypeError, Grid, PDDError, ShapeError, from_dict, from_tagged
-from pdd_core import SCHEMES
+from pdd_core import SCHEMES, ArgumentError, ConfigError, DTypeError, Grid, PDDError, ShapeError, from_dict, from_tagged
 from schemes import Carosso, FourierDiagonal, Polchinski, VariancePreserving
 
 GRID = Grid((8,), channels=2)

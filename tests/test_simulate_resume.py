@@ -10,14 +10,14 @@ import numpy as np
 import pytest
 import torch
 
-import pdd_core.partial_rollout as partial_rollout
-from pdd_core.cli.main import main
+import pdd_core.apps.partial_rollout as partial_rollout
+from pdd_core.apps.cli.main import main
+from pdd_core.apps.inference import load_run, simulate_run
+from pdd_core.apps.partial_rollout import PartialRollout
+from pdd_core.apps.training.checkpoint import load_checkpoint, save_checkpoint
 from pdd_core.errors import PDDError
 from pdd_core.files import OutputLock
-from pdd_core.inference import load_run, simulate_run
-from pdd_core.partial_rollout import PartialRollout
 from pdd_core.rollout import rollout
-from pdd_core.training.checkpoint import load_checkpoint, save_checkpoint
 from solvers import Euler, EulerMaruyama
 from tests.test_inference import GRID, initial_data, seeded, train_tiny_runs
 

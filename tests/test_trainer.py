@@ -16,14 +16,15 @@ import pytest
 import torch
 
 import schemes  # noqa: F401  (registers the schemes the configs name)
-from pdd_core.cli.main import main
+from pdd_core.apps.cli.main import main
+from pdd_core.apps.training import DivergenceError, train
+from pdd_core.apps.training.checkpoint import load_checkpoint, load_trained_model, read_log, save_checkpoint
 from pdd_core.config import from_dict, to_dict
 from pdd_core.drifts.linear import LinearDrift
 from pdd_core.errors import ConfigError, PDDError
 from pdd_core.grid import Grid
 from pdd_core.spectral import irfft, rfft
-from pdd_core.training import EMA, MODELS, DivergenceError, ModelConfig, ObjectiveConfig, TrainConfig, build_model, config_from_dict, config_to_dict, train
-from pdd_core.training.checkpoint import load_checkpoint, load_trained_model, read_log, save_checkpoint
+from pdd_core.training import EMA, MODELS, ModelConfig, ObjectiveConfig, TrainConfig, build_model, config_from_dict, config_to_dict
 
 GRID = Grid((16,), channels=1)
 
@@ -404,7 +405,7 @@ def test_worker_processes_and_sub_paths_from_a_file_give_the_same_run(tmp_path):
 
 def test_training_draws_lambda_uniformly_between_lam_min_and_lam_max():
     """Issue 13: λ ~ U(lam_min, lam_max) (PDD Algorithm 1), not U(0, lam_max)."""
-    from pdd_core.training.trainer import draw_lambda
+    from pdd_core.apps.training.trainer import draw_lambda
 
     lam = draw_lambda(20000, torch.Generator().manual_seed(0), 0.3, 0.8)
     assert float(lam.min()) >= 0.3 and float(lam.max()) <= 0.8 and float(lam.min()) < 0.301

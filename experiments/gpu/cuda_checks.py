@@ -41,12 +41,13 @@ import torch
 
 import schemes  # noqa: F401  (registers the schemes the trainer looks up by name)
 from pdd_core import Grid
+from pdd_core.apps.inference import load_run
+from pdd_core.apps.training import load_checkpoint, train
 from pdd_core.data.hdf5_layout import write_dataset_file
-from pdd_core.inference import load_run
 from pdd_core.sampling import sample
 from pdd_core.schedules import uniform_grid
 from pdd_core.score import GaussianMarginal, GaussianPathScore, PathScore
-from pdd_core.training import ModelConfig, TrainConfig, build_model, load_checkpoint, train
+from pdd_core.training import ModelConfig, TrainConfig, build_model
 from schemes import Carosso
 from solvers import (
     ETDPredictor,
@@ -157,7 +158,7 @@ def random_covariance() -> torch.Tensor:
 COVARIANCE = random_covariance()
 GAUSSIAN_SCORE = GaussianPathScore(COVARIANCE, SCHEME, SAMPLER_GRID)
 REFERENCE = GaussianMarginal(COVARIANCE.unsqueeze(0))
-# The CLI's samplers (pdd_core/cli/generate.py) by their command-line names.
+# The CLI's samplers (pdd_core/apps/cli/generate.py) by their command-line names.
 SAMPLERS = {
     "etd": ETDPredictor(),
     "em": ReverseEulerMaruyama(),

@@ -14,9 +14,9 @@ from __future__ import annotations
 import functools
 import sys
 
-import pdd_core.cli.evaluate as evaluate_command
-from pdd_core.cli.main import main
-from pdd_core.inference import load_run
+import pdd_core.apps.cli.evaluate as evaluate_command
+from pdd_core.apps.cli.main import main
+from pdd_core.apps.inference import load_run
 
 if __name__ == "__main__":
     device, separator, *arguments = sys.argv[1:]

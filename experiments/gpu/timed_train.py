@@ -22,9 +22,9 @@ from pathlib import Path
 
 import torch
 
-from pdd_core.cli.main import main
-from pdd_core.inference import load_run
-from pdd_core.training.checkpoint import load_checkpoint
+from pdd_core.apps.cli.main import main
+from pdd_core.apps.inference import load_run
+from pdd_core.apps.training.checkpoint import load_checkpoint
 
 
 def interrupt(signum, frame):

@@ -1,8 +1,10 @@
-"""Datasets: presets, the HDF5 layout, generation with crash-safe resume, torch datasets."""
+"""The dataset layout of the core: presets and the HDF5 format.
 
-from pdd_core.data.dataset import PathDataset
-from pdd_core.data.generate import GenerationReport, configure_system, generate_dataset
-from pdd_core.data.hdf5_layout import FORMAT_VERSION, SPLITS, DatasetMetadata, open_dataset_file, read_metadata, write_dataset_file
+Generation and torch datasets are an application: :mod:`pdd_core.apps.data`.
+"""
+
+from pdd_core.data.hdf5_layout import FORMAT_VERSION, SPLITS, DatasetMetadata, write_dataset_file
+from pdd_core.data.hdf5_reader import open_dataset_file, read_metadata
 from pdd_core.data.presets import DatasetPreset
 
 __all__ = [
@@ -10,10 +12,6 @@ __all__ = [
     "SPLITS",
     "DatasetMetadata",
     "DatasetPreset",
-    "GenerationReport",
-    "PathDataset",
-    "configure_system",
-    "generate_dataset",
     "open_dataset_file",
     "read_metadata",
     "write_dataset_file",

@@ -1,4 +1,4 @@
-"""The HDF5 dataset layout (format version 1): constants, writer, reader and validation.
+"""The HDF5 dataset layout (format version 1): constants, records and the writer.
 
 One file holds one dataset of paths (docs/data_format.md is the user-facing description):
 
@@ -9,8 +9,10 @@ One file holds one dataset of paths (docs/data_format.md is the user-facing desc
   ``grid_symbol``, per-channel ``mean`` and ``std`` of ``train`` (float64), and the optional
   provenance ``seed``, ``preset``, ``chunk_paths``, ``pdd_version``;
 * on each split, the attribute ``sha256``: the SHA-256 of its stored (compressed) chunks in row
-  order, checked by :func:`verify_checksums` (``pdd data info``); files written before it was
-  added lack it and are read as before.
+  order, checked by :func:`pdd_core.data.hdf5_reader.verify_checksums` (``pdd data info``);
+  files written before it was added lack it and are read as before.
+
+This module writes the layout; :mod:`pdd_core.data.hdf5_reader` opens and validates it.
 
 Files are written in a fixed order without timestamps, so equal content gives equal bytes.
 """
@@ -28,7 +30,7 @@ import attrs
 import h5py
 import numpy as np
 
-from pdd_core.errors import DataError, PDDError, bad_argument
+from pdd_core.errors import DataError, bad_argument
 from pdd_core.files import write_atomically, write_errors
 from pdd_core.grid import Grid
 
@@ -46,7 +48,6 @@ REQUIRED_ATTRIBUTES: tuple[str, ...] = ("format_version", "system", "config", "d
 PROVENANCE_ATTRIBUTES: tuple[str, ...] = ("seed", "preset", "chunk_paths", "pdd_version")
 PARTIAL_SUFFIX = ".partial"
 CHECKSUM_ATTRIBUTE = "sha256"
-FIX_GENERATE = "generate it with `pdd data generate SYSTEM --out FILE.h5` or write the layout of docs/data_format.md"
 
 
 @attrs.frozen
@@ -184,31 +185,6 @@ def split_checksum(dataset: h5py.Dataset) -> str:
     return digest.hexdigest()
 
 
-def verify_checksums(path: str | os.PathLike) -> dict[str, bool | None]:
-    """Check every split against its stored SHA-256: ``{split: True}`` when intact, None without one.
-
-    Raises :class:`DataError` naming the split when its bytes no longer match (a damaged file).
-    """
-    results: dict[str, bool | None] = {}
-    with open_dataset_file(path) as file:
-        for name in SPLITS:
-            dataset = file[name]
-            stored = dataset.attrs.get(CHECKSUM_ATTRIBUTE)
-            if stored is None:
-                results[name] = None
-                continue
-            try:
-                actual = split_checksum(dataset)
-            except (OSError, ValueError) as error:
-                actual = f"unreadable ({error})"
-            if actual != _text(stored):
-                raise bad_argument(
-                    f"{path}:{name}", "checksum mismatch", "the stored paths are damaged (their SHA-256 no longer matches)", "regenerate the file or restore a copy", kind=DataError
-                )
-            results[name] = True
-    return results
-
-
 def write_dataset_file(
     path: str | os.PathLike,
     splits: dict[str, np.ndarray],
@@ -275,217 +251,6 @@ def write_dataset_file(
     return metadata
 
 
-def _missing_file_error(path: FilePath) -> DataError:
-    partial = path.with_name(path.name + PARTIAL_SUFFIX)
-    if partial.exists():
-        return bad_argument(
-            "path",
-            str(path),
-            f"the file does not exist yet: its generation was interrupted ({partial} holds the finished part)",
-            "re-run the same `pdd data generate` command to resume it",
-            kind=DataError,
-        )
-    return bad_argument("path", str(path), "no such file", f"check the path, or {FIX_GENERATE}", kind=DataError)
-
-
-def open_dataset_file(path: str | os.PathLike) -> h5py.File:
-    """Open a dataset file read-only after checking it is a complete pdd dataset.
-
-    Raises :class:`DataError` for a missing file, a directory, a foreign (non-HDF5) file, a
-    truncated or corrupted file, missing datasets or attributes, a wrong format version, and
-    shapes that disagree with the stored grid. The caller closes the returned file.
-    """
-    path = FilePath(path)
-    if not path.exists():
-        raise _missing_file_error(path)
-    if path.is_dir():
-        raise bad_argument(
-            "path",
-            str(path),
-            "is a directory, not a dataset file",
-            "pass the .h5 file (a FILE.h5.partial directory is an unfinished generation)",
-            kind=DataError,
-        )
-    if not h5py.is_hdf5(path):
-        raise bad_argument(
-            "path",
-            str(path),
-            "is not an HDF5 file (a foreign file, or truncated before its header)",
-            f"pass a pdd dataset file; {FIX_GENERATE}",
-            kind=DataError,
-        )
-    try:
-        file = h5py.File(path, "r")
-    except OSError as error:
-        problem = "is truncated (shorter than its header says)" if "truncated" in str(error) else f"cannot be opened as HDF5 ({error})"
-        raise bad_argument("path", str(path), f"{problem}: the file is incomplete or corrupted", "delete it and generate it again", kind=DataError) from None
-    try:
-        _metadata_of(file, path)
-    except BaseException:
-        file.close()
-        raise
-    return file
-
-
-def read_metadata(path: str | os.PathLike) -> DatasetMetadata:
-    """Validate a dataset file and return its :class:`DatasetMetadata` (the file is closed)."""
-    with open_dataset_file(path) as file:
-        return _metadata_of(file, FilePath(path))
-
-
-def _metadata_of(file: h5py.File, path: FilePath) -> DatasetMetadata:
-    attributes = file.attrs
-    missing = [key for key in REQUIRED_ATTRIBUTES if key not in attributes]
-    if "format_version" not in missing:
-        _check_version(attributes["format_version"], path)
-    if missing:
-        raise bad_argument(
-            "path",
-            str(path),
-            f"missing root attribute(s) {missing}: the file is incomplete (its writer stopped early) or not a pdd dataset",
-            "regenerate it, or add the attributes of docs/data_format.md",
-            kind=DataError,
-        )
-    missing_splits = [name for name in SPLITS if not isinstance(file.get(name), h5py.Dataset)]
-    if missing_splits:
-        raise bad_argument(
-            "path",
-            str(path),
-            f"missing dataset(s) {missing_splits}",
-            "store train, valid and test (empty [0, T, C, *space] arrays are allowed)",
-            kind=DataError,
-        )
-    grid = _grid_of(attributes, path)
-    splits = {name: tuple(int(n) for n in file[name].shape) for name in SPLITS}
-    _check_splits(file, splits, grid, path)
-    try:
-        config = json.loads(_text(attributes["config"]))
-    except (json.JSONDecodeError, TypeError) as error:
-        raise bad_argument(
-            f"{path}:config", _plain(attributes["config"]), f"not valid JSON ({error})", "store the system parameters as a JSON object string", kind=DataError
-        ) from None
-    if not isinstance(config, dict):
-        raise bad_argument(f"{path}:config", config, "must be a JSON object", "store the system parameters as a JSON object string", kind=DataError)
-    dt = _number(attributes["dt"], "dt", path)
-    if not (math.isfinite(dt) and dt > 0):
-        raise bad_argument(f"{path}:dt", dt, "the sampling interval must be finite and > 0", "store the data's Δt", kind=DataError)
-    mean = _channel_vector(attributes["mean"], "mean", grid, path)
-    std = _channel_vector(attributes["std"], "std", grid, path)
-    if any(s < 0 for s in std):
-        raise bad_argument(f"{path}:std", std, "standard deviations must be >= 0", "recompute std on the train split", kind=DataError)
-    return DatasetMetadata(
-        system=_text(attributes["system"]),
-        config=config,
-        dt=dt,
-        grid=grid,
-        mean=mean,
-        std=std,
-        splits=splits,
-        format_version=FORMAT_VERSION,
-        seed=_optional_int(attributes, "seed", path),
-        preset=_text(attributes["preset"]) if "preset" in attributes else None,
-        chunk_paths=_optional_int(attributes, "chunk_paths", path),
-        pdd_version=_text(attributes["pdd_version"]) if "pdd_version" in attributes else None,
-    )
-
-
-def _check_version(value: Any, path: FilePath) -> None:
-    try:
-        version = int(value)
-    except (TypeError, ValueError):
-        version = None
-    if version == FORMAT_VERSION:
-        return
-    if version is not None and version > FORMAT_VERSION:
-        fix = "upgrade pdd to a version that reads it"
-    else:
-        fix = "regenerate the file with this version of pdd"
-    raise bad_argument(f"{path}:format_version", _plain(value), f"this pdd reads dataset format version {FORMAT_VERSION} only", fix, kind=DataError)
-
-
-def _plain(value: Any) -> Any:
-    """An attribute value as Python builtins, so messages read ``2`` rather than ``np.int64(2)``."""
-    return value.tolist() if isinstance(value, (np.ndarray, np.generic)) else value
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
-def _number(value: Any, name: str, path: FilePath) -> float:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        raise bad_argument(f"{path}:{name}", _plain(value), "must be a number", "store a float", kind=DataError) from None
-
-
-def _optional_int(attributes: h5py.AttributeManager, name: str, path: FilePath) -> int | None:
-    if name not in attributes:
-        return None
-    value = attributes[name]
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise bad_argument(f"{path}:{name}", _plain(value), "must be an integer", f"store {name} as an int64 attribute or remove it", kind=DataError) from None
-
-
-def _grid_of(attributes: h5py.AttributeManager, path: FilePath) -> Grid:
-    try:
-        shape = tuple(int(n) for n in np.atleast_1d(attributes["grid_shape"]))
-        length = tuple(float(x) for x in np.atleast_1d(attributes["grid_length"]))
-        return Grid(shape, length, int(attributes["grid_channels"]), _text(attributes["grid_symbol"]))
-    except (PDDError, TypeError, ValueError) as error:
-        raise bad_argument(
-            f"{path}:grid_*",
-            {key: _plain(attributes[key]) for key in ("grid_shape", "grid_length", "grid_channels", "grid_symbol")},
-            f"do not describe a valid grid ({error})",
-            "store the Grid the data live on",
-            kind=DataError,
-        ) from None
-
-
-def _check_splits(file: h5py.File, splits: dict[str, tuple[int, ...]], grid: Grid, path: FilePath) -> None:
-    frames = {shape[1] for shape in splits.values() if len(shape) > 1}
-    for name, shape in splits.items():
-        if len(shape) != 3 + grid.ndim or shape[2] != grid.channels or shape[3:] != grid.shape:
-            raise bad_argument(
-                f"{path}:{name}.shape",
-                shape,
-                f"expected [N, T, C, *space] with C={grid.channels} and space={grid.shape} (from the grid attributes)",
-                "store the data with the grid they live on",
-                kind=DataError,
-            )
-        dtype = file[name].dtype
-        if dtype not in (np.float32, np.float64):
-            raise bad_argument(f"{path}:{name}.dtype", str(dtype), "only float32 (or float64) data are supported", "store the paths as float32", kind=DataError)
-    if len(frames) != 1:
-        raise bad_argument(
-            f"{path}:T",
-            {name: shape[1] for name, shape in splits.items()},
-            "all splits need the same number of frames T",
-            "cut every split to the same path length",
-            kind=DataError,
-        )
-    if splits["train"][0] == 0:
-        raise bad_argument(f"{path}:train.shape", splits["train"], "the train split is empty", "store at least one training path", kind=DataError)
-
-
-def _channel_vector(value: Any, name: str, grid: Grid, path: FilePath) -> tuple[float, ...]:
-    try:
-        vector = np.atleast_1d(np.asarray(value, dtype=np.float64))
-    except (TypeError, ValueError):
-        vector = np.array([np.nan])  # text or another non-number: reported below like any bad vector
-    if vector.shape != (grid.channels,) or not np.isfinite(vector).all():
-        raise bad_argument(
-            f"{path}:{name}",
-            _plain(value),
-            f"expected {grid.channels} finite float64 values (one per channel)",
-            f"recompute {name} per channel on the train split",
-            kind=DataError,
-        )
-    return tuple(vector.tolist())
-
-
 __all__ = [
     "COMPRESSION",
     "COMPRESSION_LEVEL",
@@ -496,10 +261,7 @@ __all__ = [
     "ChannelStatistics",
     "DatasetMetadata",
     "create_split",
-    "open_dataset_file",
-    "read_metadata",
     "split_checksum",
-    "verify_checksums",
     "write_attributes",
     "write_dataset_file",
 ]

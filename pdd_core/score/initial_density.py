@@ -27,7 +27,6 @@ from pdd_core.grid import Grid
 from pdd_core.score.path_density import DEFAULT_DELTA_LAMBDA
 from pdd_core.spectral import rfft
 
-
 # Training paths whose mean power spectrum defines G(k): a few % error in G barely moves C̃²G + Σ̃.
 POWER_PATHS = 64
 

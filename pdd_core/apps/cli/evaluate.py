@@ -1,0 +1,150 @@
+"""``pdd evaluate``: metrics and figures of a trained run against reference data (PDD Sec. 4, B.5)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path as FilePath
+
+import solvers  # noqa: F401  (registers the named integrators)
+from pdd_core.apps.cli.generate import (
+    DEFAULT_SAMPLER,
+    add_prior_argument,
+    add_sampler_arguments,
+    add_score_argument,
+    build_lambda_grid,
+    build_prior,
+    build_sampler,
+    generator_for,
+    sampler_name,
+    sampler_settings,
+    uses_marginal,
+)
+from pdd_core.apps.cli.main import COMMANDS
+from pdd_core.apps.evaluation import TASKS, EvaluationSettings, evaluate_run
+from pdd_core.apps.inference import load_run, run_marginal, run_score
+from pdd_core.data.hdf5_reader import read_metadata
+from pdd_core.errors import ConfigError, DataError, bad_argument
+from pdd_core.files import locked_directory
+from pdd_core.registry import INTEGRATORS
+
+# The coarse rollouts super-resolution refines: σ_λ > 0 samples the path density the reverse flow follows.
+SR_INPUTS = ("stochastic", "deterministic")
+HELP = "evaluate a trained run: L2 and spectral errors of simulation, generation and super-resolution, with figures"
+
+EPILOG = """\
+Writes DIR/metrics.json (keyed by task: simulate, generate, super_resolve, low_resolution; and by
+metric: l2, spectral_error; every number with its settings) and PNG figures (spatiotemporal
+panels, spatial PSDs, super-resolution, error vs λ when >= 3 λs are given, the training loss).
+Metrics follow PDD B.5: the relative L2 error (Eq. 63) at step --l2-step (the paper reports the
+sixth), and the spectral error (Eq. 64) of a long rollout whose first --discard segments (of the
+reference's length) are dropped. Reference data at λ > 0 is C_λ u0 without noise, and the
+simulate task's rollouts are deterministic (σ = 0). Super-resolution refines stochastic rollouts
+at --sr-lambda (σ_λ > 0: samples of the path density it follows back; --sr-input deterministic
+for σ = 0 ones). Generation and super-resolution use the sampler options (default: gpc, 25 steps
+on the power grid, 50 score calls, from the data-informed prior; the paper: --sampler pc
+--lambda-steps 1000 --snr 0.7 --corrector-steps 3 --prior noise). metrics.json records the
+sampler, its steps and network calls under "sampling".
+
+examples:
+  pdd evaluate runs/l96 --data l96.h5 --out eval/l96
+  pdd evaluate runs/l96 --data l96.h5 --tasks simulate --lambdas 0,0.05,0.1,0.15,0.2 --out eval/fig7
+  pdd evaluate runs/l96 --data l96.h5 --tasks generate,super-resolve --sampler pc --lambda-steps 1000 --out eval/paper_sampler
+  pdd evaluate runs/ddpm_sim --data l96.h5 --tasks simulate --lambdas 0 --sampler eab2 --lambda-steps 50 --grid power --out eval/ddpm
+"""
+
+
+def _floats(text: str) -> tuple[float, ...]:
+    try:
+        values = tuple(float(part) for part in text.split(","))
+    except ValueError:
+        raise bad_argument("--lambdas", text, "expected comma-separated numbers", "pass e.g. --lambdas 0,0.2", kind=ConfigError) from None
+    return values
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = EPILOG
+    parser.add_argument("run_dir", metavar="RUN_DIR", help="a run directory written by `pdd train`")
+    parser.add_argument("--data", required=True, metavar="FILE.h5", help="reference data in the dataset layout (its --split is used)")
+    parser.add_argument("--out", required=True, metavar="DIR", help="output directory for metrics.json and the figures")
+    parser.add_argument("--tasks", default=",".join(TASKS), help=f"comma-separated subset of {','.join(TASKS)} (default: all the run supports)")
+    parser.add_argument("--split", default="test", help="split of --data (default: test)")
+    parser.add_argument("--n", type=int, metavar="N", help="reference paths to use (default: the whole split)")
+    parser.add_argument("--lambdas", default="0,0.2", help="λs of the simulate task (default: 0,0.2)")
+    parser.add_argument("--l2-step", type=int, default=6, help="step whose L2 error is reported (default: 6, PDD Table 1)")
+    parser.add_argument("--discard", type=int, default=10, help="long-rollout segments discarded before spectra (default: 10, PDD B.5)")
+    parser.add_argument("--segments", type=int, default=2, help="long-rollout segments kept for spectra (default: 2)")
+    parser.add_argument("--n-generate", type=int, metavar="N", help="generated paths (default: as many as reference paths)")
+    parser.add_argument("--sr-lambda", type=float, default=0.2, help="λ of the coarse simulations to super-resolve (default: 0.2, PDD Table 3)")
+    parser.add_argument("--n-super-resolve", type=int, metavar="N", help="coarse segments to super-resolve (default: all kept)")
+    parser.add_argument(
+        "--sr-input", default="stochastic", metavar="KIND", help="coarse rollout to super-resolve: stochastic (σ_λ > 0) or deterministic (σ = 0) (default: stochastic)"
+    )
+    add_sampler_arguments(
+        parser, "--lambda-steps", "λ steps of generation, super-resolution and the conditional baseline (default: 25 for gpc/gpf/gsde, 1000 for the others, PDD B.3)"
+    )
+    add_prior_argument(parser)
+    add_score_argument(parser)
+    parser.add_argument("--seed", type=int, default=0, help="seed of every random draw (default: 0)")
+    parser.add_argument("--no-progress", action="store_true", help="do not draw progress bars")
+
+
+def run(args: argparse.Namespace) -> int:
+    started = time.perf_counter()
+    counts = (("--seed", args.seed, 0), ("--l2-step", args.l2_step, 1), ("--discard", args.discard, 0), ("--segments", args.segments, 1))
+    counts += (("--n", args.n, 1), ("--n-generate", args.n_generate, 1), ("--n-super-resolve", args.n_super_resolve, 1))
+    for flag, value, minimum in counts:
+        if value is not None and value < minimum:  # a negative count would silently slice paths away
+            raise bad_argument(flag, value, f"must be >= {minimum}", f"pass {flag} >= {minimum}", kind=ConfigError)
+    if not [task for task in args.tasks.split(",") if task.strip()]:
+        raise bad_argument("--tasks", args.tasks, "names no task", f"pass a comma-separated subset of {','.join(TASKS)}", kind=ConfigError)
+    if args.sr_input not in SR_INPUTS:
+        raise bad_argument("--sr-input", args.sr_input, "unknown coarse input", f"use one of {', '.join(SR_INPUTS)}", kind=ConfigError)
+    trained = load_run(args.run_dir)
+    if args.score != "auto":
+        run_score(trained, args.score)  # an unknown kind, or one the run lacks, fails before any work
+    tasks = tuple(task.strip() for task in args.tasks.split(",") if task.strip())
+    settings = EvaluationSettings(
+        lambdas=_floats(args.lambdas),
+        n_paths=args.n,
+        split=args.split,
+        l2_step=args.l2_step,
+        discard_segments=args.discard,
+        keep_segments=args.segments,
+        n_generate=args.n_generate,
+        sr_lambda=args.sr_lambda,
+        n_super_resolve=args.n_super_resolve,
+    )
+    generator = generator_for(trained, args.seed)
+    name = sampler_name(args, "pc" if trained.objective == "conditional-denoising" else DEFAULT_SAMPLER)
+    frames = read_metadata(args.data).splits[args.split][1]  # generation and super-resolution sample whole reference-length paths
+    reference = run_marginal(trained, frames) if trained.objective != "conditional-denoising" and (uses_marginal(name) or args.prior == "data") else None
+    name, sampler = build_sampler(args, reference, default=name)
+    grid_for = lambda start: build_lambda_grid(args, start, trained.config.lam_min, 1000, name)  # noqa: E731
+    full_grid = grid_for(trained.config.lam_max)
+    description = {"score": args.score, "seed": args.seed, "prior": args.prior, **sampler_settings(args, name, sampler, full_grid)}
+    sampling = {"sampler": sampler, "lam_grid_for": grid_for, "description": description, "score": args.score, "prior": build_prior(args, reference)}
+    if trained.objective == "conditional-denoising":
+        simulation = {"sampler": sampler, "lam_grid": full_grid, "generator": generator}
+    else:
+        simulation = {"integrator": INTEGRATORS.get("euler")()}
+    sr_simulation = {"integrator": INTEGRATORS.get("euler-maruyama")(), "noise": True, "generator": generator} if args.sr_input == "stochastic" else None
+    with locked_directory(args.out) as out:
+        options = {"tasks": tasks, "settings": settings, "simulation": simulation, "sampling": sampling, "generator": generator, "sr_simulation": sr_simulation}
+        metrics = evaluate_run(trained, args.data, out, progress=not args.no_progress, **options)
+    summary = {key: {k: v for k, v in value.items() if k in ("l2", "spectral_error", "skipped")} for key, value in metrics.items() if isinstance(value, dict) and key in ("simulate", "generate", "super_resolve", "low_resolution")}
+    print(json.dumps(summary, indent=2))
+    written = FilePath(args.out).resolve() / "metrics.json"
+    print(f"evaluated in {time.perf_counter() - started:.1f} s; wrote {written} and {len(metrics['figures'])} figures")
+    # A requested task that failed makes the command fail, after what succeeded has been written.
+    failed = {key: value["failed"] for key, value in metrics.items() if isinstance(value, dict) and "failed" in value}
+    if failed:
+        first = next(iter(failed.values())).split(". Fix:")[0]
+        raise bad_argument(
+            "--tasks", ",".join(failed), f"{len(failed)} task(s) failed ({first}); the others are in {written}", "see 'failed' in metrics.json for each task's error and fix", kind=DataError
+        )
+    return 0
+
+
+COMMANDS["evaluate"] = (HELP, add_arguments, run)

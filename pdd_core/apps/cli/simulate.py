@@ -1,0 +1,183 @@
+"""``pdd simulate``: roll a trained run out in physical time at fixed λ (PDD Algorithm 2; the B.4 baseline)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+import solvers  # noqa: F401  (registers the named integrators)
+from pdd_core.apps.cli.generate import (
+    DEFAULT_SAMPLER_STEPS,
+    add_common_arguments,
+    add_sampler_arguments,
+    build_lambda_grid,
+    build_sampler,
+    check_common,
+    check_count,
+    common_settings,
+    generator_for,
+    locked_output,
+    report,
+    sampler_options_given,
+    sampler_settings,
+)
+from pdd_core.apps.cli.main import COMMANDS
+from pdd_core.apps.inference import check_lambda, load_run, read_paths, simulate_run, write_inference_file
+from pdd_core.apps.partial_rollout import PartialRollout
+from pdd_core.apps.training.checkpoint import checkpoint_identity
+from pdd_core.errors import ConfigError, DataError, bad_argument
+from pdd_core.registry import INTEGRATORS
+from pdd_core.rollout import ENERGY_BAND
+
+HELP = "simulate a trained run in physical time at fixed λ (PDD Algorithm 2)"
+
+EPILOG = f"""\
+Takes the first --history frames (default 1) of --n paths of the data (default: the run's
+training file, split test), coarse-grains them to λ, u_λ(t0) = C_λ u0(t0), and integrates
+u_{{n+1}} = u_n + f_λ(window) Δt [+ σ_λ ξ Δt] for --steps steps of the run's Δt. States
+before t0 are zeros in the drift's window (PDD B.2). Deterministic Euler (σ = 0, the
+evaluation setting of PDD B.5) unless --noise adds σ_λ of PDD Eq. 58 (Euler-Maruyama, D.1).
+
+A conditional-denoising run (the DDPM simulation baseline of PDD B.4) samples every
+standardised increment by reverse-λ integration from N(0, Σ_λmax) with --sampler (default pc,
+{DEFAULT_SAMPLER_STEPS} λ steps per physical step: --lambda-steps), then u_{{n+1}} = u_n + s δ;
+it simulates at λ = 0 only.
+
+The output holds [n, history + steps/save_every, C, *space] in the 'train' split, in the
+standardised space of the run's training data (source_mean/source_std attributes give
+u = u_std * source_std + source_mean), with dt = Δt * save_every. Progress goes to stderr.
+
+Crash safety: every ~100 steps the finished segment goes to FILE.h5.partial/; re-running the
+same command after an interruption (even kill -9) resumes there and gives the same paths. A
+rollout that leaves the energy band (--energy-band) or turns NaN stops with an error that keeps
+those segments. A second process writing the same --out is refused (FILE.h5.lock).
+
+examples:
+  pdd simulate runs/l96 --lambda 0 --steps 1000 --out sim.h5
+  pdd simulate runs/l96 --lambda 0.2 --steps 1000 --n 100 --out sim_lr.h5
+  pdd simulate runs/l96 --lambda 0.2 --steps 5000 --noise --save-every 10 --out sim_noise.h5 --seed 3
+  pdd simulate runs/kf --lambda 0 --steps 200 --data kf_test.h5 --split test --history 5 --out kf_sim.h5
+  pdd simulate runs/l96_conditional --lambda 0 --steps 100 --sampler pc --lambda-steps 1000 --out baseline.h5
+"""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = EPILOG
+    add_common_arguments(parser)
+    parser.add_argument("--lambda", dest="lam", type=float, required=True, metavar="L", help="the fixed diffusion scale λ (within the run's training range)")
+    parser.add_argument("--steps", type=int, required=True, metavar="N", help="number of Δt steps")
+    parser.add_argument("--data", metavar="FILE.h5", help="initial conditions (default: the run's training file)")
+    parser.add_argument("--split", metavar="SPLIT", help="split of --data (default: test; train for a λ = 0 pdd output)")
+    parser.add_argument("--n", type=int, metavar="N", help="number of initial conditions: the first N paths (default: all)")
+    parser.add_argument("--history", type=int, default=1, metavar="T0", help="frames of each data path used as the initial history (default: 1)")
+    parser.add_argument("--noise", action="store_true", help="add the model noise σ_λ (Euler-Maruyama, PDD D.1); default σ = 0")
+    parser.add_argument(
+        "--integrator",
+        metavar="NAME",
+        help=f"time integrator of a drift run, from the INTEGRATORS registry ({', '.join(INTEGRATORS.names())}); default: euler, or euler-maruyama with --noise",
+    )
+    parser.add_argument("--save-every", type=int, default=1, metavar="K", help="keep every K-th state (default: 1)")
+    parser.add_argument(
+        "--energy-band",
+        type=float,
+        default=ENERGY_BAND,
+        metavar="E",
+        help=f"stop when a path's mean square (standardised units) exceeds E (default: {ENERGY_BAND:g}, an RMS of 100 std; 0 disables)",
+    )
+    group = parser.add_argument_group("conditional baseline (conditional-denoising runs only)")
+    add_sampler_arguments(group, "--lambda-steps", f"λ steps per physical step (default: {DEFAULT_SAMPLER_STEPS})", default="pc")
+
+
+def run(args: argparse.Namespace) -> int:
+    started = time.perf_counter()
+    check_common(args)
+    check_count("--steps", args.steps)
+    check_count("--n", args.n)
+    check_count("--history", args.history)
+    check_count("--save-every", args.save_every)
+    if not (args.energy_band >= 0 and args.energy_band < float("inf")):
+        raise bad_argument("--energy-band", args.energy_band, "must be a finite number >= 0", "pass e.g. --energy-band 1e4, or 0 to disable it", kind=ConfigError)
+    if args.steps % args.save_every:
+        raise bad_argument(
+            "--save-every",
+            args.save_every,
+            f"must divide --steps ({args.steps})",
+            "choose --steps as a multiple of --save-every",
+            kind=ConfigError,
+        )
+    if args.save_every > 1 and args.history > 1:
+        raise bad_argument(
+            "--history",
+            args.history,
+            "with --save-every > 1 the saved frames would not be evenly spaced",
+            "use --history 1 or --save-every 1",
+            kind=ConfigError,
+        )
+    trained = load_run(args.run_dir, device=args.device)
+    lam = check_lambda(trained, args.lam, "--lambda")
+    baseline = trained.objective == "conditional-denoising"
+    if args.integrator is not None:
+        if baseline:
+            raise bad_argument("--integrator", args.integrator, "the conditional baseline samples its increments (--sampler), it has no time integrator", "drop --integrator", kind=ConfigError)
+        if args.integrator not in INTEGRATORS.names():
+            raise bad_argument("--integrator", args.integrator, "unknown time integrator", f"use one of {INTEGRATORS.names()}", kind=ConfigError)
+    given = sampler_options_given(args)
+    if given and not baseline:
+        raise bad_argument(
+            given[0],
+            "given",
+            f"sampler options apply to conditional-denoising runs; this run's objective is {trained.objective!r}",
+            "drop them",
+            kind=ConfigError,
+        )
+    data = args.data or trained.data_path
+    if data is None:
+        raise bad_argument("--data", None, f"the run's training file ({trained.config.data}) was not found", "pass --data FILE.h5", kind=DataError)
+    inputs = read_paths(trained, data, args.split, args.n, args.history)
+    if inputs.lam not in (None, 0.0):
+        raise bad_argument(
+            "--data",
+            str(data),
+            f"holds paths at λ = {inputs.lam:g}; initial conditions are λ = 0 data (Algorithm 2)",
+            "pass a dataset file",
+            kind=DataError,
+        )
+    with locked_output(args) as out:
+        return _simulate(args, trained, inputs, data, lam, baseline, out, started)
+
+
+def _simulate(args: argparse.Namespace, trained, inputs, data, lam: float, baseline: bool, out, started: float) -> int:
+    settings = {**common_settings(args), "lambda": lam, "steps": args.steps, "data": str(data), "split": inputs.split, "n": inputs.u.shape[0]}
+    settings.update(history=args.history, save_every=args.save_every, noise=args.noise, objective=trained.objective)
+    options = {"generator": generator_for(trained, args.seed), "noise": args.noise, "save_every": args.save_every, "batch_size": args.batch_size}
+    options["progress"] = not args.no_progress
+    if baseline:
+        # The baseline samples single increments given clean states: no data marginal to build around.
+        name, sampler = build_sampler(args, default="pc")
+        lam_grid = build_lambda_grid(args, trained.config.lam_max, trained.config.lam_min, DEFAULT_SAMPLER_STEPS, name)
+        settings.update(sampler_settings(args, name, sampler, lam_grid))
+        options.update(sampler=sampler, lam_grid=lam_grid)
+        method = f"the conditional baseline with {name} ({lam_grid.numel() - 1} λ steps per step)"
+    else:
+        name = args.integrator or ("euler-maruyama" if args.noise else "euler")
+        options["integrator"] = INTEGRATORS.get(name)()
+        settings["integrator"] = name
+        method = f"{name} at λ = {lam:g}"
+    if not args.no_progress:
+        print(f"simulating {inputs.u.shape[0]} paths for {args.steps} steps with {method}", file=sys.stderr)
+    settings["energy_band"] = energy_band = None if args.energy_band == 0 else args.energy_band
+    partial = PartialRollout.beside(out, {**settings, "checkpoint": checkpoint_identity(trained.run_dir)})
+    if partial.open(args.overwrite) and not args.no_progress:
+        print(f"resuming from {partial.directory} ({partial.finished_steps()} steps of the paths in progress done)", file=sys.stderr)
+    paths = simulate_run(trained, inputs.u, lam, args.steps, energy_band=energy_band, partial=partial, **options)
+    provenance = {"command": "simulate", "lam": lam, "sampler": name, "steps": args.steps, "settings": settings, "seed": args.seed}
+    write_inference_file(out, paths, run=trained, dt=trained.dt * args.save_every, overwrite=args.overwrite, **provenance)
+    partial.remove()
+    report(out, paths, f"simulated {paths.shape[0]} paths with {method}", started)
+    return 0
+
+
+COMMANDS["simulate"] = (HELP, add_arguments, run)
+
+__all__ = ["run"]

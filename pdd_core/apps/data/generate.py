@@ -1,0 +1,464 @@
+"""Generate a dataset file from a :class:`~pdd_core.protocols.System`: resumable and reproducible.
+
+Paths are drawn in chunks of ``chunk_paths`` samples. Chunk ``j`` of split ``s`` (``s`` = 0, 1,
+2 for train, valid, test) uses its own generator,
+``numpy.random.default_rng(SeedSequence(seed, spawn_key=(s, j)))`` (equivalently
+``SeedSequence(seed).spawn(3)[s].spawn(j + 1)[j]``), so every chunk is a function of
+``(system, preset sizes, seed, chunk_paths, s, j)`` alone, whatever happened before it.
+
+Crash safety: while running, ``OUT.h5.partial/`` holds ``request.json`` (what is being
+generated) and one small HDF5 file per finished chunk, each written under a temporary name of
+this process and renamed atomically, with a SHA-256 of its stored bytes that is checked before
+the chunk is trusted. Re-running the same request (even after ``kill -9``) skips the finished
+chunks. When all chunks exist the final file is built in a fixed order by copying the
+compressed chunks verbatim, renamed to ``OUT.h5`` and the directory removed, so the file is
+byte-identical to an uninterrupted run; the final file's existence means it is complete.
+A second process asking for the same ``OUT.h5`` meanwhile is refused (``OUT.h5.lock``,
+:class:`pdd_core.files.OutputLock`).
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import io
+import json
+import math
+import os
+import shutil
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path as FilePath
+from typing import Any
+
+import attrs
+import h5py
+import numpy as np
+from tqdm import tqdm
+
+from pdd_core.config import from_dict, to_dict
+from pdd_core.data.hdf5_layout import (
+    CHECKSUM_ATTRIBUTE,
+    FORMAT_VERSION,
+    PARTIAL_SUFFIX,
+    SPLITS,
+    STORAGE_DTYPE,
+    ChannelStatistics,
+    DatasetMetadata,
+    config_json,
+    create_split,
+    split_checksum,
+    write_attributes,
+)
+from pdd_core.data.presets import DatasetPreset
+from pdd_core.errors import ArgumentError, ConfigError, DataError, PDDError, ShapeError, bad_argument
+from pdd_core.files import OutputLock, check_parent, fsync_directory, fsync_file, open_work_directory, temporary_name, write_bytes_atomically, write_errors
+from pdd_core.grid import Grid
+from pdd_core.protocols import System
+from pdd_core.registry import SYSTEMS
+from pdd_core.version import __version__
+
+# A chunk of float64 frames in memory stays near this size (and bounds a chunk's batch).
+CHUNK_TARGET_BYTES = 16 * 2**20
+MAX_CHUNK_PATHS = 128
+# Burn-in runs in blocks of frames that are discarded, so memory never grows with it.
+MIN_BURN_IN_BLOCK = 16
+BURN_IN_BAR_BLOCKS = 8
+CHUNK_DATASET = "paths"
+CHUNK_CHECKSUM = "sha256"
+
+ChunkCallback = Callable[[str, int], None]
+
+
+@attrs.frozen
+class Chunk:
+    """One unit of work: ``n_paths`` samples of ``split``, the ``index``-th chunk of it."""
+
+    split: str
+    index: int
+    n_paths: int
+
+    @property
+    def file_name(self) -> str:
+        return f"{self.split}-{self.index:06d}.h5"
+
+
+@attrs.frozen
+class GenerationReport:
+    """What :func:`generate_dataset` did: the file, its metadata and how much was resumed."""
+
+    path: FilePath
+    metadata: DatasetMetadata
+    preset: DatasetPreset
+    chunks_total: int
+    chunks_resumed: int
+    seconds: float
+    bytes_on_disk: int
+
+
+def resolve_preset(system_cls: type, preset: str | DatasetPreset) -> tuple[str, DatasetPreset]:
+    """``(name, preset)`` for a preset name of ``system_cls.presets`` or a custom DatasetPreset."""
+    if isinstance(preset, DatasetPreset):
+        return "custom", preset
+    presets = getattr(system_cls, "presets", {})
+    if preset not in presets:
+        raise bad_argument("preset", preset, f"{system_cls.__name__} has no such dataset preset", f"use one of {sorted(presets)}", kind=ConfigError)
+    return preset, presets[preset]
+
+
+def configure_system(system_cls: type, preset: str | DatasetPreset, settings: dict[str, Any] | None = None) -> System:
+    """Build ``system_cls`` from its defaults, then the preset's overrides, then ``settings``.
+
+    The merged parameters are structured with cattrs (:func:`pdd_core.config.from_dict`), so
+    a wrong type or value is reported naming the parameter.
+    """
+    _, chosen = resolve_preset(system_cls, preset)
+    settings = dict(settings or {})
+    known = [field.alias for field in attrs.fields(system_cls)] if attrs.has(system_cls) else sorted(settings)
+    for key, value in settings.items():
+        if key not in known:
+            raise bad_argument(f"parameter {key!r}", value, f"not a parameter of {system_cls.__name__}", f"use one of {known}", kind=ConfigError)
+    return from_dict(system_cls, {**chosen.overrides, **settings})
+
+
+def burn_in_frames(system: System) -> int:
+    """round(burn_in / dt): the number of output intervals discarded before the first frame."""
+    for name in ("dt", "burn_in"):
+        value = getattr(system, name)
+        if not (isinstance(value, (int, float)) and math.isfinite(value) and (value > 0 if name == "dt" else value >= 0)):
+            raise bad_argument(f"{type(system).__name__}.{name}", value, "must be a finite number (dt > 0, burn_in >= 0)", "fix the system's parameters")
+    return round(system.burn_in / system.dt)
+
+
+def stored_frames(system: System, n_frames: int) -> int:
+    """T of the stored paths: ``n_frames``, or 1 for static systems (one sample per frame)."""
+    return 1 if system.static else n_frames
+
+
+def default_chunk_paths(system: System, n_frames: int) -> int:
+    """Paths per chunk: about CHUNK_TARGET_BYTES of float64 frames, between 1 and MAX_CHUNK_PATHS."""
+    grid = system.grid
+    bytes_per_path = 8 * stored_frames(system, n_frames) * grid.channels * grid.n_points
+    return max(1, min(MAX_CHUNK_PATHS, CHUNK_TARGET_BYTES // bytes_per_path))
+
+
+def chunk_generator(seed: int, split: str, index: int) -> np.random.Generator:
+    """The generator of chunk ``index`` of ``split``: a function of the key (seed, split, index) only."""
+    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(SPLITS.index(split), index)))
+
+
+def draw_paths(system: System, n_paths: int, n_frames: int, rng: np.random.Generator, progress: bool = False) -> np.ndarray:
+    """Draw ``n_paths`` samples, float64 ``[n_paths, T, C, *space]``.
+
+    Dynamic systems: ``n_paths`` trajectories from ``initial_state``, burn-in of
+    round(burn_in/dt) frames discarded, then ``n_frames`` frames (T = n_frames).
+    Static systems: ceil(n_paths / k) independent chains with k = min(n_frames, n_paths), each
+    burnt in and then giving k samples dt sweeps apart; each sample is its own path with
+    T = 1, in frame-major order (sample i comes from chain i mod chains) so neighbours differ
+    in chain. ``progress`` shows a bar for a long burn-in.
+    """
+    if not system.static:
+        return _simulate(system, n_paths, n_frames, rng, progress)
+    per_chain = min(n_frames, n_paths)
+    chains = -(-n_paths // per_chain)
+    frames = _simulate(system, chains, per_chain, rng, progress)
+    samples = frames.swapaxes(0, 1).reshape(chains * per_chain, 1, *frames.shape[2:])
+    return samples[:n_paths]
+
+
+def _simulate(system: System, batch: int, n_frames: int, rng: np.random.Generator, progress: bool = False) -> np.ndarray:
+    state = system.initial_state(batch, rng)
+    remaining = burn_in_frames(system)
+    block = max(n_frames, MIN_BURN_IN_BLOCK)
+    # A long burn-in gets its own bar: without it a huge burn_in looks like a hang.
+    with tqdm(total=remaining, unit="frame", desc="burn-in", file=sys.stderr, leave=False, disable=not progress or remaining <= BURN_IN_BAR_BLOCKS * block) as bar:
+        while remaining > 0:
+            _, state = system.advance(state, min(block, remaining), rng)
+            bar.update(min(block, remaining))
+            remaining -= min(block, remaining)
+    frames, _ = system.advance(state, n_frames, rng)
+    expected = (batch, n_frames, system.grid.channels, *system.grid.shape)
+    if not isinstance(frames, np.ndarray) or frames.shape != expected:
+        shape = getattr(frames, "shape", type(frames).__name__)
+        raise bad_argument(
+            f"{type(system).__name__}.advance(...) frames",
+            shape,
+            f"expected a NumPy array {expected} ([B, n_frames, C, *grid.shape])",
+            "return only the saved frames in that layout",
+            kind=ShapeError,
+        )
+    return frames
+
+
+def plan_chunks(sizes: dict[str, int], chunk_paths: int) -> list[Chunk]:
+    """The chunks of all splits in file order."""
+    return [Chunk(split, index, min(chunk_paths, sizes[split] - start)) for split in SPLITS for index, start in enumerate(range(0, sizes[split], chunk_paths))]
+
+
+def generate_dataset(
+    system: System,
+    preset: str | DatasetPreset,
+    out_path: str | os.PathLike,
+    seed: int,
+    n_train: int | None = None,
+    n_valid: int | None = None,
+    n_test: int | None = None,
+    progress: bool = True,
+    chunk_paths: int | None = None,
+    overwrite: bool = False,
+    on_chunk: ChunkCallback | None = None,
+) -> GenerationReport:
+    """Generate the dataset file ``out_path`` (layout: :mod:`pdd_core.data.hdf5_layout`).
+
+    Args:
+        system: a registered system, already carrying the preset's parameter overrides
+            (:func:`configure_system` builds it so).
+        preset: a preset name of ``type(system).presets`` or a custom :class:`DatasetPreset`;
+            gives the split sizes and ``n_frames`` (frames per path; samples per chain when static).
+        seed: a non-negative integer; the file is a function of it (see the module docstring).
+        n_train, n_valid, n_test: override the preset's split sizes (train >= 1, others >= 0).
+        progress: show a tqdm bar on stderr.
+        chunk_paths: samples per chunk (default :func:`default_chunk_paths`); part of the key.
+        overwrite: replace an existing ``out_path`` and discard an unfinished generation into it
+            that was made with a different request (a matching one is resumed either way).
+        on_chunk: called as ``on_chunk(split, index)`` after each chunk is safely on disk.
+
+    Returns a :class:`GenerationReport`.
+    """
+    started = time.perf_counter()
+    if not isinstance(system, System):
+        raise bad_argument(
+            "system",
+            type(system).__name__,
+            "does not implement the System protocol (grid, dt, burn_in, static, initial_state, advance)",
+            "pass a system from systems/ or your own System",
+        )
+    preset_name, chosen = resolve_preset(type(system), preset)
+    system_name = SYSTEMS.name_of(type(system))
+    _check_seed(seed)
+    sizes = {
+        "train": chosen.n_train if n_train is None else n_train,
+        "valid": chosen.n_valid if n_valid is None else n_valid,
+        "test": chosen.n_test if n_test is None else n_test,
+    }
+    _check_count("n_train", sizes["train"], minimum=1)
+    _check_count("n_valid", sizes["valid"], minimum=0)
+    _check_count("n_test", sizes["test"], minimum=0)
+    _check_count("preset.n_frames", chosen.n_frames, minimum=1)
+    chunk_paths = default_chunk_paths(system, chosen.n_frames) if chunk_paths is None else chunk_paths
+    _check_count("chunk_paths", chunk_paths, minimum=1)
+    burn_in_frames(system)
+    # Plain ints from here on: they go into JSON and HDF5 attributes.
+    seed, chunk_paths, sizes = int(seed), int(chunk_paths), {split: int(n) for split, n in sizes.items()}
+
+    target = FilePath(out_path)
+    _check_target(target, overwrite)
+    with OutputLock.for_file(target, "out_path"):
+        _check_target(target, overwrite)  # another process may have finished it while we waited for nothing
+        partial = target.with_name(target.name + PARTIAL_SUFFIX)
+        canonical_config = json.loads(config_json(to_dict(system)))
+        request = {
+            "format_version": FORMAT_VERSION,
+            "system": system_name,
+            "config": canonical_config,
+            "preset": preset_name,
+            "seed": seed,
+            "sizes": sizes,
+            "n_frames": chosen.n_frames,
+            "chunk_paths": chunk_paths,
+        }
+        resume_hint = f"the finished chunks stay in {partial}: re-run the same command to finish"
+        with write_errors(target, "out_path", kept=resume_hint):
+            open_work_directory(partial, request, overwrite, command="pdd data generate", what="out_path")
+            chunks = plan_chunks(sizes, chunk_paths)
+            out_frames = stored_frames(system, chosen.n_frames)
+            done = {chunk for chunk in chunks if _chunk_is_complete(partial / chunk.file_name, chunk, out_frames, system.grid)}
+            _draw_missing(system, system_name, preset_name, chosen.n_frames, seed, partial, chunks, done, sizes, progress, on_chunk)
+            base = DatasetMetadata(
+                system_name,
+                canonical_config,
+                float(system.dt),
+                system.grid,
+                (),
+                (),
+                {},
+                seed=seed,
+                preset=preset_name,
+                chunk_paths=chunk_paths,
+                pdd_version=__version__,
+            )
+            _check_free_space(partial, chunks)
+            assembly = temporary_name(partial / "assembled.h5")
+            try:
+                metadata = _assemble(partial, assembly, chunks, out_frames, base)
+                os.replace(assembly, target)
+            except BaseException:
+                assembly.unlink(missing_ok=True)
+                raise
+        fsync_directory(target.parent)
+        shutil.rmtree(partial)
+    return GenerationReport(target, metadata, chosen, len(chunks), len(done), time.perf_counter() - started, target.stat().st_size)
+
+
+def _draw_missing(system, system_name, preset_name, n_frames, seed, partial, chunks, done, sizes, progress, on_chunk) -> None:
+    """Draw and save every chunk not yet in ``done``, with a progress bar over paths."""
+    with tqdm(
+        total=sum(sizes.values()),
+        initial=sum(chunk.n_paths for chunk in done),
+        unit="path",
+        desc=f"{system_name} ({preset_name})",
+        file=sys.stderr,
+        disable=not progress,
+        dynamic_ncols=True,
+    ) as bar:
+        for chunk in chunks:
+            if chunk not in done:
+                bar.set_postfix_str(f"{chunk.split} chunk {chunk.index}")
+                _generate_chunk(system, system_name, chunk, n_frames, seed, partial, progress)
+                bar.update(chunk.n_paths)
+                if on_chunk is not None:
+                    on_chunk(chunk.split, chunk.index)
+
+
+def _check_free_space(partial: FilePath, chunks: list[Chunk]) -> None:
+    """Refuse to assemble onto a disk without room for it: HDF5 fails badly when a write runs out of space."""
+    needed = sum((partial / chunk.file_name).stat().st_size for chunk in chunks)
+    free = shutil.disk_usage(partial).free
+    if free < needed + 2**20:
+        raise OSError(errno.ENOSPC, f"{needed / 2**20:.1f} MiB needed, {free / 2**20:.1f} MiB free")
+
+
+def _check_target(target: FilePath, overwrite: bool) -> None:
+    if target.is_dir():
+        raise bad_argument("out_path", str(target), "is a directory", "pass a file name such as data/lorenz96.h5", kind=DataError)
+    if target.exists() and not overwrite:
+        raise bad_argument(
+            "out_path",
+            str(target),
+            "already exists (a complete dataset file)",
+            "pass --overwrite (overwrite=True) to replace it, or choose another --out",
+            kind=DataError,
+        )
+    if target.exists() and not target.is_file():  # --overwrite replaces files, never a device node or a pipe
+        raise bad_argument("out_path", str(target), "is not a regular file, so --overwrite may not replace it", "pass a file name such as data/lorenz96.h5", kind=DataError)
+    check_parent(target, "out_path")
+
+
+def _generate_chunk(system: System, system_name: str, chunk: Chunk, n_frames: int, seed: int, partial: FilePath, progress: bool) -> None:
+    """Draw one chunk from its own generator and save it in ``partial``."""
+    try:
+        paths = draw_paths(system, chunk.n_paths, n_frames, chunk_generator(seed, chunk.split, chunk.index), progress)
+        stored = _to_storage(paths, system_name, chunk)
+    except PDDError:
+        # A bad shape or a blow-up recurs on every re-run of this request, so there is
+        # nothing worth resuming: clear the way for a corrected command.
+        shutil.rmtree(partial)
+        raise
+    _write_chunk(partial / chunk.file_name, stored, system.grid)
+
+
+def _check_seed(seed: Any) -> None:
+    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
+        raise bad_argument("seed", seed, "must be an integer >= 0", "pass e.g. --seed 0")
+
+
+def _check_count(name: str, value: Any, *, minimum: int) -> None:
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < minimum:
+        raise bad_argument(name, value, f"must be an integer >= {minimum}", f"pass {name} >= {minimum}")
+
+
+def _chunk_checksum(file: h5py.File) -> str:
+    """SHA-256 of a chunk file's stored paths and statistics: what must be intact to trust it."""
+    digest = hashlib.sha256(split_checksum(file[CHUNK_DATASET]).encode())
+    for name in ("count", "mean", "m2"):
+        digest.update(np.asarray(file.attrs[name], dtype=np.float64).tobytes())
+    return digest.hexdigest()
+
+
+def _chunk_is_complete(path: FilePath, chunk: Chunk, n_frames: int, grid: Grid) -> bool:
+    """Whether ``path`` is this chunk, whole: its shape right and its checksum matching its bytes."""
+    if not path.exists():
+        return False
+    try:
+        with h5py.File(path, "r") as file:
+            shape_ok = file[CHUNK_DATASET].shape == (chunk.n_paths, n_frames, grid.channels, *grid.shape)
+            return shape_ok and file.attrs.get(CHUNK_CHECKSUM) == _chunk_checksum(file)
+    except (OSError, KeyError, ValueError, TypeError):
+        return False
+
+
+def _to_storage(paths: np.ndarray, system_name: str, chunk: Chunk) -> np.ndarray:
+    with np.errstate(over="ignore"):  # values beyond the float32 range become inf and are reported below
+        stored = paths.astype(STORAGE_DTYPE)
+    if not np.isfinite(stored).all():
+        raise bad_argument(
+            f"{system_name} paths ({chunk.split} chunk {chunk.index})",
+            "non-finite values",
+            "the integration blew up or left the float32 range",
+            "reduce the system's time step or check its parameters",
+            kind=ArgumentError,
+        )
+    return stored
+
+
+def _write_chunk(path: FilePath, paths: np.ndarray, grid: Grid) -> None:
+    """Write one finished chunk with its train statistics and checksum; it appears atomically.
+
+    The HDF5 file is built in memory and written with plain file writes, so a full disk is an
+    ordinary OSError rather than a cascade of HDF5 errors.
+    """
+    statistics = ChannelStatistics.of(paths)
+    buffer = io.BytesIO()
+    with h5py.File(buffer, "w") as file:
+        create_split(file, CHUNK_DATASET, paths.shape[0], paths.shape[1], grid)[...] = paths
+        file.attrs["count"] = np.int64(statistics.count)
+        file.attrs["mean"] = np.asarray(statistics.mean, dtype=np.float64)
+        file.attrs["m2"] = np.asarray(statistics.m2, dtype=np.float64)
+        file.attrs[CHUNK_CHECKSUM] = _chunk_checksum(file)
+    write_bytes_atomically(path, buffer.getbuffer())
+
+
+def _assemble(partial: FilePath, assembly: FilePath, chunks: list[Chunk], n_frames: int, base: DatasetMetadata) -> DatasetMetadata:
+    """Build the final file from the chunk files in a fixed order, copying compressed chunks verbatim."""
+    grid = base.grid
+    statistics = ChannelStatistics(0, (), ())
+    splits: dict[str, tuple[int, ...]] = {}
+    zeros = (0,) * (2 + grid.ndim)
+    with h5py.File(assembly, "w") as out:
+        for split in SPLITS:
+            parts = [chunk for chunk in chunks if chunk.split == split]
+            dataset = create_split(out, split, sum(chunk.n_paths for chunk in parts), n_frames, grid)
+            splits[split] = dataset.shape
+            row = 0
+            for chunk in parts:
+                with h5py.File(partial / chunk.file_name, "r") as source:
+                    paths = source[CHUNK_DATASET]
+                    for index in range(chunk.n_paths):
+                        filter_mask, raw = paths.id.read_direct_chunk((index, *zeros))
+                        dataset.id.write_direct_chunk((row, *zeros), raw, filter_mask)
+                        row += 1
+                    if split == "train":
+                        attributes = source.attrs
+                        statistics = statistics.merge(
+                            ChannelStatistics(int(attributes["count"]), tuple(attributes["mean"].tolist()), tuple(attributes["m2"].tolist()))
+                        )
+            dataset.attrs[CHECKSUM_ATTRIBUTE] = split_checksum(dataset)
+        metadata = attrs.evolve(base, mean=statistics.mean, std=statistics.std, splits=splits)
+        write_attributes(out, metadata)
+    fsync_file(assembly)
+    return metadata
+
+
+__all__ = [
+    "Chunk",
+    "GenerationReport",
+    "burn_in_frames",
+    "chunk_generator",
+    "configure_system",
+    "default_chunk_paths",
+    "draw_paths",
+    "generate_dataset",
+    "plan_chunks",
+    "resolve_preset",
+]

@@ -1,0 +1,52 @@
+"""Lattice field theory on top of the RG schemes: estimators (RDM 7.3-7.11), resampling
+errors and exact forward RG flows with the scheme comparison of RDM 5.53-5.55.
+
+Library code: it takes samples, grids and scheme objects as arguments and imports no
+concrete system or scheme (the ``pdd rg-flow`` command composes those).
+"""
+
+from pdd_core.apps.lattice.estimators import (
+    LOWEST_MOMENTA,
+    QUANTITIES,
+    EffectiveCutoff,
+    FlowPoint,
+    connected_four_point,
+    effective_cutoff,
+    field_array,
+    flow_estimators,
+    max_abs_field,
+    momentum_squared,
+    position_two_point,
+    rdm_fourier,
+    renormalised_quantities,
+    two_point,
+)
+from pdd_core.apps.lattice.rg_flow import FIELD_POWERS, ComparisonPoint, compare_at, compare_flows, flow_samples, iter_flow
+from pdd_core.metrics.resampling import Bootstrap, Estimate, Jackknife, mean_estimate
+
+__all__ = [
+    "Bootstrap",
+    "ComparisonPoint",
+    "EffectiveCutoff",
+    "Estimate",
+    "FIELD_POWERS",
+    "FlowPoint",
+    "Jackknife",
+    "LOWEST_MOMENTA",
+    "QUANTITIES",
+    "compare_at",
+    "compare_flows",
+    "connected_four_point",
+    "effective_cutoff",
+    "field_array",
+    "flow_estimators",
+    "flow_samples",
+    "iter_flow",
+    "max_abs_field",
+    "mean_estimate",
+    "momentum_squared",
+    "position_two_point",
+    "rdm_fourier",
+    "renormalised_quantities",
+    "two_point",
+]

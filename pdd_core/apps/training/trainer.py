@@ -1,0 +1,518 @@
+"""The training loop of PDD Algorithm 1 (and its SA-PDD / DDPM variants), resumable and data-parallel.
+
+Every random draw of step s is a function of (seed, s) alone:
+
+* the global batch of path indices: ``numpy.random.default_rng(SeedSequence((seed, INDICES), spawn_key=(s,)))``,
+  ``choice(N, batch_size, replace=False)``;
+* λ ~ U(lam_min, lam_max) per sample (PDD Alg. 1, line 3) from a CPU ``torch.Generator`` keyed by
+  ``(seed, LAMBDAS, s)``, and the forward noise ε of u_λ = C_λu0 + sqrt(Σ_λ)ε (Eq. 3) from a
+  generator on the training device keyed by ``(seed, NOISE, s)``;
+* the random sub-path of each sample (``frames``): ``PathDataset`` windows of epoch s.
+
+So a resumed run sees exactly the batches of an uninterrupted one, and every DDP rank sees
+the same global batch: rank r reads only its rows (the others are zero placeholders, since
+``objective.corrupt`` acts row by row and draws the noise of the whole batch), then
+evaluates ``objective.loss`` on its rows (see :mod:`pdd_core.apps.training.distributed` for the
+gradient scaling). The loss and the gradient norm are checked for NaN/inf before every update.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path as FilePath
+from typing import Any
+
+import attrs
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+from tqdm import tqdm
+
+from pdd_core.apps.training import distributed
+from pdd_core.apps.training.checkpoint import CONFIG_NAME, LOG_NAME, checkpoint_path, load_checkpoint, save_checkpoint, truncate_log, write_text_atomically
+from pdd_core.config import from_tagged, tagged, to_dict
+from pdd_core.errors import ConfigError, PDDError, ShapeError, bad_argument
+from pdd_core.files import OutputLock, check_parent, write_errors
+from pdd_core.registry import SCHEMES
+from pdd_core.score.gaussian_marginal import dataset_autocovariance
+from pdd_core.score.initial_density import dataset_power
+from pdd_core.training.config import TrainConfig, config_from_dict, config_to_dict, resume_differences
+from pdd_core.training.ema import EMA
+from pdd_core.training.models import DEFAULT_PRESETS, MODELS, build_model
+from pdd_core.training.objectives import ConditionalDenoisingObjective, DenoisingObjective, PDDObjective, SAPDDObjective, sample_lambda
+
+# Stream tags of the per-step seeds: independent streams for each kind of draw.
+INDICES, LAMBDAS, NOISE, WINDOWS = 1, 2, 3, 4
+# Paths used to measure the increment scale of the conditional baseline (i.i.d. paths, so the first ones do).
+SCALE_PATHS = 1024
+
+
+class DivergenceError(PDDError, FloatingPointError):
+    """The loss or the gradient became NaN or infinite; training stopped before applying the step."""
+
+
+@attrs.frozen
+class TrainResult:
+    """What a call to :func:`train` did: the final ``step``, its loss and the throughput."""
+
+    run_dir: FilePath
+    step: int
+    loss: float
+    steps_taken: int
+    seconds: float
+
+    @property
+    def steps_per_second(self) -> float:
+        return self.steps_taken / self.seconds if self.seconds > 0 else float("nan")
+
+
+def stream_seed(seed: int, stream: int, step: int) -> int:
+    """A 64-bit seed for draw ``stream`` of step ``step``: ``SeedSequence((seed, stream), spawn_key=(step,))``."""
+    return int(np.random.SeedSequence((seed, stream), spawn_key=(step,)).generate_state(1, np.uint64)[0])
+
+
+def global_indices(seed: int, step: int, n_paths: int, batch: int) -> np.ndarray:
+    """The path indices of step ``step``'s global batch (distinct, in draw order)."""
+    rng = np.random.default_rng(np.random.SeedSequence((seed, INDICES), spawn_key=(step,)))
+    return rng.choice(n_paths, size=batch, replace=False)
+
+
+def draw_lambda(batch: int, generator: torch.Generator, lam_min: float, lam_max: float) -> torch.Tensor:
+    """λ per sample, float64 ``[B]``: U(lam_min, lam_max), or the fixed value when they are equal."""
+    if lam_min == lam_max:
+        return torch.full((batch,), float(lam_min), dtype=torch.float64)
+    return sample_lambda(batch, generator, lam_min, lam_max)
+
+
+class TrainingNetwork(nn.Module):
+    """One ``forward`` for both heads, so DDP sees every call; bf16 autocast wraps only the network.
+
+    The outputs are cast back to the dtype of the history, so the loss (and, later, the
+    autograd path score) is never computed in reduced precision (PDD B.3 uses fp16 AMP; here
+    only bfloat16 is offered, whose range cannot overflow).
+    """
+
+    def __init__(self, network: nn.Module, bf16: bool):
+        super().__init__()
+        self.network = network
+        self.bf16 = bf16
+
+    def forward(self, history: torch.Tensor, lam: torch.Tensor, with_noise: bool = False):
+        with torch.autocast(device_type=history.device.type, dtype=torch.bfloat16, enabled=self.bf16):
+            outputs = self.network.forward_with_noise(history, lam) if with_noise else (self.network(history, lam),)
+        outputs = tuple(output.to(history.dtype) for output in outputs)
+        return outputs if with_noise else outputs[0]
+
+
+@attrs.frozen(eq=False)
+class NetworkView:
+    """What an objective calls: ``view(history, lam)``, ``view.forward_with_noise``, ``view.window``."""
+
+    module: nn.Module
+    window: int
+
+    def __call__(self, history: torch.Tensor, lam: torch.Tensor) -> torch.Tensor:
+        return self.module(history, lam)
+
+    def forward_with_noise(self, history: torch.Tensor, lam: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.module(history, lam, True)
+
+
+class StepSamples(Dataset):
+    """Item ``(step, index)`` -> path ``index`` as drawn at ``step`` (its sub-path window, if any)."""
+
+    def __init__(self, data):
+        self.data = data
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __getitem__(self, key: tuple[int, int]) -> torch.Tensor:
+        step, index = key
+        if hasattr(self.data, "set_epoch"):
+            self.data.set_epoch(step)
+        return self.data[index]
+
+
+def step_rows(config: TrainConfig, context: distributed.Context, n_paths: int, first_step: int) -> Iterator[list[tuple[int, int]]]:
+    """For steps first_step..config.steps: this rank's ``(step, index)`` keys of the global batch."""
+    rows = context.rows(config.batch_size)
+    for step in range(first_step, config.steps + 1):
+        yield [(step, int(index)) for index in global_indices(config.seed, step, n_paths, config.batch_size)[rows]]
+
+
+def batches(data, config: TrainConfig, context: distributed.Context, first_step: int) -> Iterator[torch.Tensor]:
+    """This rank's rows ``[n_r, T, C, *space]`` of every step's global batch, in step order."""
+    keys = step_rows(config, context, len(data), first_step)
+    if config.num_workers == 0:
+        samples = StepSamples(data)
+        for step_keys in keys:
+            yield torch.stack([samples[key] for key in step_keys])
+        return
+    # The loader prefetches the next steps' rows in worker processes while this step trains.
+    yield from DataLoader(StepSamples(data), batch_sampler=keys, num_workers=config.num_workers)
+
+
+def _whole_paths(data):
+    """The training split with whole paths instead of random windows (a ``PathDataset``), else ``data`` itself."""
+    from pdd_core.apps.data.dataset import PathDataset
+
+    if isinstance(data, PathDataset) and data.window is not None:
+        return PathDataset(data.path, data.split)
+    return data
+
+
+def open_data(config: TrainConfig):
+    """The dataset file of the config as a ``PathDataset`` (standardised, PDD A.2)."""
+    from pdd_core.apps.data.dataset import PathDataset
+    from pdd_core.data.hdf5_reader import read_metadata
+
+    if config.data is None:
+        raise bad_argument("data", None, "no training data", "set data = 'FILE.h5' in the config (or --data FILE.h5)", kind=ConfigError)
+    stored_frames = read_metadata(config.data).splits[config.split][1]
+    if config.frames is not None and config.frames > stored_frames:
+        raise bad_argument(
+            "frames",
+            config.frames,
+            f"exceeds the T={stored_frames} frames of the paths in {config.data}",
+            f"use frames <= {stored_frames}, or leave it unset for whole paths",
+            kind=ConfigError,
+        )
+    window_seed = int(np.random.SeedSequence((config.seed, WINDOWS)).generate_state(1, np.uint32)[0])
+    return PathDataset(config.data, config.split, window=config.frames, rng_seed=window_seed)
+
+
+def measure_increment_scale(data) -> tuple[float, ...]:
+    """s per channel: the standard deviation of u_{n+1} - u_n over (up to SCALE_PATHS) training paths (PDD B.4)."""
+    count = min(len(data), SCALE_PATHS)
+    increments = torch.stack([data[i] for i in range(count)]).double().diff(dim=1)
+    values = increments.movedim(2, 0).flatten(1).std(dim=1, correction=0)
+    if not bool((values > 0).all()):
+        raise bad_argument(
+            "increment_scale", values.tolist(), "a channel never changes between frames", "check the data, or set objective.increment_scale", kind=ConfigError
+        )
+    return tuple(float(v) for v in values)
+
+
+def resolve_config(config: TrainConfig, data, stored: TrainConfig | None = None) -> TrainConfig:
+    """Fill in every default that depends on the data or on other settings, as recorded in config.json."""
+    scheme = tagged(from_tagged(config.scheme, SCHEMES), SCHEMES)
+    model = config.model
+    if model.preset is None and model.name in DEFAULT_PRESETS:
+        model = attrs.evolve(model, preset=DEFAULT_PRESETS[model.name])
+    objective = config.objective
+    if objective.name == "conditional-denoising" and objective.increment_scale is None:
+        known = stored.objective.increment_scale if stored is not None else None
+        objective = attrs.evolve(objective, increment_scale=known or measure_increment_scale(data))
+    return attrs.evolve(config, scheme=scheme, model=model, objective=objective, window=config.resolved_window)
+
+
+def build_objective(config: TrainConfig, scheme, grid, dt: float):
+    """The loss object of ``config.objective`` (PDD Alg. 1 / Eq. 9, SA-PDD, or B.4)."""
+    options = config.objective
+    if options.name == "pdd":
+        return PDDObjective(scheme, grid, dt, noise_free=options.noise_free, delta_lambda=options.delta_lambda, noise_model=options.noise_model)
+    if options.name == "sa-pdd":
+        return SAPDDObjective(scheme, grid, dt, w_drift=options.w_drift, w_score=options.w_score, delta_lambda=options.delta_lambda, noise_model=options.noise_model)
+    if options.name == "denoising":
+        return DenoisingObjective(scheme, grid)
+    if len(options.increment_scale) != grid.channels:
+        raise bad_argument(
+            "objective.increment_scale",
+            options.increment_scale,
+            f"needs one scale per channel ({grid.channels})",
+            "remove it to measure it on the data",
+            kind=ConfigError,
+        )
+    return ConditionalDenoisingObjective(scheme, grid, tuple(options.increment_scale))
+
+
+def check_data(config: TrainConfig, data) -> None:
+    """Fail before training when the data cannot feed this objective and batch size."""
+    for name in ("grid", "dt"):
+        if not hasattr(data, name):
+            raise bad_argument(
+                "data",
+                type(data).__name__,
+                f"has no attribute {name!r}",
+                "pass a PathDataset or a dataset with .grid, .dt, len() and [i] -> [T, C, *space]",
+                kind=ConfigError,
+            )
+    if len(data) < config.batch_size:
+        raise bad_argument(
+            "batch_size", config.batch_size, f"exceeds the {len(data)} paths of the {config.split} split", f"use batch_size <= {len(data)}", kind=ConfigError
+        )
+    sample = data[0]
+    grid = data.grid
+    if sample.ndim != 2 + grid.ndim or tuple(sample.shape[1:]) != (grid.channels, *grid.shape):
+        raise bad_argument(
+            "data[0].shape", tuple(sample.shape), f"expected [T, {grid.channels}, *{grid.shape}]", "pass paths shaped [T, C, *space]", kind=ShapeError
+        )
+    if config.objective.name != "denoising" and sample.shape[0] < 2:
+        raise bad_argument(
+            "frames",
+            sample.shape[0],
+            f"objective {config.objective.name!r} regresses temporal increments, which needs T >= 2 frames",
+            "use longer paths (or frames >= 2), or objective 'denoising' for static fields",
+            kind=ShapeError,
+        )
+
+
+def choose_device(config: TrainConfig, context: distributed.Context) -> torch.device:
+    if config.device == "cuda" and not torch.cuda.is_available():
+        raise bad_argument("device", "cuda", "no CUDA device is available", "use device = 'cpu' or 'auto'", kind=ConfigError)
+    if config.device == "cuda" or (config.device == "auto" and torch.cuda.is_available()):
+        torch.cuda.set_device(context.local_rank)
+        return torch.device("cuda", context.local_rank)
+    return torch.device("cpu")
+
+
+def _rng_states(device: torch.device) -> dict[str, Any]:
+    states: dict[str, Any] = {"torch": torch.get_rng_state()}
+    if device.type == "cuda":
+        states["cuda"] = torch.cuda.get_rng_state(device)
+    return states
+
+
+def _restore_rng_states(states: dict[str, Any], device: torch.device) -> None:
+    torch.set_rng_state(states["torch"])
+    if device.type == "cuda" and "cuda" in states:
+        torch.cuda.set_rng_state(states["cuda"], device)
+
+
+def _finite_or_stop(name: str, value: float, step: int, run_dir: FilePath, saved_step: int) -> None:
+    if math.isfinite(value):
+        return
+    kept = f"the last good checkpoint (step {saved_step}) is kept in {checkpoint_path(run_dir)}" if saved_step else "no checkpoint had been written yet"
+    raise DivergenceError(
+        f"step {step}: the {name} is {value}; training stopped before this update and {kept}. "
+        "Fix: lower lr, set grad_clip, use dtype float32 without bf16, or check the data for outliers"
+    )
+
+
+def prepare_run(config: TrainConfig | None, run_dir: FilePath, resume: bool) -> tuple[TrainConfig, dict[str, Any] | None]:
+    """The config to run and the checkpoint to continue from (None for a fresh run)."""
+    target = checkpoint_path(run_dir)
+    if not resume:
+        if config is None:
+            raise bad_argument("config", None, "a fresh run needs a config", "pass a TrainConfig, or resume=True to continue a run", kind=ConfigError)
+        # A run's files, even before its first checkpoint. Rank 0 checks, under the directory's lock;
+        # the other ranks of a job would see the files rank 0 is writing.
+        candidates = (target, run_dir / CONFIG_NAME, run_dir / LOG_NAME) if distributed.process_rank() == 0 else ()
+        existing = [path.name for path in candidates if path.exists()]
+        if existing and not target.exists():
+            raise bad_argument(
+                "run_dir",
+                str(run_dir),
+                f"holds a run that stopped before its first checkpoint ({', '.join(existing)}): there is nothing to resume",
+                "remove those files to start again here, or choose another run directory",
+                kind=ConfigError,
+            )
+        if existing:
+            raise bad_argument(
+                "run_dir",
+                str(run_dir),
+                f"already holds a training run ({', '.join(existing)})",
+                "pass resume=True (--resume) to continue it, or choose another run directory (or remove this one)",
+                kind=ConfigError,
+            )
+        return config, None
+    if not target.exists():
+        raise bad_argument("run_dir", str(run_dir), "holds no checkpoint.pt to resume from", "run without --resume to start training", kind=ConfigError)
+    record = load_checkpoint(target)
+    return (config_from_dict(record["config"]) if config is None else config), record
+
+
+def train(config: TrainConfig | None, run_dir: str | os.PathLike, *, resume: bool = False, data=None, progress: bool = True) -> TrainResult:
+    """Train (or continue training) the network of ``config`` and write RUN_DIR.
+
+    RUN_DIR gets ``config.json`` (the resolved config), ``log.jsonl`` (one JSON record per
+    logged step: ``step``, ``loss``, ``lr``, ``grad_norm``, ``time`` in seconds of training)
+    and ``checkpoint.pt`` (see :mod:`pdd_core.apps.training.checkpoint`), saved every
+    ``checkpoint_every`` steps and at the end. ``resume=True`` continues from the checkpoint
+    up to ``config.steps`` in total (``config=None`` reuses the stored config); only the
+    settings in ``RESUMABLE_FIELDS`` may differ from the stored ones. ``data`` overrides the
+    config's file: any dataset with ``.grid``, ``.dt``, ``len()`` and ``[i] -> [T, C, *space]``.
+
+    Runs under ``torchrun`` as one rank of a data-parallel job (``pdd_core.apps.training.distributed``).
+    The scheme is looked up in ``SCHEMES``: import ``schemes`` (the ``pdd`` command does).
+    """
+    run_dir = FilePath(run_dir)
+    if distributed.process_rank() != 0:  # rank 0 owns the directory and its lock
+        return _train(config, run_dir, resume, data, progress)
+    check_parent(run_dir / CONFIG_NAME, "run_dir")
+    created = not run_dir.exists()
+    try:
+        with write_errors(run_dir, "run_dir", kept="a checkpoint already written stays resumable with --resume"):
+            with OutputLock.for_directory(run_dir, "run_dir"):
+                return _train(config, run_dir, resume, data, progress)
+    finally:
+        if created and run_dir.is_dir() and not any(run_dir.iterdir()):
+            run_dir.rmdir()  # a run that failed before writing anything leaves no empty directory
+
+
+def _train(config: TrainConfig | None, run_dir: FilePath, resume: bool, data, progress: bool) -> TrainResult:
+    config, record = prepare_run(config, run_dir, resume)
+    # Unknown names fail before any data is read.
+    MODELS.get(config.model.name)
+    from_tagged(config.scheme, SCHEMES)
+    if data is not None and config.frames is not None:
+        raise bad_argument(
+            "frames",
+            config.frames,
+            "sub-path windows are drawn by the dataset file reader only",
+            "crop the paths of your dataset yourself, or pass data by file",
+            kind=ConfigError,
+        )
+    if config.bf16 and config.dtype != "float32":
+        raise bad_argument(
+            "bf16", True, f"bfloat16 autocast applies to float32 networks, not {config.dtype}", "set dtype = 'float32' or bf16 = false", kind=ConfigError
+        )
+    data = open_data(config) if data is None else data
+    check_data(config, data)
+    stored = config_from_dict(record["config"]) if record is not None else None
+    config = resolve_config(config, data, stored)
+    if stored is not None:
+        differences = resume_differences(stored, config)
+        if differences:
+            raise bad_argument(
+                "resume",
+                str(run_dir),
+                "the run was started with other settings: " + "; ".join(differences),
+                "resume with the stored settings (only steps, log/checkpoint cadence, workers and device may change) or start a new run directory",
+                kind=ConfigError,
+            )
+
+    context = distributed.setup("cuda" if config.device == "cuda" or (config.device == "auto" and torch.cuda.is_available()) else "cpu")
+    try:
+        return _run(config, run_dir, record, data, context, progress)
+    finally:
+        context.close()
+
+
+def _run(config: TrainConfig, run_dir: FilePath, record: dict[str, Any] | None, data, context: distributed.Context, progress: bool) -> TrainResult:
+    if config.batch_size < context.world_size:
+        raise bad_argument(
+            "batch_size", config.batch_size, f"is smaller than the {context.world_size} ranks", f"use batch_size >= {context.world_size}", kind=ConfigError
+        )
+    device = choose_device(config, context)
+    dtype = getattr(torch, config.dtype)
+    grid, dt = data.grid, float(data.dt)
+    scheme = from_tagged(config.scheme, SCHEMES)
+    objective = build_objective(config, scheme, grid, dt)
+    # Seed the initialisation locally, so the same seed gives the same network without touching global RNG state.
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(config.seed)
+        network = build_model(
+            config.model.name, grid, config.window, noise_head=config.objective.name == "sa-pdd", preset=config.model.preset, overrides=config.model.overrides
+        )
+    network = network.to(device=device, dtype=dtype)
+    optimizer = torch.optim.Adam(network.parameters(), lr=config.lr)
+    ema = EMA(network, config.ema_decay)
+    step, elapsed, last_loss = 0, 0.0, float("nan")
+    if record is not None:
+        network.load_state_dict(record["model"])
+        optimizer.load_state_dict(record["optimizer"])
+        ema.load_state_dict(record["ema"])
+        _restore_rng_states(record["rng"], device)
+        step, elapsed, last_loss = int(record["step"]), float(record["elapsed"]), float(record["last_loss"])
+    saved_step = step
+    # G(k) for the Gaussian r_λ of a drift run's path score; measured once, by the rank that saves.
+    power = record.get("data_power") if record is not None else None
+    if power is None and context.is_main and config.objective.name in ("pdd", "sa-pdd"):
+        power = dataset_power(data, grid)
+    # The data's temporal covariance per mode: the generation prior and the few-step samplers' reference.
+    autocovariance = record.get("data_autocovariance") if record is not None else None
+    if autocovariance is None and context.is_main:
+        autocovariance = dataset_autocovariance(_whole_paths(data), grid)
+
+    log_path = run_dir / LOG_NAME
+    if context.is_main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        write_text_atomically(run_dir / CONFIG_NAME, json.dumps(config_to_dict(config), indent=2) + "\n")
+        if record is not None:
+            truncate_log(log_path, step)
+        elif log_path.exists():
+            log_path.unlink()
+    context.barrier()
+
+    view = NetworkView(distributed.wrap(TrainingNetwork(network, config.bf16), context, device), config.window)
+    rows = context.rows(config.batch_size)
+    weight = context.loss_weight(config.batch_size)
+    parameters = [p for p in network.parameters() if p.requires_grad]
+    first_step, started = step + 1, time.perf_counter()
+
+    def save(at_step: int, loss: float) -> None:
+        if context.is_main:
+            payload = {
+                "step": at_step,
+                "config": config_to_dict(config),
+                "grid": to_dict(grid),
+                "dt": dt,
+                "model": network.state_dict(),
+                "ema": ema.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "rng": _rng_states(device),
+                "elapsed": elapsed + time.perf_counter() - started,
+                "last_loss": loss,
+                "data_power": power,
+                "data_autocovariance": autocovariance,
+            }
+            save_checkpoint(checkpoint_path(run_dir), payload)
+        context.barrier()
+
+    with contextlib.ExitStack() as stack:
+        bar = stack.enter_context(
+            tqdm(total=config.steps, initial=step, desc="train", unit="step", file=sys.stderr, dynamic_ncols=True, disable=not (progress and context.is_main))
+        )
+        log = stack.enter_context(open(log_path, "a", buffering=1)) if context.is_main else None
+        for step, shard in zip(range(first_step, config.steps + 1), batches(data, config, context, first_step)):
+            u0 = torch.zeros((config.batch_size, *shard.shape[1:]), dtype=dtype, device=device)
+            u0[rows] = shard.to(device=device, dtype=dtype)
+            lam = draw_lambda(config.batch_size, torch.Generator().manual_seed(stream_seed(config.seed, LAMBDAS, step)), config.lam_min, config.lam_max)
+            noise_generator = torch.Generator(device=device).manual_seed(stream_seed(config.seed, NOISE, step))
+            corrupted = objective.corrupt(u0, lam, noise_generator)
+            loss = objective.loss(view, tuple(t[rows] for t in corrupted), lam[rows])
+            global_loss = float(context.sum(loss.detach().double() * ((rows.stop - rows.start) / config.batch_size)))
+            _finite_or_stop("loss", global_loss, step, run_dir, saved_step)
+            (loss * weight).backward()
+            grad_norm = torch.nn.utils.get_total_norm([p.grad for p in parameters if p.grad is not None])
+            _finite_or_stop("gradient norm", float(grad_norm), step, run_dir, saved_step)
+            if config.grad_clip is not None:
+                torch.nn.utils.clip_grads_with_norm_(parameters, config.grad_clip, grad_norm)
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+            ema.update()
+            last_loss = global_loss
+            bar.update(1)
+            if step % config.log_every == 0:
+                bar.set_postfix(loss=f"{global_loss:.4g}", refresh=False)
+                if log is not None:
+                    entry = {"step": step, "loss": global_loss, "lr": optimizer.param_groups[0]["lr"], "grad_norm": float(grad_norm)}
+                    log.write(json.dumps({**entry, "time": elapsed + time.perf_counter() - started}) + "\n")
+            if step % config.checkpoint_every == 0 or step == config.steps:
+                save(step, global_loss)
+                saved_step = step
+    steps_taken = max(0, config.steps - first_step + 1)
+    return TrainResult(run_dir=run_dir, step=first_step - 1 + steps_taken, loss=last_loss, steps_taken=steps_taken, seconds=time.perf_counter() - started)
+
+
+__all__ = [
+    "DivergenceError",
+    "NetworkView",
+    "TrainResult",
+    "TrainingNetwork",
+    "build_objective",
+    "draw_lambda",
+    "global_indices",
+    "resolve_config",
+    "stream_seed",
+    "train",
+]

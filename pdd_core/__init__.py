@@ -24,6 +24,7 @@ from pdd_core.training import TrainConfig
 from pdd_core.version import __version__
 
 __all__ = [
+    "__version__",
     "DenoisingScore",
     "GaussianPathScore",
     "LinearDrift",

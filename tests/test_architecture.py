@@ -55,3 +55,50 @@ def test_no_core_module_is_over_the_size_limit():
     """Small files with one job each: no core module over ~400 lines (DESIGN's style, issue 14)."""
     sizes = {str(path.relative_to(ROOT)): len(path.read_text().splitlines()) for path in CORE}
     assert not {name: size for name, size in sizes.items() if size > 420}
+
+
+def module_name(path: pathlib.Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def import_graph() -> dict[str, set[str]]:
+    """Module -> the modules of the four packages it imports at import time (``TYPE_CHECKING`` blocks excluded)."""
+    files = [path for package in ("pdd_core", "systems", "schemes", "solvers") for path in (ROOT / package).rglob("*.py")]
+    known = {module_name(path) for path in files}
+    graph = {}
+    for path in files:
+        edges = set()
+        for node in ast.parse(path.read_text()).body:  # module level only: a function-level import runs later
+            if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+                continue
+            for inner in ast.walk(node):
+                if isinstance(inner, ast.ImportFrom) and inner.module and not inner.level:
+                    targets = [f"{inner.module}.{alias.name}" for alias in inner.names]
+                    edges |= {target for target in targets if target in known} or ({inner.module} & known)
+                elif isinstance(inner, ast.Import):
+                    edges |= {alias.name for alias in inner.names} & known
+        graph[module_name(path)] = edges - {module_name(path)}
+    return graph
+
+
+def test_no_import_cycles_outside_the_package_faces():
+    """Modules import each other in one direction; only package ``__init__`` faces may gather from below."""
+    graph = import_graph()
+    faces = {name for name in graph if (ROOT / name.replace(".", "/") / "__init__.py").exists()}
+    modules = {name: edges - faces for name, edges in graph.items() if name not in faces}
+    cycles, state = [], {}
+
+    def visit(name: str, stack: list[str]) -> None:
+        state[name] = "open"
+        for target in sorted(modules.get(name, ())):
+            if state.get(target) == "open":
+                cycles.append(stack[stack.index(target):] + [target] if target in stack else [name, target])
+            elif target not in state:
+                visit(target, [*stack, target])
+        state[name] = "done"
+
+    for name in sorted(modules):
+        if name not in state:
+            visit(name, [name])
+    assert not cycles, cycles

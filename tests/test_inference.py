@@ -15,19 +15,9 @@ import torch
 
 import schemes  # noqa: F401  (registers the schemes the run configs name)
 from pdd_core.apps.data import PathDataset
-from pdd_core.apps.inference import (
-    COMMAND_ATTRIBUTE,
-    generate_run,
-    lambda_grid,
-    load_run,
-    read_paths,
-    run_boundary,
-    run_marginal,
-    run_score,
-    simulate_run,
-    super_resolve_run,
-    write_inference_file,
-)
+from pdd_core.apps.inference import generate_run, simulate_run, super_resolve_run
+from pdd_core.apps.inference_files import COMMAND_ATTRIBUTE, read_paths, write_inference_file
+from pdd_core.apps.runs import lambda_grid, load_run, run_boundary, run_marginal, run_score
 from pdd_core.apps.training import train
 from pdd_core.baseline_rollout import ConditionalIncrementScore, conditional_rollout
 from pdd_core.data import write_dataset_file
@@ -383,7 +373,7 @@ def test_inference_files_are_datasets_with_provenance_and_are_written_atomically
     def fail(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr("pdd_core.apps.inference.os.replace", fail)
+    monkeypatch.setattr("pdd_core.files.os.replace", fail)
     with pytest.raises(OSError, match="disk full"):
         write_inference_file(tmp_path / "new.h5", paths, run=run, dt=DT, command="simulate", lam=0.2, sampler="euler", steps=4, settings={})
     assert sorted(p.name for p in tmp_path.iterdir()) == ["nested"]
@@ -405,7 +395,7 @@ def test_reading_inputs_rejects_other_grids_and_empty_splits(trained, tmp_path):
 
 def test_output_paths_refuse_device_nodes_and_file_parents(tmp_path):
     """Issue 13: `--overwrite --out /dev/full` replaced the device node; a file as parent gave a traceback."""
-    from pdd_core.apps.inference import check_output_path
+    from pdd_core.apps.inference_files import check_output_path
 
     with pytest.raises(DataError, match="is not a regular file"):
         check_output_path("/dev/null", overwrite=True)

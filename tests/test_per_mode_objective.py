@@ -13,7 +13,9 @@ import torch
 from torch import nn
 
 from pdd_core.apps.cli.main import main
-from pdd_core.apps.inference import generate_run, lambda_grid, load_run, read_paths, run_boundary, run_marginal, run_score, training_power
+from pdd_core.apps.inference import generate_run
+from pdd_core.apps.inference_files import read_paths
+from pdd_core.apps.runs import lambda_grid, load_run, run_boundary, run_marginal, run_score, training_power
 from pdd_core.drifts.linear import LinearDrift
 from pdd_core.errors import ConfigError
 from pdd_core.grid import Grid

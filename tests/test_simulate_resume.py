@@ -12,8 +12,9 @@ import torch
 
 import pdd_core.apps.partial_rollout as partial_rollout
 from pdd_core.apps.cli.main import main
-from pdd_core.apps.inference import load_run, simulate_run
+from pdd_core.apps.inference import simulate_run
 from pdd_core.apps.partial_rollout import PartialRollout
+from pdd_core.apps.runs import load_run
 from pdd_core.apps.training.checkpoint import load_checkpoint, save_checkpoint
 from pdd_core.errors import PDDError
 from pdd_core.files import OutputLock

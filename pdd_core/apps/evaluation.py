@@ -29,7 +29,9 @@ import attrs
 import torch
 from tqdm.auto import tqdm
 
-from pdd_core.apps.inference import TrainedRun, check_lambda, generate_run, read_paths, simulate_run, super_resolve_run
+from pdd_core.apps.inference import generate_run, simulate_run, super_resolve_run
+from pdd_core.apps.inference_files import read_paths
+from pdd_core.apps.runs import TrainedRun, check_lambda
 from pdd_core.apps.training.checkpoint import read_log
 from pdd_core.errors import ConfigError, PDDError, bad_argument
 from pdd_core.metrics import relative_l2_error, relative_spectral_error, segments, time_averaged_spatial_psd

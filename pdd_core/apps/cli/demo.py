@@ -16,7 +16,7 @@ from pdd_core.apps.cli.main import COMMANDS
 from pdd_core.apps.data import generate_dataset
 from pdd_core.apps.data.generate import configure_system
 from pdd_core.apps.evaluation import EvaluationSettings, evaluate_run
-from pdd_core.apps.inference import load_run, run_marginal
+from pdd_core.apps.runs import load_run, run_marginal
 from pdd_core.apps.training import train
 from pdd_core.data.hdf5_reader import read_metadata
 from pdd_core.errors import ConfigError, bad_argument

@@ -23,7 +23,7 @@ from pdd_core.apps.cli.generate import (
 )
 from pdd_core.apps.cli.main import COMMANDS
 from pdd_core.apps.evaluation import TASKS, EvaluationSettings, evaluate_run
-from pdd_core.apps.inference import load_run, run_marginal, run_score
+from pdd_core.apps.runs import load_run, run_marginal, run_score
 from pdd_core.data.hdf5_reader import read_metadata
 from pdd_core.errors import ConfigError, DataError, bad_argument
 from pdd_core.files import locked_directory

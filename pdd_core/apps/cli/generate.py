@@ -18,21 +18,9 @@ import torch
 
 import solvers  # noqa: F401  (registers the named samplers)
 from pdd_core.apps.cli.main import COMMANDS
-from pdd_core.apps.inference import (
-    BOUNDARIES,
-    LAMBDA_GRIDS,
-    SCORE_KINDS,
-    TrainedRun,
-    check_lambda,
-    check_output_path,
-    generate_run,
-    lambda_grid,
-    load_run,
-    run_boundary,
-    run_marginal,
-    run_score,
-    write_inference_file,
-)
+from pdd_core.apps.inference import generate_run
+from pdd_core.apps.inference_files import check_output_path, write_inference_file
+from pdd_core.apps.runs import BOUNDARIES, LAMBDA_GRIDS, SCORE_KINDS, TrainedRun, check_lambda, lambda_grid, load_run, run_boundary, run_marginal, run_score
 from pdd_core.errors import ConfigError, bad_argument
 from pdd_core.files import OutputLock
 from pdd_core.registry import SAMPLERS

@@ -23,8 +23,10 @@ from pdd_core.apps.cli.generate import (
     sampler_settings,
 )
 from pdd_core.apps.cli.main import COMMANDS
-from pdd_core.apps.inference import check_lambda, load_run, read_paths, simulate_run, write_inference_file
+from pdd_core.apps.inference import simulate_run
+from pdd_core.apps.inference_files import read_paths, write_inference_file
 from pdd_core.apps.partial_rollout import PartialRollout
+from pdd_core.apps.runs import check_lambda, load_run
 from pdd_core.apps.training.checkpoint import checkpoint_identity
 from pdd_core.errors import ConfigError, DataError, bad_argument
 from pdd_core.registry import INTEGRATORS

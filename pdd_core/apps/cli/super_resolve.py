@@ -25,17 +25,9 @@ from pdd_core.apps.cli.generate import (
     uses_marginal,
 )
 from pdd_core.apps.cli.main import COMMANDS
-from pdd_core.apps.inference import (
-    BOUNDARIES,
-    check_lambda,
-    load_run,
-    read_paths,
-    run_boundary,
-    run_marginal,
-    run_score,
-    super_resolve_run,
-    write_inference_file,
-)
+from pdd_core.apps.inference import super_resolve_run
+from pdd_core.apps.inference_files import read_paths, write_inference_file
+from pdd_core.apps.runs import BOUNDARIES, check_lambda, load_run, run_boundary, run_marginal, run_score
 from pdd_core.errors import ConfigError, DataError, bad_argument
 
 HELP = "super-resolve coarse paths at λ_from to λ = 0 with a trained run (PDD Algorithm 3)"

@@ -1,0 +1,162 @@
+"""Inference inputs and outputs: paths read in the run's standardised space, and output files in the dataset layout.
+
+Inputs (:func:`read_paths`) are standardised with the run's training statistics, (u - mean_c) /
+std_c (PDD A.2), unless they are already an inference output. Outputs
+(:func:`write_inference_file`) keep that space and record the statistics as ``source_mean`` and
+``source_std``, so that u = u_std · source_std + source_mean recovers physical units.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path as FilePath
+from typing import TYPE_CHECKING, Any
+
+import attrs
+import h5py
+import numpy as np
+import torch
+
+from pdd_core.data.hdf5_layout import DatasetMetadata, write_dataset_file
+from pdd_core.data.hdf5_reader import read_metadata
+from pdd_core.errors import DataError, bad_argument
+from pdd_core.files import check_parent
+from pdd_core.version import __version__
+
+if TYPE_CHECKING:  # only annotations: runs.py reads its training data through this module
+    from pdd_core.apps.runs import TrainedRun
+
+OUTPUT_SPLIT = "train"
+# The root attribute that marks an inference output (its values are already standardised).
+COMMAND_ATTRIBUTE = "pdd_command"
+
+
+@attrs.frozen(eq=False)
+class InputPaths:
+    """Standardised paths read from a file, with the λ they are at (None: not recorded, i.e. data at λ = 0)."""
+
+    u: torch.Tensor
+    lam: float | None
+    split: str
+    metadata: DatasetMetadata
+
+
+def _standardize(values: np.ndarray, mean: tuple[float, ...], std: tuple[float, ...], ndim: int, path: FilePath) -> torch.Tensor:
+    if min(std) <= 0:
+        raise bad_argument(f"{path}:std", std, "a channel is constant, so it cannot be standardised", "use data whose channels vary", kind=DataError)
+    shape = (-1,) + (1,) * ndim
+    mean_t, std_t = torch.tensor(mean, dtype=torch.float64).reshape(shape), torch.tensor(std, dtype=torch.float64).reshape(shape)
+    return (torch.from_numpy(np.asarray(values, dtype=np.float64)) - mean_t) / std_t
+
+
+def read_paths(run: TrainedRun, path: str | os.PathLike, split: str | None = None, n: int | None = None, frames: int | None = None) -> InputPaths:
+    """The first ``n`` paths (first ``frames`` frames) of a file, in the run's standardised space.
+
+    A dataset file (physical units) is standardised with the run's training statistics (the
+    file's own when the run's training file is gone); an inference output
+    (:func:`write_inference_file`) is already standardised and records its λ. ``split``
+    defaults to ``train`` for inference outputs (where they keep their paths) and ``test``
+    for dataset files.
+    """
+    path = FilePath(path)
+    metadata = read_metadata(path)
+    with h5py.File(path, "r") as file:
+        is_output = COMMAND_ATTRIBUTE in file.attrs
+        split = split or (OUTPUT_SPLIT if is_output else "test")
+        if split not in metadata.splits:
+            raise bad_argument("split", split, "unknown split", f"use one of {sorted(metadata.splits)}")
+        if (metadata.grid.shape, metadata.grid.channels) != (run.grid.shape, run.grid.channels):
+            raise bad_argument(
+                f"{path}:grid",
+                (metadata.grid.shape, metadata.grid.channels),
+                f"differs from the run's grid {(run.grid.shape, run.grid.channels)}",
+                "pass data on the grid the run was trained on",
+                kind=DataError,
+            )
+        available, length = metadata.splits[split][:2]
+        if available == 0:
+            raise bad_argument("split", split, f"holds no paths in {path}", "choose a non-empty split", kind=DataError)
+        for name, value, limit in (("n", n, available), ("frames", frames, length)):
+            if value is not None and (not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= limit):
+                raise bad_argument(name, value, f"must be an integer in [1, {limit}] for the {split} split of {path}", f"pass {name} <= {limit}")
+        values = file[split][: n or available, : frames or length]
+        lam = float(file.attrs["lambda"]) if is_output and "lambda" in file.attrs else None
+    if is_output:
+        u = torch.from_numpy(np.asarray(values, dtype=np.float64))
+    else:
+        statistics = run.data or metadata
+        u = _standardize(values, statistics.mean, statistics.std, metadata.grid.ndim, path)
+    return InputPaths(u=u, lam=lam, split=split, metadata=metadata)
+
+
+def check_output_path(path: str | os.PathLike, overwrite: bool) -> FilePath:
+    """Refuse to replace an existing file unless ``overwrite``; create the parent directories."""
+    target = FilePath(path)
+    if target.is_dir():
+        raise bad_argument("out", str(target), "is a directory", "pass a file name such as samples.h5", kind=DataError)
+    if target.exists() and not overwrite:
+        raise bad_argument("out", str(target), "already exists", "choose another name or pass --overwrite (overwrite=True)", kind=DataError)
+    if target.exists() and not target.is_file():  # --overwrite replaces files, never a device node or a pipe
+        raise bad_argument("out", str(target), "is not a regular file, so --overwrite may not replace it", "pass a file name such as samples.h5", kind=DataError)
+    check_parent(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    return target
+
+
+def write_inference_file(
+    path: str | os.PathLike,
+    paths: torch.Tensor,
+    *,
+    run: TrainedRun,
+    dt: float,
+    command: str,
+    lam: float,
+    sampler: str,
+    steps: int,
+    settings: dict[str, Any],
+    seed: int | None = None,
+    overwrite: bool = False,
+) -> DatasetMetadata:
+    """Write paths ``[N, T, C, *space]`` as a dataset file (docs/data_format.md), atomically.
+
+    The paths fill the ``train`` split (the one the layout requires; ``valid`` and ``test``
+    are empty), so ``mean``/``std`` describe the output itself. Extra root attributes record
+    the provenance: ``pdd_command``, ``lambda`` (of the stored paths), ``sampler`` (the
+    λ-sampler, or the time integrator of a simulation), ``steps`` (its number of steps),
+    ``settings`` (JSON of all the command's settings), ``source_run``, ``source_objective``,
+    ``source_data``, ``values`` (``standardized``) and, when the run's training file is
+    known, ``source_mean``/``source_std`` to de-standardise. The file is written under a
+    temporary name in the same directory and renamed over ``path``; the ``pdd`` commands hold
+    ``path.lock`` (:class:`~pdd_core.files.OutputLock`) from their first step to this one.
+    """
+    target = check_output_path(path, overwrite)
+    array = paths.detach().cpu().numpy()
+    empty = np.zeros((0, *array.shape[1:]), dtype=np.float32)
+    source = run.data
+    splits = {"train": array, "valid": empty, "test": empty}
+    system, config = (source.system, source.config) if source is not None else ("unknown", {})
+    attributes: dict[str, Any] = {
+        COMMAND_ATTRIBUTE: command,
+        "lambda": np.float64(lam),
+        "sampler": sampler,
+        "steps": np.int64(steps),
+        "settings": json.dumps(settings, sort_keys=True, default=str),
+        "source_run": str(run.run_dir.resolve()),
+        "source_objective": run.objective,
+        "values": "standardized",
+        "pdd_version": __version__,
+    }
+    if source is not None:
+        attributes.update(source_data=str(run.data_path.resolve()), source_mean=np.asarray(source.mean), source_std=np.asarray(source.std))
+    return write_dataset_file(target, splits, system=system, config=config, dt=dt, grid=run.grid, seed=seed, extra_attributes=attributes)
+
+
+__all__ = [
+    "COMMAND_ATTRIBUTE",
+    "OUTPUT_SPLIT",
+    "InputPaths",
+    "check_output_path",
+    "read_paths",
+    "write_inference_file",
+]

@@ -1,0 +1,263 @@
+"""A trained run directory as objects: the network, its scheme, config, data statistics, scores and marginal.
+
+A run directory written by ``pdd train`` holds the network, the resolved config (scheme,
+objective, λ range, window) and the data's grid and Δt; :func:`load_run` rebuilds all of it.
+:func:`run_score` and :func:`run_marginal` give the score the run's objective provides and the
+Gaussian marginal of its training data, which the inference entry points
+(:mod:`pdd_core.apps.inference`) compose with the parts the caller chooses.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path as FilePath
+
+import attrs
+import torch
+from torch import nn
+
+from pdd_core.apps.inference_files import read_paths
+from pdd_core.apps.training.checkpoint import load_checkpoint, model_from_record
+from pdd_core.config import from_tagged
+from pdd_core.data.hdf5_layout import DatasetMetadata
+from pdd_core.data.hdf5_reader import read_metadata
+from pdd_core.errors import ConfigError, DataError, ShapeError, bad_argument
+from pdd_core.grid import Grid
+from pdd_core.registry import SCHEMES
+from pdd_core.sampling import extrapolate_t0
+from pdd_core.schedules import check_grid, power_grid, uniform_grid
+from pdd_core.score import POWER_PATHS, DenoisingScore, GaussianInitial, PathScore, SAPDDScore, data_power
+from pdd_core.score.gaussian_marginal import GaussianMarginal, data_autocovariance
+from pdd_core.training.config import TrainConfig
+
+DRIFT_OBJECTIVES = ("pdd", "sa-pdd")
+SCORE_KINDS = ("auto", "path", "path-per-mode", "path-per-mode-r", "noise")
+BOUNDARIES = ("auto", "extrapolate", "none")
+LAMBDA_GRIDS = ("uniform", "power")
+
+
+@attrs.frozen(eq=False)
+class TrainedRun:
+    """Everything a trained run directory defines.
+
+    ``data`` is the metadata of the training file (its ``mean``/``std`` define the
+    standardised space) when that file is still found, else None. ``data_power`` is the
+    training data's G(k) and ``data_autocovariance`` its temporal covariance A(k, ℓ) per mode,
+    both stored in the checkpoint (None in checkpoints that predate them).
+    """
+
+    run_dir: FilePath
+    model: nn.Module
+    config: TrainConfig
+    scheme: object
+    grid: Grid
+    dt: float
+    data_path: FilePath | None
+    data: DatasetMetadata | None
+    data_power: torch.Tensor | None = None
+    data_autocovariance: torch.Tensor | None = None
+
+    @property
+    def objective(self) -> str:
+        return self.config.objective.name
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return getattr(torch, self.config.dtype)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    @property
+    def delta_lambda(self) -> float:
+        return self.config.objective.delta_lambda
+
+
+def resolve_device(device: str | torch.device = "cpu") -> torch.device:
+    """``auto`` (CUDA when available), ``cpu``, ``cuda`` or a ``torch.device``."""
+    if isinstance(device, torch.device):
+        return device
+    if device not in ("auto", "cpu", "cuda"):
+        raise bad_argument("device", device, "unknown device", "use 'auto', 'cpu' or 'cuda'", kind=ConfigError)
+    if device == "cuda" and not torch.cuda.is_available():
+        raise bad_argument("device", "cuda", "no CUDA device is available", "use 'cpu' or 'auto'", kind=ConfigError)
+    return torch.device("cuda" if device == "cuda" or (device == "auto" and torch.cuda.is_available()) else "cpu")
+
+
+def _training_file(run_dir: FilePath, data: str | None) -> FilePath | None:
+    """The run's data file: as recorded (absolute, or relative to the working directory), else relative to RUN_DIR."""
+    if data is None:
+        return None
+    for candidate in (FilePath(data), run_dir / data):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def load_run(run_dir: str | os.PathLike, *, ema: bool = True, device: str | torch.device = "cpu") -> TrainedRun:
+    """Rebuild a run from ``RUN_DIR/checkpoint.pt``: network (EMA weights by default, eval mode), scheme, grid, Δt, data statistics.
+
+    The scheme is looked up in ``SCHEMES``: import ``schemes`` first (the ``pdd`` command does).
+    """
+    path = FilePath(run_dir)
+    if not path.is_dir():
+        raise bad_argument("RUN_DIR", str(path), "no such run directory", "pass a directory written by `pdd train --out RUN_DIR`", kind=DataError)
+    record = load_checkpoint(path)
+    model, config, grid, dt = model_from_record(record, ema=ema)
+    scheme = from_tagged(config.scheme, SCHEMES)
+    data_path = _training_file(path, config.data)
+    data = read_metadata(data_path) if data_path is not None else None
+    model = model.to(resolve_device(device))
+    for parameter in model.parameters():
+        parameter.requires_grad_(False)  # inference never trains: no parameter gradient is ever built
+    return TrainedRun(path, model, config, scheme, grid, dt, data_path, data, record.get("data_power"), record.get("data_autocovariance"))
+
+
+def check_lambda(run: TrainedRun, lam: float, name: str = "lam") -> float:
+    """λ within the range [lam_min, lam_max] the run was trained on."""
+    low, high = run.config.lam_min, run.config.lam_max
+    if not (isinstance(lam, (int, float)) and not isinstance(lam, bool) and math.isfinite(lam) and lam >= 0):
+        raise bad_argument(name, lam, "λ must be a finite number >= 0", f"pass λ in [{low:g}, {high:g}]")
+    if not low - 1e-12 <= lam <= high + 1e-12:
+        raise bad_argument(name, lam, f"outside the range [{low:g}, {high:g}] of λ the run was trained on", f"pass λ in [{low:g}, {high:g}]")
+    return float(lam)
+
+
+def lambda_grid(kind: str, lam_start: float, lam_end: float, steps: int) -> torch.Tensor:
+    """A decreasing λ grid by name: ``uniform`` or ``power`` (ρ = 2, uniform in the cutoff length)."""
+    if kind not in LAMBDA_GRIDS:
+        raise bad_argument("grid", kind, "unknown λ grid", f"use one of {list(LAMBDA_GRIDS)}", kind=ConfigError)
+    return (uniform_grid if kind == "uniform" else power_grid)(lam_start, lam_end, steps)
+
+
+def _check_lam_grid(run: TrainedRun, lam_grid: torch.Tensor) -> torch.Tensor:
+    grid = check_grid(lam_grid)
+    check_lambda(run, float(grid[0]), "lam_grid[0]")
+    check_lambda(run, float(grid[-1]), "lam_grid[-1]")
+    return grid
+
+
+def training_power(run: TrainedRun, paths: int = POWER_PATHS) -> torch.Tensor:
+    """G(k) = E|û0(k)|² of the run's standardised training paths (its first ``paths``), ``[C, *rfft]`` float64.
+
+    Stored in the checkpoint by the trainer; read from the training file for older checkpoints.
+    """
+    if run.data_power is not None:
+        return run.data_power.to(torch.float64)
+    if run.data_path is None:
+        raise bad_argument(
+            "RUN_DIR",
+            str(run.run_dir),
+            f"the Gaussian r_λ needs the power spectrum of the training data, but the training file {run.config.data!r} is not found",
+            "make the training file available at the path recorded in config.json (or relative to RUN_DIR)",
+            kind=DataError,
+        )
+    u = read_paths(run, run.data_path, split=run.config.split, n=min(paths, run.data.splits[run.config.split][0])).u
+    return data_power(u, run.grid)
+
+
+def training_autocovariance(run: TrainedRun, paths: int = POWER_PATHS) -> torch.Tensor | None:
+    """A(k, ℓ) of the run's standardised training paths ``[C, *rfft, T]`` float64 (:func:`data_autocovariance`).
+
+    Stored in the checkpoint by the trainer; read from the training file for older checkpoints;
+    None when neither is available.
+    """
+    if run.data_autocovariance is not None:
+        return run.data_autocovariance.to(torch.float64)
+    if run.data_path is None:
+        return None
+    u = read_paths(run, run.data_path, split=run.config.split, n=min(paths, run.data.splits[run.config.split][0])).u
+    return data_autocovariance(u, run.grid)
+
+
+def run_marginal(run: TrainedRun, frames: int) -> GaussianMarginal:
+    """The Gaussian marginal N(0, C̃²G + Σ̃) of the run's training data for paths of ``frames`` frames.
+
+    The data-informed prior and the few-step samplers' reference. A clear error when the run
+    has no stored covariance and its training file is gone.
+    """
+    autocovariance = training_autocovariance(run)
+    if autocovariance is None:
+        raise bad_argument(
+            "RUN_DIR",
+            str(run.run_dir),
+            f"the data-informed prior and sampler need the training data's covariance, but the checkpoint predates it and the training file {run.config.data!r} is not found",
+            "make the training file available at the path recorded in config.json, or use --prior noise with a sampler that needs no reference (pc, etd, em, pf, eab2)",
+            kind=DataError,
+        )
+    return GaussianMarginal.from_autocovariance(autocovariance, frames)
+
+
+def run_score(run: TrainedRun, kind: str = "auto"):
+    """The score of a run's objective (PDD Sec. 3.4 / B.4).
+
+    ``auto``: the autograd path score of the drift (:class:`PathScore`, Eq. 36) for ``pdd``,
+    with the noise model the run was trained with (``objective.noise_model``; a per-mode run
+    gets ``path-per-mode-r``, since without r_λ its first frame diverges); the noise
+    head (:class:`SAPDDScore`) for ``sa-pdd``; the denoiser (:class:`DenoisingScore`) for
+    ``denoising``. ``path`` or ``noise`` choose explicitly where both exist (``sa-pdd``).
+    ``path-per-mode`` is the path score with the per-mode increment variance Σ̃_λ(k) in place
+    of Eq. 58's scalar σ_λ²Δt (an extension, ``noise_model="per-mode"``): with the scalar one
+    the reverse flow grows every mode with α|k|² > β²λ_max(-∂s), see docs/results.md.
+    ``path-per-mode-r`` adds the Gaussian initial density r_λ of u(t0) (:class:`GaussianInitial`,
+    with G(k) from :func:`training_power`), which B.6 leaves out; no t0 rule is then needed.
+    """
+    if kind not in SCORE_KINDS:
+        raise bad_argument("score", kind, "unknown score kind", f"use one of {list(SCORE_KINDS)}", kind=ConfigError)
+    objective = run.objective
+    if objective == "conditional-denoising":
+        raise bad_argument(
+            "RUN_DIR",
+            str(run.run_dir),
+            "a conditional-denoising run models increments given clean states, not whole paths",
+            "use `pdd simulate` with it, or a pdd/sa-pdd/denoising run",
+        )
+    if kind == "auto":
+        kind = ("path-per-mode-r" if run.config.objective.noise_model == "per-mode" else "path") if objective == "pdd" else "noise"
+    if kind.startswith("path"):
+        if objective == "denoising":
+            raise bad_argument("score", kind, "a denoising run has no drift, so no path score", "use score 'noise' (or 'auto')")
+        noise_model = "scalar" if kind == "path" else "per-mode"
+        initial = GaussianInitial(training_power(run), run.delta_lambda) if kind == "path-per-mode-r" else None
+        return PathScore(run.model, run.scheme, run.grid, run.dt, delta_lambda=run.delta_lambda, noise_model=noise_model, initial=initial)
+    if objective == "pdd":
+        raise bad_argument("score", "noise", "a pdd run has no noise head", "use score 'path' (or 'auto'), or train with objective 'sa-pdd'")
+    network_score = SAPDDScore if objective == "sa-pdd" else DenoisingScore
+    return network_score(run.model, run.scheme, run.grid, delta_lambda=run.delta_lambda)
+
+
+def run_boundary(kind: str, score, frames: int):
+    """The t0 rule of B.6: ``auto`` extrapolates for path scores whose density omits r_λ, when T >= 3."""
+    if kind not in BOUNDARIES:
+        raise bad_argument("boundary", kind, "unknown boundary rule", f"use one of {list(BOUNDARIES)}", kind=ConfigError)
+    if kind == "extrapolate" and frames < 3:
+        raise bad_argument(
+            "boundary",
+            kind,
+            f"the t0 extrapolation needs T >= 3 frames, got {frames}",
+            "use boundary 'none' (or 'auto') for short paths",
+            kind=ShapeError,
+        )
+    if kind == "extrapolate" or (kind == "auto" and isinstance(score, PathScore) and score.initial is None and frames >= 3):
+        return extrapolate_t0
+    return None
+
+
+__all__ = [
+    "BOUNDARIES",
+    "DRIFT_OBJECTIVES",
+    "LAMBDA_GRIDS",
+    "SCORE_KINDS",
+    "TrainedRun",
+    "check_lambda",
+    "lambda_grid",
+    "load_run",
+    "resolve_device",
+    "run_boundary",
+    "run_marginal",
+    "run_score",
+    "training_autocovariance",
+    "training_power",
+]

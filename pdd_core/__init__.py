@@ -18,7 +18,17 @@ from pdd_core.registry import INTEGRATORS, SAMPLERS, SCHEMES, SYSTEMS, Registry
 from pdd_core.rollout import rollout
 from pdd_core.sampling import extrapolate_t0, sample
 from pdd_core.schedules import power_grid, uniform_grid
-from pdd_core.score import DenoisingScore, GaussianPathScore, NoisePredictionScore, PathScore, SAPDDScore, log_density, path_log_density
+from pdd_core.score import (
+    DenoisingScore,
+    GaussianPathScore,
+    NoisePredictionScore,
+    PathScore,
+    PerModeNoise,
+    SAPDDScore,
+    ScalarNoise,
+    log_density,
+    path_log_density,
+)
 from pdd_core.spectral import apply_diagonal, irfft, phi1, phi2, rfft
 from pdd_core.training import TrainConfig
 from pdd_core.version import __version__
@@ -30,6 +40,8 @@ __all__ = [
     "LinearDrift",
     "NoisePredictionScore",
     "PathScore",
+    "PerModeNoise",
+    "ScalarNoise",
     "SAPDDScore",
     "TrainConfig",
     "drift_on_path",

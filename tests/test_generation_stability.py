@@ -8,7 +8,7 @@ here belongs to the path density of Eqs. 35-36, not to training.
 Mechanism checked: with the scalar σ_λ of Eq. 58 a noise-dominated mode gets the precision
 ~1/(σ_λ²Δt) instead of 1/Σ̃_λ(k). Wherever β²·λ_max(P_k) < α|k|², every direction of mode k
 grows in the reverse flow (Eq. 11) at a rate ≥ α|k|² − β²λ_max(P_k) > 0: no sampler or step
-size can help. The per-mode variance Σ̃_λ(k) (``noise_model="per-mode"``) has b²/Σ̃ ≥ 2κ.
+size can help. The per-mode variance Σ̃_λ(k) (``PerModeNoise``) has b²/Σ̃ ≥ 2κ.
 
 The first frame has no transition density; without the initial density r_λ of Eq. 36 (B.6)
 nothing restrains it against the anti-diffusion. The Gaussian r_λ = N(0, C̃²G + Σ̃) is this
@@ -23,7 +23,7 @@ import torch
 from pdd_core import ArgumentError, Grid, LinearDrift, PathScore, PDDError
 from pdd_core.sampling import extrapolate_t0, sample
 from pdd_core.schedules import uniform_grid
-from pdd_core.score import GaussianInitial, GaussianPathScore, log_density
+from pdd_core.score import NOISE_MODELS, GaussianInitial, GaussianPathScore, PerModeNoise, log_density
 from schemes import Carosso
 from solvers import ETDPredictor
 from tests.gaussian_field import toeplitz_covariance
@@ -62,7 +62,7 @@ def exact_path_score(noise_model: str, initial: GaussianInitial | None = None) -
     covariances = GAUSSIAN.covariance_at(nodes)[:, 0]  # [nodes, modes, T, T]
     coefficients = torch.stack([optimal_coefficients(c) for c in covariances]).transpose(1, 2).unsqueeze(1)
     drift = LinearDrift(GRID, WINDOW, nodes, coefficients).eval()
-    return PathScore(drift, SCHEME, GRID, DT, noise_model=noise_model, initial=initial)
+    return PathScore(drift, SCHEME, GRID, DT, noise_model=NOISE_MODELS[noise_model], initial=initial)
 
 
 def mode_precision(score: PathScore, lam: float, k: int) -> torch.Tensor:
@@ -109,10 +109,10 @@ def test_per_mode_density_is_eq58_when_every_mode_has_the_same_variance():
     u = torch.randn(3, FRAMES, 1, *GRID.shape, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
     lam = torch.tensor([0.0, 0.3, 1.0], dtype=torch.float64)
     scalar = log_density(u, lam, drift, flat, GRID, DT)
-    per_mode = log_density(u, lam, drift, flat, GRID, DT, noise_model="per-mode")
+    per_mode = log_density(u, lam, drift, flat, GRID, DT, noise_model=PerModeNoise())
     assert torch.allclose(scalar, per_mode, rtol=1e-10)
     with pytest.raises(ArgumentError, match="noise_model"):
-        PathScore(drift, flat, GRID, DT, noise_model="diagonal")
+        PathScore(drift, flat, GRID, DT, noise_model="per-mode")
 
 
 def test_scalar_sigma_leaves_high_modes_unbalanced_against_the_anti_diffusion():

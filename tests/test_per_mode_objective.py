@@ -17,9 +17,9 @@ from pdd_core.apps.inference import generate_run
 from pdd_core.apps.inference_files import read_paths
 from pdd_core.apps.runs import lambda_grid, load_run, run_boundary, run_marginal, run_score, training_power
 from pdd_core.drifts.linear import LinearDrift
-from pdd_core.errors import ConfigError
+from pdd_core.errors import ArgumentError, ConfigError
 from pdd_core.grid import Grid
-from pdd_core.score import PathScore, data_power
+from pdd_core.score import NOISE_MODELS, PathScore, PerModeNoise, data_power
 from pdd_core.score.path_density import increment_variance
 from pdd_core.spectral import apply_diagonal
 from pdd_core.training import ObjectiveConfig, config_from_dict
@@ -60,7 +60,7 @@ def test_per_mode_loss_is_eq9_when_every_mode_has_the_same_variance():
     drift = LinearDrift(GRID, 2, coefficients=torch.randn(1, GRID.channels, 2, *GRID.rfft_shape, generator=torch.Generator().manual_seed(1), dtype=torch.float64))
     with torch.no_grad():
         scalar = PDDObjective(flat, GRID, DT).loss(drift, corrupted, lam)
-        per_mode = PDDObjective(flat, GRID, DT, noise_model="per-mode").loss(drift, corrupted, lam)
+        per_mode = PDDObjective(flat, GRID, DT, noise_model=PerModeNoise()).loss(drift, corrupted, lam)
     assert per_mode.item() == pytest.approx(scalar.item(), rel=1e-10)
 
 
@@ -70,7 +70,7 @@ def test_per_mode_loss_weights_each_mode_by_its_inverse_increment_variance():
     gradients = {}
     for noise_model in ("scalar", "per-mode"):
         drift.zero_grad()
-        PDDObjective(SCHEME, GRID, DT, noise_model=noise_model).loss(drift, corrupted, lam).backward()
+        PDDObjective(SCHEME, GRID, DT, noise_model=NOISE_MODELS[noise_model]).loss(drift, corrupted, lam).backward()
         gradients[noise_model] = drift.field.grad.clone()
     (u,) = corrupted
     residual = u[:, 1:] - u[:, :-1] - drift.field.detach() * DT
@@ -91,8 +91,9 @@ def test_objective_config_takes_the_noise_model_of_pdd_and_sa_pdd_only():
         ObjectiveConfig(noise_model="diagonal")
     with pytest.raises(ConfigError, match="not 'denoising'"):
         ObjectiveConfig(name="denoising", noise_model="per-mode")
-    with pytest.raises(Exception, match="noise_model"):
-        PDDObjective(SCHEME, GRID, DT, noise_model="diagonal")
+    # In the library a noise model is an object; its name belongs to configs and the command line.
+    with pytest.raises(ArgumentError, match=r"noise_model='per-mode': is a name.*pass PerModeNoise\(\)"):
+        PDDObjective(SCHEME, GRID, DT, noise_model="per-mode")
 
 
 def test_pdd_train_toml_with_the_per_mode_loss_and_the_gaussian_initial_density(tmp_path):
@@ -111,9 +112,9 @@ def test_pdd_train_toml_with_the_per_mode_loss_and_the_gaussian_initial_density(
 
     run = load_run(tmp_path / "per-mode")
     with_initial = run_score(run)  # auto: as trained, with r_λ (without it the first frame diverges)
-    assert isinstance(with_initial, PathScore) and with_initial.noise_model == "per-mode" and with_initial.initial is not None
+    assert isinstance(with_initial, PathScore) and with_initial.noise_model == PerModeNoise() and with_initial.initial is not None
     without_initial = run_score(run, "path-per-mode")
-    assert without_initial.noise_model == "per-mode" and without_initial.initial is None
+    assert without_initial.noise_model == PerModeNoise() and without_initial.initial is None
     power = data_power(read_paths(run, data, split="train").u, run.grid)
     torch.testing.assert_close(with_initial.initial.power, power)  # stored in the checkpoint by the trainer
     torch.testing.assert_close(training_power(attrs.evolve(run, data_power=None)), power)  # older checkpoints: from the file

@@ -46,7 +46,7 @@ from pdd_core.apps.training import load_checkpoint, train
 from pdd_core.data.hdf5_layout import write_dataset_file
 from pdd_core.sampling import sample
 from pdd_core.schedules import uniform_grid
-from pdd_core.score import GaussianMarginal, GaussianPathScore, PathScore
+from pdd_core.score import GaussianMarginal, GaussianPathScore, PathScore, PerModeNoise
 from pdd_core.training import ModelConfig, TrainConfig, build_model
 from schemes import Carosso
 from solvers import (
@@ -141,8 +141,8 @@ def check_path_score(device: torch.device, work: Path) -> dict:
         network = perturbed_unet(dtype).eval()
         u = torch.randn(2, 12, L96_GRID.channels, *L96_GRID.shape, generator=torch.Generator().manual_seed(3), dtype=dtype)
         lam = torch.tensor([0.1, 0.6], dtype=torch.float64)
-        on_cpu = PathScore(network, SCHEME, L96_GRID, DT, noise_model="per-mode")(u, lam)
-        on_device = PathScore(copy.deepcopy(network).to(device), SCHEME, L96_GRID, DT, noise_model="per-mode")(u.to(device), lam.to(device))
+        on_cpu = PathScore(network, SCHEME, L96_GRID, DT, noise_model=PerModeNoise())(u, lam)
+        on_device = PathScore(copy.deepcopy(network).to(device), SCHEME, L96_GRID, DT, noise_model=PerModeNoise())(u.to(device), lam.to(device))
         variants[variant] = {**compare(on_cpu, on_device, RTOL[variant]), "device": str(on_device.device)}
     return {"pass": all_pass(variants), **variants}
 

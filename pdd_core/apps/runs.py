@@ -29,6 +29,7 @@ from pdd_core.sampling import extrapolate_t0
 from pdd_core.schedules import check_grid, power_grid, uniform_grid
 from pdd_core.score import POWER_PATHS, DenoisingScore, GaussianInitial, PathScore, SAPDDScore, data_power
 from pdd_core.score.gaussian_marginal import GaussianMarginal, data_autocovariance
+from pdd_core.score.path_density import PerModeNoise, ScalarNoise
 from pdd_core.training.config import TrainConfig
 
 DRIFT_OBJECTIVES = ("pdd", "sa-pdd")
@@ -199,7 +200,7 @@ def run_score(run: TrainedRun, kind: str = "auto"):
     head (:class:`SAPDDScore`) for ``sa-pdd``; the denoiser (:class:`DenoisingScore`) for
     ``denoising``. ``path`` or ``noise`` choose explicitly where both exist (``sa-pdd``).
     ``path-per-mode`` is the path score with the per-mode increment variance Σ̃_λ(k) in place
-    of Eq. 58's scalar σ_λ²Δt (an extension, ``noise_model="per-mode"``): with the scalar one
+    of Eq. 58's scalar σ_λ²Δt (an extension, :class:`PerModeNoise`): with the scalar one
     the reverse flow grows every mode with α|k|² > β²λ_max(-∂s), see docs/results.md.
     ``path-per-mode-r`` adds the Gaussian initial density r_λ of u(t0) (:class:`GaussianInitial`,
     with G(k) from :func:`training_power`), which B.6 leaves out; no t0 rule is then needed.
@@ -219,7 +220,7 @@ def run_score(run: TrainedRun, kind: str = "auto"):
     if kind.startswith("path"):
         if objective == "denoising":
             raise bad_argument("score", kind, "a denoising run has no drift, so no path score", "use score 'noise' (or 'auto')")
-        noise_model = "scalar" if kind == "path" else "per-mode"
+        noise_model = ScalarNoise() if kind == "path" else PerModeNoise()
         initial = GaussianInitial(training_power(run), run.delta_lambda) if kind == "path-per-mode-r" else None
         return PathScore(run.model, run.scheme, run.grid, run.dt, delta_lambda=run.delta_lambda, noise_model=noise_model, initial=initial)
     if objective == "pdd":

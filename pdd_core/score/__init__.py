@@ -4,11 +4,14 @@ from pdd_core.score.gaussian import GaussianPathScore
 from pdd_core.score.gaussian_marginal import GaussianMarginal, data_autocovariance, dataset_autocovariance
 from pdd_core.score.initial_density import POWER_PATHS, GaussianInitial, data_power, dataset_power
 from pdd_core.score.noise_score import DenoisingScore, NoisePredictionScore, SAPDDScore
-from pdd_core.score.path_density import log_density, path_log_density
+from pdd_core.score.path_density import NOISE_MODELS, PerModeNoise, ScalarNoise, log_density, path_log_density
 from pdd_core.score.path_score import PathScore
 
 __all__ = [
+    "NOISE_MODELS",
     "DenoisingScore",
+    "PerModeNoise",
+    "ScalarNoise",
     "GaussianInitial",
     "GaussianMarginal",
     "POWER_PATHS",

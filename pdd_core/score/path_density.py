@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
+from typing import ClassVar
 
+import attrs
 import torch
 
 from pdd_core.drifts.windows import drift_on_path
@@ -14,9 +16,6 @@ from pdd_core.spectral import rfft
 from pdd_core.validation import as_lambda, check_field
 
 DEFAULT_DELTA_LAMBDA = 1e-3
-# How the increment noise of Eq. 35 is modelled: the paper's scalar σ_λ²Δt I (Eq. 58), or the
-# per-mode covariance Σ̃_λ(k) that Eq. 58 averages (A.7 before the trace; an extension).
-NOISE_MODELS = ("scalar", "per-mode")
 
 
 def increment_variance(scheme, grid: Grid, lam: torch.Tensor, dt: float, *, delta_lambda: float = DEFAULT_DELTA_LAMBDA) -> torch.Tensor:
@@ -34,43 +33,71 @@ def increment_variance(scheme, grid: Grid, lam: torch.Tensor, dt: float, *, delt
     return torch.where(step.active, torch.maximum(step.variance, floor), scalar)
 
 
-def check_noise_model(noise_model: str) -> str:
-    """``noise_model`` if it names one of :data:`NOISE_MODELS`, else a clear error."""
-    if noise_model not in NOISE_MODELS:
-        raise bad_argument("noise_model", noise_model, "unknown noise model of the path density", f"use one of {list(NOISE_MODELS)}")
-    return noise_model
+@attrs.frozen
+class ScalarNoise:
+    """The increment noise of Eq. 35 as the paper models it: V_λ = σ_λ²Δt I with σ_λ of Eq. 58."""
+
+    name: ClassVar[str] = "scalar"
+
+    def quadratic_form(self, residual: torch.Tensor, lam: torch.Tensor, scheme, grid: Grid, dt: float, delta_lambda: float) -> torch.Tensor:
+        """Σ_n r_nᵀ V_λ⁻¹ r_n per path ``[B]`` = Σ_n ‖r_n‖² / (σ_λ²Δt)."""
+        sigma2 = scheme.sigma(grid, lam, dt, delta_lambda=delta_lambda).to(residual.device, residual.dtype) ** 2
+        return residual.pow(2).flatten(1).sum(1) / (sigma2 * dt)
+
+    def log_normaliser(self, residual: torch.Tensor, lam: torch.Tensor, scheme, grid: Grid, dt: float, delta_lambda: float) -> torch.Tensor:
+        """log det(2π V_λ) summed over the increments, per path ``[B]``."""
+        sigma2 = scheme.sigma(grid, lam, dt, delta_lambda=delta_lambda).to(residual.device, residual.dtype) ** 2
+        return residual[0].numel() * torch.log(2 * math.pi * sigma2 * dt)
 
 
-def increment_quadratic_form(
-    residual: torch.Tensor, lam: torch.Tensor, scheme, grid: Grid, dt: float, *, delta_lambda: float = DEFAULT_DELTA_LAMBDA, noise_model: str = "scalar"
-) -> torch.Tensor:
-    """Σ_n r_nᵀ V_λ⁻¹ r_n per path ``[B]`` for increment residuals r_n = u_{n+1} - u_n - f_λ Δt.
+@attrs.frozen
+class PerModeNoise:
+    """V_λ = diag Σ̃_λ(k): the per-mode covariance that Eq. 58 averages (A.7 before the trace; an extension).
 
-    V_λ is the covariance of one increment's noise (Eq. 35): σ_λ²Δt I (Eq. 58) for
-    ``scalar``, the diagonal Fourier covariance :func:`increment_variance` for ``per-mode``
-    (Σ_k w_k |r̂_n(k)|² / Σ̃_λ(k) with the rfft multiplicities w_k: Parseval). This is the
-    exponent of Eq. 36 (times -2) and, times Δx/2, the PDD loss of Eq. 9 (A.6).
+    Each mode's residual is weighted by its own coarse-graining variance
+    (:func:`increment_variance`): Σ_k w_k |r̂_n(k)|² / Σ̃_λ(k) with the rfft multiplicities w_k
+    (Parseval). It keeps b²/Σ̃_λ ≥ 2κ, so the reverse flow of an accurate drift is stable.
     """
-    check_noise_model(noise_model)
-    if noise_model == "per-mode":
+
+    name: ClassVar[str] = "per-mode"
+
+    def quadratic_form(self, residual: torch.Tensor, lam: torch.Tensor, scheme, grid: Grid, dt: float, delta_lambda: float) -> torch.Tensor:
         variance = increment_variance(scheme, grid, lam, dt, delta_lambda=delta_lambda).to(residual.device, residual.dtype)
         multiplicity = grid.mode_multiplicity(residual.dtype, residual.device)
         return (multiplicity * rfft(residual, grid.ndim).abs().pow(2) / variance).flatten(1).sum(1)
-    sigma2 = scheme.sigma(grid, lam, dt, delta_lambda=delta_lambda).to(residual.device, residual.dtype) ** 2
-    return residual.pow(2).flatten(1).sum(1) / (sigma2 * dt)
 
-
-def increment_log_normaliser(
-    residual: torch.Tensor, lam: torch.Tensor, scheme, grid: Grid, dt: float, *, delta_lambda: float = DEFAULT_DELTA_LAMBDA, noise_model: str = "scalar"
-) -> torch.Tensor:
-    """log det(2π V_λ) summed over the increments of ``residual``, per path ``[B]`` (2 log Z_λ of Eq. 7)."""
-    increments, channels = residual.shape[1], residual.shape[2]
-    if check_noise_model(noise_model) == "per-mode":
+    def log_normaliser(self, residual: torch.Tensor, lam: torch.Tensor, scheme, grid: Grid, dt: float, delta_lambda: float) -> torch.Tensor:
+        increments, channels = residual.shape[1], residual.shape[2]
         variance = increment_variance(scheme, grid, lam, dt, delta_lambda=delta_lambda).to(residual.device, residual.dtype)
         multiplicity = grid.mode_multiplicity(residual.dtype, residual.device)
         return increments * channels * (multiplicity * torch.log(2 * math.pi * variance)).flatten(1).sum(1)
-    sigma2 = scheme.sigma(grid, lam, dt, delta_lambda=delta_lambda).to(residual.device, residual.dtype) ** 2
-    return residual[0].numel() * torch.log(2 * math.pi * sigma2 * dt)
+
+
+# The names of the noise models in configs and on the command line (the only place they are strings).
+NOISE_MODELS = {model.name: model for model in (ScalarNoise(), PerModeNoise())}
+
+
+def check_noise_model(noise_model) -> None:
+    """Require a noise-model object (``quadratic_form`` and ``log_normaliser``), not its name."""
+    if isinstance(noise_model, str):
+        known = {name: type(model).__name__ for name, model in NOISE_MODELS.items()}
+        fix = f"pass {known[noise_model]}()" if noise_model in known else f"pass one of {sorted(set(known.values()))} (names: {list(known)})"
+        raise bad_argument("noise_model", noise_model, "is a name; the library takes the noise model as an object", fix)
+    if not (callable(getattr(noise_model, "quadratic_form", None)) and callable(getattr(noise_model, "log_normaliser", None))):
+        raise bad_argument("noise_model", noise_model, "not a noise model (it needs quadratic_form and log_normaliser)", "pass ScalarNoise() or PerModeNoise()")
+
+
+def increment_quadratic_form(
+    residual: torch.Tensor, lam: torch.Tensor, scheme, grid: Grid, dt: float, *, delta_lambda: float = DEFAULT_DELTA_LAMBDA, noise_model=ScalarNoise()
+) -> torch.Tensor:
+    """Σ_n r_nᵀ V_λ⁻¹ r_n per path ``[B]`` for increment residuals r_n = u_{n+1} - u_n - f_λ Δt.
+
+    V_λ is the covariance of one increment's noise (Eq. 35), given by ``noise_model``
+    (:class:`ScalarNoise`: σ_λ²Δt I, Eq. 58; :class:`PerModeNoise`: diag Σ̃_λ(k)). This is the
+    exponent of Eq. 36 (times -2) and, times Δx/2, the PDD loss of Eq. 9 (A.6).
+    """
+    check_noise_model(noise_model)
+    return noise_model.quadratic_form(residual, lam, scheme, grid, dt, delta_lambda)
 
 
 def log_density(
@@ -82,7 +109,7 @@ def log_density(
     dt: float,
     *,
     delta_lambda: float = DEFAULT_DELTA_LAMBDA,
-    noise_model: str = "scalar",
+    noise_model=ScalarNoise(),
     initial=None,
 ) -> torch.Tensor:
     """log p_λ(u) per path ``[B]`` from the Euler-Maruyama transitions (PDD Eqs. 35-36).
@@ -95,7 +122,7 @@ def log_density(
     :class:`~pdd_core.score.initial_density.GaussianInitial`; with zero padding (B.2) u(t0)
     is the whole initial window of Eq. 36. Differentiable in ``u`` and in the drift's parameters.
 
-    ``noise_model="per-mode"`` replaces σ_λ²Δt I by the diagonal Fourier covariance of
+    ``noise_model=PerModeNoise()`` replaces σ_λ²Δt I by the diagonal Fourier covariance of
     :func:`increment_variance` (Σ_k |r̂_n(k)|² / (2 Σ̃_λ(k)) per residual r_n). The scalar form
     gives a noise-dominated mode k the precision 1/(σ_λ²Δt) instead of 1/Σ̃_λ(k); where
     α|k|² > β²/(σ_λ²Δt) the reverse flow (Eq. 11) then grows that mode at a rate of about
@@ -108,14 +135,13 @@ def log_density(
     check_noise_model(noise_model)
     lam = as_lambda(lam, u.shape[0], "lam", device=u.device)
     residual = u[:, 1:] - u[:, :-1] - drift_on_path(drift, u, lam) * dt
-    options = {"delta_lambda": delta_lambda, "noise_model": noise_model}
-    quadratic = increment_quadratic_form(residual, lam, scheme, grid, dt, **options)
-    value = -0.5 * quadratic - 0.5 * increment_log_normaliser(residual, lam, scheme, grid, dt, **options)
+    quadratic = noise_model.quadratic_form(residual, lam, scheme, grid, dt, delta_lambda)
+    value = -0.5 * quadratic - 0.5 * noise_model.log_normaliser(residual, lam, scheme, grid, dt, delta_lambda)
     if initial is not None:
         value = value + initial.log_density(u[:, :1], lam, scheme, grid)
     return value
 
 
-def path_log_density(path: Path, drift, scheme, *, delta_lambda: float = DEFAULT_DELTA_LAMBDA, noise_model: str = "scalar", initial=None) -> torch.Tensor:
+def path_log_density(path: Path, drift, scheme, *, delta_lambda: float = DEFAULT_DELTA_LAMBDA, noise_model=ScalarNoise(), initial=None) -> torch.Tensor:
     """:func:`log_density` of a :class:`Path` record (its λ, Δt and grid)."""
     return log_density(path.u, path.lam, drift, scheme, path.grid, path.dt, delta_lambda=delta_lambda, noise_model=noise_model, initial=initial)

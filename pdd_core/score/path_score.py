@@ -6,7 +6,7 @@ import attrs
 import torch
 
 from pdd_core.grid import Grid
-from pdd_core.score.path_density import DEFAULT_DELTA_LAMBDA, check_noise_model, log_density
+from pdd_core.score.path_density import DEFAULT_DELTA_LAMBDA, ScalarNoise, check_noise_model, log_density
 
 
 def _noise_model(instance, attribute, value) -> None:
@@ -23,8 +23,8 @@ class PathScore:
     under ``torch.no_grad()`` callers because it enables grad locally. The drift is used as
     given: put it in ``eval()`` mode first.
 
-    ``noise_model`` is the increment noise of Eq. 35: ``scalar`` σ_λ²Δt I (Eq. 58, the paper)
-    or ``per-mode`` Σ̃_λ(k) (see :func:`~pdd_core.score.path_density.log_density`; the scalar
+    ``noise_model`` is the increment noise of Eq. 35: :class:`~pdd_core.score.path_density.ScalarNoise`
+    σ_λ²Δt I (Eq. 58, the paper) or :class:`~pdd_core.score.path_density.PerModeNoise` Σ̃_λ(k) (see :func:`~pdd_core.score.path_density.log_density`; the scalar
     form makes the reverse flow unstable on modes with α|k|² > β²/(σ_λ²Δt)). ``initial`` models
     the initial density r_λ of Eq. 36 (None: left out, as in the paper's B.6; or e.g.
     :class:`~pdd_core.score.initial_density.GaussianInitial`, which then also scores u(t0)).
@@ -35,7 +35,7 @@ class PathScore:
     grid: Grid
     dt: float
     delta_lambda: float = DEFAULT_DELTA_LAMBDA
-    noise_model: str = attrs.field(default="scalar", validator=_noise_model)
+    noise_model: object = attrs.field(factory=ScalarNoise, validator=_noise_model)
     initial: object = None
 
     def __call__(self, u: torch.Tensor, lam: torch.Tensor) -> torch.Tensor:

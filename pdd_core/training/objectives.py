@@ -14,7 +14,7 @@ import torch
 from pdd_core.drifts.windows import apply_to_windows, drift_on_path, history_windows
 from pdd_core.errors import bad_argument
 from pdd_core.grid import Grid
-from pdd_core.score.path_density import DEFAULT_DELTA_LAMBDA, check_noise_model, increment_quadratic_form
+from pdd_core.score.path_density import DEFAULT_DELTA_LAMBDA, ScalarNoise, check_noise_model, increment_quadratic_form
 from pdd_core.spectral import irfft, rfft
 from pdd_core.validation import check_generator
 
@@ -38,16 +38,16 @@ def active_part(noise: torch.Tensor, scheme, grid: Grid, lam: torch.Tensor) -> t
 
 
 def increment_loss(
-    drift_values: torch.Tensor, u_lam: torch.Tensor, lam: torch.Tensor, scheme, grid: Grid, dt: float, delta_lambda: float, noise_model: str = "scalar"
+    drift_values: torch.Tensor, u_lam: torch.Tensor, lam: torch.Tensor, scheme, grid: Grid, dt: float, delta_lambda: float, noise_model=ScalarNoise()
 ) -> torch.Tensor:
     """(1/2σ_λ²) Σ_{x,t} |Δu/Δt - f|² Δx Δt averaged over the batch (PDD Eq. 9, Alg. 1 line 6).
 
     That is Δx/2 · Σ_n r_nᵀ V_λ⁻¹ r_n with r_n = u_{n+1} - u_n - f Δt and V_λ = σ_λ²Δt I, the
-    negative log path density of Eq. 36 up to constants (A.6). ``noise_model="per-mode"``
+    negative log path density of Eq. 36 up to constants (A.6). ``noise_model=PerModeNoise()``
     uses V_λ = diag Σ̃_λ(k) instead (:func:`~pdd_core.score.path_density.increment_variance`,
     an extension): each mode's residual is weighted by 1/Σ̃_λ(k) rather than 1/(σ_λ²Δt), so the
     noise-dominated high modes, which the scalar weight nearly ignores, are fitted as well.
-    It is the loss whose minimiser makes the ``per-mode`` path score consistent.
+    It is the loss whose minimiser makes the per-mode path score consistent.
     """
     residual = u_lam[:, 1:] - u_lam[:, :-1] - drift_values * dt
     quadratic = increment_quadratic_form(residual, lam, scheme, grid, dt, delta_lambda=delta_lambda, noise_model=noise_model)
@@ -72,7 +72,7 @@ class PDDObjective:
     dt: float
     noise_free: bool = False
     delta_lambda: float = DEFAULT_DELTA_LAMBDA
-    noise_model: str = attrs.field(default="scalar", validator=_noise_model)
+    noise_model: object = attrs.field(factory=ScalarNoise, validator=_noise_model)
 
     def corrupt(self, u0: torch.Tensor, lam: torch.Tensor, generator: torch.Generator) -> Corrupted:
         if self.noise_free:
@@ -99,7 +99,7 @@ class SAPDDObjective:
     w_drift: float = 1.0
     w_score: float = 1.0
     delta_lambda: float = DEFAULT_DELTA_LAMBDA
-    noise_model: str = attrs.field(default="scalar", validator=_noise_model)
+    noise_model: object = attrs.field(factory=ScalarNoise, validator=_noise_model)
 
     def corrupt(self, u0: torch.Tensor, lam: torch.Tensor, generator: torch.Generator) -> Corrupted:
         u_lam, noise = self.scheme.forward_sample(u0, self.grid, lam, generator, return_noise=True)

@@ -24,6 +24,7 @@ from pdd_core.files import locked_directory
 from pdd_core.registry import INTEGRATORS, SAMPLERS, SYSTEMS
 from pdd_core.sampler_recipe import SamplerOptions
 from pdd_core.schedules import power_grid
+from pdd_core.score.path_density import NOISE_MODELS
 from pdd_core.training import ModelConfig, ObjectiveConfig, TrainConfig
 
 HELP = "run the whole pipeline on a small problem and write metrics and figures (the main job)"
@@ -36,7 +37,6 @@ HELP = "run the whole pipeline on a small problem and write metrics and figures 
 # saved goes to training and to more generated and super-resolved paths. The loss weights residuals per mode by default (objective.noise_model = "per-mode"): with Eq. 9's
 # scalar weight the reverse-λ flow of the learned drift diverges on these grids, so generation and
 # super-resolution would end in NaN (docs/results.md, "Reverse sampling with a path score").
-NOISE_MODELS = ("per-mode", "scalar")
 # The default sampler of the `pdd` commands (gpc, 25 power-grid steps = 50 network calls, docs/results.md).
 SAMPLER = "gpc"
 SAMPLER_STEPS = 25

@@ -43,6 +43,7 @@ from pdd_core.files import OutputLock, check_parent, write_errors
 from pdd_core.registry import SCHEMES
 from pdd_core.score.gaussian_marginal import dataset_autocovariance
 from pdd_core.score.initial_density import dataset_power
+from pdd_core.score.path_density import NOISE_MODELS
 from pdd_core.training.config import TrainConfig, config_from_dict, config_to_dict, resume_differences
 from pdd_core.training.ema import EMA
 from pdd_core.training.models import DEFAULT_PRESETS, MODELS, build_model
@@ -218,9 +219,9 @@ def build_objective(config: TrainConfig, scheme, grid, dt: float):
     """The loss object of ``config.objective`` (PDD Alg. 1 / Eq. 9, SA-PDD, or B.4)."""
     options = config.objective
     if options.name == "pdd":
-        return PDDObjective(scheme, grid, dt, noise_free=options.noise_free, delta_lambda=options.delta_lambda, noise_model=options.noise_model)
+        return PDDObjective(scheme, grid, dt, noise_free=options.noise_free, delta_lambda=options.delta_lambda, noise_model=NOISE_MODELS[options.noise_model])
     if options.name == "sa-pdd":
-        return SAPDDObjective(scheme, grid, dt, w_drift=options.w_drift, w_score=options.w_score, delta_lambda=options.delta_lambda, noise_model=options.noise_model)
+        return SAPDDObjective(scheme, grid, dt, w_drift=options.w_drift, w_score=options.w_score, delta_lambda=options.delta_lambda, noise_model=NOISE_MODELS[options.noise_model])
     if options.name == "denoising":
         return DenoisingObjective(scheme, grid)
     if len(options.increment_scale) != grid.channels:

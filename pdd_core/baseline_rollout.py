@@ -23,7 +23,7 @@ import torch
 from pdd_core.errors import ShapeError, bad_argument
 from pdd_core.grid import Grid
 from pdd_core.records import Path
-from pdd_core.rollout import check_steps, initial_window, slide
+from pdd_core.rollout import advance, check_steps, initial_window
 from pdd_core.sampling import sample
 from pdd_core.schedules import check_grid
 from pdd_core.score.noise_score import inverse_sqrt_covariance
@@ -97,6 +97,39 @@ def _check_scale(increment_scale, grid: Grid) -> tuple[float, ...]:
     return values
 
 
+class ConditionalIncrement:
+    """The B.4 baseline as a time integrator: u_{n+1} = u_n + s ⊙ δ, with δ *sampled* given the clean window.
+
+    ``step(network, context, lam, dt, sigma, generator)`` draws δ ~ N(0, Σ_λmax) and integrates
+    the reverse RG flow (PDD Eq. 11) over ``lam_grid`` with ``sampler`` and the
+    :class:`ConditionalIncrementScore` of ``network`` given ``context`` ``[B, W-1, C, *space]``
+    (the driver's window: :func:`context_length_of`). λ and σ are unused: the baseline lives at
+    λ = 0 and its randomness is the sampler's. Any driver that steps a
+    :class:`~pdd_core.protocols.TimeIntegrator` (:func:`pdd_core.rollout.advance`) rolls it out.
+    """
+
+    stochastic = True
+
+    def __init__(self, scheme, grid: Grid, sampler, lam_grid: torch.Tensor, increment_scale, delta_lambda: float = DEFAULT_DELTA_LAMBDA) -> None:
+        self.scheme, self.grid, self.delta_lambda = scheme, grid, delta_lambda
+        self.lam_grid = check_grid(lam_grid)
+        self.scale = _check_scale(increment_scale, grid)
+        # Every physical step integrates over the same λ grid: its coefficients are computed once.
+        self.sampler = _CoefficientsOnce(sampler)
+
+    def step(self, network, context: torch.Tensor, lam, dt: float, sigma, generator: torch.Generator) -> torch.Tensor:
+        scale = torch.as_tensor(self.scale, dtype=context.dtype, device=context.device).reshape(1, -1, *([1] * self.grid.ndim))
+        score = ConditionalIncrementScore(network, context, self.scheme, self.grid, self.delta_lambda)
+        # N(0, Σ_λmax) drawn on the field's device: the forward kernel applied to zeros.
+        prior = self.scheme.forward_sample(context.new_zeros(context.shape[0], 1, *context.shape[2:]), self.grid, float(self.lam_grid[0]), generator)
+        delta = sample(score, self.scheme, self.grid, self.sampler, self.lam_grid, generator=generator, u_init=prior)
+        return context[:, -1] + scale * delta[:, 0]
+
+
+# The fix a diverging baseline rollout suggests.
+BASELINE_FIX = "use more λ steps or an exponential sampler (etd, pc)"
+
+
 def conditional_rollout(
     network,
     scheme,
@@ -136,10 +169,11 @@ def conditional_rollout(
     check_field(initial, grid, "initial")
     check_generator(generator)
     check_steps(steps, save_every)
-    context_length = context_length_of(network)
-    _, context = initial_window(initial, context_length, grid=grid, lam=torch.zeros(initial.shape[0], dtype=torch.float64))
-    options = {"save_every": save_every, "progress": progress, "energy_band": energy_band}
-    saved, _ = advance_conditional(network, scheme, grid, sampler, lam_grid, context, steps, increment_scale=increment_scale, generator=generator, delta_lambda=delta_lambda, **options)
+    integrator = ConditionalIncrement(scheme, grid, sampler, lam_grid, increment_scale, delta_lambda)
+    zeros = torch.zeros(initial.shape[0], dtype=torch.float64, device=initial.device)
+    _, context = initial_window(initial, context_length_of(network), grid=grid, lam=zeros)
+    options = {"save_every": save_every, "progress": progress, "energy_band": energy_band, "name": "conditional_rollout", "fix": BASELINE_FIX}
+    saved, _ = advance(network, integrator, context, zeros, dt, steps, sigma=zeros, generator=generator, **options)
     return Path(u=torch.cat([initial, saved], dim=1), grid=grid, dt=dt * save_every, lam=0.0)
 
 
@@ -156,40 +190,4 @@ def context_length_of(network) -> int:
     return context_length
 
 
-def advance_conditional(
-    network,
-    scheme,
-    grid: Grid,
-    sampler,
-    lam_grid: torch.Tensor,
-    context: torch.Tensor,
-    steps: int,
-    *,
-    increment_scale,
-    generator: torch.Generator,
-    delta_lambda: float = DEFAULT_DELTA_LAMBDA,
-    **options,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Take ``steps`` baseline steps from the clean ``context`` ``[B, W-1, C, *space]`` (oldest first).
-
-    ``options`` are those of :func:`pdd_core.rollout.slide`. Returns the saved states
-    ``[B, steps // save_every, C, *space]`` and the context after the last step, so that the
-    rollout can be continued exactly (the same loop as the drift rollout's).
-    """
-    lam_grid = check_grid(lam_grid)
-    scale = torch.as_tensor(_check_scale(increment_scale, grid), dtype=context.dtype, device=context.device).reshape(1, -1, *([1] * grid.ndim))
-    sampler = _CoefficientsOnce(sampler)
-    zeros = context.new_zeros(context.shape[0], 1, *context.shape[2:])
-
-    def next_state(window: torch.Tensor) -> torch.Tensor:
-        score = ConditionalIncrementScore(network, window, scheme, grid, delta_lambda)
-        # N(0, Σ_λmax) drawn on the field's device: the forward kernel applied to zeros.
-        prior = scheme.forward_sample(zeros, grid, float(lam_grid[0]), generator)
-        delta = sample(score, scheme, grid, sampler, lam_grid, generator=generator, u_init=prior)
-        return window[:, -1] + scale * delta[:, 0]
-
-    fix = "use more λ steps or an exponential sampler (etd, pc)"
-    return slide(next_state, context, steps, name="conditional_rollout", fix=fix, **options)
-
-
-__all__ = ["ConditionalIncrementScore", "advance_conditional", "conditional_rollout", "context_length_of"]
+__all__ = ["BASELINE_FIX", "ConditionalIncrement", "ConditionalIncrementScore", "conditional_rollout", "context_length_of"]

@@ -35,8 +35,8 @@ def no_boundary(u: torch.Tensor) -> torch.Tensor:
 # the coarse-grained data and the prior differ in energy by a few x, never by 1e3.
 ENERGY_BAND = 1e3
 DIVERGENCE_FIX = (
-    "generate and super-resolve with the default sampler gpc (exponential predictor + per-mode corrector around the data's Gaussian), "
-    "use more λ steps (PDD B.3 uses 1000 on [0, 1]), or, for a path score, a run trained with objective.noise_model = 'per-mode' (the default)"
+    "sample around the data's Gaussian marginal (GaussianExponential predictor + GaussianLangevin corrector), "
+    "use more λ steps (PDD B.3 uses 1000 on [0, 1]), or, for a path score, a drift trained and scored with PerModeNoise()"
 )
 
 

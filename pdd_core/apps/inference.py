@@ -27,7 +27,7 @@ from tqdm import tqdm
 
 from pdd_core.apps.partial_rollout import PartialRollout, segment_steps
 from pdd_core.apps.runs import DRIFT_OBJECTIVES, TrainedRun, _check_lam_grid, check_lambda, run_boundary, run_marginal, run_score
-from pdd_core.baseline_rollout import advance_conditional, context_length_of
+from pdd_core.baseline_rollout import BASELINE_FIX, ConditionalIncrement, context_length_of
 from pdd_core.errors import PDDError, ShapeError, bad_argument
 from pdd_core.rollout import ENERGY_BAND, advance, check_steps, initial_window
 from pdd_core.sampling import sample
@@ -138,14 +138,27 @@ def _simulation_step(run: TrainedRun, lam: float, noise: bool, integrator, sampl
                 "the conditional baseline samples each increment by reverse-λ integration",
                 "pass sampler=, lam_grid= and generator=",
             )
-        lam_grid = _check_lam_grid(run, lam_grid)
-        options = {"increment_scale": run.config.objective.increment_scale, "generator": generator, "delta_lambda": run.delta_lambda, "save_every": save_every}
-        options["energy_band"] = energy_band
+        integrator = ConditionalIncrement(run.scheme, run.grid, sampler, _check_lam_grid(run, lam_grid), run.config.objective.increment_scale, run.delta_lambda)
+        lam, sigma = 0.0, 0.0
+        fix = {"name": "conditional_rollout", "fix": BASELINE_FIX}
+        window = context_length_of(run.model)
+    else:
+        integrator, fix, window = _drift_integrator(run, noise, integrator)
+        sigma = float(run.scheme.sigma(run.grid, lam, run.dt, delta_lambda=run.delta_lambda)[0]) if noise else 0.0
+        if sigma > 0 and generator is None:
+            raise bad_argument("generator", None, "σ > 0 needs an explicit source of noise", "pass generator=torch.Generator().manual_seed(seed)")
 
-        def advance_baseline(history, steps, first_step):
-            return advance_conditional(run.model, run.scheme, run.grid, sampler, lam_grid, history, steps, first_step=first_step, **options)
+    def advance_rows(history, steps, first_step):
+        batch = history.shape[0]
+        lam_t, sigma_t = (torch.full((batch,), value, dtype=torch.float64, device=history.device) for value in (lam, sigma))
+        options = {"generator": generator, "save_every": save_every, "first_step": first_step, "energy_band": energy_band, **fix}
+        return advance(run.model, integrator, history, lam_t, run.dt, steps, sigma=sigma_t, **options)
 
-        return advance_baseline, None, context_length_of(run.model)
+    return advance_rows, (None if run.objective == "conditional-denoising" else run.scheme), window
+
+
+def _drift_integrator(run: TrainedRun, noise: bool, integrator):
+    """The checked time integrator of a drift run, with the default error fix and the drift's window."""
     if run.objective not in DRIFT_OBJECTIVES:
         raise bad_argument(
             "RUN_DIR",
@@ -162,16 +175,7 @@ def _simulation_step(run: TrainedRun, lam: float, noise: bool, integrator, sampl
         )
     if noise and not getattr(integrator, "stochastic", False):
         raise bad_argument("integrator", type(integrator).__name__, "is deterministic, but noise=True asks for σ_λ > 0", "use EulerMaruyama()")
-    sigma = float(run.scheme.sigma(run.grid, lam, run.dt, delta_lambda=run.delta_lambda)[0]) if noise else 0.0
-    if sigma > 0 and generator is None:
-        raise bad_argument("generator", None, "σ > 0 needs an explicit source of noise", "pass generator=torch.Generator().manual_seed(seed)")
-
-    def advance_drift(history, steps, first_step):
-        batch = history.shape[0]
-        lam_t, sigma_t = (torch.full((batch,), value, dtype=torch.float64, device=history.device) for value in (lam, sigma))
-        return advance(run.model, integrator, history, lam_t, run.dt, steps, sigma=sigma_t, generator=generator, save_every=save_every, first_step=first_step, energy_band=energy_band)
-
-    return advance_drift, run.scheme, run.model.window
+    return integrator, {}, run.model.window
 
 
 def generate_run(

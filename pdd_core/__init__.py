@@ -13,7 +13,7 @@ from pdd_core.drifts import LinearDrift, drift_on_path, history_windows
 from pdd_core.errors import ArgumentError, ConfigError, DataError, DTypeError, PDDError, ShapeError
 from pdd_core.grid import Grid
 from pdd_core.protocols import Drift, LambdaSampler, RGScheme, Score, System, TimeIntegrator
-from pdd_core.records import Path, Transition
+from pdd_core.records import Trajectory, Transition
 from pdd_core.registry import INTEGRATORS, SAMPLERS, SCHEMES, SYSTEMS, Registry
 from pdd_core.rollout import rollout
 from pdd_core.sampling import extrapolate_t0, sample
@@ -63,7 +63,7 @@ __all__ = [
     "Grid",
     "LambdaSampler",
     "PDDError",
-    "Path",
+    "Trajectory",
     "RGScheme",
     "Registry",
     "INTEGRATORS",

@@ -22,7 +22,7 @@ import torch
 
 from pdd_core.errors import ShapeError, bad_argument
 from pdd_core.grid import Grid
-from pdd_core.records import Path
+from pdd_core.records import Trajectory
 from pdd_core.rollout import advance, check_steps, initial_window
 from pdd_core.sampling import sample
 from pdd_core.schedules import check_grid
@@ -146,8 +146,8 @@ def conditional_rollout(
     save_every: int = 1,
     progress: bool = False,
     energy_band: float | None = None,
-) -> Path:
-    """Roll the conditional baseline out for ``steps`` steps of Δt and return a λ = 0 :class:`Path`.
+) -> Trajectory:
+    """Roll the conditional baseline out for ``steps`` steps of Δt and return a λ = 0 :class:`Trajectory`.
 
     Args:
         network: the conditional denoiser, ``network(window [B, W, C, *space], lam [B]) -> ε̂``
@@ -174,7 +174,7 @@ def conditional_rollout(
     _, context = initial_window(initial, context_length_of(network), grid=grid, lam=zeros)
     options = {"save_every": save_every, "progress": progress, "energy_band": energy_band, "name": "conditional_rollout", "fix": BASELINE_FIX}
     saved, _ = advance(network, integrator, context, zeros, dt, steps, sigma=zeros, generator=generator, **options)
-    return Path(u=torch.cat([initial, saved], dim=1), grid=grid, dt=dt * save_every, lam=0.0)
+    return Trajectory(u=torch.cat([initial, saved], dim=1), grid=grid, dt=dt * save_every, lam=0.0)
 
 
 def context_length_of(network) -> int:

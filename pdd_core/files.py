@@ -18,7 +18,7 @@ import re
 import shutil
 import socket
 from collections.abc import Callable, Iterator
-from pathlib import Path as FilePath
+from pathlib import Path
 
 from pdd_core.errors import DataError, PDDError, bad_argument
 
@@ -39,7 +39,7 @@ WRITE_ERRNOS = {
 HDF5_ERRNO = re.compile(r"errno = (\d+)")
 
 
-def temporary_name(path: FilePath) -> FilePath:
+def temporary_name(path: Path) -> Path:
     """``.NAME.PID.tmp`` beside ``path``: two processes never share a temporary file."""
     return path.with_name(f".{path.name}.{os.getpid()}.tmp")
 
@@ -82,7 +82,7 @@ def describe_os_error(error: OSError) -> str:
     return f"{path}: {error.strerror or error}. Fix: check the path and its permissions"
 
 
-def fsync_directory(directory: FilePath) -> None:
+def fsync_directory(directory: Path) -> None:
     """Persist a rename in ``directory`` (POSIX); a no-op where directories cannot be opened."""
     try:
         handle = os.open(directory, os.O_RDONLY)
@@ -96,19 +96,19 @@ def fsync_directory(directory: FilePath) -> None:
         os.close(handle)
 
 
-def fsync_file(path: FilePath) -> None:
+def fsync_file(path: Path) -> None:
     """Flush a closed file to disk so that a rename after it survives a power cut."""
     with open(path, "rb") as handle:
         os.fsync(handle.fileno())
 
 
-def write_atomically(path: str | os.PathLike, write: Callable[[FilePath], None]) -> FilePath:
+def write_atomically(path: str | os.PathLike, write: Callable[[Path], None]) -> Path:
     """Call ``write(temporary)``, flush it and rename it over ``path``: readers see the old file or the new one.
 
     The temporary name is unique to this process (:func:`temporary_name`) and removed on any
     failure. Callers wrap it in :func:`write_errors` to say what survives a failed write.
     """
-    target = FilePath(path)
+    target = Path(path)
     temporary = temporary_name(target)
     try:
         write(temporary)
@@ -121,7 +121,7 @@ def write_atomically(path: str | os.PathLike, write: Callable[[FilePath], None])
     return target
 
 
-def write_bytes_atomically(path: str | os.PathLike, data: bytes | memoryview) -> FilePath:
+def write_bytes_atomically(path: str | os.PathLike, data: bytes | memoryview) -> Path:
     """:func:`write_atomically` for content serialised in memory first (torch.save, an in-memory HDF5 file).
 
     Serialisers that write to disk themselves turn a full disk into opaque errors (torch:
@@ -130,7 +130,7 @@ def write_bytes_atomically(path: str | os.PathLike, data: bytes | memoryview) ->
     return write_atomically(path, lambda temporary: temporary.write_bytes(data))
 
 
-def check_parent(path: FilePath, what: str = "out") -> None:
+def check_parent(path: Path, what: str = "out") -> None:
     """Refuse an output whose parent (or any ancestor) is a file, before any work is done."""
     for ancestor in path.absolute().parents:
         if ancestor.exists():
@@ -141,7 +141,7 @@ def check_parent(path: FilePath, what: str = "out") -> None:
             return
 
 
-def open_work_directory(directory: FilePath, request: dict, overwrite: bool, *, command: str, what: str = "out") -> bool:
+def open_work_directory(directory: Path, request: dict, overwrite: bool, *, command: str, what: str = "out") -> bool:
     """Create the work directory of an interrupted-and-resumable job, or claim the one it left.
 
     ``directory/request.json`` records what is being made. The same request resumes (returns
@@ -189,9 +189,9 @@ def open_work_directory(directory: FilePath, request: dict, overwrite: bool, *, 
 
 
 @contextlib.contextmanager
-def locked_directory(path: str | os.PathLike, what: str = "--out") -> Iterator[FilePath]:
+def locked_directory(path: str | os.PathLike, what: str = "--out") -> Iterator[Path]:
     """Create the output directory ``path`` (refusing a file in the way) and hold its lock while in use."""
-    directory = FilePath(path)
+    directory = Path(path)
     check_parent(directory / RUN_LOCK_NAME, what)
     with write_errors(directory, what):
         directory.mkdir(parents=True, exist_ok=True)
@@ -209,19 +209,19 @@ class OutputLock:
     """
 
     def __init__(self, lock_file: str | os.PathLike, output: str | os.PathLike, what: str = "out") -> None:
-        self.lock_file = FilePath(lock_file)
+        self.lock_file = Path(lock_file)
         self.output = str(output)
         self.what = what
         self._handle: int | None = None
 
     @classmethod
     def for_file(cls, path: str | os.PathLike, what: str = "out") -> OutputLock:
-        path = FilePath(path)
+        path = Path(path)
         return cls(path.with_name(path.name + LOCK_SUFFIX), path, what)
 
     @classmethod
     def for_directory(cls, directory: str | os.PathLike, what: str = "out") -> OutputLock:
-        return cls(FilePath(directory) / RUN_LOCK_NAME, directory, what)
+        return cls(Path(directory) / RUN_LOCK_NAME, directory, what)
 
     def acquire(self) -> OutputLock:
         with write_errors(self.lock_file, self.what):

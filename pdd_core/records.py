@@ -30,16 +30,16 @@ class Transition:
     active: torch.Tensor
 
 
-def _check_path(instance: "Path") -> None:
-    check_field(instance.u, instance.grid, "Path.u")
+def _check_path(instance: "Trajectory") -> None:
+    check_field(instance.u, instance.grid, "Trajectory.u")
     if not (isinstance(instance.dt, (int, float)) and math.isfinite(instance.dt) and instance.dt > 0):
-        raise bad_argument("Path.dt", instance.dt, "the sampling interval must be finite and > 0", "pass the data's Δt, e.g. dt=0.05")
+        raise bad_argument("Trajectory.dt", instance.dt, "the sampling interval must be finite and > 0", "pass the data's Δt, e.g. dt=0.05")
     if instance.lam.shape != (instance.u.shape[0],):
-        raise bad_argument("Path.lam.shape", tuple(instance.lam.shape), f"expected one λ per sample ([{instance.u.shape[0]}])", "pass lam as a float or a [B] tensor", kind=ShapeError)
+        raise bad_argument("Trajectory.lam.shape", tuple(instance.lam.shape), f"expected one λ per sample ([{instance.u.shape[0]}])", "pass lam as a float or a [B] tensor", kind=ShapeError)
 
 
 @attrs.frozen(eq=False)
-class Path:
+class Trajectory:
     """A batch of spatiotemporal paths at diffusion scale λ.
 
     Attributes:
@@ -56,7 +56,7 @@ class Path:
 
     def __attrs_post_init__(self) -> None:
         # Normalise λ once so every consumer sees float64 [B]; the record stays frozen.
-        object.__setattr__(self, "lam", as_lambda(self.lam, self.u.shape[0], "Path.lam", device=self.u.device))
+        object.__setattr__(self, "lam", as_lambda(self.lam, self.u.shape[0], "Trajectory.lam", device=self.u.device))
         _check_path(self)
 
     @property

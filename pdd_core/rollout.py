@@ -9,7 +9,7 @@ from tqdm.auto import tqdm
 
 from pdd_core.errors import bad_argument
 from pdd_core.grid import Grid
-from pdd_core.records import Path
+from pdd_core.records import Trajectory
 from pdd_core.validation import as_lambda, check_field
 
 # A state whose mean square over (C, *space) exceeds this many times the data's variance has left
@@ -123,8 +123,8 @@ def rollout(
     save_every: int = 1,
     progress: bool = False,
     energy_band: float | None = None,
-) -> Path:
-    """Integrate du = f_λ(window) dt + σ dW for ``steps`` steps of Δt and return a :class:`Path`.
+) -> Trajectory:
+    """Integrate du = f_λ(window) dt + σ dW for ``steps`` steps of Δt and return a :class:`Trajectory`.
 
     Args:
         initial: the initial condition ``[B, C, *space]`` or an initial history
@@ -154,4 +154,4 @@ def rollout(
     initial, history = initial_window(initial, drift.window, grid=grid, lam=lam, scheme=scheme)
     options = {"sigma": sigma, "generator": generator, "save_every": save_every, "progress": progress, "energy_band": energy_band}
     saved, _ = advance(drift, integrator, history, lam, dt, steps, **options)
-    return Path(u=torch.cat([initial, saved], dim=1), grid=grid, dt=dt * save_every, lam=lam)
+    return Trajectory(u=torch.cat([initial, saved], dim=1), grid=grid, dt=dt * save_every, lam=lam)

@@ -7,7 +7,7 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pdd_core import Grid, Path, ShapeError, irfft, rfft
+from pdd_core import Grid, ShapeError, Trajectory, irfft, rfft
 from pdd_core.drifts.linear import LinearDrift
 from pdd_core.drifts.windows import drift_on_path, history_windows
 from pdd_core.score import NoisePredictionScore, PathScore, log_density, path_log_density
@@ -90,7 +90,7 @@ def test_log_density_is_the_gaussian_em_transition_density():
     sigma = scheme.sigma(grid, lam, dt)
     normal = torch.distributions.Normal(u[:, :-1], (sigma * math.sqrt(dt)).item())
     torch.testing.assert_close(log_density(u, lam, drift, scheme, grid, dt), normal.log_prob(u[:, 1:]).sum().reshape(1))
-    assert path_log_density(Path(u, grid, dt, lam), drift, scheme) == log_density(u, lam, drift, scheme, grid, dt)
+    assert path_log_density(Trajectory(u, grid, dt, lam), drift, scheme) == log_density(u, lam, drift, scheme, grid, dt)
 
 
 def test_path_score_keeps_no_graph_and_no_parameter_gradients():

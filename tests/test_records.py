@@ -2,13 +2,13 @@ import attrs
 import pytest
 import torch
 
-from pdd_core import ArgumentError, Drift, Grid, LambdaSampler, Path, RGScheme, Score, ShapeError, System, TimeIntegrator
+from pdd_core import ArgumentError, Drift, Grid, LambdaSampler, RGScheme, Score, ShapeError, System, TimeIntegrator, Trajectory
 from schemes import Carosso, FourierDiagonal, Polchinski, VariancePreserving
 
 
 def test_path_normalises_lambda_and_is_frozen():
     grid = Grid((8,), channels=2)
-    path = Path(u=torch.zeros(3, 5, 2, 8), grid=grid, dt=0.05, lam=0.2)
+    path = Trajectory(u=torch.zeros(3, 5, 2, 8), grid=grid, dt=0.05, lam=0.2)
     assert path.lam.dtype == torch.float64 and path.lam.shape == (3,)
     assert path.batch == 3 and path.n_frames == 5
     with pytest.raises(attrs.exceptions.FrozenInstanceError):
@@ -20,16 +20,16 @@ def test_path_normalises_lambda_and_is_frozen():
 @pytest.mark.parametrize(
     "kwargs, error, name",
     [
-        ({"u": torch.zeros(3, 5, 1, 8)}, ShapeError, "Path.u.shape"),
-        ({"dt": 0.0}, ArgumentError, "Path.dt"),
-        ({"lam": torch.tensor([0.1, 0.2])}, ShapeError, "Path.lam.shape"),
-        ({"lam": -0.5}, ArgumentError, "Path.lam"),
+        ({"u": torch.zeros(3, 5, 1, 8)}, ShapeError, "Trajectory.u.shape"),
+        ({"dt": 0.0}, ArgumentError, "Trajectory.dt"),
+        ({"lam": torch.tensor([0.1, 0.2])}, ShapeError, "Trajectory.lam.shape"),
+        ({"lam": -0.5}, ArgumentError, "Trajectory.lam"),
     ],
 )
 def test_path_rejects_bad_input(kwargs, error, name):
     base = {"u": torch.zeros(3, 5, 2, 8), "grid": Grid((8,), channels=2), "dt": 0.05, "lam": 0.0}
     with pytest.raises(error, match=f"^{name}=.*Fix:"):
-        Path(**{**base, **kwargs})
+        Trajectory(**{**base, **kwargs})
 
 
 @pytest.mark.parametrize("scheme", [Carosso(), VariancePreserving(), Polchinski(), FourierDiagonal(rate=lambda k2, lam: k2, noise=lambda k2, lam: 1.0)])

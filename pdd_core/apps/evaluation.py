@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path as FilePath
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -72,7 +72,7 @@ class EvaluationSettings:
     n_super_resolve: int | None = None
 
 
-def _write_json(path: FilePath, payload: dict[str, Any]) -> None:
+def _write_json(path: Path, payload: dict[str, Any]) -> None:
     temporary = path.with_name(f".{path.name}.tmp")
     temporary.write_text(json.dumps(payload, indent=2, default=float) + "\n")
     os.replace(temporary, path)
@@ -115,7 +115,7 @@ def evaluate_run(
     unknown = [task for task in tasks if task not in TASKS]
     if unknown:
         raise bad_argument("tasks", ",".join(tasks), f"unknown task(s) {unknown}", f"use a comma-separated subset of {','.join(TASKS)}", kind=ConfigError)
-    out = FilePath(out_dir)
+    out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     reference = read_paths(run, reference_file, split=settings.split, n=settings.n_paths).u.to(run.dtype)
     frames, window = reference.shape[1], run.config.resolved_window

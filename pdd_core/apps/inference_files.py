@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path as FilePath
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -42,7 +42,7 @@ class InputPaths:
     metadata: DatasetMetadata
 
 
-def _standardize(values: np.ndarray, mean: tuple[float, ...], std: tuple[float, ...], ndim: int, path: FilePath) -> torch.Tensor:
+def _standardize(values: np.ndarray, mean: tuple[float, ...], std: tuple[float, ...], ndim: int, path: Path) -> torch.Tensor:
     if min(std) <= 0:
         raise bad_argument(f"{path}:std", std, "a channel is constant, so it cannot be standardised", "use data whose channels vary", kind=DataError)
     shape = (-1,) + (1,) * ndim
@@ -59,7 +59,7 @@ def read_paths(run: TrainedRun, path: str | os.PathLike, split: str | None = Non
     defaults to ``train`` for inference outputs (where they keep their paths) and ``test``
     for dataset files.
     """
-    path = FilePath(path)
+    path = Path(path)
     metadata = read_metadata(path)
     with h5py.File(path, "r") as file:
         is_output = COMMAND_ATTRIBUTE in file.attrs
@@ -90,9 +90,9 @@ def read_paths(run: TrainedRun, path: str | os.PathLike, split: str | None = Non
     return InputPaths(u=u, lam=lam, split=split, metadata=metadata)
 
 
-def check_output_path(path: str | os.PathLike, overwrite: bool) -> FilePath:
+def check_output_path(path: str | os.PathLike, overwrite: bool) -> Path:
     """Refuse to replace an existing file unless ``overwrite``; create the parent directories."""
-    target = FilePath(path)
+    target = Path(path)
     if target.is_dir():
         raise bad_argument("out", str(target), "is a directory", "pass a file name such as samples.h5", kind=DataError)
     if target.exists() and not overwrite:

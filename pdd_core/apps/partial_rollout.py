@@ -17,7 +17,7 @@ from __future__ import annotations
 import io
 import re
 import shutil
-from pathlib import Path as FilePath
+from pathlib import Path
 
 import torch
 
@@ -36,20 +36,20 @@ def segment_steps(save_every: int) -> int:
 class PartialRollout:
     """The segment files of one rollout request, in ``directory``."""
 
-    def __init__(self, directory: str | FilePath, request: dict) -> None:
-        self.directory = FilePath(directory)
+    def __init__(self, directory: str | Path, request: dict) -> None:
+        self.directory = Path(directory)
         self.request = request
 
     @classmethod
-    def beside(cls, out: str | FilePath, request: dict) -> PartialRollout:
-        out = FilePath(out)
+    def beside(cls, out: str | Path, request: dict) -> PartialRollout:
+        out = Path(out)
         return cls(out.with_name(out.name + PARTIAL_SUFFIX), request)
 
     def open(self, overwrite: bool) -> bool:
         """Create the directory or claim the one an interrupted run left (True: there is work to resume)."""
         return open_work_directory(self.directory, self.request, overwrite, command="pdd simulate")
 
-    def _files(self) -> list[tuple[int, int, int, FilePath]]:
+    def _files(self) -> list[tuple[int, int, int, Path]]:
         found = []
         for path in self.directory.glob("rows-*.pt"):
             match = SEGMENT_NAME.fullmatch(path.name)

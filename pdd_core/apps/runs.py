@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import os
-from pathlib import Path as FilePath
+from pathlib import Path
 
 import attrs
 import torch
@@ -48,13 +48,13 @@ class TrainedRun:
     both stored in the checkpoint (None in checkpoints that predate them).
     """
 
-    run_dir: FilePath
+    run_dir: Path
     model: nn.Module
     config: TrainConfig
     scheme: object
     grid: Grid
     dt: float
-    data_path: FilePath | None
+    data_path: Path | None
     data: DatasetMetadata | None
     data_power: torch.Tensor | None = None
     data_autocovariance: torch.Tensor | None = None
@@ -87,11 +87,11 @@ def resolve_device(device: str | torch.device = "cpu") -> torch.device:
     return torch.device("cuda" if device == "cuda" or (device == "auto" and torch.cuda.is_available()) else "cpu")
 
 
-def _training_file(run_dir: FilePath, data: str | None) -> FilePath | None:
+def _training_file(run_dir: Path, data: str | None) -> Path | None:
     """The run's data file: as recorded (absolute, or relative to the working directory), else relative to RUN_DIR."""
     if data is None:
         return None
-    for candidate in (FilePath(data), run_dir / data):
+    for candidate in (Path(data), run_dir / data):
         if candidate.is_file():
             return candidate
     return None
@@ -102,7 +102,7 @@ def load_run(run_dir: str | os.PathLike, *, ema: bool = True, device: str | torc
 
     The scheme is looked up in ``SCHEMES``: import ``schemes`` first (the ``pdd`` command does).
     """
-    path = FilePath(run_dir)
+    path = Path(run_dir)
     if not path.is_dir():
         raise bad_argument("RUN_DIR", str(path), "no such run directory", "pass a directory written by `pdd train --out RUN_DIR`", kind=DataError)
     record = load_checkpoint(path)

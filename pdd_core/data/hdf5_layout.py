@@ -23,7 +23,7 @@ import hashlib
 import json
 import math
 import os
-from pathlib import Path as FilePath
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -203,7 +203,7 @@ def write_dataset_file(
     ``train``; ``extra_attributes`` are added to the root (provenance). The file appears
     atomically (:func:`pdd_core.files.write_atomically`), each split with its checksum.
     """
-    target = FilePath(path)
+    target = Path(path)
     missing = [name for name in SPLITS if name not in splits]
     if missing or set(splits) - set(SPLITS):
         raise bad_argument(
@@ -237,7 +237,7 @@ def write_dataset_file(
         system, config, float(dt), grid, statistics.mean, statistics.std, {name: array.shape for name, array in stored.items()}, seed=seed, preset=preset
     )
 
-    def write(temporary: FilePath) -> None:
+    def write(temporary: Path) -> None:
         with h5py.File(temporary, "w") as file:
             for name in SPLITS:
                 dataset = create_split(file, name, stored[name].shape[0], n_frames, grid)

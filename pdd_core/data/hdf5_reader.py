@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from pathlib import Path as FilePath
+from pathlib import Path
 from typing import Any
 
 import h5py
@@ -48,7 +48,7 @@ def verify_checksums(path: str | os.PathLike) -> dict[str, bool | None]:
     return results
 
 
-def _missing_file_error(path: FilePath) -> DataError:
+def _missing_file_error(path: Path) -> DataError:
     partial = path.with_name(path.name + PARTIAL_SUFFIX)
     if partial.exists():
         return bad_argument(
@@ -68,7 +68,7 @@ def open_dataset_file(path: str | os.PathLike) -> h5py.File:
     truncated or corrupted file, missing datasets or attributes, a wrong format version, and
     shapes that disagree with the stored grid. The caller closes the returned file.
     """
-    path = FilePath(path)
+    path = Path(path)
     if not path.exists():
         raise _missing_file_error(path)
     if path.is_dir():
@@ -103,10 +103,10 @@ def open_dataset_file(path: str | os.PathLike) -> h5py.File:
 def read_metadata(path: str | os.PathLike) -> DatasetMetadata:
     """Validate a dataset file and return its :class:`DatasetMetadata` (the file is closed)."""
     with open_dataset_file(path) as file:
-        return _metadata_of(file, FilePath(path))
+        return _metadata_of(file, Path(path))
 
 
-def _metadata_of(file: h5py.File, path: FilePath) -> DatasetMetadata:
+def _metadata_of(file: h5py.File, path: Path) -> DatasetMetadata:
     attributes = file.attrs
     missing = [key for key in REQUIRED_ATTRIBUTES if key not in attributes]
     if "format_version" not in missing:
@@ -162,7 +162,7 @@ def _metadata_of(file: h5py.File, path: FilePath) -> DatasetMetadata:
     )
 
 
-def _check_version(value: Any, path: FilePath) -> None:
+def _check_version(value: Any, path: Path) -> None:
     try:
         version = int(value)
     except (TypeError, ValueError):
@@ -185,14 +185,14 @@ def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-def _number(value: Any, name: str, path: FilePath) -> float:
+def _number(value: Any, name: str, path: Path) -> float:
     try:
         return float(value)
     except (TypeError, ValueError):
         raise bad_argument(f"{path}:{name}", _plain(value), "must be a number", "store a float", kind=DataError) from None
 
 
-def _optional_int(attributes: h5py.AttributeManager, name: str, path: FilePath) -> int | None:
+def _optional_int(attributes: h5py.AttributeManager, name: str, path: Path) -> int | None:
     if name not in attributes:
         return None
     value = attributes[name]
@@ -202,7 +202,7 @@ def _optional_int(attributes: h5py.AttributeManager, name: str, path: FilePath) 
         raise bad_argument(f"{path}:{name}", _plain(value), "must be an integer", f"store {name} as an int64 attribute or remove it", kind=DataError) from None
 
 
-def _grid_of(attributes: h5py.AttributeManager, path: FilePath) -> Grid:
+def _grid_of(attributes: h5py.AttributeManager, path: Path) -> Grid:
     try:
         shape = tuple(int(n) for n in np.atleast_1d(attributes["grid_shape"]))
         length = tuple(float(x) for x in np.atleast_1d(attributes["grid_length"]))
@@ -217,7 +217,7 @@ def _grid_of(attributes: h5py.AttributeManager, path: FilePath) -> Grid:
         ) from None
 
 
-def _check_splits(file: h5py.File, splits: dict[str, tuple[int, ...]], grid: Grid, path: FilePath) -> None:
+def _check_splits(file: h5py.File, splits: dict[str, tuple[int, ...]], grid: Grid, path: Path) -> None:
     frames = {shape[1] for shape in splits.values() if len(shape) > 1}
     for name, shape in splits.items():
         if len(shape) != 3 + grid.ndim or shape[2] != grid.channels or shape[3:] != grid.shape:
@@ -243,7 +243,7 @@ def _check_splits(file: h5py.File, splits: dict[str, tuple[int, ...]], grid: Gri
         raise bad_argument(f"{path}:train.shape", splits["train"], "the train split is empty", "store at least one training path", kind=DataError)
 
 
-def _channel_vector(value: Any, name: str, grid: Grid, path: FilePath) -> tuple[float, ...]:
+def _channel_vector(value: Any, name: str, grid: Grid, path: Path) -> tuple[float, ...]:
     try:
         vector = np.atleast_1d(np.asarray(value, dtype=np.float64))
     except (TypeError, ValueError):

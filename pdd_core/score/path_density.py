@@ -11,7 +11,7 @@ import torch
 from pdd_core.drifts.windows import drift_on_path
 from pdd_core.errors import bad_argument
 from pdd_core.grid import Grid
-from pdd_core.records import Path
+from pdd_core.records import Trajectory
 from pdd_core.spectral import rfft
 from pdd_core.validation import as_lambda, check_field
 
@@ -142,6 +142,6 @@ def log_density(
     return value
 
 
-def path_log_density(path: Path, drift, scheme, *, delta_lambda: float = DEFAULT_DELTA_LAMBDA, noise_model=ScalarNoise(), initial=None) -> torch.Tensor:
-    """:func:`log_density` of a :class:`Path` record (its λ, Δt and grid)."""
+def path_log_density(path: Trajectory, drift, scheme, *, delta_lambda: float = DEFAULT_DELTA_LAMBDA, noise_model=ScalarNoise(), initial=None) -> torch.Tensor:
+    """:func:`log_density` of a :class:`Trajectory` record (its λ, Δt and grid)."""
     return log_density(path.u, path.lam, drift, scheme, path.grid, path.dt, delta_lambda=delta_lambda, noise_model=noise_model, initial=initial)

@@ -7,7 +7,7 @@ import json
 import math
 import os
 import time
-from pathlib import Path as FilePath
+from pathlib import Path
 
 import torch
 
@@ -119,7 +119,7 @@ def run(args: argparse.Namespace) -> int:
         return _run(args, demo, out)
 
 
-def _run(args: argparse.Namespace, demo: dict, out: FilePath) -> int:
+def _run(args: argparse.Namespace, demo: dict, out: Path) -> int:
     progress = not args.no_progress
     timings: dict[str, float] = {}
     started = begin = time.perf_counter()

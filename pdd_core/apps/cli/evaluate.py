@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from pathlib import Path as FilePath
+from pathlib import Path
 
 import solvers  # noqa: F401  (registers the named integrators)
 from pdd_core.apps.cli.generate import (
@@ -135,7 +135,7 @@ def run(args: argparse.Namespace) -> int:
         metrics = evaluate_run(trained, args.data, out, progress=not args.no_progress, **options)
     summary = {key: {k: v for k, v in value.items() if k in ("l2", "spectral_error", "skipped")} for key, value in metrics.items() if isinstance(value, dict) and key in ("simulate", "generate", "super_resolve", "low_resolution")}
     print(json.dumps(summary, indent=2))
-    written = FilePath(args.out).resolve() / "metrics.json"
+    written = Path(args.out).resolve() / "metrics.json"
     print(f"evaluated in {time.perf_counter() - started:.1f} s; wrote {written} and {len(metrics['figures'])} figures")
     # A requested task that failed makes the command fail, after what succeeded has been written.
     failed = {key: value["failed"] for key, value in metrics.items() if isinstance(value, dict) and "failed" in value}

@@ -11,7 +11,7 @@ import contextlib
 import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path as FilePath
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -186,7 +186,7 @@ def sampler_settings(args: argparse.Namespace, name: str, sampler, lam_grid: tor
 
 
 @contextlib.contextmanager
-def locked_output(args: argparse.Namespace) -> Iterator[FilePath]:
+def locked_output(args: argparse.Namespace) -> Iterator[Path]:
     """The checked ``--out``, locked against a second writer until the command ends (``FILE.lock``)."""
     out = check_output_path(args.out, args.overwrite)
     with OutputLock.for_file(out):
@@ -194,10 +194,10 @@ def locked_output(args: argparse.Namespace) -> Iterator[FilePath]:
 
 
 def common_settings(args: argparse.Namespace) -> dict[str, Any]:
-    return {"run_dir": str(FilePath(args.run_dir).resolve()), "seed": args.seed, "device": args.device, "batch_size": args.batch_size}
+    return {"run_dir": str(Path(args.run_dir).resolve()), "seed": args.seed, "device": args.device, "batch_size": args.batch_size}
 
 
-def report(out: FilePath, paths: torch.Tensor, what: str, started: float) -> None:
+def report(out: Path, paths: torch.Tensor, what: str, started: float) -> None:
     shape = "x".join(str(n) for n in paths.shape)
     print(f"{what}: [{shape}] in {time.perf_counter() - started:.1f} s")
     print(f"wrote {out.resolve()} (paths in the 'train' split, standardised units)")

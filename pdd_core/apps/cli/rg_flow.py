@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-from pathlib import Path as FilePath
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -234,7 +234,7 @@ def run(args: argparse.Namespace) -> int:
         return _run(args, names, ts, snapshots, settings, system, schemes, out)
 
 
-def _run(args: argparse.Namespace, names, ts, snapshots, settings, system, schemes, out: FilePath) -> int:
+def _run(args: argparse.Namespace, names, ts, snapshots, settings, system, schemes, out: Path) -> int:
     grid = system.grid
     progress = not args.no_progress
     resampler = _resampler(args)

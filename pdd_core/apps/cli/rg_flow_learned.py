@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from pathlib import Path as FilePath
+from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
@@ -93,7 +93,7 @@ def run_learned(
     samples: np.ndarray,
     hmc: dict[str, Any],
     resampler: Any,
-    out: FilePath,
+    out: Path,
 ) -> int:
     """Train on ``samples``, sample the learned flow at ``ts``, compare with the exact flow; write DIR and print a summary."""
     grid, progress = system.grid, not args.no_progress

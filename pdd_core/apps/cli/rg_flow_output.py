@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-from pathlib import Path as FilePath
+from pathlib import Path
 from typing import Any, Callable
 
 from pdd_core.config import tagged
@@ -27,7 +27,7 @@ def record_header(command: str, args: argparse.Namespace, system: Any, grid: Gri
     }
 
 
-def write_atomically(path: FilePath, write: Callable[[str], None]) -> None:
+def write_atomically(path: Path, write: Callable[[str], None]) -> None:
     """Write through a temporary file in the same directory and rename it into place."""
     temporary = str(path.with_name(f".{path.name}.{os.getpid()}.tmp"))
     try:
@@ -39,7 +39,7 @@ def write_atomically(path: FilePath, write: Callable[[str], None]) -> None:
         raise
 
 
-def save_json(path: FilePath, record: dict[str, Any]) -> None:
+def save_json(path: Path, record: dict[str, Any]) -> None:
     def write(name: str) -> None:
         with open(name, "w", encoding="utf-8") as file:
             json.dump(record, file, indent=1, allow_nan=False)
@@ -48,5 +48,5 @@ def save_json(path: FilePath, record: dict[str, Any]) -> None:
     write_atomically(path, write)
 
 
-def save_figure(path: FilePath, figure: Any) -> None:
+def save_figure(path: Path, figure: Any) -> None:
     write_atomically(path, lambda name: figure.savefig(name, format="png", dpi=110))

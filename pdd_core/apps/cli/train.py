@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from pathlib import Path as FilePath
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -99,26 +99,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="do not draw the progress bar")
 
 
-def run_directory(args: argparse.Namespace, settings: dict[str, Any]) -> FilePath:
+def run_directory(args: argparse.Namespace, settings: dict[str, Any]) -> Path:
     """RUN_DIR from --out, else from ``out`` in the TOML file (relative to the file)."""
     out = settings.pop("out", None)
     if args.out is not None:
         if not args.out.strip():
             raise bad_argument("--out", args.out, "must name a run directory", "pass --out runs/NAME", kind=ConfigError)
-        return FilePath(args.out)
+        return Path(args.out)
     if out is None:
         raise bad_argument("--out", None, "no run directory given", "pass --out RUN_DIR (or set out = 'RUN_DIR' in the TOML config)", kind=ConfigError)
     if not isinstance(out, str) or not out.strip():
         raise bad_argument("out", out, "must name a run directory (a non-empty string)", "set out = 'runs/NAME' in the TOML config", kind=ConfigError)
-    return FilePath(args.config).parent / out
+    return Path(args.config).parent / out
 
 
-def build_config(args: argparse.Namespace) -> tuple[TrainConfig, FilePath]:
+def build_config(args: argparse.Namespace) -> tuple[TrainConfig, Path]:
     """Config file, then flags, then --set; on --resume without a file, the stored config is the base."""
     settings: dict[str, Any] = read_toml(args.config) if args.config else {}
     if isinstance(settings.get("data"), str):
         # Paths in a config file are relative to the file, like its ``out``.
-        settings["data"] = str(FilePath(args.config).parent / settings["data"])
+        settings["data"] = str(Path(args.config).parent / settings["data"])
     run_dir = run_directory(args, settings)
     if args.resume and not args.config:
         settings = load_checkpoint(checkpoint_path(run_dir))["config"] if checkpoint_path(run_dir).exists() else {}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path as FilePath
+from pathlib import Path
 
 import h5py
 import numpy as np
@@ -39,7 +39,7 @@ class PathDataset(Dataset):
     def __init__(self, path: str | os.PathLike, split: str = "train", window: int | None = None, standardize: bool = True, rng_seed: int = 0) -> None:
         if split not in SPLITS:
             raise bad_argument("split", split, "unknown split", f"use one of {list(SPLITS)}")
-        self.path = FilePath(path)
+        self.path = Path(path)
         self.split = split
         self.metadata: DatasetMetadata = read_metadata(self.path)
         n_frames = self.metadata.splits[split][1]

@@ -29,7 +29,7 @@ import shutil
 import sys
 import time
 from collections.abc import Callable
-from pathlib import Path as FilePath
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -88,7 +88,7 @@ class Chunk:
 class GenerationReport:
     """What :func:`generate_dataset` did: the file, its metadata and how much was resumed."""
 
-    path: FilePath
+    path: Path
     metadata: DatasetMetadata
     preset: DatasetPreset
     chunks_total: int
@@ -252,7 +252,7 @@ def generate_dataset(
     # Plain ints from here on: they go into JSON and HDF5 attributes.
     seed, chunk_paths, sizes = int(seed), int(chunk_paths), {split: int(n) for split, n in sizes.items()}
 
-    target = FilePath(out_path)
+    target = Path(out_path)
     _check_target(target, overwrite)
     with OutputLock.for_file(target, "out_path"):
         _check_target(target, overwrite)  # another process may have finished it while we waited for nothing
@@ -321,7 +321,7 @@ def _draw_missing(system, system_name, preset_name, n_frames, seed, partial, chu
                     on_chunk(chunk.split, chunk.index)
 
 
-def _check_free_space(partial: FilePath, chunks: list[Chunk]) -> None:
+def _check_free_space(partial: Path, chunks: list[Chunk]) -> None:
     """Refuse to assemble onto a disk without room for it: HDF5 fails badly when a write runs out of space."""
     needed = sum((partial / chunk.file_name).stat().st_size for chunk in chunks)
     free = shutil.disk_usage(partial).free
@@ -329,7 +329,7 @@ def _check_free_space(partial: FilePath, chunks: list[Chunk]) -> None:
         raise OSError(errno.ENOSPC, f"{needed / 2**20:.1f} MiB needed, {free / 2**20:.1f} MiB free")
 
 
-def _check_target(target: FilePath, overwrite: bool) -> None:
+def _check_target(target: Path, overwrite: bool) -> None:
     if target.is_dir():
         raise bad_argument("out_path", str(target), "is a directory", "pass a file name such as data/lorenz96.h5", kind=DataError)
     if target.exists() and not overwrite:
@@ -345,7 +345,7 @@ def _check_target(target: FilePath, overwrite: bool) -> None:
     check_parent(target, "out_path")
 
 
-def _generate_chunk(system: System, system_name: str, chunk: Chunk, n_frames: int, seed: int, partial: FilePath, progress: bool) -> None:
+def _generate_chunk(system: System, system_name: str, chunk: Chunk, n_frames: int, seed: int, partial: Path, progress: bool) -> None:
     """Draw one chunk from its own generator and save it in ``partial``."""
     try:
         paths = draw_paths(system, chunk.n_paths, n_frames, chunk_generator(seed, chunk.split, chunk.index), progress)
@@ -376,7 +376,7 @@ def _chunk_checksum(file: h5py.File) -> str:
     return digest.hexdigest()
 
 
-def _chunk_is_complete(path: FilePath, chunk: Chunk, n_frames: int, grid: Grid) -> bool:
+def _chunk_is_complete(path: Path, chunk: Chunk, n_frames: int, grid: Grid) -> bool:
     """Whether ``path`` is this chunk, whole: its shape right and its checksum matching its bytes."""
     if not path.exists():
         return False
@@ -402,7 +402,7 @@ def _to_storage(paths: np.ndarray, system_name: str, chunk: Chunk) -> np.ndarray
     return stored
 
 
-def _write_chunk(path: FilePath, paths: np.ndarray, grid: Grid) -> None:
+def _write_chunk(path: Path, paths: np.ndarray, grid: Grid) -> None:
     """Write one finished chunk with its train statistics and checksum; it appears atomically.
 
     The HDF5 file is built in memory and written with plain file writes, so a full disk is an
@@ -419,7 +419,7 @@ def _write_chunk(path: FilePath, paths: np.ndarray, grid: Grid) -> None:
     write_bytes_atomically(path, buffer.getbuffer())
 
 
-def _assemble(partial: FilePath, assembly: FilePath, chunks: list[Chunk], n_frames: int, base: DatasetMetadata) -> DatasetMetadata:
+def _assemble(partial: Path, assembly: Path, chunks: list[Chunk], n_frames: int, base: DatasetMetadata) -> DatasetMetadata:
     """Build the final file from the chunk files in a fixed order, copying compressed chunks verbatim."""
     grid = base.grid
     statistics = ChannelStatistics(0, (), ())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from pathlib import Path as FilePath
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -29,7 +29,7 @@ def plot_error_vs_lambda(
     spectral_std: Any = None,
     offset: float = LAMBDA_OFFSET,
     title: str | None = None,
-) -> FilePath:
+) -> Path:
     """L2 error and spectral error against λ, side by side (PDD Fig. 7); write a PNG and return its path.
 
     ``lams``, ``l2`` (Eq. 63 at the step of interest, the paper's sixth) and ``spectral`` (Eq. 64)
@@ -60,7 +60,7 @@ def plot_error_vs_lambda(
     return save_figure(figure, out)
 
 
-def plot_training_curve(log_records: Iterable[Mapping[str, Any]], out: Any, *, title: str | None = None) -> FilePath:
+def plot_training_curve(log_records: Iterable[Mapping[str, Any]], out: Any, *, title: str | None = None) -> Path:
     """Training loss against step from the trainer's JSONL records; write a PNG and return its path.
 
     ``log_records`` is a list of dicts with at least ``step`` and ``loss`` (``log.jsonl`` read with

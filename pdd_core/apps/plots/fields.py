@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path as FilePath
+from pathlib import Path
 from typing import Any
 
 from pdd_core.apps.plots.output import channel_labels, check_labels, check_output_path, new_figure, save_figure
@@ -18,7 +18,7 @@ def plot_spatiotemporal_panels(
     frame: int | None = None,
     dt: float | None = None,
     title: str | None = None,
-) -> FilePath:
+) -> Path:
     """Plot one path per label and write a PNG to ``out``; return its path.
 
     ``paths`` maps a label ("reference", "surrogate", "DDPM", ...) to one path ``[T, C, N]`` (1D) or

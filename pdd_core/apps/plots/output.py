@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Sequence
-from pathlib import Path as FilePath
+from pathlib import Path
 from typing import Any
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -22,11 +22,11 @@ DPI = 150
 PANEL_SIZE = (3.2, 2.6)
 
 
-def check_output_path(out: Any) -> FilePath:
+def check_output_path(out: Any) -> Path:
     """Require ``out`` to name a ``.png`` file inside an existing directory; return it as a Path."""
     if not isinstance(out, (str, os.PathLike)):
         raise bad_argument("out", out, "expected a file path", "pass e.g. out='figures/simulate.png'", kind=DTypeError)
-    path = FilePath(out)
+    path = Path(out)
     if path.suffix.lower() != ".png":
         raise bad_argument("out", str(path), "plots are written as PNG", "give the output file a .png suffix")
     if not path.parent.is_dir():
@@ -44,7 +44,7 @@ def new_figure(rows: int, cols: int, *, panel_size: tuple[float, float] = PANEL_
     return figure, [list(row) for row in axes]
 
 
-def save_figure(figure: Figure, out: Any) -> FilePath:
+def save_figure(figure: Figure, out: Any) -> Path:
     """Write ``figure`` as PNG to ``out`` atomically and return the path.
 
     The image goes to a temporary file in the same directory first and is then renamed over
@@ -62,7 +62,7 @@ def save_figure(figure: Figure, out: Any) -> FilePath:
         os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes 0600; a figure is an ordinary file
         os.replace(temporary, path)
     except BaseException:
-        FilePath(temporary).unlink(missing_ok=True)
+        Path(temporary).unlink(missing_ok=True)
         raise
     return path
 

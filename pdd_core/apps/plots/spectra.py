@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path as FilePath
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -24,7 +24,7 @@ def plot_psd_comparison(
     channel_names: Sequence[str] | None = None,
     wavenumbers: Any = None,
     title: str | None = None,
-) -> FilePath:
+) -> Path:
     """Log-log spatial PSD per label, one panel per channel; write a PNG to ``out`` and return its path.
 
     ``psds`` maps labels to ``[C, n_k]`` spectra (e.g. :func:`pdd_core.metrics.time_averaged_spatial_psd`).
@@ -53,7 +53,7 @@ def plot_psd_comparison(
     return save_figure(figure, out)
 
 
-def plot_spatiotemporal_psd(psds: dict[str, Any], out: Any, *, channel_names: Sequence[str] | None = None, title: str | None = None) -> FilePath:
+def plot_spatiotemporal_psd(psds: dict[str, Any], out: Any, *, channel_names: Sequence[str] | None = None, title: str | None = None) -> Path:
     """log10 of folded spatiotemporal PSDs ``[C, n_ω, n_k]`` per label (PDD Figs. 5, 6, 8, 9, 10, bottom rows).
 
     ``psds`` maps labels to :func:`pdd_core.metrics.fold_spatiotemporal_psd` outputs. One column per

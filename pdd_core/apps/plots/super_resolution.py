@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path as FilePath
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -27,7 +27,7 @@ def plot_super_resolution(
     frame: int | None = None,
     dt: float | None = None,
     title: str | None = None,
-) -> FilePath:
+) -> Path:
     """Panels of the LR input, the SR output and the reference, plus their spatial PSDs; write a PNG.
 
     Each argument is a batch ``[B, T, C, *space]`` (1D or 2D grid, torch or numpy). The panels show

@@ -37,7 +37,7 @@ import io
 import json
 import os
 import pickle
-from pathlib import Path as FilePath
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -58,9 +58,9 @@ CHECKPOINT_FORMAT = "pdd-checkpoint"
 CHECKPOINT_VERSION = 1
 
 
-def checkpoint_path(run_dir: str | os.PathLike) -> FilePath:
+def checkpoint_path(run_dir: str | os.PathLike) -> Path:
     """``RUN_DIR/checkpoint.pt``; a path to a file is returned unchanged."""
-    path = FilePath(run_dir)
+    path = Path(run_dir)
     return path if path.suffix == ".pt" else path / CHECKPOINT_NAME
 
 
@@ -99,7 +99,7 @@ def _feed(digest, value: Any) -> None:
 
 def save_checkpoint(path: str | os.PathLike, payload: dict[str, Any]) -> None:
     """Write ``payload`` (plus format, version and checksum fields) atomically to ``path``."""
-    target = FilePath(path)
+    target = Path(path)
     record = {"format": CHECKPOINT_FORMAT, "format_version": CHECKPOINT_VERSION, "pdd_version": __version__, **payload}
     record["checksum"] = content_checksum(record)
     buffer = io.BytesIO()
@@ -115,7 +115,7 @@ def write_text_atomically(path: str | os.PathLike, text: str) -> None:
 def read_log(path: str | os.PathLike) -> list[dict[str, Any]]:
     """The records of a JSONL loss log; a torn last line (a crash mid-write) is skipped."""
     records = []
-    target = FilePath(path)
+    target = Path(path)
     if not target.is_file():
         return records
     for line in target.read_text().splitlines():

@@ -25,7 +25,7 @@ import os
 import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path as FilePath
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -63,7 +63,7 @@ class DivergenceError(PDDError, FloatingPointError):
 class TrainResult:
     """What a call to :func:`train` did: the final ``step``, its loss and the throughput."""
 
-    run_dir: FilePath
+    run_dir: Path
     step: int
     loss: float
     steps_taken: int
@@ -288,7 +288,7 @@ def _restore_rng_states(states: dict[str, Any], device: torch.device) -> None:
         torch.cuda.set_rng_state(states["cuda"], device)
 
 
-def _finite_or_stop(name: str, value: float, step: int, run_dir: FilePath, saved_step: int) -> None:
+def _finite_or_stop(name: str, value: float, step: int, run_dir: Path, saved_step: int) -> None:
     if math.isfinite(value):
         return
     kept = f"the last good checkpoint (step {saved_step}) is kept in {checkpoint_path(run_dir)}" if saved_step else "no checkpoint had been written yet"
@@ -298,7 +298,7 @@ def _finite_or_stop(name: str, value: float, step: int, run_dir: FilePath, saved
     )
 
 
-def prepare_run(config: TrainConfig | None, run_dir: FilePath, resume: bool) -> tuple[TrainConfig, dict[str, Any] | None]:
+def prepare_run(config: TrainConfig | None, run_dir: Path, resume: bool) -> tuple[TrainConfig, dict[str, Any] | None]:
     """The config to run and the checkpoint to continue from (None for a fresh run)."""
     target = checkpoint_path(run_dir)
     if not resume:
@@ -345,7 +345,7 @@ def train(config: TrainConfig | None, run_dir: str | os.PathLike, *, resume: boo
     Runs under ``torchrun`` as one rank of a data-parallel job (``pdd_core.apps.training.distributed``).
     The scheme is looked up in ``SCHEMES``: import ``schemes`` (the ``pdd`` command does).
     """
-    run_dir = FilePath(run_dir)
+    run_dir = Path(run_dir)
     if distributed.process_rank() != 0:  # rank 0 owns the directory and its lock
         return _train(config, run_dir, resume, data, progress)
     check_parent(run_dir / CONFIG_NAME, "run_dir")
@@ -359,7 +359,7 @@ def train(config: TrainConfig | None, run_dir: str | os.PathLike, *, resume: boo
             run_dir.rmdir()  # a run that failed before writing anything leaves no empty directory
 
 
-def _train(config: TrainConfig | None, run_dir: FilePath, resume: bool, data, progress: bool) -> TrainResult:
+def _train(config: TrainConfig | None, run_dir: Path, resume: bool, data, progress: bool) -> TrainResult:
     config, record = prepare_run(config, run_dir, resume)
     # Unknown names fail before any data is read.
     MODELS.get(config.model.name)
@@ -398,7 +398,7 @@ def _train(config: TrainConfig | None, run_dir: FilePath, resume: bool, data, pr
         context.close()
 
 
-def _run(config: TrainConfig, run_dir: FilePath, record: dict[str, Any] | None, data, context: distributed.Context, progress: bool) -> TrainResult:
+def _run(config: TrainConfig, run_dir: Path, record: dict[str, Any] | None, data, context: distributed.Context, progress: bool) -> TrainResult:
     if config.batch_size < context.world_size:
         raise bad_argument(
             "batch_size", config.batch_size, f"is smaller than the {context.world_size} ranks", f"use batch_size >= {context.world_size}", kind=ConfigError

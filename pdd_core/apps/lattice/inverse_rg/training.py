@@ -15,7 +15,7 @@ Needs the ``schemes`` package imported (the registry rebuilds the scheme), as ``
 from __future__ import annotations
 
 import json
-from pathlib import Path as FilePath
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -100,7 +100,7 @@ def _config(settings: TrainingSettings, model: ModelConfig, scheme: Any, lam_min
 
 
 def train_inverse_rg(
-    samples: Any, grid: Grid, scheme: Any, run_dir: str | FilePath, times: FlowTimes, settings: TrainingSettings = TrainingSettings(), progress: bool = False
+    samples: Any, grid: Grid, scheme: Any, run_dir: str | Path, times: FlowTimes, settings: TrainingSettings = TrainingSettings(), progress: bool = False
 ) -> LearnedInverseRG:
     """Train both residual denoisers from UV ``samples`` ``[n, N, N]`` (original units) and return the model.
 
@@ -108,7 +108,7 @@ def train_inverse_rg(
     run directories, and ``run_dir/inverse_rg.json`` (grid, scheme, units, times, settings).
     """
     check_carosso(scheme)
-    run_dir = FilePath(run_dir)
+    run_dir = Path(run_dir)
     fields = torch.from_numpy(field_array(samples, grid))
     n = fields.shape[0]
     scale = float(fields.pow(2).mean().sqrt())
@@ -139,9 +139,9 @@ def train_inverse_rg(
     return load_inverse_rg(run_dir)
 
 
-def load_inverse_rg(run_dir: str | FilePath) -> LearnedInverseRG:
+def load_inverse_rg(run_dir: str | Path) -> LearnedInverseRG:
     """Rebuild a :class:`LearnedInverseRG` (EMA weights) from the directory :func:`train_inverse_rg` wrote."""
-    run_dir = FilePath(run_dir)
+    run_dir = Path(run_dir)
     path = run_dir / METADATA_NAME
     if not path.is_file():
         raise bad_argument("run_dir", str(run_dir), f"holds no {METADATA_NAME}", "pass a directory written by train_inverse_rg", kind=ConfigError)

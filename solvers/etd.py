@@ -23,7 +23,7 @@ class ETDPredictor:
     def prepare(self, scheme, grid, lam_from, lam_to):
         step = reverse_step(scheme, grid, lam_from, lam_to)
         # Precompute the two per-mode factors once per λ grid.
-        return step, step.growth.exp(), phi1(step.growth) * step.noise_from * step.delta
+        return step, step.growth.exp(), phi1(step.growth) * step.diffusion_from * step.delta
 
     def step(self, score, u, lam_from, lam_to, coefficients, generator, state, boundary):
         step, growth, score_factor = coefficients

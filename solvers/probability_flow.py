@@ -48,10 +48,10 @@ def _heun(score, u, lam_from, lam_to, coefficients, boundary):
     grid = step.grid
     u_hat = modes(u, grid)
     dtype = u_hat.real.dtype
-    n_from = _nonlinear(score, u, lam_from, step.noise_from, grid)
+    n_from = _nonlinear(score, u, lam_from, step.diffusion_from, grid)
     stage_hat = growth.to(u_hat.device, dtype) * u_hat + first.to(u_hat.device, dtype) * n_from
     stage = boundary(field(stage_hat, grid, u.dtype))
-    n_to = _nonlinear(score, stage, lam_to, step.noise_to, grid)
+    n_to = _nonlinear(score, stage, lam_to, step.diffusion_to, grid)
     return boundary(field(stage_hat + second.to(u_hat.device, dtype) * (n_to - n_from), grid, u.dtype)), n_from
 
 
@@ -81,7 +81,7 @@ class ExponentialMultistep:
         grid = step.grid
         u_hat = modes(u, grid)
         dtype = u_hat.real.dtype
-        current = _nonlinear(score, u, lam_from, step.noise_from, grid)
+        current = _nonlinear(score, u, lam_from, step.diffusion_from, grid)
         slope = (current - previous) / previous_delta.to(u_hat.device, dtype)
         u_new = growth.to(u_hat.device, dtype) * u_hat + first.to(u_hat.device, dtype) * current + (second * step.delta).to(u_hat.device, dtype) * slope
         return boundary(field(u_new, grid, u.dtype)), (current, step.delta)

@@ -23,7 +23,7 @@ class ReverseStep:
         delta: Δ = λ_from - λ_to, ``[B, 1, 1, *ones]``.
         growth: z = ∫_{λ_to}^{λ_from} κ dλ per mode (so e^z = 1/C̃), ``[B, 1, 1, *rfft]``.
         rate_from: κ(k, λ_from) per mode (explicit Euler-Maruyama uses it).
-        noise_from, noise_to: b²(k, λ) at both ends of the step.
+        diffusion_from, diffusion_to: b²(k, λ) at both ends of the step.
         active: modes that diffuse (False on an excluded k = 0 mode, PDD A.2).
     """
 
@@ -31,8 +31,8 @@ class ReverseStep:
     delta: torch.Tensor
     growth: torch.Tensor
     rate_from: torch.Tensor
-    noise_from: torch.Tensor
-    noise_to: torch.Tensor
+    diffusion_from: torch.Tensor
+    diffusion_to: torch.Tensor
     active: torch.Tensor
 
     def cast(self, name: str, like: torch.Tensor) -> torch.Tensor:
@@ -49,8 +49,8 @@ def reverse_step(scheme, grid: Grid, lam_from: torch.Tensor, lam_to: torch.Tenso
         delta=delta,
         growth=-torch.log(transition.damping),
         rate_from=scheme.rate(grid, lam_from),
-        noise_from=scheme.diffusion(grid, lam_from),
-        noise_to=scheme.diffusion(grid, lam_to),
+        diffusion_from=scheme.diffusion(grid, lam_from),
+        diffusion_to=scheme.diffusion(grid, lam_to),
         active=transition.active,
     )
 
@@ -67,4 +67,4 @@ def em_noise_modes(u: torch.Tensor, step: ReverseStep, generator: torch.Generato
     """b(λ_from) sqrt(Δ) η̃: the Euler-Maruyama noise of PDD Eq. 66 (white in space for Carosso)."""
     noise = torch.randn(u.shape, generator=generator, dtype=u.dtype, device=u.device)
     noise_hat = modes(noise, step.grid)
-    return noise_hat * (step.cast("noise_from", noise_hat) * step.cast("delta", noise_hat)).sqrt()
+    return noise_hat * (step.cast("diffusion_from", noise_hat) * step.cast("delta", noise_hat)).sqrt()

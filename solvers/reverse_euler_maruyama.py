@@ -25,6 +25,6 @@ class ReverseEulerMaruyama:
         grid = coefficients.grid
         u_hat, s_hat = modes(u, grid), modes(score(u, lam_from), grid)
         delta = coefficients.cast("delta", u_hat)
-        drift = coefficients.cast("rate_from", u_hat) * u_hat + coefficients.cast("noise_from", u_hat) * s_hat
+        drift = coefficients.cast("rate_from", u_hat) * u_hat + coefficients.cast("diffusion_from", u_hat) * s_hat
         u_new = field(u_hat + delta * drift + em_noise_modes(u, coefficients, generator), grid, u.dtype)
         return boundary(u_new), state

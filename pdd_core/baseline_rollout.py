@@ -120,8 +120,8 @@ class ConditionalIncrement:
     def step(self, network, context: torch.Tensor, lam, dt: float, sigma, generator: torch.Generator) -> torch.Tensor:
         scale = torch.as_tensor(self.scale, dtype=context.dtype, device=context.device).reshape(1, -1, *([1] * self.grid.ndim))
         score = ConditionalIncrementScore(network, context, self.scheme, self.grid, self.delta_lambda)
-        # N(0, Σ_λmax) drawn on the field's device: the forward kernel applied to zeros.
-        prior = self.scheme.forward_sample(context.new_zeros(context.shape[0], 1, *context.shape[2:]), self.grid, float(self.lam_grid[0]), generator)
+        shape = (context.shape[0], 1, *context.shape[2:])
+        prior = self.scheme.prior_sample(shape, self.grid, float(self.lam_grid[0]), generator, dtype=context.dtype, device=context.device)
         delta = sample(score, self.scheme, self.grid, self.sampler, self.lam_grid, generator=generator, u_init=prior)
         return context[:, -1] + scale * delta[:, 0]
 

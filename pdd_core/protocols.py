@@ -69,10 +69,13 @@ class RGScheme(Protocol):
     Contract (all λ arguments: a float or a float64 ``[B]`` tensor, λ >= 0):
         * ``transition(grid, lam_a, lam_b, batch)`` -> :class:`Transition` (λ_a <= λ_b).
         * ``coarse_grain(u0, grid, lam)`` -> ``C_λ u0``.
-        * ``forward_sample(u0, grid, lam, generator)`` -> ``C_λ u0 + sqrt(Σ_λ) ε`` (PDD Eq. 3).
+        * ``marginal(grid, lam, batch, name)`` -> the :class:`Transition` 0 → λ (C̃_λ, Σ̃_λ).
+        * ``forward_sample(u0, grid, lam, generator, return_noise=False)`` -> ``C_λ u0 + sqrt(Σ_λ) ε``
+          (PDD Eq. 3), or ``(u_λ, ε)`` with ``return_noise=True`` (SA-PDD's target).
         * ``transition_score(u_lam, u0, grid, lam)`` -> ``∇ log q(u_λ | u0)``.
-        * ``sigma(grid, lam, dt)`` -> σ_λ ``[B]`` of PDD Eq. 58 with the Σ_Δλ floor (A.7).
-        * ``prior_sample(shape, grid, lam_max, generator)`` -> a draw of N(0, Σ_λmax).
+        * ``sigma(grid, lam, dt, delta_lambda=...)`` -> σ_λ ``[B]`` of PDD Eq. 58 with the Σ_Δλ floor (A.7).
+        * ``prior_sample(shape, grid, lam_max, generator, dtype, device)`` -> a draw of N(0, Σ_λmax)
+          on ``device`` (default: the generator's).
         * ``rate(grid, lam)`` / ``diffusion(grid, lam)`` -> κ(k, λ) and b²(k, λ) per mode,
           shaped ``[B, 1, 1, *rfft_shape]``, for exponential integrators.
     """
@@ -81,13 +84,17 @@ class RGScheme(Protocol):
 
     def coarse_grain(self, u0: torch.Tensor, grid: Grid, lam) -> torch.Tensor: ...
 
-    def forward_sample(self, u0: torch.Tensor, grid: Grid, lam, generator: torch.Generator) -> torch.Tensor: ...
+    def marginal(self, grid: Grid, lam, batch: int | None = None, name: str = "lam") -> Transition: ...
+
+    def forward_sample(self, u0: torch.Tensor, grid: Grid, lam, generator: torch.Generator, *, return_noise: bool = False): ...
 
     def transition_score(self, u_lam: torch.Tensor, u0: torch.Tensor, grid: Grid, lam) -> torch.Tensor: ...
 
-    def sigma(self, grid: Grid, lam, dt: float) -> torch.Tensor: ...
+    def sigma(self, grid: Grid, lam, dt: float, *, delta_lambda: float = ...) -> torch.Tensor: ...
 
-    def prior_sample(self, shape: tuple[int, ...], grid: Grid, lam_max, generator: torch.Generator, dtype: torch.dtype = torch.float32) -> torch.Tensor: ...
+    def prior_sample(
+        self, shape: tuple[int, ...], grid: Grid, lam_max, generator: torch.Generator, dtype: torch.dtype = torch.float32, device: torch.device | str | None = None
+    ) -> torch.Tensor: ...
 
     def rate(self, grid: Grid, lam) -> torch.Tensor: ...
 

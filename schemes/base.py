@@ -177,16 +177,23 @@ class SpectralScheme:
         trace_per_point = floored.flatten(1).sum(1) / grid.n_points
         return torch.sqrt(trace_per_point / dt)
 
-    def prior_sample(self, shape: tuple[int, ...], grid: Grid, lam_max, generator: torch.Generator, dtype: torch.dtype = torch.float32) -> torch.Tensor:
-        """A draw from N(0, Σ_λmax): the generation prior at λ_max (PDD Algorithm 3)."""
+    def prior_sample(
+        self, shape: tuple[int, ...], grid: Grid, lam_max, generator: torch.Generator, dtype: torch.dtype = torch.float32, device: torch.device | str | None = None
+    ) -> torch.Tensor:
+        """A draw from N(0, Σ_λmax): the generation prior at λ_max (PDD Algorithm 3).
+
+        The draw is made on ``device`` (default: the generator's), so a CUDA generator gives a
+        CUDA sample without a detour through ``forward_sample`` of zeros.
+        """
         check_generator(generator)
         shape = tuple(shape)
         if len(shape) != 3 + grid.ndim or shape[2] != grid.channels or shape[3:] != grid.shape:
             raise bad_argument("shape", shape, f"expected [B, T, {grid.channels}, *{grid.shape}]", "pass (batch, frames, channels, *grid.shape)", kind=ShapeError)
         if dtype not in (torch.float32, torch.float64):
             raise bad_argument("dtype", dtype, "only float32 and float64 are supported", "pass torch.float32 or torch.float64", kind=ShapeError)
-        noise = torch.randn(shape, generator=generator, dtype=dtype)
-        std = self.marginal(grid, lam_max, shape[0], "lam_max").variance.sqrt()
+        device = generator.device if device is None else torch.device(device)
+        noise = torch.randn(shape, generator=generator, dtype=dtype, device=device)
+        std = self.marginal(grid, lam_max, shape[0], "lam_max").variance.sqrt().to(device)
         return irfft(rfft(noise, grid.ndim) * std, grid.shape).to(dtype)
 
     def rate(self, grid: Grid, lam) -> torch.Tensor:

@@ -140,6 +140,7 @@ class KolmogorovFlow:
     downsample: str = attrs.field(default="bicubic", validator=_check_choice(DOWNSAMPLERS, "use 'bicubic' (the paper's resize) or 'spectral'"))
 
     static: ClassVar[bool] = False
+    channel_names: ClassVar[tuple[str, ...]] = ("vorticity",)  # labels of the channels in figures
     presets: ClassVar[dict[str, DatasetPreset]] = {
         "paper": DatasetPreset(
             6000, 100, 100, 40, note="PDD B.1: 6000/100/100 paths of 40 frames at 40² (bicubic from 256²), Δt = 0.5, midpoint step 1e-3, burn-in 50"

@@ -136,6 +136,7 @@ class Lorenz96:
     burn_in: float = attrs.field(default=30.0, converter=_real_to_float, validator=_check_non_negative)
 
     static: ClassVar[bool] = False
+    channel_names: ClassVar[tuple[str, ...]] = ("X", "Y")  # labels of the channels in figures
     presets: ClassVar[dict[str, DatasetPreset]] = {
         "paper": DatasetPreset(3000, 100, 100, 64, note="PDD B.1 / Sec. 4.1: 3000/100/100 paths of 64 snapshots, Euler step 5e-4, dt 0.05, burn-in 30"),
         "small": DatasetPreset(200, 20, 20, 64, note="paths scaled down 15x (train) and 5x (valid/test); physics, step, dt, burn-in, path length as paper"),

@@ -230,6 +230,7 @@ class LatticePhi4:
     z2_flip: bool = attrs.field(default=True, validator=_check_flag)
 
     static: ClassVar[bool] = True
+    channel_names: ClassVar[tuple[str, ...]] = ("phi",)  # labels of the channels in figures
     presets: ClassVar[dict[str, DatasetPreset]] = {
         "paper": DatasetPreset(
             64000, 4096, 4096, 32,

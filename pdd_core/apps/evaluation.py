@@ -35,6 +35,7 @@ from pdd_core.apps.runs import TrainedRun, check_lambda
 from pdd_core.apps.training.checkpoint import read_log
 from pdd_core.errors import ConfigError, PDDError, bad_argument
 from pdd_core.metrics import relative_l2_error, relative_spectral_error, segments, time_averaged_spatial_psd
+from pdd_core.registry import SYSTEMS
 
 TASKS = ("simulate", "generate", "super-resolve")
 TASKS_BY_OBJECTIVE = {
@@ -210,11 +211,11 @@ def _run_task(task, run, reference, initial, context, settings, simulation, samp
 
 
 def _channel_names(run: TrainedRun) -> list[str] | None:
-    if run.data is not None and run.data.system == "lorenz96":
-        return ["X", "Y"]
-    if run.data is not None and run.data.system == "kolmogorov":
-        return ["vorticity"]
-    return None
+    """The channel labels the run's system declares (``channel_names``), for figures; None if unknown."""
+    if run.data is None or run.data.system not in SYSTEMS.names():
+        return None
+    names = getattr(SYSTEMS.get(run.data.system), "channel_names", None)
+    return list(names) if names is not None and len(names) == run.grid.channels else None
 
 
 __all__ = ["EvaluationSettings", "TASKS", "evaluate_run"]

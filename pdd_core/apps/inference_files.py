@@ -22,6 +22,7 @@ from pdd_core.data.hdf5_layout import DatasetMetadata, write_dataset_file
 from pdd_core.data.hdf5_reader import read_metadata
 from pdd_core.errors import DataError, bad_argument
 from pdd_core.files import check_parent
+from pdd_core.metrics.normalization import Standardizer
 from pdd_core.version import __version__
 
 if TYPE_CHECKING:  # only annotations: runs.py reads its training data through this module
@@ -42,12 +43,11 @@ class InputPaths:
     metadata: DatasetMetadata
 
 
-def _standardize(values: np.ndarray, mean: tuple[float, ...], std: tuple[float, ...], ndim: int, path: Path) -> torch.Tensor:
+def _standardize(values: np.ndarray, mean: tuple[float, ...], std: tuple[float, ...], path: Path) -> torch.Tensor:
+    """(u - mean_c) / std_c in float64 with the metrics' one standardiser (PDD A.2, B.5)."""
     if min(std) <= 0:
         raise bad_argument(f"{path}:std", std, "a channel is constant, so it cannot be standardised", "use data whose channels vary", kind=DataError)
-    shape = (-1,) + (1,) * ndim
-    mean_t, std_t = torch.tensor(mean, dtype=torch.float64).reshape(shape), torch.tensor(std, dtype=torch.float64).reshape(shape)
-    return (torch.from_numpy(np.asarray(values, dtype=np.float64)) - mean_t) / std_t
+    return torch.from_numpy(Standardizer.build((mean, std), len(mean))(np.asarray(values, dtype=np.float64)))
 
 
 def read_paths(run: TrainedRun, path: str | os.PathLike, split: str | None = None, n: int | None = None, frames: int | None = None) -> InputPaths:
@@ -86,7 +86,7 @@ def read_paths(run: TrainedRun, path: str | os.PathLike, split: str | None = Non
         u = torch.from_numpy(np.asarray(values, dtype=np.float64))
     else:
         statistics = run.data or metadata
-        u = _standardize(values, statistics.mean, statistics.std, metadata.grid.ndim, path)
+        u = _standardize(values, statistics.mean, statistics.std, path)
     return InputPaths(u=u, lam=lam, split=split, metadata=metadata)
 
 

@@ -406,47 +406,17 @@ def _run(config: TrainConfig, run_dir: Path, record: dict[str, Any] | None, data
     device = choose_device(config, context)
     dtype = getattr(torch, config.dtype)
     grid, dt = data.grid, float(data.dt)
-    scheme = from_tagged(config.scheme, SCHEMES)
-    objective = build_objective(config, scheme, grid, dt)
-    # Seed the initialisation locally, so the same seed gives the same network without touching global RNG state.
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(config.seed)
-        network = build_model(
-            config.model.name, grid, config.window, noise_head=config.objective.name == "sa-pdd", preset=config.model.preset, overrides=config.model.overrides
-        )
-    network = network.to(device=device, dtype=dtype)
+    objective = build_objective(config, from_tagged(config.scheme, SCHEMES), grid, dt)
+    network = _seeded_network(config, grid).to(device=device, dtype=dtype)
     optimizer = torch.optim.Adam(network.parameters(), lr=config.lr)
     ema = EMA(network, config.ema_decay)
-    step, elapsed, last_loss = 0, 0.0, float("nan")
-    if record is not None:
-        network.load_state_dict(record["model"])
-        optimizer.load_state_dict(record["optimizer"])
-        ema.load_state_dict(record["ema"])
-        _restore_rng_states(record["rng"], device)
-        step, elapsed, last_loss = int(record["step"]), float(record["elapsed"]), float(record["last_loss"])
+    step, elapsed, last_loss = _restore(record, network, optimizer, ema, device)
     saved_step = step
-    # G(k) for the Gaussian r_λ of a drift run's path score; measured once, by the rank that saves.
-    power = record.get("data_power") if record is not None else None
-    if power is None and context.is_main and config.objective.name in ("pdd", "sa-pdd"):
-        power = dataset_power(data, grid)
-    # The data's temporal covariance per mode: the generation prior and the few-step samplers' reference.
-    autocovariance = record.get("data_autocovariance") if record is not None else None
-    if autocovariance is None and context.is_main:
-        autocovariance = dataset_autocovariance(_whole_paths(data), grid)
-
-    log_path = run_dir / LOG_NAME
-    if context.is_main:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        write_text_atomically(run_dir / CONFIG_NAME, json.dumps(config_to_dict(config), indent=2) + "\n")
-        if record is not None:
-            truncate_log(log_path, step)
-        elif log_path.exists():
-            log_path.unlink()
-    context.barrier()
+    power, autocovariance = _data_statistics(record, data, grid, config, context)
+    log_path = _prepare_directory(run_dir, config, record, step, context)
 
     view = NetworkView(distributed.wrap(TrainingNetwork(network, config.bf16), context, device), config.window)
     rows = context.rows(config.batch_size)
-    weight = context.loss_weight(config.batch_size)
     parameters = [p for p in network.parameters() if p.requires_grad]
     first_step, started = step + 1, time.perf_counter()
 
@@ -477,14 +447,8 @@ def _run(config: TrainConfig, run_dir: Path, record: dict[str, Any] | None, data
         for step, shard in zip(range(first_step, config.steps + 1), batches(data, config, context, first_step)):
             u0 = torch.zeros((config.batch_size, *shard.shape[1:]), dtype=dtype, device=device)
             u0[rows] = shard.to(device=device, dtype=dtype)
-            lam = draw_lambda(config.batch_size, torch.Generator().manual_seed(stream_seed(config.seed, LAMBDAS, step)), config.lam_min, config.lam_max)
-            noise_generator = torch.Generator(device=device).manual_seed(stream_seed(config.seed, NOISE, step))
-            corrupted = objective.corrupt(u0, lam, noise_generator)
-            loss = objective.loss(view, tuple(t[rows] for t in corrupted), lam[rows])
-            global_loss = float(context.sum(loss.detach().double() * ((rows.stop - rows.start) / config.batch_size)))
+            global_loss, grad_norm = _gradient(objective, view, u0, step, config, context, device, parameters)
             _finite_or_stop("loss", global_loss, step, run_dir, saved_step)
-            (loss * weight).backward()
-            grad_norm = torch.nn.utils.get_total_norm([p.grad for p in parameters if p.grad is not None])
             _finite_or_stop("gradient norm", float(grad_norm), step, run_dir, saved_step)
             if config.grad_clip is not None:
                 torch.nn.utils.clip_grads_with_norm_(parameters, config.grad_clip, grad_norm)
@@ -503,6 +467,70 @@ def _run(config: TrainConfig, run_dir: Path, record: dict[str, Any] | None, data
                 saved_step = step
     steps_taken = max(0, config.steps - first_step + 1)
     return TrainResult(run_dir=run_dir, step=first_step - 1 + steps_taken, loss=last_loss, steps_taken=steps_taken, seconds=time.perf_counter() - started)
+
+
+def _seeded_network(config: TrainConfig, grid) -> nn.Module:
+    """The network of ``config``, initialised from its seed without touching the global RNG state."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(config.seed)
+        return build_model(config.model.name, grid, config.window, noise_head=config.objective.name == "sa-pdd", preset=config.model.preset, overrides=config.model.overrides)
+
+
+def _restore(record: dict[str, Any] | None, network: nn.Module, optimizer, ema: EMA, device: torch.device) -> tuple[int, float, float]:
+    """Load a checkpoint's weights, optimizer, EMA and RNG states; ``(step, elapsed, last_loss)`` (zeros for a fresh run)."""
+    if record is None:
+        return 0, 0.0, float("nan")
+    network.load_state_dict(record["model"])
+    optimizer.load_state_dict(record["optimizer"])
+    ema.load_state_dict(record["ema"])
+    _restore_rng_states(record["rng"], device)
+    return int(record["step"]), float(record["elapsed"]), float(record["last_loss"])
+
+
+def _data_statistics(record: dict[str, Any] | None, data, grid, config: TrainConfig, context: distributed.Context):
+    """``(G(k), A(k, ℓ))`` stored with the run: measured once, by the rank that saves, or taken from the checkpoint.
+
+    G(k) is the data power behind the Gaussian r_λ of a drift run's path score; A(k, ℓ) the
+    temporal covariance per mode behind the generation prior and the few-step samplers.
+    """
+    power = record.get("data_power") if record is not None else None
+    if power is None and context.is_main and config.objective.name in ("pdd", "sa-pdd"):
+        power = dataset_power(data, grid)
+    autocovariance = record.get("data_autocovariance") if record is not None else None
+    if autocovariance is None and context.is_main:
+        autocovariance = dataset_autocovariance(_whole_paths(data), grid)
+    return power, autocovariance
+
+
+def _prepare_directory(run_dir: Path, config: TrainConfig, record: dict[str, Any] | None, step: int, context: distributed.Context) -> Path:
+    """Write config.json and keep the log records up to ``step`` (rank 0); returns the log's path."""
+    log_path = run_dir / LOG_NAME
+    if context.is_main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        write_text_atomically(run_dir / CONFIG_NAME, json.dumps(config_to_dict(config), indent=2) + "\n")
+        if record is not None:
+            truncate_log(log_path, step)
+        elif log_path.exists():
+            log_path.unlink()
+    context.barrier()
+    return log_path
+
+
+def _gradient(objective, view, u0: torch.Tensor, step: int, config: TrainConfig, context: distributed.Context, device, parameters) -> tuple[float, torch.Tensor]:
+    """Back-propagate this rank's share of the global-batch loss of ``step`` (Algorithm 1); ``(global loss, gradient norm)``.
+
+    λ and the forward noise are keyed by (seed, step), so every rank draws the same global batch.
+    """
+    rows = context.rows(config.batch_size)
+    lam = draw_lambda(config.batch_size, torch.Generator().manual_seed(stream_seed(config.seed, LAMBDAS, step)), config.lam_min, config.lam_max)
+    noise_generator = torch.Generator(device=device).manual_seed(stream_seed(config.seed, NOISE, step))
+    corrupted = objective.corrupt(u0, lam, noise_generator)
+    loss = objective.loss(view, tuple(t[rows] for t in corrupted), lam[rows])
+    global_loss = float(context.sum(loss.detach().double() * ((rows.stop - rows.start) / config.batch_size)))
+    if not math.isfinite(global_loss):  # the caller stops on it; every rank sees the same sum, so none back-propagates
+        return global_loss, torch.zeros(())
+    (loss * context.loss_weight(config.batch_size)).backward()
+    return global_loss, torch.nn.utils.get_total_norm([p.grad for p in parameters if p.grad is not None])
 
 
 __all__ = [

@@ -34,6 +34,7 @@ from pdd_core.apps.inference_files import read_paths
 from pdd_core.apps.runs import TrainedRun, check_lambda
 from pdd_core.apps.training.checkpoint import read_log
 from pdd_core.errors import ConfigError, PDDError, bad_argument
+from pdd_core.files import write_bytes_atomically
 from pdd_core.metrics import relative_l2_error, relative_spectral_error, segments, time_averaged_spatial_psd
 from pdd_core.registry import SYSTEMS
 
@@ -74,9 +75,7 @@ class EvaluationSettings:
 
 
 def _write_json(path: Path, payload: dict[str, Any]) -> None:
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(json.dumps(payload, indent=2, default=float) + "\n")
-    os.replace(temporary, path)
+    write_bytes_atomically(path, (json.dumps(payload, indent=2, default=float) + "\n").encode())
 
 
 def _long_rollout(run: TrainedRun, initial: torch.Tensor, lam: float, length: int, settings: EvaluationSettings, simulation: dict, progress: bool) -> torch.Tensor:
@@ -134,17 +133,15 @@ def evaluate_run(
         "sampling": sampling.get("description", {}),
         "units": "standardised with the training data's per-channel mean and std (shared by reference and surrogate, PDD B.5)",
     }
-    figures: list[str] = []
-    channel_names = _channel_names(run)
-    initial = reference[:, :context]
-    state = {"coarse_inputs": {}, "figures": figures, "sr_simulation": sr_simulation}
+    job = _Tasks(run, reference, context, settings, simulation, sampling, generator, out, _channel_names(run), sr_simulation, progress)
+    figures = job.figures
     for task in tqdm(tasks, desc="evaluate", disable=not progress):
         key = task.replace("-", "_")
         if task not in supported:
             metrics[key] = {"skipped": f"a {run.objective!r} run does not support {task} (PDD B.4)"}
             continue
         try:
-            metrics.update(_run_task(task, run, reference, initial, context, settings, simulation, sampling, generator, out, channel_names, state, progress))
+            metrics.update(getattr(job, key)())
         except PDDError as failure:  # a diverged rollout or sampler is a result to report, not a crash
             metrics[key] = {"failed": str(failure)}
     log = run.run_dir / "log.jsonl"
@@ -157,57 +154,89 @@ def evaluate_run(
     return metrics
 
 
-def _run_task(task, run, reference, initial, context, settings, simulation, sampling, generator, out, channel_names, state, progress) -> dict[str, Any]:
-    """One evaluation task: its metrics entries; its figures are appended to ``state["figures"]``."""
-    from pdd_core.apps import plots
+@attrs.define
+class _Tasks:
+    """The evaluation tasks of one run against one reference, sharing their inputs and figure list.
 
-    frames = reference.shape[1]
-    figures = state["figures"]
-    if task == "simulate":
+    ``coarse_inputs`` keeps the deterministic long rollouts of ``simulate`` per λ, which
+    ``super_resolve`` refines when no stochastic ``sr_simulation`` is asked for.
+    """
+
+    run: TrainedRun
+    reference: torch.Tensor
+    context: int
+    settings: EvaluationSettings
+    simulation: dict[str, Any]
+    sampling: dict[str, Any]
+    generator: torch.Generator
+    out: Path
+    channel_names: list[str] | None
+    sr_simulation: dict[str, Any] | None
+    progress: bool
+    figures: list[str] = attrs.Factory(list)
+    coarse_inputs: dict[float, torch.Tensor] = attrs.Factory(dict)
+
+    @property
+    def initial(self) -> torch.Tensor:
+        return self.reference[:, : self.context]
+
+    def simulate(self) -> dict[str, Any]:
+        """L2 error at ``l2_step`` (Eq. 63) and the spectral error of long rollouts (Eq. 64) per λ."""
+        from pdd_core.apps import plots
+
+        run, settings, frames, context = self.run, self.settings, self.reference.shape[1], self.context
         by_lambda = {}
         for lam in settings.lambdas:
-            target = run.scheme.coarse_grain(reference, run.grid, lam) if lam > 0 else reference
-            short = simulate_run(run, initial, lam, frames - context, progress=False, **simulation)
+            target = run.scheme.coarse_grain(self.reference, run.grid, lam) if lam > 0 else self.reference
+            short = simulate_run(run, self.initial, lam, frames - context, progress=False, **self.simulation)
             l2 = relative_l2_error(target[:, context:], short[:, context:])
-            long = _long_rollout(run, initial, lam, frames, settings, simulation, progress)
-            state["coarse_inputs"][lam] = long
-            by_lambda[f"{lam:g}"] = {
-                "lambda": lam,
-                "l2": float(l2[settings.l2_step - 1]),
-                "l2_curve": [float(value) for value in l2],
-                "spectral_error": relative_spectral_error(target, long),
-            }
+            long = _long_rollout(run, self.initial, lam, frames, settings, self.simulation, self.progress)
+            self.coarse_inputs[lam] = long
+            by_lambda[f"{lam:g}"] = {"lambda": lam, "l2": float(l2[settings.l2_step - 1]), "l2_curve": [float(value) for value in l2], "spectral_error": relative_spectral_error(target, long)}
             panels = {"reference": target[0], "surrogate": short[0]}
-            figures.append(str(plots.plot_spatiotemporal_panels(panels, out / f"simulate_lambda{lam:g}.png", channel_names=channel_names, frame=context + settings.l2_step, dt=run.dt, title=f"simulation at λ = {lam:g}")))
+            title = f"simulation at λ = {lam:g}"
+            self.figures.append(str(plots.plot_spatiotemporal_panels(panels, self.out / f"simulate_lambda{lam:g}.png", channel_names=self.channel_names, frame=context + settings.l2_step, dt=run.dt, title=title)))
             psds = {"reference": time_averaged_spatial_psd(target), "surrogate": time_averaged_spatial_psd(long)}
-            figures.append(str(plots.plot_psd_comparison(psds, out / f"simulate_psd_lambda{lam:g}.png", channel_names=channel_names, title=f"time-averaged spatial PSD, λ = {lam:g}")))
+            self.figures.append(str(plots.plot_psd_comparison(psds, self.out / f"simulate_psd_lambda{lam:g}.png", channel_names=self.channel_names, title=f"time-averaged spatial PSD, λ = {lam:g}")))
         if len(settings.lambdas) >= 3:
             rows = list(by_lambda.values())
-            figures.append(str(plots.plot_error_vs_lambda([r["lambda"] for r in rows], [r["l2"] for r in rows], [r["spectral_error"] for r in rows], out / "error_vs_lambda.png")))
+            self.figures.append(str(plots.plot_error_vs_lambda([r["lambda"] for r in rows], [r["l2"] for r in rows], [r["spectral_error"] for r in rows], self.out / "error_vs_lambda.png")))
         first = by_lambda[f"{settings.lambdas[0]:g}"]
         return {"simulate": {"lambda": settings.lambdas[0], "l2": first["l2"], "spectral_error": first["spectral_error"], "l2_step": settings.l2_step, "by_lambda": by_lambda}}
-    if task == "generate":
-        count = settings.n_generate or reference.shape[0]
-        options = {"score": sampling.get("score", "auto"), "prior": sampling.get("prior"), "progress": progress}
-        generated = generate_run(run, count, frames, sampler=sampling["sampler"], lam_grid=sampling["lam_grid_for"](run.config.lam_max), generator=generator, **options)
-        figures.append(str(plots.plot_spatiotemporal_panels({"reference": reference[0], "generated": generated[0]}, out / "generate.png", channel_names=channel_names, dt=run.dt, title="unconditional generation")))
+
+    def generate(self) -> dict[str, Any]:
+        """The spectral error (Eq. 64) of unconditional generation against the reference."""
+        from pdd_core.apps import plots
+
+        run, reference, sampling = self.run, self.reference, self.sampling
+        count = self.settings.n_generate or reference.shape[0]
+        options = {"score": sampling.get("score", "auto"), "prior": sampling.get("prior"), "progress": self.progress}
+        generated = generate_run(run, count, reference.shape[1], sampler=sampling["sampler"], lam_grid=sampling["lam_grid_for"](run.config.lam_max), generator=self.generator, **options)
+        panels = {"reference": reference[0], "generated": generated[0]}
+        self.figures.append(str(plots.plot_spatiotemporal_panels(panels, self.out / "generate.png", channel_names=self.channel_names, dt=run.dt, title="unconditional generation")))
         psds = {"reference": time_averaged_spatial_psd(reference), "generated": time_averaged_spatial_psd(generated)}
-        figures.append(str(plots.plot_psd_comparison(psds, out / "generate_psd.png", channel_names=channel_names)))
+        self.figures.append(str(plots.plot_psd_comparison(psds, self.out / "generate_psd.png", channel_names=self.channel_names)))
         return {"generate": {"spectral_error": relative_spectral_error(reference, generated), "paths": count}}
-    lam = settings.sr_lambda
-    sr_simulation = state["sr_simulation"]
-    coarse = state["coarse_inputs"].get(lam) if sr_simulation is None else None
-    if coarse is None:
-        coarse = _long_rollout(run, initial, lam, frames, settings, sr_simulation or simulation, progress)
-    coarse = coarse[: settings.n_super_resolve or coarse.shape[0]].to(run.dtype)
-    coarse_kind = "stochastic" if sr_simulation is not None and sr_simulation.get("noise") else "deterministic"
-    low_resolution = {"lambda": lam, "input": coarse_kind, "spectral_error": relative_spectral_error(reference, coarse), "paths": coarse.shape[0]}
-    try:
-        refined = super_resolve_run(run, coarse, sampler=sampling["sampler"], lam_grid=sampling["lam_grid_for"](lam), generator=generator, score=sampling.get("score", "auto"), progress=progress)
-    except PDDError as failure:  # the low-resolution baseline stands without the refinement
-        return {"super_resolve": {"failed": str(failure)}, "low_resolution": low_resolution}
-    figures.append(str(plots.plot_super_resolution(coarse, refined, reference, out / "super_resolve.png", channel_names=channel_names, dt=run.dt)))
-    return {"super_resolve": {"from_lambda": lam, "input": coarse_kind, "spectral_error": relative_spectral_error(reference, refined), "paths": coarse.shape[0]}, "low_resolution": low_resolution}
+
+    def super_resolve(self) -> dict[str, Any]:
+        """The spectral error of refined coarse rollouts from ``sr_lambda``, next to the unrefined (low-resolution) one."""
+        from pdd_core.apps import plots
+
+        run, settings, reference = self.run, self.settings, self.reference
+        lam = settings.sr_lambda
+        coarse = self.coarse_inputs.get(lam) if self.sr_simulation is None else None
+        if coarse is None:
+            coarse = _long_rollout(run, self.initial, lam, reference.shape[1], settings, self.sr_simulation or self.simulation, self.progress)
+        coarse = coarse[: settings.n_super_resolve or coarse.shape[0]].to(run.dtype)
+        coarse_kind = "stochastic" if self.sr_simulation is not None and self.sr_simulation.get("noise") else "deterministic"
+        low_resolution = {"lambda": lam, "input": coarse_kind, "spectral_error": relative_spectral_error(reference, coarse), "paths": coarse.shape[0]}
+        try:
+            sampling = self.sampling
+            refined = super_resolve_run(run, coarse, sampler=sampling["sampler"], lam_grid=sampling["lam_grid_for"](lam), generator=self.generator, score=sampling.get("score", "auto"), progress=self.progress)
+        except PDDError as failure:  # the low-resolution baseline stands without the refinement
+            return {"super_resolve": {"failed": str(failure)}, "low_resolution": low_resolution}
+        self.figures.append(str(plots.plot_super_resolution(coarse, refined, reference, self.out / "super_resolve.png", channel_names=self.channel_names, dt=run.dt)))
+        return {"super_resolve": {"from_lambda": lam, "input": coarse_kind, "spectral_error": relative_spectral_error(reference, refined), "paths": coarse.shape[0]}, "low_resolution": low_resolution}
 
 
 def _channel_names(run: TrainedRun) -> list[str] | None:

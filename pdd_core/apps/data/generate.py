@@ -237,20 +237,8 @@ def generate_dataset(
     preset_name, chosen = resolve_preset(type(system), preset)
     system_name = SYSTEMS.name_of(type(system))
     _check_seed(seed)
-    sizes = {
-        "train": chosen.n_train if n_train is None else n_train,
-        "valid": chosen.n_valid if n_valid is None else n_valid,
-        "test": chosen.n_test if n_test is None else n_test,
-    }
-    _check_count("n_train", sizes["train"], minimum=1)
-    _check_count("n_valid", sizes["valid"], minimum=0)
-    _check_count("n_test", sizes["test"], minimum=0)
-    _check_count("preset.n_frames", chosen.n_frames, minimum=1)
-    chunk_paths = default_chunk_paths(system, chosen.n_frames) if chunk_paths is None else chunk_paths
-    _check_count("chunk_paths", chunk_paths, minimum=1)
-    burn_in_frames(system)
-    # Plain ints from here on: they go into JSON and HDF5 attributes.
-    seed, chunk_paths, sizes = int(seed), int(chunk_paths), {split: int(n) for split, n in sizes.items()}
+    sizes, chunk_paths = _checked_sizes(system, chosen, (n_train, n_valid, n_test), chunk_paths)
+    seed = int(seed)  # a plain int: it goes into JSON and HDF5 attributes
 
     target = Path(out_path)
     _check_target(target, overwrite)
@@ -275,19 +263,8 @@ def generate_dataset(
             out_frames = stored_frames(system, chosen.n_frames)
             done = {chunk for chunk in chunks if _chunk_is_complete(partial / chunk.file_name, chunk, out_frames, system.grid)}
             _draw_missing(system, system_name, preset_name, chosen.n_frames, seed, partial, chunks, done, sizes, progress, on_chunk)
-            base = DatasetMetadata(
-                system_name,
-                canonical_config,
-                float(system.dt),
-                system.grid,
-                (),
-                (),
-                {},
-                seed=seed,
-                preset=preset_name,
-                chunk_paths=chunk_paths,
-                pdd_version=__version__,
-            )
+            provenance = {"seed": seed, "preset": preset_name, "chunk_paths": chunk_paths, "pdd_version": __version__}
+            base = DatasetMetadata(system_name, canonical_config, float(system.dt), system.grid, (), (), {}, **provenance)
             _check_free_space(partial, chunks)
             assembly = temporary_name(partial / "assembled.h5")
             try:
@@ -299,6 +276,19 @@ def generate_dataset(
         fsync_directory(target.parent)
         shutil.rmtree(partial)
     return GenerationReport(target, metadata, chosen, len(chunks), len(done), time.perf_counter() - started, target.stat().st_size)
+
+
+def _checked_sizes(system: System, chosen: DatasetPreset, overrides: tuple[int | None, ...], chunk_paths: int | None) -> tuple[dict[str, int], int]:
+    """The split sizes (the preset's unless overridden) and paths per chunk, checked, as plain ints."""
+    sizes = {split: getattr(chosen, f"n_{split}") if value is None else value for split, value in zip(SPLITS, overrides)}
+    for split, minimum in zip(SPLITS, (1, 0, 0)):
+        _check_count(f"n_{split}", sizes[split], minimum=minimum)
+    _check_count("preset.n_frames", chosen.n_frames, minimum=1)
+    chunk_paths = default_chunk_paths(system, chosen.n_frames) if chunk_paths is None else chunk_paths
+    _check_count("chunk_paths", chunk_paths, minimum=1)
+    burn_in_frames(system)
+    # Plain ints from here on: they go into JSON and HDF5 attributes.
+    return {split: int(n) for split, n in sizes.items()}, int(chunk_paths)
 
 
 def _draw_missing(system, system_name, preset_name, n_frames, seed, partial, chunks, done, sizes, progress, on_chunk) -> None:

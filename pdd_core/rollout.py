@@ -10,7 +10,7 @@ from tqdm.auto import tqdm
 from pdd_core.errors import bad_argument
 from pdd_core.grid import Grid
 from pdd_core.records import Trajectory
-from pdd_core.validation import as_lambda, check_field
+from pdd_core.validation import as_lambda, check_field, check_positive
 
 # A state whose mean square over (C, *space) exceeds this many times the data's variance has left
 # the attractor: in standardised units that is an RMS of 100 standard deviations.
@@ -66,6 +66,8 @@ def slide(
     Returns the saved states ``[B, steps // save_every, C, *space]`` and the window after the
     last step, so that a rollout continues exactly from where a segment ended.
     """
+    if energy_band is not None:
+        check_positive("energy_band", energy_band)  # NaN or <= 0 would silently disable or always trip the band
     batch = history.shape[0]
     frames = history.new_empty(batch, steps // save_every, *history.shape[2:])
     position = 0

@@ -170,3 +170,10 @@ def test_a_full_disk_during_a_simulation_is_one_line_and_resumable(trained, tmp_
     monkeypatch.setattr(partial_rollout, "write_bytes_atomically", original)
     assert main([*argv, "--out", str(tmp_path / "sim.h5")]) == 0
     np.testing.assert_array_equal(stored(tmp_path / "sim.h5"), stored(tmp_path / "reference.h5"))
+
+
+@pytest.mark.parametrize("band", [float("nan"), 0.0, -1.0, float("inf")])
+def test_a_band_that_cannot_work_is_refused(band):
+    """NaN would silently switch the band off and <= 0 would stop every rollout at its first step."""
+    with pytest.raises(PDDError, match="energy_band=.*must be a finite number > 0"):
+        rollout(Growth(), Euler(), torch.ones(1, 1, 2, 16, dtype=torch.float64), 0.0, 0.1, 3, grid=GRID, energy_band=band)

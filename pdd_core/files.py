@@ -130,6 +130,19 @@ def write_bytes_atomically(path: str | os.PathLike, data: bytes | memoryview) ->
     return write_atomically(path, lambda temporary: temporary.write_bytes(data))
 
 
+def check_output_file(path: str | os.PathLike, overwrite: bool, what: str = "out", example: str = "samples.h5") -> Path:
+    """Refuse an output that is a directory, exists without ``overwrite``, is not a regular file, or lies under a file."""
+    target = Path(path)
+    if target.is_dir():
+        raise bad_argument(what, str(target), "is a directory", f"pass a file name such as {example}", kind=DataError)
+    if target.exists() and not overwrite:
+        raise bad_argument(what, str(target), "already exists", "pass --overwrite (overwrite=True) to replace it, or choose another --out", kind=DataError)
+    if target.exists() and not target.is_file():  # --overwrite replaces files, never a device node or a pipe
+        raise bad_argument(what, str(target), "is not a regular file, so --overwrite may not replace it", f"pass a file name such as {example}", kind=DataError)
+    check_parent(target, what)
+    return target
+
+
 def check_parent(path: Path, what: str = "out") -> None:
     """Refuse an output whose parent (or any ancestor) is a file, before any work is done."""
     for ancestor in path.absolute().parents:
@@ -272,6 +285,7 @@ __all__ = [
     "LOCK_SUFFIX",
     "describe_os_error",
     "OutputLock",
+    "check_output_file",
     "check_parent",
     "fsync_directory",
     "fsync_file",

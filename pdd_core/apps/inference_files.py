@@ -21,7 +21,7 @@ import torch
 from pdd_core.data.hdf5_layout import DatasetMetadata, write_dataset_file
 from pdd_core.data.hdf5_reader import read_metadata
 from pdd_core.errors import DataError, bad_argument
-from pdd_core.files import check_parent
+from pdd_core.files import check_output_file
 from pdd_core.metrics.normalization import Standardizer
 from pdd_core.version import __version__
 
@@ -91,15 +91,8 @@ def read_paths(run: TrainedRun, path: str | os.PathLike, split: str | None = Non
 
 
 def check_output_path(path: str | os.PathLike, overwrite: bool) -> Path:
-    """Refuse to replace an existing file unless ``overwrite``; create the parent directories."""
-    target = Path(path)
-    if target.is_dir():
-        raise bad_argument("out", str(target), "is a directory", "pass a file name such as samples.h5", kind=DataError)
-    if target.exists() and not overwrite:
-        raise bad_argument("out", str(target), "already exists", "choose another name or pass --overwrite (overwrite=True)", kind=DataError)
-    if target.exists() and not target.is_file():  # --overwrite replaces files, never a device node or a pipe
-        raise bad_argument("out", str(target), "is not a regular file, so --overwrite may not replace it", "pass a file name such as samples.h5", kind=DataError)
-    check_parent(target)
+    """Refuse to replace an existing file unless ``overwrite`` (:func:`pdd_core.files.check_output_file`); create the parent directories."""
+    target = check_output_file(path, overwrite)
     target.parent.mkdir(parents=True, exist_ok=True)
     return target
 

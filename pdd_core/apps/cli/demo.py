@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import time
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from pdd_core.apps.runs import load_run, run_marginal
 from pdd_core.apps.training import train
 from pdd_core.data.hdf5_reader import read_metadata
 from pdd_core.errors import ConfigError, bad_argument
-from pdd_core.files import locked_directory
+from pdd_core.files import locked_directory, write_bytes_atomically
 from pdd_core.registry import INTEGRATORS, SAMPLERS, SYSTEMS
 from pdd_core.sampler_recipe import SamplerOptions
 from pdd_core.schedules import power_grid
@@ -167,9 +166,7 @@ def _run(args: argparse.Namespace, demo: dict, out: Path) -> int:
         **{f"{task}_spectral_error": metrics[task].get("spectral_error", metrics[task].get("failed")) for task in ("generate", "super_resolve", "low_resolution")},
     }
     summary = {"system": args.system, "seed": args.seed, "training_steps": steps, "noise_model": args.noise_model, "seconds": timings, "total_seconds": round(time.perf_counter() - begin, 1), "metrics": headline}
-    temporary = out / ".summary.json.tmp"
-    temporary.write_text(json.dumps(summary, indent=2) + "\n")
-    os.replace(temporary, out / "summary.json")
+    write_bytes_atomically(out / "summary.json", (json.dumps(summary, indent=2) + "\n").encode())
     print(json.dumps(headline, indent=2))
     print(f"[demo] done in {summary['total_seconds']:.0f} s")
     print(f"[demo] metrics: {(out / 'evaluation' / 'metrics.json').resolve()}")

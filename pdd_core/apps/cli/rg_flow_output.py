@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from pdd_core.config import tagged
+from pdd_core.files import write_atomically
 from pdd_core.grid import Grid
 from pdd_core.registry import SYSTEMS
 from pdd_core.version import __version__
@@ -27,20 +27,8 @@ def record_header(command: str, args: argparse.Namespace, system: Any, grid: Gri
     }
 
 
-def write_atomically(path: Path, write: Callable[[str], None]) -> None:
-    """Write through a temporary file in the same directory and rename it into place."""
-    temporary = str(path.with_name(f".{path.name}.{os.getpid()}.tmp"))
-    try:
-        write(temporary)
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
-
-
 def save_json(path: Path, record: dict[str, Any]) -> None:
-    def write(name: str) -> None:
+    def write(name: Path) -> None:
         with open(name, "w", encoding="utf-8") as file:
             json.dump(record, file, indent=1, allow_nan=False)
             file.write("\n")

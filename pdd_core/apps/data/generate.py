@@ -52,8 +52,8 @@ from pdd_core.data.hdf5_layout import (
     write_attributes,
 )
 from pdd_core.data.presets import DatasetPreset
-from pdd_core.errors import ArgumentError, ConfigError, DataError, PDDError, ShapeError, bad_argument
-from pdd_core.files import OutputLock, check_parent, fsync_directory, fsync_file, open_work_directory, temporary_name, write_bytes_atomically, write_errors
+from pdd_core.errors import ArgumentError, ConfigError, PDDError, ShapeError, bad_argument
+from pdd_core.files import OutputLock, check_output_file, fsync_directory, fsync_file, open_work_directory, temporary_name, write_bytes_atomically, write_errors
 from pdd_core.grid import Grid
 from pdd_core.protocols import System
 from pdd_core.registry import SYSTEMS
@@ -241,9 +241,9 @@ def generate_dataset(
     seed = int(seed)  # a plain int: it goes into JSON and HDF5 attributes
 
     target = Path(out_path)
-    _check_target(target, overwrite)
+    check_output_file(target, overwrite, "out_path", "data/lorenz96.h5")
     with OutputLock.for_file(target, "out_path"):
-        _check_target(target, overwrite)  # another process may have finished it while we waited for nothing
+        check_output_file(target, overwrite, "out_path", "data/lorenz96.h5")  # another process may have finished it while we waited for nothing
         partial = target.with_name(target.name + PARTIAL_SUFFIX)
         canonical_config = json.loads(config_json(to_dict(system)))
         request = {
@@ -317,22 +317,6 @@ def _check_free_space(partial: Path, chunks: list[Chunk]) -> None:
     free = shutil.disk_usage(partial).free
     if free < needed + 2**20:
         raise OSError(errno.ENOSPC, f"{needed / 2**20:.1f} MiB needed, {free / 2**20:.1f} MiB free")
-
-
-def _check_target(target: Path, overwrite: bool) -> None:
-    if target.is_dir():
-        raise bad_argument("out_path", str(target), "is a directory", "pass a file name such as data/lorenz96.h5", kind=DataError)
-    if target.exists() and not overwrite:
-        raise bad_argument(
-            "out_path",
-            str(target),
-            "already exists (a complete dataset file)",
-            "pass --overwrite (overwrite=True) to replace it, or choose another --out",
-            kind=DataError,
-        )
-    if target.exists() and not target.is_file():  # --overwrite replaces files, never a device node or a pipe
-        raise bad_argument("out_path", str(target), "is not a regular file, so --overwrite may not replace it", "pass a file name such as data/lorenz96.h5", kind=DataError)
-    check_parent(target, "out_path")
 
 
 def _generate_chunk(system: System, system_name: str, chunk: Chunk, n_frames: int, seed: int, partial: Path, progress: bool) -> None:

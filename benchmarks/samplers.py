@@ -116,7 +116,8 @@ def trained_overhead(run_dir: str, steps: int, batch: int) -> dict:
         started = time.perf_counter()
         outcome = "finished"
         try:
-            sample(counting, scheme, grid, sampler, family(1.0, 0.0, steps), generator=torch.Generator().manual_seed(3), shape=(batch, frames, grid.channels, *grid.shape), boundary=extrapolate_t0)
+            with torch.no_grad():
+                sample(counting, scheme, grid, sampler, family(1.0, 0.0, steps), generator=torch.Generator().manual_seed(3), shape=(batch, frames, grid.channels, *grid.shape), boundary=extrapolate_t0)
         except PDDError as failure:  # the overhead share up to a divergence is still a measurement
             outcome = f"diverged: {failure}"
         total = time.perf_counter() - started

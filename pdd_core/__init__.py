@@ -12,11 +12,12 @@ from pdd_core.config import from_dict, from_tagged, tagged, to_dict
 from pdd_core.drifts import LinearDrift, drift_on_path, history_windows
 from pdd_core.errors import ArgumentError, ConfigError, DataError, DTypeError, PDDError, ShapeError
 from pdd_core.grid import Grid
-from pdd_core.protocols import Drift, LambdaSampler, RGScheme, Score, System, TimeIntegrator
+from pdd_core.noise_source import GeneratorNoise, NoNoise
+from pdd_core.protocols import Drift, LambdaSampler, NoiseSource, RGScheme, Score, System, TimeIntegrator
 from pdd_core.records import Trajectory, Transition
 from pdd_core.registry import INTEGRATORS, SAMPLERS, SCHEMES, SYSTEMS, Registry
 from pdd_core.rollout import rollout
-from pdd_core.sampling import extrapolate_t0, sample
+from pdd_core.sampling import ReversePlan, extrapolate_t0, sample, sample_at
 from pdd_core.schedules import power_grid, uniform_grid
 from pdd_core.score import (
     DenoisingScore,
@@ -53,6 +54,11 @@ __all__ = [
     "power_grid",
     "rollout",
     "sample",
+    "sample_at",
+    "ReversePlan",
+    "GeneratorNoise",
+    "NoNoise",
+    "NoiseSource",
     "train",
     "uniform_grid",
     "ArgumentError",

@@ -24,7 +24,7 @@ from pdd_core.errors import ShapeError, bad_argument
 from pdd_core.grid import Grid
 from pdd_core.records import Trajectory
 from pdd_core.rollout import advance, check_steps, initial_window
-from pdd_core.sampling import sample
+from pdd_core.sampling import ReversePlan, sample
 from pdd_core.schedules import check_grid
 from pdd_core.score.noise_score import inverse_sqrt_covariance
 from pdd_core.score.path_density import DEFAULT_DELTA_LAMBDA
@@ -63,28 +63,6 @@ class ConditionalIncrementScore:
         return irfft(-rfft(noise, self.grid.ndim) * scale, self.grid.shape).to(delta.dtype)
 
 
-class _CoefficientsOnce:
-    """A λ-sampler whose per-step coefficients are computed once for the whole rollout.
-
-    Every physical step integrates over the same λ grid, so :func:`sample` would otherwise
-    rebuild identical coefficients at each step (about 15 % of the time of a tiny network
-    with 1000 λ steps).
-    """
-
-    def __init__(self, sampler) -> None:
-        self.sampler = sampler
-        self.cache: dict[tuple[float, float], object] = {}
-
-    def prepare(self, scheme, grid: Grid, lam_from: torch.Tensor, lam_to: torch.Tensor):
-        key = (float(lam_from.reshape(-1)[0]), float(lam_to.reshape(-1)[0]))
-        if key not in self.cache:
-            self.cache[key] = self.sampler.prepare(scheme, grid, lam_from, lam_to)
-        return self.cache[key]
-
-    def step(self, score, u, lam_from, lam_to, coefficients, generator, state, boundary):
-        return self.sampler.step(score, u, lam_from, lam_to, coefficients, generator, state, boundary)
-
-
 def _check_scale(increment_scale, grid: Grid) -> tuple[float, ...]:
     values = tuple(increment_scale) if increment_scale is not None else ()
     if len(values) != grid.channels or not all(isinstance(s, (int, float)) and 0 < s < float("inf") for s in values):
@@ -114,15 +92,23 @@ class ConditionalIncrement:
         self.scheme, self.grid, self.delta_lambda = scheme, grid, delta_lambda
         self.lam_grid = check_grid(lam_grid)
         self.scale = _check_scale(increment_scale, grid)
-        # Every physical step integrates over the same λ grid: its coefficients are computed once.
-        self.sampler = _CoefficientsOnce(sampler)
+        self.sampler = sampler
+        # Every physical step integrates over the same λ grid: its coefficients are computed once
+        # per device and dtype (the first step's), not at each of the rollout's steps.
+        self._plans: dict[tuple[torch.device, torch.dtype], ReversePlan] = {}
+
+    def plan(self, like: torch.Tensor) -> ReversePlan:
+        key = (like.device, like.dtype)
+        if key not in self._plans:
+            self._plans[key] = ReversePlan.build(self.sampler, self.scheme, self.grid, self.lam_grid, device=like.device, dtype=like.dtype)
+        return self._plans[key]
 
     def step(self, network, context: torch.Tensor, lam, dt: float, sigma, generator: torch.Generator) -> torch.Tensor:
         scale = torch.as_tensor(self.scale, dtype=context.dtype, device=context.device).reshape(1, -1, *([1] * self.grid.ndim))
         score = ConditionalIncrementScore(network, context, self.scheme, self.grid, self.delta_lambda)
         shape = (context.shape[0], 1, *context.shape[2:])
         prior = self.scheme.prior_sample(shape, self.grid, float(self.lam_grid[0]), generator, dtype=context.dtype, device=context.device)
-        delta = sample(score, self.scheme, self.grid, self.sampler, self.lam_grid, generator=generator, u_init=prior)
+        delta = sample(score, self.scheme, self.grid, self.sampler, self.lam_grid, generator=generator, u_init=prior, plan=self.plan(prior))
         return context[:, -1] + scale * delta[:, 0]
 
 
@@ -158,8 +144,8 @@ def conditional_rollout(
         increment_scale: s per channel (the run's ``objective.increment_scale``).
         generator: the source of the prior draws and of the sampler's noise, on the
             device of ``initial``.
-        save_every: keep every k-th state; only saved frames are kept in memory and no
-            autograd graph is built.
+        save_every: keep every k-th state; only saved frames are kept in memory (call under
+            ``torch.no_grad()`` unless gradients are wanted).
         energy_band: stop when a state's mean square exceeds it (None: NaN/inf only).
 
     Returns the initial history followed by the saved states (λ = 0 on every sample).

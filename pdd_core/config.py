@@ -3,7 +3,8 @@
 Every settings object of the framework (grids, systems, schemes) is a frozen ``attrs``
 class, so a whole pipeline can be written to and rebuilt from a file. ``to_dict`` /
 ``from_dict`` round-trip exactly; ``tagged`` adds the registry name so a record can be
-rebuilt without knowing its class in advance.
+rebuilt without knowing its class in advance, and a field annotated ``registered(REGISTRY)``
+holds the part itself while its file form is that tagged table.
 """
 
 from __future__ import annotations
@@ -87,3 +88,20 @@ def from_tagged(data: dict[str, Any], registry: Registry) -> Any:
         raise bad_argument("config", data, f"a tagged {registry.kind[:-1]} config needs a 'name' key", f"add name = one of {registry.names()}", kind=ConfigError)
     fields = {key: value for key, value in data.items() if key != "name"}
     return from_dict(registry.get(data["name"]), fields)
+
+
+def registered(registry: Registry) -> type:
+    """The annotation of a config field that holds any part of ``registry`` as an object.
+
+    The field's value is the part itself (e.g. a ``Carosso``); in a file it is the tagged table
+    ``{name = "carosso", alpha = 0.1}``, so the registry turns the string into the object at the
+    config boundary (an open tagged union: plug-ins extend it by registering).
+    """
+    marker = type(f"Registered{registry.kind.title()}", (), {"__doc__": f"Any registered {registry.kind[:-1]}, stored tagged."})
+
+    def structure(value: Any, _: type) -> Any:
+        return value if not isinstance(value, dict) else from_tagged(value, registry)
+
+    converter.register_structure_hook(marker, structure)
+    converter.register_unstructure_hook(marker, lambda part: tagged(part, registry))
+    return marker

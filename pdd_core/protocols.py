@@ -1,4 +1,4 @@
-"""The five protocols of the framework plus the score protocol.
+"""The five protocols of the framework plus the score and noise-source protocols.
 
 Conventions shared by all of them:
 
@@ -151,21 +151,32 @@ class TimeIntegrator(Protocol):
 
 
 @runtime_checkable
+class NoiseSource(Protocol):
+    """Where a λ-sampler's randomness comes from: ``normal(like)`` is a standard normal draw
+    with the shape, dtype and device of ``like`` (:class:`pdd_core.noise_source.GeneratorNoise`
+    draws it from a ``torch.Generator``; a test may pass a recorded or zero source)."""
+
+    def normal(self, like: torch.Tensor) -> torch.Tensor: ...
+
+
+@runtime_checkable
 class LambdaSampler(Protocol):
     """One reverse-λ step λ_from → λ_to < λ_from of the reverse RG SDE/ODE (PDD Eqs. 11, 65-66).
 
     Settings-only object; the driver ``sample`` owns the loop over a decreasing λ grid
-    (schedules are data), the t0 boundary rule and progress. Class attributes declare
-    ``order`` (weak order of the generated distribution), ``stochastic`` and
-    ``evaluations_per_step`` (score calls per step).
+    (schedules are data), what is saved, the t0 boundary rule and progress, and leaves autograd
+    to its caller. Class attributes declare ``order`` (weak order of the generated
+    distribution), ``stochastic`` and ``evaluations_per_step`` (score calls per step).
 
-    * ``prepare(scheme, grid, lam_from, lam_to)`` -> coefficients: every per-mode quantity
-      a step needs (e^{∫κ}, φ-functions, noise amplitudes), computed once per λ grid
-      before the loop, so the loop is pure arithmetic plus score calls.
-    * ``step(score, u, lam_from, lam_to, coefficients, generator, state, boundary)`` ->
-      ``(u, state)``: ``u`` is the path ``[B, T, C, *space]``, λs are float64 ``[B]``,
-      ``state`` carries what multistep methods remember (``None`` to start), and
-      ``boundary(u)`` is applied after every update the step makes (the t0 rule of B.6).
+    * ``init(scheme, grid, lam_from, lam_to, *, device, dtype)`` -> coefficients: a typed record
+      of every per-mode quantity a step needs (e^{∫κ}, φ-functions, noise amplitudes), computed
+      once per λ grid before the loop and already on ``device`` in the real ``dtype`` of the
+      field, so the loop is pure arithmetic plus score calls.
+    * ``step(score, u, lam_from, lam_to, coefficients, noise, state, boundary)`` -> ``(u, state)``:
+      ``u`` is the path ``[B, T, C, *space]``, λs are float64 ``[B]``, ``noise`` is the
+      :class:`NoiseSource` of every random draw, ``state`` carries what multistep methods
+      remember (``None`` to start), and ``boundary(u)`` is applied after every update the step
+      makes (the t0 rule of B.6).
 
     Any sampler works with any :class:`Score` and any :class:`RGScheme`.
     """
@@ -174,6 +185,6 @@ class LambdaSampler(Protocol):
     stochastic: bool
     evaluations_per_step: int
 
-    def prepare(self, scheme: RGScheme, grid: Grid, lam_from: torch.Tensor, lam_to: torch.Tensor) -> object: ...
+    def init(self, scheme: RGScheme, grid: Grid, lam_from: torch.Tensor, lam_to: torch.Tensor, *, device: torch.device, dtype: torch.dtype) -> object: ...
 
-    def step(self, score: Score, u: torch.Tensor, lam_from: torch.Tensor, lam_to: torch.Tensor, coefficients: object, generator: torch.Generator | None, state: object, boundary) -> tuple[torch.Tensor, object]: ...
+    def step(self, score: Score, u: torch.Tensor, lam_from: torch.Tensor, lam_to: torch.Tensor, coefficients: object, noise: NoiseSource, state: object, boundary) -> tuple[torch.Tensor, object]: ...

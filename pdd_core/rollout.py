@@ -38,13 +38,11 @@ def initial_window(initial: torch.Tensor, window: int, *, grid: Grid, lam: torch
     With ``scheme`` the initial history is fine-scale data and is first coarse-grained,
     u_λ(t0) = C_λ u0(t0) (Algorithm 2, line 2). Returns ``(frames, window)``.
     """
-    with torch.no_grad():
-        if scheme is not None:
-            initial = scheme.coarse_grain(initial, grid, lam)
-        history = initial.new_zeros(initial.shape[0], window, *initial.shape[2:])
-        kept = min(window, initial.shape[1])
-        history[:, window - kept :] = initial[:, initial.shape[1] - kept :]
-    return initial, history
+    if scheme is not None:
+        initial = scheme.coarse_grain(initial, grid, lam)
+    kept = min(window, initial.shape[1])
+    padding = initial.new_zeros(initial.shape[0], window - kept, *initial.shape[2:])
+    return initial, torch.cat([padding, initial[:, initial.shape[1] - kept :]], dim=1)
 
 
 def slide(
@@ -64,21 +62,22 @@ def slide(
     ``history`` is ``[B, W, C, *space]`` (oldest first). Each state is checked
     (:func:`check_state`, errors named ``name`` with ``fix``); every ``save_every``-th is kept.
     Returns the saved states ``[B, steps // save_every, C, *space]`` and the window after the
-    last step, so that a rollout continues exactly from where a segment ended.
+    last step, so that a rollout continues exactly from where a segment ended. The loop builds no
+    ``torch.no_grad()`` context: callers wrap it in one (as the applications do) unless they
+    differentiate through the rollout.
     """
     if energy_band is not None:
         check_positive("energy_band", energy_band)  # NaN or <= 0 would silently disable or always trip the band
     batch = history.shape[0]
     frames = history.new_empty(batch, steps // save_every, *history.shape[2:])
     position = 0
-    with torch.no_grad():
-        for n in tqdm(range(1, steps + 1), desc=name, disable=not progress, leave=False):
-            state = next_state(history)
-            check_state(state, first_step + n - 1, energy_band, name, fix)
-            history = torch.cat([history[:, 1:], state.unsqueeze(1)], dim=1)
-            if n % save_every == 0:
-                frames[:, position] = state
-                position += 1
+    for n in tqdm(range(1, steps + 1), desc=name, disable=not progress, leave=False):
+        state = next_state(history)
+        check_state(state, first_step + n - 1, energy_band, name, fix)
+        history = torch.cat([history[:, 1:], state.unsqueeze(1)], dim=1)
+        if n % save_every == 0:
+            frames[:, position] = state  # an in-place copy autograd follows when the caller wants gradients
+            position += 1
     return frames, history
 
 
@@ -138,7 +137,8 @@ def rollout(
             PDD B.5. Use ``scheme.sigma(grid, lam, dt)`` for the model's own noise (D.1).
         generator: the source of the noise; required when any σ > 0.
         save_every: keep every k-th frame; memory holds the saved frames only, never the
-            whole integration history, and no autograd graph is built.
+            whole integration history. No autograd context is set: under ``torch.no_grad()``
+            no graph is built, outside it gradients flow through the whole rollout.
         energy_band: stop with a clear error when a sample's mean square exceeds it (None: only
             NaN/inf stop the rollout); :data:`ENERGY_BAND` suits standardised data.
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable, Sequence
 
+import attrs
 import torch
 from tqdm.auto import tqdm
 
 from pdd_core.errors import ShapeError, bad_argument
 from pdd_core.grid import Grid
+from pdd_core.noise_source import GeneratorNoise
+from pdd_core.protocols import NoiseSource
 from pdd_core.schedules import check_grid
 from pdd_core.score.gaussian_marginal import GaussianMarginal
 from pdd_core.validation import check_field, check_generator
@@ -72,14 +75,66 @@ def check_energy(u: torch.Tensor, lam: torch.Tensor, reference: torch.Tensor, ba
         )
 
 
-def sample(
+@attrs.frozen(eq=False)
+class ReversePlan:
+    """A λ-sampler's coefficients for every step of a decreasing λ grid, on one device and dtype.
+
+    :func:`sample` builds one per call; a caller that integrates over the same grid many times
+    (the conditional baseline, once per physical step) builds it once and passes it in.
+    """
+
+    sampler: object
+    lam_grid: torch.Tensor
+    device: torch.device
+    dtype: torch.dtype
+    coefficients: tuple
+
+    @classmethod
+    def build(cls, sampler, scheme, grid: Grid, lam_grid: torch.Tensor, *, device, dtype: torch.dtype) -> ReversePlan:
+        lam_grid, device = check_grid(lam_grid), torch.device(device)
+        batch_one = lambda value: value.reshape(1)  # noqa: E731  (coefficients are shared by the batch)
+        steps = range(lam_grid.numel() - 1)
+        coefficients = tuple(sampler.init(scheme, grid, batch_one(lam_grid[i]), batch_one(lam_grid[i + 1]), device=device, dtype=dtype) for i in steps)
+        return cls(sampler, lam_grid, device, dtype, coefficients)
+
+    def check(self, sampler, u: torch.Tensor) -> None:
+        if self.sampler is not sampler or self.device != u.device or self.dtype != u.dtype:
+            raise bad_argument("plan", f"built for {type(self.sampler).__name__} on {self.device}, {self.dtype}", "does not match the sampler or the field", "build it with ReversePlan.build(sampler, ..., device=u.device, dtype=u.dtype)")
+
+
+def _start(scheme, grid: Grid, grid_lam: torch.Tensor, generator, u_init, shape, dtype, prior) -> torch.Tensor:
+    """The path at λ = lam_grid[0]: ``u_init`` as given, or a draw of shape ``shape`` from ``prior``."""
+    if (u_init is None) == (shape is None):
+        raise bad_argument("u_init", "given" if u_init is not None else None, "pass exactly one of u_init (super-resolution) or shape (generation)", "e.g. shape=(16, 64, 2, 128)")
+    if u_init is None:
+        prior = GaussianMarginal() if prior is None else prior
+        return prior.sample(tuple(shape), scheme, grid, float(grid_lam[0]), generator, dtype=dtype)
+    check_field(u_init, grid, "u_init")
+    return u_init
+
+
+def _save_points(save_at, grid_lam: torch.Tensor) -> dict[int, float]:
+    """Grid index -> λ of every requested save point (each must lie on the grid)."""
+    values = grid_lam.tolist()
+    points = {}
+    for lam in save_at:
+        matches = [i for i, value in enumerate(values) if value == float(lam)]
+        if not matches:
+            raise bad_argument("save_at", lam, "is not a point of lam_grid", "save at λs of the grid (add them to it, e.g. with torch.cat and sort)")
+        points[matches[0]] = float(lam)
+    return points
+
+
+def sample_at(
     score,
     scheme,
     grid: Grid,
     sampler,
     lam_grid: torch.Tensor,
+    save_at: Sequence[float],
     *,
-    generator: torch.Generator,
+    generator: torch.Generator | None,
+    noise: NoiseSource | None = None,
     u_init: torch.Tensor | None = None,
     shape: tuple[int, ...] | None = None,
     dtype: torch.dtype = torch.float32,
@@ -87,7 +142,36 @@ def sample(
     prior=None,
     energy_band: float | None = ENERGY_BAND,
     progress: bool = False,
-) -> torch.Tensor:
+    plan: ReversePlan | None = None,
+) -> dict[float, torch.Tensor]:
+    """Integrate the reverse RG flow along the decreasing ``lam_grid`` once; return ``{λ: u}`` at every λ of ``save_at``.
+
+    One integration serves every save point, so a multistep sampler keeps its state across them
+    (the stages of a flow need no re-chunking). Arguments as in :func:`sample`.
+    """
+    grid_lam = check_grid(lam_grid)
+    if noise is None or u_init is None:
+        check_generator(generator)
+    points = _save_points(save_at, grid_lam)
+    u = _start(scheme, grid, grid_lam, generator, u_init, shape, dtype, prior)
+    if plan is None:
+        plan = ReversePlan.build(sampler, scheme, grid, grid_lam, device=u.device, dtype=u.dtype)
+    plan.check(sampler, u)
+    noise = GeneratorNoise(generator) if noise is None else noise
+    boundary = boundary or no_boundary
+    saved = {points[0]: u} if 0 in points else {}
+    state, start_energy = None, energy(u).mean()
+    for i in tqdm(range(grid_lam.numel() - 1), desc="reverse-λ", disable=not progress, leave=False):
+        lam_from = grid_lam[i].expand(u.shape[0]).to(u.device)
+        lam_to = grid_lam[i + 1].expand(u.shape[0]).to(u.device)
+        u, state = sampler.step(score, u, lam_from, lam_to, plan.coefficients[i], noise, state, boundary)
+        check_energy(u, lam_to, start_energy, energy_band)
+        if i + 1 in points:
+            saved[points[i + 1]] = u
+    return saved
+
+
+def sample(score, scheme, grid: Grid, sampler, lam_grid: torch.Tensor, **options) -> torch.Tensor:
     """Integrate the reverse RG flow along the decreasing ``lam_grid`` and return u at λ_end.
 
     Exactly one of:
@@ -97,33 +181,19 @@ def sample(
       * ``u_init``: super-resolution of a coarse path given at λ = lam_grid[0] (line 2),
         e.g. a simulation at λ = 0.2.
 
-    Per-mode coefficients are computed once per grid step before the loop (they are shared
-    by the batch); the loop itself is score calls plus arithmetic. ``boundary`` (e.g.
-    :func:`extrapolate_t0`) is applied after every update; by default nothing is, and no
-    clamping, mean removal or other stabiliser is ever applied silently. The integration
-    stops with a clear error when a sample turns NaN or its energy exceeds ``energy_band`` x
-    the start's (a diverging sampler, before it reaches inf); ``energy_band=None`` keeps only the
-    NaN check, for flows whose end legitimately holds far more energy than their start (the
-    ordered phase of lattice φ⁴ from a Gaussian prior).
+    ``generator`` draws the prior and, unless ``noise`` (a
+    :class:`~pdd_core.protocols.NoiseSource`) is given, the sampler's noise. The sampler's
+    coefficients (:class:`ReversePlan`, or ``plan`` when given) are computed once per grid on the
+    field's device before the loop; the loop itself is score calls plus arithmetic.
+    ``boundary`` (e.g. :func:`extrapolate_t0`) is applied after every update; by default nothing
+    is, and no clamping, mean removal or other stabiliser is ever applied silently. The
+    integration stops with a clear error when a sample turns NaN or its energy exceeds
+    ``energy_band`` x the start's (a diverging sampler, before it reaches inf);
+    ``energy_band=None`` keeps only the NaN check, for flows whose end legitimately holds far more
+    energy than their start (the ordered phase of lattice φ⁴ from a Gaussian prior).
+
+    The driver builds no ``torch.no_grad()`` context: wrap the call in one (as the applications
+    do) unless gradients through the sampler are wanted.
     """
-    check_generator(generator)
-    grid_lam = check_grid(lam_grid)
-    if (u_init is None) == (shape is None):
-        raise bad_argument("u_init", "given" if u_init is not None else None, "pass exactly one of u_init (super-resolution) or shape (generation)", "e.g. shape=(16, 64, 2, 128)")
-    if u_init is None:
-        prior = GaussianMarginal() if prior is None else prior
-        u = prior.sample(tuple(shape), scheme, grid, float(grid_lam[0]), generator, dtype=dtype)
-    else:
-        check_field(u_init, grid, "u_init")
-        u = u_init
-    boundary = boundary or no_boundary
-    batch_one = lambda value: value.reshape(1)  # noqa: E731  (coefficients are shared by the batch)
-    coefficients = [sampler.prepare(scheme, grid, batch_one(grid_lam[i]), batch_one(grid_lam[i + 1])) for i in range(grid_lam.numel() - 1)]
-    state, start_energy = None, energy(u).mean()
-    with torch.no_grad():
-        for i in tqdm(range(grid_lam.numel() - 1), desc="reverse-λ", disable=not progress, leave=False):
-            lam_from = grid_lam[i].expand(u.shape[0]).to(u.device)
-            lam_to = grid_lam[i + 1].expand(u.shape[0]).to(u.device)
-            u, state = sampler.step(score, u, lam_from, lam_to, coefficients[i], generator, state, boundary)
-            check_energy(u, lam_to, start_energy, energy_band)
-    return u
+    lam_end = float(check_grid(lam_grid)[-1])
+    return sample_at(score, scheme, grid, sampler, lam_grid, (lam_end,), **options)[lam_end]

@@ -3,9 +3,19 @@
 from __future__ import annotations
 
 import attrs
+import torch
 
 from pdd_core.spectral import phi1
-from solvers.reverse_coefficients import em_noise_modes, field, modes, reverse_step
+from solvers.reverse_coefficients import ReverseStep, em_noise_modes, field, modes, reverse_step
+
+
+@attrs.frozen(eq=False)
+class ETDCoefficients:
+    """One ETD step on the field's device and dtype: the step, e^z and φ1(z) b² Δ per mode."""
+
+    step: ReverseStep
+    growth: torch.Tensor
+    score_factor: torch.Tensor
 
 
 @attrs.frozen
@@ -20,15 +30,14 @@ class ETDPredictor:
     stochastic = True
     evaluations_per_step = 1
 
-    def prepare(self, scheme, grid, lam_from, lam_to):
+    def init(self, scheme, grid, lam_from, lam_to, *, device, dtype):
         step = reverse_step(scheme, grid, lam_from, lam_to)
-        # Precompute the two per-mode factors once per λ grid.
-        return step, step.growth.exp(), phi1(step.growth) * step.diffusion_from * step.delta
+        # The two per-mode factors in float64, once per λ grid; then on the device.
+        growth, score_factor = step.growth.exp(), phi1(step.growth) * step.diffusion_from * step.delta
+        return ETDCoefficients(step.on(device, dtype), growth.to(device, dtype), score_factor.to(device, dtype))
 
-    def step(self, score, u, lam_from, lam_to, coefficients, generator, state, boundary):
-        step, growth, score_factor = coefficients
-        grid = step.grid
+    def step(self, score, u, lam_from, lam_to, coefficients, noise, state, boundary):
+        grid = coefficients.step.grid
         u_hat, s_hat = modes(u, grid), modes(score(u, lam_from), grid)
-        dtype = u_hat.real.dtype
-        u_new = growth.to(u.device, dtype) * u_hat + score_factor.to(u.device, dtype) * s_hat + em_noise_modes(u, step, generator)
+        u_new = coefficients.growth * u_hat + coefficients.score_factor * s_hat + em_noise_modes(u, coefficients.step, noise)
         return boundary(field(u_new, grid, u.dtype)), state

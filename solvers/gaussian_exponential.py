@@ -18,7 +18,7 @@ posterior q(u_t | u_f), so with r = 0 (data Gaussian, white in time) any step si
 The residual is either held at r(λ_f) (first order) or extrapolated linearly through the
 previous step's residual (exponential Adams-Bashforth 2, as DPM-Solver++(2M): one score call
 per step, second order). The λ-integrals of the weights are per-mode quadratures computed once
-per λ grid in ``prepare`` (Gauss-Legendre in x with λ = λ_t + Δx², which also absorbs the
+per λ grid in ``init`` (Gauss-Legendre in x with λ = λ_t + Δx², which also absorbs the
 λ^{-1/2} endpoint singularity of modes with G = 0 at λ_t = 0).
 """
 
@@ -32,7 +32,7 @@ import torch
 
 from pdd_core.errors import bad_argument
 from pdd_core.score.gaussian_marginal import GaussianMarginal
-from solvers.reverse_coefficients import field, modes
+from solvers.reverse_coefficients import field, modes, on_device
 
 QUADRATURE_NODES = 16
 
@@ -52,7 +52,8 @@ def _exponent(instance, attribute, value) -> None:
 
 @attrs.frozen(eq=False)
 class GaussianStep:
-    """Per-mode coefficients of one step, float64 ``[1, T or 1, C or 1, *rfft]`` (temporal eigenbasis of the reference).
+    """Per-mode coefficients of one step ``[1, T or 1, C or 1, *rfft]`` (temporal eigenbasis of the reference),
+    float64 as :func:`gaussian_step` computes them, on the field's device and dtype after :meth:`on`.
 
     ũ_t = ``carry`` ũ_f + ``weight`` r̃_f + ``slope_weight`` ∂r̃/∂λ + ``noise_std`` ξ̃, and
     ``inverse_variance`` = 1/K_f turns a score into its residual r̃ = s̃ + ũ/K_f.
@@ -67,8 +68,8 @@ class GaussianStep:
     inverse_variance: torch.Tensor
     signal_fraction: torch.Tensor
 
-    def cast(self, name: str, like: torch.Tensor) -> torch.Tensor:
-        return getattr(self, name).to(device=like.device, dtype=like.real.dtype)
+    def on(self, device: torch.device, dtype: torch.dtype) -> GaussianStep:
+        return on_device(self, device, dtype, "carry", "weight", "slope_weight", "noise_std", "inverse_variance", "signal_fraction")
 
 
 def gaussian_step(reference: GaussianMarginal, scheme, grid, lam_from: float, lam_to: float, *, stochastic: bool, nodes: int = QUADRATURE_NODES) -> GaussianStep:
@@ -131,31 +132,46 @@ class GaussianExponential:
     def order(self) -> float:
         return 2.0 if self.multistep else 1.0
 
-    def prepare(self, scheme, grid, lam_from, lam_to):
-        return gaussian_step(self.reference, scheme, grid, float(lam_from.reshape(-1)[0]), float(lam_to.reshape(-1)[0]), stochastic=self.stochastic)
+    def init(self, scheme, grid, lam_from, lam_to, *, device, dtype):
+        step = gaussian_step(self.reference, scheme, grid, float(lam_from.reshape(-1)[0]), float(lam_to.reshape(-1)[0]), stochastic=self.stochastic)
+        return step.on(device, dtype)
 
-    def step(self, score, u, lam_from, lam_to, coefficients, generator, state, boundary):
+    def step(self, score, u, lam_from, lam_to, coefficients, noise, state, boundary):
         grid, reference = coefficients.grid, self.reference
         reference.check(grid, u.shape[1])
         # Coordinates along the data's temporal eigenmodes, where K_λ is diagonal.
         u_hat = reference.to_eigen(modes(u, grid))
-        residual = reference.to_eigen(modes(score(u, lam_from), grid)) + coefficients.cast("inverse_variance", u_hat) * u_hat
+        residual = reference.to_eigen(modes(score(u, lam_from), grid)) + coefficients.inverse_variance * u_hat
         if self.gate:
-            residual = residual * coefficients.cast("signal_fraction", u_hat) ** self.gate
-        u_new = coefficients.cast("carry", u_hat) * u_hat + coefficients.cast("weight", u_hat) * residual
+            residual = residual * coefficients.signal_fraction**self.gate
+        u_new = coefficients.carry * u_hat + coefficients.weight * residual
         if self.multistep and state is not None:
             previous, lam_previous = state
             slope = (residual - previous) / (coefficients.lam_from - lam_previous)
-            u_new = u_new + coefficients.cast("slope_weight", u_hat) * slope
+            u_new = u_new + coefficients.slope_weight * slope
         if self.stochastic:  # white noise stays white in the orthogonal eigenbasis
-            noise = modes(torch.randn(u.shape, generator=generator, dtype=u.dtype, device=u.device), grid)
-            u_new = u_new + coefficients.cast("noise_std", u_hat) * noise
+            u_new = u_new + coefficients.noise_std * modes(noise.normal(u), grid)
         return boundary(field(reference.from_eigen(u_new), grid, u.dtype)), (residual, coefficients.lam_from)
 
 
 def _positive(instance, attribute, value) -> None:
     if not (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0):
         raise bad_argument(attribute.name, value, "must be a finite number > 0", "use e.g. 1.0")
+
+
+@attrs.frozen(eq=False)
+class GaussianLangevinStep:
+    """Per-mode coefficients of one :class:`GaussianLangevin` move (temporal eigenbasis of the reference):
+    ũ' = ``decay`` ũ + ``residual_factor`` r̃ + ``noise_std`` ξ̃ with r̃ = s̃ + ``inverse_variance`` ũ."""
+
+    grid: object
+    decay: torch.Tensor
+    residual_factor: torch.Tensor
+    noise_std: torch.Tensor
+    inverse_variance: torch.Tensor
+
+    def on(self, device: torch.device, dtype: torch.dtype) -> GaussianLangevinStep:
+        return on_device(self, device, dtype, "decay", "residual_factor", "noise_std", "inverse_variance")
 
 
 @attrs.frozen
@@ -187,25 +203,24 @@ class GaussianLangevin:
     stochastic = True
     evaluations_per_step = 1
 
-    def prepare(self, scheme, grid, lam_from, lam_to):
+    def init(self, scheme, grid, lam_from, lam_to, *, device, dtype):
         lam = float(lam_to.reshape(-1)[0])
         variance, active = self.reference.variance(scheme, grid, lam)
         active = active & (variance > 0)  # at λ = 0 a mode without data power has K = 0: nothing to correct
         safe = torch.where(active, variance, torch.ones(()))
         noise_fraction = torch.where(active, scheme.marginal(grid, lam).variance / safe, torch.zeros(())).clamp(0, 1)
         decay = torch.exp(-self.step_size * noise_fraction)
-        return grid, decay, (1 - decay) * safe * (1 - noise_fraction) ** self.gate, (safe * (1 - decay**2)).sqrt() * active, active / safe
+        residual_factor = (1 - decay) * safe * (1 - noise_fraction) ** self.gate
+        step = GaussianLangevinStep(grid, decay, residual_factor, (safe * (1 - decay**2)).sqrt() * active, active / safe)
+        return step.on(device, dtype)
 
-    def correct(self, score, u, lam, coefficients, generator, boundary):
-        grid, decay, residual_factor, noise_std, inverse_variance = (c if i == 0 else c.to(u.device) for i, c in enumerate(coefficients))
-        reference = self.reference
+    def correct(self, score, u, lam, coefficients, noise, boundary):
+        grid, reference = coefficients.grid, self.reference
         reference.check(grid, u.shape[1])
         u_hat, s_hat = reference.to_eigen(modes(u, grid)), reference.to_eigen(modes(score(u, lam), grid))
-        dtype = u_hat.real.dtype
-        residual = s_hat + inverse_variance.to(dtype) * u_hat
-        noise = modes(torch.randn(u.shape, generator=generator, dtype=u.dtype, device=u.device), grid)
-        u_new = decay.to(dtype) * u_hat + residual_factor.to(dtype) * residual + noise_std.to(dtype) * noise
+        residual = s_hat + coefficients.inverse_variance * u_hat
+        u_new = coefficients.decay * u_hat + coefficients.residual_factor * residual + coefficients.noise_std * modes(noise.normal(u), grid)
         return boundary(field(reference.from_eigen(u_new), grid, u.dtype))
 
-    def step(self, score, u, lam_from, lam_to, coefficients, generator, state, boundary):
-        return self.correct(score, u, lam_to, coefficients, generator, boundary), state
+    def step(self, score, u, lam_from, lam_to, coefficients, noise, state, boundary):
+        return self.correct(score, u, lam_to, coefficients, noise, boundary), state

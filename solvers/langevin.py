@@ -35,21 +35,28 @@ class LangevinCorrector:
     stochastic = True
     evaluations_per_step = 1
 
-    def prepare(self, scheme, grid, lam_from, lam_to):
-        return reverse_step(scheme, grid, lam_from, lam_to)
+    def init(self, scheme, grid, lam_from, lam_to, *, device, dtype):
+        return reverse_step(scheme, grid, lam_from, lam_to).on(device, dtype)
 
-    def correct(self, score, u, lam, step, generator, boundary):
+    def correct(self, score, u, lam, step, noise, boundary):
         grid = step.grid
-        noise_hat = modes(torch.randn(u.shape, generator=generator, dtype=u.dtype, device=u.device), grid)
-        noise = field(noise_hat * step.cast("active", noise_hat), grid, u.dtype)
+        noise = field(modes(noise.normal(u), grid) * step.active, grid, u.dtype)
         s = score(u, lam)
         ratio = noise.flatten(1).norm(dim=1) / s.flatten(1).norm(dim=1)
         chi = torch.where(torch.isfinite(ratio), 2 * (self.snr * ratio) ** 2, torch.zeros_like(ratio))
         chi = chi.reshape(-1, *([1] * (u.ndim - 1)))
         return boundary(u + chi * s + torch.sqrt(2 * chi) * noise)
 
-    def step(self, score, u, lam_from, lam_to, coefficients, generator, state, boundary):
-        return self.correct(score, u, lam_to, coefficients, generator, boundary), state
+    def step(self, score, u, lam_from, lam_to, coefficients, noise, state, boundary):
+        return self.correct(score, u, lam_to, coefficients, noise, boundary), state
+
+
+@attrs.frozen(eq=False)
+class PredictorCorrectorCoefficients:
+    """The predictor's and the corrector's coefficients of one step."""
+
+    predictor: object
+    corrector: object
 
 
 @attrs.frozen
@@ -70,14 +77,16 @@ class PredictorCorrector:
     def evaluations_per_step(self) -> int:
         return self.predictor.evaluations_per_step + self.corrector_steps * self.corrector.evaluations_per_step
 
-    def prepare(self, scheme, grid, lam_from, lam_to):
-        return self.predictor.prepare(scheme, grid, lam_from, lam_to), self.corrector.prepare(scheme, grid, lam_from, lam_to)
+    def init(self, scheme, grid, lam_from, lam_to, *, device, dtype):
+        return PredictorCorrectorCoefficients(
+            self.predictor.init(scheme, grid, lam_from, lam_to, device=device, dtype=dtype),
+            self.corrector.init(scheme, grid, lam_from, lam_to, device=device, dtype=dtype),
+        )
 
-    def step(self, score, u, lam_from, lam_to, coefficients, generator, state, boundary):
-        predictor_coefficients, corrector_coefficients = coefficients
-        u, state = self.predictor.step(score, u, lam_from, lam_to, predictor_coefficients, generator, state, boundary)
+    def step(self, score, u, lam_from, lam_to, coefficients, noise, state, boundary):
+        u, state = self.predictor.step(score, u, lam_from, lam_to, coefficients.predictor, noise, state, boundary)
         check_finite_sample(u, lam_to)  # before the corrector feeds a diverged sample to the score
         for _ in range(self.corrector_steps):
-            u = self.corrector.correct(score, u, lam_to, corrector_coefficients, generator, boundary)
+            u = self.corrector.correct(score, u, lam_to, coefficients.corrector, noise, boundary)
             check_finite_sample(u, lam_to)
         return u, state

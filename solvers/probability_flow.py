@@ -7,20 +7,32 @@ score term, integrated by exponential integrators (Cox & Matthews; DEIS / DPM-So
 from __future__ import annotations
 
 import attrs
+import torch
 
 from pdd_core.spectral import phi1, phi2
-from solvers.reverse_coefficients import field, modes, reverse_step
+from solvers.reverse_coefficients import ReverseStep, field, modes, reverse_step
 
 
-def _nonlinear(score, u, lam, noise, grid):
+def _nonlinear(score, u, lam, diffusion, grid):
     """N = ½ b² s̃ in Fourier space."""
-    s_hat = modes(score(u, lam), grid)
-    return 0.5 * noise.to(s_hat.device, s_hat.real.dtype) * s_hat
+    return 0.5 * diffusion * modes(score(u, lam), grid)
 
 
-def _prepare(scheme, grid, lam_from, lam_to):
+@attrs.frozen(eq=False)
+class ExponentialCoefficients:
+    """One exponential-integrator step on the field's device and dtype: e^z, Δ φ1(z), Δ φ2(z) and Δ² φ2(z) per mode."""
+
+    step: ReverseStep
+    growth: torch.Tensor
+    first: torch.Tensor
+    second: torch.Tensor
+    second_delta: torch.Tensor
+
+
+def _init(scheme, grid, lam_from, lam_to, device, dtype) -> ExponentialCoefficients:
     step = reverse_step(scheme, grid, lam_from, lam_to)
-    return step, step.growth.exp(), phi1(step.growth) * step.delta, phi2(step.growth) * step.delta
+    growth, first, second = step.growth.exp(), phi1(step.growth) * step.delta, phi2(step.growth) * step.delta
+    return ExponentialCoefficients(step.on(device, dtype), *(c.to(device, dtype) for c in (growth, first, second, second * step.delta)))
 
 
 @attrs.frozen
@@ -35,24 +47,23 @@ class ProbabilityFlowHeun:
     stochastic = False
     evaluations_per_step = 2
 
-    def prepare(self, scheme, grid, lam_from, lam_to):
-        return _prepare(scheme, grid, lam_from, lam_to)
+    def init(self, scheme, grid, lam_from, lam_to, *, device, dtype):
+        return _init(scheme, grid, lam_from, lam_to, device, dtype)
 
-    def step(self, score, u, lam_from, lam_to, coefficients, generator, state, boundary):
+    def step(self, score, u, lam_from, lam_to, coefficients, noise, state, boundary):
         return _heun(score, u, lam_from, lam_to, coefficients, boundary)[0], state
 
 
-def _heun(score, u, lam_from, lam_to, coefficients, boundary):
+def _heun(score, u, lam_from, lam_to, coefficients: ExponentialCoefficients, boundary):
     """One exponential-Heun step; also returns N(u, λ_from) for multistep starts."""
-    step, growth, first, second = coefficients
+    step = coefficients.step
     grid = step.grid
     u_hat = modes(u, grid)
-    dtype = u_hat.real.dtype
     n_from = _nonlinear(score, u, lam_from, step.diffusion_from, grid)
-    stage_hat = growth.to(u_hat.device, dtype) * u_hat + first.to(u_hat.device, dtype) * n_from
+    stage_hat = coefficients.growth * u_hat + coefficients.first * n_from
     stage = boundary(field(stage_hat, grid, u.dtype))
     n_to = _nonlinear(score, stage, lam_to, step.diffusion_to, grid)
-    return boundary(field(stage_hat + second.to(u_hat.device, dtype) * (n_to - n_from), grid, u.dtype)), n_from
+    return boundary(field(stage_hat + coefficients.second * (n_to - n_from), grid, u.dtype)), n_from
 
 
 @attrs.frozen
@@ -69,19 +80,17 @@ class ExponentialMultistep:
     stochastic = False
     evaluations_per_step = 1
 
-    def prepare(self, scheme, grid, lam_from, lam_to):
-        return _prepare(scheme, grid, lam_from, lam_to)
+    def init(self, scheme, grid, lam_from, lam_to, *, device, dtype):
+        return _init(scheme, grid, lam_from, lam_to, device, dtype)
 
-    def step(self, score, u, lam_from, lam_to, coefficients, generator, state, boundary):
+    def step(self, score, u, lam_from, lam_to, coefficients, noise, state, boundary):
+        step = coefficients.step
         if state is None:
             u_new, n_from = _heun(score, u, lam_from, lam_to, coefficients, boundary)
-            return u_new, (n_from, coefficients[0].delta)
+            return u_new, (n_from, step.delta)
         previous, previous_delta = state
-        step, growth, first, second = coefficients
-        grid = step.grid
-        u_hat = modes(u, grid)
-        dtype = u_hat.real.dtype
-        current = _nonlinear(score, u, lam_from, step.diffusion_from, grid)
-        slope = (current - previous) / previous_delta.to(u_hat.device, dtype)
-        u_new = growth.to(u_hat.device, dtype) * u_hat + first.to(u_hat.device, dtype) * current + (second * step.delta).to(u_hat.device, dtype) * slope
-        return boundary(field(u_new, grid, u.dtype)), (current, step.delta)
+        u_hat = modes(u, step.grid)
+        current = _nonlinear(score, u, lam_from, step.diffusion_from, step.grid)
+        slope = (current - previous) / previous_delta
+        u_new = coefficients.growth * u_hat + coefficients.first * current + coefficients.second_delta * slope
+        return boundary(field(u_new, step.grid, u.dtype)), (current, step.delta)

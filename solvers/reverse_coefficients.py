@@ -17,7 +17,8 @@ from pdd_core.spectral import irfft, rfft
 
 @attrs.frozen(eq=False)
 class ReverseStep:
-    """Coefficients of one step, float64, shaped to broadcast against ``rfft(u)``.
+    """Coefficients of one step, shaped to broadcast against ``rfft(u)``: float64 as
+    :func:`reverse_step` computes them, on the field's device and dtype after :meth:`on`.
 
     Attributes:
         delta: Δ = λ_from - λ_to, ``[B, 1, 1, *ones]``.
@@ -35,9 +36,14 @@ class ReverseStep:
     diffusion_to: torch.Tensor
     active: torch.Tensor
 
-    def cast(self, name: str, like: torch.Tensor) -> torch.Tensor:
-        """One coefficient in the real dtype and device of the spectrum ``like``."""
-        return getattr(self, name).to(device=like.device, dtype=like.real.dtype)
+    def on(self, device: torch.device, dtype: torch.dtype) -> ReverseStep:
+        """The same coefficients on ``device`` in the field's real ``dtype`` (``active`` as 0 / 1)."""
+        return on_device(self, device, dtype, "delta", "growth", "rate_from", "diffusion_from", "diffusion_to", "active")
+
+
+def on_device(coefficients, device: torch.device, dtype: torch.dtype, *names: str):
+    """``coefficients`` (an attrs record) with the tensors ``names`` moved to ``device`` and ``dtype``, once per λ grid."""
+    return attrs.evolve(coefficients, **{name: getattr(coefficients, name).to(device=device, dtype=dtype) for name in names})
 
 
 def reverse_step(scheme, grid: Grid, lam_from: torch.Tensor, lam_to: torch.Tensor) -> ReverseStep:
@@ -63,8 +69,6 @@ def field(u_hat: torch.Tensor, grid: Grid, dtype: torch.dtype) -> torch.Tensor:
     return irfft(u_hat, grid.shape).to(dtype)
 
 
-def em_noise_modes(u: torch.Tensor, step: ReverseStep, generator: torch.Generator | None) -> torch.Tensor:
-    """b(λ_from) sqrt(Δ) η̃: the Euler-Maruyama noise of PDD Eq. 66 (white in space for Carosso)."""
-    noise = torch.randn(u.shape, generator=generator, dtype=u.dtype, device=u.device)
-    noise_hat = modes(noise, step.grid)
-    return noise_hat * (step.cast("diffusion_from", noise_hat) * step.cast("delta", noise_hat)).sqrt()
+def em_noise_modes(u: torch.Tensor, step: ReverseStep, noise) -> torch.Tensor:
+    """b(λ_from) sqrt(Δ) η̃: the Euler-Maruyama noise of PDD Eq. 66 (white in space for Carosso), η from ``noise``."""
+    return modes(noise.normal(u), step.grid) * (step.diffusion_from * step.delta).sqrt()

@@ -18,13 +18,12 @@ class ReverseEulerMaruyama:
     stochastic = True
     evaluations_per_step = 1
 
-    def prepare(self, scheme, grid, lam_from, lam_to):
-        return reverse_step(scheme, grid, lam_from, lam_to)
+    def init(self, scheme, grid, lam_from, lam_to, *, device, dtype):
+        return reverse_step(scheme, grid, lam_from, lam_to).on(device, dtype)
 
-    def step(self, score, u, lam_from, lam_to, coefficients, generator, state, boundary):
+    def step(self, score, u, lam_from, lam_to, coefficients, noise, state, boundary):
         grid = coefficients.grid
         u_hat, s_hat = modes(u, grid), modes(score(u, lam_from), grid)
-        delta = coefficients.cast("delta", u_hat)
-        drift = coefficients.cast("rate_from", u_hat) * u_hat + coefficients.cast("diffusion_from", u_hat) * s_hat
-        u_new = field(u_hat + delta * drift + em_noise_modes(u, coefficients, generator), grid, u.dtype)
+        drift = coefficients.rate_from * u_hat + coefficients.diffusion_from * s_hat
+        u_new = field(u_hat + coefficients.delta * drift + em_noise_modes(u, coefficients, noise), grid, u.dtype)
         return boundary(u_new), state

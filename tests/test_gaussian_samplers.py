@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from pdd_core import ArgumentError, Grid, ShapeError
+from pdd_core.noise_source import GeneratorNoise
 from pdd_core.sampling import sample
 from pdd_core.schedules import power_grid, uniform_grid
 from pdd_core.score import GaussianMarginal, GaussianPathScore, data_autocovariance, data_power
@@ -129,10 +130,10 @@ def test_gaussian_langevin_leaves_the_exact_marginal_invariant_at_any_step():
     lam = torch.full((SAMPLES,), 0.5, dtype=torch.float64)
     start = SCORE.exact_sample(0.5, SAMPLES, torch.Generator().manual_seed(5))
     corrector = GaussianLangevin(EXACT, step_size=3.0)
-    coefficients = corrector.prepare(SCHEME, GRID, lam[:1], lam[:1])
-    u, generator = start, torch.Generator().manual_seed(6)
+    coefficients = corrector.init(SCHEME, GRID, lam[:1], lam[:1], device=start.device, dtype=start.dtype)
+    u, noise = start, GeneratorNoise(torch.Generator().manual_seed(6))
     for _ in range(10):
-        u = corrector.correct(SCORE, u, lam, coefficients, generator, lambda x: x)
+        u = corrector.correct(SCORE, u, lam, coefficients, noise, lambda x: x)
     ratio = _mode_variance(u) / torch.diagonal(SCORE.covariance_at(lam[:1])[0, 0], dim1=-2, dim2=-1).mean(-1)
     assert float((ratio - 1).abs().max()) < VARIANCE_TOLERANCE
     assert float((u - start).std() / start.std()) > 0.5  # it did move the sample
@@ -145,7 +146,8 @@ def test_etd_step_multiplies_the_score_by_phi1_at_nonzero_rate():
     u = score.exact_sample(0.6, 4, torch.Generator().manual_seed(8))
     lam_from, lam_to = torch.full((4,), 0.6, dtype=torch.float64), torch.full((4,), 0.4, dtype=torch.float64)
     sampler = ETDPredictor()
-    out, _ = sampler.step(score, u, lam_from, lam_to, sampler.prepare(scheme, GRID, lam_from[:1], lam_to[:1]), torch.Generator().manual_seed(9), None, lambda x: x)
+    coefficients = sampler.init(scheme, GRID, lam_from[:1], lam_to[:1], device=u.device, dtype=u.dtype)
+    out, _ = sampler.step(score, u, lam_from, lam_to, coefficients, GeneratorNoise(torch.Generator().manual_seed(9)), None, lambda x: x)
     z = 0.5 * GRID.k2(torch.float64).numpy() * 0.2
     phi1 = torch.from_numpy(np.where(z == 0, 1.0, np.expm1(z) / np.where(z == 0, 1.0, z)))
     noise = torch.randn(u.shape, generator=torch.Generator().manual_seed(9), dtype=u.dtype)

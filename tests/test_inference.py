@@ -136,7 +136,8 @@ def test_rollout_carries_the_window_through_a_lag_two_recursion():
     coefficients[:, :, 0], coefficients[:, :, 2] = a, b
     drift = LinearDrift(GRID, window=3, coefficients=coefficients)
     history = torch.randn(2, 2, 2, *GRID.shape, generator=seeded(2), dtype=torch.float64)  # two initial frames
-    path = rollout(drift, Euler(), history, 0.0, DT, 12, grid=GRID)
+    with torch.no_grad():  # the driver leaves autograd to its caller
+        path = rollout(drift, Euler(), history, 0.0, DT, 12, grid=GRID)
     states = [np.zeros((2, 2, 16)), history[:, 0].numpy(), history[:, 1].numpy()]  # zero padding before t0 (B.2)
     for _ in range(12):
         states.append(states[-1] + DT * (a * states[-3] + b * states[-1]))
@@ -147,7 +148,8 @@ def test_rollout_carries_the_window_through_a_lag_two_recursion():
 def test_long_rollout_keeps_only_saved_frames_and_builds_no_graph():
     drift = random_linear_drift()
     initial = torch.randn(2, 2, *GRID.shape, generator=seeded(3), dtype=torch.float64)
-    path = rollout(drift, EulerMaruyama(), initial, 0.0, DT, 3000, grid=GRID, sigma=0.1, generator=seeded(0), save_every=500)
+    with torch.no_grad():  # the driver leaves autograd to its caller (tests/test_driver_shape.py)
+        path = rollout(drift, EulerMaruyama(), initial, 0.0, DT, 3000, grid=GRID, sigma=0.1, generator=seeded(0), save_every=500)
     assert path.u.shape == (2, 7, 2, 16) and path.dt == pytest.approx(50.0)
     assert not path.u.requires_grad and path.u.grad_fn is None and drift.coefficients.grad is None
 

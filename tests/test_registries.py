@@ -35,9 +35,9 @@ def plugin(monkeypatch):
 class CountingETD(solvers.ETDPredictor):
     calls: list = attrs.field(factory=list)
 
-    def step(self, score, u, lam_from, lam_to, coefficients, generator, state, boundary):
+    def step(self, score, u, lam_from, lam_to, coefficients, noise, state, boundary):
         self.calls.append(float(lam_from.reshape(-1)[0]))
-        return super().step(score, u, lam_from, lam_to, coefficients, generator, state, boundary)
+        return super().step(score, u, lam_from, lam_to, coefficients, noise, state, boundary)
 
 
 def test_the_builtin_names_are_registered():

@@ -59,6 +59,7 @@ def _check_paths(u: torch.Tensor, run: TrainedRun, name: str) -> torch.Tensor:
     return u.to(device=run.device, dtype=run.dtype)
 
 
+@torch.no_grad()  # the drivers leave autograd to their caller; inference needs none
 def simulate_run(
     run: TrainedRun,
     initial: torch.Tensor,
@@ -178,6 +179,7 @@ def _drift_integrator(run: TrainedRun, noise: bool, integrator):
     return integrator, {}, run.model.window
 
 
+@torch.no_grad()  # the drivers leave autograd to their caller; inference needs none
 def generate_run(
     run: TrainedRun,
     n: int,
@@ -217,6 +219,7 @@ def generate_run(
     return torch.cat(outputs)
 
 
+@torch.no_grad()  # the drivers leave autograd to their caller; inference needs none
 def super_resolve_run(
     run: TrainedRun,
     coarse: torch.Tensor,

@@ -32,7 +32,7 @@ from pdd_core.apps.lattice.inverse_rg.times import FlowTimes, with_zero_mode, ze
 from pdd_core.apps.lattice.rg_flow import check_times
 from pdd_core.errors import bad_argument
 from pdd_core.grid import Grid
-from pdd_core.sampling import sample
+from pdd_core.sampling import sample_at
 from pdd_core.score.noise_score import DenoisingScore
 from pdd_core.validation import check_generator, check_positive
 
@@ -74,17 +74,12 @@ def decreasing_grid(top: float, bottom: float, steps: int, low: float, stops: Se
     return torch.tensor(sorted(points, reverse=True), dtype=torch.float64)
 
 
-def integrate(score, scheme, grid: Grid, sampler, lam_grid: torch.Tensor, stops: Sequence[float], generator, start: torch.Tensor, progress: bool) -> dict[float, torch.Tensor]:
-    """The reverse SDE from ``start`` (u at lam_grid[0]) along ``lam_grid``; ``{stop: u}`` at every stop on it."""
-    values = lam_grid.tolist()
-    recorded, u, position = {}, start, 0
-    for stop in sorted(set(stops), reverse=True):
-        index = values.index(stop)
-        if index > position:
-            # No energy band: the ordered phase's field holds orders of magnitude more energy than the prior.
-            u = sample(score, scheme, grid, sampler, lam_grid[position : index + 1], generator=generator, u_init=u, energy_band=None, progress=progress)
-        recorded[stop], position = u, index
-    return recorded
+def _integrate(score, scheme, grid: Grid, sampler, lam_grid: torch.Tensor, stops: Sequence[float], generator, start: torch.Tensor, progress: bool) -> dict[float, torch.Tensor]:
+    """The reverse SDE from ``start`` (u at lam_grid[0]) along ``lam_grid`` in one pass; ``{stop: u}`` at every stop on it."""
+    # No energy band: the ordered phase's field holds orders of magnitude more energy than the prior.
+    options = {"generator": generator, "u_init": start, "energy_band": None, "progress": progress}
+    with torch.no_grad():
+        return sample_at(score, scheme, grid, sampler, lam_grid, sorted(set(stops), reverse=True), **options)
 
 
 def _check_count(name: str, value: Any, minimum: int) -> None:
@@ -173,7 +168,7 @@ class LearnedInverseRG:
         lam_grid = decreasing_grid(t_max, t_split, steps, t_split, stops)
         score = DenoisingScore(self.zero_mode_network.eval(), scheme, carrier, delta_lambda=t_split)
         start = scheme.prior_sample((n, 1, 1, *CARRIER_SHAPE), carrier, t_max, generator)
-        recorded = integrate(score, scheme, carrier, sampler, lam_grid, stops, generator, start, progress)
+        recorded = _integrate(score, scheme, carrier, sampler, lam_grid, stops, generator, start, progress)
         return {t: zero_mode(u[:, 0, 0].double()) * self.zero_mode_scale for t, u in recorded.items()}
 
     def _sample_lattice(self, start: torch.Tensor, stops: Sequence[float], sampler, generator, steps: int, progress: bool) -> tuple[dict[float, torch.Tensor], int]:
@@ -181,7 +176,7 @@ class LearnedInverseRG:
         lam_grid = decreasing_grid(self.times.t_split, 0.0, steps, min(stops), stops)
         # The Σ floor of DenoisingScore (PDD A.7) lies below every λ at which a step evaluates the score.
         score = DenoisingScore(self.lattice_network.eval(), self.lattice_scheme, self.grid, delta_lambda=float(lam_grid[lam_grid > 0].min()))
-        recorded = integrate(score, self.lattice_scheme, self.grid, sampler, lam_grid, stops, generator, start.to(torch.float32), progress)
+        recorded = _integrate(score, self.lattice_scheme, self.grid, sampler, lam_grid, stops, generator, start.to(torch.float32), progress)
         return recorded, lam_grid.numel() - 1
 
 
@@ -195,5 +190,4 @@ __all__ = [
     "carrier_grid",
     "carrier_scale",
     "decreasing_grid",
-    "integrate",
 ]

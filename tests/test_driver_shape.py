@@ -1,0 +1,145 @@
+"""The one driver shape of issue 14: typed coefficients on the field's device, noise from an
+explicit source, saving owned by the driver, autograd left to the caller."""
+
+import attrs
+import pytest
+import torch
+
+from pdd_core import ArgumentError, Grid
+from pdd_core.baseline_rollout import conditional_rollout
+from pdd_core.noise_source import GeneratorNoise, NoNoise
+from pdd_core.rollout import rollout
+from pdd_core.sampling import ReversePlan, sample, sample_at
+from pdd_core.schedules import uniform_grid
+from pdd_core.score import GaussianMarginal
+from schemes import Carosso
+from solvers import ETDPredictor, Euler, ExponentialMultistep, GaussianExponential, LangevinCorrector, PredictorCorrector
+from tests.gaussian_field import GRID, gaussian_score, toeplitz_covariance
+
+SCORE = gaussian_score()
+SCHEME = SCORE.scheme
+
+
+def _start(n: int = 6, dtype=torch.float64) -> torch.Tensor:
+    return SCORE.exact_sample(1.0, n, torch.Generator().manual_seed(0)).to(dtype)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_init_returns_typed_coefficients_in_the_fields_dtype(dtype):
+    lam_from, lam_to = torch.tensor([0.6], dtype=torch.float64), torch.tensor([0.4], dtype=torch.float64)
+    reference = GaussianMarginal(toeplitz_covariance().unsqueeze(0))
+    for sampler in (ETDPredictor(), ExponentialMultistep(), PredictorCorrector(ETDPredictor()), GaussianExponential(reference)):
+        coefficients = sampler.init(SCHEME, GRID, lam_from, lam_to, device=torch.device("cpu"), dtype=dtype)
+        parts = [coefficients.predictor, coefficients.corrector] if isinstance(sampler, PredictorCorrector) else [coefficients]
+        tensors = [getattr(part, a.name) for part in parts for a in attrs.fields(type(part)) if isinstance(getattr(part, a.name), torch.Tensor)]
+        tensors += [getattr(part.step, a.name) for part in parts if hasattr(part, "step") for a in attrs.fields(type(part.step)) if isinstance(getattr(part.step, a.name), torch.Tensor)]
+        assert len(tensors) >= 4 and all(t.dtype == dtype for t in tensors), (type(sampler).__name__, {t.dtype for t in tensors})
+
+
+def test_a_plan_for_another_dtype_is_refused():
+    sampler = ETDPredictor()
+    plan = ReversePlan.build(sampler, SCHEME, GRID, uniform_grid(1.0, 0.0, 4), device="cpu", dtype=torch.float32)
+    with pytest.raises(ArgumentError, match="plan"):
+        sample(SCORE, SCHEME, GRID, sampler, uniform_grid(1.0, 0.0, 4), generator=torch.Generator(), u_init=_start(), plan=plan)
+
+
+def test_every_random_draw_comes_from_the_noise_source():
+    """With no noise, ETD on a scheme without linear part and a zero score leaves the path where it
+    is; with noise it moves. A sampler that drew from the generator itself would move in both."""
+    flat = Carosso(alpha=0.0, beta=1.0, zero_mode="keep")
+    start = _start()
+    options = {"generator": torch.Generator().manual_seed(1), "u_init": start}
+    still = sample(lambda u, lam: torch.zeros_like(u), flat, GRID, PredictorCorrector(ETDPredictor(), LangevinCorrector(), 2), uniform_grid(1.0, 0.5, 5), noise=NoNoise(), **options)
+    torch.testing.assert_close(still, start, rtol=0, atol=1e-12)  # FFT round-off only
+    moved = sample(lambda u, lam: torch.zeros_like(u), flat, GRID, ETDPredictor(), uniform_grid(1.0, 0.5, 5), **options)
+    assert float((moved - start).abs().max()) > 0.1
+
+
+def test_a_generator_noise_source_reproduces_the_generator():
+    start, grid = _start(), uniform_grid(1.0, 0.0, 8)
+    by_generator = sample(SCORE, SCHEME, GRID, ETDPredictor(), grid, generator=torch.Generator().manual_seed(3), u_init=start)
+    by_source = sample(SCORE, SCHEME, GRID, ETDPredictor(), grid, generator=None, noise=GeneratorNoise(torch.Generator().manual_seed(3)), u_init=start)
+    torch.testing.assert_close(by_source, by_generator, rtol=0, atol=0)
+
+
+def test_save_at_is_one_integration_that_keeps_the_multistep_state():
+    """The flow's stages are saves of one pass: the end equals the un-chunked integration, and
+    differs from restarting the multistep sampler at the intermediate save (the old re-chunking)."""
+    grid, sampler, start = uniform_grid(1.0, 0.0, 10), ExponentialMultistep(), _start()
+    middle = float(grid[5])
+    saved = sample_at(SCORE, SCHEME, GRID, sampler, grid, [middle, 0.0, 1.0], generator=torch.Generator(), u_init=start)
+    assert set(saved) == {1.0, middle, 0.0}
+    torch.testing.assert_close(saved[1.0], start, rtol=0, atol=0)
+    torch.testing.assert_close(saved[middle], sample(SCORE, SCHEME, GRID, sampler, grid[:6], generator=torch.Generator(), u_init=start), rtol=0, atol=0)
+    torch.testing.assert_close(saved[0.0], sample(SCORE, SCHEME, GRID, sampler, grid, generator=torch.Generator(), u_init=start), rtol=0, atol=0)
+    restarted = sample(SCORE, SCHEME, GRID, sampler, grid[5:], generator=torch.Generator(), u_init=saved[middle])
+    assert float((restarted - saved[0.0]).abs().max()) > 1e-6
+    with pytest.raises(ArgumentError, match="save_at"):
+        sample_at(SCORE, SCHEME, GRID, sampler, grid, [0.55], generator=torch.Generator(), u_init=start)
+
+
+def test_gradients_flow_through_sample_outside_no_grad():
+    """The deterministic flow is a linear map A: d(w·Au)/du = Aᵀw, checked against A applied to a direction."""
+    grid, sampler = uniform_grid(1.0, 0.0, 6), ExponentialMultistep()
+    start = _start(2).requires_grad_(True)
+    weights = torch.randn(start.shape, generator=torch.Generator().manual_seed(4), dtype=torch.float64)
+    out = sample(SCORE, SCHEME, GRID, sampler, grid, generator=torch.Generator(), u_init=start)
+    (gradient,) = torch.autograd.grad((weights * out).sum(), start)
+    direction = torch.randn(start.shape, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
+    mapped = sample(SCORE, SCHEME, GRID, sampler, grid, generator=torch.Generator(), u_init=direction)
+    torch.testing.assert_close((gradient * direction).sum(), (weights * mapped).sum(), rtol=1e-10, atol=1e-12)
+    with torch.no_grad():
+        assert not sample(SCORE, SCHEME, GRID, sampler, grid, generator=torch.Generator(), u_init=start).requires_grad
+
+
+class _Growth(torch.nn.Module):
+    """f(u) = a u on the last state of a window of 1."""
+
+    window = 1
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rate = torch.nn.Parameter(torch.tensor(0.3, dtype=torch.float64))
+
+    def forward(self, history, lam):
+        return self.rate * history[:, -1]
+
+
+def test_gradients_flow_through_rollout_outside_no_grad():
+    """u_N = (1 + aΔt)^N u_0 under Euler, so d(Σu_N)/da = NΔt(1 + aΔt)^{N-1} Σu_0."""
+    drift, grid, steps, dt = _Growth(), Grid((8,)), 5, 0.1
+    initial = torch.randn(3, 1, 8, generator=torch.Generator().manual_seed(6), dtype=torch.float64)
+    path = rollout(drift, Euler(), initial, 0.0, dt, steps, grid=grid)
+    path.u[:, -1].sum().backward()
+    expected = steps * dt * (1 + 0.3 * dt) ** (steps - 1) * initial.sum()
+    torch.testing.assert_close(drift.rate.grad, expected, rtol=1e-12, atol=0)
+    with torch.no_grad():
+        assert not rollout(drift, Euler(), initial, 0.0, dt, steps, grid=grid).u.requires_grad
+
+
+class _CountingETD(ETDPredictor):
+    inits = 0
+
+    def init(self, *args, **kwargs):
+        type(self).inits += 1
+        return super().init(*args, **kwargs)
+
+
+class _EchoDenoiser(torch.nn.Module):
+    """ε̂ = the noisy increment (the score of δ ~ N(0, Σ_λ))."""
+
+    window = 2
+
+    def forward(self, window, lam):
+        return window[:, -1]
+
+
+def test_the_conditional_baseline_computes_its_coefficients_once_per_rollout():
+    sampler, lam_steps, steps = _CountingETD(), 7, 4
+    _CountingETD.inits = 0
+    with torch.no_grad():
+        conditional_rollout(
+            _EchoDenoiser(), SCHEME, GRID, sampler, uniform_grid(1.0, 0.0, lam_steps), torch.zeros(2, 1, 8), 0.1, steps,
+            increment_scale=[1.0], generator=torch.Generator().manual_seed(0),
+        )
+    assert _CountingETD.inits == lam_steps  # not lam_steps x steps

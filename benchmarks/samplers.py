@@ -105,10 +105,7 @@ def trained_overhead(run_dir: str, steps: int, batch: int) -> dict:
     from pdd_core.apps.training.checkpoint import load_trained_model
 
     model, config, grid, dt = load_trained_model(run_dir)
-    from pdd_core.config import from_tagged
-    from pdd_core.registry import SCHEMES
-
-    scheme = from_tagged(config.scheme, SCHEMES)
+    scheme = config.scheme
     frames = config.frames or 16
     rows = {}
     for name, (sampler, family) in samplers().items():

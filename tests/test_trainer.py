@@ -377,7 +377,7 @@ def test_the_documented_toml_example_is_a_valid_config():
     settings = tomllib.loads(text.split("```toml\n", 1)[1].split("```", 1)[0])
     assert settings.pop("out") == "runs/l96"
     config = config_from_dict(settings)
-    assert config.model.overrides == {"base": 16} and config.scheme["alpha"] == 0.1 and config.lr == 2e-4
+    assert config.model.overrides == {"base": 16} and config.scheme.alpha == 0.1 and config.lr == 2e-4
 
 
 def test_bf16_autocast_changes_only_the_network_precision(tmp_path):

@@ -19,12 +19,10 @@ from torch import nn
 
 from pdd_core.apps.inference_files import read_paths
 from pdd_core.apps.training.checkpoint import load_checkpoint, model_from_record
-from pdd_core.config import from_tagged
 from pdd_core.data.hdf5_layout import DatasetMetadata
 from pdd_core.data.hdf5_reader import read_metadata
 from pdd_core.errors import ConfigError, DataError, ShapeError, bad_argument
 from pdd_core.grid import Grid
-from pdd_core.registry import SCHEMES
 from pdd_core.sampling import extrapolate_t0
 from pdd_core.schedules import check_grid, power_grid, uniform_grid
 from pdd_core.score import POWER_PATHS, DenoisingScore, GaussianInitial, PathScore, SAPDDScore, data_power
@@ -107,7 +105,7 @@ def load_run(run_dir: str | os.PathLike, *, ema: bool = True, device: str | torc
         raise bad_argument("RUN_DIR", str(path), "no such run directory", "pass a directory written by `pdd train --out RUN_DIR`", kind=DataError)
     record = load_checkpoint(path)
     model, config, grid, dt = model_from_record(record, ema=ema)
-    scheme = from_tagged(config.scheme, SCHEMES)
+    scheme = config.scheme
     data_path = _training_file(path, config.data)
     data = read_metadata(data_path) if data_path is not None else None
     model = model.to(resolve_device(device))

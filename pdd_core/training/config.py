@@ -15,8 +15,10 @@ from typing import Any
 
 import attrs
 
-from pdd_core.config import from_dict, to_dict
+from pdd_core.config import from_dict, from_tagged, registered, to_dict
 from pdd_core.errors import ConfigError, bad_argument
+from pdd_core.protocols import RGScheme
+from pdd_core.registry import SCHEMES
 from pdd_core.score.path_density import NOISE_MODELS
 from pdd_core.validation import SEED_LIMIT
 
@@ -136,13 +138,19 @@ class ObjectiveConfig:
                 )
 
 
+def _scheme(value: Any) -> Any:
+    """A tagged table (file, command line) becomes the scheme object; an object is kept."""
+    return from_tagged(value, SCHEMES) if isinstance(value, dict) else value
+
+
 @attrs.frozen
 class TrainConfig:
     """Everything that determines a training run (PDD Algorithm 1, B.3).
 
     * ``data``/``split``: a dataset file in the layout of docs/data_format.md; ``frames``:
       train on random sub-paths of that many consecutive frames (None: whole paths).
-    * ``scheme``: a tagged scheme, ``{"name": "carosso", "alpha": 0.1, "beta": 1.414}``.
+    * ``scheme``: the RG scheme object (``Carosso()`` by default); a config file gives it as a
+      tagged table, ``{"name": "carosso", "alpha": 0.1, "beta": 1.414}``, and so may the constructor.
     * ``lam_min``/``lam_max``: λ ~ U(lam_min, lam_max) per sample; equal values fix λ.
     * ``window``: the history window W (None: 5, or 6 for ``conditional-denoising``).
     * ``batch_size`` is global: under DDP every rank takes a contiguous share of its rows.
@@ -155,7 +163,7 @@ class TrainConfig:
     split: str = "train"
     frames: int | None = None
     model: ModelConfig = attrs.field(factory=ModelConfig)
-    scheme: dict[str, Any] = attrs.field(factory=lambda: {"name": "carosso"})
+    scheme: registered(SCHEMES) = attrs.field(factory=lambda: SCHEMES.get("carosso")(), converter=_scheme)
     objective: ObjectiveConfig = attrs.field(factory=ObjectiveConfig)
     lam_min: float = 0.0
     lam_max: float = 1.0
@@ -180,10 +188,8 @@ class TrainConfig:
             raise _config_error("split", self.split, "unknown split", "use 'train', 'valid' or 'test'")
         if self.frames is not None:
             _integer("frames", self.frames, 1)
-        if not isinstance(self.scheme, dict) or "name" not in self.scheme:
-            raise _config_error(
-                "scheme", self.scheme, "a scheme is a tagged table with a 'name' key", "write e.g. scheme = {name = 'carosso', alpha = 0.1, beta = 1.414}"
-            )
+        if not isinstance(self.scheme, RGScheme):
+            raise _config_error("scheme", type(self.scheme).__name__, "is not an RG scheme", "write e.g. scheme = {name = 'carosso', alpha = 0.1, beta = 1.414}")
         _real("lam_min", self.lam_min)
         _real("lam_max", self.lam_max)
         if self.lam_max < self.lam_min:

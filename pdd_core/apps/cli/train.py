@@ -16,7 +16,7 @@ from pdd_core.apps.training.checkpoint import checkpoint_path, load_checkpoint
 from pdd_core.apps.training.trainer import train
 from pdd_core.errors import ConfigError, bad_argument
 from pdd_core.registry import SCHEMES
-from pdd_core.training.config import OBJECTIVES, TrainConfig, config_from_dict, read_toml, set_dotted
+from pdd_core.training.config import OBJECTIVES, TrainConfig, config_from_dict, config_to_dict, read_toml, set_dotted
 from pdd_core.training.models import MODELS
 
 HELP = "train a PDD drift or a denoising baseline on a dataset file"
@@ -125,7 +125,7 @@ def build_config(args: argparse.Namespace) -> tuple[TrainConfig, Path]:
     if args.scheme is not None:
         settings["scheme"] = {"name": args.scheme}
     # --set scheme.alpha=... refines the default scheme when the config names none.
-    settings.setdefault("scheme", dict(TrainConfig().scheme))
+    settings.setdefault("scheme", config_to_dict(TrainConfig())["scheme"])
     for flag, key in FLAG_KEYS.items():
         value = getattr(args, flag)
         if value is not None:

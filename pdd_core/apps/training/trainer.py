@@ -37,10 +37,9 @@ from tqdm import tqdm
 
 from pdd_core.apps.training import distributed
 from pdd_core.apps.training.checkpoint import CONFIG_NAME, LOG_NAME, checkpoint_path, load_checkpoint, save_checkpoint, truncate_log, write_text_atomically
-from pdd_core.config import from_tagged, tagged, to_dict
+from pdd_core.config import to_dict
 from pdd_core.errors import ConfigError, PDDError, ShapeError, bad_argument
 from pdd_core.files import OutputLock, check_parent, write_errors
-from pdd_core.registry import SCHEMES
 from pdd_core.score.gaussian_marginal import dataset_autocovariance
 from pdd_core.score.initial_density import dataset_power
 from pdd_core.score.path_density import NOISE_MODELS
@@ -204,7 +203,6 @@ def measure_increment_scale(data) -> tuple[float, ...]:
 
 def resolve_config(config: TrainConfig, data, stored: TrainConfig | None = None) -> TrainConfig:
     """Fill in every default that depends on the data or on other settings, as recorded in config.json."""
-    scheme = tagged(from_tagged(config.scheme, SCHEMES), SCHEMES)
     model = config.model
     if model.preset is None and model.name in DEFAULT_PRESETS:
         model = attrs.evolve(model, preset=DEFAULT_PRESETS[model.name])
@@ -212,7 +210,7 @@ def resolve_config(config: TrainConfig, data, stored: TrainConfig | None = None)
     if objective.name == "conditional-denoising" and objective.increment_scale is None:
         known = stored.objective.increment_scale if stored is not None else None
         objective = attrs.evolve(objective, increment_scale=known or measure_increment_scale(data))
-    return attrs.evolve(config, scheme=scheme, model=model, objective=objective, window=config.resolved_window)
+    return attrs.evolve(config, model=model, objective=objective, window=config.resolved_window)
 
 
 def build_objective(config: TrainConfig, scheme, grid, dt: float):
@@ -363,7 +361,6 @@ def _train(config: TrainConfig | None, run_dir: Path, resume: bool, data, progre
     config, record = prepare_run(config, run_dir, resume)
     # Unknown names fail before any data is read.
     MODELS.get(config.model.name)
-    from_tagged(config.scheme, SCHEMES)
     if data is not None and config.frames is not None:
         raise bad_argument(
             "frames",
@@ -406,7 +403,7 @@ def _run(config: TrainConfig, run_dir: Path, record: dict[str, Any] | None, data
     device = choose_device(config, context)
     dtype = getattr(torch, config.dtype)
     grid, dt = data.grid, float(data.dt)
-    objective = build_objective(config, from_tagged(config.scheme, SCHEMES), grid, dt)
+    objective = build_objective(config, config.scheme, grid, dt)
     network = _seeded_network(config, grid).to(device=device, dtype=dtype)
     optimizer = torch.optim.Adam(network.parameters(), lr=config.lr)
     ema = EMA(network, config.ema_decay)

@@ -83,7 +83,7 @@ class TrainingSettings:
 def _config(settings: TrainingSettings, model: ModelConfig, scheme: Any, lam_min: float, lam_max: float, steps: int, n: int) -> TrainConfig:
     return TrainConfig(
         model=model,
-        scheme=tagged(scheme, SCHEMES),
+        scheme=scheme,
         objective=ObjectiveConfig("denoising"),
         lam_min=lam_min,
         lam_max=lam_max,

@@ -145,7 +145,7 @@ def learned_comparison(run_dir: str, data: str, calls: tuple[int, ...], paper: b
     run = load_run(run_dir)
     reference = run_marginal(run, read_metadata(data).splits["test"][1])
     settings = EvaluationSettings(lambdas=(0.0,), n_paths=n_paths, keep_segments=max(1, -(-n_super_resolve // n_paths)), n_generate=n_generate, n_super_resolve=n_super_resolve)
-    tasks = ("generate",) if run.objective == "denoising" else ("generate", "super-resolve")
+    tasks = ("generate",) if not run.objective.trains_drift else ("generate", "super-resolve")
     rows = []
     for name, count, sampler, grid_for in learned_configs(reference, calls, paper, snr):
         row = {"sampler": name, "network_calls": count}

@@ -30,7 +30,7 @@ from pdd_core.sampling import extrapolate_t0
 from pdd_core.schedules import uniform_grid
 from pdd_core.score import DenoisingScore, PathScore, SAPDDScore
 from pdd_core.spectral import irfft, rfft
-from pdd_core.training import ModelConfig, ObjectiveConfig, TrainConfig
+from pdd_core.training import ConditionalDenoisingObjectiveConfig, DenoisingObjectiveConfig, ModelConfig, PDDObjectiveConfig, SAPDDObjectiveConfig, TrainConfig
 from schemes import Carosso, VariancePreserving
 from solvers import (
     ETDPredictor,
@@ -65,10 +65,10 @@ def tiny_configs(data: Path) -> dict[str, TrainConfig]:
     variance_preserving = {"name": "variance-preserving", "gamma": 3.0}
     return {
         # The paper's scalar noise model (Eq. 9), so the t0 rule of B.6 and Eq. 58's score are exercised.
-        "pdd": TrainConfig(model=ModelConfig(name="linear", overrides={"lam_nodes": 3}), objective=ObjectiveConfig(noise_model="scalar"), steps=3, lr=1e-2, dtype="float64", **common),
-        "sa-pdd": TrainConfig(model=fno, objective=ObjectiveConfig(name="sa-pdd"), steps=2, **common),
-        "denoising": TrainConfig(model=fno, objective=ObjectiveConfig(name="denoising"), scheme=variance_preserving, steps=2, **common),
-        "conditional-denoising": TrainConfig(model=fno, objective=ObjectiveConfig(name="conditional-denoising"), scheme=variance_preserving, steps=2, **common),
+        "pdd": TrainConfig(model=ModelConfig(name="linear", overrides={"lam_nodes": 3}), objective=PDDObjectiveConfig(noise_model="scalar"), steps=3, lr=1e-2, dtype="float64", **common),
+        "sa-pdd": TrainConfig(model=fno, objective=SAPDDObjectiveConfig(), steps=2, **common),
+        "denoising": TrainConfig(model=fno, objective=DenoisingObjectiveConfig(), scheme=variance_preserving, steps=2, **common),
+        "conditional-denoising": TrainConfig(model=fno, objective=ConditionalDenoisingObjectiveConfig(), scheme=variance_preserving, steps=2, **common),
     }
 
 
@@ -160,7 +160,7 @@ def test_long_rollout_keeps_only_saved_frames_and_builds_no_graph():
 def test_load_run_rebuilds_model_scheme_and_statistics(trained):
     data, runs = trained
     run = load_run(runs["pdd"])
-    assert run.grid == GRID and run.dt == DT and run.objective == "pdd" and run.dtype == torch.float64
+    assert run.grid == GRID and run.dt == DT and run.objective.name == "pdd" and run.dtype == torch.float64
     assert isinstance(run.scheme, Carosso) and run.data_path == data and run.data.system == "toy-walks"
     assert not any(p.requires_grad for p in run.model.parameters()) and not run.model.training
     assert isinstance(load_run(runs["denoising"]).scheme, VariancePreserving)

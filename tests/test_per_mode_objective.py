@@ -22,7 +22,7 @@ from pdd_core.grid import Grid
 from pdd_core.score import NOISE_MODELS, PathScore, PerModeNoise, data_power
 from pdd_core.score.path_density import increment_variance
 from pdd_core.spectral import apply_diagonal
-from pdd_core.training import ObjectiveConfig, config_from_dict
+from pdd_core.training import DenoisingObjectiveConfig, PDDObjectiveConfig, SAPDDObjectiveConfig, config_from_dict
 from pdd_core.training.objectives import PDDObjective
 from schemes import Carosso
 from solvers import GaussianExponential, GaussianLangevin, PredictorCorrector
@@ -83,14 +83,20 @@ def test_per_mode_loss_weights_each_mode_by_its_inverse_increment_variance():
 
 
 def test_objective_config_takes_the_noise_model_of_pdd_and_sa_pdd_only():
-    assert ObjectiveConfig().noise_model == "per-mode"  # the default since issue 12: the paper's Eq. 9 diverges in generation
-    assert ObjectiveConfig(name="sa-pdd").noise_model == "per-mode" and ObjectiveConfig(name="denoising").noise_model == "scalar"
-    assert ObjectiveConfig(noise_model="scalar").noise_model == "scalar"  # the paper's setting, one option away
+    assert PDDObjectiveConfig().noise_model == "per-mode"  # the default since issue 12: the paper's Eq. 9 diverges in generation
+    assert SAPDDObjectiveConfig().noise_model == "per-mode" and not hasattr(DenoisingObjectiveConfig(), "noise_model")
+    assert PDDObjectiveConfig(noise_model="scalar").noise_model == "scalar"  # the paper's setting, one option away
     assert config_from_dict({"objective": {"name": "sa-pdd", "noise_model": "per-mode"}}).objective.noise_model == "per-mode"
     with pytest.raises(ConfigError, match="objective.noise_model='diagonal': unknown noise model"):
-        ObjectiveConfig(noise_model="diagonal")
+        PDDObjectiveConfig(noise_model="diagonal")
     with pytest.raises(ConfigError, match="not 'denoising'"):
-        ObjectiveConfig(name="denoising", noise_model="per-mode")
+        config_from_dict({"objective": {"name": "denoising", "noise_model": "per-mode"}})
+    # A config.json written before the tagged union (every objective's settings, unused ones at
+    # their defaults) still reads; a used setting of another objective does not.
+    legacy = {"name": "denoising", "noise_free": False, "w_drift": 1.0, "w_score": 1.0, "delta_lambda": 0.002, "noise_model": "scalar", "increment_scale": None}
+    assert config_from_dict({"objective": legacy}).objective == DenoisingObjectiveConfig(delta_lambda=0.002)
+    with pytest.raises(ConfigError, match=r"objective.w_drift=0.5: applies to 'sa-pdd' only, not 'denoising'"):
+        config_from_dict({"objective": {**legacy, "w_drift": 0.5}})
     # In the library a noise model is an object; its name belongs to configs and the command line.
     with pytest.raises(ArgumentError, match=r"noise_model='per-mode': is a name.*pass PerModeNoise\(\)"):
         PDDObjective(SCHEME, GRID, DT, noise_model="per-mode")

@@ -24,7 +24,7 @@ from pdd_core.drifts.linear import LinearDrift
 from pdd_core.errors import ConfigError, PDDError
 from pdd_core.grid import Grid
 from pdd_core.spectral import irfft, rfft
-from pdd_core.training import EMA, MODELS, ModelConfig, ObjectiveConfig, TrainConfig, build_model, config_from_dict, config_to_dict
+from pdd_core.training import EMA, MODELS, ModelConfig, SAPDDObjectiveConfig, TrainConfig, build_model, config_from_dict, config_to_dict
 
 GRID = Grid((16,), channels=1)
 
@@ -192,7 +192,7 @@ def test_config_round_trips_through_cattrs_and_toml():
         data="x.h5",
         model=ModelConfig("fno", "tiny", {"width": 12}),
         scheme={"name": "carosso", "alpha": 0.3, "beta": 6**0.5},
-        objective=ObjectiveConfig("sa-pdd", w_drift=0.5, w_score=2.0),
+        objective=SAPDDObjectiveConfig(w_drift=0.5, w_score=2.0),
         grad_clip=1.0,
         bf16=True,
     )

@@ -37,13 +37,14 @@ from pdd_core.errors import ConfigError, PDDError, bad_argument
 from pdd_core.files import write_bytes_atomically
 from pdd_core.metrics import relative_l2_error, relative_spectral_error, segments, time_averaged_spatial_psd
 from pdd_core.registry import SYSTEMS
+from pdd_core.training.objective_config import ConditionalDenoisingObjectiveConfig, DenoisingObjectiveConfig, PDDObjectiveConfig, SAPDDObjectiveConfig
 
 TASKS = ("simulate", "generate", "super-resolve")
 TASKS_BY_OBJECTIVE = {
-    "pdd": TASKS,
-    "sa-pdd": TASKS,
-    "denoising": ("generate",),
-    "conditional-denoising": ("simulate",),
+    PDDObjectiveConfig: TASKS,
+    SAPDDObjectiveConfig: TASKS,
+    DenoisingObjectiveConfig: ("generate",),
+    ConditionalDenoisingObjectiveConfig: ("simulate",),
 }
 
 
@@ -119,15 +120,15 @@ def evaluate_run(
     out.mkdir(parents=True, exist_ok=True)
     reference = read_paths(run, reference_file, split=settings.split, n=settings.n_paths).u.to(run.dtype)
     frames, window = reference.shape[1], run.config.resolved_window
-    context = window if run.objective != "conditional-denoising" else window - 1
+    context = window - 1 if isinstance(run.objective, ConditionalDenoisingObjectiveConfig) else window
     if frames <= context + settings.l2_step:
         raise bad_argument("l2_step", settings.l2_step, f"the reference paths have {frames} frames, fewer than the {context} initial + l2_step", "use longer reference paths or a smaller l2_step")
     for lam in (*settings.lambdas, settings.sr_lambda):
         check_lambda(run, lam, "lambdas")  # bad settings fail up front, not as a task "failure"
-    supported = TASKS_BY_OBJECTIVE[run.objective]
+    supported = TASKS_BY_OBJECTIVE[type(run.objective)]
     metrics: dict[str, Any] = {
         "run": str(run.run_dir),
-        "objective": run.objective,
+        "objective": run.objective.name,
         "reference": {"file": str(reference_file), "split": settings.split, "paths": reference.shape[0], "frames": frames},
         "settings": attrs.asdict(settings),
         "sampling": sampling.get("description", {}),
@@ -138,7 +139,7 @@ def evaluate_run(
     for task in tqdm(tasks, desc="evaluate", disable=not progress):
         key = task.replace("-", "_")
         if task not in supported:
-            metrics[key] = {"skipped": f"a {run.objective!r} run does not support {task} (PDD B.4)"}
+            metrics[key] = {"skipped": f"a {run.objective.name!r} run does not support {task} (PDD B.4)"}
             continue
         try:
             metrics.update(getattr(job, key)())

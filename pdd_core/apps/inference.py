@@ -26,13 +26,14 @@ import torch
 from tqdm import tqdm
 
 from pdd_core.apps.partial_rollout import PartialRollout, segment_steps
-from pdd_core.apps.runs import DRIFT_OBJECTIVES, TrainedRun, _check_lam_grid, check_lambda, run_boundary, run_marginal, run_score
+from pdd_core.apps.runs import TrainedRun, _check_lam_grid, check_lambda, run_boundary, run_marginal, run_score
 from pdd_core.baseline_rollout import BASELINE_FIX, ConditionalIncrement, context_length_of
 from pdd_core.errors import PDDError, ShapeError, bad_argument
 from pdd_core.rollout import ENERGY_BAND, advance, check_steps, initial_window
 from pdd_core.sampling import sample
 from pdd_core.score import PathScore
 from pdd_core.score.gaussian_marginal import GaussianMarginal
+from pdd_core.training.objective_config import ConditionalDenoisingObjectiveConfig
 from pdd_core.validation import check_generator
 
 
@@ -127,7 +128,7 @@ def simulate_run(
 
 def _simulation_step(run: TrainedRun, lam: float, noise: bool, integrator, sampler, lam_grid, generator, save_every: int, energy_band: float | None):
     """``(advance(window, steps, first_step) -> (saved, window), scheme to coarse-grain with, window length)`` of a run."""
-    if run.objective == "conditional-denoising":
+    if isinstance(run.objective, ConditionalDenoisingObjectiveConfig):
         if lam != 0.0:
             raise bad_argument("lam", lam, "the conditional baseline has no coarse-graining hierarchy (PDD B.4)", "simulate it at λ = 0")
         if noise:
@@ -155,16 +156,16 @@ def _simulation_step(run: TrainedRun, lam: float, noise: bool, integrator, sampl
         options = {"generator": generator, "save_every": save_every, "first_step": first_step, "energy_band": energy_band, **fix}
         return advance(run.model, integrator, history, lam_t, run.dt, steps, sigma=sigma_t, **options)
 
-    return advance_rows, (None if run.objective == "conditional-denoising" else run.scheme), window
+    return advance_rows, (None if isinstance(run.objective, ConditionalDenoisingObjectiveConfig) else run.scheme), window
 
 
 def _drift_integrator(run: TrainedRun, noise: bool, integrator):
     """The checked time integrator of a drift run, with the default error fix and the drift's window."""
-    if run.objective not in DRIFT_OBJECTIVES:
+    if not run.objective.trains_drift:
         raise bad_argument(
             "RUN_DIR",
             str(run.run_dir),
-            f"a {run.objective!r} run has no drift to simulate with",
+            f"a {run.objective.name!r} run has no drift to simulate with",
             "use a pdd, sa-pdd or conditional-denoising run",
         )
     if integrator is None:

@@ -136,7 +136,7 @@ def write_inference_file(
         "steps": np.int64(steps),
         "settings": json.dumps(settings, sort_keys=True, default=str),
         "source_run": str(run.run_dir.resolve()),
-        "source_objective": run.objective,
+        "source_objective": run.objective.name,
         "values": "standardized",
         "pdd_version": __version__,
     }

@@ -29,8 +29,8 @@ from pdd_core.score import POWER_PATHS, DenoisingScore, GaussianInitial, PathSco
 from pdd_core.score.gaussian_marginal import GaussianMarginal, data_autocovariance
 from pdd_core.score.path_density import PerModeNoise, ScalarNoise
 from pdd_core.training.config import TrainConfig
+from pdd_core.training.objective_config import ConditionalDenoisingObjectiveConfig, PDDObjectiveConfig
 
-DRIFT_OBJECTIVES = ("pdd", "sa-pdd")
 SCORE_KINDS = ("auto", "path", "path-per-mode", "path-per-mode-r", "noise")
 BOUNDARIES = ("auto", "extrapolate", "none")
 LAMBDA_GRIDS = ("uniform", "power")
@@ -58,8 +58,9 @@ class TrainedRun:
     data_autocovariance: torch.Tensor | None = None
 
     @property
-    def objective(self) -> str:
-        return self.config.objective.name
+    def objective(self):
+        """The objective record the run was trained with (:mod:`pdd_core.training.objective_config`)."""
+        return self.config.objective
 
     @property
     def dtype(self) -> torch.dtype:
@@ -206,7 +207,7 @@ def run_score(run: TrainedRun, kind: str = "auto"):
     if kind not in SCORE_KINDS:
         raise bad_argument("score", kind, "unknown score kind", f"use one of {list(SCORE_KINDS)}", kind=ConfigError)
     objective = run.objective
-    if objective == "conditional-denoising":
+    if isinstance(objective, ConditionalDenoisingObjectiveConfig):
         raise bad_argument(
             "RUN_DIR",
             str(run.run_dir),
@@ -214,16 +215,16 @@ def run_score(run: TrainedRun, kind: str = "auto"):
             "use `pdd simulate` with it, or a pdd/sa-pdd/denoising run",
         )
     if kind == "auto":
-        kind = ("path-per-mode-r" if run.config.objective.noise_model == "per-mode" else "path") if objective == "pdd" else "noise"
+        kind = ("path-per-mode-r" if objective.noise_model == "per-mode" else "path") if isinstance(objective, PDDObjectiveConfig) else "noise"
     if kind.startswith("path"):
-        if objective == "denoising":
+        if not objective.trains_drift:
             raise bad_argument("score", kind, "a denoising run has no drift, so no path score", "use score 'noise' (or 'auto')")
         noise_model = ScalarNoise() if kind == "path" else PerModeNoise()
         initial = GaussianInitial(training_power(run), run.delta_lambda) if kind == "path-per-mode-r" else None
         return PathScore(run.model, run.scheme, run.grid, run.dt, delta_lambda=run.delta_lambda, noise_model=noise_model, initial=initial)
-    if objective == "pdd":
+    if objective.trains_drift and not objective.noise_head:
         raise bad_argument("score", "noise", "a pdd run has no noise head", "use score 'path' (or 'auto'), or train with objective 'sa-pdd'")
-    network_score = SAPDDScore if objective == "sa-pdd" else DenoisingScore
+    network_score = SAPDDScore if objective.noise_head else DenoisingScore
     return network_score(run.model, run.scheme, run.grid, delta_lambda=run.delta_lambda)
 
 
@@ -246,7 +247,6 @@ def run_boundary(kind: str, score, frames: int):
 
 __all__ = [
     "BOUNDARIES",
-    "DRIFT_OBJECTIVES",
     "LAMBDA_GRIDS",
     "SCORE_KINDS",
     "TrainedRun",

@@ -3,9 +3,16 @@
 The trainer and its checkpoints are an application: :mod:`pdd_core.apps.training`.
 """
 
-from pdd_core.training.config import ModelConfig, ObjectiveConfig, TrainConfig, config_from_dict, config_to_dict
+from pdd_core.training.config import ModelConfig, TrainConfig, config_from_dict, config_to_dict
 from pdd_core.training.ema import EMA
 from pdd_core.training.models import MODELS, build_model
+from pdd_core.training.objective_config import (
+    ConditionalDenoisingObjectiveConfig,
+    DenoisingObjectiveConfig,
+    ObjectiveConfig,
+    PDDObjectiveConfig,
+    SAPDDObjectiveConfig,
+)
 from pdd_core.training.objectives import (
     ConditionalDenoisingObjective,
     DenoisingObjective,
@@ -22,6 +29,10 @@ __all__ = [
     "DenoisingObjective",
     "ModelConfig",
     "ObjectiveConfig",
+    "PDDObjectiveConfig",
+    "SAPDDObjectiveConfig",
+    "DenoisingObjectiveConfig",
+    "ConditionalDenoisingObjectiveConfig",
     "PDDObjective",
     "SAPDDObjective",
     "TrainConfig",

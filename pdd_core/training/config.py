@@ -8,7 +8,6 @@ written to ``RUN_DIR/config.json`` and stored in every checkpoint. Defaults foll
 from __future__ import annotations
 
 import json
-import math
 import os
 import tomllib
 from typing import Any
@@ -16,38 +15,15 @@ from typing import Any
 import attrs
 
 from pdd_core.config import from_dict, from_tagged, registered, to_dict
-from pdd_core.errors import ConfigError, bad_argument
 from pdd_core.protocols import RGScheme
 from pdd_core.registry import SCHEMES
-from pdd_core.score.path_density import NOISE_MODELS
+from pdd_core.training.checks import check_integer, check_real, config_error
+from pdd_core.training.objective_config import OBJECTIVES, ObjectiveConfig, PDDObjectiveConfig, objective_from
 from pdd_core.validation import SEED_LIMIT
 
-OBJECTIVES: tuple[str, ...] = ("pdd", "sa-pdd", "denoising", "conditional-denoising")
 DTYPES: tuple[str, ...] = ("float32", "float64")
-DEFAULT_WINDOW = 5
-# PDD B.4: the conditional baseline sees the 5 most recent clean states plus the noisy increment.
-CONDITIONAL_DEFAULT_WINDOW = 6
 # Settings that may change when a run is resumed: they do not alter the loss curve.
 RESUMABLE_FIELDS: tuple[str, ...] = ("steps", "log_every", "checkpoint_every", "num_workers", "device")
-
-
-def _config_error(name: str, value: Any, problem: str, fix: str) -> ConfigError:
-    return bad_argument(name, value, problem, fix, kind=ConfigError)
-
-
-def _integer(name: str, value: Any, minimum: int) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        raise _config_error(name, value, f"must be an integer >= {minimum}", f"set {name} to an integer >= {minimum}")
-
-
-def _real(name: str, value: Any, *, positive: bool = False, at_most: float | None = None) -> None:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and (value > 0 if positive else value >= 0)
-    if ok and at_most is not None:
-        ok = value <= at_most
-    if not ok:
-        bound = "> 0" if positive else ">= 0"
-        limit = f" and <= {at_most}" if at_most is not None else ""
-        raise _config_error(name, value, f"must be a finite number {bound}{limit}", f"set {name} {bound}{limit}")
 
 
 @attrs.frozen
@@ -65,76 +41,14 @@ class ModelConfig:
 
     def __attrs_post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
-            raise _config_error("model.name", self.name, "must be a model name", "use 'unet', 'fno' or 'linear'")
+            raise config_error("model.name", self.name, "must be a model name", "use 'unet', 'fno' or 'linear'")
         for key in ("channels", "window", "ndim", "noise_head", "grid"):
             if key in self.overrides:
-                raise _config_error(
+                raise config_error(
                     f"model.overrides.{key}",
                     self.overrides[key],
                     "is set by the trainer (from the data, the window and the objective)",
                     f"remove {key} from the overrides",
-                )
-
-
-@attrs.frozen
-class ObjectiveConfig:
-    """The loss: ``pdd`` (PDD Alg. 1, Eq. 9), ``sa-pdd``, ``denoising`` or ``conditional-denoising`` (B.4).
-
-    * ``noise_free``: the ε = 0 ablation of PDD D.4 (``pdd`` only).
-    * ``w_drift``, ``w_score``: the weights of the SA-PDD loss (``sa-pdd`` only).
-    * ``delta_lambda``: the floor scale Δλ of σ_λ (PDD Eq. 58, A.7) for ``pdd``/``sa-pdd``.
-    * ``noise_model``: how ``pdd``/``sa-pdd`` weight the increment residuals: ``per-mode``
-      1/Σ̃_λ(k) (the default: an extension that fits the noise-dominated modes too, so the
-      reverse-λ flow of the learned path density is stable; see
-      :func:`~pdd_core.training.objectives.increment_loss`) or ``scalar`` 1/(σ_λ²Δt) (Eq. 9, the
-      paper's setting, whose generation diverges on the grids of docs/results.md). Unset: per-mode
-      for ``pdd``/``sa-pdd``, and ``scalar`` (unused) for the denoising objectives.
-    * ``increment_scale``: s per channel of the conditional baseline; None: measured on the
-      training split when the run starts (then recorded in the resolved config).
-    """
-
-    name: str = "pdd"
-    noise_free: bool = False
-    w_drift: float = 1.0
-    w_score: float = 1.0
-    delta_lambda: float = 1e-3
-    noise_model: str | None = None
-    increment_scale: tuple[float, ...] | None = None
-
-    def __attrs_post_init__(self) -> None:
-        if self.name not in OBJECTIVES:
-            raise _config_error("objective.name", self.name, "unknown objective", f"use one of {list(OBJECTIVES)}")
-        if not isinstance(self.noise_free, bool):
-            raise _config_error("objective.noise_free", self.noise_free, "must be true or false", "set noise_free = true for the PDD D.4 ablation")
-        if self.noise_free and self.name != "pdd":
-            raise _config_error(
-                "objective.noise_free",
-                True,
-                f"the noise-free ablation (PDD D.4) applies to 'pdd', not {self.name!r}",
-                "remove noise_free or use objective 'pdd'",
-            )
-        _real("objective.w_drift", self.w_drift)
-        _real("objective.w_score", self.w_score)
-        if (self.w_drift, self.w_score) != (1.0, 1.0) and self.name != "sa-pdd":
-            raise _config_error(
-                "objective.w_drift",
-                (self.w_drift, self.w_score),
-                f"the loss weights apply to 'sa-pdd', not {self.name!r}",
-                "remove w_drift/w_score or use objective 'sa-pdd'",
-            )
-        _real("objective.delta_lambda", self.delta_lambda, positive=True)
-        if self.noise_model is None:  # resolved once, so config.json records what was trained
-            object.__setattr__(self, "noise_model", "per-mode" if self.name in ("pdd", "sa-pdd") else "scalar")
-        if self.noise_model not in NOISE_MODELS:
-            raise _config_error("objective.noise_model", self.noise_model, "unknown noise model of the increments", f"use one of {list(NOISE_MODELS)}")
-        if self.noise_model != "scalar" and self.name not in ("pdd", "sa-pdd"):
-            raise _config_error("objective.noise_model", self.noise_model, f"weights the drift regression of 'pdd'/'sa-pdd', not {self.name!r}", "remove noise_model")
-        if self.increment_scale is not None:
-            if self.name != "conditional-denoising":
-                raise _config_error("objective.increment_scale", self.increment_scale, "applies to 'conditional-denoising' only", "remove increment_scale")
-            if not self.increment_scale or not all(isinstance(s, (int, float)) and math.isfinite(s) and s > 0 for s in self.increment_scale):
-                raise _config_error(
-                    "objective.increment_scale", self.increment_scale, "needs one finite scale > 0 per channel", "remove it to measure it on the training data"
                 )
 
 
@@ -164,7 +78,7 @@ class TrainConfig:
     frames: int | None = None
     model: ModelConfig = attrs.field(factory=ModelConfig)
     scheme: registered(SCHEMES) = attrs.field(factory=lambda: SCHEMES.get("carosso")(), converter=_scheme)
-    objective: ObjectiveConfig = attrs.field(factory=ObjectiveConfig)
+    objective: ObjectiveConfig = attrs.field(factory=PDDObjectiveConfig, converter=objective_from)
     lam_min: float = 0.0
     lam_max: float = 1.0
     window: int | None = None
@@ -183,50 +97,50 @@ class TrainConfig:
 
     def __attrs_post_init__(self) -> None:
         if self.data is not None and not isinstance(self.data, str):
-            raise _config_error("data", self.data, "must be the path of a dataset file", "pass data = 'FILE.h5'")
+            raise config_error("data", self.data, "must be the path of a dataset file", "pass data = 'FILE.h5'")
         if self.split not in ("train", "valid", "test"):
-            raise _config_error("split", self.split, "unknown split", "use 'train', 'valid' or 'test'")
+            raise config_error("split", self.split, "unknown split", "use 'train', 'valid' or 'test'")
         if self.frames is not None:
-            _integer("frames", self.frames, 1)
+            check_integer("frames", self.frames, 1)
         if not isinstance(self.scheme, RGScheme):
-            raise _config_error("scheme", type(self.scheme).__name__, "is not an RG scheme", "write e.g. scheme = {name = 'carosso', alpha = 0.1, beta = 1.414}")
-        _real("lam_min", self.lam_min)
-        _real("lam_max", self.lam_max)
+            raise config_error("scheme", type(self.scheme).__name__, "is not an RG scheme", "write e.g. scheme = {name = 'carosso', alpha = 0.1, beta = 1.414}")
+        check_real("lam_min", self.lam_min)
+        check_real("lam_max", self.lam_max)
         if self.lam_max < self.lam_min:
-            raise _config_error("lam_max", self.lam_max, f"must be >= lam_min ({self.lam_min})", "use e.g. lam_min = 0, lam_max = 1 (PDD B.3)")
+            raise config_error("lam_max", self.lam_max, f"must be >= lam_min ({self.lam_min})", "use e.g. lam_min = 0, lam_max = 1 (PDD B.3)")
         if self.window is not None:
-            _integer("window", self.window, 1)
-        _integer("steps", self.steps, 1)
-        _integer("batch_size", self.batch_size, 1)
-        _real("lr", self.lr, positive=True)
-        _real("ema_decay", self.ema_decay, at_most=1.0)
+            check_integer("window", self.window, 1)
+        check_integer("steps", self.steps, 1)
+        check_integer("batch_size", self.batch_size, 1)
+        check_real("lr", self.lr, positive=True)
+        check_real("ema_decay", self.ema_decay, at_most=1.0)
         if self.grad_clip is not None:
-            _real("grad_clip", self.grad_clip, positive=True)
+            check_real("grad_clip", self.grad_clip, positive=True)
         if not isinstance(self.bf16, bool):
-            raise _config_error("bf16", self.bf16, "must be true or false", "set bf16 = true for bfloat16 autocast")
+            raise config_error("bf16", self.bf16, "must be true or false", "set bf16 = true for bfloat16 autocast")
         if self.dtype not in DTYPES:
-            raise _config_error("dtype", self.dtype, "unsupported parameter precision", f"use one of {list(DTYPES)}")
-        _integer("seed", self.seed, 0)
+            raise config_error("dtype", self.dtype, "unsupported parameter precision", f"use one of {list(DTYPES)}")
+        check_integer("seed", self.seed, 0)
         if self.seed >= SEED_LIMIT:
-            raise _config_error("seed", self.seed, "must be below 2^63", "set seed to an integer in [0, 2^63)")
-        _integer("log_every", self.log_every, 1)
-        _integer("checkpoint_every", self.checkpoint_every, 1)
-        _integer("num_workers", self.num_workers, 0)
+            raise config_error("seed", self.seed, "must be below 2^63", "set seed to an integer in [0, 2^63)")
+        check_integer("log_every", self.log_every, 1)
+        check_integer("checkpoint_every", self.checkpoint_every, 1)
+        check_integer("num_workers", self.num_workers, 0)
         if self.device not in ("auto", "cpu", "cuda"):
-            raise _config_error("device", self.device, "unknown device", "use 'auto', 'cpu' or 'cuda'")
+            raise config_error("device", self.device, "unknown device", "use 'auto', 'cpu' or 'cuda'")
 
     @property
     def resolved_window(self) -> int:
         """W: the configured window, else 5 (PDD B.2) or 6 for the conditional baseline (B.4)."""
         if self.window is not None:
             return self.window
-        return CONDITIONAL_DEFAULT_WINDOW if self.objective.name == "conditional-denoising" else DEFAULT_WINDOW
+        return self.objective.default_window
 
 
 def config_from_dict(data: dict[str, Any]) -> TrainConfig:
     """Structure a plain dict (TOML/JSON) into a :class:`TrainConfig`, with the validators' messages."""
     if not isinstance(data, dict):
-        raise _config_error("config", data, "a training config is a table of settings", "see docs/training.md")
+        raise config_error("config", data, "a training config is a table of settings", "see docs/training.md")
     return from_dict(TrainConfig, data)  # our validators' messages survive (pdd_core.config)
 
 
@@ -241,15 +155,15 @@ def read_toml(path: str | os.PathLike) -> dict[str, Any]:
         with open(path, "rb") as handle:
             return tomllib.load(handle)
     except FileNotFoundError:
-        raise _config_error("CONFIG", str(path), "no such file", "pass the path of a TOML training config") from None
+        raise config_error("CONFIG", str(path), "no such file", "pass the path of a TOML training config") from None
     except IsADirectoryError:
-        raise _config_error("CONFIG", str(path), "is a directory", "pass the path of a TOML training config file") from None
+        raise config_error("CONFIG", str(path), "is a directory", "pass the path of a TOML training config file") from None
     except PermissionError:
-        raise _config_error("CONFIG", str(path), "cannot be read (permission denied)", "make the file readable") from None
+        raise config_error("CONFIG", str(path), "cannot be read (permission denied)", "make the file readable") from None
     except UnicodeDecodeError:
-        raise _config_error("CONFIG", str(path), "is not UTF-8 text (TOML files are UTF-8)", "save the config as UTF-8") from None
+        raise config_error("CONFIG", str(path), "is not UTF-8 text (TOML files are UTF-8)", "save the config as UTF-8") from None
     except tomllib.TOMLDecodeError as error:
-        raise _config_error("CONFIG", str(path), f"is not valid TOML ({error})", "fix the syntax (see docs/training.md for an example)") from None
+        raise config_error("CONFIG", str(path), f"is not valid TOML ({error})", "fix the syntax (see docs/training.md for an example)") from None
 
 
 def set_dotted(data: dict[str, Any], key: str, value: Any) -> None:
@@ -259,7 +173,7 @@ def set_dotted(data: dict[str, Any], key: str, value: Any) -> None:
     for part in parts[:-1]:
         child = table.setdefault(part, {})
         if not isinstance(child, dict):
-            raise _config_error("--set", key, f"{part!r} is a value, not a table", "address a field, e.g. model.overrides.base=16")
+            raise config_error("--set", key, f"{part!r} is a value, not a table", "address a field, e.g. model.overrides.base=16")
         table = child
     table[parts[-1]] = value
 

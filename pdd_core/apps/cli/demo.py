@@ -24,7 +24,7 @@ from pdd_core.registry import INTEGRATORS, SAMPLERS, SYSTEMS
 from pdd_core.sampler_recipe import SamplerOptions
 from pdd_core.schedules import power_grid
 from pdd_core.score.path_density import NOISE_MODELS
-from pdd_core.training import ModelConfig, ObjectiveConfig, TrainConfig
+from pdd_core.training import ModelConfig, PDDObjectiveConfig, TrainConfig
 
 HELP = "run the whole pipeline on a small problem and write metrics and figures (the main job)"
 
@@ -130,7 +130,7 @@ def _run(args: argparse.Namespace, demo: dict, out: Path) -> int:
     started = _stage("data", started, timings)
 
     steps = args.steps or demo["steps"]
-    objective = ObjectiveConfig(name="pdd", noise_model=args.noise_model)
+    objective = PDDObjectiveConfig(noise_model=args.noise_model)
     config = TrainConfig(
         data=str(data.resolve()), model=demo["model"], scheme=demo["scheme"], objective=objective, steps=steps, seed=args.seed, checkpoint_every=max(steps // 4, 1), **demo["train"]
     )

@@ -28,6 +28,7 @@ from pdd_core.data.hdf5_reader import read_metadata
 from pdd_core.errors import ConfigError, DataError, bad_argument
 from pdd_core.files import locked_directory
 from pdd_core.registry import INTEGRATORS
+from pdd_core.training.objective_config import ConditionalDenoisingObjectiveConfig
 
 # The coarse rollouts super-resolution refines: σ_λ > 0 samples the path density the reverse flow follows.
 SR_INPUTS = ("stochastic", "deterministic")
@@ -117,15 +118,15 @@ def run(args: argparse.Namespace) -> int:
         n_super_resolve=args.n_super_resolve,
     )
     generator = generator_for(trained, args.seed)
-    name = sampler_name(args, "pc" if trained.objective == "conditional-denoising" else DEFAULT_SAMPLER)
+    name = sampler_name(args, "pc" if isinstance(trained.objective, ConditionalDenoisingObjectiveConfig) else DEFAULT_SAMPLER)
     frames = read_metadata(args.data).splits[args.split][1]  # generation and super-resolution sample whole reference-length paths
-    reference = run_marginal(trained, frames) if trained.objective != "conditional-denoising" and (uses_marginal(name) or args.prior == "data") else None
+    reference = run_marginal(trained, frames) if not isinstance(trained.objective, ConditionalDenoisingObjectiveConfig) and (uses_marginal(name) or args.prior == "data") else None
     name, sampler = build_sampler(args, reference, default=name)
     grid_for = lambda start: build_lambda_grid(args, start, trained.config.lam_min, 1000, name)  # noqa: E731
     full_grid = grid_for(trained.config.lam_max)
     description = {"score": args.score, "seed": args.seed, "prior": args.prior, **sampler_settings(args, name, sampler, full_grid)}
     sampling = {"sampler": sampler, "lam_grid_for": grid_for, "description": description, "score": args.score, "prior": build_prior(args, reference)}
-    if trained.objective == "conditional-denoising":
+    if isinstance(trained.objective, ConditionalDenoisingObjectiveConfig):
         simulation = {"sampler": sampler, "lam_grid": full_grid, "generator": generator}
     else:
         simulation = {"integrator": INTEGRATORS.get("euler")()}

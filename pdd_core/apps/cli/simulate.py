@@ -31,6 +31,7 @@ from pdd_core.apps.training.checkpoint import checkpoint_identity
 from pdd_core.errors import ConfigError, DataError, bad_argument
 from pdd_core.registry import INTEGRATORS
 from pdd_core.rollout import ENERGY_BAND
+from pdd_core.training.objective_config import ConditionalDenoisingObjectiveConfig
 
 HELP = "simulate a trained run in physical time at fixed λ (PDD Algorithm 2)"
 
@@ -118,7 +119,7 @@ def run(args: argparse.Namespace) -> int:
         )
     trained = load_run(args.run_dir, device=args.device)
     lam = check_lambda(trained, args.lam, "--lambda")
-    baseline = trained.objective == "conditional-denoising"
+    baseline = isinstance(trained.objective, ConditionalDenoisingObjectiveConfig)
     if args.integrator is not None:
         if baseline:
             raise bad_argument("--integrator", args.integrator, "the conditional baseline samples its increments (--sampler), it has no time integrator", "drop --integrator", kind=ConfigError)
@@ -129,7 +130,7 @@ def run(args: argparse.Namespace) -> int:
         raise bad_argument(
             given[0],
             "given",
-            f"sampler options apply to conditional-denoising runs; this run's objective is {trained.objective!r}",
+            f"sampler options apply to conditional-denoising runs; this run's objective is {trained.objective.name!r}",
             "drop them",
             kind=ConfigError,
         )
@@ -151,7 +152,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _simulate(args: argparse.Namespace, trained, inputs, data, lam: float, baseline: bool, out, started: float) -> int:
     settings = {**common_settings(args), "lambda": lam, "steps": args.steps, "data": str(data), "split": inputs.split, "n": inputs.u.shape[0]}
-    settings.update(history=args.history, save_every=args.save_every, noise=args.noise, objective=trained.objective)
+    settings.update(history=args.history, save_every=args.save_every, noise=args.noise, objective=trained.objective.name)
     options = {"generator": generator_for(trained, args.seed), "noise": args.noise, "save_every": args.save_every, "batch_size": args.batch_size}
     options["progress"] = not args.no_progress
     if baseline:

@@ -210,7 +210,7 @@ def model_from_record(record: dict[str, Any], *, ema: bool = True) -> tuple[nn.M
         config.model.name,
         grid,
         config.resolved_window,
-        noise_head=config.objective.name == "sa-pdd",
+        noise_head=config.objective.noise_head,
         preset=config.model.preset,
         overrides=config.model.overrides,
     )

@@ -42,11 +42,11 @@ from pdd_core.errors import ConfigError, PDDError, ShapeError, bad_argument
 from pdd_core.files import OutputLock, check_parent, write_errors
 from pdd_core.score.gaussian_marginal import dataset_autocovariance
 from pdd_core.score.initial_density import dataset_power
-from pdd_core.score.path_density import NOISE_MODELS
 from pdd_core.training.config import TrainConfig, config_from_dict, config_to_dict, resume_differences
 from pdd_core.training.ema import EMA
 from pdd_core.training.models import DEFAULT_PRESETS, MODELS, build_model
-from pdd_core.training.objectives import ConditionalDenoisingObjective, DenoisingObjective, PDDObjective, SAPDDObjective, sample_lambda
+from pdd_core.training.objective_config import ConditionalDenoisingObjectiveConfig
+from pdd_core.training.objectives import sample_lambda
 
 # Stream tags of the per-step seeds: independent streams for each kind of draw.
 INDICES, LAMBDAS, NOISE, WINDOWS = 1, 2, 3, 4
@@ -207,30 +207,10 @@ def resolve_config(config: TrainConfig, data, stored: TrainConfig | None = None)
     if model.preset is None and model.name in DEFAULT_PRESETS:
         model = attrs.evolve(model, preset=DEFAULT_PRESETS[model.name])
     objective = config.objective
-    if objective.name == "conditional-denoising" and objective.increment_scale is None:
+    if isinstance(objective, ConditionalDenoisingObjectiveConfig) and objective.increment_scale is None:
         known = stored.objective.increment_scale if stored is not None else None
         objective = attrs.evolve(objective, increment_scale=known or measure_increment_scale(data))
     return attrs.evolve(config, model=model, objective=objective, window=config.resolved_window)
-
-
-def build_objective(config: TrainConfig, scheme, grid, dt: float):
-    """The loss object of ``config.objective`` (PDD Alg. 1 / Eq. 9, SA-PDD, or B.4)."""
-    options = config.objective
-    if options.name == "pdd":
-        return PDDObjective(scheme, grid, dt, noise_free=options.noise_free, delta_lambda=options.delta_lambda, noise_model=NOISE_MODELS[options.noise_model])
-    if options.name == "sa-pdd":
-        return SAPDDObjective(scheme, grid, dt, w_drift=options.w_drift, w_score=options.w_score, delta_lambda=options.delta_lambda, noise_model=NOISE_MODELS[options.noise_model])
-    if options.name == "denoising":
-        return DenoisingObjective(scheme, grid)
-    if len(options.increment_scale) != grid.channels:
-        raise bad_argument(
-            "objective.increment_scale",
-            options.increment_scale,
-            f"needs one scale per channel ({grid.channels})",
-            "remove it to measure it on the data",
-            kind=ConfigError,
-        )
-    return ConditionalDenoisingObjective(scheme, grid, tuple(options.increment_scale))
 
 
 def check_data(config: TrainConfig, data) -> None:
@@ -254,7 +234,7 @@ def check_data(config: TrainConfig, data) -> None:
         raise bad_argument(
             "data[0].shape", tuple(sample.shape), f"expected [T, {grid.channels}, *{grid.shape}]", "pass paths shaped [T, C, *space]", kind=ShapeError
         )
-    if config.objective.name != "denoising" and sample.shape[0] < 2:
+    if config.objective.regresses_increments and sample.shape[0] < 2:
         raise bad_argument(
             "frames",
             sample.shape[0],
@@ -403,7 +383,7 @@ def _run(config: TrainConfig, run_dir: Path, record: dict[str, Any] | None, data
     device = choose_device(config, context)
     dtype = getattr(torch, config.dtype)
     grid, dt = data.grid, float(data.dt)
-    objective = build_objective(config, config.scheme, grid, dt)
+    objective = config.objective.build(config.scheme, grid, dt)
     network = _seeded_network(config, grid).to(device=device, dtype=dtype)
     optimizer = torch.optim.Adam(network.parameters(), lr=config.lr)
     ema = EMA(network, config.ema_decay)
@@ -470,7 +450,7 @@ def _seeded_network(config: TrainConfig, grid) -> nn.Module:
     """The network of ``config``, initialised from its seed without touching the global RNG state."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
-        return build_model(config.model.name, grid, config.window, noise_head=config.objective.name == "sa-pdd", preset=config.model.preset, overrides=config.model.overrides)
+        return build_model(config.model.name, grid, config.window, noise_head=config.objective.noise_head, preset=config.model.preset, overrides=config.model.overrides)
 
 
 def _restore(record: dict[str, Any] | None, network: nn.Module, optimizer, ema: EMA, device: torch.device) -> tuple[int, float, float]:
@@ -491,7 +471,7 @@ def _data_statistics(record: dict[str, Any] | None, data, grid, config: TrainCon
     temporal covariance per mode behind the generation prior and the few-step samplers.
     """
     power = record.get("data_power") if record is not None else None
-    if power is None and context.is_main and config.objective.name in ("pdd", "sa-pdd"):
+    if power is None and context.is_main and config.objective.trains_drift:
         power = dataset_power(data, grid)
     autocovariance = record.get("data_autocovariance") if record is not None else None
     if autocovariance is None and context.is_main:
@@ -535,7 +515,6 @@ __all__ = [
     "NetworkView",
     "TrainResult",
     "TrainingNetwork",
-    "build_objective",
     "draw_lambda",
     "global_indices",
     "resolve_config",

@@ -32,7 +32,8 @@ from pdd_core.drifts.presets import drift_preset
 from pdd_core.errors import ConfigError, bad_argument
 from pdd_core.grid import Grid
 from pdd_core.registry import SCHEMES
-from pdd_core.training.config import ModelConfig, ObjectiveConfig, TrainConfig
+from pdd_core.training.config import ModelConfig, TrainConfig
+from pdd_core.training.objective_config import DenoisingObjectiveConfig
 
 METADATA_NAME = "inverse_rg.json"
 LATTICE_RUN, ZERO_MODE_RUN = "lattice", "zero_mode"
@@ -84,7 +85,7 @@ def _config(settings: TrainingSettings, model: ModelConfig, scheme: Any, lam_min
     return TrainConfig(
         model=model,
         scheme=scheme,
-        objective=ObjectiveConfig("denoising"),
+        objective=DenoisingObjectiveConfig(),
         lam_min=lam_min,
         lam_max=lam_max,
         window=1,

@@ -1,0 +1,189 @@
+"""The loss of a run as a tagged union of settings records, one class per objective.
+
+In a config file the objective is a table tagged by ``name``::
+
+    objective = {name = "sa-pdd", w_drift = 0.5, w_score = 2.0}
+
+and ``cattrs`` (:func:`cattrs.strategies.configure_tagged_union`) structures it into the class of
+that name, which refuses the settings of the other objectives. Inside the library the record
+is the object: ``config.objective.build(scheme, grid, dt)`` is the loss, and what an objective
+trains (a drift, a noise head, increments) are its properties, never comparisons of names.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Union
+
+import attrs
+from cattrs.strategies import configure_tagged_union
+
+from pdd_core.config import converter
+from pdd_core.errors import ConfigError, bad_argument
+from pdd_core.score.path_density import DEFAULT_DELTA_LAMBDA, NOISE_MODELS
+from pdd_core.training.checks import check_real, config_error
+from pdd_core.training.objectives import ConditionalDenoisingObjective, DenoisingObjective, PDDObjective, SAPDDObjective
+
+DEFAULT_WINDOW = 5
+# PDD B.4: the conditional baseline sees the 5 most recent clean states plus the noisy increment.
+CONDITIONAL_DEFAULT_WINDOW = 6
+
+
+def _delta_lambda(instance, attribute, value) -> None:
+    check_real(f"objective.{attribute.name}", value, positive=True)
+
+
+def _noise_model(instance, attribute, value) -> None:
+    if value not in NOISE_MODELS:
+        raise config_error("objective.noise_model", value, "unknown noise model of the increments", f"use one of {list(NOISE_MODELS)}")
+
+
+def _weight(instance, attribute, value) -> None:
+    check_real(f"objective.{attribute.name}", value)
+
+
+def _noise_free(instance, attribute, value) -> None:
+    if not isinstance(value, bool):
+        raise config_error("objective.noise_free", value, "must be true or false", "set noise_free = true for the PDD D.4 ablation")
+
+
+def _increment_scale(instance, attribute, value) -> None:
+    if value is not None and (not value or not all(isinstance(s, (int, float)) and not isinstance(s, bool) and 0 < s < float("inf") for s in value)):
+        raise config_error("objective.increment_scale", value, "needs one finite scale > 0 per channel", "remove it to measure it on the training data")
+
+
+@attrs.frozen
+class _Objective:
+    """What every objective record answers (the defaults are those of a drift objective)."""
+
+    name: ClassVar[str]
+    trains_drift: ClassVar[bool] = True
+    noise_head: ClassVar[bool] = False
+    regresses_increments: ClassVar[bool] = True
+    default_window: ClassVar[int] = DEFAULT_WINDOW
+
+
+@attrs.frozen
+class PDDObjectiveConfig(_Objective):
+    """``pdd``: the drift regression of PDD Algorithm 1 / Eq. 9.
+
+    * ``noise_free``: the ε = 0 ablation of PDD D.4.
+    * ``delta_lambda``: the floor scale Δλ of σ_λ (PDD Eq. 58, A.7).
+    * ``noise_model``: how the increment residuals are weighted: ``per-mode`` 1/Σ̃_λ(k) (the
+      default: an extension that fits the noise-dominated modes too, so the reverse-λ flow of the
+      learned path density is stable; :func:`~pdd_core.training.objectives.increment_loss`) or
+      ``scalar`` 1/(σ_λ²Δt) (Eq. 9, the paper's setting, whose generation diverges on the grids of
+      docs/results.md).
+    """
+
+    name: ClassVar[str] = "pdd"
+
+    noise_free: bool = attrs.field(default=False, validator=_noise_free)
+    delta_lambda: float = attrs.field(default=DEFAULT_DELTA_LAMBDA, validator=_delta_lambda)
+    noise_model: str = attrs.field(default="per-mode", validator=_noise_model)
+
+    def build(self, scheme, grid, dt: float) -> PDDObjective:
+        return PDDObjective(scheme, grid, dt, noise_free=self.noise_free, delta_lambda=self.delta_lambda, noise_model=NOISE_MODELS[self.noise_model])
+
+
+@attrs.frozen
+class SAPDDObjectiveConfig(_Objective):
+    """``sa-pdd``: drift plus noise head, the loss ``w_drift`` x drift + ``w_score`` x score; ``delta_lambda``, ``noise_model`` as for ``pdd``."""
+
+    name: ClassVar[str] = "sa-pdd"
+    noise_head: ClassVar[bool] = True
+
+    w_drift: float = attrs.field(default=1.0, validator=_weight)
+    w_score: float = attrs.field(default=1.0, validator=_weight)
+    delta_lambda: float = attrs.field(default=DEFAULT_DELTA_LAMBDA, validator=_delta_lambda)
+    noise_model: str = attrs.field(default="per-mode", validator=_noise_model)
+
+    def build(self, scheme, grid, dt: float) -> SAPDDObjective:
+        options = {"w_drift": self.w_drift, "w_score": self.w_score, "delta_lambda": self.delta_lambda, "noise_model": NOISE_MODELS[self.noise_model]}
+        return SAPDDObjective(scheme, grid, dt, **options)
+
+
+@attrs.frozen
+class DenoisingObjectiveConfig(_Objective):
+    """``denoising``: denoising score matching of whole fields (PDD B.4's DDPM); ``delta_lambda`` floors Σ_λ at sampling (A.7)."""
+
+    name: ClassVar[str] = "denoising"
+    trains_drift: ClassVar[bool] = False
+    regresses_increments: ClassVar[bool] = False
+
+    delta_lambda: float = attrs.field(default=DEFAULT_DELTA_LAMBDA, validator=_delta_lambda)
+
+    def build(self, scheme, grid, dt: float) -> DenoisingObjective:
+        return DenoisingObjective(scheme, grid)
+
+
+@attrs.frozen
+class ConditionalDenoisingObjectiveConfig(_Objective):
+    """``conditional-denoising``: the GenCast-style baseline of PDD B.4 (increments given clean states).
+
+    ``increment_scale``: s per channel; None: measured on the training split when the run starts
+    (then recorded in the resolved config).
+    """
+
+    name: ClassVar[str] = "conditional-denoising"
+    trains_drift: ClassVar[bool] = False
+    default_window: ClassVar[int] = CONDITIONAL_DEFAULT_WINDOW
+
+    delta_lambda: float = attrs.field(default=DEFAULT_DELTA_LAMBDA, validator=_delta_lambda)
+    increment_scale: tuple[float, ...] | None = attrs.field(default=None, validator=_increment_scale)
+
+    def build(self, scheme, grid, dt: float) -> ConditionalDenoisingObjective:
+        if self.increment_scale is None or len(self.increment_scale) != grid.channels:
+            raise bad_argument(
+                "objective.increment_scale", self.increment_scale, f"needs one scale per channel ({grid.channels})", "remove it to measure it on the data", kind=ConfigError
+            )
+        return ConditionalDenoisingObjective(scheme, grid, tuple(self.increment_scale))
+
+
+ObjectiveConfig = Union[PDDObjectiveConfig, SAPDDObjectiveConfig, DenoisingObjectiveConfig, ConditionalDenoisingObjectiveConfig]
+OBJECTIVE_CONFIGS: dict[str, type] = {cls.name: cls for cls in ObjectiveConfig.__args__}
+OBJECTIVES: tuple[str, ...] = tuple(OBJECTIVE_CONFIGS)
+
+# Before the union, config.json held every objective's settings; an unused one at its old default
+# is dropped when such a file is read, a used one is refused by the class it does not belong to.
+_LEGACY_DEFAULTS = {"noise_free": False, "w_drift": 1.0, "w_score": 1.0, "noise_model": "scalar", "increment_scale": None}
+
+
+def _without_legacy_defaults(data: Any) -> Any:
+    if not isinstance(data, dict):
+        raise config_error("objective", data, "an objective is a table tagged by its name", "write e.g. objective = {name = 'pdd'}")
+    cls = OBJECTIVE_CONFIGS.get(data.get("name", PDDObjectiveConfig.name))
+    if cls is None:
+        raise config_error("objective.name", data.get("name"), "unknown objective", f"use one of {list(OBJECTIVES)}")
+    fields = attrs.fields_dict(cls)
+    for key, value in list(data.items()):
+        if key != "name" and key not in fields:
+            if key in _LEGACY_DEFAULTS and value == _LEGACY_DEFAULTS[key]:
+                data = {k: v for k, v in data.items() if k != key}
+                continue
+            owners = [name for name, other in OBJECTIVE_CONFIGS.items() if key in attrs.fields_dict(other)]
+            raise config_error(f"objective.{key}", value, f"applies to {' / '.join(map(repr, owners)) or 'no objective'} only, not {cls.name!r}", f"remove {key} or use objective {owners[0]!r}" if owners else f"remove {key}")
+    return data
+
+
+configure_tagged_union(ObjectiveConfig, converter, tag_generator=lambda cls: cls.name, tag_name="name", default=PDDObjectiveConfig)
+_structure_union = converter.get_structure_hook(ObjectiveConfig)
+converter.register_structure_hook(ObjectiveConfig, lambda data, cls: data if isinstance(data, _Objective) else _structure_union(_without_legacy_defaults(data), cls))
+
+
+def objective_from(value: Any) -> Any:
+    """An objective record from itself or its tagged table (the :class:`~pdd_core.training.config.TrainConfig` field converter)."""
+    return value if isinstance(value, _Objective) else converter.structure(value, ObjectiveConfig)
+
+
+__all__ = [
+    "CONDITIONAL_DEFAULT_WINDOW",
+    "DEFAULT_WINDOW",
+    "OBJECTIVES",
+    "OBJECTIVE_CONFIGS",
+    "ConditionalDenoisingObjectiveConfig",
+    "DenoisingObjectiveConfig",
+    "ObjectiveConfig",
+    "PDDObjectiveConfig",
+    "SAPDDObjectiveConfig",
+    "objective_from",
+]

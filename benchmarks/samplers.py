@@ -37,7 +37,7 @@ from benchmarks.output import emit
 from pdd_core import SAMPLERS, Grid, PathScore, PDDError
 from pdd_core.sampler_recipe import SamplerOptions
 from pdd_core.sampling import extrapolate_t0, sample
-from pdd_core.schedules import power_grid, uniform_grid
+from pdd_core.schedules import power_schedule, uniform_schedule
 from pdd_core.score import GaussianPathScore
 from schemes import Carosso
 from systems.linear_field import LinearGaussianField
@@ -48,10 +48,10 @@ SCHEME = Carosso(alpha=0.1, beta=2**0.5, zero_mode="keep")
 
 
 def samplers(snr: float = 0.7) -> dict:
-    """Name -> (sampler, λ grid family), built by the ``SAMPLERS`` registry as ``pdd generate`` builds
+    """Name -> (sampler, λ schedule family), built by the ``SAMPLERS`` registry as ``pdd generate`` builds
     them. ``pc`` is the paper's ETD + 3 Langevin steps (B.6)."""
     options = SamplerOptions(snr=snr)
-    families = {"em": uniform_grid, "etd": uniform_grid, "pc": uniform_grid, "pf": power_grid, "eab2": power_grid}
+    families = {"em": uniform_schedule, "etd": uniform_schedule, "pc": uniform_schedule, "pf": power_schedule, "eab2": power_schedule}
     return {name: (SAMPLERS.get(name).build(options), family) for name, family in families.items()}
 
 
@@ -123,15 +123,15 @@ def trained_overhead(run_dir: str, steps: int, batch: int) -> dict:
 
 
 def learned_configs(reference, calls: tuple[int, ...], paper: bool, snr: float) -> list[tuple[str, int, object, object]]:
-    """(name, network calls, sampler, λ grid for a start λ) for the learned-model comparison."""
+    """(name, network calls, sampler, λ schedule for a start λ) for the learned-model comparison."""
     options = SamplerOptions(reference=reference, snr=snr)
     rows = []
     for count in calls:
-        rows.append(("gpc", count, SAMPLERS.get("gpc").build(options), lambda start, steps=count // 2: power_grid(start, 0.0, steps)))
-        rows.append(("gpf", count, SAMPLERS.get("gpf").build(options), lambda start, steps=count: power_grid(start, 0.0, steps)))
+        rows.append(("gpc", count, SAMPLERS.get("gpc").build(options), lambda start, steps=count // 2: power_schedule(start, 0.0, steps)))
+        rows.append(("gpf", count, SAMPLERS.get("gpf").build(options), lambda start, steps=count: power_schedule(start, 0.0, steps)))
     if paper:  # PDD B.3/B.6 with one corrector step: 1000 steps per unit λ (200 from λ = 0.2)
         pc = SAMPLERS.get("pc").build(attrs.evolve(options, corrector_steps=1))
-        rows.append(("pc", 2000, pc, lambda start: uniform_grid(start, 0.0, max(int(round(1000 * start)), 10))))
+        rows.append(("pc", 2000, pc, lambda start: uniform_schedule(start, 0.0, max(int(round(1000 * start)), 10))))
     return rows
 
 
@@ -151,7 +151,7 @@ def learned_comparison(run_dir: str, data: str, calls: tuple[int, ...], paper: b
         row = {"sampler": name, "network_calls": count}
         for task in tasks:
             generator = torch.Generator().manual_seed(0)  # the same coarse inputs for every sampler
-            sampling = {"sampler": sampler, "lam_grid_for": grid_for, "prior": reference}
+            sampling = {"sampler": sampler, "lam_schedule_for": grid_for, "prior": reference}
             started = time.perf_counter()
             metrics = evaluate_run(
                 run, data, os.path.join(out_dir, f"{name}_{count}"), tasks=(task,), settings=settings, simulation={"integrator": Euler()},

@@ -40,7 +40,7 @@ from systems.kolmogorov import KolmogorovFlow  # noqa: E402
 
 SIZES = (64, 128, 256)
 BATCHES = (1, 16)
-SCHEMES = ("midpoint", "etdrk4")
+INTEGRATORS = ("midpoint", "etdrk4")
 MU, NU, FORCING_WAVENUMBER, TIME_STEP = 0.1, 1e-3, 4, 1e-3
 # Grid points x trajectories x steps per timed run: ~0.3-2 s per run for every size and batch.
 WORK_PER_RUN = 6_000_000
@@ -172,7 +172,7 @@ def run(repeats: int = 5) -> dict:
         for batch in BATCHES:
             spectrum = band_from_field(KolmogorovFlow(n_sim=n, n_out=min(n, 40)).initial_state(batch, np.random.default_rng(0))[:, 0])
             n_steps = max(2, WORK_PER_RUN // (batch * n * n))
-            for scheme in SCHEMES:
+            for scheme in INTEGRATORS:
                 ours = _median_seconds_per_step(_ours(spectrum, n, scheme), n_steps, repeats)
                 reference = _median_seconds_per_step(_numpy(spectrum, n, scheme), max(2, n_steps // 2), repeats)
                 row = {

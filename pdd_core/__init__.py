@@ -18,7 +18,7 @@ from pdd_core.records import Trajectory, Transition
 from pdd_core.registry import INTEGRATORS, SAMPLERS, SCHEMES, SYSTEMS, Registry
 from pdd_core.rollout import rollout
 from pdd_core.sampling import ReversePlan, extrapolate_t0, sample, sample_at
-from pdd_core.schedules import power_grid, uniform_grid
+from pdd_core.schedules import power_schedule, uniform_schedule
 from pdd_core.score import (
     DenoisingScore,
     GaussianPathScore,
@@ -51,7 +51,7 @@ __all__ = [
     "log_density",
     "path_log_density",
     "phi2",
-    "power_grid",
+    "power_schedule",
     "rollout",
     "sample",
     "sample_at",
@@ -60,7 +60,7 @@ __all__ = [
     "NoNoise",
     "NoiseSource",
     "train",
-    "uniform_grid",
+    "uniform_schedule",
     "ArgumentError",
     "ConfigError",
     "DTypeError",

@@ -25,7 +25,7 @@ from pdd_core.grid import Grid
 from pdd_core.records import Trajectory
 from pdd_core.rollout import advance, check_steps, initial_window
 from pdd_core.sampling import ReversePlan, sample
-from pdd_core.schedules import check_grid
+from pdd_core.schedules import check_schedule
 from pdd_core.score.noise_score import inverse_sqrt_covariance
 from pdd_core.score.path_density import DEFAULT_DELTA_LAMBDA
 from pdd_core.spectral import irfft, rfft
@@ -79,7 +79,7 @@ class ConditionalIncrement:
     """The B.4 baseline as a time integrator: u_{n+1} = u_n + s ⊙ δ, with δ *sampled* given the clean window.
 
     ``step(network, context, lam, dt, sigma, generator)`` draws δ ~ N(0, Σ_λmax) and integrates
-    the reverse RG flow (PDD Eq. 11) over ``lam_grid`` with ``sampler`` and the
+    the reverse RG flow (PDD Eq. 11) over ``lam_schedule`` with ``sampler`` and the
     :class:`ConditionalIncrementScore` of ``network`` given ``context`` ``[B, W-1, C, *space]``
     (the driver's window: :func:`context_length_of`). λ and σ are unused: the baseline lives at
     λ = 0 and its randomness is the sampler's. Any driver that steps a
@@ -88,27 +88,27 @@ class ConditionalIncrement:
 
     stochastic = True
 
-    def __init__(self, scheme, grid: Grid, sampler, lam_grid: torch.Tensor, increment_scale, delta_lambda: float = DEFAULT_DELTA_LAMBDA) -> None:
+    def __init__(self, scheme, grid: Grid, sampler, lam_schedule: torch.Tensor, increment_scale, delta_lambda: float = DEFAULT_DELTA_LAMBDA) -> None:
         self.scheme, self.grid, self.delta_lambda = scheme, grid, delta_lambda
-        self.lam_grid = check_grid(lam_grid)
+        self.lam_schedule = check_schedule(lam_schedule)
         self.scale = _check_scale(increment_scale, grid)
         self.sampler = sampler
-        # Every physical step integrates over the same λ grid: its coefficients are computed once
+        # Every physical step integrates over the same λ schedule: its coefficients are computed once
         # per device and dtype (the first step's), not at each of the rollout's steps.
         self._plans: dict[tuple[torch.device, torch.dtype], ReversePlan] = {}
 
     def plan(self, like: torch.Tensor) -> ReversePlan:
         key = (like.device, like.dtype)
         if key not in self._plans:
-            self._plans[key] = ReversePlan.build(self.sampler, self.scheme, self.grid, self.lam_grid, device=like.device, dtype=like.dtype)
+            self._plans[key] = ReversePlan.build(self.sampler, self.scheme, self.grid, self.lam_schedule, device=like.device, dtype=like.dtype)
         return self._plans[key]
 
     def step(self, network, context: torch.Tensor, lam, dt: float, sigma, generator: torch.Generator) -> torch.Tensor:
         scale = torch.as_tensor(self.scale, dtype=context.dtype, device=context.device).reshape(1, -1, *([1] * self.grid.ndim))
         score = ConditionalIncrementScore(network, context, self.scheme, self.grid, self.delta_lambda)
         shape = (context.shape[0], 1, *context.shape[2:])
-        prior = self.scheme.prior_sample(shape, self.grid, float(self.lam_grid[0]), generator, dtype=context.dtype, device=context.device)
-        delta = sample(score, self.scheme, self.grid, self.sampler, self.lam_grid, generator=generator, u_init=prior, plan=self.plan(prior))
+        prior = self.scheme.prior_sample(shape, self.grid, float(self.lam_schedule[0]), generator, dtype=context.dtype, device=context.device)
+        delta = sample(score, self.scheme, self.grid, self.sampler, self.lam_schedule, generator=generator, u_init=prior, plan=self.plan(prior))
         return context[:, -1] + scale * delta[:, 0]
 
 
@@ -121,7 +121,7 @@ def conditional_rollout(
     scheme,
     grid: Grid,
     sampler,
-    lam_grid: torch.Tensor,
+    lam_schedule: torch.Tensor,
     initial: torch.Tensor,
     dt: float,
     steps: int,
@@ -139,7 +139,7 @@ def conditional_rollout(
         network: the conditional denoiser, ``network(window [B, W, C, *space], lam [B]) -> ε̂``
             with ``network.window = W >= 2``.
         sampler: any λ-sampler (the paper uses ETD + Langevin with γ for α|k|², B.6).
-        lam_grid: the decreasing λ grid of every increment's reverse integration (λ_max → λ_min).
+        lam_schedule: the decreasing λ schedule of every increment's reverse integration (λ_max → λ_min).
         initial: clean initial state ``[B, C, *space]`` or history ``[B, T0, C, *space]``.
         increment_scale: s per channel (the run's ``objective.increment_scale``).
         generator: the source of the prior draws and of the sampler's noise, on the
@@ -155,7 +155,7 @@ def conditional_rollout(
     check_field(initial, grid, "initial")
     check_generator(generator)
     check_steps(steps, save_every)
-    integrator = ConditionalIncrement(scheme, grid, sampler, lam_grid, increment_scale, delta_lambda)
+    integrator = ConditionalIncrement(scheme, grid, sampler, lam_schedule, increment_scale, delta_lambda)
     zeros = torch.zeros(initial.shape[0], dtype=torch.float64, device=initial.device)
     _, context = initial_window(initial, context_length_of(network), grid=grid, lam=zeros)
     options = {"save_every": save_every, "progress": progress, "energy_band": energy_band, "name": "conditional_rollout", "fix": BASELINE_FIX}

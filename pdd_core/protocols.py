@@ -8,7 +8,7 @@ Conventions shared by all of them:
 * Randomness is always an argument (``torch.Generator`` for torch code,
   ``numpy.random.Generator`` for numba/numpy truth integrators), never global state.
 * Parts are stateless settings objects; one driver loop owns iteration
-  (``rollout`` over physical time t, ``sample`` over a decreasing λ grid).
+  (``rollout`` over physical time t, ``sample`` over a decreasing λ schedule).
 """
 
 from __future__ import annotations
@@ -163,14 +163,14 @@ class NoiseSource(Protocol):
 class LambdaSampler(Protocol):
     """One reverse-λ step λ_from → λ_to < λ_from of the reverse RG SDE/ODE (PDD Eqs. 11, 65-66).
 
-    Settings-only object; the driver ``sample`` owns the loop over a decreasing λ grid
+    Settings-only object; the driver ``sample`` owns the loop over a decreasing λ schedule
     (schedules are data), what is saved, the t0 boundary rule and progress, and leaves autograd
     to its caller. Class attributes declare ``order`` (weak order of the generated
     distribution), ``stochastic`` and ``evaluations_per_step`` (score calls per step).
 
     * ``init(scheme, grid, lam_from, lam_to, *, device, dtype)`` -> coefficients: a typed record
       of every per-mode quantity a step needs (e^{∫κ}, φ-functions, noise amplitudes), computed
-      once per λ grid before the loop and already on ``device`` in the real ``dtype`` of the
+      once per λ schedule before the loop and already on ``device`` in the real ``dtype`` of the
       field, so the loop is pure arithmetic plus score calls.
     * ``step(score, u, lam_from, lam_to, coefficients, noise, state, boundary)`` -> ``(u, state)``:
       ``u`` is the path ``[B, T, C, *space]``, λs are float64 ``[B]``, ``noise`` is the

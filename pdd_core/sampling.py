@@ -12,7 +12,7 @@ from pdd_core.errors import ShapeError, bad_argument
 from pdd_core.grid import Grid
 from pdd_core.noise_source import GeneratorNoise
 from pdd_core.protocols import NoiseSource
-from pdd_core.schedules import check_grid
+from pdd_core.schedules import check_schedule
 from pdd_core.score.gaussian_marginal import GaussianMarginal
 from pdd_core.validation import check_field, check_generator
 
@@ -77,50 +77,50 @@ def check_energy(u: torch.Tensor, lam: torch.Tensor, reference: torch.Tensor, ba
 
 @attrs.frozen(eq=False)
 class ReversePlan:
-    """A λ-sampler's coefficients for every step of a decreasing λ grid, on one device and dtype.
+    """A λ-sampler's coefficients for every step of a decreasing λ schedule, on one device and dtype.
 
     :func:`sample` builds one per call; a caller that integrates over the same grid many times
     (the conditional baseline, once per physical step) builds it once and passes it in.
     """
 
     sampler: object
-    lam_grid: torch.Tensor
+    lam_schedule: torch.Tensor
     device: torch.device
     dtype: torch.dtype
     coefficients: tuple
 
     @classmethod
-    def build(cls, sampler, scheme, grid: Grid, lam_grid: torch.Tensor, *, device, dtype: torch.dtype) -> ReversePlan:
-        lam_grid, device = check_grid(lam_grid), torch.device(device)
+    def build(cls, sampler, scheme, grid: Grid, lam_schedule: torch.Tensor, *, device, dtype: torch.dtype) -> ReversePlan:
+        lam_schedule, device = check_schedule(lam_schedule), torch.device(device)
         batch_one = lambda value: value.reshape(1)  # noqa: E731  (coefficients are shared by the batch)
-        steps = range(lam_grid.numel() - 1)
-        coefficients = tuple(sampler.init(scheme, grid, batch_one(lam_grid[i]), batch_one(lam_grid[i + 1]), device=device, dtype=dtype) for i in steps)
-        return cls(sampler, lam_grid, device, dtype, coefficients)
+        steps = range(lam_schedule.numel() - 1)
+        coefficients = tuple(sampler.init(scheme, grid, batch_one(lam_schedule[i]), batch_one(lam_schedule[i + 1]), device=device, dtype=dtype) for i in steps)
+        return cls(sampler, lam_schedule, device, dtype, coefficients)
 
     def check(self, sampler, u: torch.Tensor) -> None:
         if self.sampler is not sampler or self.device != u.device or self.dtype != u.dtype:
             raise bad_argument("plan", f"built for {type(self.sampler).__name__} on {self.device}, {self.dtype}", "does not match the sampler or the field", "build it with ReversePlan.build(sampler, ..., device=u.device, dtype=u.dtype)")
 
 
-def _start(scheme, grid: Grid, grid_lam: torch.Tensor, generator, u_init, shape, dtype, prior) -> torch.Tensor:
-    """The path at λ = lam_grid[0]: ``u_init`` as given, or a draw of shape ``shape`` from ``prior``."""
+def _start(scheme, grid: Grid, schedule: torch.Tensor, generator, u_init, shape, dtype, prior) -> torch.Tensor:
+    """The path at λ = lam_schedule[0]: ``u_init`` as given, or a draw of shape ``shape`` from ``prior``."""
     if (u_init is None) == (shape is None):
         raise bad_argument("u_init", "given" if u_init is not None else None, "pass exactly one of u_init (super-resolution) or shape (generation)", "e.g. shape=(16, 64, 2, 128)")
     if u_init is None:
         prior = GaussianMarginal() if prior is None else prior
-        return prior.sample(tuple(shape), scheme, grid, float(grid_lam[0]), generator, dtype=dtype)
+        return prior.sample(tuple(shape), scheme, grid, float(schedule[0]), generator, dtype=dtype)
     check_field(u_init, grid, "u_init")
     return u_init
 
 
-def _save_points(save_at, grid_lam: torch.Tensor) -> dict[int, float]:
+def _save_points(save_at, schedule: torch.Tensor) -> dict[int, float]:
     """Grid index -> λ of every requested save point (each must lie on the grid)."""
-    values = grid_lam.tolist()
+    values = schedule.tolist()
     points = {}
     for lam in save_at:
         matches = [i for i, value in enumerate(values) if value == float(lam)]
         if not matches:
-            raise bad_argument("save_at", lam, "is not a point of lam_grid", "save at λs of the grid (add them to it, e.g. with torch.cat and sort)")
+            raise bad_argument("save_at", lam, "is not a point of lam_schedule", "save at λs of the grid (add them to it, e.g. with torch.cat and sort)")
         points[matches[0]] = float(lam)
     return points
 
@@ -130,7 +130,7 @@ def sample_at(
     scheme,
     grid: Grid,
     sampler,
-    lam_grid: torch.Tensor,
+    lam_schedule: torch.Tensor,
     save_at: Sequence[float],
     *,
     generator: torch.Generator | None,
@@ -144,26 +144,26 @@ def sample_at(
     progress: bool = False,
     plan: ReversePlan | None = None,
 ) -> dict[float, torch.Tensor]:
-    """Integrate the reverse RG flow along the decreasing ``lam_grid`` once; return ``{λ: u}`` at every λ of ``save_at``.
+    """Integrate the reverse RG flow along the decreasing ``lam_schedule`` once; return ``{λ: u}`` at every λ of ``save_at``.
 
     One integration serves every save point, so a multistep sampler keeps its state across them
     (the stages of a flow need no re-chunking). Arguments as in :func:`sample`.
     """
-    grid_lam = check_grid(lam_grid)
+    schedule = check_schedule(lam_schedule)
     if noise is None or u_init is None:
         check_generator(generator)
-    points = _save_points(save_at, grid_lam)
-    u = _start(scheme, grid, grid_lam, generator, u_init, shape, dtype, prior)
+    points = _save_points(save_at, schedule)
+    u = _start(scheme, grid, schedule, generator, u_init, shape, dtype, prior)
     if plan is None:
-        plan = ReversePlan.build(sampler, scheme, grid, grid_lam, device=u.device, dtype=u.dtype)
+        plan = ReversePlan.build(sampler, scheme, grid, schedule, device=u.device, dtype=u.dtype)
     plan.check(sampler, u)
     noise = GeneratorNoise(generator) if noise is None else noise
     boundary = boundary or no_boundary
     saved = {points[0]: u} if 0 in points else {}
     state, start_energy = None, energy(u).mean()
-    for i in tqdm(range(grid_lam.numel() - 1), desc="reverse-λ", disable=not progress, leave=False):
-        lam_from = grid_lam[i].expand(u.shape[0]).to(u.device)
-        lam_to = grid_lam[i + 1].expand(u.shape[0]).to(u.device)
+    for i in tqdm(range(schedule.numel() - 1), desc="reverse-λ", disable=not progress, leave=False):
+        lam_from = schedule[i].expand(u.shape[0]).to(u.device)
+        lam_to = schedule[i + 1].expand(u.shape[0]).to(u.device)
         u, state = sampler.step(score, u, lam_from, lam_to, plan.coefficients[i], noise, state, boundary)
         check_energy(u, lam_to, start_energy, energy_band)
         if i + 1 in points:
@@ -171,14 +171,14 @@ def sample_at(
     return saved
 
 
-def sample(score, scheme, grid: Grid, sampler, lam_grid: torch.Tensor, **options) -> torch.Tensor:
-    """Integrate the reverse RG flow along the decreasing ``lam_grid`` and return u at λ_end.
+def sample(score, scheme, grid: Grid, sampler, lam_schedule: torch.Tensor, **options) -> torch.Tensor:
+    """Integrate the reverse RG flow along the decreasing ``lam_schedule`` and return u at λ_end.
 
     Exactly one of:
       * ``shape`` ``[B, T, C, *space]``: unconditional generation from ``prior`` (a
         :class:`~pdd_core.score.gaussian_marginal.GaussianMarginal`; default: the paper's
         N(0, Σ_λmax) per time step, Algorithm 3, line 1);
-      * ``u_init``: super-resolution of a coarse path given at λ = lam_grid[0] (line 2),
+      * ``u_init``: super-resolution of a coarse path given at λ = lam_schedule[0] (line 2),
         e.g. a simulation at λ = 0.2.
 
     ``generator`` draws the prior and, unless ``noise`` (a
@@ -195,5 +195,5 @@ def sample(score, scheme, grid: Grid, sampler, lam_grid: torch.Tensor, **options
     The driver builds no ``torch.no_grad()`` context: wrap the call in one (as the applications
     do) unless gradients through the sampler are wanted.
     """
-    lam_end = float(check_grid(lam_grid)[-1])
-    return sample_at(score, scheme, grid, sampler, lam_grid, (lam_end,), **options)[lam_end]
+    lam_end = float(check_schedule(lam_schedule)[-1])
+    return sample_at(score, scheme, grid, sampler, lam_schedule, (lam_end,), **options)[lam_end]

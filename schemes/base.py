@@ -170,7 +170,7 @@ class SpectralScheme:
         if not (isinstance(dt, (int, float)) and math.isfinite(dt) and dt > 0):
             raise bad_argument("dt", dt, "the time step must be finite and > 0", "pass the data's Δt")
         if not (isinstance(delta_lambda, (int, float)) and math.isfinite(delta_lambda) and delta_lambda > 0):
-            raise bad_argument("delta_lambda", delta_lambda, "the floor scale Δλ must be finite and > 0", "use the λ grid's smallest step, e.g. 1e-3")
+            raise bad_argument("delta_lambda", delta_lambda, "the floor scale Δλ must be finite and > 0", "use the λ schedule's smallest step, e.g. 1e-3")
         variance = self.marginal_variance(grid, lam)
         floor = self.marginal(grid, delta_lambda, name="delta_lambda").variance
         floored = torch.maximum(variance, floor) * grid.mode_multiplicity()

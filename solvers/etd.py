@@ -32,7 +32,7 @@ class ETDPredictor:
 
     def init(self, scheme, grid, lam_from, lam_to, *, device, dtype):
         step = reverse_step(scheme, grid, lam_from, lam_to)
-        # The two per-mode factors in float64, once per λ grid; then on the device.
+        # The two per-mode factors in float64, once per λ schedule; then on the device.
         growth, score_factor = step.growth.exp(), phi1(step.growth) * step.diffusion_from * step.delta
         return ETDCoefficients(step.on(device, dtype), growth.to(device, dtype), score_factor.to(device, dtype))
 

@@ -18,7 +18,7 @@ posterior q(u_t | u_f), so with r = 0 (data Gaussian, white in time) any step si
 The residual is either held at r(λ_f) (first order) or extrapolated linearly through the
 previous step's residual (exponential Adams-Bashforth 2, as DPM-Solver++(2M): one score call
 per step, second order). The λ-integrals of the weights are per-mode quadratures computed once
-per λ grid in ``init`` (Gauss-Legendre in x with λ = λ_t + Δx², which also absorbs the
+per λ schedule in ``init`` (Gauss-Legendre in x with λ = λ_t + Δx², which also absorbs the
 λ^{-1/2} endpoint singularity of modes with G = 0 at λ_t = 0).
 """
 

@@ -73,7 +73,7 @@ class ExponentialMultistep:
 
         ũ' = e^z ũ + Δ φ1(z) N_n + Δ² φ2(z) (N_n - N_{n-1}) / Δ_{n-1}
 
-    with the previous N and step carried in ``state`` (non-uniform λ grids are handled).
+    with the previous N and step carried in ``state`` (non-uniform λ schedules are handled).
     """
 
     order = 2.0

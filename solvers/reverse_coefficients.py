@@ -42,7 +42,7 @@ class ReverseStep:
 
 
 def on_device(coefficients, device: torch.device, dtype: torch.dtype, *names: str):
-    """``coefficients`` (an attrs record) with the tensors ``names`` moved to ``device`` and ``dtype``, once per λ grid."""
+    """``coefficients`` (an attrs record) with the tensors ``names`` moved to ``device`` and ``dtype``, once per λ schedule."""
     return attrs.evolve(coefficients, **{name: getattr(coefficients, name).to(device=device, dtype=dtype) for name in names})
 
 

@@ -22,7 +22,7 @@ cache-sized chunks of trajectories. :class:`ReferenceModel` is the plain NumPy t
 (advective form u ζ_x + v ζ_y, 5 FFTs, full rfft layout) the fast path is tested and benchmarked
 against.
 
-Schemes. ``midpoint``: the explicit midpoint rule on the whole right-hand side (B.1's scheme,
+Integrators. ``midpoint``: the explicit midpoint rule on the whole right-hand side (B.1's scheme,
 order 2). ``etdrk4``: Cox & Matthews (2002) exponential RK4 with the linear part
 L = −(μ + ν|k|²) exact and coefficients from Kassam & Trefethen's (2005) contour integrals;
 forcing and advection form the nonlinear part N̂.
@@ -38,7 +38,7 @@ import numpy as np
 
 from systems.etdrk4 import etdrk4_coefficients
 
-SCHEMES: tuple[str, ...] = ("midpoint", "etdrk4")
+INTEGRATORS: tuple[str, ...] = ("midpoint", "etdrk4")
 CACHE_BYTES = 3 * 2**20  # working-set budget of one chunk of trajectories (a few MiB: L2/L3)
 
 
@@ -68,7 +68,7 @@ class SpectralOperators:
     inv_k2: np.ndarray  # 1/|k|², 0 at k = 0
     linear: np.ndarray  # L = −(μ + ν|k|²)
     forcing: np.ndarray  # complex, −k_f cos(k_f y) on the band layout
-    scheme: str
+    integrator: str
     time_step: float
     coefficients: tuple[np.ndarray, ...]  # ETDRK4 (E, E½, Q, f1, f2, f3); empty for midpoint
 
@@ -78,7 +78,7 @@ class SpectralOperators:
 
 
 @functools.lru_cache(maxsize=16)
-def spectral_operators(n: int, mu: float, nu: float, forcing_wavenumber: int, time_step: float, scheme: str) -> SpectralOperators:
+def spectral_operators(n: int, mu: float, nu: float, forcing_wavenumber: int, time_step: float, integrator: str) -> SpectralOperators:
     """Build (and cache) the tables of one integrator configuration."""
     band = band_limit(n)
     kx = wavenumbers(n)
@@ -88,9 +88,9 @@ def spectral_operators(n: int, mu: float, nu: float, forcing_wavenumber: int, ti
     linear = -(mu + nu * k2)
     forcing = np.zeros(k2.shape, dtype=np.complex128)
     forcing[0, forcing_wavenumber] = forcing_amplitude(n, forcing_wavenumber)
-    coefficients = etdrk4_coefficients(linear, time_step) if scheme == "etdrk4" else ()
+    coefficients = etdrk4_coefficients(linear, time_step) if integrator == "etdrk4" else ()
     band_rows = np.flatnonzero(np.abs(kx) <= band).astype(np.int64)
-    return SpectralOperators(n, kx, ky, band_rows, inv_k2, linear, forcing, scheme, time_step, coefficients)
+    return SpectralOperators(n, kx, ky, band_rows, inv_k2, linear, forcing, integrator, time_step, coefficients)
 
 
 # ---------------------------------------------------------------------------- numba kernels
@@ -254,7 +254,7 @@ def _integrate_chunk(w: np.ndarray, n_steps: int, ops: SpectralOperators) -> Non
     tables = (ops.band_rows, ops.kx, ops.ky, ops.inv_k2)
     _velocity(w, z, *tables)
     h = ops.time_step
-    if ops.scheme == "midpoint":
+    if ops.integrator == "midpoint":
         middle = np.empty_like(w)
         for _ in range(n_steps):
             _euler_substage(products(z), w, w, h / 2, middle, z, *tables, ops.linear, ops.forcing)
@@ -304,9 +304,9 @@ class ReferenceModel:
     reasonable implementation would; the fast path is tested and benchmarked against it.
     """
 
-    def __init__(self, n: int, mu: float, nu: float, forcing_wavenumber: int, time_step: float, scheme: str) -> None:
+    def __init__(self, n: int, mu: float, nu: float, forcing_wavenumber: int, time_step: float, integrator: str) -> None:
         band = band_limit(n)
-        self.n, self.time_step, self.scheme = n, time_step, scheme
+        self.n, self.time_step, self.integrator = n, time_step, integrator
         self.kx = wavenumbers(n)[:, None]
         self.ky = np.arange(n // 2 + 1, dtype=np.float64)[None, :]
         k2 = self.kx**2 + self.ky**2
@@ -315,7 +315,7 @@ class ReferenceModel:
         self.forcing = np.zeros(k2.shape, dtype=np.complex128)
         self.forcing[0, forcing_wavenumber] = forcing_amplitude(n, forcing_wavenumber)
         self.in_band = (np.abs(self.kx) <= band) & (self.ky <= band)
-        self.coefficients = etdrk4_coefficients(self.linear, time_step) if scheme == "etdrk4" else ()
+        self.coefficients = etdrk4_coefficients(self.linear, time_step) if integrator == "etdrk4" else ()
 
     def tendency(self, w_hat: np.ndarray) -> np.ndarray:
         """Right-hand side of Eq. 61."""
@@ -331,7 +331,7 @@ class ReferenceModel:
     def step(self, w_hat: np.ndarray) -> np.ndarray:
         """One step of the scheme."""
         h = self.time_step
-        if self.scheme == "midpoint":
+        if self.integrator == "midpoint":
             return w_hat + h * self.tendency(w_hat + h / 2 * self.tendency(w_hat))
         e, e2, q, f1, f2, f3 = self.coefficients
 
@@ -347,7 +347,7 @@ class ReferenceModel:
 
 
 __all__ = [
-    "SCHEMES",
+    "INTEGRATORS",
     "ReferenceModel",
     "SpectralOperators",
     "band_from_field",

@@ -33,12 +33,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from pdd_core.config import converter
 from pdd_core.data.presets import DatasetPreset
 from pdd_core.errors import DTypeError, ShapeError, bad_argument
 from pdd_core.grid import Grid
 from pdd_core.registry import SYSTEMS
 from pdd_core.validation import check_positive
-from systems._kolmogorov_spectral import SCHEMES, band_from_field, band_limit, field_from_band, integrate, spectral_operators, wavenumbers
+from systems._kolmogorov_spectral import INTEGRATORS, band_from_field, band_limit, field_from_band, integrate, spectral_operators, wavenumbers
 
 DOWNSAMPLERS: tuple[str, ...] = ("bicubic", "spectral")
 # dt / step may carry binary round-off (0.7 / 1e-3 = 699.9999999999999).
@@ -120,7 +121,7 @@ class KolmogorovFlow:
         step: integration step h (1e-3 in B.1).
         dt: output interval Δt, an integer multiple of ``step`` (0.5 in B.1).
         burn_in: physical time to discard before the first saved frame (50 in B.1).
-        scheme: ``"midpoint"`` (explicit midpoint, B.1's scheme, order 2) or ``"etdrk4"``
+        integrator: ``"midpoint"`` (explicit midpoint, B.1's scheme, order 2) or ``"etdrk4"``
             (exponential RK4, linear part exact, order 4). The advective CFL limit sets the
             largest stable step: ETDRK4 ran stably with step 5e-3 at N_sim = 256 and 1e-2 at
             N_sim = 64 (where 1e-2 blows up at 256), i.e. 2.5-5x fewer tendency evaluations per
@@ -136,7 +137,7 @@ class KolmogorovFlow:
     step: float = attrs.field(default=1e-3, converter=_real_to_float, validator=_positive)
     dt: float = attrs.field(default=0.5, converter=_real_to_float, validator=_check_dt)
     burn_in: float = attrs.field(default=50.0, converter=_real_to_float, validator=_positive)
-    scheme: str = attrs.field(default="midpoint", validator=_check_choice(SCHEMES, "use 'midpoint' (the paper's scheme) or 'etdrk4'"))
+    integrator: str = attrs.field(default="midpoint", validator=_check_choice(INTEGRATORS, "use 'midpoint' (the paper's scheme) or 'etdrk4'"))
     downsample: str = attrs.field(default="bicubic", validator=_check_choice(DOWNSAMPLERS, "use 'bicubic' (the paper's resize) or 'spectral'"))
 
     static: ClassVar[bool] = False
@@ -150,7 +151,7 @@ class KolmogorovFlow:
             16,
             16,
             40,
-            overrides={"n_sim": 64, "scheme": "etdrk4", "step": 1e-2, "burn_in": 20.0},
+            overrides={"n_sim": 64, "integrator": "etdrk4", "step": 1e-2, "burn_in": 20.0},
             note="scaled down from B.1: 64² simulation (ETDRK4, step 1e-2) instead of 256² (midpoint, 1e-3), burn-in 20 instead of 50, "
             "96/16/16 paths; physics, 40² bicubic frames, Δt = 0.5 and 40 frames as in the paper",
         ),
@@ -209,14 +210,14 @@ class KolmogorovFlow:
         """
         self._check_state(state)
         n_frames = _check_integer("n_frames", n_frames, 1, "pass the number of output intervals to integrate")
-        ops = spectral_operators(self.n_sim, self.mu, self.nu, self.forcing_wavenumber, self.step, self.scheme)
+        ops = spectral_operators(self.n_sim, self.mu, self.nu, self.forcing_wavenumber, self.step, self.integrator)
         spectrum = band_from_field(state[:, 0])
         frames = np.empty((state.shape[0], n_frames, 1, self.n_out, self.n_out))
         for frame in range(n_frames):
             with np.errstate(over="ignore", invalid="ignore"):  # a blow-up is reported by the error below
                 integrate(spectrum, self.steps_per_frame, ops)
             if not np.isfinite(spectrum).all():
-                problem = f"the {self.scheme} integration blew up (non-finite vorticity) in output interval {frame}"
+                problem = f"the {self.integrator} integration blew up (non-finite vorticity) in output interval {frame}"
                 raise bad_argument("step", self.step, problem, "use a smaller step (B.1: 1e-3)")
             frames[:, frame, 0] = self._downsample(spectrum)
         return frames, field_from_band(spectrum, self.n_sim)[:, None]
@@ -277,5 +278,18 @@ def bicubic_downsample(spectrum: np.ndarray, n: int, n_out: int) -> np.ndarray:
     resized = F.interpolate(torch.from_numpy(wrapped)[:, None], size=(n_out + 2 * margin,) * 2, mode="bicubic", antialias=True, align_corners=False)
     return resized[:, 0, margin:-margin, margin:-margin].numpy()
 
+
+# Dataset files written before the time integrator was named ``integrator`` store it as "scheme"
+# (a name that now belongs to the RG schemes); their configs still rebuild the system.
+_structure_kolmogorov = converter.get_structure_hook(KolmogorovFlow)
+
+
+def _structure_with_old_names(data: Any, cls: type) -> KolmogorovFlow:
+    if isinstance(data, dict) and "scheme" in data and "integrator" not in data:
+        data = {("integrator" if key == "scheme" else key): value for key, value in data.items()}
+    return _structure_kolmogorov(data, cls)
+
+
+converter.register_structure_hook(KolmogorovFlow, _structure_with_old_names)
 
 __all__ = ["DOWNSAMPLERS", "KolmogorovFlow", "bicubic_downsample", "spectral_downsample"]

@@ -10,7 +10,7 @@ from pdd_core.baseline_rollout import conditional_rollout
 from pdd_core.noise_source import GeneratorNoise, NoNoise
 from pdd_core.rollout import rollout
 from pdd_core.sampling import ReversePlan, sample, sample_at
-from pdd_core.schedules import uniform_grid
+from pdd_core.schedules import uniform_schedule
 from pdd_core.score import GaussianMarginal
 from schemes import Carosso
 from solvers import ETDPredictor, Euler, ExponentialMultistep, GaussianExponential, LangevinCorrector, PredictorCorrector
@@ -38,9 +38,9 @@ def test_init_returns_typed_coefficients_in_the_fields_dtype(dtype):
 
 def test_a_plan_for_another_dtype_is_refused():
     sampler = ETDPredictor()
-    plan = ReversePlan.build(sampler, SCHEME, GRID, uniform_grid(1.0, 0.0, 4), device="cpu", dtype=torch.float32)
+    plan = ReversePlan.build(sampler, SCHEME, GRID, uniform_schedule(1.0, 0.0, 4), device="cpu", dtype=torch.float32)
     with pytest.raises(ArgumentError, match="plan"):
-        sample(SCORE, SCHEME, GRID, sampler, uniform_grid(1.0, 0.0, 4), generator=torch.Generator(), u_init=_start(), plan=plan)
+        sample(SCORE, SCHEME, GRID, sampler, uniform_schedule(1.0, 0.0, 4), generator=torch.Generator(), u_init=_start(), plan=plan)
 
 
 def test_every_random_draw_comes_from_the_noise_source():
@@ -49,14 +49,14 @@ def test_every_random_draw_comes_from_the_noise_source():
     flat = Carosso(alpha=0.0, beta=1.0, zero_mode="keep")
     start = _start()
     options = {"generator": torch.Generator().manual_seed(1), "u_init": start}
-    still = sample(lambda u, lam: torch.zeros_like(u), flat, GRID, PredictorCorrector(ETDPredictor(), LangevinCorrector(), 2), uniform_grid(1.0, 0.5, 5), noise=NoNoise(), **options)
+    still = sample(lambda u, lam: torch.zeros_like(u), flat, GRID, PredictorCorrector(ETDPredictor(), LangevinCorrector(), 2), uniform_schedule(1.0, 0.5, 5), noise=NoNoise(), **options)
     torch.testing.assert_close(still, start, rtol=0, atol=1e-12)  # FFT round-off only
-    moved = sample(lambda u, lam: torch.zeros_like(u), flat, GRID, ETDPredictor(), uniform_grid(1.0, 0.5, 5), **options)
+    moved = sample(lambda u, lam: torch.zeros_like(u), flat, GRID, ETDPredictor(), uniform_schedule(1.0, 0.5, 5), **options)
     assert float((moved - start).abs().max()) > 0.1
 
 
 def test_a_generator_noise_source_reproduces_the_generator():
-    start, grid = _start(), uniform_grid(1.0, 0.0, 8)
+    start, grid = _start(), uniform_schedule(1.0, 0.0, 8)
     by_generator = sample(SCORE, SCHEME, GRID, ETDPredictor(), grid, generator=torch.Generator().manual_seed(3), u_init=start)
     by_source = sample(SCORE, SCHEME, GRID, ETDPredictor(), grid, generator=None, noise=GeneratorNoise(torch.Generator().manual_seed(3)), u_init=start)
     torch.testing.assert_close(by_source, by_generator, rtol=0, atol=0)
@@ -65,7 +65,7 @@ def test_a_generator_noise_source_reproduces_the_generator():
 def test_save_at_is_one_integration_that_keeps_the_multistep_state():
     """The flow's stages are saves of one pass: the end equals the un-chunked integration, and
     differs from restarting the multistep sampler at the intermediate save (the old re-chunking)."""
-    grid, sampler, start = uniform_grid(1.0, 0.0, 10), ExponentialMultistep(), _start()
+    grid, sampler, start = uniform_schedule(1.0, 0.0, 10), ExponentialMultistep(), _start()
     middle = float(grid[5])
     saved = sample_at(SCORE, SCHEME, GRID, sampler, grid, [middle, 0.0, 1.0], generator=torch.Generator(), u_init=start)
     assert set(saved) == {1.0, middle, 0.0}
@@ -80,7 +80,7 @@ def test_save_at_is_one_integration_that_keeps_the_multistep_state():
 
 def test_gradients_flow_through_sample_outside_no_grad():
     """The deterministic flow is a linear map A: d(w·Au)/du = Aᵀw, checked against A applied to a direction."""
-    grid, sampler = uniform_grid(1.0, 0.0, 6), ExponentialMultistep()
+    grid, sampler = uniform_schedule(1.0, 0.0, 6), ExponentialMultistep()
     start = _start(2).requires_grad_(True)
     weights = torch.randn(start.shape, generator=torch.Generator().manual_seed(4), dtype=torch.float64)
     out = sample(SCORE, SCHEME, GRID, sampler, grid, generator=torch.Generator(), u_init=start)
@@ -139,7 +139,7 @@ def test_the_conditional_baseline_computes_its_coefficients_once_per_rollout():
     _CountingETD.inits = 0
     with torch.no_grad():
         conditional_rollout(
-            _EchoDenoiser(), SCHEME, GRID, sampler, uniform_grid(1.0, 0.0, lam_steps), torch.zeros(2, 1, 8), 0.1, steps,
+            _EchoDenoiser(), SCHEME, GRID, sampler, uniform_schedule(1.0, 0.0, lam_steps), torch.zeros(2, 1, 8), 0.1, steps,
             increment_scale=[1.0], generator=torch.Generator().manual_seed(0),
         )
     assert _CountingETD.inits == lam_steps  # not lam_steps x steps

@@ -10,7 +10,7 @@ import torch
 from pdd_core import ArgumentError, Grid, ShapeError
 from pdd_core.noise_source import GeneratorNoise
 from pdd_core.sampling import sample
-from pdd_core.schedules import power_grid, uniform_grid
+from pdd_core.schedules import power_schedule, uniform_schedule
 from pdd_core.score import GaussianMarginal, GaussianPathScore, data_autocovariance, data_power
 from pdd_core.spectral import irfft, rfft
 from schemes import Carosso
@@ -82,14 +82,14 @@ def test_data_prior_is_the_exact_marginal_and_the_noise_prior_is_not():
 )
 def test_default_samplers_generate_the_exact_marginal_from_the_data_prior(sampler):
     """Default settings (25 steps, power grid, data prior): every mode's variance, k = 1 included, within Monte Carlo error."""
-    out = sample(SCORE, SCHEME, GRID, sampler, power_grid(1.0, 0.0, 25), generator=torch.Generator().manual_seed(4), shape=(SAMPLES, FRAMES, 1, 32), prior=EXACT, dtype=torch.float64)
+    out = sample(SCORE, SCHEME, GRID, sampler, power_schedule(1.0, 0.0, 25), generator=torch.Generator().manual_seed(4), shape=(SAMPLES, FRAMES, 1, 32), prior=EXACT, dtype=torch.float64)
     assert float(_variance_error(out).abs().max()) < VARIANCE_TOLERANCE
     assert covariance_error(out, K0, GRID) < 2 * _floor()
 
 
 def test_the_noise_prior_leaves_the_largest_scales_too_narrow_whatever_the_sampler():
     sampler = GaussianExponential(EXACT, gate=1.0)
-    out = sample(SCORE, SCHEME, GRID, sampler, power_grid(1.0, 0.0, 10), generator=torch.Generator().manual_seed(4), shape=(2000, FRAMES, 1, 32), dtype=torch.float64)
+    out = sample(SCORE, SCHEME, GRID, sampler, power_schedule(1.0, 0.0, 10), generator=torch.Generator().manual_seed(4), shape=(2000, FRAMES, 1, 32), dtype=torch.float64)
     assert float(_variance_error(out)[1]) < -0.4
 
 
@@ -97,7 +97,7 @@ def _linear_map(sampler, steps: int, lam_start: float = 1.0) -> torch.Tensor:
     """A deterministic sampler with a linear score is a linear map A on paths (column j = A e_j)."""
     dimension = FRAMES * GRID.n_points
     basis = torch.eye(dimension, dtype=torch.float64).reshape(dimension, FRAMES, 1, *GRID.shape)
-    return sample(SCORE, SCHEME, GRID, sampler, power_grid(lam_start, 0.0, steps), generator=torch.Generator(), u_init=basis).reshape(dimension, dimension).T
+    return sample(SCORE, SCHEME, GRID, sampler, power_schedule(lam_start, 0.0, steps), generator=torch.Generator(), u_init=basis).reshape(dimension, dimension).T
 
 
 def _exact_map_error(sampler, steps: int) -> float:
@@ -159,7 +159,7 @@ def test_sample_stops_when_the_energy_leaves_the_band_before_any_nan():
     """A score that pushes outward (s = +u) grows the sample without bound: stopped at 1e3 x the start's energy."""
     start = SCORE.exact_sample(1.0, 4, torch.Generator().manual_seed(10))
     with pytest.raises(ArgumentError, match="energy grew to .* x that of the start"):
-        sample(lambda u, lam: 50 * u, SCHEME, GRID, ETDPredictor(), uniform_grid(1.0, 0.0, 20), generator=torch.Generator().manual_seed(11), u_init=start)
+        sample(lambda u, lam: 50 * u, SCHEME, GRID, ETDPredictor(), uniform_schedule(1.0, 0.0, 20), generator=torch.Generator().manual_seed(11), u_init=start)
 
 
 def test_bad_settings_are_rejected_with_the_fix():

@@ -22,7 +22,7 @@ import torch
 
 from pdd_core import ArgumentError, Grid, LinearDrift, PathScore, PDDError
 from pdd_core.sampling import extrapolate_t0, sample
-from pdd_core.schedules import uniform_grid
+from pdd_core.schedules import uniform_schedule
 from pdd_core.score import NOISE_MODELS, GaussianInitial, GaussianPathScore, PerModeNoise, log_density
 from schemes import Carosso
 from solvers import ETDPredictor
@@ -37,7 +37,7 @@ GAUSSIAN = GaussianPathScore(K0, SCHEME, GRID)
 # (s²Δt = 0.05 next to Σ̃_λ ≥ 0.6 · 0.3 on the low modes), costs < ~10% on every mode; at
 # λ -> 0 it is the dominant term for this stochastic field, so the law there is not the target.
 LAM_END = 0.3
-LAM_GRID = uniform_grid(1.0, LAM_END, 70)
+LAM_GRID = uniform_schedule(1.0, LAM_END, 70)
 
 
 def optimal_coefficients(covariance: torch.Tensor) -> torch.Tensor:
@@ -57,7 +57,7 @@ def optimal_coefficients(covariance: torch.Tensor) -> torch.Tensor:
 
 
 def exact_path_score(noise_model: str, initial: GaussianInitial | None = None) -> PathScore:
-    """The path score of the optimal linear drift, exact at every node of the λ grid."""
+    """The path score of the optimal linear drift, exact at every node of the λ schedule."""
     nodes = LAM_GRID.flip(0)
     covariances = GAUSSIAN.covariance_at(nodes)[:, 0]  # [nodes, modes, T, T]
     coefficients = torch.stack([optimal_coefficients(c) for c in covariances]).transpose(1, 2).unsqueeze(1)
@@ -98,7 +98,7 @@ def generate(noise_model: str, start: torch.Tensor, initial: GaussianInitial | N
 
 
 def noise_dominated() -> torch.Tensor:
-    """Modes the coarse-graining noise dominates at the end of the λ grid (κλ >= 1: k >= 6)."""
+    """Modes the coarse-graining noise dominates at the end of the λ schedule (κλ >= 1: k >= 6)."""
     return SCHEME.rate(GRID, torch.tensor([LAM_END]))[0, 0, 0] * LAM_END >= 1.0
 
 

@@ -27,7 +27,7 @@ from pdd_core.errors import ArgumentError, ConfigError, DataError, PDDError, Sha
 from pdd_core.grid import Grid
 from pdd_core.rollout import rollout
 from pdd_core.sampling import extrapolate_t0
-from pdd_core.schedules import uniform_grid
+from pdd_core.schedules import uniform_schedule
 from pdd_core.score import DenoisingScore, PathScore, SAPDDScore
 from pdd_core.spectral import irfft, rfft
 from pdd_core.training import ConditionalDenoisingObjectiveConfig, DenoisingObjectiveConfig, ModelConfig, PDDObjectiveConfig, SAPDDObjectiveConfig, TrainConfig
@@ -230,14 +230,14 @@ def test_simulation_rejects_what_the_run_cannot_do(trained):
         simulate_run(run, torch.zeros(2, 1, 1, 16), 0.0, 2, integrator=Euler())
     conditional = load_run(runs["conditional-denoising"])
     with pytest.raises(ArgumentError, match="coarse-graining hierarchy"):
-        simulate_run(conditional, u0, 0.2, 2, sampler=ETDPredictor(), lam_grid=uniform_grid(1.0, 0.0, 4), generator=seeded())
+        simulate_run(conditional, u0, 0.2, 2, sampler=ETDPredictor(), lam_schedule=uniform_schedule(1.0, 0.0, 4), generator=seeded())
 
 
 def test_conditional_baseline_simulation_of_a_trained_run_is_seeded(trained):
     data, runs = trained
     run = load_run(runs["conditional-denoising"])
     u0 = initial_data(data, 2)
-    options = {"sampler": ETDPredictor(), "lam_grid": uniform_grid(1.0, 0.1, 10)}  # an untrained denoiser: stop before λ = 0
+    options = {"sampler": ETDPredictor(), "lam_schedule": uniform_schedule(1.0, 0.1, 10)}  # an untrained denoiser: stop before λ = 0
     first, again, other = (simulate_run(run, u0, 0.0, 3, generator=seeded(seed), **options) for seed in (1, 1, 2))
     assert first.shape == (2, 4, 2, 16) and bool(torch.isfinite(first).all()) and torch.equal(first[:, 0], u0[:, 0].float())
     assert torch.equal(first, again) and not torch.equal(first, other)
@@ -269,7 +269,7 @@ def test_conditional_baseline_reproduces_the_exact_statistics_of_gaussian_increm
     batch = 600
     start = torch.tensor([2.0, -1.0], dtype=torch.float64).reshape(1, 1, 2, 1).expand(batch, 2, 2, 16).clone()  # u_{-1} = u_0
     oracle = GaussianIncrementOracle(3.0, a, c)
-    path = conditional_rollout(oracle, scheme, GRID, ETDPredictor(), uniform_grid(1.0, 0.0, 100), start, DT, steps, increment_scale=scale, generator=seeded(11))
+    path = conditional_rollout(oracle, scheme, GRID, ETDPredictor(), uniform_schedule(1.0, 0.0, 100), start, DT, steps, increment_scale=scale, generator=seeded(11))
     assert path.u.shape == (batch, 2 + steps, 2, 16) and float(path.lam.max()) == 0.0
     for channel, s in enumerate(scale):
         transition = np.array([[1 + s * a, s * c], [1.0, 0.0]])
@@ -291,7 +291,7 @@ def test_conditional_increment_score_and_rollout_errors():
     torch.testing.assert_close(score(delta, torch.full((2,), 0.4, dtype=torch.float64)), -delta)  # exact score of N(0, I)
     with pytest.raises(ShapeError, match="one increment per context"):
         score(torch.zeros(2, 3, 2, 16, dtype=torch.float64), 0.4)
-    arguments = (scheme, GRID, ETDPredictor(), uniform_grid(1.0, 0.0, 3), context[:, 0], DT, 2)
+    arguments = (scheme, GRID, ETDPredictor(), uniform_schedule(1.0, 0.0, 3), context[:, 0], DT, 2)
     with pytest.raises(ArgumentError, match="one finite scale > 0 per channel"):
         conditional_rollout(oracle, *arguments, increment_scale=(1.0,), generator=seeded())
 
@@ -314,7 +314,7 @@ def test_generation_is_seeded_finite_and_leaves_no_gradients(trained, objective,
     reference = run_marginal(run, 5)  # the default sampler: exponential predictor + per-mode corrector around the data's Gaussian
     sampler = PredictorCorrector(GaussianExponential(reference, gate=1.0), GaussianLangevin(reference, gate=1.0), 1)
     grid = lambda_grid("power", 1.0, 0.0, 6)
-    first, again, other = (generate_run(run, 3, 5, sampler=sampler, lam_grid=grid, generator=seeded(seed), score=score, batch_size=2) for seed in (0, 0, 1))
+    first, again, other = (generate_run(run, 3, 5, sampler=sampler, lam_schedule=grid, generator=seeded(seed), score=score, batch_size=2) for seed in (0, 0, 1))
     assert first.shape == (3, 5, 2, 16) and first.dtype == run.dtype and bool(torch.isfinite(first).all())
     assert torch.equal(first, again) and not torch.equal(first, other) and not first.requires_grad and first.grad_fn is None
     assert all(p.grad is None for p in run.model.parameters())
@@ -326,20 +326,20 @@ def test_super_resolution_starts_from_the_coarse_path(trained):
     data, runs = trained
     run = load_run(runs["pdd"])
     coarse = simulate_run(run, initial_data(data, 2), 0.2, 5, integrator=Euler())
-    grid = uniform_grid(0.2, 0.0, 4)
-    refined = super_resolve_run(run, coarse, sampler=ExponentialMultistep(), lam_grid=grid, generator=seeded(3))
+    grid = uniform_schedule(0.2, 0.0, 4)
+    refined = super_resolve_run(run, coarse, sampler=ExponentialMultistep(), lam_schedule=grid, generator=seeded(3))
     assert refined.shape == coarse.shape and bool(torch.isfinite(refined).all()) and not torch.equal(refined, coarse)
     # One reverse Euler-Maruyama step by hand (PDD Eq. 11): û' = û + Δ(κû + b² ŝ) + b sqrt(Δ) η̂, from the coarse path at λ_from.
-    step = super_resolve_run(run, coarse, sampler=ReverseEulerMaruyama(), lam_grid=uniform_grid(0.2, 0.15, 1), generator=seeded(3), boundary="none")
+    step = super_resolve_run(run, coarse, sampler=ReverseEulerMaruyama(), lam_schedule=uniform_schedule(0.2, 0.15, 1), generator=seeded(3), boundary="none")
     score = PathScore(run.model, run.scheme, GRID, DT)(coarse, torch.full((2,), 0.2, dtype=torch.float64))
     noise = torch.randn(coarse.shape, generator=seeded(3), dtype=coarse.dtype)
     rate, diffusion = run.scheme.rate(GRID, 0.2), run.scheme.diffusion(GRID, 0.2)
     expected = irfft(rfft(coarse, 1) * (1 + 0.05 * rate) + 0.05 * diffusion * rfft(score, 1) + (0.05 * diffusion).sqrt() * rfft(noise, 1), GRID.shape)
     torch.testing.assert_close(step, expected, rtol=1e-10, atol=1e-10)
     with pytest.raises(ArgumentError, match="outside the range"):
-        super_resolve_run(run, coarse, sampler=ETDPredictor(), lam_grid=uniform_grid(1.5, 0.0, 3), generator=seeded())
+        super_resolve_run(run, coarse, sampler=ETDPredictor(), lam_schedule=uniform_schedule(1.5, 0.0, 3), generator=seeded())
     with pytest.raises(ShapeError, match="T >= 2"):
-        super_resolve_run(run, coarse[:, :1], sampler=ETDPredictor(), lam_grid=grid, generator=seeded())
+        super_resolve_run(run, coarse[:, :1], sampler=ETDPredictor(), lam_schedule=grid, generator=seeded())
 
 
 # -- files --------------------------------------------------------------------------------------

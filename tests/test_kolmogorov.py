@@ -50,9 +50,9 @@ def test_dealiased_advection_conserves_energy_and_enstrophy(n):
         np.testing.assert_allclose(enstrophy_rate, 0.0, atol=1e-14)
 
 
-@pytest.mark.parametrize("scheme", ["midpoint", "etdrk4"])
-def test_laminar_solution_is_a_fixed_point(scheme):
-    system = KolmogorovFlow(n_sim=32, n_out=16, scheme=scheme, step=0.02, dt=0.04)
+@pytest.mark.parametrize("integrator", ["midpoint", "etdrk4"])
+def test_laminar_solution_is_a_fixed_point(integrator):
+    system = KolmogorovFlow(n_sim=32, n_out=16, integrator=integrator, step=0.02, dt=0.04)
     laminar = system.laminar_state()
     y = _grid(32)
     np.testing.assert_allclose(laminar[0, 0, 5], -K_F * np.cos(K_F * y) / (MU + NU * K_F**2), rtol=1e-14)
@@ -134,7 +134,7 @@ def test_bicubic_downsample_samples_smooth_fields_on_the_output_grid(n, n_out):
 
 @pytest.mark.parametrize("downsample", ["bicubic", "spectral"])
 def test_advance_shapes_chaining_and_determinism(downsample):
-    system = KolmogorovFlow(n_sim=32, n_out=16, scheme="etdrk4", step=0.01, dt=0.05, downsample=downsample)
+    system = KolmogorovFlow(n_sim=32, n_out=16, integrator="etdrk4", step=0.01, dt=0.05, downsample=downsample)
     assert isinstance(system, System)
     assert system.grid.shape == (16, 16) and system.grid.channels == 1 and system.static is False
     state = system.initial_state(3, np.random.default_rng(11))
@@ -151,13 +151,13 @@ def test_advance_shapes_chaining_and_determinism(downsample):
 
 
 def test_config_round_trip_registry_and_presets():
-    system = KolmogorovFlow(n_sim=64, n_out=32, scheme="etdrk4", step=5e-3, downsample="spectral")
+    system = KolmogorovFlow(n_sim=64, n_out=32, integrator="etdrk4", step=5e-3, downsample="spectral")
     assert from_dict(KolmogorovFlow, to_dict(system)) == system
     assert from_tagged(tagged(system, SYSTEMS), SYSTEMS) == system
     assert SYSTEMS.get("kolmogorov") is KolmogorovFlow
     paper = KolmogorovFlow()
     assert (paper.mu, paper.nu, paper.forcing_wavenumber, paper.n_sim, paper.n_out) == (0.1, 1e-3, 4, 256, 40)
-    assert (paper.step, paper.dt, paper.burn_in, paper.steps_per_frame, paper.scheme) == (1e-3, 0.5, 50.0, 500, "midpoint")
+    assert (paper.step, paper.dt, paper.burn_in, paper.steps_per_frame, paper.integrator) == (1e-3, 0.5, 50.0, 500, "midpoint")
     preset = KolmogorovFlow.presets["paper"]
     assert (preset.n_train, preset.n_valid, preset.n_test, preset.n_frames) == (6000, 100, 100, 40)
     small = KolmogorovFlow(**KolmogorovFlow.presets["small"].overrides)
@@ -177,7 +177,7 @@ def test_config_round_trip_registry_and_presets():
         {"n_out": 300},
         {"step": 3e-3},
         {"dt": 0.0},
-        {"scheme": "rk4"},
+        {"integrator": "rk4"},
         {"downsample": "nearest"},
     ],
 )
@@ -205,3 +205,11 @@ def test_bad_calls_raise_clear_errors():
     with pytest.raises(ArgumentError, match="blew up"):
         unstable.advance(10 * state, 40)
 
+
+
+def test_a_dataset_config_written_with_the_old_name_scheme_still_rebuilds_the_system():
+    """Before issue 14 the time integrator was called ``scheme``, now the name of the RG schemes."""
+    from pdd_core.config import from_dict
+
+    assert from_dict(KolmogorovFlow, {"n_sim": 32, "n_out": 16, "scheme": "etdrk4"}).integrator == "etdrk4"
+    assert from_dict(KolmogorovFlow, {"n_sim": 32, "n_out": 16, "integrator": "etdrk4"}).integrator == "etdrk4"

@@ -129,5 +129,5 @@ def test_pdd_train_toml_with_the_per_mode_loss_and_the_gaussian_initial_density(
     moved = load_run(tmp_path / "per-mode")  # nor for the data-informed prior and sampler: the covariance is in the checkpoint too
     reference = run_marginal(moved, 5)
     sampler = PredictorCorrector(GaussianExponential(reference, gate=1.0), GaussianLangevin(reference, gate=1.0), 1)
-    paths = generate_run(moved, 2, 5, sampler=sampler, lam_grid=lambda_grid("power", 1.0, 0.0, 8), generator=torch.Generator().manual_seed(0), score="path-per-mode-r")
+    paths = generate_run(moved, 2, 5, sampler=sampler, lam_schedule=lambda_grid("power", 1.0, 0.0, 8), generator=torch.Generator().manual_seed(0), score="path-per-mode-r")
     assert paths.shape == (2, 5, 2, 16) and bool(torch.isfinite(paths).all())

@@ -45,7 +45,7 @@ from pdd_core.apps.runs import load_run
 from pdd_core.apps.training import load_checkpoint, train
 from pdd_core.data.hdf5_layout import write_dataset_file
 from pdd_core.sampling import sample
-from pdd_core.schedules import uniform_grid
+from pdd_core.schedules import uniform_schedule
 from pdd_core.score import GaussianMarginal, GaussianPathScore, PathScore, PerModeNoise
 from pdd_core.training import ModelConfig, TrainConfig, build_model
 from schemes import Carosso
@@ -75,7 +75,7 @@ SAMPLER_PATHS = 256
 SAMPLER_GRID = Grid((32,))
 SAMPLER_FRAMES = 8
 # 20 uniform steps from λ = 0.3 to 0.05 keep the explicit samplers (em, etd, pc) stable on this grid.
-SAMPLER_LAMBDAS = uniform_grid(0.3, 0.05, 20)
+SAMPLER_LAMBDAS = uniform_schedule(0.3, 0.05, 20)
 
 
 def compare(cpu: torch.Tensor, other: torch.Tensor, rtol: float) -> dict:

@@ -102,8 +102,8 @@ def evaluate_run(
     """Run the ``tasks`` and write ``out_dir/metrics.json`` and PNG figures; return the metrics.
 
     ``simulation`` holds the keyword arguments of :func:`simulate_run` (``integrator`` for
-    drift runs; ``sampler``/``lam_grid``/``generator`` for the conditional baseline);
-    ``sampling`` holds ``sampler`` and ``lam_grid_for(lam_start) -> grid`` for generation and
+    drift runs; ``sampler``/``lam_schedule``/``generator`` for the conditional baseline);
+    ``sampling`` holds ``sampler`` and ``lam_schedule_for(lam_start) -> grid`` for generation and
     super-resolution, plus ``description`` (recorded in the metrics as ``sampling``) and
     optionally ``score`` (a kind of :func:`~pdd_core.apps.inference.run_score`, default ``auto``) and
     ``prior`` (the generation prior, default the run's data marginal). ``sr_simulation``:
@@ -212,7 +212,7 @@ class _Tasks:
         run, reference, sampling = self.run, self.reference, self.sampling
         count = self.settings.n_generate or reference.shape[0]
         options = {"score": sampling.get("score", "auto"), "prior": sampling.get("prior"), "progress": self.progress}
-        generated = generate_run(run, count, reference.shape[1], sampler=sampling["sampler"], lam_grid=sampling["lam_grid_for"](run.config.lam_max), generator=self.generator, **options)
+        generated = generate_run(run, count, reference.shape[1], sampler=sampling["sampler"], lam_schedule=sampling["lam_schedule_for"](run.config.lam_max), generator=self.generator, **options)
         panels = {"reference": reference[0], "generated": generated[0]}
         self.figures.append(str(plots.plot_spatiotemporal_panels(panels, self.out / "generate.png", channel_names=self.channel_names, dt=run.dt, title="unconditional generation")))
         psds = {"reference": time_averaged_spatial_psd(reference), "generated": time_averaged_spatial_psd(generated)}
@@ -233,7 +233,7 @@ class _Tasks:
         low_resolution = {"lambda": lam, "input": coarse_kind, "spectral_error": relative_spectral_error(reference, coarse), "paths": coarse.shape[0]}
         try:
             sampling = self.sampling
-            refined = super_resolve_run(run, coarse, sampler=sampling["sampler"], lam_grid=sampling["lam_grid_for"](lam), generator=self.generator, score=sampling.get("score", "auto"), progress=self.progress)
+            refined = super_resolve_run(run, coarse, sampler=sampling["sampler"], lam_schedule=sampling["lam_schedule_for"](lam), generator=self.generator, score=sampling.get("score", "auto"), progress=self.progress)
         except PDDError as failure:  # the low-resolution baseline stands without the refinement
             return {"super_resolve": {"failed": str(failure)}, "low_resolution": low_resolution}
         self.figures.append(str(plots.plot_super_resolution(coarse, refined, reference, self.out / "super_resolve.png", channel_names=self.channel_names, dt=run.dt)))

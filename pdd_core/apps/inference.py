@@ -5,7 +5,7 @@ The run (:func:`pdd_core.apps.runs.load_run`) is composed with parts the caller 
 * :func:`simulate_run`: a :class:`~pdd_core.protocols.TimeIntegrator` (Euler for the σ = 0
   evaluation setting of B.5, Euler-Maruyama with σ_λ of Eq. 58 for D.1), or for a
   ``conditional-denoising`` run the λ-sampler of the baseline rollout (B.4);
-* :func:`generate_run` and :func:`super_resolve_run`: a λ-sampler and a λ grid, with the score
+* :func:`generate_run` and :func:`super_resolve_run`: a λ-sampler and a λ schedule, with the score
   the run's objective provides (:func:`pdd_core.apps.runs.run_score`).
 
 Library code never looks solvers up by name (``pdd_core.registry``): the ``pdd`` command maps
@@ -26,7 +26,7 @@ import torch
 from tqdm import tqdm
 
 from pdd_core.apps.partial_rollout import PartialRollout, segment_steps
-from pdd_core.apps.runs import TrainedRun, _check_lam_grid, check_lambda, run_boundary, run_marginal, run_score
+from pdd_core.apps.runs import TrainedRun, _check_lam_schedule, check_lambda, run_boundary, run_marginal, run_score
 from pdd_core.baseline_rollout import BASELINE_FIX, ConditionalIncrement, context_length_of
 from pdd_core.errors import PDDError, ShapeError, bad_argument
 from pdd_core.rollout import ENERGY_BAND, advance, check_steps, initial_window
@@ -71,7 +71,7 @@ def simulate_run(
     integrator=None,
     noise: bool = False,
     sampler=None,
-    lam_grid: torch.Tensor | None = None,
+    lam_schedule: torch.Tensor | None = None,
     save_every: int = 1,
     batch_size: int | None = None,
     progress: bool = False,
@@ -84,7 +84,7 @@ def simulate_run(
     ``[B, T0, C, *space]``; it is coarse-grained, u_λ(t0) = C_λ u0(t0) (Alg. 2, line 2).
     Drift runs (``pdd``, ``sa-pdd``) need ``integrator``; ``noise=True`` adds σ_λ of Eq. 58
     (D.1) and needs a stochastic integrator and a ``generator``. ``conditional-denoising``
-    runs need ``sampler``, ``lam_grid`` and ``generator`` and simulate at λ = 0 (B.4).
+    runs need ``sampler``, ``lam_schedule`` and ``generator`` and simulate at λ = 0 (B.4).
 
     The rollout stops with a clear error when a state turns NaN or its mean square leaves
     ``energy_band`` (standardised units; None: NaN/inf only). With ``partial`` (an opened
@@ -95,7 +95,7 @@ def simulate_run(
     initial = _check_paths(initial, run, "initial")
     lam = check_lambda(run, lam)
     check_steps(steps, save_every)
-    advance_rows, scheme, window = _simulation_step(run, lam, noise, integrator, sampler, lam_grid, generator, save_every, energy_band)
+    advance_rows, scheme, window = _simulation_step(run, lam, noise, integrator, sampler, lam_schedule, generator, save_every, energy_band)
     if partial is not None and generator is not None and (state := partial.generator_state()) is not None:
         generator.set_state(state)
     segment = segment_steps(save_every)
@@ -126,21 +126,21 @@ def simulate_run(
     return torch.cat(outputs)
 
 
-def _simulation_step(run: TrainedRun, lam: float, noise: bool, integrator, sampler, lam_grid, generator, save_every: int, energy_band: float | None):
+def _simulation_step(run: TrainedRun, lam: float, noise: bool, integrator, sampler, lam_schedule, generator, save_every: int, energy_band: float | None):
     """``(advance(window, steps, first_step) -> (saved, window), scheme to coarse-grain with, window length)`` of a run."""
     if isinstance(run.objective, ConditionalDenoisingObjectiveConfig):
         if lam != 0.0:
             raise bad_argument("lam", lam, "the conditional baseline has no coarse-graining hierarchy (PDD B.4)", "simulate it at λ = 0")
         if noise:
             raise bad_argument("noise", True, "the conditional baseline samples every increment; σ_λ noise applies to drift runs", "drop noise")
-        if sampler is None or lam_grid is None or generator is None:
+        if sampler is None or lam_schedule is None or generator is None:
             raise bad_argument(
                 "sampler",
                 sampler,
                 "the conditional baseline samples each increment by reverse-λ integration",
-                "pass sampler=, lam_grid= and generator=",
+                "pass sampler=, lam_schedule= and generator=",
             )
-        integrator = ConditionalIncrement(run.scheme, run.grid, sampler, _check_lam_grid(run, lam_grid), run.config.objective.increment_scale, run.delta_lambda)
+        integrator = ConditionalIncrement(run.scheme, run.grid, sampler, _check_lam_schedule(run, lam_schedule), run.config.objective.increment_scale, run.delta_lambda)
         lam, sigma = 0.0, 0.0
         fix = {"name": "conditional_rollout", "fix": BASELINE_FIX}
         window = context_length_of(run.model)
@@ -187,7 +187,7 @@ def generate_run(
     frames: int,
     *,
     sampler,
-    lam_grid: torch.Tensor,
+    lam_schedule: torch.Tensor,
     generator: torch.Generator,
     score: str = "auto",
     boundary: str = "auto",
@@ -197,8 +197,8 @@ def generate_run(
 ) -> torch.Tensor:
     """Unconditional generation of ``n`` paths of ``frames`` frames (PDD Algorithm 3, line 1).
 
-    Each path starts from ``prior`` at λ_max = ``lam_grid[0]`` and is integrated down to
-    ``lam_grid[-1]``. The default prior is the data-informed N(0, C̃²G + Σ̃) of the run's
+    Each path starts from ``prior`` at λ_max = ``lam_schedule[0]`` and is integrated down to
+    ``lam_schedule[-1]``. The default prior is the data-informed N(0, C̃²G + Σ̃) of the run's
     training data (:func:`run_marginal`); ``GaussianMarginal()`` is the paper's N(0, Σ_λmax) per
     time step. Returns ``[n, frames, C, *space]`` on the CPU.
     """
@@ -206,7 +206,7 @@ def generate_run(
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise bad_argument(name, value, "must be an integer >= 1", f"pass e.g. {name}=8")
     check_generator(generator)
-    lam_grid = _check_lam_grid(run, lam_grid)
+    lam_schedule = _check_lam_schedule(run, lam_schedule)
     path_score = run_score(run, score)
     if isinstance(path_score, PathScore) and frames < 2:
         raise bad_argument("frames", frames, "a path score needs T >= 2 frames (it scores increments)", "generate at least 2 frames", kind=ShapeError)
@@ -215,8 +215,8 @@ def generate_run(
     outputs = []
     for rows in _chunks(n, batch_size):
         shape = (rows.stop - rows.start, frames, run.grid.channels, *run.grid.shape)
-        start = prior.sample(shape, run.scheme, run.grid, float(lam_grid[0]), generator, dtype=run.dtype).to(run.device)
-        outputs.append(sample(path_score, run.scheme, run.grid, sampler, lam_grid, generator=generator, u_init=start, boundary=rule, progress=progress).cpu())
+        start = prior.sample(shape, run.scheme, run.grid, float(lam_schedule[0]), generator, dtype=run.dtype).to(run.device)
+        outputs.append(sample(path_score, run.scheme, run.grid, sampler, lam_schedule, generator=generator, u_init=start, boundary=rule, progress=progress).cpu())
     return torch.cat(outputs)
 
 
@@ -226,21 +226,21 @@ def super_resolve_run(
     coarse: torch.Tensor,
     *,
     sampler,
-    lam_grid: torch.Tensor,
+    lam_schedule: torch.Tensor,
     generator: torch.Generator,
     score: str = "auto",
     boundary: str = "auto",
     batch_size: int | None = None,
     progress: bool = False,
 ) -> torch.Tensor:
-    """Refine coarse paths given at λ_from = ``lam_grid[0]`` down to ``lam_grid[-1]`` (Algorithm 3, line 2).
+    """Refine coarse paths given at λ_from = ``lam_schedule[0]`` down to ``lam_schedule[-1]`` (Algorithm 3, line 2).
 
     ``coarse`` ``[B, T, C, *space]`` is standardised, e.g. a simulation at λ = 0.2 (PDD Sec. 4.3).
     Returns ``[B, T, C, *space]`` on the CPU.
     """
     coarse = _check_paths(coarse, run, "coarse")
     check_generator(generator)
-    lam_grid = _check_lam_grid(run, lam_grid)
+    lam_schedule = _check_lam_schedule(run, lam_schedule)
     path_score = run_score(run, score)
     frames = coarse.shape[1]
     if isinstance(path_score, PathScore) and frames < 2:
@@ -255,7 +255,7 @@ def super_resolve_run(
     outputs = []
     for rows in _chunks(coarse.shape[0], batch_size):
         outputs.append(
-            sample(path_score, run.scheme, run.grid, sampler, lam_grid, generator=generator, u_init=coarse[rows], boundary=rule, progress=progress).cpu(),
+            sample(path_score, run.scheme, run.grid, sampler, lam_schedule, generator=generator, u_init=coarse[rows], boundary=rule, progress=progress).cpu(),
         )
     return torch.cat(outputs)
 

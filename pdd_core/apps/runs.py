@@ -24,7 +24,7 @@ from pdd_core.data.hdf5_reader import read_metadata
 from pdd_core.errors import ConfigError, DataError, ShapeError, bad_argument
 from pdd_core.grid import Grid
 from pdd_core.sampling import extrapolate_t0
-from pdd_core.schedules import check_grid, power_grid, uniform_grid
+from pdd_core.schedules import check_schedule, power_schedule, uniform_schedule
 from pdd_core.score import POWER_PATHS, DenoisingScore, GaussianInitial, PathScore, SAPDDScore, data_power
 from pdd_core.score.gaussian_marginal import GaussianMarginal, data_autocovariance
 from pdd_core.score.path_density import PerModeNoise, ScalarNoise
@@ -126,16 +126,16 @@ def check_lambda(run: TrainedRun, lam: float, name: str = "lam") -> float:
 
 
 def lambda_grid(kind: str, lam_start: float, lam_end: float, steps: int) -> torch.Tensor:
-    """A decreasing λ grid by name: ``uniform`` or ``power`` (ρ = 2, uniform in the cutoff length)."""
+    """A decreasing λ schedule by name: ``uniform`` or ``power`` (ρ = 2, uniform in the cutoff length)."""
     if kind not in LAMBDA_GRIDS:
-        raise bad_argument("grid", kind, "unknown λ grid", f"use one of {list(LAMBDA_GRIDS)}", kind=ConfigError)
-    return (uniform_grid if kind == "uniform" else power_grid)(lam_start, lam_end, steps)
+        raise bad_argument("grid", kind, "unknown λ schedule", f"use one of {list(LAMBDA_GRIDS)}", kind=ConfigError)
+    return (uniform_schedule if kind == "uniform" else power_schedule)(lam_start, lam_end, steps)
 
 
-def _check_lam_grid(run: TrainedRun, lam_grid: torch.Tensor) -> torch.Tensor:
-    grid = check_grid(lam_grid)
-    check_lambda(run, float(grid[0]), "lam_grid[0]")
-    check_lambda(run, float(grid[-1]), "lam_grid[-1]")
+def _check_lam_schedule(run: TrainedRun, lam_schedule: torch.Tensor) -> torch.Tensor:
+    grid = check_schedule(lam_schedule)
+    check_lambda(run, float(grid[0]), "lam_schedule[0]")
+    check_lambda(run, float(grid[-1]), "lam_schedule[-1]")
     return grid
 
 

@@ -22,7 +22,7 @@ from pdd_core.errors import ConfigError, bad_argument
 from pdd_core.files import locked_directory, write_bytes_atomically
 from pdd_core.registry import INTEGRATORS, SAMPLERS, SYSTEMS
 from pdd_core.sampler_recipe import SamplerOptions
-from pdd_core.schedules import power_grid
+from pdd_core.schedules import power_schedule
 from pdd_core.score.path_density import NOISE_MODELS
 from pdd_core.training import ModelConfig, PDDObjectiveConfig, TrainConfig
 
@@ -150,7 +150,7 @@ def _run(args: argparse.Namespace, demo: dict, out: Path) -> int:
     recipe = SAMPLERS.get(SAMPLER)
     sampler = recipe.build(SamplerOptions(reference))
     description = {"sampler": SAMPLER, "sampler_steps": SAMPLER_STEPS, "network_calls": SAMPLER_STEPS * sampler.evaluations_per_step, "lambda_grid": "power", "prior": "data"}
-    sampling = {"sampler": sampler, "lam_grid_for": lambda start: power_grid(start, 0.0, SAMPLER_STEPS), "prior": reference, "description": {**description, **recipe.provenance(sampler)}}
+    sampling = {"sampler": sampler, "lam_schedule_for": lambda start: power_schedule(start, 0.0, SAMPLER_STEPS), "prior": reference, "description": {**description, **recipe.provenance(sampler)}}
     settings = EvaluationSettings(lambdas=(0.0, 0.2), **demo["evaluate"])
     stochastic = {"integrator": INTEGRATORS.get("euler-maruyama")(), "noise": True, "generator": generator}  # super-resolution input: samples of p_λ
     deterministic = {"integrator": INTEGRATORS.get("euler")()}

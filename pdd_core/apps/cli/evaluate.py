@@ -125,9 +125,9 @@ def run(args: argparse.Namespace) -> int:
     grid_for = lambda start: build_lambda_grid(args, start, trained.config.lam_min, 1000, name)  # noqa: E731
     full_grid = grid_for(trained.config.lam_max)
     description = {"score": args.score, "seed": args.seed, "prior": args.prior, **sampler_settings(args, name, sampler, full_grid)}
-    sampling = {"sampler": sampler, "lam_grid_for": grid_for, "description": description, "score": args.score, "prior": build_prior(args, reference)}
+    sampling = {"sampler": sampler, "lam_schedule_for": grid_for, "description": description, "score": args.score, "prior": build_prior(args, reference)}
     if isinstance(trained.objective, ConditionalDenoisingObjectiveConfig):
-        simulation = {"sampler": sampler, "lam_grid": full_grid, "generator": generator}
+        simulation = {"sampler": sampler, "lam_schedule": full_grid, "generator": generator}
     else:
         simulation = {"integrator": INTEGRATORS.get("euler")()}
     sr_simulation = {"integrator": INTEGRATORS.get("euler-maruyama")(), "noise": True, "generator": generator} if args.sr_input == "stochastic" else None

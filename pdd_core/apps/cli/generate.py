@@ -90,7 +90,7 @@ def add_sampler_arguments(parser: argparse.ArgumentParser, steps_flag: str, step
     parser.add_argument("--sampler", metavar="NAME", help=f"λ-sampler, from the SAMPLERS registry: {', '.join(SAMPLERS.names())} (default: {default})")
     parser.add_argument(steps_flag, type=int, dest="sampler_steps", metavar="K", help=steps_help)
     parser.add_argument(
-        "--grid", dest="lambda_grid", metavar="KIND", help=f"λ grid: {', '.join(LAMBDA_GRIDS)} (power: uniform in sqrt(λ); default: power for gpc/gpf/gsde, else uniform)"
+        "--grid", dest="lambda_grid", metavar="KIND", help=f"λ schedule: {', '.join(LAMBDA_GRIDS)} (power: uniform in sqrt(λ); default: power for gpc/gpf/gsde, else uniform)"
     )
     parser.add_argument("--snr", type=float, help="Langevin signal-to-noise κ of pc (PDD B.6: 0.7 for L96, 0.3 for KF; default: 0.7)")
     parser.add_argument("--corrector-steps", type=int, metavar="M", help="Langevin steps per predictor step of pc (default: 3, PDD B.6) and gpc (default: 1)")
@@ -138,7 +138,7 @@ def build_sampler(args: argparse.Namespace, reference: GaussianMarginal | None =
 
 
 def build_lambda_grid(args: argparse.Namespace, lam_start: float, lam_end: float, default_steps: int, name: str = DEFAULT_SAMPLER) -> torch.Tensor:
-    """The λ grid of ``--steps``/``--grid``; the Gaussian samplers default to 25 steps on the power grid."""
+    """The λ schedule of ``--steps``/``--grid``; the Gaussian samplers default to 25 steps on the power grid."""
     gaussian = uses_marginal(name)
     steps = (GAUSSIAN_SAMPLER_STEPS if gaussian else default_steps) if args.sampler_steps is None else args.sampler_steps
     return lambda_grid(args.lambda_grid or ("power" if gaussian else "uniform"), lam_start, lam_end, steps)
@@ -175,12 +175,12 @@ def generator_for(run: TrainedRun, seed: int) -> torch.Generator:
     return torch.Generator(device=run.device).manual_seed(seed)
 
 
-def sampler_settings(args: argparse.Namespace, name: str, sampler, lam_grid: torch.Tensor) -> dict[str, Any]:
-    """The sampler, its λ grid and its cost in score (network) calls, for metrics and provenance."""
-    steps = lam_grid.numel() - 1
+def sampler_settings(args: argparse.Namespace, name: str, sampler, lam_schedule: torch.Tensor) -> dict[str, Any]:
+    """The sampler, its λ schedule and its cost in score (network) calls, for metrics and provenance."""
+    steps = lam_schedule.numel() - 1
     settings: dict[str, Any] = {"sampler": name, "sampler_steps": steps, "network_calls": steps * sampler.evaluations_per_step}
     settings["lambda_grid"] = args.lambda_grid or ("power" if uses_marginal(name) else "uniform")
-    settings["lambda_start"], settings["lambda_end"] = float(lam_grid[0]), float(lam_grid[-1])
+    settings["lambda_start"], settings["lambda_end"] = float(lam_schedule[0]), float(lam_schedule[-1])
     settings.update(SAMPLERS.get(name).provenance(sampler))
     return settings
 
@@ -231,7 +231,7 @@ def run(args: argparse.Namespace) -> int:
     lam_end = trained.config.lam_min
     if lam_max <= lam_end:
         raise bad_argument("--lambda-max", lam_max, f"must exceed the run's lam_min ({lam_end:g}), where sampling ends", "pass a larger --lambda-max")
-    lam_grid = build_lambda_grid(args, lam_max, lam_end, DEFAULT_SAMPLER_STEPS, name)
+    lam_schedule = build_lambda_grid(args, lam_max, lam_end, DEFAULT_SAMPLER_STEPS, name)
     score = run_score(trained, args.score)
     rule = run_boundary(args.boundary, score, args.frames)
     reference = run_marginal(trained, args.frames) if uses_marginal(name) or args.prior == "data" else None
@@ -239,14 +239,14 @@ def run(args: argparse.Namespace) -> int:
     prior = build_prior(args, reference)
     with locked_output(args) as out:
         if not args.no_progress:
-            calls = (lam_grid.numel() - 1) * sampler.evaluations_per_step
-            print(f"generating {args.n} paths of {args.frames} frames with {name} ({lam_grid.numel() - 1} λ steps, {calls} score calls, {type(score).__name__}, {args.prior} prior)", file=sys.stderr)
+            calls = (lam_schedule.numel() - 1) * sampler.evaluations_per_step
+            print(f"generating {args.n} paths of {args.frames} frames with {name} ({lam_schedule.numel() - 1} λ steps, {calls} score calls, {type(score).__name__}, {args.prior} prior)", file=sys.stderr)
         paths = generate_run(
             trained,
             args.n,
             args.frames,
             sampler=sampler,
-            lam_grid=lam_grid,
+            lam_schedule=lam_schedule,
             generator=generator_for(trained, args.seed),
             score=args.score,
             boundary=args.boundary,
@@ -256,14 +256,14 @@ def run(args: argparse.Namespace) -> int:
         )
         settings = {
             **common_settings(args),
-            **sampler_settings(args, name, sampler, lam_grid),
+            **sampler_settings(args, name, sampler, lam_schedule),
             "n": args.n,
             "frames": args.frames,
             "score": type(score).__name__,
             "boundary": "extrapolate" if rule is not None else "none",
             "prior": args.prior,
         }
-        steps = lam_grid.numel() - 1
+        steps = lam_schedule.numel() - 1
         provenance = {"command": "generate", "lam": lam_end, "sampler": name, "steps": steps, "settings": settings, "seed": args.seed}
         write_inference_file(out, paths, run=trained, dt=trained.dt, overwrite=args.overwrite, **provenance)
         report(out, paths, f"generated {args.n} paths with {name}", started)

@@ -158,10 +158,10 @@ def _simulate(args: argparse.Namespace, trained, inputs, data, lam: float, basel
     if baseline:
         # The baseline samples single increments given clean states: no data marginal to build around.
         name, sampler = build_sampler(args, default="pc")
-        lam_grid = build_lambda_grid(args, trained.config.lam_max, trained.config.lam_min, DEFAULT_SAMPLER_STEPS, name)
-        settings.update(sampler_settings(args, name, sampler, lam_grid))
-        options.update(sampler=sampler, lam_grid=lam_grid)
-        method = f"the conditional baseline with {name} ({lam_grid.numel() - 1} λ steps per step)"
+        lam_schedule = build_lambda_grid(args, trained.config.lam_max, trained.config.lam_min, DEFAULT_SAMPLER_STEPS, name)
+        settings.update(sampler_settings(args, name, sampler, lam_schedule))
+        options.update(sampler=sampler, lam_schedule=lam_schedule)
+        method = f"the conditional baseline with {name} ({lam_schedule.numel() - 1} λ steps per step)"
     else:
         name = args.integrator or ("euler-maruyama" if args.noise else "euler")
         options["integrator"] = INTEGRATORS.get(name)()

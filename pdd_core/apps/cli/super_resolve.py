@@ -119,28 +119,28 @@ def run(args: argparse.Namespace) -> int:
             "--input", args.input, f"has frames {inputs.metadata.dt:g} apart, the run's Δt is {trained.dt:g}", "simulate with --save-every 1", kind=DataError
         )
     coarse = trained.scheme.coarse_grain(inputs.u, trained.grid, lam_from) if args.coarse_grain else inputs.u
-    lam_grid = build_lambda_grid(args, lam_from, lam_end, max(1, round((lam_from - lam_end) / PAPER_DELTA_LAMBDA)), name)
+    lam_schedule = build_lambda_grid(args, lam_from, lam_end, max(1, round((lam_from - lam_end) / PAPER_DELTA_LAMBDA)), name)
     name, sampler = build_sampler(args, run_marginal(trained, coarse.shape[1]) if uses_marginal(name) else None)
     score = run_score(trained, args.score)
     rule = run_boundary(args.boundary, score, coarse.shape[1])
     with locked_output(args) as out:
         if not args.no_progress:
-            method = f"{name} ({lam_grid.numel() - 1} λ steps, {type(score).__name__})"
+            method = f"{name} ({lam_schedule.numel() - 1} λ steps, {type(score).__name__})"
             print(f"super-resolving {coarse.shape[0]} paths from λ = {lam_from:g} with {method}", file=sys.stderr)
         paths = super_resolve_run(
             trained,
             coarse,
             sampler=sampler,
-            lam_grid=lam_grid,
+            lam_schedule=lam_schedule,
             generator=generator_for(trained, args.seed),
             score=args.score,
             boundary=args.boundary,
             batch_size=args.batch_size,
             progress=not args.no_progress,
         )
-        settings = {**common_settings(args), **sampler_settings(args, name, sampler, lam_grid), "input": args.input, "split": inputs.split, "n": coarse.shape[0]}
+        settings = {**common_settings(args), **sampler_settings(args, name, sampler, lam_schedule), "input": args.input, "split": inputs.split, "n": coarse.shape[0]}
         settings.update(from_lambda=lam_from, coarse_grain=args.coarse_grain, score=type(score).__name__, boundary="extrapolate" if rule is not None else "none")
-        steps = lam_grid.numel() - 1
+        steps = lam_schedule.numel() - 1
         provenance = {"command": "super-resolve", "lam": lam_end, "sampler": name, "steps": steps, "settings": settings, "seed": args.seed}
         write_inference_file(out, paths, run=trained, dt=trained.dt, overwrite=args.overwrite, **provenance)
         report(out, paths, f"super-resolved {paths.shape[0]} paths from λ = {lam_from:g} with {name}", started)

@@ -65,7 +65,7 @@ ZERO_MOMENTUM = (0, 0)
 QUANTITIES: tuple[str, ...] = ("G2_0", "G2_p1", "G4c_0", "xi", "m_phys", "m_R", "Z", "lambda_R", "r2_lambda_R", "g_R", "max_abs_phi")
 
 
-def check_grid(grid: Grid) -> Grid:
+def check_schedule(grid: Grid) -> Grid:
     """Require a 2D single-channel grid (the lattice of RDM Sec. 7)."""
     if not isinstance(grid, Grid):
         raise bad_argument("grid", grid, "expected a pdd_core.grid.Grid", "pass the system's grid, e.g. LatticePhi4().grid", kind=DTypeError)
@@ -77,7 +77,7 @@ def check_grid(grid: Grid) -> Grid:
 
 def field_array(samples: Any, grid: Grid, name: str = "samples") -> np.ndarray:
     """Samples ``[n, N, N]`` or ``[n, 1, ..., 1, N, N]`` (NumPy or torch) as float64 ``[n, N, N]``."""
-    check_grid(grid)
+    check_schedule(grid)
     if isinstance(samples, torch.Tensor):
         samples = samples.detach().cpu().numpy()
     if not isinstance(samples, np.ndarray) or samples.dtype.kind != "f":
@@ -138,7 +138,7 @@ def effective_cutoff(t: float, mass: float, grid: Grid) -> EffectiveCutoff:
 
     At t = 0, Λ_t = Λ0; for t >= 1/M² the square root has no real value and Λ_t = 0.
     """
-    check_grid(grid)
+    check_schedule(grid)
     check_positive("t", t, allow_zero=True)
     check_positive("mass", mass, allow_zero=True)
     cutoff0 = math.sqrt(sum((2.0 * n / length) ** 2 for n, length in zip(grid.shape, grid.lengths)))

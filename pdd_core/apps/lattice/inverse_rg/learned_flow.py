@@ -74,12 +74,12 @@ def decreasing_grid(top: float, bottom: float, steps: int, low: float, stops: Se
     return torch.tensor(sorted(points, reverse=True), dtype=torch.float64)
 
 
-def _integrate(score, scheme, grid: Grid, sampler, lam_grid: torch.Tensor, stops: Sequence[float], generator, start: torch.Tensor, progress: bool) -> dict[float, torch.Tensor]:
-    """The reverse SDE from ``start`` (u at lam_grid[0]) along ``lam_grid`` in one pass; ``{stop: u}`` at every stop on it."""
+def _integrate(score, scheme, grid: Grid, sampler, lam_schedule: torch.Tensor, stops: Sequence[float], generator, start: torch.Tensor, progress: bool) -> dict[float, torch.Tensor]:
+    """The reverse SDE from ``start`` (u at lam_schedule[0]) along ``lam_schedule`` in one pass; ``{stop: u}`` at every stop on it."""
     # No energy band: the ordered phase's field holds orders of magnitude more energy than the prior.
     options = {"generator": generator, "u_init": start, "energy_band": None, "progress": progress}
     with torch.no_grad():
-        return sample_at(score, scheme, grid, sampler, lam_grid, sorted(set(stops), reverse=True), **options)
+        return sample_at(score, scheme, grid, sampler, lam_schedule, sorted(set(stops), reverse=True), **options)
 
 
 def _check_count(name: str, value: Any, minimum: int) -> None:
@@ -165,19 +165,19 @@ class LearnedInverseRG:
         """Stage 1: ẑ ``[n]`` (original units) at every stop in [t_split, t_max]."""
         carrier, scheme = carrier_grid(self.grid), self.zero_mode_scheme
         t_split, t_max = self.times.t_split, self.times.t_max
-        lam_grid = decreasing_grid(t_max, t_split, steps, t_split, stops)
+        lam_schedule = decreasing_grid(t_max, t_split, steps, t_split, stops)
         score = DenoisingScore(self.zero_mode_network.eval(), scheme, carrier, delta_lambda=t_split)
         start = scheme.prior_sample((n, 1, 1, *CARRIER_SHAPE), carrier, t_max, generator)
-        recorded = _integrate(score, scheme, carrier, sampler, lam_grid, stops, generator, start, progress)
+        recorded = _integrate(score, scheme, carrier, sampler, lam_schedule, stops, generator, start, progress)
         return {t: zero_mode(u[:, 0, 0].double()) * self.zero_mode_scale for t, u in recorded.items()}
 
     def _sample_lattice(self, start: torch.Tensor, stops: Sequence[float], sampler, generator, steps: int, progress: bool) -> tuple[dict[float, torch.Tensor], int]:
         """Stage 2: fields in units of s at every stop below t_split, from ``start`` at t_split, and the steps taken."""
-        lam_grid = decreasing_grid(self.times.t_split, 0.0, steps, min(stops), stops)
+        lam_schedule = decreasing_grid(self.times.t_split, 0.0, steps, min(stops), stops)
         # The Σ floor of DenoisingScore (PDD A.7) lies below every λ at which a step evaluates the score.
-        score = DenoisingScore(self.lattice_network.eval(), self.lattice_scheme, self.grid, delta_lambda=float(lam_grid[lam_grid > 0].min()))
-        recorded = _integrate(score, self.lattice_scheme, self.grid, sampler, lam_grid, stops, generator, start.to(torch.float32), progress)
-        return recorded, lam_grid.numel() - 1
+        score = DenoisingScore(self.lattice_network.eval(), self.lattice_scheme, self.grid, delta_lambda=float(lam_schedule[lam_schedule > 0].min()))
+        recorded = _integrate(score, self.lattice_scheme, self.grid, sampler, lam_schedule, stops, generator, start.to(torch.float32), progress)
+        return recorded, lam_schedule.numel() - 1
 
 
 __all__ = [

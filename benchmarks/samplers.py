@@ -137,7 +137,7 @@ def learned_configs(reference, calls: tuple[int, ...], paper: bool, snr: float) 
 
 def learned_comparison(run_dir: str, data: str, calls: tuple[int, ...], paper: bool, snr: float, n_paths: int, n_generate: int, n_super_resolve: int, out_dir: str) -> dict:
     import schemes  # noqa: F401  (registers the schemes the run names)
-    from pdd_core.apps.evaluation import EvaluationSettings, evaluate_run
+    from pdd_core.apps.evaluation import EvaluationSettings, ReverseSampling, evaluate_run
     from pdd_core.apps.runs import load_run, run_marginal
     from pdd_core.data.hdf5_reader import read_metadata
     from solvers import Euler, EulerMaruyama
@@ -151,7 +151,7 @@ def learned_comparison(run_dir: str, data: str, calls: tuple[int, ...], paper: b
         row = {"sampler": name, "network_calls": count}
         for task in tasks:
             generator = torch.Generator().manual_seed(0)  # the same coarse inputs for every sampler
-            sampling = {"sampler": sampler, "lam_schedule_for": grid_for, "prior": reference}
+            sampling = ReverseSampling(sampler, grid_for, prior=reference)
             started = time.perf_counter()
             metrics = evaluate_run(
                 run, data, os.path.join(out_dir, f"{name}_{count}"), tasks=(task,), settings=settings, simulation={"integrator": Euler()},
@@ -164,7 +164,7 @@ def learned_comparison(run_dir: str, data: str, calls: tuple[int, ...], paper: b
                 row["low_resolution"] = metrics["low_resolution"]["spectral_error"]
         print(row, flush=True)
         rows.append(row)
-    return {"run": run_dir, "data": data, "objective": run.objective, "paths": {"reference": n_paths, "generate": n_generate, "super_resolve": n_super_resolve}, "rows": rows}
+    return {"run": run_dir, "data": data, "objective": run.objective.name, "paths": {"reference": n_paths, "generate": n_generate, "super_resolve": n_super_resolve}, "rows": rows}
 
 
 def plot(results: dict, path: str) -> None:

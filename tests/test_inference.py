@@ -14,10 +14,11 @@ import pytest
 import torch
 
 import schemes  # noqa: F401  (registers the schemes the run configs name)
+from pdd_core.apps.cli.choices import SCORE_KINDS, choose
 from pdd_core.apps.data import PathDataset
 from pdd_core.apps.inference import generate_run, simulate_run, super_resolve_run
 from pdd_core.apps.inference_files import COMMAND_ATTRIBUTE, read_paths, write_inference_file
-from pdd_core.apps.runs import lambda_grid, load_run, run_boundary, run_marginal, run_score
+from pdd_core.apps.runs import NOISE_HEAD, PATH_SCORE, load_run, run_boundary, run_marginal, run_score
 from pdd_core.apps.training import train
 from pdd_core.baseline_rollout import ConditionalIncrementScore, conditional_rollout
 from pdd_core.data import write_dataset_file
@@ -26,8 +27,8 @@ from pdd_core.drifts.linear import LinearDrift
 from pdd_core.errors import ArgumentError, ConfigError, DataError, PDDError, ShapeError
 from pdd_core.grid import Grid
 from pdd_core.rollout import rollout
-from pdd_core.sampling import extrapolate_t0
-from pdd_core.schedules import uniform_schedule
+from pdd_core.sampling import extrapolate_t0, no_boundary
+from pdd_core.schedules import power_schedule, uniform_schedule
 from pdd_core.score import DenoisingScore, PathScore, SAPDDScore
 from pdd_core.spectral import irfft, rfft
 from pdd_core.training import ConditionalDenoisingObjectiveConfig, DenoisingObjectiveConfig, ModelConfig, PDDObjectiveConfig, SAPDDObjectiveConfig, TrainConfig
@@ -174,24 +175,27 @@ def test_scores_follow_the_objective(trained):
     _, runs = trained
     pdd, sa_pdd, denoising, conditional = (load_run(runs[name]) for name in ("pdd", "sa-pdd", "denoising", "conditional-denoising"))
     assert isinstance(run_score(pdd), PathScore) and isinstance(run_score(sa_pdd), SAPDDScore) and isinstance(run_score(denoising), DenoisingScore)
-    assert isinstance(run_score(sa_pdd, "path"), PathScore)
+    assert isinstance(run_score(sa_pdd, PATH_SCORE), PathScore)
     with pytest.raises(ArgumentError, match="no noise head"):
-        run_score(pdd, "noise")
+        run_score(pdd, NOISE_HEAD)
     with pytest.raises(ArgumentError, match="no drift"):
-        run_score(denoising, "path")
+        run_score(denoising, PATH_SCORE)
     with pytest.raises(ArgumentError, match="increments given clean states"):
         run_score(conditional)
-    with pytest.raises(ConfigError, match="unknown score"):
-        run_score(pdd, "exact")
+    with pytest.raises(ArgumentError, match="is not a score kind"):
+        run_score(pdd, "path")  # names belong to the command line
+    with pytest.raises(ConfigError, match="--score='exact': unknown score kind"):
+        choose(SCORE_KINDS, "--score", "exact", "score kind")
 
 
 def test_boundary_rule_defaults_to_extrapolation_for_path_scores_only(trained):
     _, runs = trained
     path_score, noise_score = run_score(load_run(runs["pdd"])), run_score(load_run(runs["sa-pdd"]))
-    assert run_boundary("auto", path_score, 3) is extrapolate_t0 and run_boundary("auto", path_score, 2) is None
-    assert run_boundary("auto", noise_score, 6) is None and run_boundary("extrapolate", noise_score, 6) is extrapolate_t0
+    assert run_boundary(None, path_score, 3) is extrapolate_t0 and run_boundary(None, path_score, 2) is None
+    assert run_boundary(None, noise_score, 6) is None and run_boundary(extrapolate_t0, noise_score, 6) is extrapolate_t0
+    assert run_boundary(no_boundary, path_score, 6) is None
     with pytest.raises(ShapeError, match="T >= 3"):
-        run_boundary("extrapolate", path_score, 2)
+        run_boundary(extrapolate_t0, path_score, 2)
 
 
 # -- simulation ---------------------------------------------------------------------------------
@@ -305,7 +309,7 @@ def test_conditional_increment_score_and_rollout_errors():
 # -- generation and super-resolution ------------------------------------------------------------
 
 
-@pytest.mark.parametrize("objective, score", [("pdd", "auto"), ("sa-pdd", "auto"), ("sa-pdd", "path"), ("denoising", "auto")])
+@pytest.mark.parametrize("objective, score", [("pdd", None), ("sa-pdd", None), ("sa-pdd", PATH_SCORE), ("denoising", None)])
 def test_generation_is_seeded_finite_and_leaves_no_gradients(trained, objective, score):
     _, runs = trained
     run = load_run(runs[objective])
@@ -313,7 +317,7 @@ def test_generation_is_seeded_finite_and_leaves_no_gradients(trained, objective,
         parameter.requires_grad_(True)
     reference = run_marginal(run, 5)  # the default sampler: exponential predictor + per-mode corrector around the data's Gaussian
     sampler = PredictorCorrector(GaussianExponential(reference, gate=1.0), GaussianLangevin(reference, gate=1.0), 1)
-    grid = lambda_grid("power", 1.0, 0.0, 6)
+    grid = power_schedule(1.0, 0.0, 6)
     first, again, other = (generate_run(run, 3, 5, sampler=sampler, lam_schedule=grid, generator=seeded(seed), score=score, batch_size=2) for seed in (0, 0, 1))
     assert first.shape == (3, 5, 2, 16) and first.dtype == run.dtype and bool(torch.isfinite(first).all())
     assert torch.equal(first, again) and not torch.equal(first, other) and not first.requires_grad and first.grad_fn is None
@@ -330,7 +334,7 @@ def test_super_resolution_starts_from_the_coarse_path(trained):
     refined = super_resolve_run(run, coarse, sampler=ExponentialMultistep(), lam_schedule=grid, generator=seeded(3))
     assert refined.shape == coarse.shape and bool(torch.isfinite(refined).all()) and not torch.equal(refined, coarse)
     # One reverse Euler-Maruyama step by hand (PDD Eq. 11): û' = û + Δ(κû + b² ŝ) + b sqrt(Δ) η̂, from the coarse path at λ_from.
-    step = super_resolve_run(run, coarse, sampler=ReverseEulerMaruyama(), lam_schedule=uniform_schedule(0.2, 0.15, 1), generator=seeded(3), boundary="none")
+    step = super_resolve_run(run, coarse, sampler=ReverseEulerMaruyama(), lam_schedule=uniform_schedule(0.2, 0.15, 1), generator=seeded(3), boundary=no_boundary)
     score = PathScore(run.model, run.scheme, GRID, DT)(coarse, torch.full((2,), 0.2, dtype=torch.float64))
     noise = torch.randn(coarse.shape, generator=seeded(3), dtype=coarse.dtype)
     rate, diffusion = run.scheme.rate(GRID, 0.2), run.scheme.diffusion(GRID, 0.2)

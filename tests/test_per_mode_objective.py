@@ -15,10 +15,11 @@ from torch import nn
 from pdd_core.apps.cli.main import main
 from pdd_core.apps.inference import generate_run
 from pdd_core.apps.inference_files import read_paths
-from pdd_core.apps.runs import lambda_grid, load_run, run_boundary, run_marginal, run_score, training_power
+from pdd_core.apps.runs import PATH_SCORE_PER_MODE, PATH_SCORE_PER_MODE_WITH_INITIAL, load_run, run_boundary, run_marginal, run_score, training_power
 from pdd_core.drifts.linear import LinearDrift
 from pdd_core.errors import ArgumentError, ConfigError
 from pdd_core.grid import Grid
+from pdd_core.schedules import power_schedule
 from pdd_core.score import NOISE_MODELS, PathScore, PerModeNoise, data_power
 from pdd_core.score.path_density import increment_variance
 from pdd_core.spectral import apply_diagonal
@@ -119,15 +120,15 @@ def test_pdd_train_toml_with_the_per_mode_loss_and_the_gaussian_initial_density(
     run = load_run(tmp_path / "per-mode")
     with_initial = run_score(run)  # auto: as trained, with r_λ (without it the first frame diverges)
     assert isinstance(with_initial, PathScore) and with_initial.noise_model == PerModeNoise() and with_initial.initial is not None
-    without_initial = run_score(run, "path-per-mode")
+    without_initial = run_score(run, PATH_SCORE_PER_MODE)
     assert without_initial.noise_model == PerModeNoise() and without_initial.initial is None
     power = data_power(read_paths(run, data, split="train").u, run.grid)
     torch.testing.assert_close(with_initial.initial.power, power)  # stored in the checkpoint by the trainer
     torch.testing.assert_close(training_power(attrs.evolve(run, data_power=None)), power)  # older checkpoints: from the file
-    assert run_boundary("auto", with_initial, 5) is None and run_boundary("auto", without_initial, 5) is not None  # r_λ replaces the t0 rule
+    assert run_boundary(None, with_initial, 5) is None and run_boundary(None, without_initial, 5) is not None  # r_λ replaces the t0 rule
     data.rename(tmp_path / "moved.h5")  # the run no longer needs its training file for r_λ
     moved = load_run(tmp_path / "per-mode")  # nor for the data-informed prior and sampler: the covariance is in the checkpoint too
     reference = run_marginal(moved, 5)
     sampler = PredictorCorrector(GaussianExponential(reference, gate=1.0), GaussianLangevin(reference, gate=1.0), 1)
-    paths = generate_run(moved, 2, 5, sampler=sampler, lam_schedule=lambda_grid("power", 1.0, 0.0, 8), generator=torch.Generator().manual_seed(0), score="path-per-mode-r")
+    paths = generate_run(moved, 2, 5, sampler=sampler, lam_schedule=power_schedule(1.0, 0.0, 8), generator=torch.Generator().manual_seed(0), score=PATH_SCORE_PER_MODE_WITH_INITIAL)
     assert paths.shape == (2, 5, 2, 16) and bool(torch.isfinite(paths).all())

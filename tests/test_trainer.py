@@ -405,7 +405,7 @@ def test_worker_processes_and_sub_paths_from_a_file_give_the_same_run(tmp_path):
 
 def test_training_draws_lambda_uniformly_between_lam_min_and_lam_max():
     """Issue 13: λ ~ U(lam_min, lam_max) (PDD Algorithm 1), not U(0, lam_max)."""
-    from pdd_core.apps.training.trainer import draw_lambda
+    from pdd_core.apps.training.batches import draw_lambda
 
     lam = draw_lambda(20000, torch.Generator().manual_seed(0), 0.3, 0.8)
     assert float(lam.min()) >= 0.3 and float(lam.max()) <= 0.8 and float(lam.min()) < 0.301

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,20 @@ TASKS_BY_OBJECTIVE = {
     DenoisingObjectiveConfig: ("generate",),
     ConditionalDenoisingObjectiveConfig: ("simulate",),
 }
+
+
+@attrs.frozen(eq=False)
+class ReverseSampling:
+    """How the evaluation generates and super-resolves: the λ-sampler, the decreasing λ schedule
+    from a start λ (``schedule_from(lam_start)``), the run's score (None: as trained, see
+    :func:`~pdd_core.apps.runs.run_score`), the generation prior (None: the run's data marginal)
+    and the settings recorded in the metrics as ``sampling``."""
+
+    sampler: Any
+    schedule_from: Callable[[float], torch.Tensor]
+    score: Any = None
+    prior: Any = None
+    description: dict[str, Any] = attrs.field(factory=dict)
 
 
 @attrs.frozen
@@ -94,7 +109,7 @@ def evaluate_run(
     tasks: tuple[str, ...] = TASKS,
     settings: EvaluationSettings = EvaluationSettings(),
     simulation: dict[str, Any],
-    sampling: dict[str, Any],
+    sampling: ReverseSampling,
     generator: torch.Generator,
     sr_simulation: dict[str, Any] | None = None,
     progress: bool = True,
@@ -103,8 +118,7 @@ def evaluate_run(
 
     ``simulation`` holds the keyword arguments of :func:`simulate_run` (``integrator`` for
     drift runs; ``sampler``/``lam_schedule``/``generator`` for the conditional baseline);
-    ``sampling`` holds ``sampler`` and ``lam_schedule_for(lam_start) -> grid`` for generation and
-    super-resolution, plus ``description`` (recorded in the metrics as ``sampling``) and
+    ``sampling`` (:class:`ReverseSampling`) says how generation and super-resolution sample, and
     optionally ``score`` (a kind of :func:`~pdd_core.apps.inference.run_score`, default ``auto``) and
     ``prior`` (the generation prior, default the run's data marginal). ``sr_simulation``:
     the :func:`simulate_run` keyword arguments of the coarse rollout that ``super-resolve``
@@ -131,7 +145,7 @@ def evaluate_run(
         "objective": run.objective.name,
         "reference": {"file": str(reference_file), "split": settings.split, "paths": reference.shape[0], "frames": frames},
         "settings": attrs.asdict(settings),
-        "sampling": sampling.get("description", {}),
+        "sampling": sampling.description,
         "units": "standardised with the training data's per-channel mean and std (shared by reference and surrogate, PDD B.5)",
     }
     job = _Tasks(run, reference, context, settings, simulation, sampling, generator, out, _channel_names(run), sr_simulation, progress)
@@ -168,7 +182,7 @@ class _Tasks:
     context: int
     settings: EvaluationSettings
     simulation: dict[str, Any]
-    sampling: dict[str, Any]
+    sampling: ReverseSampling
     generator: torch.Generator
     out: Path
     channel_names: list[str] | None
@@ -211,8 +225,8 @@ class _Tasks:
 
         run, reference, sampling = self.run, self.reference, self.sampling
         count = self.settings.n_generate or reference.shape[0]
-        options = {"score": sampling.get("score", "auto"), "prior": sampling.get("prior"), "progress": self.progress}
-        generated = generate_run(run, count, reference.shape[1], sampler=sampling["sampler"], lam_schedule=sampling["lam_schedule_for"](run.config.lam_max), generator=self.generator, **options)
+        options = {"score": sampling.score, "prior": sampling.prior, "progress": self.progress}
+        generated = generate_run(run, count, reference.shape[1], sampler=sampling.sampler, lam_schedule=sampling.schedule_from(run.config.lam_max), generator=self.generator, **options)
         panels = {"reference": reference[0], "generated": generated[0]}
         self.figures.append(str(plots.plot_spatiotemporal_panels(panels, self.out / "generate.png", channel_names=self.channel_names, dt=run.dt, title="unconditional generation")))
         psds = {"reference": time_averaged_spatial_psd(reference), "generated": time_averaged_spatial_psd(generated)}
@@ -233,7 +247,7 @@ class _Tasks:
         low_resolution = {"lambda": lam, "input": coarse_kind, "spectral_error": relative_spectral_error(reference, coarse), "paths": coarse.shape[0]}
         try:
             sampling = self.sampling
-            refined = super_resolve_run(run, coarse, sampler=sampling["sampler"], lam_schedule=sampling["lam_schedule_for"](lam), generator=self.generator, score=sampling.get("score", "auto"), progress=self.progress)
+            refined = super_resolve_run(run, coarse, sampler=sampling.sampler, lam_schedule=sampling.schedule_from(lam), generator=self.generator, score=sampling.score, progress=self.progress)
         except PDDError as failure:  # the low-resolution baseline stands without the refinement
             return {"super_resolve": {"failed": str(failure)}, "low_resolution": low_resolution}
         self.figures.append(str(plots.plot_super_resolution(coarse, refined, reference, self.out / "super_resolve.png", channel_names=self.channel_names, dt=run.dt)))
@@ -248,4 +262,4 @@ def _channel_names(run: TrainedRun) -> list[str] | None:
     return list(names) if names is not None and len(names) == run.grid.channels else None
 
 
-__all__ = ["EvaluationSettings", "TASKS", "evaluate_run"]
+__all__ = ["EvaluationSettings", "ReverseSampling", "TASKS", "evaluate_run"]

@@ -26,11 +26,11 @@ import torch
 from tqdm import tqdm
 
 from pdd_core.apps.partial_rollout import PartialRollout, segment_steps
-from pdd_core.apps.runs import TrainedRun, _check_lam_schedule, check_lambda, run_boundary, run_marginal, run_score
+from pdd_core.apps.runs import NoiseHeadKind, PathScoreKind, TrainedRun, _check_lam_schedule, check_lambda, run_boundary, run_marginal, run_score
 from pdd_core.baseline_rollout import BASELINE_FIX, ConditionalIncrement, context_length_of
 from pdd_core.errors import PDDError, ShapeError, bad_argument
 from pdd_core.rollout import ENERGY_BAND, advance, check_steps, initial_window
-from pdd_core.sampling import sample
+from pdd_core.sampling import Boundary, sample
 from pdd_core.score import PathScore
 from pdd_core.score.gaussian_marginal import GaussianMarginal
 from pdd_core.training.objective_config import ConditionalDenoisingObjectiveConfig
@@ -189,8 +189,8 @@ def generate_run(
     sampler,
     lam_schedule: torch.Tensor,
     generator: torch.Generator,
-    score: str = "auto",
-    boundary: str = "auto",
+    score: PathScoreKind | NoiseHeadKind | None = None,
+    boundary: Boundary | None = None,
     prior: GaussianMarginal | None = None,
     batch_size: int | None = None,
     progress: bool = False,
@@ -200,7 +200,9 @@ def generate_run(
     Each path starts from ``prior`` at λ_max = ``lam_schedule[0]`` and is integrated down to
     ``lam_schedule[-1]``. The default prior is the data-informed N(0, C̃²G + Σ̃) of the run's
     training data (:func:`run_marginal`); ``GaussianMarginal()`` is the paper's N(0, Σ_λmax) per
-    time step. Returns ``[n, frames, C, *space]`` on the CPU.
+    time step. ``score`` chooses the run's score (:func:`run_score`; None: as trained) and
+    ``boundary`` the t0 rule (:func:`run_boundary`; None: extrapolate where B.6 does). Returns
+    ``[n, frames, C, *space]`` on the CPU.
     """
     for name, value in (("n", n), ("frames", frames)):
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
@@ -228,8 +230,8 @@ def super_resolve_run(
     sampler,
     lam_schedule: torch.Tensor,
     generator: torch.Generator,
-    score: str = "auto",
-    boundary: str = "auto",
+    score: PathScoreKind | NoiseHeadKind | None = None,
+    boundary: Boundary | None = None,
     batch_size: int | None = None,
     progress: bool = False,
 ) -> torch.Tensor:

@@ -23,17 +23,35 @@ from pdd_core.data.hdf5_layout import DatasetMetadata
 from pdd_core.data.hdf5_reader import read_metadata
 from pdd_core.errors import ConfigError, DataError, ShapeError, bad_argument
 from pdd_core.grid import Grid
-from pdd_core.sampling import extrapolate_t0
-from pdd_core.schedules import check_schedule, power_schedule, uniform_schedule
+from pdd_core.sampling import Boundary, extrapolate_t0, no_boundary
+from pdd_core.schedules import check_schedule
 from pdd_core.score import POWER_PATHS, DenoisingScore, GaussianInitial, PathScore, SAPDDScore, data_power
 from pdd_core.score.gaussian_marginal import GaussianMarginal, data_autocovariance
 from pdd_core.score.path_density import PerModeNoise, ScalarNoise
 from pdd_core.training.config import TrainConfig
 from pdd_core.training.objective_config import ConditionalDenoisingObjectiveConfig, PDDObjectiveConfig
 
-SCORE_KINDS = ("auto", "path", "path-per-mode", "path-per-mode-r", "noise")
-BOUNDARIES = ("auto", "extrapolate", "none")
-LAMBDA_GRIDS = ("uniform", "power")
+
+@attrs.frozen
+class PathScoreKind:
+    """The autograd path score of a run's drift (:class:`PathScore`, PDD Eq. 36) with ``noise_model``
+    (:class:`ScalarNoise`: Eq. 58's σ_λ²Δt; :class:`PerModeNoise`: Σ̃_λ(k), an extension with which the
+    reverse flow is stable, docs/results.md) and, with ``initial_density``, the Gaussian density r_λ
+    of u(t0) (:class:`GaussianInitial`, which B.6 leaves out; no t0 rule is then needed)."""
+
+    noise_model: object
+    initial_density: bool = False
+
+
+@attrs.frozen
+class NoiseHeadKind:
+    """The network's noise prediction: the SA-PDD noise head or the denoiser (:class:`SAPDDScore`, :class:`DenoisingScore`)."""
+
+
+PATH_SCORE = PathScoreKind(ScalarNoise())
+PATH_SCORE_PER_MODE = PathScoreKind(PerModeNoise())
+PATH_SCORE_PER_MODE_WITH_INITIAL = PathScoreKind(PerModeNoise(), initial_density=True)
+NOISE_HEAD = NoiseHeadKind()
 
 
 @attrs.frozen(eq=False)
@@ -125,13 +143,6 @@ def check_lambda(run: TrainedRun, lam: float, name: str = "lam") -> float:
     return float(lam)
 
 
-def lambda_grid(kind: str, lam_start: float, lam_end: float, steps: int) -> torch.Tensor:
-    """A decreasing λ schedule by name: ``uniform`` or ``power`` (ρ = 2, uniform in the cutoff length)."""
-    if kind not in LAMBDA_GRIDS:
-        raise bad_argument("grid", kind, "unknown λ schedule", f"use one of {list(LAMBDA_GRIDS)}", kind=ConfigError)
-    return (uniform_schedule if kind == "uniform" else power_schedule)(lam_start, lam_end, steps)
-
-
 def _check_lam_schedule(run: TrainedRun, lam_schedule: torch.Tensor) -> torch.Tensor:
     grid = check_schedule(lam_schedule)
     check_lambda(run, float(grid[0]), "lam_schedule[0]")
@@ -190,22 +201,14 @@ def run_marginal(run: TrainedRun, frames: int) -> GaussianMarginal:
     return GaussianMarginal.from_autocovariance(autocovariance, frames)
 
 
-def run_score(run: TrainedRun, kind: str = "auto"):
-    """The score of a run's objective (PDD Sec. 3.4 / B.4).
+def run_score(run: TrainedRun, kind: PathScoreKind | NoiseHeadKind | None = None):
+    """The score of a run's objective (PDD Sec. 3.4 / B.4); ``kind`` None chooses as trained.
 
-    ``auto``: the autograd path score of the drift (:class:`PathScore`, Eq. 36) for ``pdd``,
-    with the noise model the run was trained with (``objective.noise_model``; a per-mode run
-    gets ``path-per-mode-r``, since without r_λ its first frame diverges); the noise
-    head (:class:`SAPDDScore`) for ``sa-pdd``; the denoiser (:class:`DenoisingScore`) for
-    ``denoising``. ``path`` or ``noise`` choose explicitly where both exist (``sa-pdd``).
-    ``path-per-mode`` is the path score with the per-mode increment variance Σ̃_λ(k) in place
-    of Eq. 58's scalar σ_λ²Δt (an extension, :class:`PerModeNoise`): with the scalar one
-    the reverse flow grows every mode with α|k|² > β²λ_max(-∂s), see docs/results.md.
-    ``path-per-mode-r`` adds the Gaussian initial density r_λ of u(t0) (:class:`GaussianInitial`,
-    with G(k) from :func:`training_power`), which B.6 leaves out; no t0 rule is then needed.
+    By default: the path score of the drift for ``pdd``, with the noise model the run was trained
+    with (a per-mode run gets r_λ too, since without it its first frame diverges); the noise head
+    for ``sa-pdd``; the denoiser for ``denoising``. A :class:`PathScoreKind` or
+    :class:`NoiseHeadKind` chooses explicitly where both exist (``sa-pdd``).
     """
-    if kind not in SCORE_KINDS:
-        raise bad_argument("score", kind, "unknown score kind", f"use one of {list(SCORE_KINDS)}", kind=ConfigError)
     objective = run.objective
     if isinstance(objective, ConditionalDenoisingObjectiveConfig):
         raise bad_argument(
@@ -214,44 +217,47 @@ def run_score(run: TrainedRun, kind: str = "auto"):
             "a conditional-denoising run models increments given clean states, not whole paths",
             "use `pdd simulate` with it, or a pdd/sa-pdd/denoising run",
         )
-    if kind == "auto":
-        kind = ("path-per-mode-r" if objective.noise_model == "per-mode" else "path") if isinstance(objective, PDDObjectiveConfig) else "noise"
-    if kind.startswith("path"):
+    if kind is None:
+        per_mode = isinstance(objective, PDDObjectiveConfig) and objective.noise_model == "per-mode"
+        kind = (PATH_SCORE_PER_MODE_WITH_INITIAL if per_mode else PATH_SCORE) if isinstance(objective, PDDObjectiveConfig) else NOISE_HEAD
+    if isinstance(kind, PathScoreKind):
         if not objective.trains_drift:
-            raise bad_argument("score", kind, "a denoising run has no drift, so no path score", "use score 'noise' (or 'auto')")
-        noise_model = ScalarNoise() if kind == "path" else PerModeNoise()
-        initial = GaussianInitial(training_power(run), run.delta_lambda) if kind == "path-per-mode-r" else None
-        return PathScore(run.model, run.scheme, run.grid, run.dt, delta_lambda=run.delta_lambda, noise_model=noise_model, initial=initial)
+            raise bad_argument("score", "path", "a denoising run has no drift, so no path score", "use score 'noise' (or 'auto')")
+        initial = GaussianInitial(training_power(run), run.delta_lambda) if kind.initial_density else None
+        return PathScore(run.model, run.scheme, run.grid, run.dt, delta_lambda=run.delta_lambda, noise_model=kind.noise_model, initial=initial)
+    if not isinstance(kind, NoiseHeadKind):
+        raise bad_argument("kind", type(kind).__name__, "is not a score kind", "pass a PathScoreKind, NOISE_HEAD or None (as trained)")
     if objective.trains_drift and not objective.noise_head:
         raise bad_argument("score", "noise", "a pdd run has no noise head", "use score 'path' (or 'auto'), or train with objective 'sa-pdd'")
     network_score = SAPDDScore if objective.noise_head else DenoisingScore
     return network_score(run.model, run.scheme, run.grid, delta_lambda=run.delta_lambda)
 
 
-def run_boundary(kind: str, score, frames: int):
-    """The t0 rule of B.6: ``auto`` extrapolates for path scores whose density omits r_λ, when T >= 3."""
-    if kind not in BOUNDARIES:
-        raise bad_argument("boundary", kind, "unknown boundary rule", f"use one of {list(BOUNDARIES)}", kind=ConfigError)
-    if kind == "extrapolate" and frames < 3:
+def run_boundary(rule: Boundary | None, score, frames: int) -> Boundary | None:
+    """The t0 rule of B.6 to sample ``score`` with: ``rule`` None extrapolates (:func:`extrapolate_t0`) for a
+    path score whose density omits r_λ, when T >= 3; otherwise ``rule`` itself (``no_boundary``: none)."""
+    if rule is extrapolate_t0 and frames < 3:
         raise bad_argument(
             "boundary",
-            kind,
+            "extrapolate",
             f"the t0 extrapolation needs T >= 3 frames, got {frames}",
             "use boundary 'none' (or 'auto') for short paths",
             kind=ShapeError,
         )
-    if kind == "extrapolate" or (kind == "auto" and isinstance(score, PathScore) and score.initial is None and frames >= 3):
-        return extrapolate_t0
-    return None
+    if rule is None:
+        return extrapolate_t0 if isinstance(score, PathScore) and score.initial is None and frames >= 3 else None
+    return None if rule is no_boundary else rule
 
 
 __all__ = [
-    "BOUNDARIES",
-    "LAMBDA_GRIDS",
-    "SCORE_KINDS",
+    "NOISE_HEAD",
+    "NoiseHeadKind",
+    "PATH_SCORE",
+    "PATH_SCORE_PER_MODE",
+    "PATH_SCORE_PER_MODE_WITH_INITIAL",
+    "PathScoreKind",
     "TrainedRun",
     "check_lambda",
-    "lambda_grid",
     "load_run",
     "resolve_device",
     "run_boundary",

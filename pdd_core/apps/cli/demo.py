@@ -14,7 +14,7 @@ import solvers  # noqa: F401  (registers the named samplers and integrators)
 from pdd_core.apps.cli.main import COMMANDS
 from pdd_core.apps.data import generate_dataset
 from pdd_core.apps.data.generate import configure_system
-from pdd_core.apps.evaluation import EvaluationSettings, evaluate_run
+from pdd_core.apps.evaluation import EvaluationSettings, ReverseSampling, evaluate_run
 from pdd_core.apps.runs import load_run, run_marginal
 from pdd_core.apps.training import train
 from pdd_core.data.hdf5_reader import read_metadata
@@ -150,7 +150,7 @@ def _run(args: argparse.Namespace, demo: dict, out: Path) -> int:
     recipe = SAMPLERS.get(SAMPLER)
     sampler = recipe.build(SamplerOptions(reference))
     description = {"sampler": SAMPLER, "sampler_steps": SAMPLER_STEPS, "network_calls": SAMPLER_STEPS * sampler.evaluations_per_step, "lambda_grid": "power", "prior": "data"}
-    sampling = {"sampler": sampler, "lam_schedule_for": lambda start: power_schedule(start, 0.0, SAMPLER_STEPS), "prior": reference, "description": {**description, **recipe.provenance(sampler)}}
+    sampling = ReverseSampling(sampler, lambda start: power_schedule(start, 0.0, SAMPLER_STEPS), prior=reference, description={**description, **recipe.provenance(sampler)})
     settings = EvaluationSettings(lambdas=(0.0, 0.2), **demo["evaluate"])
     stochastic = {"integrator": INTEGRATORS.get("euler-maruyama")(), "noise": True, "generator": generator}  # super-resolution input: samples of p_λ
     deterministic = {"integrator": INTEGRATORS.get("euler")()}

@@ -8,12 +8,13 @@ import time
 from pathlib import Path
 
 import solvers  # noqa: F401  (registers the named integrators)
+from pdd_core.apps.cli.choices import SCORE_KINDS, choose
 from pdd_core.apps.cli.generate import (
     DEFAULT_SAMPLER,
     add_prior_argument,
     add_sampler_arguments,
     add_score_argument,
-    build_lambda_grid,
+    build_lambda_schedule,
     build_prior,
     build_sampler,
     generator_for,
@@ -22,7 +23,7 @@ from pdd_core.apps.cli.generate import (
     uses_marginal,
 )
 from pdd_core.apps.cli.main import COMMANDS
-from pdd_core.apps.evaluation import TASKS, EvaluationSettings, evaluate_run
+from pdd_core.apps.evaluation import TASKS, EvaluationSettings, ReverseSampling, evaluate_run
 from pdd_core.apps.runs import load_run, run_marginal, run_score
 from pdd_core.data.hdf5_reader import read_metadata
 from pdd_core.errors import ConfigError, DataError, bad_argument
@@ -103,8 +104,9 @@ def run(args: argparse.Namespace) -> int:
     if args.sr_input not in SR_INPUTS:
         raise bad_argument("--sr-input", args.sr_input, "unknown coarse input", f"use one of {', '.join(SR_INPUTS)}", kind=ConfigError)
     trained = load_run(args.run_dir)
-    if args.score != "auto":
-        run_score(trained, args.score)  # an unknown kind, or one the run lacks, fails before any work
+    kind = choose(SCORE_KINDS, "--score", args.score, "score kind")
+    if kind is not None:
+        run_score(trained, kind)  # a kind the run lacks fails before any work
     tasks = tuple(task.strip() for task in args.tasks.split(",") if task.strip())
     settings = EvaluationSettings(
         lambdas=_floats(args.lambdas),
@@ -122,10 +124,10 @@ def run(args: argparse.Namespace) -> int:
     frames = read_metadata(args.data).splits[args.split][1]  # generation and super-resolution sample whole reference-length paths
     reference = run_marginal(trained, frames) if not isinstance(trained.objective, ConditionalDenoisingObjectiveConfig) and (uses_marginal(name) or args.prior == "data") else None
     name, sampler = build_sampler(args, reference, default=name)
-    grid_for = lambda start: build_lambda_grid(args, start, trained.config.lam_min, 1000, name)  # noqa: E731
+    grid_for = lambda start: build_lambda_schedule(args, start, trained.config.lam_min, 1000, name)  # noqa: E731
     full_grid = grid_for(trained.config.lam_max)
     description = {"score": args.score, "seed": args.seed, "prior": args.prior, **sampler_settings(args, name, sampler, full_grid)}
-    sampling = {"sampler": sampler, "lam_schedule_for": grid_for, "description": description, "score": args.score, "prior": build_prior(args, reference)}
+    sampling = ReverseSampling(sampler, grid_for, score=kind, prior=build_prior(args, reference), description=description)
     if isinstance(trained.objective, ConditionalDenoisingObjectiveConfig):
         simulation = {"sampler": sampler, "lam_schedule": full_grid, "generator": generator}
     else:

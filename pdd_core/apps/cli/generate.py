@@ -17,10 +17,11 @@ from typing import Any
 import torch
 
 import solvers  # noqa: F401  (registers the named samplers)
+from pdd_core.apps.cli.choices import BOUNDARIES, LAMBDA_SCHEDULES, SCORE_KINDS, choose
 from pdd_core.apps.cli.main import COMMANDS
 from pdd_core.apps.inference import generate_run
 from pdd_core.apps.inference_files import check_output_path, write_inference_file
-from pdd_core.apps.runs import BOUNDARIES, LAMBDA_GRIDS, SCORE_KINDS, TrainedRun, check_lambda, lambda_grid, load_run, run_boundary, run_marginal, run_score
+from pdd_core.apps.runs import TrainedRun, check_lambda, load_run, run_boundary, run_marginal, run_score
 from pdd_core.errors import ConfigError, bad_argument
 from pdd_core.files import OutputLock
 from pdd_core.registry import SAMPLERS
@@ -90,7 +91,7 @@ def add_sampler_arguments(parser: argparse.ArgumentParser, steps_flag: str, step
     parser.add_argument("--sampler", metavar="NAME", help=f"λ-sampler, from the SAMPLERS registry: {', '.join(SAMPLERS.names())} (default: {default})")
     parser.add_argument(steps_flag, type=int, dest="sampler_steps", metavar="K", help=steps_help)
     parser.add_argument(
-        "--grid", dest="lambda_grid", metavar="KIND", help=f"λ schedule: {', '.join(LAMBDA_GRIDS)} (power: uniform in sqrt(λ); default: power for gpc/gpf/gsde, else uniform)"
+        "--grid", dest="lambda_grid", metavar="KIND", help=f"λ schedule: {', '.join(LAMBDA_SCHEDULES)} (power: uniform in sqrt(λ); default: power for gpc/gpf/gsde, else uniform)"
     )
     parser.add_argument("--snr", type=float, help="Langevin signal-to-noise κ of pc (PDD B.6: 0.7 for L96, 0.3 for KF; default: 0.7)")
     parser.add_argument("--corrector-steps", type=int, metavar="M", help="Langevin steps per predictor step of pc (default: 3, PDD B.6) and gpc (default: 1)")
@@ -137,11 +138,12 @@ def build_sampler(args: argparse.Namespace, reference: GaussianMarginal | None =
     return name, recipe.build(options)
 
 
-def build_lambda_grid(args: argparse.Namespace, lam_start: float, lam_end: float, default_steps: int, name: str = DEFAULT_SAMPLER) -> torch.Tensor:
+def build_lambda_schedule(args: argparse.Namespace, lam_start: float, lam_end: float, default_steps: int, name: str = DEFAULT_SAMPLER) -> torch.Tensor:
     """The λ schedule of ``--steps``/``--grid``; the Gaussian samplers default to 25 steps on the power grid."""
     gaussian = uses_marginal(name)
     steps = (GAUSSIAN_SAMPLER_STEPS if gaussian else default_steps) if args.sampler_steps is None else args.sampler_steps
-    return lambda_grid(args.lambda_grid or ("power" if gaussian else "uniform"), lam_start, lam_end, steps)
+    schedule = choose(LAMBDA_SCHEDULES, "--grid", args.lambda_grid or ("power" if gaussian else "uniform"), "λ schedule")
+    return schedule(lam_start, lam_end, steps)
 
 
 def add_prior_argument(parser: argparse.ArgumentParser) -> None:
@@ -231,9 +233,10 @@ def run(args: argparse.Namespace) -> int:
     lam_end = trained.config.lam_min
     if lam_max <= lam_end:
         raise bad_argument("--lambda-max", lam_max, f"must exceed the run's lam_min ({lam_end:g}), where sampling ends", "pass a larger --lambda-max")
-    lam_schedule = build_lambda_grid(args, lam_max, lam_end, DEFAULT_SAMPLER_STEPS, name)
-    score = run_score(trained, args.score)
-    rule = run_boundary(args.boundary, score, args.frames)
+    lam_schedule = build_lambda_schedule(args, lam_max, lam_end, DEFAULT_SAMPLER_STEPS, name)
+    kind, boundary = choose(SCORE_KINDS, "--score", args.score, "score kind"), choose(BOUNDARIES, "--boundary", args.boundary, "boundary rule")
+    score = run_score(trained, kind)
+    rule = run_boundary(boundary, score, args.frames)
     reference = run_marginal(trained, args.frames) if uses_marginal(name) or args.prior == "data" else None
     name, sampler = build_sampler(args, reference)
     prior = build_prior(args, reference)
@@ -248,8 +251,8 @@ def run(args: argparse.Namespace) -> int:
             sampler=sampler,
             lam_schedule=lam_schedule,
             generator=generator_for(trained, args.seed),
-            score=args.score,
-            boundary=args.boundary,
+            score=kind,
+            boundary=boundary,
             prior=prior,
             batch_size=args.batch_size,
             progress=not args.no_progress,
@@ -272,4 +275,4 @@ def run(args: argparse.Namespace) -> int:
 
 COMMANDS["generate"] = (HELP, add_arguments, run)
 
-__all__ = ["add_common_arguments", "add_prior_argument", "add_sampler_arguments", "build_lambda_grid", "build_prior", "build_sampler", "locked_output", "run", "sampler_name", "uses_marginal"]
+__all__ = ["add_common_arguments", "add_prior_argument", "add_sampler_arguments", "build_lambda_schedule", "build_prior", "build_sampler", "locked_output", "run", "sampler_name", "uses_marginal"]

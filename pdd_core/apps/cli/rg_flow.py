@@ -19,7 +19,7 @@ from tqdm import tqdm
 
 from pdd_core.apps.cli.data import parse_setting
 from pdd_core.apps.cli.main import COMMANDS
-from pdd_core.apps.cli.rg_flow_learned import check_learn_args, run_learned
+from pdd_core.apps.cli.rg_flow_learned import check_learn_args, lattice_sampler_names, run_learned
 from pdd_core.apps.cli.rg_flow_output import record_header, save_figure, save_json
 from pdd_core.apps.data.generate import burn_in_frames, configure_system
 from pdd_core.apps.lattice import Bootstrap, Jackknife, compare_flows, flow_estimators, iter_flow, mean_estimate, rdm_fourier
@@ -116,7 +116,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     learn.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default: 1e-3)")
     learn.add_argument("--preset", default="tiny", choices=("tiny", "small"), help="U-Net size preset (default: tiny)")
     learn.add_argument("--n-learned", type=int, default=128, metavar="N", help="reverse-SDE samples of the learned flow (default: 128)")
-    learn.add_argument("--sampler", choices=("etd", "em"), default="etd", help="λ-sampler of the reverse SDE: etd (PDD Eq. 66) or em (Eq. 11) (default: etd)")
+    learn.add_argument("--sampler", choices=lattice_sampler_names(), default="etd", help="a registered λ-sampler of the reverse SDE (default: etd, PDD Eq. 66)")
     learn.add_argument("--stiffness", type=float, default=0.2, metavar="Z", help="κ_max Δt of the lattice stage (default: 0.2)")
     learn.add_argument("--zero-mode-sampler-steps", type=int, default=200, metavar="S", help="reverse-SDE steps of the zero mode over [t_split, t_max] (default: 200)")
     learn.add_argument("--split-tolerance", type=float, default=0.02, metavar="R", help="data left in non-zero modes at t_split, in noise units (default: 0.02)")

@@ -9,7 +9,7 @@ import argparse
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -24,11 +24,16 @@ from pdd_core.apps.lattice.warm_start import WarmStartStudy, warm_start_study
 from pdd_core.config import tagged, to_dict
 from pdd_core.errors import ConfigError, bad_argument
 from pdd_core.metrics.chain_statistics import DEFAULT_HOLD
-from pdd_core.registry import SCHEMES
-from solvers import ETDPredictor, ReverseEulerMaruyama
+from pdd_core.registry import SAMPLERS, SCHEMES
+from pdd_core.sampler_recipe import SamplerOptions
 
-# The reverse-SDE λ-samplers of PDD (Eq. 66 and Eq. 11); both treat the score explicitly.
-SAMPLERS: dict[str, Callable[[], Any]] = {"etd": ETDPredictor, "em": ReverseEulerMaruyama}
+
+def lattice_sampler_names() -> list[str]:
+    """The registered λ-samplers that need no Gaussian marginal of training paths (the lattice has none)."""
+    import solvers  # noqa: F401  (registers the named samplers)
+
+    return [name for name in SAMPLERS.names() if not SAMPLERS.get(name).marginal]
+
 # Fixed stream ids of the learned run: training, sampling and the exact flow draw independent noise.
 TRUE_FLOW_STREAM, SAMPLING_STREAM, HMC_STUDY_STREAM = 1, 4, 5
 CONVENTIONS = (
@@ -103,7 +108,7 @@ def run_learned(
     started = time.perf_counter()
     model = train_inverse_rg(samples, grid, scheme, out / "model", times, settings, progress=progress)
     training_seconds = time.perf_counter() - started
-    sampler = SAMPLERS[args.sampler]()
+    sampler = SAMPLERS.get(args.sampler).build(SamplerOptions())
     print(f"sampling {args.n_learned} learned paths ({model.lattice_steps(args.stiffness)} lattice steps over [0, t_split])", file=sys.stderr)
     generator = _generator(args.seed, SAMPLING_STREAM)
     learned = model.sample_flow(args.n_learned, ts, sampler, generator, stiffness=args.stiffness, zero_mode_steps=args.zero_mode_sampler_steps, progress=progress)
@@ -123,8 +128,25 @@ def run_learned(
         # The t = 0 samples cost the whole reverse path; recording the other ts on the way is nearly free.
         study = warm_start_study(system, learned.samples[0.0], learned.seconds, rng, production_trajectories=args.hmc_trajectories)
 
-    record = {
-        **record_header("pdd rg-flow --learn", args, system, grid),
+    record = _record(args, system, scheme, ts, samples, hmc, resampler, times, settings, training_seconds, out, learned, true_points, learned_points, comparison)
+    if study is not None:
+        start = {"start_fields": "learned reverse-SDE samples at t = 0", "training_seconds_not_charged": training_seconds}
+        record["hmc_warm_start"] = {**start, **study.to_json()}
+    save_json(out / "learned_flow.json", record)
+    theory = f"phi4 L={system.L:g} N={system.N} m²={system.m2:g} λ={system.lam:g}, M={args.mass:g}"
+    save_figure(out / "learned_flow.png", flow_figure(estimators, f"learned vs exact Carosso flow, {theory}"))
+    fields = {"true": {t: true[t][0] for t in snapshots}, "learned": {t: learned.samples[t][0] for t in snapshots}}
+    save_figure(out / "learned_fields.png", fields_figure(fields, snapshots, f"one sample along the exact and the learned flow ({theory})"))
+    save_figure(out / "learned_difference.png", difference_figure(comparison, f"learned − exact, {theory}"))
+
+    _print_summary(args, samples, hmc, training_seconds, learned, comparison, study, out)
+    return 0
+
+
+def _record(args, system, scheme, ts, samples, hmc, resampler, times, settings, training_seconds, out: Path, learned, true_points, learned_points, comparison) -> dict[str, Any]:
+    """The JSON record of a learned flow (learned_flow.json)."""
+    return {
+        **record_header("pdd rg-flow --learn", args, system, system.grid),
         "scheme": tagged(scheme, SCHEMES),
         "mass_M": args.mass,
         "ts": ts,
@@ -146,16 +168,10 @@ def run_learned(
         "learned_flow": [point.to_json() for point in learned_points],
         "comparison": comparison,
     }
-    if study is not None:
-        start = {"start_fields": "learned reverse-SDE samples at t = 0", "training_seconds_not_charged": training_seconds}
-        record["hmc_warm_start"] = {**start, **study.to_json()}
-    save_json(out / "learned_flow.json", record)
-    theory = f"phi4 L={system.L:g} N={system.N} m²={system.m2:g} λ={system.lam:g}, M={args.mass:g}"
-    save_figure(out / "learned_flow.png", flow_figure(estimators, f"learned vs exact Carosso flow, {theory}"))
-    fields = {"true": {t: true[t][0] for t in snapshots}, "learned": {t: learned.samples[t][0] for t in snapshots}}
-    save_figure(out / "learned_fields.png", fields_figure(fields, snapshots, f"one sample along the exact and the learned flow ({theory})"))
-    save_figure(out / "learned_difference.png", difference_figure(comparison, f"learned − exact, {theory}"))
 
+
+def _print_summary(args, samples, hmc, training_seconds: float, learned, comparison, study, out: Path) -> None:
+    """The few lines a user reads after the run."""
     print(f"HMC: {samples.shape[0]} training samples, acceptance {hmc['acceptance_rate']:.3f}; trained in {training_seconds:.0f} s, sampled {args.n_learned} in {learned.seconds:.0f} s")
     print("learned vs exact Carosso flow (RDM 5.20), value±error, difference in combined σ:")
     print("\n".join(summary_lines(comparison)))
@@ -163,7 +179,6 @@ def run_learned(
         print(f"HMC from the {args.n_learned} learned samples (warm) against plain HMC at equal wall time (RDM 1.2, 5.4; training not charged):")
         print("\n".join(warm_start_lines(study)))
     print(f"wrote {(out / 'learned_flow.json').resolve()} and the plots in {out.resolve()}")
-    return 0
 
 
-__all__ = ["SAMPLERS", "check_learn_args", "run_learned", "warm_start_lines"]
+__all__ = ["check_learn_args", "lattice_sampler_names", "run_learned", "warm_start_lines"]

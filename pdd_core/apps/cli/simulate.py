@@ -11,7 +11,7 @@ from pdd_core.apps.cli.generate import (
     DEFAULT_SAMPLER_STEPS,
     add_common_arguments,
     add_sampler_arguments,
-    build_lambda_grid,
+    build_lambda_schedule,
     build_sampler,
     check_common,
     check_count,
@@ -158,7 +158,7 @@ def _simulate(args: argparse.Namespace, trained, inputs, data, lam: float, basel
     if baseline:
         # The baseline samples single increments given clean states: no data marginal to build around.
         name, sampler = build_sampler(args, default="pc")
-        lam_schedule = build_lambda_grid(args, trained.config.lam_max, trained.config.lam_min, DEFAULT_SAMPLER_STEPS, name)
+        lam_schedule = build_lambda_schedule(args, trained.config.lam_max, trained.config.lam_min, DEFAULT_SAMPLER_STEPS, name)
         settings.update(sampler_settings(args, name, sampler, lam_schedule))
         options.update(sampler=sampler, lam_schedule=lam_schedule)
         method = f"the conditional baseline with {name} ({lam_schedule.numel() - 1} λ steps per step)"

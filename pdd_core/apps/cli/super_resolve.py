@@ -7,12 +7,13 @@ import math
 import sys
 import time
 
+from pdd_core.apps.cli.choices import BOUNDARIES, SCORE_KINDS, choose
 from pdd_core.apps.cli.generate import (
     PAPER_DELTA_LAMBDA,
     add_common_arguments,
     add_sampler_arguments,
     add_score_argument,
-    build_lambda_grid,
+    build_lambda_schedule,
     build_sampler,
     check_common,
     check_count,
@@ -27,7 +28,7 @@ from pdd_core.apps.cli.generate import (
 from pdd_core.apps.cli.main import COMMANDS
 from pdd_core.apps.inference import super_resolve_run
 from pdd_core.apps.inference_files import read_paths, write_inference_file
-from pdd_core.apps.runs import BOUNDARIES, check_lambda, load_run, run_boundary, run_marginal, run_score
+from pdd_core.apps.runs import check_lambda, load_run, run_boundary, run_marginal, run_score
 from pdd_core.errors import ConfigError, DataError, bad_argument
 
 HELP = "super-resolve coarse paths at λ_from to λ = 0 with a trained run (PDD Algorithm 3)"
@@ -119,10 +120,11 @@ def run(args: argparse.Namespace) -> int:
             "--input", args.input, f"has frames {inputs.metadata.dt:g} apart, the run's Δt is {trained.dt:g}", "simulate with --save-every 1", kind=DataError
         )
     coarse = trained.scheme.coarse_grain(inputs.u, trained.grid, lam_from) if args.coarse_grain else inputs.u
-    lam_schedule = build_lambda_grid(args, lam_from, lam_end, max(1, round((lam_from - lam_end) / PAPER_DELTA_LAMBDA)), name)
+    lam_schedule = build_lambda_schedule(args, lam_from, lam_end, max(1, round((lam_from - lam_end) / PAPER_DELTA_LAMBDA)), name)
     name, sampler = build_sampler(args, run_marginal(trained, coarse.shape[1]) if uses_marginal(name) else None)
-    score = run_score(trained, args.score)
-    rule = run_boundary(args.boundary, score, coarse.shape[1])
+    kind, boundary = choose(SCORE_KINDS, "--score", args.score, "score kind"), choose(BOUNDARIES, "--boundary", args.boundary, "boundary rule")
+    score = run_score(trained, kind)
+    rule = run_boundary(boundary, score, coarse.shape[1])
     with locked_output(args) as out:
         if not args.no_progress:
             method = f"{name} ({lam_schedule.numel() - 1} λ steps, {type(score).__name__})"
@@ -133,8 +135,8 @@ def run(args: argparse.Namespace) -> int:
             sampler=sampler,
             lam_schedule=lam_schedule,
             generator=generator_for(trained, args.seed),
-            score=args.score,
-            boundary=args.boundary,
+            score=kind,
+            boundary=boundary,
             batch_size=args.batch_size,
             progress=not args.no_progress,
         )

@@ -20,8 +20,6 @@ A second process asking for the same ``OUT.h5`` meanwhile is refused (``OUT.h5.l
 from __future__ import annotations
 
 import errno
-import hashlib
-import io
 import json
 import math
 import os
@@ -33,28 +31,21 @@ from pathlib import Path
 from typing import Any
 
 import attrs
-import h5py
 import numpy as np
 from tqdm import tqdm
 
+from pdd_core.apps.data.chunks import Chunk, assemble, chunk_is_complete, to_storage, write_chunk
 from pdd_core.config import from_dict, to_dict
 from pdd_core.data.hdf5_layout import (
-    CHECKSUM_ATTRIBUTE,
     FORMAT_VERSION,
     PARTIAL_SUFFIX,
     SPLITS,
-    STORAGE_DTYPE,
-    ChannelStatistics,
     DatasetMetadata,
     config_json,
-    create_split,
-    split_checksum,
-    write_attributes,
 )
 from pdd_core.data.presets import DatasetPreset
-from pdd_core.errors import ArgumentError, ConfigError, PDDError, ShapeError, bad_argument
-from pdd_core.files import OutputLock, check_output_file, fsync_directory, fsync_file, open_work_directory, temporary_name, write_bytes_atomically, write_errors
-from pdd_core.grid import Grid
+from pdd_core.errors import ConfigError, PDDError, ShapeError, bad_argument
+from pdd_core.files import OutputLock, check_output_file, fsync_directory, open_work_directory, temporary_name, write_errors
 from pdd_core.protocols import System
 from pdd_core.registry import SYSTEMS
 from pdd_core.version import __version__
@@ -65,23 +56,8 @@ MAX_CHUNK_PATHS = 128
 # Burn-in runs in blocks of frames that are discarded, so memory never grows with it.
 MIN_BURN_IN_BLOCK = 16
 BURN_IN_BAR_BLOCKS = 8
-CHUNK_DATASET = "paths"
-CHUNK_CHECKSUM = "sha256"
 
 ChunkCallback = Callable[[str, int], None]
-
-
-@attrs.frozen
-class Chunk:
-    """One unit of work: ``n_paths`` samples of ``split``, the ``index``-th chunk of it."""
-
-    split: str
-    index: int
-    n_paths: int
-
-    @property
-    def file_name(self) -> str:
-        return f"{self.split}-{self.index:06d}.h5"
 
 
 @attrs.frozen
@@ -261,14 +237,14 @@ def generate_dataset(
             open_work_directory(partial, request, overwrite, command="pdd data generate", what="out_path")
             chunks = plan_chunks(sizes, chunk_paths)
             out_frames = stored_frames(system, chosen.n_frames)
-            done = {chunk for chunk in chunks if _chunk_is_complete(partial / chunk.file_name, chunk, out_frames, system.grid)}
+            done = {chunk for chunk in chunks if chunk_is_complete(partial / chunk.file_name, chunk, out_frames, system.grid)}
             _draw_missing(system, system_name, preset_name, chosen.n_frames, seed, partial, chunks, done, sizes, progress, on_chunk)
             provenance = {"seed": seed, "preset": preset_name, "chunk_paths": chunk_paths, "pdd_version": __version__}
             base = DatasetMetadata(system_name, canonical_config, float(system.dt), system.grid, (), (), {}, **provenance)
             _check_free_space(partial, chunks)
             assembly = temporary_name(partial / "assembled.h5")
             try:
-                metadata = _assemble(partial, assembly, chunks, out_frames, base)
+                metadata = assemble(partial, assembly, chunks, out_frames, base)
                 os.replace(assembly, target)
             except BaseException:
                 assembly.unlink(missing_ok=True)
@@ -323,13 +299,13 @@ def _generate_chunk(system: System, system_name: str, chunk: Chunk, n_frames: in
     """Draw one chunk from its own generator and save it in ``partial``."""
     try:
         paths = draw_paths(system, chunk.n_paths, n_frames, chunk_generator(seed, chunk.split, chunk.index), progress)
-        stored = _to_storage(paths, system_name, chunk)
+        stored = to_storage(paths, system_name, chunk)
     except PDDError:
         # A bad shape or a blow-up recurs on every re-run of this request, so there is
         # nothing worth resuming: clear the way for a corrected command.
         shutil.rmtree(partial)
         raise
-    _write_chunk(partial / chunk.file_name, stored, system.grid)
+    write_chunk(partial / chunk.file_name, stored, system.grid)
 
 
 def _check_seed(seed: Any) -> None:
@@ -340,88 +316,6 @@ def _check_seed(seed: Any) -> None:
 def _check_count(name: str, value: Any, *, minimum: int) -> None:
     if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < minimum:
         raise bad_argument(name, value, f"must be an integer >= {minimum}", f"pass {name} >= {minimum}")
-
-
-def _chunk_checksum(file: h5py.File) -> str:
-    """SHA-256 of a chunk file's stored paths and statistics: what must be intact to trust it."""
-    digest = hashlib.sha256(split_checksum(file[CHUNK_DATASET]).encode())
-    for name in ("count", "mean", "m2"):
-        digest.update(np.asarray(file.attrs[name], dtype=np.float64).tobytes())
-    return digest.hexdigest()
-
-
-def _chunk_is_complete(path: Path, chunk: Chunk, n_frames: int, grid: Grid) -> bool:
-    """Whether ``path`` is this chunk, whole: its shape right and its checksum matching its bytes."""
-    if not path.exists():
-        return False
-    try:
-        with h5py.File(path, "r") as file:
-            shape_ok = file[CHUNK_DATASET].shape == (chunk.n_paths, n_frames, grid.channels, *grid.shape)
-            return shape_ok and file.attrs.get(CHUNK_CHECKSUM) == _chunk_checksum(file)
-    except (OSError, KeyError, ValueError, TypeError):
-        return False
-
-
-def _to_storage(paths: np.ndarray, system_name: str, chunk: Chunk) -> np.ndarray:
-    with np.errstate(over="ignore"):  # values beyond the float32 range become inf and are reported below
-        stored = paths.astype(STORAGE_DTYPE)
-    if not np.isfinite(stored).all():
-        raise bad_argument(
-            f"{system_name} paths ({chunk.split} chunk {chunk.index})",
-            "non-finite values",
-            "the integration blew up or left the float32 range",
-            "reduce the system's time step or check its parameters",
-            kind=ArgumentError,
-        )
-    return stored
-
-
-def _write_chunk(path: Path, paths: np.ndarray, grid: Grid) -> None:
-    """Write one finished chunk with its train statistics and checksum; it appears atomically.
-
-    The HDF5 file is built in memory and written with plain file writes, so a full disk is an
-    ordinary OSError rather than a cascade of HDF5 errors.
-    """
-    statistics = ChannelStatistics.of(paths)
-    buffer = io.BytesIO()
-    with h5py.File(buffer, "w") as file:
-        create_split(file, CHUNK_DATASET, paths.shape[0], paths.shape[1], grid)[...] = paths
-        file.attrs["count"] = np.int64(statistics.count)
-        file.attrs["mean"] = np.asarray(statistics.mean, dtype=np.float64)
-        file.attrs["m2"] = np.asarray(statistics.m2, dtype=np.float64)
-        file.attrs[CHUNK_CHECKSUM] = _chunk_checksum(file)
-    write_bytes_atomically(path, buffer.getbuffer())
-
-
-def _assemble(partial: Path, assembly: Path, chunks: list[Chunk], n_frames: int, base: DatasetMetadata) -> DatasetMetadata:
-    """Build the final file from the chunk files in a fixed order, copying compressed chunks verbatim."""
-    grid = base.grid
-    statistics = ChannelStatistics(0, (), ())
-    splits: dict[str, tuple[int, ...]] = {}
-    zeros = (0,) * (2 + grid.ndim)
-    with h5py.File(assembly, "w") as out:
-        for split in SPLITS:
-            parts = [chunk for chunk in chunks if chunk.split == split]
-            dataset = create_split(out, split, sum(chunk.n_paths for chunk in parts), n_frames, grid)
-            splits[split] = dataset.shape
-            row = 0
-            for chunk in parts:
-                with h5py.File(partial / chunk.file_name, "r") as source:
-                    paths = source[CHUNK_DATASET]
-                    for index in range(chunk.n_paths):
-                        filter_mask, raw = paths.id.read_direct_chunk((index, *zeros))
-                        dataset.id.write_direct_chunk((row, *zeros), raw, filter_mask)
-                        row += 1
-                    if split == "train":
-                        attributes = source.attrs
-                        statistics = statistics.merge(
-                            ChannelStatistics(int(attributes["count"]), tuple(attributes["mean"].tolist()), tuple(attributes["m2"].tolist()))
-                        )
-            dataset.attrs[CHECKSUM_ATTRIBUTE] = split_checksum(dataset)
-        metadata = attrs.evolve(base, mean=statistics.mean, std=statistics.std, splits=splits)
-        write_attributes(out, metadata)
-    fsync_file(assembly)
-    return metadata
 
 
 __all__ = [

@@ -24,19 +24,18 @@ import math
 import os
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import attrs
-import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
 from pdd_core.apps.training import distributed
+from pdd_core.apps.training.batches import LAMBDAS, NOISE, batches, draw_lambda, open_data, stream_seed, whole_paths
 from pdd_core.apps.training.checkpoint import CONFIG_NAME, LOG_NAME, checkpoint_path, load_checkpoint, save_checkpoint, truncate_log, write_text_atomically
+from pdd_core.apps.training.network_view import NetworkView, TrainingNetwork
 from pdd_core.config import to_dict
 from pdd_core.errors import ConfigError, PDDError, ShapeError, bad_argument
 from pdd_core.files import OutputLock, check_parent, write_errors
@@ -46,10 +45,7 @@ from pdd_core.training.config import TrainConfig, config_from_dict, config_to_di
 from pdd_core.training.ema import EMA
 from pdd_core.training.models import DEFAULT_PRESETS, MODELS, build_model
 from pdd_core.training.objective_config import ConditionalDenoisingObjectiveConfig
-from pdd_core.training.objectives import sample_lambda
 
-# Stream tags of the per-step seeds: independent streams for each kind of draw.
-INDICES, LAMBDAS, NOISE, WINDOWS = 1, 2, 3, 4
 # Paths used to measure the increment scale of the conditional baseline (i.i.d. paths, so the first ones do).
 SCALE_PATHS = 1024
 
@@ -71,122 +67,6 @@ class TrainResult:
     @property
     def steps_per_second(self) -> float:
         return self.steps_taken / self.seconds if self.seconds > 0 else float("nan")
-
-
-def stream_seed(seed: int, stream: int, step: int) -> int:
-    """A 64-bit seed for draw ``stream`` of step ``step``: ``SeedSequence((seed, stream), spawn_key=(step,))``."""
-    return int(np.random.SeedSequence((seed, stream), spawn_key=(step,)).generate_state(1, np.uint64)[0])
-
-
-def global_indices(seed: int, step: int, n_paths: int, batch: int) -> np.ndarray:
-    """The path indices of step ``step``'s global batch (distinct, in draw order)."""
-    rng = np.random.default_rng(np.random.SeedSequence((seed, INDICES), spawn_key=(step,)))
-    return rng.choice(n_paths, size=batch, replace=False)
-
-
-def draw_lambda(batch: int, generator: torch.Generator, lam_min: float, lam_max: float) -> torch.Tensor:
-    """λ per sample, float64 ``[B]``: U(lam_min, lam_max), or the fixed value when they are equal."""
-    if lam_min == lam_max:
-        return torch.full((batch,), float(lam_min), dtype=torch.float64)
-    return sample_lambda(batch, generator, lam_min, lam_max)
-
-
-class TrainingNetwork(nn.Module):
-    """One ``forward`` for both heads, so DDP sees every call; bf16 autocast wraps only the network.
-
-    The outputs are cast back to the dtype of the history, so the loss (and, later, the
-    autograd path score) is never computed in reduced precision (PDD B.3 uses fp16 AMP; here
-    only bfloat16 is offered, whose range cannot overflow).
-    """
-
-    def __init__(self, network: nn.Module, bf16: bool):
-        super().__init__()
-        self.network = network
-        self.bf16 = bf16
-
-    def forward(self, history: torch.Tensor, lam: torch.Tensor, with_noise: bool = False):
-        with torch.autocast(device_type=history.device.type, dtype=torch.bfloat16, enabled=self.bf16):
-            outputs = self.network.forward_with_noise(history, lam) if with_noise else (self.network(history, lam),)
-        outputs = tuple(output.to(history.dtype) for output in outputs)
-        return outputs if with_noise else outputs[0]
-
-
-@attrs.frozen(eq=False)
-class NetworkView:
-    """What an objective calls: ``view(history, lam)``, ``view.forward_with_noise``, ``view.window``."""
-
-    module: nn.Module
-    window: int
-
-    def __call__(self, history: torch.Tensor, lam: torch.Tensor) -> torch.Tensor:
-        return self.module(history, lam)
-
-    def forward_with_noise(self, history: torch.Tensor, lam: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.module(history, lam, True)
-
-
-class StepSamples(Dataset):
-    """Item ``(step, index)`` -> path ``index`` as drawn at ``step`` (its sub-path window, if any)."""
-
-    def __init__(self, data):
-        self.data = data
-
-    def __len__(self) -> int:
-        return len(self.data)
-
-    def __getitem__(self, key: tuple[int, int]) -> torch.Tensor:
-        step, index = key
-        if hasattr(self.data, "set_epoch"):
-            self.data.set_epoch(step)
-        return self.data[index]
-
-
-def step_rows(config: TrainConfig, context: distributed.Context, n_paths: int, first_step: int) -> Iterator[list[tuple[int, int]]]:
-    """For steps first_step..config.steps: this rank's ``(step, index)`` keys of the global batch."""
-    rows = context.rows(config.batch_size)
-    for step in range(first_step, config.steps + 1):
-        yield [(step, int(index)) for index in global_indices(config.seed, step, n_paths, config.batch_size)[rows]]
-
-
-def batches(data, config: TrainConfig, context: distributed.Context, first_step: int) -> Iterator[torch.Tensor]:
-    """This rank's rows ``[n_r, T, C, *space]`` of every step's global batch, in step order."""
-    keys = step_rows(config, context, len(data), first_step)
-    if config.num_workers == 0:
-        samples = StepSamples(data)
-        for step_keys in keys:
-            yield torch.stack([samples[key] for key in step_keys])
-        return
-    # The loader prefetches the next steps' rows in worker processes while this step trains.
-    yield from DataLoader(StepSamples(data), batch_sampler=keys, num_workers=config.num_workers)
-
-
-def _whole_paths(data):
-    """The training split with whole paths instead of random windows (a ``PathDataset``), else ``data`` itself."""
-    from pdd_core.apps.data.dataset import PathDataset
-
-    if isinstance(data, PathDataset) and data.window is not None:
-        return PathDataset(data.path, data.split)
-    return data
-
-
-def open_data(config: TrainConfig):
-    """The dataset file of the config as a ``PathDataset`` (standardised, PDD A.2)."""
-    from pdd_core.apps.data.dataset import PathDataset
-    from pdd_core.data.hdf5_reader import read_metadata
-
-    if config.data is None:
-        raise bad_argument("data", None, "no training data", "set data = 'FILE.h5' in the config (or --data FILE.h5)", kind=ConfigError)
-    stored_frames = read_metadata(config.data).splits[config.split][1]
-    if config.frames is not None and config.frames > stored_frames:
-        raise bad_argument(
-            "frames",
-            config.frames,
-            f"exceeds the T={stored_frames} frames of the paths in {config.data}",
-            f"use frames <= {stored_frames}, or leave it unset for whole paths",
-            kind=ConfigError,
-        )
-    window_seed = int(np.random.SeedSequence((config.seed, WINDOWS)).generate_state(1, np.uint32)[0])
-    return PathDataset(config.data, config.split, window=config.frames, rng_seed=window_seed)
 
 
 def measure_increment_scale(data) -> tuple[float, ...]:
@@ -427,23 +307,33 @@ def _run(config: TrainConfig, run_dir: Path, record: dict[str, Any] | None, data
             global_loss, grad_norm = _gradient(objective, view, u0, step, config, context, device, parameters)
             _finite_or_stop("loss", global_loss, step, run_dir, saved_step)
             _finite_or_stop("gradient norm", float(grad_norm), step, run_dir, saved_step)
-            if config.grad_clip is not None:
-                torch.nn.utils.clip_grads_with_norm_(parameters, config.grad_clip, grad_norm)
-            optimizer.step()
-            optimizer.zero_grad(set_to_none=True)
-            ema.update()
+            _update(config, optimizer, ema, parameters, grad_norm)
             last_loss = global_loss
             bar.update(1)
             if step % config.log_every == 0:
                 bar.set_postfix(loss=f"{global_loss:.4g}", refresh=False)
-                if log is not None:
-                    entry = {"step": step, "loss": global_loss, "lr": optimizer.param_groups[0]["lr"], "grad_norm": float(grad_norm)}
-                    log.write(json.dumps({**entry, "time": elapsed + time.perf_counter() - started}) + "\n")
+                _log_step(log, step, global_loss, optimizer, grad_norm, elapsed + time.perf_counter() - started)
             if step % config.checkpoint_every == 0 or step == config.steps:
                 save(step, global_loss)
                 saved_step = step
     steps_taken = max(0, config.steps - first_step + 1)
     return TrainResult(run_dir=run_dir, step=first_step - 1 + steps_taken, loss=last_loss, steps_taken=steps_taken, seconds=time.perf_counter() - started)
+
+
+def _update(config: TrainConfig, optimizer, ema: EMA, parameters, grad_norm: torch.Tensor) -> None:
+    """Clip (if set), step the optimizer and the EMA of the weights."""
+    if config.grad_clip is not None:
+        torch.nn.utils.clip_grads_with_norm_(parameters, config.grad_clip, grad_norm)
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+    ema.update()
+
+
+def _log_step(log, step: int, loss: float, optimizer, grad_norm: torch.Tensor, seconds: float) -> None:
+    """One line of log.jsonl (rank 0 only: other ranks pass ``log=None``)."""
+    if log is not None:
+        entry = {"step": step, "loss": loss, "lr": optimizer.param_groups[0]["lr"], "grad_norm": float(grad_norm), "time": seconds}
+        log.write(json.dumps(entry) + "\n")
 
 
 def _seeded_network(config: TrainConfig, grid) -> nn.Module:
@@ -475,7 +365,7 @@ def _data_statistics(record: dict[str, Any] | None, data, grid, config: TrainCon
         power = dataset_power(data, grid)
     autocovariance = record.get("data_autocovariance") if record is not None else None
     if autocovariance is None and context.is_main:
-        autocovariance = dataset_autocovariance(_whole_paths(data), grid)
+        autocovariance = dataset_autocovariance(whole_paths(data), grid)
     return power, autocovariance
 
 
@@ -512,12 +402,7 @@ def _gradient(objective, view, u0: torch.Tensor, step: int, config: TrainConfig,
 
 __all__ = [
     "DivergenceError",
-    "NetworkView",
     "TrainResult",
-    "TrainingNetwork",
-    "draw_lambda",
-    "global_indices",
     "resolve_config",
-    "stream_seed",
     "train",
 ]

@@ -30,6 +30,9 @@ RESUMABLE_FIELDS: tuple[str, ...] = ("steps", "log_every", "checkpoint_every", "
 class ModelConfig:
     """Which network: a ``MODELS`` name, a size preset and constructor keyword overrides.
 
+    Like the scheme, a model is a table tagged by ``name`` whose variants are an open registry
+    (``MODELS``; its keyword arguments are the ``overrides``); the name is checked against the
+    registry when training starts, after plug-ins have registered.
     ``channels``, ``ndim`` and ``window`` come from the data and :attr:`TrainConfig.window`;
     the noise head is switched on for the ``sa-pdd`` objective. ``preset`` defaults to
     ``small`` for the networks; ``linear`` has no presets (its one keyword is ``lam_nodes``).

@@ -19,6 +19,7 @@ from tqdm import tqdm
 
 from pdd_core.apps.cli.data import parse_setting
 from pdd_core.apps.cli.main import COMMANDS
+from pdd_core.apps.cli.rg_flow_cnf import add_flow_arguments, check_flow_args, run_flow_sampler, run_flows
 from pdd_core.apps.cli.rg_flow_learned import check_learn_args, lattice_sampler_names, run_learned
 from pdd_core.apps.cli.rg_flow_output import record_header, save_figure, save_json
 from pdd_core.apps.data.generate import burn_in_frames, configure_system
@@ -125,6 +126,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     study_help = "also start one HMC chain from each learned t = 0 sample and compare τ_int, burn-in and effective samples with plain HMC at equal cost (RDM 1.2, 5.4)"
     learn.add_argument("--hmc-study", action="store_true", help=study_help)
     learn.add_argument("--hmc-trajectories", type=int, default=1000, metavar="T", help="plain-HMC production trajectories per chain of --hmc-study (default: 1000)")
+    add_flow_arguments(parser)
 
 
 def _schemes(args: argparse.Namespace) -> list[str]:
@@ -219,10 +221,15 @@ def _summary_line(point: Any) -> str:
 
 def run(args: argparse.Namespace) -> int:
     _check_args(args)
+    check_flow_args(args)
+    if args.learn or args.flow or args.flow_sampler:
+        torch.set_num_threads(args.threads)
     if args.learn:
         check_learn_args(args)
-        torch.set_num_threads(args.threads)
-    names = ["carosso"] if args.learn else _schemes(args)
+    if args.flow_sampler:
+        with locked_directory(args.out) as out:
+            return run_flow_sampler(args, out)
+    names = ["carosso"] if args.learn or args.flow else _schemes(args)
     ts = check_times(args.ts if args.ts is not None else DEFAULT_TS)
     snapshots = check_times(args.snapshot_ts) if args.snapshot_ts is not None else snapshot_times(ts)
     ts = check_times([*ts, *snapshots])
@@ -242,6 +249,8 @@ def _run(args: argparse.Namespace, names, ts, snapshots, settings, system, schem
     samples, hmc = sample_uv(system, args.n_samples, args.chains, np.random.default_rng([args.seed, 0]), progress)
     if args.learn:
         return run_learned(args, system, schemes["carosso"], ts, snapshots, samples, hmc, resampler, out)
+    if args.flow:
+        return run_flows(args, system, schemes["carosso"], ts, samples, hmc, resampler, out)
     flows, estimators = {}, {}
     for name, scheme in schemes.items():
         generator = torch.Generator().manual_seed(int(np.random.SeedSequence([args.seed, SCHEME_STREAMS[name]]).generate_state(1)[0]))

@@ -138,8 +138,8 @@ def truncate_log(path: str | os.PathLike, step: int) -> None:
 REQUIRED_KEYS = ("step", "config", "grid", "dt", "model", "ema")
 
 
-def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    """Read and validate a checkpoint (a run directory or the ``.pt`` file itself)."""
+def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu", required: tuple[str, ...] = REQUIRED_KEYS) -> dict[str, Any]:
+    """Read and validate a checkpoint (a run directory or the ``.pt`` file itself) that holds the keys ``required``."""
     target = checkpoint_path(path)
     if not target.is_file():
         raise bad_argument("checkpoint", str(target), "no such file", "pass a run directory written by `pdd train` (it holds checkpoint.pt)", kind=DataError)
@@ -173,14 +173,14 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
             "use the pdd version that wrote it",
             kind=DataError,
         )
-    missing = [key for key in REQUIRED_KEYS if key not in record]
+    missing = [key for key in required if key not in record]
     if missing:
         raise bad_argument("checkpoint", str(target), f"lacks {', '.join(missing)}", "the file is damaged: train again or restore a copy", kind=DataError)
     if "checksum" in record:
         stored = record.pop("checksum")
         if content_checksum(record) != stored:
             raise bad_argument("checkpoint", str(target), "its contents no longer match their SHA-256 (the file is damaged)", "resume from an earlier copy or train again", kind=DataError)
-    for weights in ("model", "ema"):
+    for weights in (name for name in ("model", "ema") if name in record):
         bad = [name for name, value in record[weights].items() if torch.is_tensor(value) and value.is_floating_point() and not bool(torch.isfinite(value).all())]
         if bad:
             # A diverged or damaged run: sampling with it would blame Δt or the sampler instead.

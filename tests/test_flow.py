@@ -1,5 +1,6 @@
 """RDM's continuous normalizing flow (issue 15): exact divergence, exact log density, the Gaussian flow, MH."""
 
+import json
 import math
 
 import numpy as np
@@ -131,3 +132,24 @@ def test_metropolis_with_the_free_theorys_own_density_accepts_everything():
     assert chain.acceptance == 1.0
     assert importance_ess_per_sample(np.array([0.0, -50.0, -50.0, -50.0])) == pytest.approx(0.25, abs=1e-3)
     assert math.isfinite(importance_ess_per_sample(np.array([1e4, 0.0])))
+
+
+def test_pdd_rg_flow_trains_both_flows_then_samples_with_one(tmp_path, capsys):
+    from pdd_core.apps.cli.main import main
+
+    theory = ["--set", "N=4", "m2=0.5", "lam=0.5", "--n-samples", "32", "--chains", "2", "--blocks", "4"]
+    flows = ["--flow", "both", "--flow-steps", "2", "--flow-ode-steps", "4", "--flow-samples", "16", "--ts", "0", "0.1"]
+    assert main(["rg-flow", "phi4", *theory, *flows, "--no-progress", "--out", str(tmp_path / "flows")]) == 0
+    record = json.loads((tmp_path / "flows" / "flows.json").read_text())
+    assert set(record["objectives"]) == {"rdm", "reverse-kl"} and record["ts"] == [0.0, 0.1]
+    assert all(len(result["learned_flow"]) == 2 and result["training"]["steps"] == 2 for result in record["objectives"].values())
+    assert (tmp_path / "flows" / "flows.png").exists() and (tmp_path / "flows" / "rdm" / "checkpoint.pt").exists()
+    sampler = ["--flow-sampler", str(tmp_path / "flows" / "rdm"), "--flow-samples", "16", "--mh-chains", "2", "--mh-cycles", "8", "--mh-hmc"]
+    assert main(["rg-flow", "phi4", *sampler, "--no-progress", "--out", str(tmp_path / "mh")]) == 0
+    mh = json.loads((tmp_path / "mh" / "mh.json").read_text())
+    assert 0 < mh["ess_per_sample"] <= 1 and mh["objective"] == "rdm" and "tau" in json.dumps(mh["study"])
+    capsys.readouterr()
+    assert main(["rg-flow", "phi4", "--flow", "rdm", "--learn", "--out", str(tmp_path / "bad"), "--no-progress"]) == 2
+    assert main(["rg-flow", "phi4", "--flow-sampler", str(tmp_path / "mh"), "--out", str(tmp_path / "bad2"), "--no-progress"]) == 2
+    errors = capsys.readouterr().err.strip().splitlines()
+    assert len(errors) == 2 and "Carosso flow alone" in errors[0] and "Traceback" not in "".join(errors)

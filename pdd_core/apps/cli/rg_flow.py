@@ -61,12 +61,22 @@ t = 0 sample and plain HMC (cold start, configured burn-in) for the same wall ti
 included, and adds their τ_int of |M| and S, burn-in and effective samples per cost to
 learned_flow.json ("hmc_warm_start").
 
+With --flow {rdm,reverse-kl,both} (RDM 5.5, 5.8, 5.22, Sec. 7.1, Figs. 7-8) it trains a continuous
+normalizing flow per objective (same network, prior, batch 64, Adam β = (0.8, 0.9), lr 0.005
+decaying) on the HMC samples, samples each learned flow along --ts and compares its estimators
+with the exact Carosso flow: DIR receives flows.json, flows.png, OBJECTIVE_difference.png and the
+resumable runs in DIR/OBJECTIVE. --flow-sampler RUN_DIR instead runs independence Metropolis
+chains with that flow as an exact-density proposal (--mh-hmc mixes in one HMC frame per cycle)
+against plain HMC at equal cost and writes DIR/mh.json.
+
 examples:
   pdd rg-flow phi4 --scheme carosso --out runs/rg_carosso
   pdd rg-flow phi4 --compare --n-samples 1024 --seed 1 --out runs/rg_both
   pdd rg-flow phi4 --scheme polchinski --ts 0 0.001 0.01 0.1 1 --set m2=0.01 leapfrog_steps=700 --out runs/rg_pol
   pdd rg-flow phi4 --scheme carosso --resampling bootstrap --blocks 64 --out runs/rg_boot
   pdd rg-flow phi4 --learn --set m2=0.01 leapfrog_steps=700 trajectories_per_frame=2 --train-steps 1000 --out runs/rg_learned
+  pdd rg-flow phi4 --flow both --flow-steps 1000 --out runs/rdm_flows
+  pdd rg-flow phi4 --flow-sampler runs/rdm_flows/rdm --mh-hmc --out runs/rdm_mh
 """
 
 SCHEME_NAMES: tuple[str, ...] = ("carosso", "polchinski")

@@ -59,7 +59,7 @@ def test_the_flow_log_density_is_the_change_of_variables_of_its_sample_map():
         jacobian = torch.autograd.functional.jacobian(sample_map, top[0]).reshape(N * N, N * N)
         brute = flow.prior_log_density(top[:1])[0] - torch.linalg.slogdet(jacobian)[1]
         errors.append(abs(float(log_density[0].detach()) - float(brute.detach())))
-        round_trips.append(float((flow.log_density(recorded[0.0]) - log_density).abs().max()))
+        round_trips.append(float((flow.log_density(recorded[0.0]) - log_density).detach().abs().max()))
     # RK4: 16x per halving of the step; integrating φ_0 back up (as the Metropolis weights do) agrees as well.
     assert errors[1] < 1e-3 and errors[0] / errors[1] > 8 and round_trips[1] < 1e-2 and round_trips[0] / round_trips[1] > 8, (errors, round_trips)
 

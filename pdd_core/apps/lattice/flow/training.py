@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+import systems  # noqa: F401  (registers the systems a flow record names)
 from pdd_core.apps.lattice.flow.cnf import ContinuousFlow, FlowSettings
 from pdd_core.apps.training.checkpoint import checkpoint_path, load_checkpoint, save_checkpoint
 from pdd_core.config import from_dict, from_tagged, tagged, to_dict

@@ -13,7 +13,6 @@ every step sees the whole range of t at the cost of one extra flow solve.
 
 from __future__ import annotations
 
-import math
 from typing import Any, ClassVar
 
 import attrs
@@ -67,8 +66,4 @@ class RDMObjective:
         return reverse_kl(flow, system, batch, generator) + flow_matching_term(flow, data, batch, generator)
 
 
-def nats_per_site(value: float, flow: ContinuousFlow) -> float:
-    return value / math.prod(flow.grid.shape)
-
-
-__all__ = ["RDMObjective", "ReverseKL", "flow_matching_term", "lattice_action", "nats_per_site", "reverse_kl"]
+__all__ = ["RDMObjective", "ReverseKL", "flow_matching_term", "lattice_action", "reverse_kl"]

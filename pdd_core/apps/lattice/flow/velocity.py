@@ -24,6 +24,7 @@ import math
 import torch
 from torch import nn
 
+from pdd_core.errors import bad_argument
 from pdd_core.grid import Grid
 from pdd_core.spectral import irfft, rfft
 
@@ -64,8 +65,8 @@ class LatticeVelocity(nn.Module):
 
     def __init__(self, grid: Grid, s_min: float, s_max: float, *, hidden: int = 16, kernel: int = 5, field_scale: float = 1.0):
         super().__init__()
-        if kernel % 2 != 1 or kernel < 3:
-            raise ValueError(f"kernel must be odd and >= 3, got {kernel}")
+        if not isinstance(kernel, int) or kernel % 2 != 1 or kernel < 3:
+            raise bad_argument("kernel", kernel, "the hollow convolution needs an odd size >= 3 (its centre tap is masked)", "use kernel=3 or 5")
         self.grid, self.field_scale = grid, float(field_scale)
         self.time = TimeFeatures(s_min, s_max)
         k2 = grid.k2(torch.float64)

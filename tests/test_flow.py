@@ -20,7 +20,7 @@ from pdd_core.spectral import rfft
 from systems.phi4 import LatticePhi4
 
 N = 4
-FREE = LatticePhi4(N=N, m2=1.0, lam=0.0)
+FREE = LatticePhi4(N=N, m2=0.25, lam=0.0)  # m² != M² = 1: the exact flow changes the mass
 SCHEME = rdm_scheme("carosso", FREE.grid, 1.0)
 
 
@@ -84,7 +84,8 @@ def _mode_errors(flow: ContinuousFlow, ts) -> dict[float, float]:
 
 
 def test_a_flow_trained_with_objective_5_22_approaches_the_exact_gaussian_flow_per_mode(tmp_path):
-    """Free theory: every p_t is Gaussian with K_t per mode. 80 steps take the mean error from 380 % (t = 0) to 8 %."""
+    """Free theory (m² = 0.25 against the prior's M² = 1): every p_t is Gaussian with K_t per mode. 80 steps take
+    the mean error from 346 % to 17 % (t = 0), 11 % (t = 0.1) and 5 % (t = 1): the long modes learn slowest."""
     ts = (0.0, 0.1, 1.0)
     torch.manual_seed(0)
     flow = ContinuousFlow(FREE.grid, SCHEME, FlowSettings(t_max=3.0, steps=6), field_scale=1.0)
@@ -94,7 +95,7 @@ def test_a_flow_trained_with_objective_5_22_approaches_the_exact_gaussian_flow_p
     training = FlowTraining(steps=80, batch_size=128, lr=0.03, decay=0.99, checkpoint_every=40)
     train_flow(flow, RDMObjective(), FREE, _gaussian_data(4096), training, tmp_path / "rdm", progress=False)
     after = _mode_errors(flow, ts)
-    assert all(after[t] < 0.12 for t in ts) and before[0.0] > 1.0 and before[0.1] > 1.0, (before, after)
+    assert all(after[t] < 0.2 for t in ts) and before[0.0] > 1.0 and before[0.1] > 1.0, (before, after)
     reloaded, system, record = load_flow(tmp_path / "rdm")
     assert record["objective"] == "rdm" and system == FREE and _mode_errors(reloaded, ts) == after
 

@@ -18,26 +18,15 @@ if __package__ in (None, ""):  # run as `python benchmarks/NAME.py`: make the re
     sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 import argparse
-import statistics
-import time
 
 import numpy as np
 import torch
 
 from benchmarks.output import emit
+from benchmarks.timing import median_seconds
 from pdd_core.apps.cli.rg_flow import rdm_scheme
 from pdd_core.apps.lattice.flow import ContinuousFlow, FlowProposal, FlowSettings, RDMObjective, ReverseKL
 from systems.phi4 import LatticePhi4
-
-
-def _median_seconds(run, repeats: int) -> float:
-    run()  # warm-up
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
 
 
 def measure(n: int, ode_steps: int, batch: int, repeats: int) -> dict:
@@ -46,17 +35,17 @@ def measure(n: int, ode_steps: int, batch: int, repeats: int) -> dict:
     flow = ContinuousFlow(system.grid, rdm_scheme("carosso", system.grid, 1.0), FlowSettings(t_max=7.4, steps=ode_steps), field_scale=5.0)
     data = 5.0 * torch.randn(256, n, n, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
     phi, s = torch.randn(batch, n, n), torch.full((batch,), flow.s_min)
-    reference = _median_seconds(lambda: flow.velocity(phi, s), repeats)
+    reference = median_seconds(lambda: flow.velocity(phi, s), repeats)
     row = {"n": n, "ode_steps": ode_steps, "batch": batch, "velocity_evaluation_seconds": reference}
     for objective in (ReverseKL(), RDMObjective()):
         def step():
             flow.zero_grad()
             objective.loss(flow, system, data, batch, torch.Generator().manual_seed(2)).backward()
-        seconds = _median_seconds(step, repeats)
+        seconds = median_seconds(step, repeats)
         row[objective.name] = {"seconds_per_step": seconds, "in_velocity_evaluations": seconds / reference}
     proposal = FlowProposal(flow)
     rng = np.random.default_rng(3)
-    seconds = _median_seconds(lambda: proposal.log_density(proposal.sample(16, rng)), repeats)
+    seconds = median_seconds(lambda: proposal.log_density(proposal.sample(16, rng)), repeats)
     row["mh_cycle_16_proposals"] = {"seconds": seconds, "in_velocity_evaluations": seconds / reference}
     return row
 

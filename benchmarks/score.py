@@ -24,13 +24,12 @@ if __package__ in (None, ""):  # run as `python benchmarks/NAME.py`: make the re
 
 import argparse
 import os
-import statistics
 import subprocess
-import time
 
 import torch
 
 from benchmarks.output import emit
+from benchmarks.timing import median_seconds
 from pdd_core import Grid, PathScore, SAPDDScore
 from pdd_core.drifts import UNet, drift_on_path, drift_preset
 from pdd_core.training import PDDObjective, sample_lambda
@@ -77,24 +76,14 @@ def paths(frames: int, batch: int = 8) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.randn(batch, frames, 2, 128, generator=generator), torch.rand(batch, generator=generator, dtype=torch.float64)
 
 
-def _median(call, repeats: int) -> float:
-    call()  # warm-up
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
 def score_ratios(preset: str, repeats: int) -> dict:
     drift, both = build(preset, noise_head=False), build(preset, noise_head=True)
     u, lam = paths(64)
     with torch.no_grad():
-        forward = _median(lambda: drift_on_path(drift, u, lam), repeats)
-    path_score = _median(lambda: PathScore(drift, SCHEME, GRID, DT)(u, lam), repeats)
+        forward = median_seconds(lambda: drift_on_path(drift, u, lam), repeats)
+    path_score = median_seconds(lambda: PathScore(drift, SCHEME, GRID, DT)(u, lam), repeats)
     with torch.no_grad():
-        sa_pdd = _median(lambda: SAPDDScore(both, SCHEME, GRID)(u, lam), repeats)
+        sa_pdd = median_seconds(lambda: SAPDDScore(both, SCHEME, GRID)(u, lam), repeats)
     return {
         "drift_forward_seconds": forward,
         "path_score_seconds": path_score,
@@ -138,7 +127,7 @@ def training_speed(preset: str, repeats: int) -> dict:
         loss.backward()
         optimizer.step()
 
-    seconds = _median(step, repeats)
+    seconds = median_seconds(step, repeats)
     return {"seconds_per_step": seconds, "steps_per_second": 1.0 / seconds, "batch": u.shape[0], "frames": u.shape[1]}
 
 

@@ -19,6 +19,7 @@ from pdd_core.apps.lattice.flow.cnf import ContinuousFlow, FlowSettings, numpy_f
 from pdd_core.apps.lattice.flow.objectives import RDMObjective, ReverseKL
 from pdd_core.apps.lattice.flow.proposal import FlowProposal, importance_ess_per_sample
 from pdd_core.apps.lattice.flow.training import FlowTraining, load_flow, train_flow
+from pdd_core.apps.lattice.hmc_comparison import MIN_MEASURED
 from pdd_core.apps.lattice.independence_mh import independence_mh_study
 from pdd_core.apps.lattice.inverse_rg import choose_times, compare_learned_flow, difference_figure, summary_lines
 from pdd_core.apps.lattice.plots import flow_figure
@@ -46,7 +47,9 @@ def add_flow_arguments(parser: argparse.ArgumentParser) -> None:
 def check_flow_args(args: argparse.Namespace) -> None:
     if args.flow and (args.learn or args.compare or (args.scheme and list(args.scheme) != ["carosso"])):
         raise bad_argument("--flow", args.flow, "the flows are trained on the Carosso flow alone (RDM 5.22)", "drop --learn, --compare and --scheme", kind=ConfigError)
-    for flag, value, minimum in (("--flow-steps", args.flow_steps, 1), ("--flow-ode-steps", args.flow_ode_steps, 2), ("--flow-samples", args.flow_samples, 2)):
+    counts = (("--flow-steps", args.flow_steps, 1), ("--flow-ode-steps", args.flow_ode_steps, 2), ("--flow-samples", args.flow_samples, 2))
+    counts += (("--mh-chains", args.mh_chains, 2), ("--mh-cycles", args.mh_cycles, MIN_MEASURED))
+    for flag, value, minimum in counts:
         if value < minimum:
             raise bad_argument(flag, value, f"must be >= {minimum}", f"pass {flag} >= {minimum}", kind=ConfigError)
 

@@ -42,12 +42,12 @@ class FlowSettings:
 
 
 class ContinuousFlow(nn.Module):
-    """p^θ_t for t ∈ [0, T] of a Carosso scheme on ``grid`` (module docstring); fields are ``[B, N, N]`` float64 or float32."""
+    """p^θ_t for t ∈ [0, T] of a Carosso scheme on ``grid`` (module docstring); fields are ``[B, *grid.shape]`` float64 or float32."""
 
     def __init__(self, grid: Grid, scheme, settings: FlowSettings, field_scale: float = 1.0):
         super().__init__()
-        if grid.ndim != 2 or grid.channels != 1:
-            raise bad_argument("grid", grid.shape, "the flow is defined for one scalar field on a 2-d lattice", "use the grid of LatticePhi4")
+        if grid.ndim not in (1, 2) or grid.channels != 1:
+            raise bad_argument("grid", grid.shape, "the flow is defined for one scalar field on a 1-d or 2-d lattice", "use the grid of LatticePhi4 or of a chain")
         self.grid, self.scheme, self.settings = grid, scheme, settings
         rate = scheme.rate(grid, 0.0).reshape(grid.rfft_shape)
         self.epsilon = 1.0 / float(rate.max())
@@ -62,15 +62,15 @@ class ContinuousFlow(nn.Module):
         return math.log(t + self.epsilon) if isinstance(t, (int, float)) else torch.log(t + self.epsilon)
 
     def prior_sample(self, n: int, generator: torch.Generator, dtype: torch.dtype = torch.float64) -> torch.Tensor:
-        """``n`` draws of the prior p_T = N(0, β²/2κ_p) per orthonormal mode, ``[n, N, N]``."""
+        """``n`` draws of the prior p_T = N(0, β²/2κ_p) per orthonormal mode, ``[n, *grid.shape]``."""
         white = torch.randn((n, *self.grid.shape), generator=generator, dtype=dtype)
-        return irfft(rfft(white, 2) * self.prior_variance.to(dtype).sqrt(), self.grid.shape)
+        return irfft(rfft(white, self.grid.ndim) * self.prior_variance.to(dtype).sqrt(), self.grid.shape)
 
     def prior_log_density(self, phi: torch.Tensor) -> torch.Tensor:
         """log p_T(φ) ``[B]`` (a Gaussian diagonal in the orthonormal Fourier basis)."""
-        power = rfft(phi, 2).abs().square()
+        power = rfft(phi, self.grid.ndim).abs().square()
         variance, weights = self.prior_variance.to(phi.dtype), self.multiplicity.to(phi.dtype)
-        return -0.5 * (weights * (power / variance + torch.log(2 * math.pi * variance))).sum(dim=(-2, -1))
+        return -0.5 * (weights * (power / variance + torch.log(2 * math.pi * variance))).sum(dim=self.grid.field_axes)
 
     def _dynamics(self, create_graph: bool, span: torch.Tensor | None = None, start: torch.Tensor | None = None):
         """The ODE right-hand side for (φ, ∫div): in s, or, with ``span``/``start`` per sample, in u ∈ [0, 1] with s = start + u·span."""
@@ -83,7 +83,7 @@ class ContinuousFlow(nn.Module):
                 return velocity, divergence
             s = start + time.to(phi.dtype) * span
             velocity, divergence = self.velocity(phi, s, create_graph=create_graph)
-            return velocity * span[:, None, None], divergence * span
+            return velocity * span.reshape(-1, *[1] * self.grid.ndim), divergence * span
 
         return rhs
 
@@ -142,8 +142,8 @@ def carosso_kernel_sample(phi0: torch.Tensor, scheme, grid: Grid, t: torch.Tenso
     marginal = scheme.marginal(grid, t.to(torch.float64).cpu())
     damping = marginal.damping.reshape(t.shape[0], *grid.rfft_shape).to(phi0.dtype)
     variance = marginal.variance.reshape(t.shape[0], *grid.rfft_shape).to(phi0.dtype)
-    noise = rfft(torch.randn(phi0.shape, generator=generator, dtype=phi0.dtype), 2)
-    return irfft(damping * rfft(phi0, 2) + variance.sqrt() * noise, grid.shape)
+    noise = rfft(torch.randn(phi0.shape, generator=generator, dtype=phi0.dtype), grid.ndim)
+    return irfft(damping * rfft(phi0, grid.ndim) + variance.sqrt() * noise, grid.shape)
 
 
 def numpy_fields(phi: torch.Tensor) -> np.ndarray:

@@ -57,10 +57,11 @@ class TimeFeatures(nn.Module):
 
 
 class LatticeVelocity(nn.Module):
-    """b_θ(φ, s) of the module docstring for fields ``[B, N, N]``; ``forward`` returns ``(b, div b)``.
+    """b_θ(φ, s) of the module docstring for fields ``[B, *grid.shape]`` (d = 1 or 2); ``forward`` returns ``(b, div b)``.
 
     ``field_scale`` sets the units the network sees (φ / field_scale, b in the same units back);
-    ``hidden`` the channels of the hollow part, ``kernel`` its neighbourhood (odd, centre masked).
+    ``hidden`` the channels of the hollow part, ``kernel`` its neighbourhood (odd, centre masked,
+    and so is every tap that wraps around a small periodic lattice onto the site itself).
     """
 
     def __init__(self, grid: Grid, s_min: float, s_max: float, *, hidden: int = 16, kernel: int = 5, field_scale: float = 1.0):
@@ -73,12 +74,13 @@ class LatticeVelocity(nn.Module):
         self.register_buffer("momentum", (k2 / k2.max()).to(torch.float32), persistent=False)
         self.register_buffer("multiplicity", mode_multiplicity(grid).to(torch.float32), persistent=False)
         self.linear = nn.Sequential(nn.Linear(1 + self.time.size, 32), nn.SiLU(), nn.Linear(32, 32), nn.SiLU(), nn.Linear(32, 1))
-        self.neighbours = nn.Conv2d(1, hidden, kernel, bias=False)  # applied circularly with its centre masked (_hollow_conv)
-        mask = torch.ones(1, 1, kernel, kernel)
-        mask[..., kernel // 2, kernel // 2] = 0.0
-        self.register_buffer("hollow", mask, persistent=False)
+        if grid.ndim not in CONVOLUTIONS:
+            raise bad_argument("grid", grid.shape, "the flow's convolutions are defined on 1-d and 2-d lattices", "use a chain or a square lattice")
+        convolution = CONVOLUTIONS[grid.ndim]
+        self.neighbours = convolution(1, hidden, kernel, bias=False)  # applied circularly with its centre masked (_hollow_conv)
+        self.register_buffer("hollow", hollow_mask(grid.shape, kernel), persistent=False)
         self.site = nn.Sequential(
-            nn.Conv2d(1 + hidden, hidden, 1, bias=False), nn.Tanh(), nn.Conv2d(hidden, hidden, 1, bias=False), nn.Tanh(), nn.Conv2d(hidden, 1, 1, bias=False)
+            convolution(1 + hidden, hidden, 1, bias=False), nn.Tanh(), convolution(hidden, hidden, 1, bias=False), nn.Tanh(), convolution(hidden, 1, 1, bias=False)
         )
         self.site_time = nn.Linear(self.time.size, 2 * hidden)  # per-channel gains of the two hidden layers
         nn.init.zeros_(self.site[-1].weight)  # start as the linear (Gaussian) flow
@@ -87,37 +89,54 @@ class LatticeVelocity(nn.Module):
         """c_θ(|p̂|², s) on the rfft layout, ``[B, *rfft]``."""
         features = self.time(s)  # [B, F]
         momentum = self.momentum.to(features.dtype)
-        inputs = torch.cat([momentum.expand(features.shape[0], *momentum.shape).unsqueeze(-1), features[:, None, None, :].expand(-1, *momentum.shape, -1)], dim=-1)
+        per_mode = features.reshape(features.shape[0], *[1] * momentum.dim(), -1).expand(-1, *momentum.shape, -1)
+        inputs = torch.cat([momentum.expand(features.shape[0], *momentum.shape).unsqueeze(-1), per_mode], dim=-1)
         return self.linear(inputs).squeeze(-1)
 
     def forward(self, phi: torch.Tensor, s: torch.Tensor, *, create_graph: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(b, div b)``: the velocity ``[B, N, N]`` and its exact divergence ``[B]`` at flow time ``s`` ``[B]``.
+        """``(b, div b)``: the velocity ``[B, *grid.shape]`` and its exact divergence ``[B]`` at flow time ``s`` ``[B]``.
 
         ``create_graph``: keep the divergence differentiable in θ (training); evaluation leaves it off.
         """
         x = phi / self.field_scale
+        axes = self.grid.field_axes
         c = self.coefficients(s)
-        linear = irfft(c.to(x.dtype) * rfft(x, 2), self.grid.shape)
-        linear_divergence = (c * self.multiplicity.to(c.dtype)).sum(dim=(-2, -1))
+        linear = irfft(c.to(x.dtype) * rfft(x, self.grid.ndim), self.grid.shape)
+        linear_divergence = (c * self.multiplicity.to(c.dtype)).sum(dim=axes)
         # The hollow part: the derivative with respect to the site's own value only, through a zero offset.
         offset = torch.zeros_like(x, requires_grad=True)
         with torch.enable_grad():
             h = _hollow_conv(x, self.neighbours.weight * self.hollow)
-            gains = self.site_time(self.time(s)).unsqueeze(-1).unsqueeze(-1)  # [B, 2H, 1, 1]
+            gains = self.site_time(self.time(s)).reshape(x.shape[0], -1, *[1] * self.grid.ndim)  # [B, 2H, 1, ...]
             first, second = gains.chunk(2, dim=1)
             layer = self.site
             z = torch.tanh(layer[0](torch.cat([(x + offset).unsqueeze(1), h], dim=1)) * (1 + first))
             z = torch.tanh(layer[2](z) * (1 + second))
             g = layer[4](z).squeeze(1)
             (diagonal,) = torch.autograd.grad(g.sum(), offset, create_graph=create_graph, retain_graph=True)
-        return (linear + g) * self.field_scale, linear_divergence + diagonal.sum(dim=(-2, -1))
+        return (linear + g) * self.field_scale, linear_divergence + diagonal.sum(dim=axes)
+
+
+CONVOLUTIONS = {1: nn.Conv1d, 2: nn.Conv2d}
+
+
+def hollow_mask(shape: tuple[int, ...], kernel: int) -> torch.Tensor:
+    """``[1, 1, K, ...]``: 0 on every tap whose offset is a multiple of the lattice size on every axis (the site itself), else 1.
+
+    On a lattice smaller than the kernel a tap can wrap around onto the centre site (offset ±2 on
+    N = 2); masking those keeps ∂h_n/∂φ_n = 0, which the one-pass exact divergence relies on.
+    """
+    offsets = torch.arange(kernel) - kernel // 2
+    grids = torch.meshgrid(*[offsets.remainder(n) == 0 for n in shape], indexing="ij")
+    onto_itself = torch.stack(grids).all(dim=0)
+    return (~onto_itself).to(torch.float32)[None, None]
 
 
 def _hollow_conv(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-    """Circular 2-d convolution of ``x`` ``[B, N, N]`` with ``weight`` ``[H, 1, K, K]`` (centre already masked)."""
-    pad = weight.shape[-1] // 2
-    padded = nn.functional.pad(x.unsqueeze(1), (pad, pad, pad, pad), mode="circular")
-    return nn.functional.conv2d(padded, weight)
+    """Circular convolution of ``x`` ``[B, *shape]`` with ``weight`` ``[H, 1, K, ...]`` (self-taps already masked)."""
+    ndim, pad = weight.dim() - 2, weight.shape[-1] // 2
+    padded = nn.functional.pad(x.unsqueeze(1), (pad, pad) * ndim, mode="circular")
+    return (nn.functional.conv1d if ndim == 1 else nn.functional.conv2d)(padded, weight)
 
 
-__all__ = ["LatticeVelocity", "TimeFeatures", "mode_multiplicity"]
+__all__ = ["LatticeVelocity", "TimeFeatures", "hollow_mask", "mode_multiplicity"]

@@ -59,6 +59,11 @@ class Registry:
                 return name
         raise bad_argument("cls", _label(cls), f"not a registered {self.kind[:-1]}", f"decorate it with @{self.kind.upper()}.register(name)", kind=ConfigError)
 
+    def has(self, cls: type) -> bool:
+        """Whether ``cls`` is registered (under any name)."""
+        self._load_plugins()
+        return any(entry is cls for entry in self._entries.values())
+
     def names(self) -> list[str]:
         self._load_plugins()
         return sorted(self._entries)

@@ -64,7 +64,7 @@ def _step_generator(seed: int, step: int) -> torch.Generator:
 
 def _record(flow: ContinuousFlow, system: Any, objective, training: FlowTraining) -> dict[str, Any]:
     return {
-        "system": {"name": SYSTEMS.name_of(type(system)), **to_dict(system)},
+        "system": tagged(system, SYSTEMS) if SYSTEMS.has(type(system)) else {"class": type(system).__name__, **to_dict(system)},
         "scheme": tagged(flow.scheme, SCHEMES),
         "flow": to_dict(flow.settings),
         "field_scale": flow.velocity.field_scale,
@@ -74,7 +74,12 @@ def _record(flow: ContinuousFlow, system: Any, objective, training: FlowTraining
 
 
 def train_flow(flow: ContinuousFlow, objective, system: Any, data: torch.Tensor | None, training: FlowTraining, run_dir: str | Path, *, progress: bool = True) -> TrainedFlow:
-    """Train ``flow`` with ``objective`` (:mod:`~pdd_core.apps.lattice.flow.objectives`) into ``run_dir``; resumes a run found there."""
+    """Train ``flow`` with ``objective`` into ``run_dir``; resumes a run found there.
+
+    ``objective.loss(flow, system, data, batch, generator)`` returns the loss, or ``(loss, metrics)``
+    with a dict of floats that goes into every line of the log (:mod:`~pdd_core.apps.lattice.flow.objectives`,
+    :mod:`~pdd_core.apps.lattice.ground_state.objective`). ``system`` is a registered system or any attrs record.
+    """
     with locked_directory(run_dir) as out:
         return _train(flow, objective, system, data, training, out, progress)
 
@@ -98,6 +103,7 @@ def _train(flow: ContinuousFlow, objective, system: Any, data, training: FlowTra
         while step < training.steps:
             step += 1
             value = objective.loss(flow, system, data, training.batch_size, _step_generator(training.seed, step))
+            value, metrics = value if isinstance(value, tuple) else (value, {})
             if not bool(torch.isfinite(value)):
                 raise bad_argument("loss", float(value), f"became non-finite at step {step}", "lower the learning rate or use more ODE steps (--flow-steps)")
             optimizer.zero_grad(set_to_none=True)
@@ -105,7 +111,7 @@ def _train(flow: ContinuousFlow, objective, system: Any, data, training: FlowTra
             optimizer.step()
             scheduler.step()
             loss = float(value.detach())
-            log.write(json.dumps({"step": step, "loss": loss, "lr": scheduler.get_last_lr()[0], "time": seconds + time.perf_counter() - started}) + "\n")
+            log.write(json.dumps({"step": step, "loss": loss, **metrics, "lr": scheduler.get_last_lr()[0], "time": seconds + time.perf_counter() - started}) + "\n")
             bar.update(1)
             bar.set_postfix(loss=f"{loss:.4g}", refresh=False)
             if step % training.checkpoint_every == 0 or step == training.steps:

@@ -1,0 +1,102 @@
+"""The variational energy of RDM 6.13 for a state Ψ^θ = √p^θ_0 carried by a continuous flow, and its gradient.
+
+With Ψ = e^{-S/2} (RDM 6.10, S = -log p^θ_0 up to a constant) one has
+-½ ΔΨ / Ψ = ¼ ΔS - ⅛ |∇S|², so the local energy is
+
+    E_L(φ) = (HΨ)(φ) / Ψ(φ) = ε^d [ ¼ Δ_φ S - ⅛ (∇_φ S)² + F(φ) ],     E = E_{φ~p^θ_0}[E_L]     (6.13).
+
+RDM 6.13 as printed has the coefficients (-½, ¼) of the same two terms; on the harmonic
+oscillator (S = x², p = e^{-x²}/√π) those give E = -¼ instead of ½, while the ones above give
+the exact ½ with zero variance (tests/test_ground_state.py), so we use these. E_L has zero
+variance at an eigenstate, which makes the estimator and its gradient quiet near the optimum.
+
+S and its derivatives are those of the flow's own density: log p^θ_0(φ) is integrated from φ up
+to T along the flow (:meth:`ContinuousFlow.log_density`, exact divergence) and differentiated in
+φ by autograd. Δ_φ S is exact (one Hessian row per site, for evaluation) or a Hutchinson estimate
+v^T ∇²S v with Rademacher v (unbiased, for training on larger lattices).
+
+Gradient (RDM below 6.13, ∇_θ e^{-S/2} = e^{-S/2}(-∇_θ S/2)): for a normalised real Ψ,
+∇_θ E = 2 E[(E_L - E) ∇_θ log Ψ] = E[(E_L - E) ∇_θ log p^θ_0], so the surrogate
+mean((E_L - Ē) · log p^θ_0(φ)) with E_L and φ held fixed has that gradient; the samples need not
+be differentiated.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+import attrs
+import torch
+
+from pdd_core.apps.lattice.flow.cnf import ContinuousFlow
+from pdd_core.apps.lattice.ground_state.hamiltonian import LatticeHamiltonian
+
+Laplacian = Literal["exact", "hutchinson"]
+
+
+@attrs.frozen
+class LocalEnergy:
+    """E_L per sample ``[B]`` and the log density log p^θ_0 of the same samples ``[B]`` (differentiable in θ)."""
+
+    values: torch.Tensor
+    log_density: torch.Tensor
+
+
+def local_energy(flow: ContinuousFlow, hamiltonian: LatticeHamiltonian, phi: torch.Tensor, *, laplacian: Laplacian = "exact", generator: torch.Generator | None = None) -> LocalEnergy:
+    """E_L(φ) of RDM 6.13 (module docstring) at samples ``phi`` ``[B, *shape]``; ``values`` are detached."""
+    phi = phi.detach().to(flow.dtype).requires_grad_(True)
+    log_density = flow.log_density(phi, 0.0, create_graph=True)
+    (score,) = torch.autograd.grad(log_density.sum(), phi, create_graph=True)
+    flat_score = score.reshape(score.shape[0], -1)
+    if laplacian == "exact":
+        trace = torch.zeros_like(log_density)
+        for site in range(flat_score.shape[1]):
+            (row,) = torch.autograd.grad(flat_score[:, site].sum(), phi, retain_graph=True)
+            trace = trace + row.reshape(row.shape[0], -1)[:, site]
+    elif laplacian == "hutchinson":
+        probe = torch.randint(0, 2, phi.shape, generator=generator, dtype=phi.dtype) * 2 - 1
+        (hessian_probe,) = torch.autograd.grad((score * probe).sum(), phi, retain_graph=True)
+        trace = (hessian_probe * probe).reshape(phi.shape[0], -1).sum(dim=1)
+    else:
+        raise ValueError(f"laplacian must be 'exact' or 'hutchinson', not {laplacian!r}")
+    # S = -log p: ΔS = -Δ log p, |∇S|² = |∇ log p|².
+    kinetic = -0.25 * trace - 0.125 * flat_score.square().sum(dim=1)
+    values = hamiltonian.volume * (kinetic + hamiltonian.potential(phi))
+    return LocalEnergy(values.detach(), log_density)
+
+
+@attrs.frozen
+class EnergyEstimate:
+    """E = mean of E_L over independent samples, its standard error, and the spread of E_L."""
+
+    energy: float
+    stderr: float
+    local_std: float
+    samples: int
+
+    def to_json(self) -> dict[str, float | int]:
+        return attrs.asdict(self)
+
+
+def estimate_energy(flow: ContinuousFlow, hamiltonian: LatticeHamiltonian, n: int, generator: torch.Generator, *, batch: int = 256) -> tuple[EnergyEstimate, torch.Tensor]:
+    """The energy 6.13 of the flow's state from ``n`` independent samples with the exact Laplacian, and the samples ``[n, *shape]``."""
+    values, fields = [], []
+    for start in range(0, n, batch):
+        with torch.no_grad():
+            recorded, _ = flow.sample(min(batch, n - start), generator)
+        phi = recorded[0.0]
+        values.append(local_energy(flow, hamiltonian, phi).values)
+        fields.append(phi.detach())
+    energies = torch.cat(values).to(torch.float64)
+    std = float(energies.std()) if n > 1 else math.nan
+    return EnergyEstimate(float(energies.mean()), std / math.sqrt(n), std, n), torch.cat(fields)
+
+
+def energy_gradient_surrogate(local: LocalEnergy) -> torch.Tensor:
+    """mean((E_L - Ē) log p^θ_0): its θ-gradient is ∇_θ E (module docstring); its value is 0 up to round-off."""
+    centred = local.values - local.values.mean()
+    return (centred * local.log_density).mean()
+
+
+__all__ = ["EnergyEstimate", "Laplacian", "LocalEnergy", "energy_gradient_surrogate", "estimate_energy", "local_energy"]

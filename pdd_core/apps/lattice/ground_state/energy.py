@@ -76,7 +76,7 @@ class EnergyEstimate:
     samples: int
 
     def to_json(self) -> dict[str, float | int]:
-        return attrs.asdict(self)
+        return {"energy": self.energy, "energy_stderr": self.stderr, "local_energy_std": self.local_std, "energy_samples": self.samples}
 
 
 def estimate_energy(flow: ContinuousFlow, hamiltonian: LatticeHamiltonian, n: int, generator: torch.Generator, *, batch: int = 256) -> tuple[EnergyEstimate, torch.Tensor]:

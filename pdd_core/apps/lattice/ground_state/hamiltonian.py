@@ -42,18 +42,27 @@ def _check_sites(instance, attribute, value) -> None:
         raise bad_argument("N", value, "needs an integer number of sites per side >= 2", "pass e.g. N=4")
 
 
+def _number(value):
+    """Numbers become floats; anything else is left for the validator to name."""
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else value
+
+
+def _is_real(value) -> bool:
+    return isinstance(value, float) and math.isfinite(value)
+
+
 def _check_finite(instance, attribute, value) -> None:
-    if not math.isfinite(value):
+    if not _is_real(value):
         raise bad_argument(attribute.name, value, "must be finite", f"pass a real {attribute.name}")
 
 
 def _check_non_negative(instance, attribute, value) -> None:
-    if not (math.isfinite(value) and value >= 0):
+    if not (_is_real(value) and value >= 0):
         raise bad_argument(attribute.name, value, "must be finite and >= 0", f"pass {attribute.name} >= 0")
 
 
 def _check_positive(instance, attribute, value) -> None:
-    if not (math.isfinite(value) and value > 0):
+    if not (_is_real(value) and value > 0):
         raise bad_argument(attribute.name, value, "must be finite and > 0", f"pass {attribute.name} > 0")
 
 
@@ -72,13 +81,13 @@ class LatticeHamiltonian:
 
     d: int = attrs.field(default=1, validator=_check_dimension)
     N: int = attrs.field(default=4, validator=_check_sites)
-    L: float = attrs.field(default=4.0, converter=float, validator=_check_positive)
-    m2: float = attrs.field(default=1.0, converter=float, validator=_check_finite)
-    lam: float = attrs.field(default=0.0, converter=float, validator=_check_non_negative)
-    gradient: float = attrs.field(default=1.0, converter=float, validator=_check_non_negative)
+    L: float = attrs.field(default=4.0, converter=_number, validator=_check_positive)
+    m2: float = attrs.field(default=1.0, converter=_number, validator=_check_finite)
+    lam: float = attrs.field(default=0.0, converter=_number, validator=_check_non_negative)
+    gradient: float = attrs.field(default=1.0, converter=_number, validator=_check_non_negative)
 
     def __attrs_post_init__(self) -> None:
-        if self.lam == 0 and min(self.mode_curvatures()) <= 0:
+        if self.lam == 0 and self.mode_curvatures().min() <= 0:
             raise bad_argument("m2", self.m2, "a free theory (lam = 0) needs every k_p = g_∇|p̂|² + m² > 0 to have a ground state", "pass m2 > 0 or lam > 0")
 
     @property

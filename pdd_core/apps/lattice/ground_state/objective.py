@@ -45,10 +45,13 @@ class StateSettings:
     kernel: int = 3
 
     def __attrs_post_init__(self) -> None:
-        if not (math.isfinite(self.prior_mass) and self.prior_mass > 0):
-            raise bad_argument("prior_mass", self.prior_mass, "the prior needs a mass M > 0 (its slowest rate is M²)", "pass prior_mass=1")
-        if not isinstance(self.ode_steps, int) or self.ode_steps < 2:
-            raise bad_argument("ode_steps", self.ode_steps, "needs at least 2 RK4 steps", "pass ode_steps=16")
+        mass = self.prior_mass
+        if isinstance(mass, bool) or not isinstance(mass, (int, float)) or not (math.isfinite(mass) and mass > 0):
+            raise bad_argument("prior_mass", mass, "the prior needs a mass M > 0 (its slowest rate is M²)", "pass prior_mass=1")
+        for name, minimum, fix in (("ode_steps", 2, "ode_steps=16"), ("hidden", 1, "hidden=8"), ("kernel", 3, "an odd kernel, e.g. kernel=3")):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+                raise bad_argument(name, value, f"needs an integer >= {minimum}", f"pass {fix}")
 
 
 def ground_state_flow(hamiltonian: LatticeHamiltonian, settings: StateSettings) -> ContinuousFlow:

@@ -16,6 +16,7 @@ from pdd_core.apps.lattice.flow.training import FlowTraining, load_flow, train_f
 from pdd_core.apps.lattice.flow.velocity import LatticeVelocity
 from pdd_core.apps.lattice.gaussian_proposal import FourierGaussian
 from pdd_core.apps.lattice.independence_mh import proposal_chain
+from pdd_core.grid import Grid
 from pdd_core.spectral import rfft
 from systems.phi4 import LatticePhi4
 
@@ -41,6 +42,20 @@ def test_the_velocity_divergence_is_exact_and_the_field_odd_and_translation_equi
     torch.testing.assert_close(velocity(-phi, s)[0], -b)  # Z2
     torch.testing.assert_close(velocity(torch.roll(phi, (1, 2), dims=(-2, -1)), s)[0], torch.roll(b, (1, 2), dims=(-2, -1)))
     assert isinstance(velocity, LatticeVelocity) and float(b.detach().abs().max()) > 0.1
+
+
+@pytest.mark.parametrize("sites, kernel", [(6, 3), (2, 5)])
+def test_on_a_chain_the_divergence_is_exact_also_when_the_kernel_wraps_onto_the_site(sites, kernel):
+    """d = 1; on N = 2 a kernel of 5 reaches the site itself at offsets ±2, which the hollow mask must drop."""
+    grid = Grid((sites,), length=float(sites), symbol="lattice")
+    torch.manual_seed(0)
+    velocity = LatticeVelocity(grid, -3.0, 1.0, kernel=kernel).double()
+    for parameter in velocity.parameters():
+        torch.nn.init.normal_(parameter, std=0.5)
+    phi, s = torch.randn(1, sites, dtype=torch.float64, generator=torch.Generator().manual_seed(1)), torch.full((1,), -1.0, dtype=torch.float64)
+    jacobian = torch.autograd.functional.jacobian(lambda x: velocity(x.reshape(1, sites), s)[0].reshape(-1), phi[0])
+    torch.testing.assert_close(velocity(phi, s)[1][0], torch.trace(jacobian), rtol=1e-10, atol=1e-10)
+    torch.testing.assert_close(velocity(torch.roll(phi, 1, dims=-1), s)[0], torch.roll(velocity(phi, s)[0], 1, dims=-1))
 
 
 def test_the_flow_log_density_is_the_change_of_variables_of_its_sample_map():

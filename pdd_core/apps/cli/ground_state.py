@@ -138,11 +138,11 @@ def run(args: argparse.Namespace) -> int:
     _check_counts(args)
     hamiltonian, state, objective = _settings(args.case, args.set)
     torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    flow = ground_state_flow(hamiltonian, state)
     known = reference(args.case, hamiltonian, args.reference_basis)
     training = FlowTraining(steps=args.steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed)
     with locked_directory(args.out) as out:
-        torch.manual_seed(args.seed)
-        flow = ground_state_flow(hamiltonian, state)
         print(f"training the {args.case} ground state: {hamiltonian.sites} sites, {training.steps} steps", file=sys.stderr)
         trained = train_flow(flow, objective, hamiltonian, None, training, out / "run", progress=not args.no_progress)
         started = time.perf_counter()

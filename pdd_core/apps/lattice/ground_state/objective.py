@@ -52,6 +52,8 @@ class StateSettings:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
                 raise bad_argument(name, value, f"needs an integer >= {minimum}", f"pass {fix}")
+        if self.kernel % 2 != 1:
+            raise bad_argument("kernel", self.kernel, "the hollow convolution needs an odd size (its centre tap is masked)", "pass kernel=3 or 5")
 
 
 def ground_state_flow(hamiltonian: LatticeHamiltonian, settings: StateSettings) -> ContinuousFlow:

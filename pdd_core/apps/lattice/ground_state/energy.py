@@ -12,8 +12,10 @@ variance at an eigenstate, which makes the estimator and its gradient quiet near
 
 S and its derivatives are those of the flow's own density: log p^θ_0(φ) is integrated from φ up
 to T along the flow (:meth:`ContinuousFlow.log_density`, exact divergence) and differentiated in
-φ by autograd. Δ_φ S is exact (one Hessian row per site, for evaluation) or a Hutchinson estimate
-v^T ∇²S v with Rademacher v (unbiased, for training on larger lattices).
+φ by autograd. Δ_φ S is exact (one Hessian row per site: one backward pass each, so it is used
+up to :data:`EXACT_LAPLACIAN_SITES` sites) or the Hutchinson estimate v^T ∇²S v with Rademacher v
+averaged over a few probes (one pass each): unbiased, so E stays unbiased and the probes' noise
+is part of the spread of E_L and of the reported standard error.
 
 Gradient (RDM below 6.13, ∇_θ e^{-S/2} = e^{-S/2}(-∇_θ S/2)): for a normalised real Ψ,
 ∇_θ E = 2 E[(E_L - E) ∇_θ log Ψ] = E[(E_L - E) ∇_θ log p^θ_0], so the surrogate
@@ -33,6 +35,11 @@ from pdd_core.apps.lattice.flow.cnf import ContinuousFlow
 from pdd_core.apps.lattice.ground_state.hamiltonian import LatticeHamiltonian
 
 Laplacian = Literal["exact", "hutchinson"]
+EXACT_LAPLACIAN_SITES = 16  # up to this many sites the Laplacian is exact by default, above it Hutchinson
+
+
+def default_laplacian(hamiltonian: LatticeHamiltonian) -> Laplacian:
+    return "exact" if hamiltonian.sites <= EXACT_LAPLACIAN_SITES else "hutchinson"
 
 
 @attrs.frozen
@@ -43,8 +50,13 @@ class LocalEnergy:
     log_density: torch.Tensor
 
 
-def local_energy(flow: ContinuousFlow, hamiltonian: LatticeHamiltonian, phi: torch.Tensor, *, laplacian: Laplacian = "exact", generator: torch.Generator | None = None) -> LocalEnergy:
-    """E_L(φ) of RDM 6.13 (module docstring) at samples ``phi`` ``[B, *shape]``; ``values`` are detached."""
+def local_energy(
+    flow: ContinuousFlow, hamiltonian: LatticeHamiltonian, phi: torch.Tensor, *, laplacian: Laplacian = "exact", probes: int = 1, generator: torch.Generator | None = None
+) -> LocalEnergy:
+    """E_L(φ) of RDM 6.13 (module docstring) at samples ``phi`` ``[B, *shape]``; ``values`` are detached.
+
+    ``probes``: Rademacher vectors of the Hutchinson Laplacian (ignored when it is exact).
+    """
     phi = phi.detach().to(flow.dtype).requires_grad_(True)
     log_density = flow.log_density(phi, 0.0, create_graph=True)
     (score,) = torch.autograd.grad(log_density.sum(), phi, create_graph=True)
@@ -55,9 +67,11 @@ def local_energy(flow: ContinuousFlow, hamiltonian: LatticeHamiltonian, phi: tor
             (row,) = torch.autograd.grad(flat_score[:, site].sum(), phi, retain_graph=True)
             trace = trace + row.reshape(row.shape[0], -1)[:, site]
     elif laplacian == "hutchinson":
-        probe = torch.randint(0, 2, phi.shape, generator=generator, dtype=phi.dtype) * 2 - 1
-        (hessian_probe,) = torch.autograd.grad((score * probe).sum(), phi, retain_graph=True)
-        trace = (hessian_probe * probe).reshape(phi.shape[0], -1).sum(dim=1)
+        trace = torch.zeros_like(log_density)
+        for _ in range(probes):
+            probe = torch.randint(0, 2, phi.shape, generator=generator, dtype=phi.dtype) * 2 - 1
+            (hessian_probe,) = torch.autograd.grad((score * probe).sum(), phi, retain_graph=True)
+            trace = trace + (hessian_probe * probe).reshape(phi.shape[0], -1).sum(dim=1) / probes
     else:
         raise ValueError(f"laplacian must be 'exact' or 'hutchinson', not {laplacian!r}")
     # S = -log p: ΔS = -Δ log p, |∇S|² = |∇ log p|².
@@ -68,29 +82,38 @@ def local_energy(flow: ContinuousFlow, hamiltonian: LatticeHamiltonian, phi: tor
 
 @attrs.frozen
 class EnergyEstimate:
-    """E = mean of E_L over independent samples, its standard error, and the spread of E_L."""
+    """E = mean of E_L over independent samples, its standard error, the spread of E_L, and how ΔS was taken."""
 
     energy: float
     stderr: float
     local_std: float
     samples: int
+    laplacian: Laplacian
+    probes: int
 
-    def to_json(self) -> dict[str, float | int]:
-        return {"energy": self.energy, "energy_stderr": self.stderr, "local_energy_std": self.local_std, "energy_samples": self.samples}
+    def to_json(self) -> dict[str, float | int | str]:
+        laplacian = self.laplacian if self.laplacian == "exact" else f"hutchinson ({self.probes} Rademacher probes per sample)"
+        return {"energy": self.energy, "energy_stderr": self.stderr, "local_energy_std": self.local_std, "energy_samples": self.samples, "laplacian": laplacian}
 
 
-def estimate_energy(flow: ContinuousFlow, hamiltonian: LatticeHamiltonian, n: int, generator: torch.Generator, *, batch: int = 256) -> tuple[EnergyEstimate, torch.Tensor]:
-    """The energy 6.13 of the flow's state from ``n`` independent samples with the exact Laplacian, and the samples ``[n, *shape]``."""
+def estimate_energy(
+    flow: ContinuousFlow, hamiltonian: LatticeHamiltonian, n: int, generator: torch.Generator, *, laplacian: Laplacian | None = None, probes: int = 4, batch: int = 256
+) -> tuple[EnergyEstimate, torch.Tensor]:
+    """The energy 6.13 of the flow's state from ``n`` independent samples, and the samples ``[n, *shape]``.
+
+    ``laplacian``: exact up to :data:`EXACT_LAPLACIAN_SITES` sites by default, else Hutchinson with ``probes`` probes.
+    """
+    laplacian = laplacian or default_laplacian(hamiltonian)
     values, fields = [], []
     for start in range(0, n, batch):
         with torch.no_grad():
             recorded, _ = flow.sample(min(batch, n - start), generator)
         phi = recorded[0.0]
-        values.append(local_energy(flow, hamiltonian, phi).values)
+        values.append(local_energy(flow, hamiltonian, phi, laplacian=laplacian, probes=probes, generator=generator).values)
         fields.append(phi.detach())
     energies = torch.cat(values).to(torch.float64)
     std = float(energies.std()) if n > 1 else math.nan
-    return EnergyEstimate(float(energies.mean()), std / math.sqrt(n), std, n), torch.cat(fields)
+    return EnergyEstimate(float(energies.mean()), std / math.sqrt(n), std, n, laplacian, probes), torch.cat(fields)
 
 
 def energy_gradient_surrogate(local: LocalEnergy) -> torch.Tensor:
@@ -99,4 +122,4 @@ def energy_gradient_surrogate(local: LocalEnergy) -> torch.Tensor:
     return (centred * local.log_density).mean()
 
 
-__all__ = ["EnergyEstimate", "Laplacian", "LocalEnergy", "energy_gradient_surrogate", "estimate_energy", "local_energy"]
+__all__ = ["EXACT_LAPLACIAN_SITES", "EnergyEstimate", "default_laplacian", "Laplacian", "LocalEnergy", "energy_gradient_surrogate", "estimate_energy", "local_energy"]

@@ -26,13 +26,11 @@ import torch
 
 from pdd_core.apps.lattice.flow.cnf import ContinuousFlow, FlowSettings
 from pdd_core.apps.lattice.flow.objectives import flow_matching_term
-from pdd_core.apps.lattice.ground_state.energy import Laplacian, energy_gradient_surrogate, local_energy
+from pdd_core.apps.lattice.ground_state.energy import Laplacian, default_laplacian, energy_gradient_surrogate, local_energy
 from pdd_core.apps.lattice.ground_state.hamiltonian import LatticeHamiltonian
 from pdd_core.apps.lattice.ground_state.reference import hartree_frequency
 from pdd_core.errors import bad_argument
 from schemes import Carosso
-
-EXACT_LAPLACIAN_SITES = 16  # up to this many sites training uses the exact Laplacian, above it Hutchinson
 
 
 @attrs.frozen
@@ -68,7 +66,7 @@ class VariationalEnergy:
     """The loss of RDM 6.3's algorithm: energy 6.13 by its VMC gradient, plus ``rg_weight`` times the RG term (module docstring)."""
 
     rg_weight: float = 0.0
-    laplacian: Laplacian | None = None  # None: exact up to EXACT_LAPLACIAN_SITES sites, else Hutchinson
+    laplacian: Laplacian | None = None  # None: exact up to EXACT_LAPLACIAN_SITES sites, else Hutchinson with one probe
 
     name: ClassVar[str] = "energy"
 
@@ -76,7 +74,7 @@ class VariationalEnergy:
         with torch.no_grad():
             recorded, _ = flow.sample(batch, generator)
         phi = recorded[0.0]
-        laplacian = self.laplacian or ("exact" if hamiltonian.sites <= EXACT_LAPLACIAN_SITES else "hutchinson")
+        laplacian = self.laplacian or default_laplacian(hamiltonian)
         local = local_energy(flow, hamiltonian, phi, laplacian=laplacian, generator=generator)
         loss = energy_gradient_surrogate(local)
         if self.rg_weight:
@@ -85,4 +83,4 @@ class VariationalEnergy:
         return loss, {"energy": energy, "energy_stderr": float(local.values.std()) / math.sqrt(batch)}
 
 
-__all__ = ["EXACT_LAPLACIAN_SITES", "StateSettings", "VariationalEnergy", "ground_state_flow"]
+__all__ = ["StateSettings", "VariationalEnergy", "ground_state_flow"]

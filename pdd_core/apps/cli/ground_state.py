@@ -147,7 +147,7 @@ def run(args: argparse.Namespace) -> int:
         trained = train_flow(flow, objective, hamiltonian, None, training, out / "run", progress=not args.no_progress)
         started = time.perf_counter()
         generator = torch.Generator().manual_seed(int(np.random.SeedSequence([args.seed, SAMPLING_STREAM]).generate_state(1)[0]))
-        estimate, samples = estimate_energy(trained.flow, hamiltonian, args.eval_samples, generator)
+        estimate, samples = estimate_energy(trained.flow, hamiltonian, args.eval_samples, generator, progress=not args.no_progress)
         evaluation_seconds = time.perf_counter() - started
         record = _record(args, hamiltonian, state, objective, training, trained, estimate, known, samples, evaluation_seconds)
         save_json(out / "ground_state.json", record)

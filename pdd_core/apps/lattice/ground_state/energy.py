@@ -26,10 +26,12 @@ be differentiated.
 from __future__ import annotations
 
 import math
+import sys
 from typing import Literal
 
 import attrs
 import torch
+from tqdm import tqdm
 
 from pdd_core.apps.lattice.flow.cnf import ContinuousFlow
 from pdd_core.apps.lattice.ground_state.hamiltonian import LatticeHamiltonian
@@ -97,7 +99,15 @@ class EnergyEstimate:
 
 
 def estimate_energy(
-    flow: ContinuousFlow, hamiltonian: LatticeHamiltonian, n: int, generator: torch.Generator, *, laplacian: Laplacian | None = None, probes: int = 4, batch: int = 256
+    flow: ContinuousFlow,
+    hamiltonian: LatticeHamiltonian,
+    n: int,
+    generator: torch.Generator,
+    *,
+    laplacian: Laplacian | None = None,
+    probes: int = 4,
+    batch: int = 256,
+    progress: bool = False,
 ) -> tuple[EnergyEstimate, torch.Tensor]:
     """The energy 6.13 of the flow's state from ``n`` independent samples, and the samples ``[n, *shape]``.
 
@@ -105,7 +115,7 @@ def estimate_energy(
     """
     laplacian = laplacian or default_laplacian(hamiltonian)
     values, fields = [], []
-    for start in range(0, n, batch):
+    for start in tqdm(range(0, n, batch), desc="energy", unit="batch", file=sys.stderr, disable=not progress):
         with torch.no_grad():
             recorded, _ = flow.sample(min(batch, n - start), generator)
         phi = recorded[0.0]

@@ -1,4 +1,4 @@
-"""``pdd data``: generate dataset files from a registered system and summarise them."""
+"""``pdd data``: generate dataset files from a registered system, summarise them, import and export other layouts."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import Any
 
 import attrs
 
+from pdd_core.apps.cli.data_well import add_export, add_import, run_export, run_import
 from pdd_core.apps.cli.main import COMMANDS
 from pdd_core.apps.data.generate import configure_system, generate_dataset, resolve_preset
 from pdd_core.config import from_dict
@@ -19,7 +20,7 @@ from pdd_core.data.hdf5_reader import read_metadata, verify_checksums
 from pdd_core.errors import ConfigError, PDDError, bad_argument
 from pdd_core.registry import SYSTEMS
 
-HELP = "generate dataset files of a physical system, or summarise one"
+HELP = "generate dataset files of a physical system, summarise one, or import/export The Well's layout"
 
 GENERATE_DESCRIPTION = "Simulate a registered system and write a dataset file."
 
@@ -90,7 +91,10 @@ def _add_info(parser: argparse.ArgumentParser) -> None:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.epilog = "examples:\n  pdd data generate lorenz96 --preset small --out l96.h5\n  pdd data info l96.h5\n"
+    parser.epilog = (
+        "examples:\n  pdd data generate lorenz96 --preset small --out l96.h5\n  pdd data info l96.h5\n"
+        "  pdd data export l96.h5 --format the-well --out well/l96\n  pdd data import the-well well/l96 --out l96_again.h5\n"
+    )
     actions = parser.add_subparsers(dest="data_command", metavar="ACTION", required=True)
     generate = actions.add_parser(
         "generate",
@@ -111,10 +115,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _add_info(info)
+    add_import(actions)
+    add_export(actions)
 
 
 def run(args: argparse.Namespace) -> int:
-    return run_generate(args) if args.data_command == "generate" else run_info(args)
+    return {"generate": run_generate, "info": run_info, "import": run_import, "export": run_export}[args.data_command](args)
 
 
 def run_generate(args: argparse.Namespace) -> int:

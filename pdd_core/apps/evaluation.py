@@ -16,6 +16,12 @@ reference and the surrogate share one normalisation (B.5). Tasks:
   deterministic one (σ = 0, ``sr_simulation=None``: the ``simulate`` task's) lacks the
   coarse-graining noise, so it starts the reverse flow off p_λ (on Lorenz-96 its refinement
   diverged where the stochastic input's did not; docs/results.md).
+
+Next to Eqs. 63-64 every task reports the metrics other literature quotes
+(:mod:`pdd_core.apps.evaluation_scores`): ``simulate`` The Well's VRMSE, NRMSE and binned
+spectral MSE of the deterministic rollout (``well``), and the fair CRPS and spread-skill ratio of
+``ensemble`` stochastic rollouts per reference path (``ensemble``); ``generate`` the CRPS and
+spread-skill of the generated set as an ensemble for every reference path (``ensemble``).
 """
 
 from __future__ import annotations
@@ -27,13 +33,16 @@ from pathlib import Path
 from typing import Any
 
 import attrs
+import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from pdd_core.apps.evaluation_scores import ensemble_scores, well_scores
 from pdd_core.apps.inference import generate_run, simulate_run, super_resolve_run
 from pdd_core.apps.inference_files import read_paths
 from pdd_core.apps.runs import TrainedRun, check_lambda
 from pdd_core.apps.training.checkpoint import read_log
+from pdd_core.data.hdf5_reader import read_metadata
 from pdd_core.errors import ConfigError, PDDError, bad_argument
 from pdd_core.files import write_bytes_atomically
 from pdd_core.metrics import relative_l2_error, relative_spectral_error, segments, time_averaged_spatial_psd
@@ -77,6 +86,8 @@ class EvaluationSettings:
         n_generate: generated paths (None: as many as reference paths).
         sr_lambda: λ of the coarse simulations that are super-resolved (Table 3: 0.2).
         n_super_resolve: coarse segments to refine (None: all kept segments).
+        ensemble: members per reference path of the stochastic rollouts that the CRPS and the
+            spread-skill ratio score (0: none; needs ``ensemble_simulation``).
     """
 
     lambdas: tuple[float, ...] = (0.0, 0.2)
@@ -88,6 +99,7 @@ class EvaluationSettings:
     n_generate: int | None = None
     sr_lambda: float = 0.2
     n_super_resolve: int | None = None
+    ensemble: int = 8
 
 
 def _write_json(path: Path, payload: dict[str, Any]) -> None:
@@ -112,6 +124,7 @@ def evaluate_run(
     sampling: ReverseSampling,
     generator: torch.Generator,
     sr_simulation: dict[str, Any] | None = None,
+    ensemble_simulation: dict[str, Any] | None = None,
     progress: bool = True,
 ) -> dict[str, Any]:
     """Run the ``tasks`` and write ``out_dir/metrics.json`` and PNG figures; return the metrics.
@@ -123,7 +136,9 @@ def evaluate_run(
     ``prior`` (the generation prior, default the run's data marginal). ``sr_simulation``:
     the :func:`simulate_run` keyword arguments of the coarse rollout that ``super-resolve``
     refines, e.g. ``integrator=EulerMaruyama(), noise=True, generator=g`` for a stochastic one;
-    None reuses the deterministic ``simulation`` rollout.
+    None reuses the deterministic ``simulation`` rollout. ``ensemble_simulation``: the
+    :func:`simulate_run` keyword arguments of the stochastic members the CRPS and spread-skill
+    score (``settings.ensemble`` per reference path; None: no ensemble scores for ``simulate``).
     """
     from pdd_core.apps import plots
 
@@ -137,6 +152,8 @@ def evaluate_run(
     context = window - 1 if isinstance(run.objective, ConditionalDenoisingObjectiveConfig) else window
     if frames <= context + settings.l2_step:
         raise bad_argument("l2_step", settings.l2_step, f"the reference paths have {frames} frames, fewer than the {context} initial + l2_step", "use longer reference paths or a smaller l2_step")
+    if settings.ensemble == 1 or settings.ensemble < 0:
+        raise bad_argument("ensemble", settings.ensemble, "an ensemble needs 0 (none) or >= 2 members", "pass ensemble=0 or ensemble >= 2", kind=ConfigError)
     for lam in (*settings.lambdas, settings.sr_lambda):
         check_lambda(run, lam, "lambdas")  # bad settings fail up front, not as a task "failure"
     supported = TASKS_BY_OBJECTIVE[type(run.objective)]
@@ -148,7 +165,9 @@ def evaluate_run(
         "sampling": sampling.description,
         "units": "standardised with the training data's per-channel mean and std (shared by reference and surrogate, PDD B.5)",
     }
-    job = _Tasks(run, reference, context, settings, simulation, sampling, generator, out, _channel_names(run), sr_simulation, progress)
+    statistics = run.data or read_metadata(reference_file)  # what read_paths standardised with
+    physical = (np.asarray(statistics.mean), np.asarray(statistics.std))
+    job = _Tasks(run, reference, context, settings, simulation, sampling, generator, out, _channel_names(run), sr_simulation, progress, physical=physical, ensemble_simulation=ensemble_simulation)
     figures = job.figures
     for task in tqdm(tasks, desc="evaluate", disable=not progress):
         key = task.replace("-", "_")
@@ -188,6 +207,8 @@ class _Tasks:
     channel_names: list[str] | None
     sr_simulation: dict[str, Any] | None
     progress: bool
+    physical: tuple[np.ndarray, np.ndarray] = (np.zeros(1), np.ones(1))
+    ensemble_simulation: dict[str, Any] | None = None
     figures: list[str] = attrs.Factory(list)
     coarse_inputs: dict[float, torch.Tensor] = attrs.Factory(dict)
 
@@ -208,6 +229,9 @@ class _Tasks:
             long = _long_rollout(run, self.initial, lam, frames, settings, self.simulation, self.progress)
             self.coarse_inputs[lam] = long
             by_lambda[f"{lam:g}"] = {"lambda": lam, "l2": float(l2[settings.l2_step - 1]), "l2_curve": [float(value) for value in l2], "spectral_error": relative_spectral_error(target, long)}
+            by_lambda[f"{lam:g}"]["well"] = well_scores(self._physical(target[:, context:]), self._physical(short[:, context:]), settings.l2_step, self.names)
+            if self.ensemble_simulation is not None and settings.ensemble > 0:
+                by_lambda[f"{lam:g}"]["ensemble"] = self._ensemble_scores(lam, target[:, context:])
             panels = {"reference": target[0], "surrogate": short[0]}
             title = f"simulation at λ = {lam:g}"
             self.figures.append(str(plots.plot_spatiotemporal_panels(panels, self.out / f"simulate_lambda{lam:g}.png", channel_names=self.channel_names, frame=context + settings.l2_step, dt=run.dt, title=title)))
@@ -217,7 +241,31 @@ class _Tasks:
             rows = list(by_lambda.values())
             self.figures.append(str(plots.plot_error_vs_lambda([r["lambda"] for r in rows], [r["l2"] for r in rows], [r["spectral_error"] for r in rows], self.out / "error_vs_lambda.png")))
         first = by_lambda[f"{settings.lambdas[0]:g}"]
-        return {"simulate": {"lambda": settings.lambdas[0], "l2": first["l2"], "spectral_error": first["spectral_error"], "l2_step": settings.l2_step, "by_lambda": by_lambda}}
+        headline = {"vrmse": first["well"]["vrmse"], **{key: first.get("ensemble", {}).get(key) for key in ("crps", "spread_skill")}}
+        return {"simulate": {"lambda": settings.lambdas[0], "l2": first["l2"], "spectral_error": first["spectral_error"], **headline, "l2_step": settings.l2_step, "by_lambda": by_lambda}}
+
+    @property
+    def names(self) -> list[str]:
+        return self.channel_names or [f"c{channel}" for channel in range(self.run.grid.channels)]
+
+    def _physical(self, u: torch.Tensor) -> np.ndarray:
+        """Standardised paths back in the data's units, u · std_c + mean_c (The Well scores physical fields)."""
+        mean, std = self.physical
+        shape = (1, 1, -1) + (1,) * (u.ndim - 3)
+        return u.detach().cpu().double().numpy() * std.reshape(shape) + mean.reshape(shape)
+
+    def _ensemble_scores(self, lam: float, target: torch.Tensor) -> dict[str, Any]:
+        """CRPS and spread-skill of ``settings.ensemble`` stochastic rollouts per reference path, from its initial frames."""
+        members, count = self.settings.ensemble, self.initial.shape[0]
+        initial = self.initial.repeat(members, *([1] * (self.initial.ndim - 1)))  # member-major: row m·B + b
+        noisy = self.ensemble_simulation.get("noise", False)
+        kind = "stochastic rollouts (Euler-Maruyama with σ_λ of Eq. 58)" if noisy else "independent rollouts of the stochastic simulation"
+        try:
+            paths = simulate_run(self.run, initial, lam, target.shape[1], progress=self.progress, **self.ensemble_simulation)
+        except PDDError as failure:  # a diverged member is a result to report, next to the deterministic metrics
+            return {"failed": str(failure), "members": members}
+        paths = paths[:, self.context :].reshape(members, count, *target.shape[1:])
+        return ensemble_scores(target.detach().cpu().numpy(), paths.detach().cpu().numpy(), self.settings.l2_step, self.names, kind + " from the reference's initial frames")
 
     def generate(self) -> dict[str, Any]:
         """The spectral error (Eq. 64) of unconditional generation against the reference."""
@@ -231,7 +279,11 @@ class _Tasks:
         self.figures.append(str(plots.plot_spatiotemporal_panels(panels, self.out / "generate.png", channel_names=self.channel_names, dt=run.dt, title="unconditional generation")))
         psds = {"reference": time_averaged_spatial_psd(reference), "generated": time_averaged_spatial_psd(generated)}
         self.figures.append(str(plots.plot_psd_comparison(psds, self.out / "generate_psd.png", channel_names=self.channel_names)))
-        return {"generate": {"spectral_error": relative_spectral_error(reference, generated), "paths": count}}
+        result = {"spectral_error": relative_spectral_error(reference, generated), "paths": count}
+        if count >= 2:  # an ensemble needs two members (the fair CRPS and the spread divide by M - 1)
+            scores = ensemble_scores(reference.cpu().numpy(), generated[:, None].cpu().numpy(), None, self.names, "the generated paths, as one ensemble for every reference path")
+            result.update(crps=scores["crps_all"], spread_skill=scores["spread_skill_all"], ensemble=scores)
+        return {"generate": result}
 
     def super_resolve(self) -> dict[str, Any]:
         """The spectral error of refined coarse rollouts from ``sr_lambda``, next to the unrefined (low-resolution) one."""

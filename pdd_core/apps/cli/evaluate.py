@@ -37,7 +37,8 @@ HELP = "evaluate a trained run: L2 and spectral errors of simulation, generation
 
 EPILOG = """\
 Writes DIR/metrics.json (keyed by task: simulate, generate, super_resolve, low_resolution; and by
-metric: l2, spectral_error; every number with its settings) and PNG figures (spatiotemporal
+metric: l2, spectral_error, and The Well's vrmse/nrmse/binned spectral MSE and the ensemble scores
+crps/spread_skill; every number with its settings) and PNG figures (spatiotemporal
 panels, spatial PSDs, super-resolution, error vs λ when >= 3 λs are given, the training loss).
 Metrics follow PDD B.5: the relative L2 error (Eq. 63) at step --l2-step (the paper reports the
 sixth), and the spectral error (Eq. 64) of a long rollout whose first --discard segments (of the
@@ -47,7 +48,10 @@ at --sr-lambda (σ_λ > 0: samples of the path density it follows back; --sr-inp
 for σ = 0 ones). Generation and super-resolution use the sampler options (default: gpc, 25 steps
 on the power grid, 50 score calls, from the data-informed prior; the paper: --sampler pc
 --lambda-steps 1000 --snr 0.7 --corrector-steps 3 --prior noise). metrics.json records the
-sampler, its steps and network calls under "sampling".
+sampler, its steps and network calls under "sampling". The simulate task also scores --ensemble
+stochastic rollouts per reference path (Euler-Maruyama with σ_λ; the conditional baseline's own
+sampler) by the fair CRPS and the spread-skill ratio; generate scores the generated set as an
+ensemble (needs --n-generate >= 2).
 
 examples:
   pdd evaluate runs/l96 --data l96.h5 --out eval/l96
@@ -78,6 +82,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--discard", type=int, default=10, help="long-rollout segments discarded before spectra (default: 10, PDD B.5)")
     parser.add_argument("--segments", type=int, default=2, help="long-rollout segments kept for spectra (default: 2)")
     parser.add_argument("--n-generate", type=int, metavar="N", help="generated paths (default: as many as reference paths)")
+    parser.add_argument("--ensemble", type=int, default=8, metavar="M", help="stochastic rollouts per reference path scored by CRPS and spread-skill (0: none; default: 8)")
     parser.add_argument("--sr-lambda", type=float, default=0.2, help="λ of the coarse simulations to super-resolve (default: 0.2, PDD Table 3)")
     parser.add_argument("--n-super-resolve", type=int, metavar="N", help="coarse segments to super-resolve (default: all kept)")
     parser.add_argument(
@@ -95,7 +100,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     counts = (("--seed", args.seed, 0), ("--l2-step", args.l2_step, 1), ("--discard", args.discard, 0), ("--segments", args.segments, 1))
-    counts += (("--n", args.n, 1), ("--n-generate", args.n_generate, 1), ("--n-super-resolve", args.n_super_resolve, 1))
+    counts += (("--n", args.n, 1), ("--n-generate", args.n_generate, 1), ("--n-super-resolve", args.n_super_resolve, 1), ("--ensemble", args.ensemble, 0))
     for flag, value, minimum in counts:
         if value is not None and value < minimum:  # a negative count would silently slice paths away
             raise bad_argument(flag, value, f"must be >= {minimum}", f"pass {flag} >= {minimum}", kind=ConfigError)
@@ -118,6 +123,7 @@ def run(args: argparse.Namespace) -> int:
         n_generate=args.n_generate,
         sr_lambda=args.sr_lambda,
         n_super_resolve=args.n_super_resolve,
+        ensemble=args.ensemble,
     )
     generator = generator_for(trained, args.seed)
     name = sampler_name(args, "pc" if isinstance(trained.objective, ConditionalDenoisingObjectiveConfig) else DEFAULT_SAMPLER)
@@ -133,10 +139,15 @@ def run(args: argparse.Namespace) -> int:
     else:
         simulation = {"integrator": INTEGRATORS.get("euler")()}
     sr_simulation = {"integrator": INTEGRATORS.get("euler-maruyama")(), "noise": True, "generator": generator} if args.sr_input == "stochastic" else None
+    if args.ensemble == 1:
+        raise bad_argument("--ensemble", 1, "an ensemble needs at least 2 members", "pass --ensemble 0 (none) or >= 2", kind=ConfigError)
+    # Members of a drift run add σ_λ noise (Eq. 58); the conditional baseline samples every step anyway.
+    ensemble_simulation = simulation if "sampler" in simulation else {"integrator": INTEGRATORS.get("euler-maruyama")(), "noise": True, "generator": generator}
     with locked_directory(args.out) as out:
         options = {"tasks": tasks, "settings": settings, "simulation": simulation, "sampling": sampling, "generator": generator, "sr_simulation": sr_simulation}
+        options["ensemble_simulation"] = ensemble_simulation
         metrics = evaluate_run(trained, args.data, out, progress=not args.no_progress, **options)
-    summary = {key: {k: v for k, v in value.items() if k in ("l2", "spectral_error", "skipped")} for key, value in metrics.items() if isinstance(value, dict) and key in ("simulate", "generate", "super_resolve", "low_resolution")}
+    summary = {key: {k: v for k, v in value.items() if k in ("l2", "spectral_error", "vrmse", "crps", "spread_skill", "skipped")} for key, value in metrics.items() if isinstance(value, dict) and key in ("simulate", "generate", "super_resolve", "low_resolution")}
     print(json.dumps(summary, indent=2))
     written = Path(args.out).resolve() / "metrics.json"
     print(f"evaluated in {time.perf_counter() - started:.1f} s; wrote {written} and {len(metrics['figures'])} figures")

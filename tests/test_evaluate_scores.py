@@ -100,3 +100,15 @@ def test_noise_free_members_score_the_mean_absolute_error(pdd_run, tmp_path):
     mean, std = (np.asarray(value).reshape(1, 1, -1, 1) for value in (run.data.mean, run.data.std))
     expected = nrmse(reference[:, window:].numpy() * std + mean, rollout[:, window:].numpy() * std + mean)
     assert metrics["simulate"]["by_lambda"]["0"]["well"]["nrmse"] == pytest.approx(expected[:, 1].mean(), rel=1e-10)
+
+
+def test_the_ensemble_leaves_the_other_draws_alone(pdd_run, tmp_path):
+    """Members draw from their own stream: generation gives the same paths with and without them."""
+    data, run_dir = pdd_run
+    results = []
+    for members in ("0", "3"):
+        argv = ["evaluate", str(run_dir), "--data", str(data), "--out", str(tmp_path / members), "--tasks", "simulate,generate", "--lambdas", "0", "--ensemble", members, "--n-generate", "2", *FAST]
+        assert main(argv) == 0
+        results.append(json.loads((tmp_path / members / "metrics.json").read_text()))
+    assert results[0]["generate"]["spectral_error"] == results[1]["generate"]["spectral_error"]
+    assert "ensemble" not in results[0]["simulate"]["by_lambda"]["0"] and results[1]["simulate"]["by_lambda"]["0"]["ensemble"]["members"] == 3

@@ -7,6 +7,8 @@ import json
 import time
 from pathlib import Path
 
+import numpy as np
+
 import solvers  # noqa: F401  (registers the named integrators)
 from pdd_core.apps.cli.choices import SCORE_KINDS, choose
 from pdd_core.apps.cli.generate import (
@@ -33,6 +35,8 @@ from pdd_core.training.objective_config import ConditionalDenoisingObjectiveConf
 
 # The coarse rollouts super-resolution refines: σ_λ > 0 samples the path density the reverse flow follows.
 SR_INPUTS = ("stochastic", "deterministic")
+# The spawn key of the ensemble members' random stream under --seed.
+ENSEMBLE_STREAM = 17
 HELP = "evaluate a trained run: L2 and spectral errors of simulation, generation and super-resolution, with figures"
 
 EPILOG = """\
@@ -142,7 +146,9 @@ def run(args: argparse.Namespace) -> int:
     if args.ensemble == 1:
         raise bad_argument("--ensemble", 1, "an ensemble needs at least 2 members", "pass --ensemble 0 (none) or >= 2", kind=ConfigError)
     # Members of a drift run add σ_λ noise (Eq. 58); the conditional baseline samples every step anyway.
-    ensemble_simulation = simulation if "sampler" in simulation else {"integrator": INTEGRATORS.get("euler-maruyama")(), "noise": True, "generator": generator}
+    # They draw from their own stream, so generation and super-resolution draw what they drew without them.
+    members = generator_for(trained, int(np.random.SeedSequence((args.seed, ENSEMBLE_STREAM)).generate_state(1)[0]))
+    ensemble_simulation = {**simulation, "generator": members} if "sampler" in simulation else {"integrator": INTEGRATORS.get("euler-maruyama")(), "noise": True, "generator": members}
     with locked_directory(args.out) as out:
         options = {"tasks": tasks, "settings": settings, "simulation": simulation, "sampling": sampling, "generator": generator, "sr_simulation": sr_simulation}
         options["ensemble_simulation"] = ensemble_simulation

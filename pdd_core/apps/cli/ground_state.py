@@ -75,7 +75,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.epilog = EPILOG
     parser.add_argument("case", choices=tuple(CASES), help="which ground-truth Hamiltonian")
     parser.add_argument("--set", nargs="+", action="extend", default=[], metavar="KEY=VALUE", help="override Hamiltonian, state or loss settings (see below)")
-    parser.add_argument("--steps", type=int, default=300, metavar="S", help="training steps (default: 300)")
+    parser.add_argument("--steps", type=int, default=600, metavar="S", help="training steps (default: 600)")
     parser.add_argument("--batch-size", type=int, default=64, metavar="B", help="samples per training step (default: 64)")
     parser.add_argument("--lr", type=float, default=5e-3, help="Adam learning rate, decayed by 0.998 per step (default: 0.005)")
     parser.add_argument("--eval-samples", type=int, default=1024, metavar="N", help="independent samples of the final energy estimate (default: 1024)")

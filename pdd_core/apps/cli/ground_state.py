@@ -56,7 +56,7 @@ cases (H = ε^d (-½Δ + F), F = Σ_n ½κ(∇φ)² + ½m²φ² + λφ⁴, κ = 
               in --reference-basis oscillator states per site (an upper bound; also one state less,
               to show the truncation error); basis^N up to 2e6 states fits
 
---set takes KEY=VALUE for the Hamiltonian (d, N, L, m2, lam, gradient), the variational state
+--set takes KEY=VALUE for the Hamiltonian (d, N, L, m2, lam, gradient; N without L keeps ε = 1), the variational state
 (prior_mass, ode_steps, hidden, kernel) and the loss (rg_weight: weight of RDM's RG term).
 
 DIR receives ground_state.json (energy, energy_stderr, exact or reference energy, relative error,
@@ -92,7 +92,10 @@ def _settings(case: str, pairs: list[str]) -> tuple[LatticeHamiltonian, StateSet
     unknown = sorted(set(values) - allowed)
     if unknown:
         raise bad_argument("--set", unknown[0], f"is not a setting of the {case} case", f"use one of {sorted(allowed)}", kind=ConfigError)
-    hamiltonian = LatticeHamiltonian(**{**CASES[case], **{key: value for key, value in values.items() if key in CASES[case]}})
+    chosen = {key: value for key, value in values.items() if key in CASES[case]}
+    if "N" in chosen and "L" not in chosen:
+        chosen["L"] = chosen["N"]  # unit spacing unless L is given, so N alone changes the size, not the couplings
+    hamiltonian = LatticeHamiltonian(**{**CASES[case], **chosen})
     state = StateSettings(**{key: value for key, value in values.items() if key in STATE_KEYS})
     rg_weight = values.get("rg_weight", 0.0)
     if not isinstance(rg_weight, (int, float)) or not math.isfinite(rg_weight) or rg_weight < 0:

@@ -25,7 +25,7 @@ import torch
 from torch import nn
 from torchdiffeq import odeint
 
-from pdd_core.apps.lattice.flow.velocity import LatticeVelocity, mode_multiplicity
+from pdd_core.apps.lattice.flow.velocity import LatticeVelocity
 from pdd_core.errors import bad_argument
 from pdd_core.grid import Grid
 from pdd_core.spectral import irfft, rfft
@@ -55,7 +55,7 @@ class ContinuousFlow(nn.Module):
         self.velocity = LatticeVelocity(grid, self.s_min, self.s_max, hidden=settings.hidden, kernel=settings.kernel, field_scale=field_scale)
         stationary = scheme.diffusion(grid, 0.0).reshape(grid.rfft_shape) / (2 * rate)
         self.register_buffer("prior_variance", stationary, persistent=False)
-        self.register_buffer("multiplicity", mode_multiplicity(grid), persistent=False)
+        self.register_buffer("multiplicity", grid.mode_multiplicity(), persistent=False)
 
     def s_of(self, t: float | torch.Tensor):
         """The flow's time variable s = log(t + ε) of RG time t."""

@@ -29,16 +29,6 @@ from pdd_core.grid import Grid
 from pdd_core.spectral import irfft, rfft
 
 
-def mode_multiplicity(grid: Grid) -> torch.Tensor:
-    """How many full-FFT modes each rfft mode stands for (1 on the self-conjugate columns, else 2), float64 ``rfft_shape``."""
-    n_last = grid.shape[-1]
-    weights = torch.full(grid.rfft_shape, 2.0, dtype=torch.float64)
-    weights[..., 0] = 1.0
-    if n_last % 2 == 0:
-        weights[..., -1] = 1.0
-    return weights
-
-
 class TimeFeatures(nn.Module):
     """Fourier features of the flow time s mapped to u = (s - s_min) / (s_max - s_min) in [0, 1]."""
 
@@ -72,7 +62,7 @@ class LatticeVelocity(nn.Module):
         self.time = TimeFeatures(s_min, s_max)
         k2 = grid.k2(torch.float64)
         self.register_buffer("momentum", (k2 / k2.max()).to(torch.float32), persistent=False)
-        self.register_buffer("multiplicity", mode_multiplicity(grid).to(torch.float32), persistent=False)
+        self.register_buffer("multiplicity", grid.mode_multiplicity(torch.float32), persistent=False)
         self.linear = nn.Sequential(nn.Linear(1 + self.time.size, 32), nn.SiLU(), nn.Linear(32, 32), nn.SiLU(), nn.Linear(32, 1))
         if grid.ndim not in CONVOLUTIONS:
             raise bad_argument("grid", grid.shape, "the flow's convolutions are defined on 1-d and 2-d lattices", "use a chain or a square lattice")
@@ -139,4 +129,4 @@ def _hollow_conv(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     return (nn.functional.conv1d if ndim == 1 else nn.functional.conv2d)(padded, weight)
 
 
-__all__ = ["LatticeVelocity", "TimeFeatures", "hollow_mask", "mode_multiplicity"]
+__all__ = ["LatticeVelocity", "TimeFeatures", "hollow_mask"]

@@ -13,6 +13,7 @@ from pdd_core.apps.lattice.flow.training import FlowTraining, train_flow
 from pdd_core.apps.lattice.ground_state.energy import energy_gradient_surrogate, estimate_energy, local_energy
 from pdd_core.apps.lattice.ground_state.hamiltonian import LatticeHamiltonian, two_point
 from pdd_core.apps.lattice.ground_state.objective import StateSettings, VariationalEnergy, ground_state_flow
+from pdd_core.apps.lattice.ground_state.reconfiguration import Reconfiguration
 from pdd_core.apps.lattice.ground_state.reference import chain_energy, single_site_energy
 
 
@@ -108,6 +109,29 @@ def test_the_gradient_surrogate_is_the_covariance_of_local_energy_and_log_densit
     Local.log_density = log_density
     energy_gradient_surrogate(Local).backward()
     torch.testing.assert_close(log_density.grad, (Local.values - 3.0) / 3)
+
+
+def test_the_reconfigured_step_is_the_shifted_natural_gradient_of_the_energy():
+    """δ = (S + λ)⁻¹F with S = Cov[O, O], F = Cov[O, E_L], O = ∇_θ log Ψ = ½ ∇_θ log p, built densely in parameter space
+    from per-sample gradients taken one by one (the implementation solves the B x B system of the batched gradients)."""
+    hamiltonian = LatticeHamiltonian(d=1, N=3, L=3.0, m2=1.0, lam=0.2)
+    torch.manual_seed(0)
+    flow = ground_state_flow(hamiltonian, StateSettings(ode_steps=4, hidden=2))
+    with torch.no_grad():
+        phi = flow.sample(12, torch.Generator().manual_seed(5))[0][0.0]
+    local = local_energy(flow, hamiltonian, phi)
+    parameters = list(flow.parameters())
+    reconfiguration = Reconfiguration(shift=0.01)
+    step = reconfiguration.direction(local, parameters)
+    rows = [torch.cat([g.reshape(-1) for g in torch.autograd.grad(0.5 * local.log_density[k], parameters, retain_graph=True)]) for k in range(len(phi))]
+    o = torch.stack(rows)
+    centred = o - o.mean(dim=0)
+    metric = centred.T @ centred / len(phi)
+    force = centred.T @ (local.values - local.values.mean()) / len(phi)
+    shift = 0.01 * float(torch.diagonal(metric).sum()) / len(phi)  # λ relative to the mean diagonal of ŌŌᵀ (= tr S / B)
+    expected = torch.linalg.solve(metric + shift * torch.eye(len(metric), dtype=metric.dtype), force)
+    torch.testing.assert_close(step, expected, rtol=1e-6, atol=1e-9 * float(expected.abs().max()))
+    assert float(step @ force) > 0  # a descent direction of the energy (F = ½ ∇_θ E)
 
 
 def test_pdd_ground_state_writes_its_record_resumes_and_rejects_bad_settings(tmp_path, capsys):

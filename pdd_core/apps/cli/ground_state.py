@@ -25,6 +25,7 @@ from pdd_core.apps.lattice.flow.training import LOG_NAME, FlowTraining, train_fl
 from pdd_core.apps.lattice.ground_state.energy import estimate_energy
 from pdd_core.apps.lattice.ground_state.hamiltonian import LatticeHamiltonian, two_point
 from pdd_core.apps.lattice.ground_state.objective import StateSettings, VariationalEnergy, ground_state_flow
+from pdd_core.apps.lattice.ground_state.reconfiguration import Reconfiguration
 from pdd_core.apps.lattice.ground_state.plots import convergence_figure
 from pdd_core.apps.lattice.ground_state.reference import MAX_STATES, chain_energy, single_site_energy
 from pdd_core.config import to_dict
@@ -42,7 +43,9 @@ CASES: dict[str, dict[str, Any]] = {
 }
 FIXED_KEYS = {"free": {"lam"}, "anharmonic": {"d", "N", "L", "gradient"}, "chain": {"d"}}
 STATE_KEYS = {field.name for field in attrs.fields(StateSettings)}
-OBJECTIVE_KEYS = {"rg_weight"}
+OBJECTIVE_KEYS = {"rg_weight", "sr_shift"}
+# Per optimizer: steps, learning rate (for sr the imaginary-time step τ) and its decay per step; measured in docs/rg_flows.md.
+OPTIMIZER_DEFAULTS = {"sr": {"steps": 150, "lr": 0.05, "decay": 0.985}, "adam": {"steps": 600, "lr": 5e-3, "decay": 0.998}}
 SAMPLING_STREAM = 3
 
 EPILOG = """\
@@ -57,7 +60,8 @@ cases (H = ε^d (-½Δ + F), F = Σ_n ½κ(∇φ)² + ½m²φ² + λφ⁴, κ = 
               to show the truncation error); basis^N up to 2e6 states fits
 
 --set takes KEY=VALUE for the Hamiltonian (d, N, L, m2, lam, gradient; N without L keeps ε = 1), the variational state
-(prior_mass, ode_steps, hidden, kernel) and the loss (rg_weight: weight of RDM's RG term).
+(prior_mass, ode_steps, hidden, kernel) and the loss (rg_weight: weight of RDM's RG term, adam only;
+sr_shift: the diagonal shift of stochastic reconfiguration, relative to the metric's mean diagonal).
 
 DIR receives ground_state.json (energy, energy_stderr, exact or reference energy, relative error,
 settings), convergence.png (the energy of every training batch against the step, exact line) and
@@ -75,9 +79,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.epilog = EPILOG
     parser.add_argument("case", choices=tuple(CASES), help="which ground-truth Hamiltonian")
     parser.add_argument("--set", nargs="+", action="extend", default=[], metavar="KEY=VALUE", help="override Hamiltonian, state or loss settings (see below)")
-    parser.add_argument("--steps", type=int, default=600, metavar="S", help="training steps (default: 600)")
+    parser.add_argument(
+        "--optimizer",
+        choices=tuple(OPTIMIZER_DEFAULTS),
+        default="sr",
+        help="sr: stochastic reconfiguration (imaginary time, plain steps of τ = --lr; default), adam: Adam on the energy's VMC gradient",
+    )
+    parser.add_argument("--steps", type=int, default=None, metavar="S", help="training steps (default: 150 with sr, 600 with adam)")
     parser.add_argument("--batch-size", type=int, default=64, metavar="B", help="samples per training step (default: 64)")
-    parser.add_argument("--lr", type=float, default=5e-3, help="Adam learning rate, decayed by 0.998 per step (default: 0.005)")
+    parser.add_argument("--lr", type=float, default=None, help="step size, decayed per step: sr τ = 0.05 (× 0.985^k), adam 0.005 (× 0.998^k) by default")
     parser.add_argument("--eval-samples", type=int, default=1024, metavar="N", help="independent samples of the final energy estimate (default: 1024)")
     parser.add_argument("--reference-basis", type=int, default=None, metavar="K", help="chain: oscillator states per site of the reference (default: the most with K^N <= 1e5)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the network, training batches and evaluation samples (default: 0)")
@@ -86,7 +96,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, metavar="DIR", help="output directory (resumes the run found there)")
 
 
-def _settings(case: str, pairs: list[str]) -> tuple[LatticeHamiltonian, StateSettings, VariationalEnergy]:
+def _settings(case: str, pairs: list[str], optimizer: str) -> tuple[LatticeHamiltonian, StateSettings, VariationalEnergy]:
     values = dict(parse_setting(text) for text in pairs)
     allowed = (set(CASES[case]) - FIXED_KEYS[case]) | STATE_KEYS | OBJECTIVE_KEYS
     unknown = sorted(set(values) - allowed)
@@ -100,10 +110,16 @@ def _settings(case: str, pairs: list[str]) -> tuple[LatticeHamiltonian, StateSet
     rg_weight = values.get("rg_weight", 0.0)
     if not isinstance(rg_weight, (int, float)) or not math.isfinite(rg_weight) or rg_weight < 0:
         raise bad_argument("rg_weight", rg_weight, "must be a finite number >= 0", "pass e.g. --set rg_weight=1")
-    return hamiltonian, state, VariationalEnergy(rg_weight=float(rg_weight))
+    if "sr_shift" in values and optimizer != "sr":
+        raise bad_argument("sr_shift", values["sr_shift"], "is the shift of stochastic reconfiguration", "drop it, or pass --optimizer sr", kind=ConfigError)
+    reconfiguration = Reconfiguration(**({"shift": values["sr_shift"]} if "sr_shift" in values else {})) if optimizer == "sr" else None
+    return hamiltonian, state, VariationalEnergy(rg_weight=float(rg_weight), reconfiguration=reconfiguration)
 
 
 def _check_counts(args: argparse.Namespace) -> None:
+    defaults = OPTIMIZER_DEFAULTS[args.optimizer]
+    args.steps = defaults["steps"] if args.steps is None else args.steps
+    args.lr = defaults["lr"] if args.lr is None else args.lr
     for flag, value, minimum in (("--steps", args.steps, 1), ("--batch-size", args.batch_size, 2), ("--eval-samples", args.eval_samples, 2), ("--threads", args.threads, 1)):
         if value < minimum:
             raise bad_argument(flag, value, f"must be >= {minimum}", f"pass {flag} >= {minimum}", kind=ConfigError)
@@ -139,12 +155,13 @@ def reference(case: str, hamiltonian: LatticeHamiltonian, basis: int | None) -> 
 
 def run(args: argparse.Namespace) -> int:
     _check_counts(args)
-    hamiltonian, state, objective = _settings(args.case, args.set)
+    hamiltonian, state, objective = _settings(args.case, args.set, args.optimizer)
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     flow = ground_state_flow(hamiltonian, state)
     known = reference(args.case, hamiltonian, args.reference_basis)
-    training = FlowTraining(steps=args.steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed)
+    optimizer = "sgd" if args.optimizer == "sr" else "adam"  # an SR step is plain descent on its surrogate
+    training = FlowTraining(steps=args.steps, batch_size=args.batch_size, lr=args.lr, decay=OPTIMIZER_DEFAULTS[args.optimizer]["decay"], seed=args.seed, optimizer=optimizer)
     with locked_directory(args.out) as out:
         print(f"training the {args.case} ground state: {hamiltonian.sites} sites, {training.steps} steps", file=sys.stderr)
         trained = train_flow(flow, objective, hamiltonian, None, training, out / "run", progress=not args.no_progress)

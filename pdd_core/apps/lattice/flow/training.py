@@ -2,7 +2,9 @@
 
 RDM 7.1: batch 64, Adam with β = (0.8, 0.9), learning rate 0.005 with exponential decay, 1000
 steps, for both objectives. The decay rate is not stated; here lr_k = 0.005 · 0.998^k (a factor
-7 over 1000 steps) is the documented choice. Every random draw of step k comes from a generator
+7 over 1000 steps) is the documented choice. ``optimizer="sgd"`` is plain gradient descent at the
+same schedule, for objectives whose gradient already is the step (stochastic reconfiguration of
+the ground states, :mod:`pdd_core.apps.lattice.ground_state.reconfiguration`). Every random draw of step k comes from a generator
 keyed by (seed, k), so a resumed run continues exactly as an uninterrupted one.
 """
 
@@ -13,7 +15,7 @@ import math
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import attrs
 import numpy as np
@@ -34,7 +36,7 @@ CHECKPOINT_KEYS = ("record", "model", "optimizer", "scheduler", "step", "loss", 
 
 @attrs.frozen
 class FlowTraining:
-    """The optimisation of RDM 7.1 (module docstring)."""
+    """The optimisation of RDM 7.1 (module docstring); ``optimizer`` "sgd" takes the objective's gradient as the step."""
 
     steps: int = 1000
     batch_size: int = 64
@@ -43,6 +45,20 @@ class FlowTraining:
     decay: float = 0.998
     seed: int = 0
     checkpoint_every: int = 50
+    optimizer: Literal["adam", "sgd"] = "adam"
+
+    def __attrs_post_init__(self) -> None:
+        if self.optimizer not in OPTIMIZERS:
+            raise bad_argument("optimizer", self.optimizer, "is not an optimizer of the flows", f"use one of {sorted(OPTIMIZERS)}")
+
+    def make_optimizer(self, parameters) -> torch.optim.Optimizer:
+        return OPTIMIZERS[self.optimizer](self, parameters)
+
+
+OPTIMIZERS = {
+    "adam": lambda training, parameters: torch.optim.Adam(parameters, lr=training.lr, betas=training.betas),
+    "sgd": lambda training, parameters: torch.optim.SGD(parameters, lr=training.lr),
+}
 
 
 @attrs.frozen
@@ -86,14 +102,16 @@ def train_flow(flow: ContinuousFlow, objective, system: Any, data: torch.Tensor 
 
 def _train(flow: ContinuousFlow, objective, system: Any, data, training: FlowTraining, out: Path, progress: bool) -> TrainedFlow:
     record = _record(flow, system, objective, training)
-    optimizer = torch.optim.Adam(flow.parameters(), lr=training.lr, betas=training.betas)
+    optimizer = training.make_optimizer(flow.parameters())
     scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=training.decay)
     step, loss, seconds = 0, math.nan, 0.0
     if checkpoint_path(out).exists():
         stored = load_checkpoint(out, required=CHECKPOINT_KEYS)
         different = {key for key in ("system", "scheme", "flow", "objective") if stored["record"][key] != record[key]}
-        if different or stored["record"]["training"]["seed"] != training.seed:
-            raise bad_argument("--out", str(out), f"holds a flow trained with other settings ({', '.join(sorted(different)) or 'seed'})", "pass a new --out, or the same settings to resume", kind=ConfigError)
+        stored_training = stored["record"]["training"]
+        different |= {key for key, default in (("seed", None), ("optimizer", "adam")) if stored_training.get(key, default) != record["training"][key]}
+        if different:
+            raise bad_argument("--out", str(out), f"holds a flow trained with other settings ({', '.join(sorted(different))})", "pass a new --out, or the same settings to resume", kind=ConfigError)
         flow.load_state_dict(stored["model"])
         optimizer.load_state_dict(stored["optimizer"])
         scheduler.load_state_dict(stored["scheduler"])

@@ -9,7 +9,9 @@ nonlinear part with an exact divergence); s^θ_t = (2/σ²)(Δφ - b_θ) is then
 same family written without the fixed drift. p_∞ is the Carosso limiting law N(0, β²/2κ_p),
 κ_p = |p̂|² + M² (RDM 5.20), and T = 4/M², where the slowest mode has forgotten its start to e^{-8}.
 
-The loss of one step: the energy 6.13 through its VMC gradient (:mod:`.energy`) plus, with weight
+The loss of one step: the energy 6.13 through its VMC gradient (:mod:`.energy`), or through the
+stochastic-reconfiguration step (:mod:`.reconfiguration`, imaginary time; trained by plain
+gradient descent, the default of ``pdd ground-state``), plus, with weight
 ``rg_weight``, RDM's RG term of the algorithm in 6.3 (sample t, push the state's samples through
 the exact forward kernel 5.19, maximise log p^θ_t there), the same term as 5.22's
 (:func:`~pdd_core.apps.lattice.flow.objectives.flow_matching_term`), which makes the intermediate
@@ -19,7 +21,6 @@ p^θ_t the RG flow of the learned ground state rather than any path to it.
 from __future__ import annotations
 
 import math
-from typing import ClassVar
 
 import attrs
 import torch
@@ -28,6 +29,7 @@ from pdd_core.apps.lattice.flow.cnf import ContinuousFlow, FlowSettings
 from pdd_core.apps.lattice.flow.objectives import flow_matching_term
 from pdd_core.apps.lattice.ground_state.energy import Laplacian, default_laplacian, energy_gradient_surrogate, local_energy
 from pdd_core.apps.lattice.ground_state.hamiltonian import LatticeHamiltonian
+from pdd_core.apps.lattice.ground_state.reconfiguration import Reconfiguration
 from pdd_core.apps.lattice.ground_state.reference import hartree_frequency
 from pdd_core.errors import bad_argument
 from schemes import Carosso
@@ -63,12 +65,24 @@ def ground_state_flow(hamiltonian: LatticeHamiltonian, settings: StateSettings) 
 
 @attrs.frozen
 class VariationalEnergy:
-    """The loss of RDM 6.3's algorithm: energy 6.13 by its VMC gradient, plus ``rg_weight`` times the RG term (module docstring)."""
+    """The loss of RDM 6.3's algorithm: energy 6.13 by its VMC gradient, plus ``rg_weight`` times the RG term (module docstring).
+
+    With ``reconfiguration`` the energy's part of the gradient is the stochastic-reconfiguration step
+    (train with ``FlowTraining(optimizer="sgd")``); the RG term, a loss rather than an
+    imaginary-time step, is then refused.
+    """
 
     rg_weight: float = 0.0
     laplacian: Laplacian | None = None  # None: exact up to EXACT_LAPLACIAN_SITES sites, else Hutchinson with one probe
+    reconfiguration: Reconfiguration | None = None
 
-    name: ClassVar[str] = "energy"
+    def __attrs_post_init__(self) -> None:
+        if self.reconfiguration is not None and self.rg_weight:
+            raise bad_argument("rg_weight", self.rg_weight, "RDM's RG term is a loss, not an imaginary-time step, so it does not combine with stochastic reconfiguration", "pass --optimizer adam with rg_weight, or drop rg_weight")
+
+    @property
+    def name(self) -> str:
+        return "energy" if self.reconfiguration is None else "energy (stochastic reconfiguration)"
 
     def loss(self, flow: ContinuousFlow, hamiltonian: LatticeHamiltonian, data, batch: int, generator: torch.Generator) -> tuple[torch.Tensor, dict[str, float]]:
         with torch.no_grad():
@@ -76,7 +90,10 @@ class VariationalEnergy:
         phi = recorded[0.0]
         laplacian = self.laplacian or default_laplacian(hamiltonian)
         local = local_energy(flow, hamiltonian, phi, laplacian=laplacian, generator=generator)
-        loss = energy_gradient_surrogate(local)
+        if self.reconfiguration is None:
+            loss = energy_gradient_surrogate(local)
+        else:
+            loss = self.reconfiguration.surrogate(local, [p for p in flow.parameters() if p.requires_grad])
         if self.rg_weight:
             loss = loss + self.rg_weight * flow_matching_term(flow, phi, batch, generator)
         energy = float(local.values.mean())

@@ -25,7 +25,7 @@ class GaussianState:
     def __init__(self, w: torch.Tensor):
         self.w = w
 
-    def log_density(self, phi, t=0.0, *, create_graph=False):
+    def log_density(self, phi, t=0.0):
         flat = phi.reshape(phi.shape[0], -1)
         return -torch.einsum("bi,ij,bj->b", flat, self.w, flat)
 
@@ -122,7 +122,7 @@ def test_the_reconfigured_step_is_the_shifted_natural_gradient_of_the_energy():
     local = local_energy(flow, hamiltonian, phi)
     parameters = list(flow.parameters())
     reconfiguration = Reconfiguration(shift=0.01)
-    step = reconfiguration.direction(local, parameters)
+    step = reconfiguration.direction(flow, phi, local)
     rows = [torch.cat([g.reshape(-1) for g in torch.autograd.grad(0.5 * local.log_density[k], parameters, retain_graph=True)]) for k in range(len(phi))]
     o = torch.stack(rows)
     centred = o - o.mean(dim=0)

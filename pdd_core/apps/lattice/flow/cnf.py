@@ -72,17 +72,17 @@ class ContinuousFlow(nn.Module):
         variance, weights = self.prior_variance.to(phi.dtype), self.multiplicity.to(phi.dtype)
         return -0.5 * (weights * (power / variance + torch.log(2 * math.pi * variance))).sum(dim=self.grid.field_axes)
 
-    def _dynamics(self, create_graph: bool, span: torch.Tensor | None = None, start: torch.Tensor | None = None):
+    def _dynamics(self, span: torch.Tensor | None = None, start: torch.Tensor | None = None):
         """The ODE right-hand side for (φ, ∫div): in s, or, with ``span``/``start`` per sample, in u ∈ [0, 1] with s = start + u·span."""
 
         def rhs(time: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor]):
             phi = state[0]
             if span is None:
                 s = time.to(phi.dtype).expand(phi.shape[0])
-                velocity, divergence = self.velocity(phi, s, create_graph=create_graph)
+                velocity, divergence = self.velocity(phi, s)
                 return velocity, divergence
             s = start + time.to(phi.dtype) * span
-            velocity, divergence = self.velocity(phi, s, create_graph=create_graph)
+            velocity, divergence = self.velocity(phi, s)
             return velocity * span.reshape(-1, *[1] * self.grid.ndim), divergence * span
 
         return rhs
@@ -92,7 +92,7 @@ class ContinuousFlow(nn.Module):
         """The precision of the network (float32 to train, float64 for densities a Metropolis test uses)."""
         return next(self.parameters()).dtype
 
-    def sample(self, n: int, generator: torch.Generator, *, ts: Sequence[float] = (0.0,), create_graph: bool = False) -> tuple[dict[float, torch.Tensor], torch.Tensor]:
+    def sample(self, n: int, generator: torch.Generator, *, ts: Sequence[float] = (0.0,)) -> tuple[dict[float, torch.Tensor], torch.Tensor]:
         """``n`` flows from the prior at T down to 0: ``({t: φ_t}, log p^θ_0(φ_0))`` for every t of ``ts`` in [0, T]."""
         dtype = self.dtype
         times = sorted({float(t) for t in ts} | {0.0}, reverse=True)
@@ -103,7 +103,7 @@ class ContinuousFlow(nn.Module):
         s_points = torch.tensor([self.s_max, *[self.s_of(t) for t in below]], dtype=dtype)
         zeros = torch.zeros(n, dtype=dtype)
         options = {"grid_constructor": self._grid_with(s_points)}
-        phis, integrals = odeint(self._dynamics(create_graph), (phi_top, zeros), s_points, method="rk4", options=options)
+        phis, integrals = odeint(self._dynamics(), (phi_top, zeros), s_points, method="rk4", options=options)
         # ∫_{s_T}^{s} div ds is accumulated backwards in s, so log p^θ_0 = log p_T(φ_T) - that integral.
         log_density = self.prior_log_density(phi_top) - integrals[-1]
         recorded = {t: phis[below.index(t) + 1] if t in below else phi_top for t in times}
@@ -120,7 +120,7 @@ class ContinuousFlow(nn.Module):
 
         return construct
 
-    def log_density(self, phi: torch.Tensor, t: float | torch.Tensor = 0.0, *, create_graph: bool = False) -> torch.Tensor:
+    def log_density(self, phi: torch.Tensor, t: float | torch.Tensor = 0.0) -> torch.Tensor:
         """log p^θ_t(φ) ``[B]`` by integrating φ from t (a float, or one t per sample ``[B]``) up to T."""
         batch, phi = phi.shape[0], phi.to(self.dtype)
         start = torch.as_tensor(t, dtype=phi.dtype).expand(batch)
@@ -133,7 +133,7 @@ class ContinuousFlow(nn.Module):
         steps = max(1, math.ceil(self.settings.steps * longest / (self.s_max - self.s_min)))
         zeros = torch.zeros(batch, dtype=phi.dtype)
         grid_u = torch.tensor([0.0, 1.0], dtype=phi.dtype)
-        phis, integrals = odeint(self._dynamics(create_graph, span, s_start), (phi, zeros), grid_u, method="rk4", options={"step_size": 1.0 / steps})
+        phis, integrals = odeint(self._dynamics(span, s_start), (phi, zeros), grid_u, method="rk4", options={"step_size": 1.0 / steps})
         return self.prior_log_density(phis[-1]) + integrals[-1]
 
 

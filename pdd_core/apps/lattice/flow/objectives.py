@@ -31,7 +31,7 @@ def lattice_action(system: Any, phi: torch.Tensor) -> torch.Tensor:
 
 def reverse_kl(flow: ContinuousFlow, system: Any, batch: int, generator: torch.Generator) -> torch.Tensor:
     """E_{φ~p^θ_0}[log p^θ_0(φ) + S(φ)] = KL(p^θ_0 | p_0) - log Z (RDM 5.5), a Monte Carlo estimate over ``batch`` flows."""
-    samples, log_density = flow.sample(batch, generator, create_graph=True)
+    samples, log_density = flow.sample(batch, generator)
     return (log_density + lattice_action(system, samples[0.0])).mean()
 
 
@@ -43,7 +43,7 @@ def flow_matching_term(flow: ContinuousFlow, data: torch.Tensor, batch: int, gen
     t = torch.exp(flow.s_min + u * (flow.s_max - flow.s_min)) - flow.epsilon
     t = t.clamp(0.0, flow.settings.t_max)
     phi_t = carosso_kernel_sample(data, flow.scheme, flow.grid, t, generator)
-    return -flow.log_density(phi_t, t, create_graph=True).mean()
+    return -flow.log_density(phi_t, t).mean()
 
 
 @attrs.frozen

@@ -60,7 +60,7 @@ def local_energy(
     ``probes``: Rademacher vectors of the Hutchinson Laplacian (ignored when it is exact).
     """
     phi = phi.detach().to(flow.dtype).requires_grad_(True)
-    log_density = flow.log_density(phi, 0.0, create_graph=True)
+    log_density = flow.log_density(phi, 0.0)
     (score,) = torch.autograd.grad(log_density.sum(), phi, create_graph=True)
     flat_score = score.reshape(score.shape[0], -1)
     if laplacian == "exact":

@@ -93,7 +93,7 @@ class VariationalEnergy:
         if self.reconfiguration is None:
             loss = energy_gradient_surrogate(local)
         else:
-            loss = self.reconfiguration.surrogate(local, [p for p in flow.parameters() if p.requires_grad])
+            loss = self.reconfiguration.surrogate(flow, phi, local)
         if self.rg_weight:
             loss = loss + self.rg_weight * flow_matching_term(flow, phi, batch, generator)
         energy = float(local.values.mean())

@@ -30,8 +30,11 @@ import math
 import attrs
 import torch
 
+from pdd_core.apps.lattice.flow.cnf import ContinuousFlow
 from pdd_core.apps.lattice.ground_state.energy import LocalEnergy
 from pdd_core.errors import bad_argument
+
+PER_SAMPLE_CHUNK = 8  # samples per batched backward pass of the per-sample gradients
 
 
 @attrs.frozen
@@ -45,30 +48,45 @@ class Reconfiguration:
         if isinstance(shift, bool) or not isinstance(shift, (int, float)) or not (math.isfinite(shift) and shift > 0):
             raise bad_argument("sr_shift", shift, "the diagonal shift must be a finite number > 0 (it regularises the noisy metric S)", "pass e.g. sr_shift=0.001")
 
-    def surrogate(self, local: LocalEnergy, parameters: list[torch.Tensor]) -> torch.Tensor:
-        """The scalar whose θ-gradient is the SR direction δ (module docstring); ``local.log_density`` must carry the graph."""
-        weights = self.weights(local, parameters)
+    def surrogate(self, flow: ContinuousFlow, phi: torch.Tensor, local: LocalEnergy) -> torch.Tensor:
+        """The scalar whose θ-gradient is the SR direction δ at samples ``phi`` (module docstring); ``local`` holds their E_L and log p^θ_0 with its graph."""
+        weights = self.weights(flow, phi, local.values)
         return 0.5 * (weights * local.log_density).sum() / math.sqrt(len(weights))
 
-    def weights(self, local: LocalEnergy, parameters: list[torch.Tensor]) -> torch.Tensor:
-        """x = (ŌŌᵀ + λ)⁻¹ε ``[B]`` from the per-sample gradients O_k (one batched backward pass)."""
-        log_density = local.log_density
-        batch = log_density.shape[0]
+    def weights(self, flow: ContinuousFlow, phi: torch.Tensor, energies: torch.Tensor) -> torch.Tensor:
+        """x = (ŌŌᵀ + λ)⁻¹ε ``[B]`` from the per-sample gradients O_k of the samples ``phi`` and their local energies."""
+        batch = phi.shape[0]
         if batch < 2:
             raise bad_argument("batch", batch, "stochastic reconfiguration estimates covariances over the batch", "use a batch of at least 2 samples")
-        identity = torch.eye(batch, dtype=log_density.dtype)
-        per_sample = torch.autograd.grad(log_density, parameters, grad_outputs=identity, is_grads_batched=True, retain_graph=True, allow_unused=True)
-        o = 0.5 * torch.cat([g.reshape(batch, -1) for g in per_sample if g is not None], dim=1)  # O_k = ½ ∇_θ log p
+        o = 0.5 * per_sample_gradients(flow, phi)  # O_k = ½ ∇_θ log p^θ_0(φ_k)
         centred = (o - o.mean(dim=0)) / math.sqrt(batch)
-        residual = ((local.values - local.values.mean()) / math.sqrt(batch)).to(o.dtype)
+        residual = ((energies - energies.mean()) / math.sqrt(batch)).to(o.dtype)
         gram = centred @ centred.T
         shift = self.shift * torch.diagonal(gram).mean()
-        return torch.linalg.solve(gram + shift * identity, residual).detach()
+        return torch.linalg.solve(gram + shift * torch.eye(batch, dtype=gram.dtype), residual)
 
-    def direction(self, local: LocalEnergy, parameters: list[torch.Tensor]) -> torch.Tensor:
-        """δ = (S + λ)⁻¹F as one flat vector over ``parameters`` (for tests and diagnostics; training uses :meth:`surrogate`)."""
-        gradients = torch.autograd.grad(self.surrogate(local, parameters), parameters, retain_graph=True, allow_unused=True)
+    def direction(self, flow: ContinuousFlow, phi: torch.Tensor, local: LocalEnergy) -> torch.Tensor:
+        """δ = (S + λ)⁻¹F as one flat vector over the flow's parameters (for tests and diagnostics; training uses :meth:`surrogate`)."""
+        parameters = list(flow.parameters())
+        gradients = torch.autograd.grad(self.surrogate(flow, phi, local), parameters, retain_graph=True, allow_unused=True)
         return torch.cat([(g if g is not None else torch.zeros_like(p)).reshape(-1) for g, p in zip(gradients, parameters)])
 
 
-__all__ = ["Reconfiguration"]
+def per_sample_gradients(flow: ContinuousFlow, phi: torch.Tensor, chunk: int = PER_SAMPLE_CHUNK) -> torch.Tensor:
+    """∇_θ log p^θ_0(φ_k) for every sample, ``[B, P]`` over ``flow.parameters()`` (zeros where a parameter is unused).
+
+    The log density is recomputed in chunks of ``chunk`` samples with one batched backward pass per
+    chunk: a one-hot backward through the whole batch's graph would cost B full backward passes,
+    chunks cost B/chunk, each on ``chunk`` samples (5x faster on 8 x 8 at B = 64).
+    """
+    parameters = list(flow.parameters())
+    rows = []
+    for part in phi.detach().split(chunk):
+        log_density = flow.log_density(part, 0.0)
+        identity = torch.eye(len(part), dtype=log_density.dtype)
+        gradients = torch.autograd.grad(log_density, parameters, grad_outputs=identity, is_grads_batched=True, allow_unused=True)
+        rows.append(torch.cat([(g if g is not None else torch.zeros(len(part), *p.shape, dtype=log_density.dtype)).reshape(len(part), -1) for g, p in zip(gradients, parameters)], dim=1))
+    return torch.cat(rows).detach()
+
+
+__all__ = ["PER_SAMPLE_CHUNK", "Reconfiguration", "per_sample_gradients"]

@@ -123,7 +123,7 @@ def _train(flow: ContinuousFlow, objective, system: Any, data, training: FlowTra
             value = objective.loss(flow, system, data, training.batch_size, _step_generator(training.seed, step))
             value, metrics = value if isinstance(value, tuple) else (value, {})
             if not bool(torch.isfinite(value)):
-                raise bad_argument("loss", float(value), f"became non-finite at step {step}", "lower the learning rate or use more ODE steps (--flow-steps)")
+                raise bad_argument("loss", float(value.detach()), f"became non-finite at step {step}", "lower the learning rate or use more ODE steps (rg-flow: --flow-ode-steps; ground-state: --set ode_steps=)")
             optimizer.zero_grad(set_to_none=True)
             value.backward()
             optimizer.step()

@@ -13,9 +13,14 @@ variance at an eigenstate, which makes the estimator and its gradient quiet near
 S and its derivatives are those of the flow's own density: log p^θ_0(φ) is integrated from φ up
 to T along the flow (:meth:`ContinuousFlow.log_density`, exact divergence) and differentiated in
 φ by autograd. Δ_φ S is exact (one Hessian row per site: one backward pass each, so it is used
-up to :data:`EXACT_LAPLACIAN_SITES` sites) or the Hutchinson estimate v^T ∇²S v with Rademacher v
-averaged over a few probes (one pass each): unbiased, so E stays unbiased and the probes' noise
-is part of the spread of E_L and of the reported standard error.
+up to :data:`EXACT_LAPLACIAN_SITES` sites) or the Hutchinson estimate v^T ∇²S v averaged over a
+few probes (one pass each): unbiased, so E stays unbiased and the probes' noise is part of the
+spread of E_L and of the reported standard error. The probes are v = U z with z Rademacher and U
+the real orthonormal Fourier basis of the lattice (cos and sin of every momentum): E[vvᵀ] = 1
+still, and v^T H v = Σ_p z_p² H_pp = tr H exactly whenever H is diagonal in that basis, as the
+Hessian of every translation-invariant Gaussian state is; near such a state (the free theory,
+weak coupling) the probe noise, which with Rademacher v in the site basis is 2 Σ_{i≠j} H_ij² and
+does not vanish at the ground state, all but disappears.
 
 Gradient (RDM below 6.13, ∇_θ e^{-S/2} = e^{-S/2}(-∇_θ S/2)): for a normalised real Ψ,
 ∇_θ E = 2 E[(E_L - E) ∇_θ log Ψ] = E[(E_L - E) ∇_θ log p^θ_0], so the surrogate
@@ -25,11 +30,13 @@ be differentiated.
 
 from __future__ import annotations
 
+import functools
 import math
 import sys
 from typing import Literal
 
 import attrs
+import numpy as np
 import torch
 from tqdm import tqdm
 
@@ -71,7 +78,7 @@ def local_energy(
     elif laplacian == "hutchinson":
         trace = torch.zeros_like(log_density)
         for _ in range(probes):
-            probe = torch.randint(0, 2, phi.shape, generator=generator, dtype=phi.dtype) * 2 - 1
+            probe = fourier_probes(phi.shape, generator, phi.dtype)
             (hessian_probe,) = torch.autograd.grad((score * probe).sum(), phi, retain_graph=True)
             trace = trace + (hessian_probe * probe).reshape(phi.shape[0], -1).sum(dim=1) / probes
     else:
@@ -80,6 +87,36 @@ def local_energy(
     kinetic = -0.25 * trace - 0.125 * flat_score.square().sum(dim=1)
     values = hamiltonian.volume * (kinetic + hamiltonian.potential(phi))
     return LocalEnergy(values.detach(), log_density)
+
+
+def fourier_probes(shape: torch.Size, generator: torch.Generator | None, dtype: torch.dtype) -> torch.Tensor:
+    """Hutchinson probes ``[B, *lattice]``: U z with z Rademacher in the real orthonormal Fourier basis U (module docstring)."""
+    basis = real_fourier_basis(tuple(shape[1:])).to(dtype)
+    signs = torch.randint(0, 2, (shape[0], basis.shape[0]), generator=generator, dtype=dtype) * 2 - 1
+    return (signs @ basis).reshape(shape)
+
+
+@functools.lru_cache(maxsize=8)
+def real_fourier_basis(shape: tuple[int, ...]) -> torch.Tensor:
+    """``[n, n]`` rows: the orthonormal real Fourier modes of a periodic lattice of ``shape`` (n sites).
+
+    A momentum equal to its own negative gives one real mode cos(p·x)/√n; every other pair ±p gives
+    √(2/n) cos(p·x) and √(2/n) sin(p·x).
+    """
+    sites = np.stack(np.meshgrid(*[np.arange(n) for n in shape], indexing="ij"), axis=-1).reshape(-1, len(shape))
+    sizes = np.array(shape)
+    rows, seen = [], set()
+    for momentum in map(tuple, sites):
+        partner = tuple((-np.array(momentum)) % sizes)
+        if partner in seen:
+            continue
+        seen.add(momentum)
+        phase = 2 * np.pi * (sites * (np.array(momentum) / sizes)).sum(axis=1)
+        if partner == momentum:
+            rows.append(np.cos(phase) / math.sqrt(len(sites)))
+        else:
+            rows += [math.sqrt(2 / len(sites)) * np.cos(phase), math.sqrt(2 / len(sites)) * np.sin(phase)]
+    return torch.from_numpy(np.stack(rows))
 
 
 @attrs.frozen
@@ -94,7 +131,7 @@ class EnergyEstimate:
     probes: int
 
     def to_json(self) -> dict[str, float | int | str]:
-        laplacian = self.laplacian if self.laplacian == "exact" else f"hutchinson ({self.probes} Rademacher probes per sample)"
+        laplacian = self.laplacian if self.laplacian == "exact" else f"hutchinson ({self.probes} Fourier-Rademacher probes per sample)"
         return {"energy": self.energy, "energy_stderr": self.stderr, "local_energy_std": self.local_std, "energy_samples": self.samples, "laplacian": laplacian}
 
 
@@ -132,4 +169,4 @@ def energy_gradient_surrogate(local: LocalEnergy) -> torch.Tensor:
     return (centred * local.log_density).mean()
 
 
-__all__ = ["EXACT_LAPLACIAN_SITES", "EnergyEstimate", "default_laplacian", "Laplacian", "LocalEnergy", "energy_gradient_surrogate", "estimate_energy", "local_energy"]
+__all__ = ["EXACT_LAPLACIAN_SITES", "EnergyEstimate", "default_laplacian", "Laplacian", "LocalEnergy", "energy_gradient_surrogate", "estimate_energy", "fourier_probes", "local_energy", "real_fourier_basis"]

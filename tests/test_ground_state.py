@@ -155,7 +155,7 @@ def test_the_reconfigured_step_is_the_shifted_natural_gradient_of_the_energy():
         phi = flow.sample(12, torch.Generator().manual_seed(5))[0][0.0]
     local = local_energy(flow, hamiltonian, phi)
     parameters = list(flow.parameters())
-    reconfiguration = Reconfiguration(shift=0.01)
+    reconfiguration = Reconfiguration(shift=0.01, max_norm=1e9)
     step = reconfiguration.direction(flow, phi, local)
     rows = [torch.cat([g.reshape(-1) for g in torch.autograd.grad(0.5 * local.log_density[k], parameters, retain_graph=True)]) for k in range(len(phi))]
     o = torch.stack(rows)
@@ -166,6 +166,9 @@ def test_the_reconfigured_step_is_the_shifted_natural_gradient_of_the_energy():
     expected = torch.linalg.solve(metric + shift * torch.eye(len(metric), dtype=metric.dtype), force)
     torch.testing.assert_close(step, expected, rtol=1e-6, atol=1e-9 * float(expected.abs().max()))
     assert float(step @ force) > 0  # a descent direction of the energy (F = ½ ∇_θ E)
+    length = float(torch.sqrt(expected @ metric @ expected))
+    capped = Reconfiguration(shift=0.01, max_norm=0.5 * length).direction(flow, phi, local)
+    torch.testing.assert_close(capped, 0.5 * expected, rtol=1e-6, atol=1e-9 * float(expected.abs().max()))  # the trust region halves it
 
 
 def test_pdd_ground_state_writes_its_record_resumes_and_rejects_bad_settings(tmp_path, capsys):

@@ -25,8 +25,8 @@ from pdd_core.apps.lattice.flow.training import LOG_NAME, FlowTraining, train_fl
 from pdd_core.apps.lattice.ground_state.energy import estimate_energy
 from pdd_core.apps.lattice.ground_state.hamiltonian import LatticeHamiltonian, two_point
 from pdd_core.apps.lattice.ground_state.objective import StateSettings, VariationalEnergy, ground_state_flow
-from pdd_core.apps.lattice.ground_state.reconfiguration import Reconfiguration
 from pdd_core.apps.lattice.ground_state.plots import convergence_figure
+from pdd_core.apps.lattice.ground_state.reconfiguration import Reconfiguration
 from pdd_core.apps.lattice.ground_state.reference import MAX_STATES, chain_energy, single_site_energy
 from pdd_core.config import to_dict
 from pdd_core.errors import ConfigError, bad_argument
@@ -43,9 +43,10 @@ CASES: dict[str, dict[str, Any]] = {
 }
 FIXED_KEYS = {"free": {"lam"}, "anharmonic": {"d", "N", "L", "gradient"}, "chain": {"d"}}
 STATE_KEYS = {field.name for field in attrs.fields(StateSettings)}
-OBJECTIVE_KEYS = {"rg_weight", "sr_shift"}
+OBJECTIVE_KEYS = {"rg_weight", "sr_shift", "sr_max_norm"}
+SR_KEYS = {"sr_shift": "shift", "sr_max_norm": "max_norm"}
 # Per optimizer: steps, learning rate (for sr the imaginary-time step τ) and its decay per step; measured in docs/rg_flows.md.
-OPTIMIZER_DEFAULTS = {"sr": {"steps": 150, "lr": 0.05, "decay": 0.985}, "adam": {"steps": 600, "lr": 5e-3, "decay": 0.998}}
+OPTIMIZER_DEFAULTS = {"sr": {"steps": 150, "lr": 0.05, "decay": 1.0}, "adam": {"steps": 600, "lr": 5e-3, "decay": 0.998}}
 SAMPLING_STREAM = 3
 
 EPILOG = """\
@@ -61,7 +62,8 @@ cases (H = ε^d (-½Δ + F), F = Σ_n ½κ(∇φ)² + ½m²φ² + λφ⁴, κ = 
 
 --set takes KEY=VALUE for the Hamiltonian (d, N, L, m2, lam, gradient; N without L keeps ε = 1), the variational state
 (prior_mass, ode_steps, hidden, kernel) and the loss (rg_weight: weight of RDM's RG term, adam only;
-sr_shift: the diagonal shift of stochastic reconfiguration, relative to the metric's mean diagonal).
+sr_shift: the diagonal shift of stochastic reconfiguration relative to the metric's mean diagonal, default 1e-5;
+sr_max_norm: the cap on its step length in the metric, default 2).
 
 DIR receives ground_state.json (energy, energy_stderr, exact or reference energy, relative error,
 settings), convergence.png (the energy of every training batch against the step, exact line) and
@@ -87,7 +89,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--steps", type=int, default=None, metavar="S", help="training steps (default: 150 with sr, 600 with adam)")
     parser.add_argument("--batch-size", type=int, default=64, metavar="B", help="samples per training step (default: 64)")
-    parser.add_argument("--lr", type=float, default=None, help="step size, decayed per step: sr τ = 0.05 (× 0.985^k), adam 0.005 (× 0.998^k) by default")
+    parser.add_argument("--lr", type=float, default=None, help="step size: sr τ = 0.05 (constant), adam 0.005 (× 0.998^k) by default")
     parser.add_argument("--eval-samples", type=int, default=1024, metavar="N", help="independent samples of the final energy estimate (default: 1024)")
     parser.add_argument("--reference-basis", type=int, default=None, metavar="K", help="chain: oscillator states per site of the reference (default: the most with K^N <= 1e5)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the network, training batches and evaluation samples (default: 0)")
@@ -110,9 +112,11 @@ def _settings(case: str, pairs: list[str], optimizer: str) -> tuple[LatticeHamil
     rg_weight = values.get("rg_weight", 0.0)
     if not isinstance(rg_weight, (int, float)) or not math.isfinite(rg_weight) or rg_weight < 0:
         raise bad_argument("rg_weight", rg_weight, "must be a finite number >= 0", "pass e.g. --set rg_weight=1")
-    if "sr_shift" in values and optimizer != "sr":
-        raise bad_argument("sr_shift", values["sr_shift"], "is the shift of stochastic reconfiguration", "drop it, or pass --optimizer sr", kind=ConfigError)
-    reconfiguration = Reconfiguration(**({"shift": values["sr_shift"]} if "sr_shift" in values else {})) if optimizer == "sr" else None
+    chosen_sr = {field: values[key] for key, field in SR_KEYS.items() if key in values}
+    if chosen_sr and optimizer != "sr":
+        key = next(key for key in SR_KEYS if key in values)
+        raise bad_argument(key, values[key], "is a setting of stochastic reconfiguration", "drop it, or pass --optimizer sr", kind=ConfigError)
+    reconfiguration = Reconfiguration(**chosen_sr) if optimizer == "sr" else None
     return hamiltonian, state, VariationalEnergy(rg_weight=float(rg_weight), reconfiguration=reconfiguration)
 
 

@@ -90,14 +90,15 @@ class VariationalEnergy:
         phi = recorded[0.0]
         laplacian = self.laplacian or default_laplacian(hamiltonian)
         local = local_energy(flow, hamiltonian, phi, laplacian=laplacian, generator=generator)
+        metrics = {}
         if self.reconfiguration is None:
             loss = energy_gradient_surrogate(local)
         else:
-            loss = self.reconfiguration.surrogate(flow, phi, local)
+            loss, metrics["sr_norm"] = self.reconfiguration.surrogate(flow, phi, local)
         if self.rg_weight:
             loss = loss + self.rg_weight * flow_matching_term(flow, phi, batch, generator)
         energy = float(local.values.mean())
-        return loss, {"energy": energy, "energy_stderr": float(local.values.std()) / math.sqrt(batch)}
+        return loss, {"energy": energy, "energy_stderr": float(local.values.std()) / math.sqrt(batch), **metrics}
 
 
 __all__ = ["StateSettings", "VariationalEnergy", "ground_state_flow"]

@@ -21,6 +21,11 @@ zero), so δ = Σ_k x_k O_k/√B is the θ-gradient of the surrogate ½/√B Σ_
 the VMC surrogate of :func:`.energy.energy_gradient_surrogate` with the local energies replaced
 by the reconfigured weights x. Plain gradient descent on that surrogate at learning rate τ is the
 SR step. λ is ``shift`` times the mean diagonal of ŌŌᵀ (Tikhonov regularisation of the noisy S).
+
+A trust region keeps one noisy batch from throwing the state away: the step's length in the
+metric, ‖δ‖_S = √(δᵀSδ) = |ŌŌᵀx| (the spread of the change of log Ψ over the samples, per unit
+τ), is capped at ``max_norm`` by scaling x down. Smaller shifts converge faster (measured in
+docs/rg_flows.md) and need the cap more, since (S + λ)⁻¹ amplifies the noise of F by up to 1/λ.
 """
 
 from __future__ import annotations
@@ -39,22 +44,27 @@ PER_SAMPLE_CHUNK = 8  # samples per batched backward pass of the per-sample grad
 
 @attrs.frozen
 class Reconfiguration:
-    """Stochastic reconfiguration with diagonal shift λ = ``shift`` · mean diag(ŌŌᵀ) (module docstring)."""
+    """Stochastic reconfiguration: diagonal shift λ = ``shift`` · mean diag(ŌŌᵀ), step length ‖δ‖_S at most ``max_norm`` (module docstring)."""
 
-    shift: float = 1e-3
+    shift: float = 1e-5
+    max_norm: float = 2.0
 
     def __attrs_post_init__(self) -> None:
-        shift = self.shift
-        if isinstance(shift, bool) or not isinstance(shift, (int, float)) or not (math.isfinite(shift) and shift > 0):
-            raise bad_argument("sr_shift", shift, "the diagonal shift must be a finite number > 0 (it regularises the noisy metric S)", "pass e.g. sr_shift=0.001")
+        for name, key, fix in (("shift", "sr_shift", "sr_shift=0.00001"), ("max_norm", "sr_max_norm", "sr_max_norm=2")):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not (math.isfinite(value) and value > 0):
+                raise bad_argument(key, value, "must be a finite number > 0", f"pass e.g. {fix}")
 
-    def surrogate(self, flow: ContinuousFlow, phi: torch.Tensor, local: LocalEnergy) -> torch.Tensor:
-        """The scalar whose θ-gradient is the SR direction δ at samples ``phi`` (module docstring); ``local`` holds their E_L and log p^θ_0 with its graph."""
-        weights = self.weights(flow, phi, local.values)
-        return 0.5 * (weights * local.log_density).sum() / math.sqrt(len(weights))
+    def surrogate(self, flow: ContinuousFlow, phi: torch.Tensor, local: LocalEnergy) -> tuple[torch.Tensor, float]:
+        """The scalar whose θ-gradient is the SR direction δ at samples ``phi`` (module docstring), and ‖δ‖_S before the cap.
 
-    def weights(self, flow: ContinuousFlow, phi: torch.Tensor, energies: torch.Tensor) -> torch.Tensor:
-        """x = (ŌŌᵀ + λ)⁻¹ε ``[B]`` from the per-sample gradients O_k of the samples ``phi`` and their local energies."""
+        ``local`` holds the samples' E_L and log p^θ_0 with its graph.
+        """
+        weights, norm = self.weights(flow, phi, local.values)
+        return 0.5 * (weights * local.log_density).sum() / math.sqrt(len(weights)), norm
+
+    def weights(self, flow: ContinuousFlow, phi: torch.Tensor, energies: torch.Tensor) -> tuple[torch.Tensor, float]:
+        """x = (ŌŌᵀ + λ)⁻¹ε ``[B]`` (scaled to the trust region) from the per-sample gradients O_k of ``phi`` and their local energies, and ‖δ‖_S."""
         batch = phi.shape[0]
         if batch < 2:
             raise bad_argument("batch", batch, "stochastic reconfiguration estimates covariances over the batch", "use a batch of at least 2 samples")
@@ -63,12 +73,14 @@ class Reconfiguration:
         residual = ((energies - energies.mean()) / math.sqrt(batch)).to(o.dtype)
         gram = centred @ centred.T
         shift = self.shift * torch.diagonal(gram).mean()
-        return torch.linalg.solve(gram + shift * torch.eye(batch, dtype=gram.dtype), residual)
+        weights = torch.linalg.solve(gram + shift * torch.eye(batch, dtype=gram.dtype), residual)
+        norm = float(torch.linalg.vector_norm(gram @ weights))
+        return weights * min(1.0, self.max_norm / norm) if norm > 0 else weights, norm
 
     def direction(self, flow: ContinuousFlow, phi: torch.Tensor, local: LocalEnergy) -> torch.Tensor:
         """δ = (S + λ)⁻¹F as one flat vector over the flow's parameters (for tests and diagnostics; training uses :meth:`surrogate`)."""
         parameters = list(flow.parameters())
-        gradients = torch.autograd.grad(self.surrogate(flow, phi, local), parameters, retain_graph=True, allow_unused=True)
+        gradients = torch.autograd.grad(self.surrogate(flow, phi, local)[0], parameters, retain_graph=True, allow_unused=True)
         return torch.cat([(g if g is not None else torch.zeros_like(p)).reshape(-1) for g, p in zip(gradients, parameters)])
 
 

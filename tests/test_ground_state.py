@@ -11,7 +11,7 @@ import torch
 from pdd_core.apps.cli.main import main
 from pdd_core.apps.lattice.flow.training import FlowTraining, train_flow
 from pdd_core.apps.lattice.ground_state.energy import energy_gradient_surrogate, estimate_energy, fourier_probes, local_energy
-from pdd_core.apps.lattice.ground_state.hamiltonian import LatticeHamiltonian, two_point
+from pdd_core.apps.lattice.ground_state.hamiltonian import LatticeHamiltonian, free_mode_test, two_point
 from pdd_core.apps.lattice.ground_state.objective import StateSettings, VariationalEnergy, ground_state_flow
 from pdd_core.apps.lattice.ground_state.reconfiguration import Reconfiguration
 from pdd_core.apps.lattice.ground_state.reference import chain_energy, single_site_energy
@@ -85,6 +85,22 @@ def test_fourier_probes_are_unbiased_and_exact_on_translation_invariant_gaussian
     hessian = -2 * state.w
     site_basis = (signs.reshape(16, -1) @ hessian * signs.reshape(16, -1)).sum(dim=1)
     assert float((site_basis - torch.trace(hessian)).abs().max()) > 1.0  # what the Fourier basis removes
+
+
+def test_the_mode_test_accepts_exact_samples_and_rejects_a_zero_mode_five_percent_too_wide():
+    hamiltonian = LatticeHamiltonian(d=2, N=4, L=4.0, m2=1.0)
+    covariance = 0.5 * torch.linalg.inv(_sqrtm(_free_matrix(hamiltonian)))
+    root = torch.linalg.cholesky(covariance)
+    p_values = []
+    for seed in range(20):
+        white = torch.randn(2048, hamiltonian.sites, dtype=torch.float64, generator=torch.Generator().manual_seed(seed))
+        p_values.append(free_mode_test((white @ root.T).reshape(-1, 4, 4), hamiltonian).p_value)
+    assert 0.2 < np.mean(p_values) < 0.8 and min(p_values) > 1e-3, p_values  # uniform under the null
+    exact = (torch.randn(20_000, 16, dtype=torch.float64, generator=torch.Generator().manual_seed(99)) @ root.T).reshape(-1, 4, 4)
+    wider = exact + (math.sqrt(1.05) - 1) * exact.mean(dim=(1, 2), keepdim=True)  # the zero mode 5 % wider in variance (z ≈ 5)
+    assert free_mode_test(exact, hamiltonian).p_value > 1e-3
+    test = free_mode_test(wider, hamiltonian)
+    assert test.p_value < 1e-3 and test.dof == 16, test
 
 
 def test_single_site_reference_matches_published_eigenvalues_and_the_chain_reference_its_limits():

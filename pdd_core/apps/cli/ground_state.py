@@ -23,7 +23,7 @@ from pdd_core.apps.cli.main import COMMANDS
 from pdd_core.apps.cli.rg_flow_output import save_figure, save_json
 from pdd_core.apps.lattice.flow.training import LOG_NAME, FlowTraining, train_flow
 from pdd_core.apps.lattice.ground_state.energy import estimate_energy
-from pdd_core.apps.lattice.ground_state.hamiltonian import LatticeHamiltonian, two_point
+from pdd_core.apps.lattice.ground_state.hamiltonian import LatticeHamiltonian, free_mode_test, two_point
 from pdd_core.apps.lattice.ground_state.objective import StateSettings, VariationalEnergy, ground_state_flow
 from pdd_core.apps.lattice.ground_state.plots import convergence_figure
 from pdd_core.apps.lattice.ground_state.reconfiguration import Reconfiguration
@@ -66,7 +66,8 @@ sr_shift: the diagonal shift of stochastic reconfiguration relative to the metri
 sr_max_norm: the cap on its step length in the metric, default 2).
 
 DIR receives ground_state.json (energy, energy_stderr, exact or reference energy, relative error,
-settings), convergence.png (the energy of every training batch against the step, exact line) and
+settings; for free the learned and exact two-point functions and the χ² test of every mode's width),
+convergence.png (the energy of every training batch against the step, exact line) and
 the resumable run in DIR/run (rerunning the command resumes it; other settings are refused).
 
 examples:
@@ -178,6 +179,9 @@ def run(args: argparse.Namespace) -> int:
         history = [json.loads(line) for line in (out / "run" / LOG_NAME).read_text().splitlines() if line.strip()]
         save_figure(out / "convergence.png", convergence_figure(history, known["energy"], estimate, f"{args.case}: {_describe(hamiltonian)}"))
     print(f"energy {estimate.energy:.6g} ± {estimate.stderr:.2g} against {known['energy']:.6g} ({known['kind']}): relative error {record['relative_error']:+.2e}, {record['sigma']:+.1f}σ")
+    if "mode_test" in record:
+        test = record["mode_test"]
+        print(f"mode widths against the exact ground state: χ² = {test['chi2']:.1f} for {test['dof']} modes, p = {test['p_value']:.3g}, max |z| {test['max_abs_z']:.1f}")
     print(f"wrote {(out / 'ground_state.json').resolve()} and {(out / 'convergence.png').resolve()}")
     return 0
 
@@ -216,6 +220,7 @@ def _record(args, hamiltonian, state, objective, training, trained, estimate, kn
             "max_abs_sigma": float(np.abs(deviation).max()),
             "share_within_2_sigma": float((np.abs(deviation) <= 2).mean()),
         }
+        record["mode_test"] = free_mode_test(samples, hamiltonian).to_json()
     return record
 
 

@@ -30,18 +30,16 @@ be differentiated.
 
 from __future__ import annotations
 
-import functools
 import math
 import sys
 from typing import Literal
 
 import attrs
-import numpy as np
 import torch
 from tqdm import tqdm
 
 from pdd_core.apps.lattice.flow.cnf import ContinuousFlow
-from pdd_core.apps.lattice.ground_state.hamiltonian import LatticeHamiltonian
+from pdd_core.apps.lattice.ground_state.hamiltonian import LatticeHamiltonian, real_fourier_modes
 
 Laplacian = Literal["exact", "hutchinson"]
 EXACT_LAPLACIAN_SITES = 16  # up to this many sites the Laplacian is exact by default, above it Hutchinson
@@ -91,32 +89,9 @@ def local_energy(
 
 def fourier_probes(shape: torch.Size, generator: torch.Generator | None, dtype: torch.dtype) -> torch.Tensor:
     """Hutchinson probes ``[B, *lattice]``: U z with z Rademacher in the real orthonormal Fourier basis U (module docstring)."""
-    basis = real_fourier_basis(tuple(shape[1:])).to(dtype)
+    basis = real_fourier_modes(tuple(shape[1:])).basis.to(dtype)
     signs = torch.randint(0, 2, (shape[0], basis.shape[0]), generator=generator, dtype=dtype) * 2 - 1
     return (signs @ basis).reshape(shape)
-
-
-@functools.lru_cache(maxsize=8)
-def real_fourier_basis(shape: tuple[int, ...]) -> torch.Tensor:
-    """``[n, n]`` rows: the orthonormal real Fourier modes of a periodic lattice of ``shape`` (n sites).
-
-    A momentum equal to its own negative gives one real mode cos(p·x)/√n; every other pair ±p gives
-    √(2/n) cos(p·x) and √(2/n) sin(p·x).
-    """
-    sites = np.stack(np.meshgrid(*[np.arange(n) for n in shape], indexing="ij"), axis=-1).reshape(-1, len(shape))
-    sizes = np.array(shape)
-    rows, seen = [], set()
-    for momentum in map(tuple, sites):
-        partner = tuple((-np.array(momentum)) % sizes)
-        if partner in seen:
-            continue
-        seen.add(momentum)
-        phase = 2 * np.pi * (sites * (np.array(momentum) / sizes)).sum(axis=1)
-        if partner == momentum:
-            rows.append(np.cos(phase) / math.sqrt(len(sites)))
-        else:
-            rows += [math.sqrt(2 / len(sites)) * np.cos(phase), math.sqrt(2 / len(sites)) * np.sin(phase)]
-    return torch.from_numpy(np.stack(rows))
 
 
 @attrs.frozen
@@ -169,4 +144,4 @@ def energy_gradient_surrogate(local: LocalEnergy) -> torch.Tensor:
     return (centred * local.log_density).mean()
 
 
-__all__ = ["EXACT_LAPLACIAN_SITES", "EnergyEstimate", "default_laplacian", "Laplacian", "LocalEnergy", "energy_gradient_surrogate", "estimate_energy", "fourier_probes", "local_energy", "real_fourier_basis"]
+__all__ = ["EXACT_LAPLACIAN_SITES", "EnergyEstimate", "default_laplacian", "Laplacian", "LocalEnergy", "energy_gradient_surrogate", "estimate_energy", "fourier_probes", "local_energy"]

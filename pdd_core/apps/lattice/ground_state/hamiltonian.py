@@ -18,15 +18,24 @@ normal coordinate is a harmonic oscillator of frequency ω_p = √k_p, and
 
     E₀ = ε^d Σ_p ½ ω_p,      Ψ₀ ∝ exp(-½ Σ_p ω_p |φ̂_p|²),
     ⟨φ(0) φ(r)⟩ = N^{-d} Σ_p cos(2π p·r / N) / (2 ω_p)      (p₀ = |Ψ₀|², covariance ½ K^{-1/2}).
+
+In the real orthonormal Fourier basis (cos and sin of every momentum, :func:`real_fourier_modes`)
+the coordinates y_i of a sample of p₀ are independent N(0, 1/(2ω_i)), which makes a sharp test of
+a learned state (:func:`free_mode_test`): S_i = Σ_samples 2ω_i y_i² ~ χ²(n) for each of the N^d
+coordinates, z_i = (S_i - n)/√(2n), and Σ_i z_i² ~ χ²(N^d) (normal approximation of χ²(n), good
+for n ≳ 100). It sees every mode's width at the precision the samples allow, where the
+two-point function at each separation r mixes all modes.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 
 import attrs
 import numpy as np
 import torch
+from scipy import stats
 
 from pdd_core.errors import bad_argument
 from pdd_core.grid import Grid
@@ -147,6 +156,66 @@ class LatticeHamiltonian:
             raise bad_argument("lam", self.lam, f"{what} is the closed form of the free theory", "pass lam=0, or use pdd_core.apps.lattice.ground_state.reference for λ > 0")
 
 
+@attrs.frozen
+class FourierModes:
+    """The real orthonormal Fourier basis of a periodic lattice: rows ``basis`` ``[n, n]`` and the momentum index of each ``[n, d]``."""
+
+    basis: torch.Tensor
+    momenta: np.ndarray
+
+
+@functools.lru_cache(maxsize=8)
+def real_fourier_modes(shape: tuple[int, ...]) -> FourierModes:
+    """The orthonormal real Fourier modes of a periodic lattice of ``shape`` (n sites).
+
+    A momentum equal to its own negative gives one real mode cos(p·x)/√n; every other pair ±p gives
+    √(2/n) cos(p·x) and √(2/n) sin(p·x).
+    """
+    sites = np.stack(np.meshgrid(*[np.arange(n) for n in shape], indexing="ij"), axis=-1).reshape(-1, len(shape))
+    sizes = np.array(shape)
+    rows, momenta, seen = [], [], set()
+    for momentum in map(tuple, sites):
+        partner = tuple((-np.array(momentum)) % sizes)
+        if partner in seen:
+            continue
+        seen.add(momentum)
+        phase = 2 * np.pi * (sites * (np.array(momentum) / sizes)).sum(axis=1)
+        if partner == momentum:
+            rows.append(np.cos(phase) / math.sqrt(len(sites)))
+            momenta.append(momentum)
+        else:
+            rows += [math.sqrt(2 / len(sites)) * np.cos(phase), math.sqrt(2 / len(sites)) * np.sin(phase)]
+            momenta += [momentum, momentum]
+    return FourierModes(torch.from_numpy(np.stack(rows)), np.array(momenta))
+
+
+@attrs.frozen
+class ModeTest:
+    """The χ² test of a sample's mode widths against the free ground state (module docstring)."""
+
+    chi2: float
+    dof: int
+    p_value: float
+    max_abs_z: float
+    samples: int
+
+    def to_json(self) -> dict[str, float | int]:
+        return {"chi2": self.chi2, "dof": self.dof, "p_value": self.p_value, "max_abs_z": self.max_abs_z, "samples": self.samples}
+
+
+def free_mode_test(phi: torch.Tensor | np.ndarray, hamiltonian: LatticeHamiltonian) -> ModeTest:
+    """Whether samples ``[n, *shape]`` have the free ground state's width in every real Fourier mode, within Monte Carlo error."""
+    hamiltonian._require_free("free_mode_test")
+    fields = torch.as_tensor(np.asarray(phi.detach().cpu() if isinstance(phi, torch.Tensor) else phi, dtype=np.float64))
+    modes = real_fourier_modes(hamiltonian.shape)
+    coordinates = fields.reshape(len(fields), -1) @ modes.basis.T  # [n, N^d]
+    omega = np.sqrt(hamiltonian.mode_curvatures()[tuple(modes.momenta.T)])
+    n = len(fields)
+    statistic = (coordinates.square().sum(dim=0).numpy() * 2 * omega - n) / math.sqrt(2 * n)
+    chi2 = float(np.square(statistic).sum())
+    return ModeTest(chi2, len(statistic), float(stats.chi2.sf(chi2, len(statistic))), float(np.abs(statistic).max()), n)
+
+
 def two_point(phi: torch.Tensor | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """⟨φ(0) φ(r)⟩ for every r from samples ``[B, *shape]`` (translation-averaged), and its standard error over samples."""
     fields = np.asarray(phi.detach().cpu() if isinstance(phi, torch.Tensor) else phi, dtype=np.float64)
@@ -156,4 +225,4 @@ def two_point(phi: torch.Tensor | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return per_sample.mean(axis=0), per_sample.std(axis=0, ddof=1) / math.sqrt(len(fields))
 
 
-__all__ = ["LatticeHamiltonian", "two_point"]
+__all__ = ["FourierModes", "LatticeHamiltonian", "ModeTest", "free_mode_test", "real_fourier_modes", "two_point"]

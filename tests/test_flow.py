@@ -68,7 +68,7 @@ def test_the_flow_log_density_is_the_change_of_variables_of_its_sample_map():
         points = torch.tensor([flow.s_max, flow.s_min], dtype=torch.float64)
 
         def sample_map(x):
-            phis, _ = odeint(flow._dynamics(False), (x.reshape(1, N, N), torch.zeros(1, dtype=x.dtype)), points, method="rk4", options={"grid_constructor": flow._grid_with(points)})
+            phis, _ = odeint(flow._dynamics(), (x.reshape(1, N, N), torch.zeros(1, dtype=x.dtype)), points, method="rk4", options={"grid_constructor": flow._grid_with(points)})
             return phis[-1].reshape(-1)
 
         jacobian = torch.autograd.functional.jacobian(sample_map, top[0]).reshape(N * N, N * N)

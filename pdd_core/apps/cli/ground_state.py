@@ -28,6 +28,7 @@ from pdd_core.apps.lattice.ground_state.objective import StateSettings, Variatio
 from pdd_core.apps.lattice.ground_state.plots import convergence_figure
 from pdd_core.apps.lattice.ground_state.reconfiguration import Reconfiguration
 from pdd_core.apps.lattice.ground_state.reference import MAX_STATES, chain_energy, single_site_energy
+from pdd_core.apps.lattice.ground_state.rg_path import RG_TIMES, free_rg_path
 from pdd_core.config import to_dict
 from pdd_core.errors import ConfigError, bad_argument
 from pdd_core.files import locked_directory
@@ -47,7 +48,7 @@ OBJECTIVE_KEYS = {"rg_weight", "sr_shift", "sr_max_norm"}
 SR_KEYS = {"sr_shift": "shift", "sr_max_norm": "max_norm"}
 # Per optimizer: steps, learning rate (for sr the imaginary-time step τ) and its decay per step; measured in docs/rg_flows.md.
 OPTIMIZER_DEFAULTS = {"sr": {"steps": 150, "lr": 0.05, "decay": 1.0}, "adam": {"steps": 600, "lr": 5e-3, "decay": 0.998}}
-SAMPLING_STREAM = 3
+SAMPLING_STREAM, RG_PATH_STREAM = 3, 4  # random streams of the energy's samples and of the RG path's
 
 EPILOG = """\
 cases (H = ε^d (-½Δ + F), F = Σ_n ½κ(∇φ)² + ½m²φ² + λφ⁴, κ = gradient/ε², ε = L/N; RDM 6.3, 6.9):
@@ -66,7 +67,8 @@ sr_shift: the diagonal shift of stochastic reconfiguration relative to the metri
 sr_max_norm: the cap on its step length in the metric, default 2).
 
 DIR receives ground_state.json (energy, energy_stderr, exact or reference energy, relative error,
-settings; for free the learned and exact two-point functions and the χ² test of every mode's width),
+settings; for free the learned and exact two-point functions, the χ² test of every mode's width and
+how far p_t is from the exact RG flow of the ground state, which only rg_weight asks for),
 convergence.png (the energy of every training batch against the step, exact line) and
 the resumable run in DIR/run (rerunning the command resumes it; other settings are refused).
 
@@ -171,8 +173,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"training the {args.case} ground state: {hamiltonian.sites} sites, {training.steps} steps", file=sys.stderr)
         trained = train_flow(flow, objective, hamiltonian, None, training, out / "run", progress=not args.no_progress)
         started = time.perf_counter()
-        generator = torch.Generator().manual_seed(int(np.random.SeedSequence([args.seed, SAMPLING_STREAM]).generate_state(1)[0]))
-        estimate, samples = estimate_energy(trained.flow, hamiltonian, args.eval_samples, generator, progress=not args.no_progress)
+        estimate, samples = estimate_energy(trained.flow, hamiltonian, args.eval_samples, _stream(args.seed, SAMPLING_STREAM), progress=not args.no_progress)
         evaluation_seconds = time.perf_counter() - started
         record = _record(args, hamiltonian, state, objective, training, trained, estimate, known, samples, evaluation_seconds)
         save_json(out / "ground_state.json", record)
@@ -182,8 +183,14 @@ def run(args: argparse.Namespace) -> int:
     if "mode_test" in record:
         test = record["mode_test"]
         print(f"mode widths against the exact ground state: χ² = {test['chi2']:.1f} for {test['dof']} modes, p = {test['p_value']:.3g}, max |z| {test['max_abs_z']:.1f}")
+        path = record["rg_path"]
+        print("deviation of p_t from the exact RG flow of the ground state (mean over modes): " + ", ".join(f"t={t:g}: {d:.3f}" for t, d in zip(path["t"], path["mean_abs_deviation"])))
     print(f"wrote {(out / 'ground_state.json').resolve()} and {(out / 'convergence.png').resolve()}")
     return 0
+
+
+def _stream(seed: int, stream: int) -> torch.Generator:
+    return torch.Generator().manual_seed(int(np.random.SeedSequence([seed, stream]).generate_state(1)[0]))
 
 
 def _describe(hamiltonian: LatticeHamiltonian) -> str:
@@ -221,6 +228,9 @@ def _record(args, hamiltonian, state, objective, training, trained, estimate, kn
             "share_within_2_sigma": float((np.abs(deviation) <= 2).mean()),
         }
         record["mode_test"] = free_mode_test(samples, hamiltonian).to_json()
+        with torch.no_grad():
+            path, _ = trained.flow.sample(len(samples), _stream(args.seed, RG_PATH_STREAM), ts=RG_TIMES)
+        record["rg_path"] = free_rg_path({t: path[t] for t in RG_TIMES}, hamiltonian, trained.flow.scheme)
     return record
 
 

@@ -221,7 +221,11 @@ def test_pdd_ground_state_writes_its_record_resumes_and_rejects_bad_settings(tmp
     assert main([*arguments[:5], "--steps", "4", *arguments[7:]]) == 0  # resumes: one more step
     assert len((out / "run" / "log.jsonl").read_text().splitlines()) == 4
     capsys.readouterr()
-    for bad, flag in ((["chain", "--set", "kernel=4"], "kernel"), (["free", "--set", "lam=1"], "lam"), (["chain", "--set", "N=30", "--reference-basis", "3"], "reference-basis"), (["free", "--set", "m2=-1"], "m2")):
+    for bad, flag in (
+        (["chain", "--set", "kernel=4"], "kernel"), (["free", "--set", "lam=1"], "lam"), (["chain", "--set", "N=30", "--reference-basis", "3"], "reference-basis"), (["free", "--set", "m2=-1"], "m2"),
+        (["free", "--set", "sr_shift=nan"], "sr_shift"), (["free", "--set", "sr_max_norm=0"], "sr_max_norm"),
+        (["free", "--set", "sr_shift=1e-4", "--optimizer", "adam"], "sr_shift"), (["free", "--set", "rg_weight=1"], "rg_weight"),
+    ):
         assert main(["ground-state", *bad, "--out", str(tmp_path / "bad")]) == 2
         error = capsys.readouterr().err
         assert flag in error and "Traceback" not in error and len(error.strip().splitlines()) == 1

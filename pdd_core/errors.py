@@ -29,6 +29,12 @@ class ConfigError(PDDError, ValueError):
     """A configuration record could not be structured or names an unknown component."""
 
 
+class DivergenceError(ArgumentError):
+    """A rollout left its energy band or turned NaN; ``step`` is the step where it happened (None if unknown)."""
+
+    step: int | None = None
+
+
 class DataError(PDDError, ValueError):
     """A data file is missing, truncated, foreign or inconsistent."""
 

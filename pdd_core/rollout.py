@@ -7,7 +7,7 @@ from collections.abc import Callable
 import torch
 from tqdm.auto import tqdm
 
-from pdd_core.errors import bad_argument
+from pdd_core.errors import DivergenceError, bad_argument
 from pdd_core.grid import Grid
 from pdd_core.records import Trajectory
 from pdd_core.validation import as_lambda, check_field, check_positive
@@ -18,18 +18,21 @@ ENERGY_BAND = 1e4
 
 
 def check_state(state: torch.Tensor, step: int, energy_band: float | None, where: str, fix: str) -> None:
-    """Stop at ``step`` when a sample turns NaN/inf or its mean square leaves ``energy_band`` (None: NaN/inf only)."""
+    """Stop at ``step`` when a sample turns NaN/inf or its mean square leaves ``energy_band`` (None: NaN/inf only).
+
+    Raises :class:`~pdd_core.errors.DivergenceError` carrying ``step``."""
+    problem = None
     if not bool(torch.isfinite(state).all()):
-        raise bad_argument(where, f"step {step}", "the state became NaN or inf", fix)
-    if energy_band is not None:
+        problem = "the state became NaN or inf"
+    elif energy_band is not None:
         energy = float(state.reshape(state.shape[0], -1).square().mean(dim=1).max())
         if energy > energy_band:
-            raise bad_argument(
-                where,
-                f"step {step}",
-                f"a path's mean square grew to {energy:.3g}, beyond the band of {energy_band:g} (the rollout diverges)",
-                fix + ", or widen the band (energy_band / --energy-band) if such values are physical",
-            )
+            problem = f"a path's mean square grew to {energy:.3g}, beyond the band of {energy_band:g} (the rollout diverges)"
+            fix = fix + ", or widen the band (energy_band / --energy-band) if such values are physical"
+    if problem is not None:
+        error = bad_argument(where, f"step {step}", problem, fix, kind=DivergenceError)
+        error.step = step  # long-rollout checks report where a rollout blew up
+        raise error
 
 
 def initial_window(initial: torch.Tensor, window: int, *, grid: Grid, lam: torch.Tensor, scheme=None) -> tuple[torch.Tensor, torch.Tensor]:

@@ -37,6 +37,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from pdd_core.apps.evaluation_climate import TruthPool, long_rollout, running_climate, truth_band, with_floor
 from pdd_core.apps.evaluation_scores import ensemble_scores, well_scores
 from pdd_core.apps.inference import generate_run, simulate_run, super_resolve_run
 from pdd_core.apps.inference_files import read_paths
@@ -45,7 +46,7 @@ from pdd_core.apps.training.checkpoint import read_log
 from pdd_core.data.hdf5_reader import read_metadata
 from pdd_core.errors import ConfigError, PDDError, bad_argument
 from pdd_core.files import write_bytes_atomically
-from pdd_core.metrics import relative_l2_error, relative_spectral_error, segments, time_averaged_spatial_psd
+from pdd_core.metrics import climate, relative_l2_error, relative_spectral_error, segments, time_averaged_spatial_psd
 from pdd_core.registry import SYSTEMS
 from pdd_core.training.objective_config import ConditionalDenoisingObjectiveConfig, DenoisingObjectiveConfig, PDDObjectiveConfig, SAPDDObjectiveConfig
 
@@ -88,6 +89,11 @@ class EvaluationSettings:
         n_super_resolve: coarse segments to refine (None: all kept segments).
         ensemble: members per reference path of the stochastic rollouts that the CRPS and the
             spread-skill ratio score (0: none; needs ``ensemble_simulation``).
+        long_steps: steps of a long rollout per λ of ``simulate`` whose climate, blow-up step and
+            collapse are reported (0: none; frames after ``discard_segments`` sample lengths, or
+            after half the rollout if that is shorter, are measured).
+        floor_seed: seed of the random disjoint splits of true paths behind every spectral
+            error's floor.
     """
 
     lambdas: tuple[float, ...] = (0.0, 0.2)
@@ -100,6 +106,8 @@ class EvaluationSettings:
     sr_lambda: float = 0.2
     n_super_resolve: int | None = None
     ensemble: int = 8
+    long_steps: int = 0
+    floor_seed: int = 0
 
 
 def _write_json(path: Path, payload: dict[str, Any]) -> None:
@@ -152,6 +160,8 @@ def evaluate_run(
     context = window - 1 if isinstance(run.objective, ConditionalDenoisingObjectiveConfig) else window
     if frames <= context + settings.l2_step:
         raise bad_argument("l2_step", settings.l2_step, f"the reference paths have {frames} frames, fewer than the {context} initial + l2_step", "use longer reference paths or a smaller l2_step")
+    if not isinstance(settings.long_steps, int) or isinstance(settings.long_steps, bool) or settings.long_steps < 0:
+        raise bad_argument("long_steps", settings.long_steps, "must be an integer >= 0", "pass 0 (no long rollout) or e.g. 10000", kind=ConfigError)
     if settings.ensemble == 1 or settings.ensemble < 0:
         raise bad_argument("ensemble", settings.ensemble, "an ensemble needs 0 (none) or >= 2 members", "pass ensemble=0 or ensemble >= 2", kind=ConfigError)
     for lam in (*settings.lambdas, settings.sr_lambda):
@@ -167,7 +177,10 @@ def evaluate_run(
     }
     statistics = run.data or read_metadata(reference_file)  # what read_paths standardised with
     physical = (np.asarray(statistics.mean), np.asarray(statistics.std))
-    job = _Tasks(run, reference, context, settings, simulation, sampling, generator, out, _channel_names(run), sr_simulation, progress, physical=physical, ensemble_simulation=ensemble_simulation)
+    count = reference.shape[0]
+    compared = (count * settings.keep_segments, settings.n_generate or count, settings.n_super_resolve or count * settings.keep_segments)
+    pool = TruthPool.read(run, reference_file, settings.split, frames, count + max(compared))
+    job = _Tasks(run, reference, context, settings, simulation, sampling, generator, out, _channel_names(run), sr_simulation, progress, pool, physical=physical, ensemble_simulation=ensemble_simulation)
     figures = job.figures
     for task in tqdm(tasks, desc="evaluate", disable=not progress):
         key = task.replace("-", "_")
@@ -207,10 +220,18 @@ class _Tasks:
     channel_names: list[str] | None
     sr_simulation: dict[str, Any] | None
     progress: bool
+    pool: TruthPool
     physical: tuple[np.ndarray, np.ndarray] = (np.zeros(1), np.ones(1))
     ensemble_simulation: dict[str, Any] | None = None
     figures: list[str] = attrs.Factory(list)
     coarse_inputs: dict[float, torch.Tensor] = attrs.Factory(dict)
+    floor_generator: np.random.Generator = attrs.field(init=False)
+
+    def __attrs_post_init__(self) -> None:
+        self.floor_generator = np.random.default_rng(self.settings.floor_seed)
+
+    def _floor(self, lam: float, n_prediction: int) -> dict[str, Any]:
+        return self.pool.floor(self.run, lam, self.reference.shape[0], n_prediction, self.floor_generator)
 
     @property
     def initial(self) -> torch.Tensor:
@@ -228,7 +249,12 @@ class _Tasks:
             l2 = relative_l2_error(target[:, context:], short[:, context:])
             long = _long_rollout(run, self.initial, lam, frames, settings, self.simulation, self.progress)
             self.coarse_inputs[lam] = long
-            by_lambda[f"{lam:g}"] = {"lambda": lam, "l2": float(l2[settings.l2_step - 1]), "l2_curve": [float(value) for value in l2], "spectral_error": relative_spectral_error(target, long)}
+            entry = {"lambda": lam, "l2": float(l2[settings.l2_step - 1]), "l2_curve": [float(value) for value in l2], "spectral_error": relative_spectral_error(target, long)}
+            by_lambda[f"{lam:g}"] = with_floor(entry, self._floor(lam, long.shape[0]))
+            truth = self.pool.at(run, lam)
+            entry["climate"] = {**climate(long, truth, channel_names=self.names), "truth": {"split": self.pool.split, "paths": truth.shape[0]}}
+            if settings.long_steps > 0:
+                entry["long_rollout"] = self._long_rollout(lam, truth)
             by_lambda[f"{lam:g}"]["well"] = well_scores(self._physical(target[:, context:]), self._physical(short[:, context:]), settings.l2_step, self.names)
             if self.ensemble_simulation is not None and settings.ensemble > 0:
                 by_lambda[f"{lam:g}"]["ensemble"] = self._ensemble_scores(lam, target[:, context:])
@@ -242,7 +268,24 @@ class _Tasks:
             self.figures.append(str(plots.plot_error_vs_lambda([r["lambda"] for r in rows], [r["l2"] for r in rows], [r["spectral_error"] for r in rows], self.out / "error_vs_lambda.png")))
         first = by_lambda[f"{settings.lambdas[0]:g}"]
         headline = {"vrmse": first["well"]["vrmse"], **{key: first.get("ensemble", {}).get(key) for key in ("crps", "spread_skill")}}
-        return {"simulate": {"lambda": settings.lambdas[0], "l2": first["l2"], "spectral_error": first["spectral_error"], **headline, "l2_step": settings.l2_step, "by_lambda": by_lambda}}
+        spectral = {key: first[key] for key in ("spectral_error", "spectral_error_floor", "floor_ratio")}
+        return {"simulate": {"lambda": settings.lambdas[0], "l2": first["l2"], **spectral, **headline, "l2_step": settings.l2_step, "by_lambda": by_lambda}}
+
+    def _long_rollout(self, lam: float, truth: torch.Tensor) -> dict[str, Any]:
+        """A ``long_steps`` rollout at λ: its climate after the burn-in, blow-up step, collapse; the running-climate figure."""
+        from pdd_core.apps import plots
+
+        frames, steps = self.reference.shape[1], self.settings.long_steps
+        burn_in = min(self.settings.discard_segments * frames, steps // 2)
+        record, rollout = long_rollout(self.run, self.initial, lam, steps, burn_in, truth, self.simulation, self.names, self.progress)
+        if rollout is not None:
+            running = running_climate(rollout, min(frames, rollout.shape[1]))
+            band = truth_band(truth, self.initial.shape[0])
+            out = self.out / f"climate_lambda{lam:g}.png"
+            title = f"long rollout at λ = {lam:g}: block mean and std against the truth's range"
+            self.figures.append(str(plots.plot_running_climate(running, band, out, dt=self.run.dt, channel_names=self.channel_names, title=title)))
+            record.update(running=running, truth_band=band)
+        return record
 
     @property
     def names(self) -> list[str]:
@@ -279,7 +322,7 @@ class _Tasks:
         self.figures.append(str(plots.plot_spatiotemporal_panels(panels, self.out / "generate.png", channel_names=self.channel_names, dt=run.dt, title="unconditional generation")))
         psds = {"reference": time_averaged_spatial_psd(reference), "generated": time_averaged_spatial_psd(generated)}
         self.figures.append(str(plots.plot_psd_comparison(psds, self.out / "generate_psd.png", channel_names=self.channel_names)))
-        result = {"spectral_error": relative_spectral_error(reference, generated), "paths": count}
+        result = with_floor({"spectral_error": relative_spectral_error(reference, generated), "paths": count}, self._floor(0.0, count))
         if count >= 2:  # an ensemble needs two members (the fair CRPS and the spread divide by M - 1)
             scores = ensemble_scores(reference.cpu().numpy(), generated[:, None].cpu().numpy(), None, self.names, "the generated paths, as one ensemble for every reference path")
             result.update(crps=scores["crps_all"], spread_skill=scores["spread_skill_all"], ensemble=scores)
@@ -296,14 +339,16 @@ class _Tasks:
             coarse = _long_rollout(run, self.initial, lam, reference.shape[1], settings, self.sr_simulation or self.simulation, self.progress)
         coarse = coarse[: settings.n_super_resolve or coarse.shape[0]].to(run.dtype)
         coarse_kind = "stochastic" if self.sr_simulation is not None and self.sr_simulation.get("noise") else "deterministic"
-        low_resolution = {"lambda": lam, "input": coarse_kind, "spectral_error": relative_spectral_error(reference, coarse), "paths": coarse.shape[0]}
+        floor = self._floor(0.0, coarse.shape[0])  # both compare paths at λ = 0 with the reference
+        low_resolution = with_floor({"lambda": lam, "input": coarse_kind, "spectral_error": relative_spectral_error(reference, coarse), "paths": coarse.shape[0]}, floor)
         try:
             sampling = self.sampling
             refined = super_resolve_run(run, coarse, sampler=sampling.sampler, lam_schedule=sampling.schedule_from(lam), generator=self.generator, score=sampling.score, progress=self.progress)
         except PDDError as failure:  # the low-resolution baseline stands without the refinement
             return {"super_resolve": {"failed": str(failure)}, "low_resolution": low_resolution}
         self.figures.append(str(plots.plot_super_resolution(coarse, refined, reference, self.out / "super_resolve.png", channel_names=self.channel_names, dt=run.dt)))
-        return {"super_resolve": {"from_lambda": lam, "input": coarse_kind, "spectral_error": relative_spectral_error(reference, refined), "paths": coarse.shape[0]}, "low_resolution": low_resolution}
+        refined_entry = {"from_lambda": lam, "input": coarse_kind, "spectral_error": relative_spectral_error(reference, refined), "paths": coarse.shape[0]}
+        return {"super_resolve": with_floor(refined_entry, floor), "low_resolution": low_resolution}
 
 
 def _channel_names(run: TrainedRun) -> list[str] | None:

@@ -57,12 +57,32 @@ stochastic rollouts per reference path (Euler-Maruyama with σ_λ; the condition
 sampler) by the fair CRPS and the spread-skill ratio; generate scores the generated set as an
 ensemble (needs --n-generate >= 2).
 
+Every spectral error has its floor beside it (spectral_error_floor, and floor_ratio = error /
+floor): the median of Eq. 64 between two disjoint random sets of true paths of the same sizes over
+20 splits (from --split when it holds enough paths, else from the largest split; metrics.json says
+which). Each simulated λ gets a climate block: per-channel mean offset and std ratio (in units of
+the truth's std at that λ), the speed ratio mean|Δu| / truth's, the min and max of the
+time-averaged spatial PSD ratio over k <= N/2, and whether the variance collapsed under half the
+truth's. --long-steps N adds an N-step rollout per λ with the same block after the burn-in, the
+step of any blow-up, and a figure of its running mean and std against the truth's range.
+
 examples:
   pdd evaluate runs/l96 --data l96.h5 --out eval/l96
   pdd evaluate runs/l96 --data l96.h5 --tasks simulate --lambdas 0,0.05,0.1,0.15,0.2 --out eval/fig7
+  pdd evaluate runs/l96 --data l96.h5 --tasks simulate --lambdas 0,0.1,0.2 --long-steps 10000 --ensemble 0 --out eval/climate
   pdd evaluate runs/l96 --data l96.h5 --tasks generate,super-resolve --sampler pc --lambda-steps 1000 --out eval/paper_sampler
   pdd evaluate runs/ddpm_sim --data l96.h5 --tasks simulate --lambdas 0 --sampler eab2 --lambda-steps 50 --grid power --out eval/ddpm
 """
+
+
+def climate_summary(entry: dict) -> dict:
+    """The worst per-channel climate numbers of one λ (kept segments, and the long rollout when run)."""
+    keys = ("max_abs_mean_offset", "max_std_error", "max_speed_error", "psd_ratio_min", "psd_ratio_max", "collapsed")
+    summary = {key: entry["climate"][key] for key in keys}
+    long = entry.get("long_rollout")
+    if long is not None:
+        summary["long_rollout"] = {"steps": long["steps"], "blow_up_step": long["blow_up_step"], **({key: long["climate"][key] for key in keys} if long["climate"] else {})}
+    return summary
 
 
 def _floats(text: str) -> tuple[float, ...]:
@@ -87,6 +107,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--segments", type=int, default=2, help="long-rollout segments kept for spectra (default: 2)")
     parser.add_argument("--n-generate", type=int, metavar="N", help="generated paths (default: as many as reference paths)")
     parser.add_argument("--ensemble", type=int, default=8, metavar="M", help="stochastic rollouts per reference path scored by CRPS and spread-skill (0: none; default: 8)")
+    parser.add_argument(
+        "--long-steps",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also roll out N steps at each λ of the simulate task and report their climate, any blow-up step and any collapse (0: none; default: 0)",
+    )
     parser.add_argument("--sr-lambda", type=float, default=0.2, help="λ of the coarse simulations to super-resolve (default: 0.2, PDD Table 3)")
     parser.add_argument("--n-super-resolve", type=int, metavar="N", help="coarse segments to super-resolve (default: all kept)")
     parser.add_argument(
@@ -104,7 +131,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     counts = (("--seed", args.seed, 0), ("--l2-step", args.l2_step, 1), ("--discard", args.discard, 0), ("--segments", args.segments, 1))
-    counts += (("--n", args.n, 1), ("--n-generate", args.n_generate, 1), ("--n-super-resolve", args.n_super_resolve, 1), ("--ensemble", args.ensemble, 0))
+    counts += (("--n", args.n, 1), ("--n-generate", args.n_generate, 1), ("--n-super-resolve", args.n_super_resolve, 1), ("--ensemble", args.ensemble, 0), ("--long-steps", args.long_steps, 0))
     for flag, value, minimum in counts:
         if value is not None and value < minimum:  # a negative count would silently slice paths away
             raise bad_argument(flag, value, f"must be >= {minimum}", f"pass {flag} >= {minimum}", kind=ConfigError)
@@ -128,6 +155,8 @@ def run(args: argparse.Namespace) -> int:
         sr_lambda=args.sr_lambda,
         n_super_resolve=args.n_super_resolve,
         ensemble=args.ensemble,
+        long_steps=args.long_steps,
+        floor_seed=args.seed,
     )
     generator = generator_for(trained, args.seed)
     name = sampler_name(args, "pc" if isinstance(trained.objective, ConditionalDenoisingObjectiveConfig) else DEFAULT_SAMPLER)
@@ -153,7 +182,10 @@ def run(args: argparse.Namespace) -> int:
         options = {"tasks": tasks, "settings": settings, "simulation": simulation, "sampling": sampling, "generator": generator, "sr_simulation": sr_simulation}
         options["ensemble_simulation"] = ensemble_simulation
         metrics = evaluate_run(trained, args.data, out, progress=not args.no_progress, **options)
-    summary = {key: {k: v for k, v in value.items() if k in ("l2", "spectral_error", "vrmse", "crps", "spread_skill", "skipped")} for key, value in metrics.items() if isinstance(value, dict) and key in ("simulate", "generate", "super_resolve", "low_resolution")}
+    shown = ("l2", "spectral_error", "spectral_error_floor", "floor_ratio", "vrmse", "crps", "spread_skill", "skipped")
+    summary = {key: {k: v for k, v in value.items() if k in shown} for key, value in metrics.items() if isinstance(value, dict) and key in ("simulate", "generate", "super_resolve", "low_resolution")}
+    for lam, entry in metrics.get("simulate", {}).get("by_lambda", {}).items():
+        summary[f"climate_lambda{lam}"] = climate_summary(entry)
     print(json.dumps(summary, indent=2))
     written = Path(args.out).resolve() / "metrics.json"
     print(f"evaluated in {time.perf_counter() - started:.1f} s; wrote {written} and {len(metrics['figures'])} figures")

@@ -31,6 +31,7 @@ from pdd_core.score import (
     path_log_density,
 )
 from pdd_core.spectral import apply_diagonal, irfft, phi1, phi2, rfft
+from pdd_core.thermalizer import Thermalizer
 from pdd_core.training import TrainConfig
 from pdd_core.version import __version__
 
@@ -55,6 +56,7 @@ __all__ = [
     "rollout",
     "sample",
     "sample_at",
+    "Thermalizer",
     "ReversePlan",
     "GeneratorNoise",
     "NoNoise",

@@ -33,6 +33,7 @@ from pdd_core.rollout import ENERGY_BAND, advance, check_steps, initial_window
 from pdd_core.sampling import Boundary, sample
 from pdd_core.score import PathScore
 from pdd_core.score.gaussian_marginal import GaussianMarginal
+from pdd_core.thermalizer import Thermalizer
 from pdd_core.training.objective_config import ConditionalDenoisingObjectiveConfig
 from pdd_core.validation import check_generator
 
@@ -77,6 +78,7 @@ def simulate_run(
     progress: bool = False,
     energy_band: float | None = ENERGY_BAND,
     partial: PartialRollout | None = None,
+    thermalizer: Thermalizer | None = None,
 ) -> torch.Tensor:
     """Simulate ``steps`` steps of Δt at fixed λ from λ = 0 initial data (PDD Algorithm 2).
 
@@ -90,12 +92,18 @@ def simulate_run(
     ``energy_band`` (standardised units; None: NaN/inf only). With ``partial`` (an opened
     :class:`~pdd_core.apps.partial_rollout.PartialRollout`) every segment is kept on disk and finished
     segments found there are resumed, with the same result as an uninterrupted run.
+    With ``thermalizer`` (a drift run, a ``generator`` and ``thermalizer.every`` a multiple of
+    ``save_every`` and at least the drift's window), every ``every``-th step the drift's window is
+    pushed to λ + δ and sampled back to λ with the run's own path score
+    (:class:`~pdd_core.thermalizer.Thermalizer`); the saved state of that step is the one before.
     Returns ``[B, T0 + steps // save_every, C, *space]`` on the CPU.
     """
     initial = _check_paths(initial, run, "initial")
     lam = check_lambda(run, lam)
     check_steps(steps, save_every)
     advance_rows, scheme, window = _simulation_step(run, lam, noise, integrator, sampler, lam_schedule, generator, save_every, energy_band)
+    if thermalizer is not None:
+        advance_rows = _thermalized(advance_rows, run, lam, window, thermalizer, generator, save_every)
     if partial is not None and generator is not None and (state := partial.generator_state()) is not None:
         generator.set_state(state)
     segment = segment_steps(save_every)
@@ -116,7 +124,9 @@ def simulate_run(
                 except PDDError as error:
                     if partial is None or not done:
                         raise
-                    raise type(error)(f"{error} (steps 1-{done} of paths {rows.start}-{rows.stop - 1} are kept in {partial.directory})") from None
+                    kept = type(error)(f"{error} (steps 1-{done} of paths {rows.start}-{rows.stop - 1} are kept in {partial.directory})")
+                    kept.step = getattr(error, "step", None)
+                    raise kept from None
                 done += taken
                 parts.append(saved)
                 if partial is not None:
@@ -157,6 +167,38 @@ def _simulation_step(run: TrainedRun, lam: float, noise: bool, integrator, sampl
         return advance(run.model, integrator, history, lam_t, run.dt, steps, sigma=sigma_t, **options)
 
     return advance_rows, (None if isinstance(run.objective, ConditionalDenoisingObjectiveConfig) else run.scheme), window
+
+
+def _thermalized(advance_rows, run: TrainedRun, lam: float, window: int, thermalizer: Thermalizer, generator, save_every: int):
+    """``advance_rows`` with the thermalizer applied to the window after every ``thermalizer.every``-th step."""
+    if isinstance(run.objective, ConditionalDenoisingObjectiveConfig) or not run.objective.trains_drift:
+        raise bad_argument("thermalizer", type(thermalizer).__name__, "thermalizes the rollout of a drift with its path score", "use it with a pdd or sa-pdd run")
+    if generator is None:
+        raise bad_argument("generator", None, "the thermalizer draws the push and the sampler's noise", "pass generator=torch.Generator().manual_seed(seed)")
+    if thermalizer.every % save_every or thermalizer.every < window:
+        raise bad_argument(
+            "thermalizer.every",
+            thermalizer.every,
+            f"must be a multiple of save_every ({save_every}) and at least the drift's window ({window}), so saved frames stay aligned and no zero padding is resampled",
+            f"pass every = a multiple of {save_every} that is >= {window}",
+        )
+    score = run_score(run)
+    boundary = run_boundary(None, score, window)  # a density without r_λ extrapolates u(t0), as generation does (B.6)
+    plan = thermalizer.plan(run.scheme, run.grid, lam, device=run.device, dtype=run.dtype)
+
+    def advance_thermalized(history, steps, first_step):
+        parts, done = [], 0
+        while done < steps:
+            step = first_step + done
+            taken = min(thermalizer.every - (step - 1) % thermalizer.every, steps - done)
+            saved, history = advance_rows(history, taken, step)
+            parts.append(saved)
+            done += taken
+            if thermalizer.is_due(first_step + done - 1):
+                history = thermalizer.apply(score, run.scheme, run.grid, history, lam, generator, boundary, plan=plan)
+        return torch.cat(parts, dim=1), history
+
+    return advance_thermalized
 
 
 def _drift_integrator(run: TrainedRun, noise: bool, integrator):

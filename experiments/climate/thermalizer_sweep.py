@@ -39,6 +39,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=8)
     parser.add_argument("--settings", default="20:0.05:10,20:0.2:10,100:0.2:10")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--sampler", default="gpc", help="λ-sampler of the pull-back (gpc, etd, ...)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     settings = [None] + [tuple(float(x) for x in part.split(":")) for part in args.settings.split(",")]
@@ -48,7 +49,7 @@ def main() -> None:
         test = read_paths(run, run.config.data, split="test", n=args.n).u.to(run.dtype)
         pool = read_paths(run, run.config.data, split="train", n=128, frames=test.shape[1]).u.to(run.dtype)
         window = run.model.window
-        sampler = SAMPLERS.get("gpc").build(SamplerOptions(run_marginal(run, window)))
+        sampler = SAMPLERS.get(args.sampler).build(SamplerOptions(run_marginal(run, window)))
         for lam in (float(x) for x in args.lambdas.split(",")):
             truth = run.scheme.coarse_grain(pool, run.grid, lam) if lam > 0 else pool
             target = run.scheme.coarse_grain(test, run.grid, lam) if lam > 0 else test
@@ -56,7 +57,7 @@ def main() -> None:
                 thermalizer = None if setting is None else Thermalizer(every=int(setting[0]), push=setting[1], steps=int(setting[2]), sampler=sampler)
                 generator = torch.Generator().manual_seed(args.seed)
                 started = time.perf_counter()
-                row = {"run": run_dir, "lambda": lam, "every": None if setting is None else int(setting[0]), "push": None if setting is None else setting[1], "sampler_steps": None if setting is None else int(setting[2])}
+                row = {"run": run_dir, "sampler": args.sampler, "lambda": lam, "every": None if setting is None else int(setting[0]), "push": None if setting is None else setting[1], "sampler_steps": None if setting is None else int(setting[2])}
                 try:
                     path = simulate_run(run, test[:, :window], lam, args.steps, integrator=INTEGRATORS.get("euler")(), generator=generator, thermalizer=thermalizer)
                 except Exception as failure:  # noqa: BLE001  (a blow-up is a result of the sweep)

@@ -182,6 +182,8 @@ def _thermalized(advance_rows, run: TrainedRun, lam: float, window: int, thermal
             f"must be a multiple of save_every ({save_every}) and at least the drift's window ({window}), so saved frames stay aligned and no zero padding is resampled",
             f"pass every = a multiple of {save_every} that is >= {window}",
         )
+    if lam + thermalizer.push > run.config.lam_max + 1e-12:
+        raise bad_argument("thermalizer.push", thermalizer.push, f"λ + push = {lam + thermalizer.push:g} is beyond the run's λ_max = {run.config.lam_max:g}", f"pass push <= {run.config.lam_max - lam:g}")
     score = run_score(run)
     boundary = run_boundary(None, score, window)  # a density without r_λ extrapolates u(t0), as generation does (B.6)
     plan = thermalizer.plan(run.scheme, run.grid, lam, device=run.device, dtype=run.dtype)

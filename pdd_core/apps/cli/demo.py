@@ -12,6 +12,7 @@ import torch
 
 import solvers  # noqa: F401  (registers the named samplers and integrators)
 from pdd_core.apps.cli.main import COMMANDS
+from pdd_core.apps.cli.thermalize_options import add_thermalizer_arguments, build_thermalizer, thermalizer_settings
 from pdd_core.apps.data import generate_dataset
 from pdd_core.apps.data.generate import configure_system
 from pdd_core.apps.evaluation import EvaluationSettings, ReverseSampling, evaluate_run
@@ -39,6 +40,8 @@ HELP = "run the whole pipeline on a small problem and write metrics and figures 
 # The default sampler of the `pdd` commands (gpc, 25 power-grid steps = 50 network calls, docs/results.md).
 SAMPLER = "gpc"
 SAMPLER_STEPS = 25
+# The thermalizer's generator is seeded with the demo's seed plus this offset (a stream of its own).
+THERMALIZER_SEED_OFFSET = 7919
 DEMOS = {
     "lorenz96": {
         "data": {"n_train": 200, "n_valid": 8, "n_test": 8},
@@ -92,6 +95,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="per-mode",
         help="loss weighting: per-mode (1/Σ̃_λ(k), the extension that generates stably) or scalar (Eq. 9, the paper); default: per-mode",
     )
+    add_thermalizer_arguments(parser)
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default: 1; more can be slower on a shared machine)")
     parser.add_argument("--no-progress", action="store_true", help="do not draw progress bars")
 
@@ -154,6 +158,10 @@ def _run(args: argparse.Namespace, demo: dict, out: Path) -> int:
     settings = EvaluationSettings(lambdas=(0.0, 0.2), **demo["evaluate"])
     stochastic = {"integrator": INTEGRATORS.get("euler-maruyama")(), "noise": True, "generator": generator}  # super-resolution input: samples of p_λ
     deterministic = {"integrator": INTEGRATORS.get("euler")()}
+    thermalizer = build_thermalizer(args, trained)
+    if thermalizer is not None:  # its own stream, so that generation and super-resolution draw what they drew without it
+        deterministic.update(thermalizer=thermalizer, generator=torch.Generator().manual_seed(args.seed + THERMALIZER_SEED_OFFSET))
+    sampling.description.update(thermalizer_settings(thermalizer))
     metrics = evaluate_run(trained, data, out / "evaluation", settings=settings, simulation=deterministic, sampling=sampling, generator=generator, sr_simulation=stochastic, progress=progress)
     _stage("simulate, generate, super-resolve, evaluate", started, timings)
 

@@ -25,6 +25,7 @@ from pdd_core.apps.cli.generate import (
     uses_marginal,
 )
 from pdd_core.apps.cli.main import COMMANDS
+from pdd_core.apps.cli.thermalize_options import add_thermalizer_arguments, build_thermalizer, thermalizer_settings
 from pdd_core.apps.evaluation import TASKS, EvaluationSettings, ReverseSampling, evaluate_run
 from pdd_core.apps.runs import load_run, run_marginal, run_score
 from pdd_core.data.hdf5_reader import read_metadata
@@ -37,6 +38,8 @@ from pdd_core.training.objective_config import ConditionalDenoisingObjectiveConf
 SR_INPUTS = ("stochastic", "deterministic")
 # The spawn key of the ensemble members' random stream under --seed.
 ENSEMBLE_STREAM = 17
+# The spawn key of the thermalizer's random stream under --seed.
+THERMALIZER_STREAM = 29
 HELP = "evaluate a trained run: L2 and spectral errors of simulation, generation and super-resolution, with figures"
 
 EPILOG = """\
@@ -65,6 +68,9 @@ the truth's std at that λ), the speed ratio mean|Δu| / truth's, the min and ma
 time-averaged spatial PSD ratio over k <= N/2, and whether the variance collapsed under half the
 truth's. --long-steps N adds an N-step rollout per λ with the same block after the burn-in, the
 step of any blow-up, and a figure of its running mean and std against the truth's range.
+--thermalize M thermalizes the simulate task's deterministic rollouts every M steps with the run's
+own path score (see `pdd simulate --help`); "sampling" in metrics.json records its settings and
+network calls.
 
 examples:
   pdd evaluate runs/l96 --data l96.h5 --out eval/l96
@@ -124,6 +130,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     add_prior_argument(parser)
     add_score_argument(parser)
+    add_thermalizer_arguments(parser.add_argument_group("thermalizer of the simulate task's rollouts (drift runs)"))
     parser.add_argument("--seed", type=int, default=0, help="seed of every random draw (default: 0)")
     parser.add_argument("--no-progress", action="store_true", help="do not draw progress bars")
 
@@ -171,6 +178,10 @@ def run(args: argparse.Namespace) -> int:
         simulation = {"sampler": sampler, "lam_schedule": full_grid, "generator": generator}
     else:
         simulation = {"integrator": INTEGRATORS.get("euler")()}
+        thermalizer = build_thermalizer(args, trained)
+        if thermalizer is not None:  # its own random stream: generation and super-resolution draw what they drew without it
+            simulation.update(thermalizer=thermalizer, generator=generator_for(trained, int(np.random.SeedSequence((args.seed, THERMALIZER_STREAM)).generate_state(1)[0])))
+        description.update(thermalizer_settings(thermalizer))
     sr_simulation = {"integrator": INTEGRATORS.get("euler-maruyama")(), "noise": True, "generator": generator} if args.sr_input == "stochastic" else None
     if args.ensemble == 1:
         raise bad_argument("--ensemble", 1, "an ensemble needs at least 2 members", "pass --ensemble 0 (none) or >= 2", kind=ConfigError)

@@ -23,6 +23,7 @@ from pdd_core.apps.cli.generate import (
     sampler_settings,
 )
 from pdd_core.apps.cli.main import COMMANDS
+from pdd_core.apps.cli.thermalize_options import add_thermalizer_arguments, build_thermalizer, thermalizer_settings
 from pdd_core.apps.inference import simulate_run
 from pdd_core.apps.inference_files import read_paths, write_inference_file
 from pdd_core.apps.partial_rollout import PartialRollout
@@ -51,6 +52,11 @@ The output holds [n, history + steps/save_every, C, *space] in the 'train' split
 standardised space of the run's training data (source_mean/source_std attributes give
 u = u_std * source_std + source_mean), with dt = Δt * save_every. Progress goes to stderr.
 
+--thermalize M pulls the rollout back onto the run's own path law every M steps: the drift's
+window is pushed to λ + δ (--thermalize-push) with the exact RG transition and sampled back to λ
+with gpc and the run's path score (--thermalize-steps steps, 2 network calls each); the frame
+saved at such a step is the one before (docs/results.md, "Rollout climate").
+
 Crash safety: every ~100 steps the finished segment goes to FILE.h5.partial/; re-running the
 same command after an interruption (even kill -9) resumes there and gives the same paths. A
 rollout that leaves the energy band (--energy-band) or turns NaN stops with an error that keeps
@@ -60,6 +66,7 @@ examples:
   pdd simulate runs/l96 --lambda 0 --steps 1000 --out sim.h5
   pdd simulate runs/l96 --lambda 0.2 --steps 1000 --n 100 --out sim_lr.h5
   pdd simulate runs/l96 --lambda 0.2 --steps 5000 --noise --save-every 10 --out sim_noise.h5 --seed 3
+  pdd simulate runs/l96 --lambda 0.2 --steps 10000 --thermalize 20 --out sim_thermalized.h5
   pdd simulate runs/kf --lambda 0 --steps 200 --data kf_test.h5 --split test --history 5 --out kf_sim.h5
   pdd simulate runs/l96_conditional --lambda 0 --steps 100 --sampler pc --lambda-steps 1000 --out baseline.h5
 """
@@ -88,6 +95,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="E",
         help=f"stop when a path's mean square (standardised units) exceeds E (default: {ENERGY_BAND:g}, an RMS of 100 std; 0 disables)",
     )
+    add_thermalizer_arguments(parser.add_argument_group("thermalizer (drift runs)"))
     group = parser.add_argument_group("conditional baseline (conditional-denoising runs only)")
     add_sampler_arguments(group, "--lambda-steps", f"λ steps per physical step (default: {DEFAULT_SAMPLER_STEPS})", default="pc")
 
@@ -134,6 +142,9 @@ def run(args: argparse.Namespace) -> int:
             "drop them",
             kind=ConfigError,
         )
+    thermalizer = build_thermalizer(args, trained)
+    if thermalizer is not None and thermalizer.every % args.save_every:
+        raise bad_argument("--thermalize", args.thermalize, f"must be a multiple of --save-every ({args.save_every})", "choose --thermalize as a multiple of --save-every", kind=ConfigError)
     data = args.data or trained.data_path
     if data is None:
         raise bad_argument("--data", None, f"the run's training file ({trained.config.data}) was not found", "pass --data FILE.h5", kind=DataError)
@@ -147,13 +158,13 @@ def run(args: argparse.Namespace) -> int:
             kind=DataError,
         )
     with locked_output(args) as out:
-        return _simulate(args, trained, inputs, data, lam, baseline, out, started)
+        return _simulate(args, trained, inputs, data, lam, baseline, thermalizer, out, started)
 
 
-def _simulate(args: argparse.Namespace, trained, inputs, data, lam: float, baseline: bool, out, started: float) -> int:
+def _simulate(args: argparse.Namespace, trained, inputs, data, lam: float, baseline: bool, thermalizer, out, started: float) -> int:
     settings = {**common_settings(args), "lambda": lam, "steps": args.steps, "data": str(data), "split": inputs.split, "n": inputs.u.shape[0]}
-    settings.update(history=args.history, save_every=args.save_every, noise=args.noise, objective=trained.objective.name)
-    options = {"generator": generator_for(trained, args.seed), "noise": args.noise, "save_every": args.save_every, "batch_size": args.batch_size}
+    settings.update(history=args.history, save_every=args.save_every, noise=args.noise, objective=trained.objective.name, **thermalizer_settings(thermalizer))
+    options = {"generator": generator_for(trained, args.seed), "noise": args.noise, "save_every": args.save_every, "batch_size": args.batch_size, "thermalizer": thermalizer}
     options["progress"] = not args.no_progress
     if baseline:
         # The baseline samples single increments given clean states: no data marginal to build around.

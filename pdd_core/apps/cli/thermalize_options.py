@@ -1,0 +1,59 @@
+"""The thermalizer options that `pdd simulate`, `pdd evaluate` and `pdd demo` share."""
+
+from __future__ import annotations
+
+import argparse
+import math
+from typing import Any
+
+from pdd_core.apps.runs import TrainedRun, run_marginal
+from pdd_core.errors import ConfigError, bad_argument
+from pdd_core.registry import SAMPLERS
+from pdd_core.sampler_recipe import SamplerOptions
+from pdd_core.thermalizer import Thermalizer
+
+# The pull-back: gpc (the default sampler of generation) around the data's Gaussian marginal of
+# the drift's window; its settings were chosen by measurement (docs/results.md, "Rollout climate").
+THERMALIZER_SAMPLER = "gpc"
+DEFAULT_PUSH = 0.05
+DEFAULT_STEPS = 5
+
+
+def add_thermalizer_arguments(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    parser.add_argument(
+        "--thermalize",
+        type=int,
+        default=0,
+        metavar="M",
+        help="every M physical steps push the drift's window to λ + δ and sample it back to λ with the run's own path score (0: off; default: 0)",
+    )
+    parser.add_argument("--thermalize-push", type=float, default=DEFAULT_PUSH, metavar="D", help=f"δ, how far in λ the window is pushed (default: {DEFAULT_PUSH:g})")
+    parser.add_argument("--thermalize-steps", type=int, default=DEFAULT_STEPS, metavar="K", help=f"λ steps of the pull-back ({THERMALIZER_SAMPLER}, 2 network calls each; default: {DEFAULT_STEPS})")
+
+
+def build_thermalizer(args: argparse.Namespace, run: TrainedRun) -> Thermalizer | None:
+    """The thermalizer the options ask for (None when ``--thermalize`` is 0), checked in one line per flag."""
+    if args.thermalize < 0:
+        raise bad_argument("--thermalize", args.thermalize, "must be >= 0", "pass 0 (off) or a number of physical steps, e.g. --thermalize 20", kind=ConfigError)
+    if not (math.isfinite(args.thermalize_push) and args.thermalize_push > 0):
+        raise bad_argument("--thermalize-push", args.thermalize_push, "must be a finite number > 0", f"pass e.g. --thermalize-push {DEFAULT_PUSH:g}", kind=ConfigError)
+    if args.thermalize_steps < 1:
+        raise bad_argument("--thermalize-steps", args.thermalize_steps, "must be >= 1", f"pass e.g. --thermalize-steps {DEFAULT_STEPS}", kind=ConfigError)
+    if args.thermalize == 0:
+        return None
+    if not run.objective.trains_drift or run.objective.name == "conditional-denoising":
+        raise bad_argument("--thermalize", args.thermalize, f"thermalizes a drift's rollout with its path score; this run's objective is {run.objective.name!r}", "drop --thermalize", kind=ConfigError)
+    window = run.model.window
+    if args.thermalize < window:
+        raise bad_argument("--thermalize", args.thermalize, f"must be at least the drift's window ({window}), so that no zero padding is resampled", f"pass --thermalize >= {window}", kind=ConfigError)
+    sampler = SAMPLERS.get(THERMALIZER_SAMPLER).build(SamplerOptions(run_marginal(run, window)))
+    return Thermalizer(every=args.thermalize, push=args.thermalize_push, steps=args.thermalize_steps, sampler=sampler)
+
+
+def thermalizer_settings(thermalizer: Thermalizer | None) -> dict[str, Any]:
+    """The thermalizer's settings and cost for metrics and provenance (``{"thermalize": None}`` when off)."""
+    if thermalizer is None:
+        return {"thermalize": None}
+    calls = thermalizer.network_calls
+    record = {"every": thermalizer.every, "push": thermalizer.push, "steps": thermalizer.steps, "sampler": THERMALIZER_SAMPLER}
+    return {"thermalize": {**record, "network_calls_per_application": calls, "network_calls_per_step": calls / thermalizer.every}}

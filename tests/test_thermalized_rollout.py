@@ -1,0 +1,110 @@
+"""Long rollouts: a linear field keeps its stationary variance, and the thermalizer's place in the rollout."""
+
+from __future__ import annotations
+
+import json
+
+import attrs
+import h5py
+import pytest
+import torch
+
+import solvers  # noqa: F401  (registers the samplers and integrators)
+from pdd_core.apps.cli.main import main
+from pdd_core.apps.inference import simulate_run
+from pdd_core.apps.runs import load_run, run_marginal
+from pdd_core.drifts.linear import LinearDrift
+from pdd_core.errors import ArgumentError
+from pdd_core.grid import Grid
+from pdd_core.registry import SAMPLERS
+from pdd_core.rollout import rollout
+from pdd_core.sampler_recipe import SamplerOptions
+from pdd_core.thermalizer import Thermalizer
+from solvers import Euler, EulerMaruyama
+from tests.test_inference import initial_data, train_tiny_runs
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    return train_tiny_runs(tmp_path_factory.mktemp("thermalized"))
+
+
+def test_linear_field_rollout_keeps_its_stationary_variance():
+    """u_{n+1} = (1 - rΔt) u_n + σ√Δt ξ per mode, r = ν|k|² + γ: E|û|² → σ²Δt / (1 - (1 - rΔt)²)."""
+    grid, dt, sigma, nu, gamma = Grid((16,)), 0.1, 0.7, 0.05, 0.5
+    rate = nu * grid.k2() + gamma  # per rfft mode
+    drift = LinearDrift(grid, window=1, coefficients=(-rate).reshape(1, 1, 1, -1))
+    paths = 4096
+    path = rollout(drift, EulerMaruyama(), torch.zeros(paths, 1, 16, dtype=torch.float64), 0.0, dt, 150, grid=grid, sigma=sigma, generator=torch.Generator().manual_seed(0))
+    power = torch.fft.rfft(path.u[:, -1, 0], norm="ortho").abs().square().mean(0)  # one frame per path: independent samples
+    exact = sigma**2 * dt / (1 - (1 - rate * dt) ** 2)
+    # |û|² is exponential (complex modes) or chi²_1 (k = 0, N/2): relative standard errors 1/√n and √(2/n).
+    tolerance = 4.5 * (2 / paths) ** 0.5
+    assert torch.allclose(power, exact, rtol=tolerance), (power / exact).tolist()
+
+
+@attrs.frozen
+class CountingThermalizer(Thermalizer):
+    """A thermalizer that records the windows it was given (the list is the one mutable part)."""
+
+    seen: list = attrs.field(factory=list, eq=False)
+
+    def apply(self, score, scheme, grid, window, lam, generator, boundary=None, *, plan=None):
+        self.seen.append(window.clone())
+        return super().apply(score, scheme, grid, window, lam, generator, boundary, plan=plan)
+
+
+def thermalizer_for(run, every=4, push=0.1, cls=Thermalizer):
+    sampler = SAMPLERS.get("gpc").build(SamplerOptions(run_marginal(run, run.model.window)))
+    return cls(every=every, push=push, steps=3, sampler=sampler)
+
+
+def test_the_thermalizer_acts_every_m_steps_on_the_window_after_them(trained):
+    data, runs = trained
+    run = load_run(runs["pdd"])
+    initial = initial_data(data, count=3, frames=3)
+    thermalizer = thermalizer_for(run, cls=CountingThermalizer)
+    plain = simulate_run(run, initial, 0.2, 12, integrator=Euler())
+    hot = simulate_run(run, initial, 0.2, 12, integrator=Euler(), thermalizer=thermalizer, generator=torch.Generator().manual_seed(1))
+    assert len(thermalizer.seen) == 3  # after steps 4, 8 and 12
+    assert torch.equal(hot[:, : 3 + 4], plain[:, : 3 + 4])  # up to and including the saved state of step 4
+    assert not torch.allclose(hot[:, 3 + 4], plain[:, 3 + 4])  # step 5 starts from the resampled window
+    assert torch.equal(thermalizer.seen[0], plain[:, 3 + 4 - run.model.window : 3 + 4].to(run.dtype))  # the drift's window at step 4
+    again = simulate_run(run, initial, 0.2, 12, integrator=Euler(), thermalizer=thermalizer_for(run), generator=torch.Generator().manual_seed(1))
+    assert torch.equal(again, hot)
+    saved = simulate_run(run, initial, 0.2, 12, integrator=Euler(), thermalizer=thermalizer_for(run), generator=torch.Generator().manual_seed(1), save_every=2)
+    assert torch.equal(saved[:, 3:], hot[:, 3 + 1 :: 2])  # the same rollout, every other state kept
+
+
+@pytest.mark.parametrize(
+    ("options", "match"),
+    [
+        ({"every": 2}, "window"),  # the tiny run's window is 3
+        ({"every": 3, "save_every": 2}, "save_every"),
+        ({"push": 0.9}, "λ_max"),
+        ({"generator": None}, "generator"),
+    ],
+)
+def test_a_thermalizer_that_cannot_work_is_refused(trained, options, match):
+    data, runs = trained
+    run = load_run(runs["pdd"])
+    thermalizer = thermalizer_for(run, every=options.pop("every", 4), push=options.pop("push", 0.1))
+    options.setdefault("generator", torch.Generator().manual_seed(0))
+    with pytest.raises(ArgumentError, match=match):
+        simulate_run(run, initial_data(data, count=2), 0.2, 6, integrator=Euler(), thermalizer=thermalizer, **options)
+
+
+def test_pdd_simulate_thermalizes_and_records_it(trained, tmp_path, capsys):
+    data, runs = trained
+    out = tmp_path / "hot.h5"
+    assert main(["simulate", str(runs["pdd"]), "--lambda", "0.2", "--steps", "8", "--n", "2", "--thermalize", "4", "--thermalize-steps", "2", "--out", str(out), "--no-progress"]) == 0
+    with h5py.File(out) as file:
+        settings = json.loads(file.attrs["settings"])
+    assert settings["thermalize"]["network_calls_per_application"] == 4 and settings["thermalize"]["every"] == 4
+    for argv, flag in (
+        (["--thermalize", "2"], "--thermalize"),
+        (["--thermalize", "4", "--thermalize-push", "nan"], "--thermalize-push"),
+        (["--thermalize", "4", "--thermalize-steps", "0"], "--thermalize-steps"),
+    ):
+        assert main(["simulate", str(runs["pdd"]), "--lambda", "0.2", "--steps", "8", "--n", "2", *argv, "--out", str(tmp_path / "bad.h5"), "--no-progress"]) == 2
+        assert flag in capsys.readouterr().err

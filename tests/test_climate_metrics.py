@@ -53,11 +53,12 @@ def test_climate_of_a_scaled_and_shifted_copy():
     rng = np.random.default_rng(3)
     truth = rng.normal(size=(6, 20, 2, 16)) * np.array([1.0, 3.0])[None, None, :, None]
     truth -= truth.mean(axis=3, keepdims=True)  # no k = 0 power, so every compared shell scales alike
-    scaled = climate(2.0 * truth, truth, channel_names=["X", "Y"])
-    for name in ("X", "Y"):
+    shift = np.array([0.0, 0.3 * truth[:, :, 1].std()])[None, None, :, None]  # k = 0 only, which the truth lacks
+    scaled = climate(2.0 * truth + shift, truth, channel_names=["X", "Y"])
+    for name, offset in (("X", 0.0), ("Y", 0.3)):
         record = scaled["channels"][name]
         assert record["std_ratio"] == pytest.approx(2.0)
-        assert record["mean_offset"] == pytest.approx(0.0, abs=1e-12)
+        assert record["mean_offset"] == pytest.approx(offset, abs=1e-12)  # in units of the truth's std
         assert record["speed_ratio"] == pytest.approx(2.0)  # |Δ(2u)| = 2|Δu|
         assert record["psd_ratio_min"] == pytest.approx(4.0) and record["psd_ratio_max"] == pytest.approx(4.0)
         assert not record["collapsed"]

@@ -18,6 +18,9 @@ lever() {
     long) echo "--steps 3600" ;;
     small) echo "--steps 1200 --preset small" ;;
     window10) echo "--steps 1200 --window 10" ;;
+    window1) echo "--steps 1200 --window 1" ;;
+    linear) echo "--steps 1200 --set model.overrides.linear_part=true" ;;
+    linear_long) echo "--steps 3600 --set model.overrides.linear_part=true" ;;
     *) echo "unknown config $1" >&2; exit 2 ;;
   esac
 }

@@ -16,6 +16,7 @@ import math
 import torch
 from torch import nn
 
+from pdd_core.drifts.linear_part import LinearPart
 from pdd_core.errors import DTypeError, ShapeError, bad_argument
 from pdd_core.validation import FLOAT_DTYPES, as_lambda, check_positive
 
@@ -93,10 +94,12 @@ class DriftNetwork(nn.Module):
     noise ε of the current (last) state, for the SA-PDD score -Σ_λ^{-1/2} ε̂
     (:meth:`forward_with_noise`). Subclasses build ``trunk(x, embedding) -> features``,
     ``drift_head`` and ``noise_head`` (None when disabled) and may add spatial checks in
-    ``check_space``.
+    ``check_space``. ``linear_part=True`` adds a λ-dependent linear operator of the window to the
+    drift (:class:`~pdd_core.drifts.linear_part.LinearPart`), which sees the amplitude and the
+    spatial mean that the trunk's normalisations remove.
     """
 
-    def __init__(self, channels: int, window: int, ndim: int, embedding_dim: int, noise_head: bool):
+    def __init__(self, channels: int, window: int, ndim: int, embedding_dim: int, noise_head: bool, linear_part: bool = False):
         super().__init__()
         check_count("channels", channels)
         check_count("window", window)
@@ -109,6 +112,9 @@ class DriftNetwork(nn.Module):
         self.ndim = ndim
         self.has_noise_head = noise_head
         self.embedding = LambdaEmbedding(embedding_dim)
+        if not isinstance(linear_part, bool):
+            raise bad_argument("linear_part", linear_part, "must be a bool", "pass linear_part=True to add the λ-dependent linear part", kind=DTypeError)
+        self.linear_part = LinearPart(ndim, window * channels, channels, embedding_dim) if linear_part else None
 
     @property
     def in_channels(self) -> int:
@@ -137,7 +143,11 @@ class DriftNetwork(nn.Module):
     def forward(self, history: torch.Tensor, lam) -> torch.Tensor:
         """The drift f_λ(history) ``[B, C, *space]`` in the dtype of ``history``."""
         x, embedding = self._inputs(history, lam)
-        return self.drift_head(self.trunk(x, embedding)).to(history.dtype)
+        return self._drift(self.trunk(x, embedding), x, embedding).to(history.dtype)
+
+    def _drift(self, features: torch.Tensor, x: torch.Tensor, embedding: torch.Tensor) -> torch.Tensor:
+        drift = self.drift_head(features)
+        return drift if self.linear_part is None else drift + self.linear_part(x, embedding)
 
     def forward_with_noise(self, history: torch.Tensor, lam) -> tuple[torch.Tensor, torch.Tensor]:
         """(drift, ε̂), both ``[B, C, *space]``, from one trunk evaluation (SA-PDD)."""
@@ -145,7 +155,7 @@ class DriftNetwork(nn.Module):
             raise bad_argument("noise_head", False, "this network has no noise head, so it cannot predict ε", "build the network with noise_head=True")
         x, embedding = self._inputs(history, lam)
         features = self.trunk(x, embedding)
-        return self.drift_head(features).to(history.dtype), self.noise_head(features).to(history.dtype)
+        return self._drift(features, x, embedding).to(history.dtype), self.noise_head(features).to(history.dtype)
 
 
 __all__ = ["DriftNetwork", "FiLM", "LambdaEmbedding", "check_count"]

@@ -99,8 +99,9 @@ class FNO(DriftNetwork):
         projection_width: int = 128,
         embedding_dim: int = 128,
         noise_head: bool = False,
+        linear_part: bool = False,
     ):
-        super().__init__(channels, window, ndim, embedding_dim, noise_head)
+        super().__init__(channels, window, ndim, embedding_dim, noise_head, linear_part)
         check_count("width", width)
         check_count("layers", layers)
         check_count("modes", modes)

@@ -7,6 +7,8 @@ import math
 import attrs
 import torch
 
+from pdd_core.spectral import irfft, rfft
+
 
 @attrs.frozen
 class Euler:
@@ -26,6 +28,9 @@ class EulerMaruyama:
 
     The noise is additive (σ_λ does not depend on the state), for which Euler-Maruyama has
     strong order 1. With σ = 0 it is exactly :class:`Euler` and draws no random numbers.
+    σ is one value per sample ``[B]`` (white noise, Eq. 58) or one per sample and Fourier mode
+    ``[B, 1, *rfft]`` (orthonormal FFT): the increment noise of mode k then has variance σ_k²Δt,
+    e.g. the per-mode Σ̃_λ(k) that a per-mode run's path density models.
     """
 
     strong_order = 1.0
@@ -38,5 +43,10 @@ class EulerMaruyama:
         if not bool((sigma > 0).any()):
             return update
         noise = torch.randn(current.shape, generator=generator, dtype=current.dtype, device=current.device)
-        return update + sigma.to(current).reshape(-1, *([1] * (current.ndim - 1))) * math.sqrt(dt) * noise
+        if sigma.ndim == 1:
+            return update + sigma.to(current).reshape(-1, *([1] * (current.ndim - 1))) * math.sqrt(dt) * noise
+        # σ per sample and Fourier mode [B, 1, *rfft]: the increment noise is coloured, variance σ_k²Δt per mode.
+        space = sigma.ndim - 2
+        colored = irfft(rfft(noise, space) * sigma.to(current.device, current.dtype), current.shape[2:]).to(current.dtype)
+        return update + math.sqrt(dt) * colored
 

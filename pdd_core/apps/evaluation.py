@@ -44,7 +44,7 @@ from pdd_core.apps.inference_files import read_paths
 from pdd_core.apps.runs import TrainedRun, check_lambda
 from pdd_core.apps.training.checkpoint import read_log
 from pdd_core.data.hdf5_reader import read_metadata
-from pdd_core.errors import ConfigError, PDDError, bad_argument
+from pdd_core.errors import ConfigError, DivergenceError, PDDError, bad_argument
 from pdd_core.files import write_bytes_atomically
 from pdd_core.metrics import climate, relative_l2_error, relative_spectral_error, segments, time_averaged_spatial_psd
 from pdd_core.registry import SYSTEMS
@@ -133,6 +133,7 @@ def evaluate_run(
     generator: torch.Generator,
     sr_simulation: dict[str, Any] | None = None,
     ensemble_simulation: dict[str, Any] | None = None,
+    stochastic_simulation: dict[str, Any] | None = None,
     progress: bool = True,
 ) -> dict[str, Any]:
     """Run the ``tasks`` and write ``out_dir/metrics.json`` and PNG figures; return the metrics.
@@ -147,6 +148,11 @@ def evaluate_run(
     None reuses the deterministic ``simulation`` rollout. ``ensemble_simulation``: the
     :func:`simulate_run` keyword arguments of the stochastic members the CRPS and spread-skill
     score (``settings.ensemble`` per reference path; None: no ensemble scores for ``simulate``).
+    ``stochastic_simulation``: the :func:`simulate_run` keyword arguments of a stochastic rollout
+    (``noise=True``: the increment noise the run's path density models) whose climate is measured
+    against the truth's *noisy* path law at λ, C_λ u0 + sqrt(Σ_λ) ε (Eq. 3), beside the deterministic
+    rollout's against C_λ u0 (``climate_stochastic``, and ``long_rollout_stochastic`` with
+    ``long_steps``); None: none.
     """
     from pdd_core.apps import plots
 
@@ -180,7 +186,7 @@ def evaluate_run(
     count = reference.shape[0]
     compared = (count * settings.keep_segments, settings.n_generate or count, settings.n_super_resolve or count * settings.keep_segments)
     pool = TruthPool.read(run, reference_file, settings.split, frames, count + max(compared))
-    job = _Tasks(run, reference, context, settings, simulation, sampling, generator, out, _channel_names(run), sr_simulation, progress, pool, physical=physical, ensemble_simulation=ensemble_simulation)
+    job = _Tasks(run, reference, context, settings, simulation, sampling, generator, out, _channel_names(run), sr_simulation, progress, pool, physical=physical, ensemble_simulation=ensemble_simulation, stochastic_simulation=stochastic_simulation)
     figures = job.figures
     for task in tqdm(tasks, desc="evaluate", disable=not progress):
         key = task.replace("-", "_")
@@ -223,6 +229,7 @@ class _Tasks:
     pool: TruthPool
     physical: tuple[np.ndarray, np.ndarray] = (np.zeros(1), np.ones(1))
     ensemble_simulation: dict[str, Any] | None = None
+    stochastic_simulation: dict[str, Any] | None = None
     figures: list[str] = attrs.Factory(list)
     coarse_inputs: dict[float, torch.Tensor] = attrs.Factory(dict)
     floor_generator: np.random.Generator = attrs.field(init=False)
@@ -254,7 +261,9 @@ class _Tasks:
             truth = self.pool.at(run, lam)
             entry["climate"] = {**climate(long, truth, channel_names=self.names), "truth": {"split": self.pool.split, "paths": truth.shape[0]}}
             if settings.long_steps > 0:
-                entry["long_rollout"] = self._long_rollout(lam, truth)
+                entry["long_rollout"] = self._long_rollout(lam, truth, self.simulation)
+            if self.stochastic_simulation is not None:
+                self._stochastic_climate(entry, lam, frames)
             by_lambda[f"{lam:g}"]["well"] = well_scores(self._physical(target[:, context:]), self._physical(short[:, context:]), settings.l2_step, self.names)
             if self.ensemble_simulation is not None and settings.ensemble > 0:
                 by_lambda[f"{lam:g}"]["ensemble"] = self._ensemble_scores(lam, target[:, context:])
@@ -271,18 +280,31 @@ class _Tasks:
         spectral = {key: first[key] for key in ("spectral_error", "spectral_error_floor", "floor_ratio")}
         return {"simulate": {"lambda": settings.lambdas[0], "l2": first["l2"], **spectral, **headline, "l2_step": settings.l2_step, "by_lambda": by_lambda}}
 
-    def _long_rollout(self, lam: float, truth: torch.Tensor) -> dict[str, Any]:
+    def _stochastic_climate(self, entry: dict[str, Any], lam: float, frames: int) -> None:
+        """The climate of a stochastic rollout (as long as the spectral error's) against the truth's noisy path law at λ."""
+        noisy = self.pool.noisy_at(self.run, lam, self.settings.floor_seed)
+        try:
+            rollout = _long_rollout(self.run, self.initial, lam, frames, self.settings, self.stochastic_simulation, self.progress)
+        except DivergenceError as failure:
+            entry["climate_stochastic"] = {"failed": str(failure), "blow_up_step": failure.step}
+        else:
+            entry["climate_stochastic"] = {**climate(rollout, noisy, channel_names=self.names), "truth": {"split": self.pool.split, "paths": noisy.shape[0], "law": "C_λ u0 + sqrt(Σ_λ) ε"}}
+        if self.settings.long_steps > 0:
+            entry["long_rollout_stochastic"] = self._long_rollout(lam, noisy, self.stochastic_simulation, "_stochastic")
+
+    def _long_rollout(self, lam: float, truth: torch.Tensor, simulation: dict[str, Any], suffix: str = "") -> dict[str, Any]:
         """A ``long_steps`` rollout at λ: its climate after the burn-in, blow-up step, collapse; the running-climate figure."""
         from pdd_core.apps import plots
 
         frames, steps = self.reference.shape[1], self.settings.long_steps
         burn_in = min(self.settings.discard_segments * frames, steps // 2)
-        record, rollout = long_rollout(self.run, self.initial, lam, steps, burn_in, truth, self.simulation, self.names, self.progress)
+        record, rollout = long_rollout(self.run, self.initial, lam, steps, burn_in, truth, simulation, self.names, self.progress)
         if rollout is not None:
             running = running_climate(rollout, min(frames, rollout.shape[1]))
             band = truth_band(truth, self.initial.shape[0])
-            out = self.out / f"climate_lambda{lam:g}.png"
-            title = f"long rollout at λ = {lam:g}: block mean and std against the truth's range"
+            out = self.out / f"climate_lambda{lam:g}{suffix}.png"
+            kind = "stochastic" if suffix else "deterministic"
+            title = f"{kind} long rollout at λ = {lam:g}: block mean and std against the truth's range"
             self.figures.append(str(plots.plot_running_climate(running, band, out, dt=self.run.dt, channel_names=self.channel_names, title=title)))
             record.update(running=running, truth_band=band)
         return record

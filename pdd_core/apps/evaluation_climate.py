@@ -56,6 +56,13 @@ class TruthPool:
         """The pool coarse-grained to λ without noise, C_λ u0 (the reference of B.5 at λ > 0)."""
         return run.scheme.coarse_grain(self.u, run.grid, lam) if lam > 0 else self.u
 
+    def noisy_at(self, run: TrainedRun, lam: float, seed: int) -> torch.Tensor:
+        """The pool's path law at λ with its coarse-graining noise, C_λ u0 + sqrt(Σ_λ) ε (PDD Eq. 3), drawn with ``seed``."""
+        if lam == 0:
+            return self.u
+        lam_t = torch.full((self.u.shape[0],), lam, dtype=torch.float64)
+        return run.scheme.forward_sample(self.u, run.grid, lam_t, torch.Generator(device=self.u.device).manual_seed(seed))
+
     def floor(self, run: TrainedRun, lam: float, n_reference: int, n_prediction: int, generator: np.random.Generator) -> dict[str, Any]:
         """The spectral error between disjoint true sets of ``n_reference`` and ``n_prediction`` paths at λ."""
         available = self.u.shape[0]

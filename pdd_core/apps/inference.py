@@ -33,6 +33,7 @@ from pdd_core.rollout import ENERGY_BAND, advance, check_steps, initial_window
 from pdd_core.sampling import Boundary, sample
 from pdd_core.score import PathScore
 from pdd_core.score.gaussian_marginal import GaussianMarginal
+from pdd_core.score.path_density import NOISE_MODELS, PerModeNoise, increment_variance
 from pdd_core.thermalizer import Thermalizer
 from pdd_core.training.objective_config import ConditionalDenoisingObjectiveConfig
 from pdd_core.validation import check_generator
@@ -156,17 +157,35 @@ def _simulation_step(run: TrainedRun, lam: float, noise: bool, integrator, sampl
         window = context_length_of(run.model)
     else:
         integrator, fix, window = _drift_integrator(run, noise, integrator)
-        sigma = float(run.scheme.sigma(run.grid, lam, run.dt, delta_lambda=run.delta_lambda)[0]) if noise else 0.0
-        if sigma > 0 and generator is None:
+        sigma = rollout_noise(run, lam) if noise else 0.0
+        if noise and generator is None:
             raise bad_argument("generator", None, "σ > 0 needs an explicit source of noise", "pass generator=torch.Generator().manual_seed(seed)")
 
     def advance_rows(history, steps, first_step):
         batch = history.shape[0]
-        lam_t, sigma_t = (torch.full((batch,), value, dtype=torch.float64, device=history.device) for value in (lam, sigma))
+        lam_t = torch.full((batch,), lam, dtype=torch.float64, device=history.device)
+        if isinstance(sigma, torch.Tensor):
+            sigma_t = sigma.to(history.device).expand(batch, *sigma.shape[1:])
+        else:
+            sigma_t = torch.full((batch,), sigma, dtype=torch.float64, device=history.device)
         options = {"generator": generator, "save_every": save_every, "first_step": first_step, "energy_band": energy_band, **fix}
         return advance(run.model, integrator, history, lam_t, run.dt, steps, sigma=sigma_t, **options)
 
     return advance_rows, (None if isinstance(run.objective, ConditionalDenoisingObjectiveConfig) else run.scheme), window
+
+
+def rollout_noise(run: TrainedRun, lam: float) -> float | torch.Tensor:
+    """The σ of a stochastic rollout at λ: the increment noise the run's path density models.
+
+    A per-mode run (loss and score with Σ̃_λ(k), floored at Σ̃_Δλ) gets σ_k = sqrt(Σ̃_λ(k)/Δt) per
+    Fourier mode ``[1, 1, *rfft]``, so that the rollout samples the path law p_λ its score
+    describes; a scalar run gets Eq. 58's σ_λ (PDD D.1).
+    """
+    lam_t = torch.full((1,), lam, dtype=torch.float64)
+    if isinstance(getattr(run.objective, "noise_model", None), str) and isinstance(NOISE_MODELS[run.objective.noise_model], PerModeNoise):
+        variance = increment_variance(run.scheme, run.grid, lam_t, run.dt, delta_lambda=run.delta_lambda)[:, 0]  # [1, 1, *rfft]
+        return (variance / run.dt).sqrt()
+    return float(run.scheme.sigma(run.grid, lam, run.dt, delta_lambda=run.delta_lambda)[0])
 
 
 def _thermalized(advance_rows, run: TrainedRun, lam: float, window: int, thermalizer: Thermalizer, generator, save_every: int):

@@ -38,6 +38,8 @@ from pdd_core.training.objective_config import ConditionalDenoisingObjectiveConf
 SR_INPUTS = ("stochastic", "deterministic")
 # The spawn key of the ensemble members' random stream under --seed.
 ENSEMBLE_STREAM = 17
+# The spawn key of the stochastic climate rollouts' random stream under --seed.
+CLIMATE_STREAM = 31
 # The spawn key of the thermalizer's random stream under --seed.
 THERMALIZER_STREAM = 29
 HELP = "evaluate a trained run: L2 and spectral errors of simulation, generation and super-resolution, with figures"
@@ -68,6 +70,10 @@ the truth's std at that λ), the speed ratio mean|Δu| / truth's, the min and ma
 time-averaged spatial PSD ratio over k <= N/2, and whether the variance collapsed under half the
 truth's. --long-steps N adds an N-step rollout per λ with the same block after the burn-in, the
 step of any blow-up, and a figure of its running mean and std against the truth's range.
+Drift runs also get climate_stochastic per λ: the climate of a stochastic rollout (σ as the run's
+path density models it: per mode Σ̃_λ(k) for a per-mode run) against the truth's noisy path law
+C_λ u0 + sqrt(Σ_λ) ε, the law the model is trained on (and long_rollout_stochastic with
+--long-steps).
 --thermalize M thermalizes the simulate task's deterministic rollouts every M steps with the run's
 own path score (see `pdd simulate --help`); "sampling" in metrics.json records its settings and
 network calls.
@@ -85,9 +91,13 @@ def climate_summary(entry: dict) -> dict:
     """The worst per-channel climate numbers of one λ (kept segments, and the long rollout when run)."""
     keys = ("max_abs_mean_offset", "max_std_error", "max_speed_error", "psd_ratio_min", "psd_ratio_max", "collapsed")
     summary = {key: entry["climate"][key] for key in keys}
-    long = entry.get("long_rollout")
-    if long is not None:
-        summary["long_rollout"] = {"steps": long["steps"], "blow_up_step": long["blow_up_step"], **({key: long["climate"][key] for key in keys} if long["climate"] else {})}
+    stochastic = entry.get("climate_stochastic")
+    if stochastic is not None:
+        summary["stochastic"] = {key: stochastic.get(key) for key in (*keys, "blow_up_step") if key in stochastic}
+    for name in ("long_rollout", "long_rollout_stochastic"):
+        long = entry.get(name)
+        if long is not None:
+            summary[name] = {"steps": long["steps"], "blow_up_step": long["blow_up_step"], **({key: long["climate"][key] for key in keys} if long["climate"] else {})}
     return summary
 
 
@@ -192,6 +202,9 @@ def run(args: argparse.Namespace) -> int:
     with locked_directory(args.out) as out:
         options = {"tasks": tasks, "settings": settings, "simulation": simulation, "sampling": sampling, "generator": generator, "sr_simulation": sr_simulation}
         options["ensemble_simulation"] = ensemble_simulation
+        if "sampler" not in simulation:  # a drift run: its stochastic rollouts sample the path law the score models
+            climate_stream = int(np.random.SeedSequence((args.seed, CLIMATE_STREAM)).generate_state(1)[0])
+            options["stochastic_simulation"] = {"integrator": INTEGRATORS.get("euler-maruyama")(), "noise": True, "generator": generator_for(trained, climate_stream)}
         metrics = evaluate_run(trained, args.data, out, progress=not args.no_progress, **options)
     shown = ("l2", "spectral_error", "spectral_error_floor", "floor_ratio", "vrmse", "crps", "spread_skill", "skipped")
     summary = {key: {k: v for k, v in value.items() if k in shown} for key, value in metrics.items() if isinstance(value, dict) and key in ("simulate", "generate", "super_resolve", "low_resolution")}

@@ -126,4 +126,18 @@ def running_climate(rollout: torch.Tensor, block: int) -> dict[str, Any]:
     return {"block": block, "start_frames": starts.tolist(), "mean": means.tolist(), "std": stds.tolist()}
 
 
-__all__ = ["TruthPool", "long_rollout", "running_climate", "truth_band", "with_floor"]
+def climate_summary(entry: dict[str, Any]) -> dict[str, Any]:
+    """The worst per-channel climate numbers of one λ (kept segments, and the long rollout when run)."""
+    keys = ("max_abs_mean_offset", "max_std_error", "max_speed_error", "psd_ratio_min", "psd_ratio_max", "collapsed")
+    summary = {key: entry["climate"][key] for key in keys}
+    stochastic = entry.get("climate_stochastic")
+    if stochastic is not None:
+        summary["stochastic"] = {key: stochastic.get(key) for key in (*keys, "blow_up_step") if key in stochastic}
+    for name in ("long_rollout", "long_rollout_stochastic"):
+        long = entry.get(name)
+        if long is not None:
+            summary[name] = {"steps": long["steps"], "blow_up_step": long["blow_up_step"], **({key: long["climate"][key] for key in keys} if long["climate"] else {})}
+    return summary
+
+
+__all__ = ["TruthPool", "climate_summary", "long_rollout", "running_climate", "truth_band", "with_floor"]

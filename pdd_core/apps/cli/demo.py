@@ -16,6 +16,7 @@ from pdd_core.apps.cli.thermalize_options import add_thermalizer_arguments, buil
 from pdd_core.apps.data import generate_dataset
 from pdd_core.apps.data.generate import configure_system
 from pdd_core.apps.evaluation import EvaluationSettings, ReverseSampling, evaluate_run
+from pdd_core.apps.evaluation_climate import climate_summary
 from pdd_core.apps.runs import load_run, run_marginal
 from pdd_core.apps.training import train
 from pdd_core.data.hdf5_reader import read_metadata
@@ -42,6 +43,8 @@ SAMPLER = "gpc"
 SAMPLER_STEPS = 25
 # The thermalizer's generator is seeded with the demo's seed plus this offset (a stream of its own).
 THERMALIZER_SEED_OFFSET = 7919
+# ... and the stochastic rollouts whose climate is measured with this one.
+CLIMATE_SEED_OFFSET = 7927
 DEMOS = {
     "lorenz96": {
         "data": {"n_train": 200, "n_valid": 8, "n_test": 8},
@@ -162,7 +165,9 @@ def _run(args: argparse.Namespace, demo: dict, out: Path) -> int:
     if thermalizer is not None:  # its own stream, so that generation and super-resolution draw what they drew without it
         deterministic.update(thermalizer=thermalizer, generator=torch.Generator().manual_seed(args.seed + THERMALIZER_SEED_OFFSET))
     sampling.description.update(thermalizer_settings(thermalizer))
-    metrics = evaluate_run(trained, data, out / "evaluation", settings=settings, simulation=deterministic, sampling=sampling, generator=generator, sr_simulation=stochastic, progress=progress)
+    climate = {"integrator": INTEGRATORS.get("euler-maruyama")(), "noise": True, "generator": torch.Generator().manual_seed(args.seed + CLIMATE_SEED_OFFSET)}
+    options = {"sr_simulation": stochastic, "stochastic_simulation": climate, "progress": progress}
+    metrics = evaluate_run(trained, data, out / "evaluation", settings=settings, simulation=deterministic, sampling=sampling, generator=generator, **options)
     _stage("simulate, generate, super-resolve, evaluate", started, timings)
 
     by_lambda = metrics.get("simulate", {}).get("by_lambda", {})
@@ -173,6 +178,10 @@ def _run(args: argparse.Namespace, demo: dict, out: Path) -> int:
         "simulate_spectral_error_lambda0.2": by_lambda.get("0.2", {}).get("spectral_error"),
         **{f"{task}_spectral_error": metrics[task].get("spectral_error", metrics[task].get("failed")) for task in ("generate", "super_resolve", "low_resolution")},
     }
+    floors = {f"simulate_lambda{lam}": entry.get("spectral_error_floor") for lam, entry in by_lambda.items()}
+    floors.update({task: metrics[task].get("spectral_error_floor") for task in ("generate", "super_resolve", "low_resolution")})
+    headline["spectral_error_floors"] = floors
+    headline["climate"] = {f"lambda{lam}": climate_summary(entry) for lam, entry in by_lambda.items()}
     summary = {"system": args.system, "seed": args.seed, "training_steps": steps, "noise_model": args.noise_model, "seconds": timings, "total_seconds": round(time.perf_counter() - begin, 1), "metrics": headline}
     write_bytes_atomically(out / "summary.json", (json.dumps(summary, indent=2) + "\n").encode())
     print(json.dumps(headline, indent=2))

@@ -27,6 +27,7 @@ from pdd_core.apps.cli.generate import (
 from pdd_core.apps.cli.main import COMMANDS
 from pdd_core.apps.cli.thermalize_options import add_thermalizer_arguments, build_thermalizer, thermalizer_settings
 from pdd_core.apps.evaluation import TASKS, EvaluationSettings, ReverseSampling, evaluate_run
+from pdd_core.apps.evaluation_climate import climate_summary
 from pdd_core.apps.runs import load_run, run_marginal, run_score
 from pdd_core.data.hdf5_reader import read_metadata
 from pdd_core.errors import ConfigError, DataError, bad_argument
@@ -85,20 +86,6 @@ examples:
   pdd evaluate runs/l96 --data l96.h5 --tasks generate,super-resolve --sampler pc --lambda-steps 1000 --out eval/paper_sampler
   pdd evaluate runs/ddpm_sim --data l96.h5 --tasks simulate --lambdas 0 --sampler eab2 --lambda-steps 50 --grid power --out eval/ddpm
 """
-
-
-def climate_summary(entry: dict) -> dict:
-    """The worst per-channel climate numbers of one λ (kept segments, and the long rollout when run)."""
-    keys = ("max_abs_mean_offset", "max_std_error", "max_speed_error", "psd_ratio_min", "psd_ratio_max", "collapsed")
-    summary = {key: entry["climate"][key] for key in keys}
-    stochastic = entry.get("climate_stochastic")
-    if stochastic is not None:
-        summary["stochastic"] = {key: stochastic.get(key) for key in (*keys, "blow_up_step") if key in stochastic}
-    for name in ("long_rollout", "long_rollout_stochastic"):
-        long = entry.get(name)
-        if long is not None:
-            summary[name] = {"steps": long["steps"], "blow_up_step": long["blow_up_step"], **({key: long["climate"][key] for key in keys} if long["climate"] else {})}
-    return summary
 
 
 def _floats(text: str) -> tuple[float, ...]:

@@ -61,3 +61,14 @@ def test_bad_settings():
 
     with pytest.raises(ArgumentError, match="kernel"):
         LinearPart(1, 2, 1, 16, kernel=4)
+
+
+def test_conserve_mean_removes_the_drifts_zero_mode():
+    torch.manual_seed(3)
+    network = UNet(2, window=2, ndim=2, linear_part=True, conserve_mean=True, **TINY)
+    for parameter in (network.drift_head.weight, network.drift_head.bias, network.linear_part.kernels.weight, network.linear_part.kernels.bias):
+        torch.nn.init.normal_(parameter)
+    drift = network(torch.randn(3, 2, 2, 8, 8) + 2.0, torch.rand(3, dtype=torch.float64))
+    assert drift.abs().mean() > 0.1 and drift.mean(dim=(2, 3)).abs().max() < 1e-5
+    with pytest.raises(Exception, match="conserve_mean"):
+        UNet(1, window=2, conserve_mean=1, **TINY)

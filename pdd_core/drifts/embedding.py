@@ -96,10 +96,12 @@ class DriftNetwork(nn.Module):
     ``drift_head`` and ``noise_head`` (None when disabled) and may add spatial checks in
     ``check_space``. ``linear_part=True`` adds a λ-dependent linear operator of the window to the
     drift (:class:`~pdd_core.drifts.linear_part.LinearPart`), which sees the amplitude and the
-    spatial mean that the trunk's normalisations remove.
+    spatial mean that the trunk's normalisations remove. ``conserve_mean=True`` removes the
+    drift's k = 0 component, so a rollout conserves every channel's spatial mean exactly (the mean
+    vorticity of a periodic flow is a constant of motion).
     """
 
-    def __init__(self, channels: int, window: int, ndim: int, embedding_dim: int, noise_head: bool, linear_part: bool = False):
+    def __init__(self, channels: int, window: int, ndim: int, embedding_dim: int, noise_head: bool, linear_part: bool = False, conserve_mean: bool = False):
         super().__init__()
         check_count("channels", channels)
         check_count("window", window)
@@ -115,6 +117,9 @@ class DriftNetwork(nn.Module):
         if not isinstance(linear_part, bool):
             raise bad_argument("linear_part", linear_part, "must be a bool", "pass linear_part=True to add the λ-dependent linear part", kind=DTypeError)
         self.linear_part = LinearPart(ndim, window * channels, channels, embedding_dim) if linear_part else None
+        if not isinstance(conserve_mean, bool):
+            raise bad_argument("conserve_mean", conserve_mean, "must be a bool", "pass conserve_mean=True for a system whose spatial mean is conserved", kind=DTypeError)
+        self.conserve_mean = conserve_mean
 
     @property
     def in_channels(self) -> int:
@@ -147,7 +152,11 @@ class DriftNetwork(nn.Module):
 
     def _drift(self, features: torch.Tensor, x: torch.Tensor, embedding: torch.Tensor) -> torch.Tensor:
         drift = self.drift_head(features)
-        return drift if self.linear_part is None else drift + self.linear_part(x, embedding)
+        if self.linear_part is not None:
+            drift = drift + self.linear_part(x, embedding)
+        if self.conserve_mean:  # no k = 0 component: every channel's spatial mean stays where it starts
+            drift = drift - drift.mean(dim=tuple(range(2, drift.ndim)), keepdim=True)
+        return drift
 
     def forward_with_noise(self, history: torch.Tensor, lam) -> tuple[torch.Tensor, torch.Tensor]:
         """(drift, ε̂), both ``[B, C, *space]``, from one trunk evaluation (SA-PDD)."""

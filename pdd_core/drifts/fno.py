@@ -100,8 +100,9 @@ class FNO(DriftNetwork):
         embedding_dim: int = 128,
         noise_head: bool = False,
         linear_part: bool = False,
+        conserve_mean: bool = False,
     ):
-        super().__init__(channels, window, ndim, embedding_dim, noise_head, linear_part)
+        super().__init__(channels, window, ndim, embedding_dim, noise_head, linear_part, conserve_mean)
         check_count("width", width)
         check_count("layers", layers)
         check_count("modes", modes)

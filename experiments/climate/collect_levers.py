@@ -1,6 +1,7 @@
 """Tabulate the climate of the lever runs: python experiments/climate/collect_levers.py OUT_DIR [--markdown]
 
 Reads OUT_DIR/CONFIG_sSEED/eval/metrics.json (written by levers.sh) and prints, per config and λ,
+for the deterministic (det, against C_λ u0) and the stochastic (sto, against C_λ u0 + noise) rollouts,
 the worst per-channel mean offset, std error, speed error, PSD ratio range, the spectral error
 with its floor, and the long rollout's blow-up step and collapse, per seed and as the median.
 """
@@ -19,20 +20,28 @@ def rows(root: Path):
         config, seed = re.match(r"(.+)_s(\d+)$", metrics.parent.parent.name).groups()
         data = json.loads(metrics.read_text())
         for lam, entry in data.get("simulate", {}).get("by_lambda", {}).items():
-            long = entry.get("long_rollout") or {}
-            block = long.get("climate") or entry["climate"]
-            yield config, int(seed), lam, {
-                "mean": block["max_abs_mean_offset"],
-                "std": block["max_std_error"],
-                "speed": block["max_speed_error"],
-                "psd_min": block["psd_ratio_min"],
-                "psd_max": block["psd_ratio_max"],
-                "spectral": entry["spectral_error"],
-                "floor": entry.get("spectral_error_floor"),
-                "l2": entry["l2"],
-                "blow_up": long.get("blow_up_step"),
-                "collapsed": long.get("collapsed", block.get("collapsed")),
-            }
+            for kind, long_key, short_key in (("det", "long_rollout", "climate"), ("sto", "long_rollout_stochastic", "climate_stochastic")):
+                if short_key not in entry:
+                    continue
+                yield config, int(seed), f"{lam} {kind}", record(entry, entry.get(long_key) or {}, entry[short_key])
+
+
+def record(entry, long, short):
+    block = long.get("climate") or short
+    if "max_abs_mean_offset" not in block:  # a stochastic rollout that blew up
+        return {key: None for key in ("mean", "std", "speed", "psd_min", "psd_max", "collapsed")} | {"spectral": entry["spectral_error"], "floor": entry.get("spectral_error_floor"), "l2": entry["l2"], "blow_up": block.get("blow_up_step") or long.get("blow_up_step")}
+    return {
+        "mean": block["max_abs_mean_offset"],
+        "std": block["max_std_error"],
+        "speed": block["max_speed_error"],
+        "psd_min": block["psd_ratio_min"],
+        "psd_max": block["psd_ratio_max"],
+        "spectral": entry["spectral_error"],
+        "floor": entry.get("spectral_error_floor"),
+        "l2": entry["l2"],
+        "blow_up": long.get("blow_up_step"),
+        "collapsed": long.get("collapsed", block.get("collapsed")),
+    }
 
 
 def main() -> None:
@@ -46,7 +55,7 @@ def main() -> None:
         entries.sort()
         def cell(key, fmt="{:.2f}"):
             return ", ".join(fmt.format(v[key]) if v[key] is not None else "-" for _, v in entries)
-        psd = ", ".join(f"{v['psd_min']:.2g}-{v['psd_max']:.2g}" for _, v in entries)
+        psd = ", ".join(f"{v['psd_min']:.2g}-{v['psd_max']:.2g}" if v["psd_min"] is not None else "-" for _, v in entries)
         spectral = ", ".join(f"{v['spectral']:.2f} ({v['floor']:.2f})" if v["floor"] else f"{v['spectral']:.2f}" for _, v in entries)
         events = ", ".join(("blow-up " + str(v["blow_up"])) if v["blow_up"] else ("collapse" if v["collapsed"] else "ok") for _, v in entries)
         seeds = ",".join(str(s) for s, _ in entries)

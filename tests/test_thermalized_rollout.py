@@ -110,3 +110,32 @@ def test_pdd_simulate_thermalizes_and_records_it(trained, tmp_path, capsys):
     ):
         assert main(["simulate", str(runs["pdd"]), "--lambda", "0.2", "--steps", "8", "--n", "2", *argv, "--out", str(tmp_path / "bad.h5"), "--no-progress"]) == 2
         assert flag in capsys.readouterr().err
+
+
+def test_euler_maruyama_colours_its_noise_per_mode():
+    """σ per mode [B, 1, *rfft]: the increments of a zero drift have variance σ_k²Δt in mode k (orthonormal FFT)."""
+
+    class ZeroDrift:
+        window = 1
+
+        def __call__(self, history, lam):
+            return torch.zeros_like(history[:, -1])
+
+    grid, dt, paths = Grid((16,)), 0.04, 2048
+    sigma = torch.linspace(0.2, 1.0, 9, dtype=torch.float64).reshape(1, 1, 9).expand(paths, 1, 9)
+    state = torch.zeros(paths, 1, 1, 16, dtype=torch.float64)
+    step = EulerMaruyama().step(ZeroDrift(), state, torch.zeros(paths, dtype=torch.float64), dt, sigma, torch.Generator().manual_seed(3))
+    power = torch.fft.rfft(step[:, 0], norm="ortho").abs().square().mean(0)
+    assert torch.allclose(power, sigma[0, 0] ** 2 * dt, rtol=4.5 * (2 / paths) ** 0.5)
+
+
+def test_a_per_mode_run_rolls_out_with_the_per_mode_increment_noise(trained):
+    from pdd_core.apps.inference import rollout_noise
+    from pdd_core.score.path_density import increment_variance
+
+    _, runs = trained
+    per_mode, scalar = load_run(runs["sa-pdd"]), load_run(runs["pdd"])  # sa-pdd trains per mode by default, the tiny pdd run with Eq. 9
+    lam = torch.full((1,), 0.3, dtype=torch.float64)
+    expected = (increment_variance(per_mode.scheme, per_mode.grid, lam, per_mode.dt, delta_lambda=per_mode.delta_lambda)[:, 0] / per_mode.dt).sqrt()
+    assert torch.equal(rollout_noise(per_mode, 0.3), expected)
+    assert rollout_noise(scalar, 0.3) == pytest.approx(float(scalar.scheme.sigma(scalar.grid, 0.3, scalar.dt, delta_lambda=scalar.delta_lambda)[0]))

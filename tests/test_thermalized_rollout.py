@@ -103,7 +103,12 @@ def test_pdd_simulate_thermalizes_and_records_it(trained, tmp_path, capsys):
     with h5py.File(out) as file:
         settings = json.loads(file.attrs["settings"])
     assert settings["thermalize"]["network_calls_per_application"] == 4 and settings["thermalize"]["every"] == 4
+    noisy = tmp_path / "noisy.h5"
+    assert main(["simulate", str(runs["sa-pdd"]), "--lambda", "0.2", "--steps", "4", "--n", "2", "--noise", "--out", str(noisy), "--no-progress"]) == 0
+    with h5py.File(noisy) as file:
+        assert json.loads(file.attrs["settings"])["rollout_noise"]["kind"] == "residual"
     for argv, flag in (
+        (["--noise", "--rollout-noise", "white"], "--rollout-noise"),
         (["--thermalize", "2"], "--thermalize"),
         (["--thermalize", "4", "--thermalize-push", "nan"], "--thermalize-push"),
         (["--thermalize", "4", "--thermalize-steps", "0"], "--thermalize-steps"),
@@ -139,3 +144,28 @@ def test_a_per_mode_run_rolls_out_with_the_per_mode_increment_noise(trained):
     expected = (increment_variance(per_mode.scheme, per_mode.grid, lam, per_mode.dt, delta_lambda=per_mode.delta_lambda)[:, 0] / per_mode.dt).sqrt()
     assert torch.equal(rollout_noise(per_mode, 0.3), expected)
     assert rollout_noise(scalar, 0.3) == pytest.approx(float(scalar.scheme.sigma(scalar.grid, 0.3, scalar.dt, delta_lambda=scalar.delta_lambda)[0]))
+
+
+def test_residual_noise_of_a_zero_drift_is_the_increments_variance(trained):
+    """With f = 0 the residual is the increment itself: the tiny data are random walks with white
+    standardised increments of variance 1/std_c², so σ_k²Δt = 1/std_c² in every mode (λ = 0)."""
+    from pdd_core.apps.residual_noise import ResidualNoise
+
+    class ZeroDrift(torch.nn.Module):
+        window = 3
+
+        def __init__(self):
+            super().__init__()
+            self.scale = torch.nn.Parameter(torch.zeros((), dtype=torch.float64))  # a run's device and dtype come from its parameters
+
+        def forward(self, history, lam):
+            return self.scale * history[:, -1]
+
+    data, runs = trained
+    run = attrs.evolve(load_run(runs["pdd"]), model=ZeroDrift())
+    sigma = ResidualNoise(run, data)(0.0)
+    assert sigma.shape == (1, 2, 9)
+    expected = 1 / torch.as_tensor(run.data.std, dtype=torch.float64) / run.dt**0.5  # [C]
+    # 8 paths x 5 increments x 2 modes per k (fewer at k = 0, 8): average over k for a tight check.
+    assert torch.allclose((sigma[0] ** 2).mean(-1) ** 0.5, expected, rtol=0.12)
+    assert ResidualNoise(run, data)(0.0) is not sigma and torch.equal(ResidualNoise(run, data)(0.0), sigma)  # reproducible

@@ -20,7 +20,7 @@ statistics of the training file (PDD A.2), so every path here is in that space. 
 from __future__ import annotations
 
 import sys
-from typing import Iterator
+from collections.abc import Callable, Iterator
 
 import torch
 from tqdm import tqdm
@@ -80,6 +80,7 @@ def simulate_run(
     energy_band: float | None = ENERGY_BAND,
     partial: PartialRollout | None = None,
     thermalizer: Thermalizer | None = None,
+    noise_level: Callable[[float], torch.Tensor] | None = None,
 ) -> torch.Tensor:
     """Simulate ``steps`` steps of Δt at fixed λ from λ = 0 initial data (PDD Algorithm 2).
 
@@ -93,6 +94,9 @@ def simulate_run(
     ``energy_band`` (standardised units; None: NaN/inf only). With ``partial`` (an opened
     :class:`~pdd_core.apps.partial_rollout.PartialRollout`) every segment is kept on disk and finished
     segments found there are resumed, with the same result as an uninterrupted run.
+    ``noise_level(λ)`` sets the per-mode σ_k ``[1, C, *rfft]`` of ``noise=True`` (e.g.
+    :class:`~pdd_core.apps.residual_noise.ResidualNoise`, calibrated on the drift's residuals);
+    None draws the noise the run's path density models (:func:`rollout_noise`).
     With ``thermalizer`` (a drift run, a ``generator`` and ``thermalizer.every`` a multiple of
     ``save_every`` and at least the drift's window), every ``every``-th step the drift's window is
     pushed to λ + δ and sampled back to λ with the run's own path score
@@ -102,7 +106,7 @@ def simulate_run(
     initial = _check_paths(initial, run, "initial")
     lam = check_lambda(run, lam)
     check_steps(steps, save_every)
-    advance_rows, scheme, window = _simulation_step(run, lam, noise, integrator, sampler, lam_schedule, generator, save_every, energy_band)
+    advance_rows, scheme, window = _simulation_step(run, lam, noise, integrator, sampler, lam_schedule, generator, save_every, energy_band, noise_level)
     if thermalizer is not None:
         advance_rows = _thermalized(advance_rows, run, lam, window, thermalizer, generator, save_every)
     if partial is not None and generator is not None and (state := partial.generator_state()) is not None:
@@ -137,7 +141,7 @@ def simulate_run(
     return torch.cat(outputs)
 
 
-def _simulation_step(run: TrainedRun, lam: float, noise: bool, integrator, sampler, lam_schedule, generator, save_every: int, energy_band: float | None):
+def _simulation_step(run: TrainedRun, lam: float, noise: bool, integrator, sampler, lam_schedule, generator, save_every: int, energy_band: float | None, noise_level=None):
     """``(advance(window, steps, first_step) -> (saved, window), scheme to coarse-grain with, window length)`` of a run."""
     if isinstance(run.objective, ConditionalDenoisingObjectiveConfig):
         if lam != 0.0:
@@ -157,7 +161,7 @@ def _simulation_step(run: TrainedRun, lam: float, noise: bool, integrator, sampl
         window = context_length_of(run.model)
     else:
         integrator, fix, window = _drift_integrator(run, noise, integrator)
-        sigma = rollout_noise(run, lam) if noise else 0.0
+        sigma = (rollout_noise(run, lam) if noise_level is None else _checked_noise_level(run, noise_level(lam))) if noise else 0.0
         if noise and generator is None:
             raise bad_argument("generator", None, "σ > 0 needs an explicit source of noise", "pass generator=torch.Generator().manual_seed(seed)")
 
@@ -172,6 +176,14 @@ def _simulation_step(run: TrainedRun, lam: float, noise: bool, integrator, sampl
         return advance(run.model, integrator, history, lam_t, run.dt, steps, sigma=sigma_t, **options)
 
     return advance_rows, (None if isinstance(run.objective, ConditionalDenoisingObjectiveConfig) else run.scheme), window
+
+
+def _checked_noise_level(run: TrainedRun, sigma: torch.Tensor) -> torch.Tensor:
+    expected = (1, run.grid.channels, *run.grid.rfft_shape)
+    if not isinstance(sigma, torch.Tensor) or tuple(sigma.shape) != expected or not bool(torch.isfinite(sigma).all() and (sigma >= 0).all()):
+        shape = tuple(sigma.shape) if isinstance(sigma, torch.Tensor) else type(sigma).__name__
+        raise bad_argument("noise_level(λ)", shape, f"must be a finite σ_k >= 0 shaped {expected} ([1, C, *rfft])", "return one value per channel and rfft mode, e.g. ResidualNoise(run, data)")
+    return sigma
 
 
 def rollout_noise(run: TrainedRun, lam: float) -> float | torch.Tensor:

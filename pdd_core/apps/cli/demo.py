@@ -12,11 +12,12 @@ import torch
 
 import solvers  # noqa: F401  (registers the named samplers and integrators)
 from pdd_core.apps.cli.main import COMMANDS
-from pdd_core.apps.cli.thermalize_options import add_thermalizer_arguments, build_thermalizer, thermalizer_settings
+from pdd_core.apps.cli.rollout_options import add_thermalizer_arguments, build_thermalizer, noise_settings, thermalizer_settings
 from pdd_core.apps.data import generate_dataset
 from pdd_core.apps.data.generate import configure_system
 from pdd_core.apps.evaluation import EvaluationSettings, ReverseSampling, evaluate_run
 from pdd_core.apps.evaluation_climate import climate_summary
+from pdd_core.apps.residual_noise import ResidualNoise
 from pdd_core.apps.runs import load_run, run_marginal
 from pdd_core.apps.training import train
 from pdd_core.data.hdf5_reader import read_metadata
@@ -165,7 +166,9 @@ def _run(args: argparse.Namespace, demo: dict, out: Path) -> int:
     if thermalizer is not None:  # its own stream, so that generation and super-resolution draw what they drew without it
         deterministic.update(thermalizer=thermalizer, generator=torch.Generator().manual_seed(args.seed + THERMALIZER_SEED_OFFSET))
     sampling.description.update(thermalizer_settings(thermalizer))
-    climate = {"integrator": INTEGRATORS.get("euler-maruyama")(), "noise": True, "generator": torch.Generator().manual_seed(args.seed + CLIMATE_SEED_OFFSET)}
+    noise_level = ResidualNoise(trained, data, seed=args.seed)  # stochastic rollouts keep the climate with noise calibrated on the residuals
+    climate = {"integrator": INTEGRATORS.get("euler-maruyama")(), "noise": True, "noise_level": noise_level, "generator": torch.Generator().manual_seed(args.seed + CLIMATE_SEED_OFFSET)}
+    sampling.description.update(noise_settings(noise_level))
     options = {"sr_simulation": stochastic, "stochastic_simulation": climate, "progress": progress}
     metrics = evaluate_run(trained, data, out / "evaluation", settings=settings, simulation=deterministic, sampling=sampling, generator=generator, **options)
     _stage("simulate, generate, super-resolve, evaluate", started, timings)

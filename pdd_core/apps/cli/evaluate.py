@@ -25,7 +25,7 @@ from pdd_core.apps.cli.generate import (
     uses_marginal,
 )
 from pdd_core.apps.cli.main import COMMANDS
-from pdd_core.apps.cli.thermalize_options import add_thermalizer_arguments, build_thermalizer, thermalizer_settings
+from pdd_core.apps.cli.rollout_options import add_rollout_noise_argument, add_thermalizer_arguments, build_noise_level, build_thermalizer, noise_settings, thermalizer_settings
 from pdd_core.apps.evaluation import TASKS, EvaluationSettings, ReverseSampling, evaluate_run
 from pdd_core.apps.evaluation_climate import climate_summary
 from pdd_core.apps.runs import load_run, run_marginal, run_score
@@ -74,7 +74,10 @@ step of any blow-up, and a figure of its running mean and std against the truth'
 Drift runs also get climate_stochastic per λ: the climate of a stochastic rollout (σ as the run's
 path density models it: per mode Σ̃_λ(k) for a per-mode run) against the truth's noisy path law
 C_λ u0 + sqrt(Σ_λ) ε, the law the model is trained on (and long_rollout_stochastic with
---long-steps).
+--long-steps). Stochastic rollouts (climate_stochastic and the ensemble members) draw noise
+calibrated on the drift's residuals (--rollout-noise residual, the default) or the path density's
+(--rollout-noise model); the coarse input of super-resolution always samples the path density's
+law, which the reverse flow follows.
 --thermalize M thermalizes the simulate task's deterministic rollouts every M steps with the run's
 own path score (see `pdd simulate --help`); "sampling" in metrics.json records its settings and
 network calls.
@@ -127,6 +130,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     add_prior_argument(parser)
     add_score_argument(parser)
+    add_rollout_noise_argument(parser)
     add_thermalizer_arguments(parser.add_argument_group("thermalizer of the simulate task's rollouts (drift runs)"))
     parser.add_argument("--seed", type=int, default=0, help="seed of every random draw (default: 0)")
     parser.add_argument("--no-progress", action="store_true", help="do not draw progress bars")
@@ -185,13 +189,16 @@ def run(args: argparse.Namespace) -> int:
     # Members of a drift run add σ_λ noise (Eq. 58); the conditional baseline samples every step anyway.
     # They draw from their own stream, so generation and super-resolution draw what they drew without them.
     members = generator_for(trained, int(np.random.SeedSequence((args.seed, ENSEMBLE_STREAM)).generate_state(1)[0]))
-    ensemble_simulation = {**simulation, "generator": members} if "sampler" in simulation else {"integrator": INTEGRATORS.get("euler-maruyama")(), "noise": True, "generator": members}
+    noise_level = build_noise_level(args, trained)
+    description.update(noise_settings(noise_level))
+    stochastic = {"integrator": INTEGRATORS.get("euler-maruyama")(), "noise": True, "noise_level": noise_level}
+    ensemble_simulation = {**simulation, "generator": members} if "sampler" in simulation else {**stochastic, "generator": members}
     with locked_directory(args.out) as out:
         options = {"tasks": tasks, "settings": settings, "simulation": simulation, "sampling": sampling, "generator": generator, "sr_simulation": sr_simulation}
         options["ensemble_simulation"] = ensemble_simulation
         if "sampler" not in simulation:  # a drift run: its stochastic rollouts sample the path law the score models
             climate_stream = int(np.random.SeedSequence((args.seed, CLIMATE_STREAM)).generate_state(1)[0])
-            options["stochastic_simulation"] = {"integrator": INTEGRATORS.get("euler-maruyama")(), "noise": True, "generator": generator_for(trained, climate_stream)}
+            options["stochastic_simulation"] = {**stochastic, "generator": generator_for(trained, climate_stream)}
         metrics = evaluate_run(trained, args.data, out, progress=not args.no_progress, **options)
     shown = ("l2", "spectral_error", "spectral_error_floor", "floor_ratio", "vrmse", "crps", "spread_skill", "skipped")
     summary = {key: {k: v for k, v in value.items() if k in shown} for key, value in metrics.items() if isinstance(value, dict) and key in ("simulate", "generate", "super_resolve", "low_resolution")}

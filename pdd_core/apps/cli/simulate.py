@@ -23,7 +23,7 @@ from pdd_core.apps.cli.generate import (
     sampler_settings,
 )
 from pdd_core.apps.cli.main import COMMANDS
-from pdd_core.apps.cli.thermalize_options import add_thermalizer_arguments, build_thermalizer, thermalizer_settings
+from pdd_core.apps.cli.rollout_options import add_rollout_noise_argument, add_thermalizer_arguments, build_noise_level, build_thermalizer, noise_settings, thermalizer_settings
 from pdd_core.apps.inference import simulate_run
 from pdd_core.apps.inference_files import read_paths, write_inference_file
 from pdd_core.apps.partial_rollout import PartialRollout
@@ -51,6 +51,12 @@ it simulates at λ = 0 only.
 The output holds [n, history + steps/save_every, C, *space] in the 'train' split, in the
 standardised space of the run's training data (source_mean/source_std attributes give
 u = u_std * source_std + source_mean), with dt = Δt * save_every. Progress goes to stderr.
+
+With --noise the increments draw noise calibrated on the drift's residuals on the training data,
+per channel and Fourier mode (--rollout-noise residual, the default; it keeps the climate where
+the path density's own Σ̃_λ lets a fast channel collapse, docs/results.md), or the noise the run's
+path density models (--rollout-noise model: Σ̃_λ(k) per mode for a per-mode run, Eq. 58's σ_λ for
+the paper's loss).
 
 --thermalize M pulls the rollout back onto the run's own path law every M steps: the drift's
 window is pushed to λ + δ (--thermalize-push) with the exact RG transition and sampled back to λ
@@ -95,6 +101,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="E",
         help=f"stop when a path's mean square (standardised units) exceeds E (default: {ENERGY_BAND:g}, an RMS of 100 std; 0 disables)",
     )
+    add_rollout_noise_argument(parser)
     add_thermalizer_arguments(parser.add_argument_group("thermalizer (drift runs)"))
     group = parser.add_argument_group("conditional baseline (conditional-denoising runs only)")
     add_sampler_arguments(group, "--lambda-steps", f"λ steps per physical step (default: {DEFAULT_SAMPLER_STEPS})", default="pc")
@@ -177,6 +184,9 @@ def _simulate(args: argparse.Namespace, trained, inputs, data, lam: float, basel
         name = args.integrator or ("euler-maruyama" if args.noise else "euler")
         options["integrator"] = INTEGRATORS.get(name)()
         settings["integrator"] = name
+        if args.noise:
+            options["noise_level"] = noise_level = build_noise_level(args, trained)
+            settings.update(noise_settings(noise_level))
         method = f"{name} at λ = {lam:g}"
     if not args.no_progress:
         print(f"simulating {inputs.u.shape[0]} paths for {args.steps} steps with {method}", file=sys.stderr)

@@ -1,4 +1,5 @@
-"""The thermalizer options that `pdd simulate`, `pdd evaluate` and `pdd demo` share."""
+"""The options of long and stochastic rollouts that `pdd simulate`, `pdd evaluate` and `pdd demo` share:
+the increment noise of stochastic rollouts and the thermalizer."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import argparse
 import math
 from typing import Any
 
+from pdd_core.apps.residual_noise import ResidualNoise
 from pdd_core.apps.runs import TrainedRun, run_marginal
 from pdd_core.errors import ConfigError, bad_argument
 from pdd_core.registry import SAMPLERS
@@ -17,6 +19,36 @@ from pdd_core.thermalizer import Thermalizer
 THERMALIZER_SAMPLER = "gpc"
 DEFAULT_PUSH = 0.05
 DEFAULT_STEPS = 5
+
+
+# How stochastic rollouts draw their increment noise: calibrated on the drift's residuals on the
+# training data (the default: it keeps the climate where the model's Σ̃_λ collapses, docs/results.md)
+# or as the run's path density models it (Σ̃_λ(k) per mode, or Eq. 58's σ_λ).
+ROLLOUT_NOISE = ("residual", "model")
+
+
+def add_rollout_noise_argument(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    parser.add_argument(
+        "--rollout-noise",
+        default="residual",
+        metavar="KIND",
+        help="increment noise of stochastic rollouts: residual (per mode, the variance the drift leaves on the training data) or model (the path density's Σ̃_λ, PDD D.1); default: residual",
+    )
+
+
+def build_noise_level(args: argparse.Namespace, run: TrainedRun) -> ResidualNoise | None:
+    """The noise level of ``--rollout-noise`` (None: the model's), checked in one line."""
+    if args.rollout_noise not in ROLLOUT_NOISE:
+        raise bad_argument("--rollout-noise", args.rollout_noise, "unknown kind of rollout noise", f"use one of {', '.join(ROLLOUT_NOISE)}", kind=ConfigError)
+    if args.rollout_noise == "model" or not run.objective.trains_drift:
+        return None
+    if run.data_path is None:
+        raise bad_argument("--rollout-noise", "residual", f"calibrates on the run's training file, which is not found ({run.config.data})", "make the file available or pass --rollout-noise model", kind=ConfigError)
+    return ResidualNoise(run, run.data_path, split=run.config.split, seed=args.seed)
+
+
+def noise_settings(noise_level: ResidualNoise | None) -> dict[str, Any]:
+    return {"rollout_noise": {"kind": "model"} if noise_level is None else noise_level.describe()}
 
 
 def add_thermalizer_arguments(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:

@@ -16,7 +16,7 @@ from pdd_core.apps.training.checkpoint import checkpoint_path, load_checkpoint
 from pdd_core.apps.training.trainer import train
 from pdd_core.errors import ConfigError, bad_argument
 from pdd_core.registry import SCHEMES
-from pdd_core.training.config import OBJECTIVES, TrainConfig, config_from_dict, config_to_dict, read_toml, set_dotted
+from pdd_core.training.config import OBJECTIVES, TrainConfig, config_from_dict, config_to_dict, default_overrides, read_toml, set_dotted
 from pdd_core.training.models import MODELS
 
 HELP = "train a PDD drift or a denoising baseline on a dataset file"
@@ -134,6 +134,11 @@ def build_config(args: argparse.Namespace) -> tuple[TrainConfig, Path]:
         settings["bf16"] = True
     for text in args.set:
         set_dotted(settings, *parse_setting(text))
+    model = settings.get("model")
+    if not (args.resume and not args.config) and isinstance(model, dict) and isinstance(model.get("overrides"), dict):
+        # Overrides given here refine the network's defaults (e.g. its linear part) instead of replacing them;
+        # a stored run's config (a plain --resume) keeps exactly what it was trained with.
+        model["overrides"] = {**default_overrides(model.get("name", "unet")), **model["overrides"]}
     return config_from_dict(settings), run_dir
 
 

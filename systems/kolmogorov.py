@@ -142,6 +142,7 @@ class KolmogorovFlow:
 
     static: ClassVar[bool] = False
     channel_names: ClassVar[tuple[str, ...]] = ("vorticity",)  # labels of the channels in figures
+    conserves_mean: ClassVar[bool] = True  # the spatial mean is a constant of motion: drifts are trained without a k = 0 part
     presets: ClassVar[dict[str, DatasetPreset]] = {
         "paper": DatasetPreset(
             6000, 100, 100, 40, note="PDD B.1: 6000/100/100 paths of 40 frames at 40² (bicubic from 256²), Δt = 0.5, midpoint step 1e-3, burn-in 50"

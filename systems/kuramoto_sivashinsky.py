@@ -63,6 +63,7 @@ class KuramotoSivashinsky:
 
     static: ClassVar[bool] = False
     channel_names: ClassVar[tuple[str, ...]] = ("u",)  # labels of the channels in figures
+    conserves_mean: ClassVar[bool] = True  # the spatial mean is a constant of motion: drifts are trained without a k = 0 part
     presets: ClassVar[dict[str, DatasetPreset]] = {
         "small": DatasetPreset(256, 32, 32, 64, note="'paper' scaled down to 256/32/32 paths of 64 frames (KS L = 22, N = 64)"),
         "paper": DatasetPreset(3000, 100, 100, 64, note="KS is not in the papers: PDD B.1's Lorenz-96 sizes (3000/100/100 paths of 64 frames), L = 22, N = 64"),

@@ -72,3 +72,25 @@ def test_conserve_mean_removes_the_drifts_zero_mode():
     assert drift.abs().mean() > 0.1 and drift.mean(dim=(2, 3)).abs().max() < 1e-5
     with pytest.raises(Exception, match="conserve_mean"):
         UNet(1, window=2, conserve_mean=1, **TINY)
+
+
+@pytest.mark.parametrize(("system", "conserved"), [("kuramoto-sivashinsky", True), ("lorenz96", False)])
+def test_pdd_train_gives_new_networks_the_linear_part_and_conserves_a_conserved_mean(tmp_path, system, conserved):
+    import json
+
+    import numpy as np
+
+    from pdd_core.apps.cli.main import main
+    from pdd_core.data import write_dataset_file
+    from pdd_core.grid import Grid
+
+    grid = Grid((16,), channels=1)
+    paths = np.random.default_rng(0).normal(size=(6, 6, 1, 16))
+    data = tmp_path / "d.h5"
+    write_dataset_file(data, {"train": paths[:4], "valid": paths[4:5], "test": paths[5:]}, system=system, config={"kind": "test"}, dt=0.1, grid=grid)
+    argv = ["train", "--data", str(data), "--preset", "tiny", "--steps", "1", "--batch-size", "2", "--no-progress"]
+    assert main([*argv, "--out", str(tmp_path / "run"), "--set", "model.overrides.base=4"]) == 0
+    overrides = json.loads((tmp_path / "run" / "config.json").read_text())["model"]["overrides"]
+    assert overrides == {"linear_part": True, "base": 4, **({"conserve_mean": True} if conserved else {})}
+    assert main([*argv, "--out", str(tmp_path / "plain"), "--set", "model.overrides.linear_part=false", "model.overrides.conserve_mean=false"]) == 0
+    assert json.loads((tmp_path / "plain" / "config.json").read_text())["model"]["overrides"] == {"linear_part": False, "conserve_mean": False}

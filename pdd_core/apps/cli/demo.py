@@ -60,7 +60,7 @@ DEMOS = {
         "data": {"n_train": 24, "n_valid": 4, "n_test": 4},
         "settings": {"n_sim": 48, "n_out": 24, "burn_in": 10.0},
         "scheme": {"name": "carosso", "alpha": 0.3, "beta": math.sqrt(6)},
-        "model": ModelConfig(name="unet", preset="tiny"),
+        "model": ModelConfig(name="unet", preset="tiny", overrides={"linear_part": True, "conserve_mean": True}),  # the mean vorticity is conserved
         "train": {"frames": 12, "batch_size": 8, "lr": 1e-3, "ema_decay": 0.99},
         "steps": 300,
         "evaluate": {"n_paths": 4, "keep_segments": 2, "n_generate": 16, "n_super_resolve": 8},

@@ -8,15 +8,18 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import attrs
 import torch
 
+import systems  # noqa: F401  (registers the systems, whose conserves_mean the defaults read)
 from pdd_core.apps.cli.data import parse_setting
 from pdd_core.apps.cli.main import COMMANDS
 from pdd_core.apps.training.checkpoint import checkpoint_path, load_checkpoint
 from pdd_core.apps.training.trainer import train
+from pdd_core.data.hdf5_reader import read_metadata
 from pdd_core.errors import ConfigError, bad_argument
-from pdd_core.registry import SCHEMES
-from pdd_core.training.config import OBJECTIVES, TrainConfig, config_from_dict, config_to_dict, default_overrides, read_toml, set_dotted
+from pdd_core.registry import SCHEMES, SYSTEMS
+from pdd_core.training.config import LINEAR_PART_BY_DEFAULT, OBJECTIVES, TrainConfig, config_from_dict, config_to_dict, default_overrides, read_toml, set_dotted
 from pdd_core.training.models import MODELS
 
 HELP = "train a PDD drift or a denoising baseline on a dataset file"
@@ -139,7 +142,20 @@ def build_config(args: argparse.Namespace) -> tuple[TrainConfig, Path]:
         # Overrides given here refine the network's defaults (e.g. its linear part) instead of replacing them;
         # a stored run's config (a plain --resume) keeps exactly what it was trained with.
         model["overrides"] = {**default_overrides(model.get("name", "unet")), **model["overrides"]}
-    return config_from_dict(settings), run_dir
+    config = config_from_dict(settings)
+    if not (args.resume and not args.config):
+        config = with_conserved_mean(config)
+    return config, run_dir
+
+
+def with_conserved_mean(config: TrainConfig) -> TrainConfig:
+    """A network of a system whose spatial mean is conserved (``conserves_mean``) gets ``conserve_mean=True`` unless set."""
+    if config.model.name not in LINEAR_PART_BY_DEFAULT or "conserve_mean" in config.model.overrides or config.data is None or not Path(config.data).is_file():
+        return config
+    system = read_metadata(config.data).system
+    if system not in SYSTEMS.names() or not getattr(SYSTEMS.get(system), "conserves_mean", False):
+        return config
+    return attrs.evolve(config, model=attrs.evolve(config.model, overrides={**config.model.overrides, "conserve_mean": True}))
 
 
 def run(args: argparse.Namespace) -> int:

@@ -183,11 +183,11 @@ def _run(args: argparse.Namespace, demo: dict, out: Path) -> int:
     }
     floors = {f"simulate_lambda{lam}": entry.get("spectral_error_floor") for lam, entry in by_lambda.items()}
     floors.update({task: metrics[task].get("spectral_error_floor") for task in ("generate", "super_resolve", "low_resolution")})
-    headline["spectral_error_floors"] = floors
-    headline["climate"] = {f"lambda{lam}": climate_summary(entry) for lam, entry in by_lambda.items()}
+    climate_by_lambda = {f"lambda{lam}": climate_summary(entry) for lam, entry in by_lambda.items()}
     summary = {"system": args.system, "seed": args.seed, "training_steps": steps, "noise_model": args.noise_model, "seconds": timings, "total_seconds": round(time.perf_counter() - begin, 1), "metrics": headline}
+    summary.update(spectral_error_floors=floors, climate=climate_by_lambda)
     write_bytes_atomically(out / "summary.json", (json.dumps(summary, indent=2) + "\n").encode())
-    print(json.dumps(headline, indent=2))
+    print(json.dumps({**headline, "spectral_error_floors": floors}, indent=2))
     print(f"[demo] done in {summary['total_seconds']:.0f} s")
     print(f"[demo] metrics: {(out / 'evaluation' / 'metrics.json').resolve()}")
     print(f"[demo] figures: {(out / 'evaluation').resolve()}/*.png")

@@ -1,6 +1,6 @@
 """Tabulate the climate of the lever runs: python experiments/climate/collect_levers.py OUT_DIR [--markdown]
 
-Reads OUT_DIR/CONFIG_sSEED/eval/metrics.json (written by levers.sh) and prints, per config and λ,
+Reads OUT_DIR/CONFIG_sSEED/eval/metrics.json (written by train_levers.sh) and prints, per config and λ,
 for the deterministic (det, against C_λ u0) and the stochastic (sto, against C_λ u0 + noise) rollouts,
 the worst per-channel mean offset, std error, speed error, PSD ratio range, the spectral error
 with its floor, and the long rollout's blow-up step and collapse, per seed and as the median.

@@ -23,7 +23,11 @@ def rows(root: Path):
             for kind, long_key, short_key in (("det", "long_rollout", "climate"), ("sto", "long_rollout_stochastic", "climate_stochastic")):
                 if short_key not in entry:
                     continue
-                yield config, int(seed), f"{lam} {kind}", record(entry, entry.get(long_key) or {}, entry[short_key])
+                values = record(entry, entry.get(long_key) or {}, entry[short_key])
+                if kind == "sto":  # the stochastic rollout's own spatiotemporal spectrum against the noisy truth
+                    values.update(spectral=entry[short_key].get("spectral_error", float("nan")), floor=entry[short_key].get("spectral_error_floor"))
+                    kind += "-" + data.get("sampling", {}).get("rollout_noise", {}).get("kind", "model")
+                yield config, int(seed), f"{lam} {kind}", values
 
 
 def record(entry, long, short):

@@ -37,7 +37,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from pdd_core.apps.evaluation_climate import TruthPool, long_rollout, running_climate, truth_band, with_floor
+from pdd_core.apps.evaluation_climate import TruthPool, long_rollout, running_climate, truth_band, with_floor, with_noise
 from pdd_core.apps.evaluation_scores import ensemble_scores, well_scores
 from pdd_core.apps.inference import generate_run, simulate_run, super_resolve_run
 from pdd_core.apps.inference_files import read_paths
@@ -289,6 +289,12 @@ class _Tasks:
             entry["climate_stochastic"] = {"failed": str(failure), "blow_up_step": failure.step}
         else:
             entry["climate_stochastic"] = {**climate(rollout, noisy, channel_names=self.names), "truth": {"split": self.pool.split, "paths": noisy.shape[0], "law": "C_λ u0 + sqrt(Σ_λ) ε"}}
+            # The spatiotemporal spectrum (ω, k) against the reference's noisy paths: a check of the
+            # temporal correlations that the per-mode statistics above do not see.
+            reference = with_noise(self.run, self.reference, lam, self.settings.floor_seed + 1)
+            spectral = {"spectral_error": relative_spectral_error(reference, rollout)}
+            floor = self.pool.floor(self.run, lam, reference.shape[0], rollout.shape[0], self.floor_generator, truth=noisy)
+            entry["climate_stochastic"].update(with_floor(spectral, floor))
         if self.settings.long_steps > 0:
             entry["long_rollout_stochastic"] = self._long_rollout(lam, noisy, self.stochastic_simulation, "_stochastic")
 

@@ -58,18 +58,25 @@ class TruthPool:
 
     def noisy_at(self, run: TrainedRun, lam: float, seed: int) -> torch.Tensor:
         """The pool's path law at λ with its coarse-graining noise, C_λ u0 + sqrt(Σ_λ) ε (PDD Eq. 3), drawn with ``seed``."""
-        if lam == 0:
-            return self.u
-        lam_t = torch.full((self.u.shape[0],), lam, dtype=torch.float64)
-        return run.scheme.forward_sample(self.u, run.grid, lam_t, torch.Generator(device=self.u.device).manual_seed(seed))
+        return with_noise(run, self.u, lam, seed)
 
-    def floor(self, run: TrainedRun, lam: float, n_reference: int, n_prediction: int, generator: np.random.Generator) -> dict[str, Any]:
-        """The spectral error between disjoint true sets of ``n_reference`` and ``n_prediction`` paths at λ."""
+    def floor(self, run: TrainedRun, lam: float, n_reference: int, n_prediction: int, generator: np.random.Generator, truth: torch.Tensor | None = None) -> dict[str, Any]:
+        """The spectral error between disjoint true sets of ``n_reference`` and ``n_prediction`` paths at λ
+        (of ``truth``, the pool at λ in one of its forms; default C_λ u0)."""
         available = self.u.shape[0]
         if available < n_reference + n_prediction:
             return {"floor": None, "why": f"the {self.split} split holds {available} paths, fewer than {n_reference} + {n_prediction} for a disjoint split"}
-        result = spectral_error_floor(self.at(run, lam), n_reference, n_prediction, generator=generator, splits=FLOOR_SPLITS)
+        truth = self.at(run, lam) if truth is None else truth
+        result = spectral_error_floor(truth, n_reference, n_prediction, generator=generator, splits=FLOOR_SPLITS)
         return {**result, "split": self.split, "pool_paths": available}
+
+
+def with_noise(run: TrainedRun, u0: torch.Tensor, lam: float, seed: int) -> torch.Tensor:
+    """C_λ u0 + sqrt(Σ_λ) ε (PDD Eq. 3) with the noise drawn from ``seed``; u0 itself at λ = 0."""
+    if lam == 0:
+        return u0
+    lam_t = torch.full((u0.shape[0],), lam, dtype=torch.float64)
+    return run.scheme.forward_sample(u0, run.grid, lam_t, torch.Generator(device=u0.device).manual_seed(seed))
 
 
 def with_floor(entry: dict[str, Any], floor: dict[str, Any]) -> dict[str, Any]:
@@ -132,7 +139,7 @@ def climate_summary(entry: dict[str, Any]) -> dict[str, Any]:
     summary = {key: entry["climate"][key] for key in keys}
     stochastic = entry.get("climate_stochastic")
     if stochastic is not None:
-        summary["stochastic"] = {key: stochastic.get(key) for key in (*keys, "blow_up_step") if key in stochastic}
+        summary["stochastic"] = {key: stochastic.get(key) for key in (*keys, "spectral_error", "spectral_error_floor", "blow_up_step") if key in stochastic}
     for name in ("long_rollout", "long_rollout_stochastic"):
         long = entry.get(name)
         if long is not None:
@@ -140,4 +147,4 @@ def climate_summary(entry: dict[str, Any]) -> dict[str, Any]:
     return summary
 
 
-__all__ = ["TruthPool", "climate_summary", "long_rollout", "running_climate", "truth_band", "with_floor"]
+__all__ = ["TruthPool", "climate_summary", "with_noise", "long_rollout", "running_climate", "truth_band", "with_floor"]

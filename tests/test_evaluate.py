@@ -140,3 +140,23 @@ def test_demo_runs_end_to_end_at_a_tiny_size(tmp_path, monkeypatch, capsys):
     # A demo killed before its first checkpoint (config.json and log.jsonl only) runs again into the same --out.
     (tmp_path / "demo" / "run" / "checkpoint.pt").unlink()
     assert main(["demo", "--out", str(tmp_path / "demo"), "--steps", "3", "--no-progress"]) == 0
+
+
+def test_evaluate_reports_floors_climate_and_long_rollouts(trained, tmp_path, capsys):
+    """Floors beside spectral errors (or why there is none), the climate blocks, and --long-steps."""
+    data, runs = trained
+    out = tmp_path / "climate"
+    argv = ["evaluate", str(runs["sa-pdd"]), "--data", str(data), "--out", str(out), "--tasks", "simulate", "--lambdas", "0.2", "--long-steps", "8", "--n", "3"]
+    assert main([*argv, "--l2-step", "2", "--discard", "0", "--segments", "1", "--ensemble", "0", "--no-progress"]) == 0
+    entry = _metrics(out)["simulate"]["by_lambda"]["0.2"]
+    # 3 reference paths and 3 segments: 6 true paths needed; the 4-path test split is too small, so train (8).
+    assert entry["floor"]["split"] == "train" and entry["floor"]["reference_paths"] == 3 and entry["floor"]["splits"] == 20
+    assert entry["floor_ratio"] == pytest.approx(entry["spectral_error"] / entry["spectral_error_floor"])
+    for block in (entry["climate"], entry["climate_stochastic"], entry["long_rollout"]["climate"], entry["long_rollout_stochastic"]["climate"]):
+        assert set(block["channels"]) == {"c0", "c1"} and isinstance(block["collapsed"], bool) and block["psd_ratio_min"] <= block["psd_ratio_max"]
+    assert entry["long_rollout"]["steps"] == 8 and entry["long_rollout"]["blow_up_step"] is None
+    assert entry["climate_stochastic"]["truth"]["law"].startswith("C_λ u0 + sqrt")
+    assert (out / "climate_lambda0.2.png").exists() and (out / "climate_lambda0.2_stochastic.png").exists()
+    assert _metrics(out)["sampling"]["rollout_noise"]["kind"] == "residual"
+    printed = capsys.readouterr().out
+    assert "spectral_error_floor" in printed and "climate_lambda0.2" in printed

@@ -60,7 +60,7 @@ def main() -> None:
         def cell(key, fmt="{:.2f}"):
             return ", ".join(fmt.format(v[key]) if v[key] is not None else "-" for _, v in entries)
         psd = ", ".join(f"{v['psd_min']:.2g}-{v['psd_max']:.2g}" if v["psd_min"] is not None else "-" for _, v in entries)
-        spectral = ", ".join(f"{v['spectral']:.2f} ({v['floor']:.2f})" if v["floor"] else f"{v['spectral']:.2f}" for _, v in entries)
+        spectral = ", ".join("-" if v["spectral"] != v["spectral"] else f"{v['spectral']:.2f} ({v['floor']:.2f})" if v["floor"] else f"{v['spectral']:.2f}" for _, v in entries)
         events = ", ".join(("blow-up " + str(v["blow_up"])) if v["blow_up"] else ("collapse" if v["collapsed"] else "ok") for _, v in entries)
         seeds = ",".join(str(s) for s, _ in entries)
         print(f"| {config} | {lam} | {seeds} | {cell('mean')} | {cell('std')} | {cell('speed')} | {psd} | {spectral} | {cell('l2')} | {events} |")

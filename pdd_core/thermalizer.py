@@ -3,7 +3,7 @@
 A long rollout of a learned drift at scale λ slowly leaves the climate of the coarse-grained
 system. Thermalizer (Pedersen, Zanna & Bruna 2025) and SNS pull the state back with a second,
 denoising model; PDD already has the score of the coarse-grained path law at every λ (PDD Eq. 11
-with the path score of Eq. 36), so the same network can do it (DESIGN, "Long rollouts").
+with the path score of Eq. 36), so the same network can do it (docs/results.md, "Rollout climate").
 """
 
 from __future__ import annotations

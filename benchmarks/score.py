@@ -7,7 +7,9 @@ For the ``paper`` 1D U-Net on Lorenz-96-shaped paths (B = 8, T = 64, C = 2, 128 
 * the SA-PDD score (noise head, no autograd) / the same forward;
 * peak memory of a ``PathScore`` call as T grows (each T in a fresh child process; the
   target is linear growth in T);
-* PDD training steps per second on the same shapes (batch 8).
+* PDD training steps per second on the same shapes (batch 8);
+* the cost of the linear part (the default of new runs): forward, path score and training step
+  with it against without it.
 
 Single-threaded, medians of ``--repeats``; ratios are taken within the same run.
 
@@ -61,9 +63,9 @@ def resident_peak_kib() -> int:
         return next(int(line.split()[1]) for line in handle if line.startswith("VmHWM"))
 
 
-def build(preset: str, noise_head: bool) -> UNet:
+def build(preset: str, noise_head: bool, linear_part: bool = False) -> UNet:
     torch.manual_seed(0)
-    network = UNet(channels=2, window=5, noise_head=noise_head, **drift_preset("unet", 1, preset))
+    network = UNet(channels=2, window=5, noise_head=noise_head, linear_part=linear_part, **drift_preset("unet", 1, preset))
     # Untrained heads start at zero; perturb every parameter so the timings see real numbers.
     with torch.no_grad():
         for parameter in network.parameters():
@@ -113,8 +115,8 @@ def memory_growth(preset: str, frames_list: tuple[int, ...]) -> dict:
     }
 
 
-def training_speed(preset: str, repeats: int) -> dict:
-    drift = build(preset, noise_head=False).train()
+def training_speed(preset: str, repeats: int, linear_part: bool = False) -> dict:
+    drift = build(preset, noise_head=False, linear_part=linear_part).train()
     optimizer = torch.optim.Adam(drift.parameters(), lr=2e-4)
     objective = PDDObjective(SCHEME, GRID, DT)
     u, _ = paths(64)
@@ -131,6 +133,21 @@ def training_speed(preset: str, repeats: int) -> dict:
     return {"seconds_per_step": seconds, "steps_per_second": 1.0 / seconds, "batch": u.shape[0], "frames": u.shape[1]}
 
 
+def linear_part_cost(preset: str, repeats: int) -> dict:
+    """The drift forward, the path score and a training step with the linear part against without it (the default of new runs)."""
+    u, lam = paths(64)
+    timings = {}
+    for linear_part in (False, True):
+        drift = build(preset, noise_head=False, linear_part=linear_part)
+        with torch.no_grad():
+            forward = median_seconds(lambda: drift_on_path(drift, u, lam), repeats)
+        score = median_seconds(lambda: PathScore(drift, SCHEME, GRID, DT)(u, lam), repeats)
+        step = training_speed(preset, repeats, linear_part)["seconds_per_step"]
+        timings[linear_part] = (forward, score, step)
+    (forward, score, step), (forward_l, score_l, step_l) = timings[False], timings[True]
+    return {"forward_ratio": forward_l / forward, "path_score_ratio": score_l / score, "training_step_ratio": step_l / step, "note": "with / without the linear part, same run"}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--preset", default="paper", choices=("paper", "small", "tiny"))
@@ -144,6 +161,7 @@ def main() -> None:
         "scores": score_ratios(args.preset, args.repeats),
         "memory": memory_growth(args.preset, (8, 16, 32, 64)),
         "training": training_speed(args.preset, args.repeats),
+        "linear_part": linear_part_cost(args.preset, args.repeats),
     }
     emit(results, args.json)
 

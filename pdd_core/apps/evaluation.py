@@ -237,8 +237,8 @@ class _Tasks:
     def __attrs_post_init__(self) -> None:
         self.floor_generator = np.random.default_rng(self.settings.floor_seed)
 
-    def _floor(self, lam: float, n_prediction: int) -> dict[str, Any]:
-        return self.pool.floor(self.run, lam, self.reference.shape[0], n_prediction, self.floor_generator)
+    def _floor(self, lam: float, n_prediction: int, truth: torch.Tensor | None = None) -> dict[str, Any]:
+        return self.pool.floor(self.run, lam, self.reference.shape[0], n_prediction, self.floor_generator, truth=truth)
 
     @property
     def initial(self) -> torch.Tensor:
@@ -257,8 +257,8 @@ class _Tasks:
             long = _long_rollout(run, self.initial, lam, frames, settings, self.simulation, self.progress)
             self.coarse_inputs[lam] = long
             entry = {"lambda": lam, "l2": float(l2[settings.l2_step - 1]), "l2_curve": [float(value) for value in l2], "spectral_error": relative_spectral_error(target, long)}
-            by_lambda[f"{lam:g}"] = with_floor(entry, self._floor(lam, long.shape[0]))
             truth = self.pool.at(run, lam)
+            by_lambda[f"{lam:g}"] = with_floor(entry, self._floor(lam, long.shape[0], truth))
             entry["climate"] = {**climate(long, truth, channel_names=self.names), "truth": {"split": self.pool.split, "paths": truth.shape[0]}}
             if settings.long_steps > 0:
                 entry["long_rollout"] = self._long_rollout(lam, truth, self.simulation)
@@ -293,7 +293,7 @@ class _Tasks:
             # temporal correlations that the per-mode statistics above do not see.
             reference = with_noise(self.run, self.reference, lam, self.settings.floor_seed + 1)
             spectral = {"spectral_error": relative_spectral_error(reference, rollout)}
-            floor = self.pool.floor(self.run, lam, reference.shape[0], rollout.shape[0], self.floor_generator, truth=noisy)
+            floor = self._floor(lam, rollout.shape[0], noisy)
             entry["climate_stochastic"].update(with_floor(spectral, floor))
         if self.settings.long_steps > 0:
             entry["long_rollout_stochastic"] = self._long_rollout(lam, noisy, self.stochastic_simulation, "_stochastic")

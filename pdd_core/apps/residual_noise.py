@@ -24,6 +24,7 @@ import torch
 from pdd_core.apps.inference_files import read_paths
 from pdd_core.apps.runs import TrainedRun
 from pdd_core.data.hdf5_reader import read_metadata
+from pdd_core.errors import bad_argument
 from pdd_core.drifts.windows import drift_on_path
 from pdd_core.spectral import rfft
 
@@ -46,6 +47,14 @@ class ResidualNoise:
     paths: int = CALIBRATION_PATHS
     seed: int = 0
     _cache: dict[float, torch.Tensor] = attrs.Factory(dict)
+    _data: torch.Tensor | None = None
+
+    def __attrs_post_init__(self) -> None:
+        if not isinstance(self.paths, int) or isinstance(self.paths, bool) or self.paths < 1:
+            raise bad_argument("paths", self.paths, "must be an integer >= 1", f"pass e.g. paths={CALIBRATION_PATHS}")
+        splits = read_metadata(self.data_file).splits
+        if self.split not in splits or splits[self.split][0] == 0:
+            raise bad_argument("split", self.split, f"is not a non-empty split of {self.data_file}", f"use one of {sorted(name for name, shape in splits.items() if shape[0])}")
 
     def __call__(self, lam: float) -> torch.Tensor:
         if lam not in self._cache:
@@ -55,8 +64,10 @@ class ResidualNoise:
     @torch.no_grad()
     def _measure(self, lam: float) -> torch.Tensor:
         run = self.run
-        available = read_metadata(self.data_file).splits[self.split][0]
-        u0 = read_paths(run, self.data_file, split=self.split, n=min(self.paths, available)).u.to(device=run.device, dtype=run.dtype)
+        if self._data is None:  # read once, whatever the number of λs
+            available = read_metadata(self.data_file).splits[self.split][0]
+            self._data = read_paths(run, self.data_file, split=self.split, n=min(self.paths, available)).u.to(device=run.device, dtype=run.dtype)
+        u0 = self._data
         lam_t = torch.full((u0.shape[0],), lam, dtype=torch.float64, device=run.device)
         generator = torch.Generator(device=run.device).manual_seed(self.seed)
         u = run.scheme.forward_sample(u0, run.grid, lam_t, generator) if lam > 0 else u0

@@ -170,3 +170,14 @@ def test_residual_noise_of_a_zero_drift_is_the_increments_variance(trained):
     # 8 paths x 5 increments x 2 modes per k (fewer at k = 0, 8): average over k for a tight check.
     assert torch.allclose((sigma[0] ** 2).mean(-1) ** 0.5, expected, rtol=0.12)
     assert ResidualNoise(run, data)(0.0) is not sigma and torch.equal(ResidualNoise(run, data)(0.0), sigma)  # reproducible
+
+
+def test_residual_noise_refuses_an_unknown_split_and_a_bad_path_count(trained):
+    from pdd_core.apps.residual_noise import ResidualNoise
+
+    data, runs = trained
+    run = load_run(runs["pdd"])
+    with pytest.raises(ArgumentError, match="split"):
+        ResidualNoise(run, data, split="nope")
+    with pytest.raises(ArgumentError, match="paths"):
+        ResidualNoise(run, data, paths=0)

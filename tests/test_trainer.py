@@ -413,6 +413,24 @@ def test_training_draws_lambda_uniformly_between_lam_min_and_lam_max():
     assert torch.equal(draw_lambda(3, torch.Generator(), 0.2, 0.2), torch.full((3,), 0.2, dtype=torch.float64))
 
 
+def test_the_lambda_power_law_puts_more_training_at_small_lambda():
+    """λ = lam_min + (lam_max - lam_min)·u^p: the mean of u^p is 1/(p+1), its CDF P(λ <= x) = x^(1/p)."""
+    from pdd_core.apps.training.batches import draw_lambda
+
+    lam = draw_lambda(40000, torch.Generator().manual_seed(0), 0.2, 1.0, power=3.0)
+    assert float(lam.mean()) == pytest.approx(0.2 + 0.8 / 4, abs=0.004)
+    assert float((lam <= 0.2 + 0.8 * 0.125).double().mean()) == pytest.approx(0.5, abs=0.01)
+    assert torch.equal(draw_lambda(50, torch.Generator().manual_seed(1), 0.0, 1.0, power=1.0), draw_lambda(50, torch.Generator().manual_seed(1), 0.0, 1.0))
+    with pytest.raises(ConfigError, match="lam_power"):
+        config_from_dict({"lam_power": 0.0})
+
+
+def test_the_lambda_power_reaches_the_training_loss(tmp_path):
+    train(linear_config(steps=2), tmp_path / "uniform", data=random_paths(), progress=False)
+    train(linear_config(steps=2, lam_power=2.0), tmp_path / "power", data=random_paths(), progress=False)
+    assert losses(tmp_path / "uniform") != losses(tmp_path / "power")
+
+
 @pytest.mark.parametrize(
     "settings, key, expected",
     [

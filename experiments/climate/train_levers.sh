@@ -21,6 +21,9 @@ lever() {
     linear) echo "--steps 1200 --set model.overrides.linear_part=true" ;;
     linear_long) echo "--steps 3600 --set model.overrides.linear_part=true" ;;
     linear_window1) echo "--steps 1200 --window 1 --set model.overrides.linear_part=true" ;;
+    linear_window15) echo "--steps 1200 --window 15 --set model.overrides.linear_part=true" ;;
+    linear_lampow2) echo "--steps 1200 --set lam_power=2 model.overrides.linear_part=true" ;;
+    linear_small) echo "--steps 1200 --preset small --set model.overrides.linear_part=true" ;;
     *) echo "unknown config $1" >&2; exit 2 ;;
   esac
 }

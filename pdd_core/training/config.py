@@ -83,6 +83,8 @@ class TrainConfig:
     * ``scheme``: the RG scheme object (``Carosso()`` by default); a config file gives it as a
       tagged table, ``{"name": "carosso", "alpha": 0.1, "beta": 1.414}``, and so may the constructor.
     * ``lam_min``/``lam_max``: λ ~ U(lam_min, lam_max) per sample; equal values fix λ.
+    * ``lam_power``: p of the λ law λ = lam_min + (lam_max - lam_min)·u^p, u ~ U(0, 1); 1 is the
+      paper's uniform law, p > 1 gives the small λ of simulation more of the training.
     * ``window``: the history window W (None: 5, or 6 for ``conditional-denoising``).
     * ``batch_size`` is global: under DDP every rank takes a contiguous share of its rows.
     * ``bf16``: bfloat16 autocast around the network forward only (never fp16).
@@ -98,6 +100,7 @@ class TrainConfig:
     objective: ObjectiveConfig = attrs.field(factory=PDDObjectiveConfig, converter=objective_from)
     lam_min: float = 0.0
     lam_max: float = 1.0
+    lam_power: float = 1.0
     window: int | None = None
     steps: int = 1000
     batch_size: int = 32
@@ -125,6 +128,7 @@ class TrainConfig:
         check_real("lam_max", self.lam_max)
         if self.lam_max < self.lam_min:
             raise config_error("lam_max", self.lam_max, f"must be >= lam_min ({self.lam_min})", "use e.g. lam_min = 0, lam_max = 1 (PDD B.3)")
+        check_real("lam_power", self.lam_power, positive=True)
         if self.window is not None:
             check_integer("window", self.window, 1)
         check_integer("steps", self.steps, 1)

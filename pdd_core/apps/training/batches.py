@@ -32,11 +32,13 @@ def global_indices(seed: int, step: int, n_paths: int, batch: int) -> np.ndarray
     return rng.choice(n_paths, size=batch, replace=False)
 
 
-def draw_lambda(batch: int, generator: torch.Generator, lam_min: float, lam_max: float) -> torch.Tensor:
-    """λ per sample, float64 ``[B]``: U(lam_min, lam_max), or the fixed value when they are equal."""
+def draw_lambda(batch: int, generator: torch.Generator, lam_min: float, lam_max: float, power: float = 1.0) -> torch.Tensor:
+    """λ per sample, float64 ``[B]``: lam_min + (lam_max - lam_min)·u^power with u ~ U(0, 1), or the fixed value when they are equal."""
     if lam_min == lam_max:
         return torch.full((batch,), float(lam_min), dtype=torch.float64)
-    return sample_lambda(batch, generator, lam_min, lam_max)
+    if power == 1.0:
+        return sample_lambda(batch, generator, lam_min, lam_max)
+    return lam_min + (lam_max - lam_min) * sample_lambda(batch, generator).pow(power)
 
 
 class StepSamples(Dataset):

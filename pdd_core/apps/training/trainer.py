@@ -389,7 +389,7 @@ def _gradient(objective, view, u0: torch.Tensor, step: int, config: TrainConfig,
     λ and the forward noise are keyed by (seed, step), so every rank draws the same global batch.
     """
     rows = context.rows(config.batch_size)
-    lam = draw_lambda(config.batch_size, torch.Generator().manual_seed(stream_seed(config.seed, LAMBDAS, step)), config.lam_min, config.lam_max)
+    lam = draw_lambda(config.batch_size, torch.Generator().manual_seed(stream_seed(config.seed, LAMBDAS, step)), config.lam_min, config.lam_max, config.lam_power)
     noise_generator = torch.Generator(device=device).manual_seed(stream_seed(config.seed, NOISE, step))
     corrupted = objective.corrupt(u0, lam, noise_generator)
     loss = objective.loss(view, tuple(t[rows] for t in corrupted), lam[rows])

@@ -171,3 +171,25 @@ def test_bad_settings_are_rejected_with_the_fix():
         GaussianLangevin(EXACT, step_size=0)
     with pytest.raises(ShapeError, match="covariance.shape"):
         EXACT.sample((2, FRAMES + 1, 1, 32), SCHEME, GRID, 1.0, torch.Generator())
+
+
+# The default scheme excludes k = 0 (massless Carosso, PDD A.2): the spatial mean never diffuses.
+EXCLUDED = Carosso(alpha=0.1, beta=2**0.5)
+EXCLUDED_SCORE = GaussianPathScore(K0, EXCLUDED, GRID)
+
+
+def test_generation_gives_the_excluded_zero_mode_its_data_law():
+    """Under a scheme that excludes k = 0 only the prior can set the spatial mean: the data prior draws it from G(0)'s law.
+
+    Its variance and temporal covariance match K_0(k = 0) within Monte Carlo error after the
+    default sampler, and every other mode still matches too. The noise-only prior leaves it at zero.
+    """
+    assert not bool(EXCLUDED.marginal(GRID, torch.ones(1, dtype=torch.float64)).active[..., 0].any())
+    sampler = PredictorCorrector(GaussianExponential(EXACT, gate=1.0), GaussianLangevin(EXACT, gate=1.0), 1)  # gpc
+    out = sample(EXCLUDED_SCORE, EXCLUDED, GRID, sampler, power_schedule(1.0, 0.0, 25), generator=torch.Generator().manual_seed(5), shape=(2000, FRAMES, 1, 32), prior=EXACT, dtype=torch.float64)
+    zero = rfft(out, 1)[..., 0].real.squeeze(-1)  # [B, T]: √N x the spatial mean
+    covariance = zero.T @ zero / zero.shape[0]
+    assert float((covariance - K0[0]).norm() / K0[0].norm()) < 0.08
+    assert float(_variance_error(out).abs().max()) < 2 * VARIANCE_TOLERANCE
+    noise_only = sample(EXCLUDED_SCORE, EXCLUDED, GRID, sampler, power_schedule(1.0, 0.0, 5), generator=torch.Generator().manual_seed(5), shape=(16, FRAMES, 1, 32), dtype=torch.float64)
+    assert float(rfft(noise_only, 1)[..., 0].abs().max()) < 1e-12

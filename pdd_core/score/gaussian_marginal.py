@@ -135,16 +135,18 @@ class GaussianMarginal:
         """Paths ``shape = [B, T, C, *space]`` drawn from N(0, K_λ), on the generator's device.
 
         White noise in the orthonormal (spatial Fourier x temporal eigen) basis, scaled by
-        sqrt(C̃_λ² g_j + Σ̃_λ): E[û û^H] = K_λ per mode exactly.
+        sqrt(C̃_λ² g_j + Σ̃_λ): E[û û^H] = K_λ per mode exactly, an excluded k = 0 mode included
+        (there K_λ = G: the spatial mean gets the data's law, temporal correlations included).
         """
         check_generator(generator)
         shape = tuple(shape)
         if len(shape) != 3 + grid.ndim or shape[2] != grid.channels or shape[3:] != grid.shape:
             raise bad_argument("shape", shape, f"expected [B, T, {grid.channels}, *{grid.shape}]", "pass (batch, frames, channels, *grid.shape)", kind=ShapeError)
         self.check(grid, shape[1])
-        variance, active = self.variance(scheme, grid, float(lam))
-        # Excluded modes (PDD A.2) never diffuse: they start, and stay, at zero.
-        std = torch.where(active, variance, torch.zeros(())).sqrt()
+        variance, _ = self.variance(scheme, grid, float(lam))
+        # Excluded modes (PDD A.2) never diffuse (C̃ = 1, Σ̃ = 0), so no sampler moves them: they
+        # keep what the prior draws, G(k)'s law with the data covariance and zero without it.
+        std = variance.clamp_min(0).sqrt()
         noise_hat = rfft(torch.randn(shape, generator=generator, dtype=dtype, device=generator.device), grid.ndim)
         return irfft(self.from_eigen(noise_hat * std.to(noise_hat.device, noise_hat.real.dtype)), grid.shape).to(dtype)
 

@@ -156,6 +156,18 @@ def _finite_or_stop(name: str, value: float, step: int, run_dir: Path, saved_ste
     )
 
 
+def _check_total_steps(steps: int, trained: int, run_dir: Path) -> None:
+    """Refuse a resume to fewer steps than the checkpoint holds: its config.json would say ``steps`` over weights of ``trained`` steps."""
+    if steps < trained:
+        raise bad_argument(
+            "steps",
+            steps,
+            f"is fewer than the {trained} steps the run in {run_dir} has already trained (a resume continues to the new total, it never goes back)",
+            f"pass steps >= {trained} (--steps) to continue it, or start a new run directory",
+            kind=ConfigError,
+        )
+
+
 def prepare_run(config: TrainConfig | None, run_dir: Path, resume: bool) -> tuple[TrainConfig, dict[str, Any] | None]:
     """The config to run and the checkpoint to continue from (None for a fresh run)."""
     target = checkpoint_path(run_dir)
@@ -247,6 +259,7 @@ def _train(config: TrainConfig | None, run_dir: Path, resume: bool, data, progre
                 "resume with the stored settings (only steps, log/checkpoint cadence, workers and device may change) or start a new run directory",
                 kind=ConfigError,
             )
+        _check_total_steps(config.steps, int(record["step"]), run_dir)
 
     context = distributed.setup("cuda" if config.device == "cuda" or (config.device == "auto" and torch.cuda.is_available()) else "cpu")
     try:

@@ -10,6 +10,7 @@ keyed by (seed, k), so a resumed run continues exactly as an uninterrupted one.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import sys
@@ -32,6 +33,11 @@ from pdd_core.registry import SCHEMES, SYSTEMS
 
 LOG_NAME = "log.jsonl"
 CHECKPOINT_KEYS = ("record", "model", "optimizer", "scheduler", "step", "loss", "seconds")
+# What a resume may change: the total (training continues to it) and the checkpoint cadence (every
+# draw is keyed by (seed, step), so where the checkpoints fall does not change the result).
+RESUMABLE_TRAINING = ("steps", "checkpoint_every")
+# The parts of a flow's record that must match to resume it; "data" is absent from older records.
+RESUMED_RECORD = ("data", "system", "scheme", "flow", "objective")
 
 
 @attrs.frozen
@@ -78,7 +84,7 @@ def _step_generator(seed: int, step: int) -> torch.Generator:
     return torch.Generator().manual_seed(int(np.random.SeedSequence((seed, step)).generate_state(1, np.uint64)[0] >> 1))
 
 
-def _record(flow: ContinuousFlow, system: Any, objective, training: FlowTraining) -> dict[str, Any]:
+def _record(flow: ContinuousFlow, system: Any, objective, training: FlowTraining, data: torch.Tensor | None) -> dict[str, Any]:
     return {
         "system": tagged(system, SYSTEMS) if SYSTEMS.has(type(system)) else {"class": type(system).__name__, **to_dict(system)},
         "scheme": tagged(flow.scheme, SCHEMES),
@@ -86,7 +92,13 @@ def _record(flow: ContinuousFlow, system: Any, objective, training: FlowTraining
         "field_scale": flow.velocity.field_scale,
         "objective": objective.name,
         "training": to_dict(training),
+        "data": _data_digest(data),
     }
+
+
+def _data_digest(data: torch.Tensor | None) -> str | None:
+    """The SHA-256 of the training samples (None for an objective without data), so a resume on other samples is refused."""
+    return None if data is None else hashlib.sha256(data.detach().cpu().contiguous().numpy().tobytes()).hexdigest()
 
 
 def train_flow(flow: ContinuousFlow, objective, system: Any, data: torch.Tensor | None, training: FlowTraining, run_dir: str | Path, *, progress: bool = True) -> TrainedFlow:
@@ -101,17 +113,13 @@ def train_flow(flow: ContinuousFlow, objective, system: Any, data: torch.Tensor 
 
 
 def _train(flow: ContinuousFlow, objective, system: Any, data, training: FlowTraining, out: Path, progress: bool) -> TrainedFlow:
-    record = _record(flow, system, objective, training)
+    record = _record(flow, system, objective, training, data)
     optimizer = training.make_optimizer(flow.parameters())
     scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=training.decay)
     step, loss, seconds = 0, math.nan, 0.0
     if checkpoint_path(out).exists():
         stored = load_checkpoint(out, required=CHECKPOINT_KEYS)
-        different = {key for key in ("system", "scheme", "flow", "objective") if stored["record"][key] != record[key]}
-        stored_training = stored["record"]["training"]
-        different |= {key for key, default in (("seed", None), ("optimizer", "adam")) if stored_training.get(key, default) != record["training"][key]}
-        if different:
-            raise bad_argument("--out", str(out), f"holds a flow trained with other settings ({', '.join(sorted(different))})", "pass a new --out, or the same settings to resume", kind=ConfigError)
+        _check_resume(stored["record"], record, stored["step"], out)
         flow.load_state_dict(stored["model"])
         optimizer.load_state_dict(stored["optimizer"])
         scheduler.load_state_dict(stored["scheduler"])
@@ -136,6 +144,24 @@ def _train(flow: ContinuousFlow, objective, system: Any, data, training: FlowTra
                 payload = {"record": record, "model": flow.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()}
                 save_checkpoint(checkpoint_path(out), {**payload, "step": step, "loss": loss, "seconds": seconds + time.perf_counter() - started})
     return TrainedFlow(flow, system, objective.name, training, step, loss, seconds + time.perf_counter() - started)
+
+
+def _check_resume(stored: dict[str, Any], requested: dict[str, Any], trained_steps: int, out: Path) -> None:
+    """Refuse to continue the flow in ``out`` with settings that change its result, or to fewer steps than it holds.
+
+    Otherwise the record written after the resume (ground_state.json, flows.json) would describe settings
+    the weights were not trained with.
+    """
+    different = [key for key in RESUMED_RECORD if key in stored and stored[key] != requested[key]]
+    defaults = to_dict(FlowTraining())  # a key missing from an older record had its default
+    # Through JSON, so the betas tuple and a list read back compare equal.
+    before, after = (json.loads(json.dumps({**defaults, **training})) for training in (stored["training"], requested["training"]))
+    different += [f"{key}: {before[key]!r} -> {after[key]!r}" for key in after if key not in RESUMABLE_TRAINING and before[key] != after[key]]
+    if different:
+        raise bad_argument("--out", str(out), f"holds a flow trained with other settings ({'; '.join(different)})", "pass a new --out, or the same settings to resume", kind=ConfigError)
+    if requested["training"]["steps"] < trained_steps:
+        problem = f"is fewer than the {trained_steps} steps the flow in {out} has already trained (a resume continues to the new total, it never goes back)"
+        raise bad_argument("steps", requested["training"]["steps"], problem, f"pass {trained_steps} or more (rg-flow: --flow-steps; ground-state: --steps), or a new --out", kind=ConfigError)
 
 
 def load_flow(run_dir: str | Path) -> tuple[ContinuousFlow, Any, dict[str, Any]]:

@@ -4,10 +4,12 @@ wrong kind named as such (docs/guarantees.md, "What a rerun may change" and "Wha
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 
 from pdd_core.apps.cli.main import main
+from pdd_core.errors import DivergenceError
 from tests.test_trainer import write_layout
 
 
@@ -59,3 +61,30 @@ def test_pdd_rg_flow_refuses_to_continue_a_flow_on_other_samples_or_to_fewer_ste
         assert main([*RG_THEORY, *RG_FLOW, *changed, *out]) == 2
         assert named in one_error_line(capsys)
     assert (tmp_path / "flows" / "flows.json").read_text() == written
+
+
+def test_pdd_demo_exits_nonzero_when_a_task_fails_and_refuses_fewer_steps(tmp_path, monkeypatch, capsys):
+    from pdd_core.apps import evaluation
+    from pdd_core.apps.cli import demo
+
+    tiny = {**demo.DEMOS["lorenz96"], "data": {"n_train": 4, "n_valid": 2, "n_test": 2}, "settings": {"burn_in": 2.0}}
+    tiny["train"] = {**tiny["train"], "batch_size": 4}
+    tiny["evaluate"] = {"n_paths": 2, "keep_segments": 1, "n_generate": 2, "n_super_resolve": 2, "discard_segments": 1}
+    monkeypatch.setitem(demo.DEMOS, "lorenz96", tiny)
+
+    def diverging(*args, **kwargs):  # a broken sampler (failing every task also keeps the test fast)
+        raise DivergenceError("sampler='gpc': the paths turned NaN at λ step 3. Fix: use more λ steps")
+
+    for task in ("simulate", "generate"):
+        monkeypatch.setattr(evaluation._Tasks, task, diverging)
+    monkeypatch.setattr(evaluation, "super_resolve_run", diverging)  # the low-resolution baseline stands without it
+    out = tmp_path / "demo"
+    assert main(["demo", "--out", str(out), "--steps", "2", "--no-progress"]) == 2
+    assert "task='simulate,generate,super_resolve': 3 task(s) failed (sampler='gpc': the paths turned NaN" in one_error_line(capsys)
+    summary = json.loads((out / "summary.json").read_text())
+    assert set(summary["failed"]) == {"simulate", "generate", "super_resolve"} and "turned NaN" in summary["failed"]["super_resolve"]
+    numbers = {key: value for key, value in summary["metrics"].items() if value is not None}  # None where a task failed, never its error text
+    assert list(numbers) == ["low_resolution_spectral_error"] and math.isfinite(numbers["low_resolution_spectral_error"])
+    assert main(["demo", "--out", str(out), "--steps", "1", "--no-progress"]) == 2  # the summary would say 1 step over 2
+    assert "steps=1: is fewer than the 2 steps" in one_error_line(capsys)
+    assert json.loads((out / "summary.json").read_text()) == summary

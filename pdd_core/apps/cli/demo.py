@@ -11,6 +11,7 @@ from pathlib import Path
 import torch
 
 import solvers  # noqa: F401  (registers the named samplers and integrators)
+from pdd_core.apps.cli.evaluate import check_tasks_succeeded, failed_tasks
 from pdd_core.apps.cli.main import COMMANDS
 from pdd_core.apps.cli.rollout_options import add_thermalizer_arguments, build_thermalizer, noise_settings, thermalizer_settings
 from pdd_core.apps.data import generate_dataset
@@ -179,19 +180,20 @@ def _run(args: argparse.Namespace, demo: dict, out: Path) -> int:
         "simulate_spectral_error_lambda0": by_lambda.get("0", {}).get("spectral_error"),
         "simulate_l2_step6_lambda0.2": by_lambda.get("0.2", {}).get("l2"),
         "simulate_spectral_error_lambda0.2": by_lambda.get("0.2", {}).get("spectral_error"),
-        **{f"{task}_spectral_error": metrics[task].get("spectral_error", metrics[task].get("failed")) for task in ("generate", "super_resolve", "low_resolution")},
+        **{f"{task}_spectral_error": metrics[task].get("spectral_error") for task in ("generate", "super_resolve", "low_resolution")},  # None if it failed
     }
     floors = {f"simulate_lambda{lam}": entry.get("spectral_error_floor") for lam, entry in by_lambda.items()}
     floors.update({task: metrics[task].get("spectral_error_floor") for task in ("generate", "super_resolve", "low_resolution")})
     climate_by_lambda = {f"lambda{lam}": climate_summary(entry) for lam, entry in by_lambda.items()}
     summary = {"system": args.system, "seed": args.seed, "training_steps": steps, "noise_model": args.noise_model, "seconds": timings, "total_seconds": round(time.perf_counter() - begin, 1), "metrics": headline}
-    summary.update(spectral_error_floors=floors, climate=climate_by_lambda)
+    summary.update(spectral_error_floors=floors, climate=climate_by_lambda, failed=failed_tasks(metrics))
     write_bytes_atomically(out / "summary.json", (json.dumps(summary, indent=2) + "\n").encode())
     print(json.dumps({**headline, "spectral_error_floors": floors}, indent=2))
     print(f"[demo] done in {summary['total_seconds']:.0f} s")
     print(f"[demo] metrics: {(out / 'evaluation' / 'metrics.json').resolve()}")
     print(f"[demo] figures: {(out / 'evaluation').resolve()}/*.png")
     print(f"[demo] summary: {(out / 'summary.json').resolve()}")
+    check_tasks_succeeded(metrics, (out / "summary.json").resolve(), "task")  # a failed task fails the demo, after the rest is written
     return 0
 
 

@@ -6,6 +6,7 @@ import argparse
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -207,14 +208,23 @@ def run(args: argparse.Namespace) -> int:
     print(json.dumps(summary, indent=2))
     written = Path(args.out).resolve() / "metrics.json"
     print(f"evaluated in {time.perf_counter() - started:.1f} s; wrote {written} and {len(metrics['figures'])} figures")
-    # A requested task that failed makes the command fail, after what succeeded has been written.
-    failed = {key: value["failed"] for key, value in metrics.items() if isinstance(value, dict) and "failed" in value}
+    check_tasks_succeeded(metrics, written)
+    return 0
+
+
+def failed_tasks(metrics: dict[str, Any]) -> dict[str, str]:
+    """The error message of every task of ``evaluate_run``'s metrics that failed, by task."""
+    return {key: value["failed"] for key, value in metrics.items() if isinstance(value, dict) and "failed" in value}
+
+
+def check_tasks_succeeded(metrics: dict[str, Any], written: Path, flag: str = "--tasks") -> None:
+    """Fail the command (exit 2) when a requested task failed; call it after what succeeded is written to ``written``."""
+    failed = failed_tasks(metrics)
     if failed:
         first = next(iter(failed.values())).split(". Fix:")[0]
         raise bad_argument(
-            "--tasks", ",".join(failed), f"{len(failed)} task(s) failed ({first}); the others are in {written}", "see 'failed' in metrics.json for each task's error and fix", kind=DataError
+            flag, ",".join(failed), f"{len(failed)} task(s) failed ({first}); the others are in {written}", f"see 'failed' in {written.name} for each task's error and fix", kind=DataError
         )
-    return 0
 
 
 COMMANDS["evaluate"] = (HELP, add_arguments, run)

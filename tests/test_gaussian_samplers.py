@@ -227,3 +227,13 @@ def test_the_gate_silences_a_score_residual_on_modes_the_coarse_graining_has_for
     """The exact Gaussian score has no residual, so only a perturbed score shows what the gate does."""
     assert _residual_effect(make(1.0)) < 1e-4
     assert _residual_effect(make(0.0)) > 0.05
+
+
+def test_a_conserved_spatial_mean_is_drawn_constant_in_time():
+    """Data whose k = 0 mode is conserved (Kolmogorov vorticity, KS) have G(0) = g 11ᵀ: each drawn path keeps one mean."""
+    covariance = K0.unsqueeze(0).clone()
+    covariance[0, 0] = 0.3
+    drawn = GaussianMarginal(covariance).sample((3000, FRAMES, 1, 32), EXCLUDED, GRID, 1.0, torch.Generator().manual_seed(6), dtype=torch.float64)
+    mean = drawn.mean(dim=-1).squeeze(-1)  # [B, T]
+    assert float((mean - mean[:, :1]).abs().max()) < 1e-12
+    assert float(mean[:, 0].var() * 32) == pytest.approx(0.3, rel=0.08)  # |û(0)|² = N x mean²

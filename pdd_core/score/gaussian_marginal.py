@@ -63,7 +63,7 @@ def _check_covariance(instance, attribute, value) -> None:
 class GaussianMarginal:
     """N(0, C̃_λ² G + Σ̃_λ I) per mode and channel; G = ``covariance`` ``[C, *rfft, T, T]`` (None: G = 0).
 
-    ``G`` is made symmetric and positive semi-definite (eigenvalues clipped at 0) on construction;
+    ``G`` is made symmetric and positive semi-definite (eigenvalues within rounding of 0 or below set to 0) on construction;
     ``basis`` and ``spectrum`` are its eigenvectors ``[C, *rfft, T, T]`` and eigenvalues
     ``[C, *rfft, T]``.
     """
@@ -76,8 +76,11 @@ class GaussianMarginal:
         if self.covariance is None:
             return
         spectrum, basis = torch.linalg.eigh(0.5 * (self.covariance + self.covariance.transpose(-1, -2)))
+        # Eigenvalues within rounding of zero (the rank tolerance T·eps·max g) are zero: a conserved
+        # mode's G = g 11ᵀ then draws paths whose value stays exactly constant in time.
+        tolerance = spectrum.shape[-1] * torch.finfo(spectrum.dtype).eps * spectrum.abs().amax(-1, keepdim=True)
         object.__setattr__(self, "basis", basis)
-        object.__setattr__(self, "spectrum", spectrum.clamp_min(0))
+        object.__setattr__(self, "spectrum", torch.where(spectrum > tolerance, spectrum, torch.zeros(())))
 
     @classmethod
     def from_autocovariance(cls, autocovariance: torch.Tensor, frames: int) -> "GaussianMarginal":

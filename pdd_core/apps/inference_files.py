@@ -14,12 +14,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import attrs
-import h5py
 import numpy as np
 import torch
 
 from pdd_core.data.hdf5_layout import DatasetMetadata, write_dataset_file
-from pdd_core.data.hdf5_reader import read_metadata
+from pdd_core.data.hdf5_reader import open_dataset_file, read_failure, read_metadata, verify_split
 from pdd_core.errors import DataError, bad_argument
 from pdd_core.files import check_output_file
 from pdd_core.metrics.normalization import Standardizer
@@ -31,6 +30,10 @@ if TYPE_CHECKING:  # only annotations: runs.py reads its training data through t
 OUTPUT_SPLIT = "train"
 # The root attribute that marks an inference output (its values are already standardised).
 COMMAND_ATTRIBUTE = "pdd_command"
+# The system of an output of a run whose training file was not found.
+UNKNOWN_SYSTEM = "unknown"
+# Domain lengths agree to float32 rounding (an import from float32 coordinates keeps ~1e-7).
+GRID_LENGTH_RTOL = 1e-5
 
 
 @attrs.frozen(eq=False)
@@ -50,6 +53,28 @@ def _standardize(values: np.ndarray, mean: tuple[float, ...], std: tuple[float, 
     return torch.from_numpy(Standardizer.build((mean, std), len(mean))(np.asarray(values, dtype=np.float64)))
 
 
+def check_run_data(run: TrainedRun, metadata: DatasetMetadata, path: Path) -> None:
+    """Refuse data of another system or grid than the run's: its numbers would be silently wrong.
+
+    The system is compared when both are known (the run's training file is found, the data is
+    not an output of a run whose training file was unknown).
+    """
+    grid = metadata.grid
+    if (grid.shape, grid.channels) != (run.grid.shape, run.grid.channels) or not np.allclose(grid.lengths, run.grid.lengths, rtol=GRID_LENGTH_RTOL):
+        raise bad_argument(
+            f"{path}:grid",
+            {"shape": grid.shape, "channels": grid.channels, "length": grid.lengths},
+            f"differs from the run's grid (shape {run.grid.shape}, channels {run.grid.channels}, length {run.grid.lengths})",
+            "pass data on the grid the run was trained on",
+            kind=DataError,
+        )
+    known = run.data is not None and UNKNOWN_SYSTEM not in (metadata.system, run.data.system)
+    if known and metadata.system != run.data.system:
+        raise bad_argument(
+            f"{path}:system", metadata.system, f"differs from the system {run.data.system!r} the run was trained on", "pass data of the run's system", kind=DataError
+        )
+
+
 def read_paths(run: TrainedRun, path: str | os.PathLike, split: str | None = None, n: int | None = None, frames: int | None = None) -> InputPaths:
     """The first ``n`` paths (first ``frames`` frames) of a file, in the run's standardised space.
 
@@ -57,30 +82,29 @@ def read_paths(run: TrainedRun, path: str | os.PathLike, split: str | None = Non
     file's own when the run's training file is gone); an inference output
     (:func:`write_inference_file`) is already standardised and records its λ. ``split``
     defaults to ``train`` for inference outputs (where they keep their paths) and ``test``
-    for dataset files.
+    for dataset files. The data must be of the run's system and grid (:func:`check_run_data`)
+    and the split is verified against its checksum before it is read
+    (:func:`~pdd_core.data.hdf5_reader.verify_split`).
     """
     path = Path(path)
     metadata = read_metadata(path)
-    with h5py.File(path, "r") as file:
+    with open_dataset_file(path) as file:
         is_output = COMMAND_ATTRIBUTE in file.attrs
         split = split or (OUTPUT_SPLIT if is_output else "test")
         if split not in metadata.splits:
             raise bad_argument("split", split, "unknown split", f"use one of {sorted(metadata.splits)}")
-        if (metadata.grid.shape, metadata.grid.channels) != (run.grid.shape, run.grid.channels):
-            raise bad_argument(
-                f"{path}:grid",
-                (metadata.grid.shape, metadata.grid.channels),
-                f"differs from the run's grid {(run.grid.shape, run.grid.channels)}",
-                "pass data on the grid the run was trained on",
-                kind=DataError,
-            )
+        check_run_data(run, metadata, path)
         available, length = metadata.splits[split][:2]
         if available == 0:
             raise bad_argument("split", split, f"holds no paths in {path}", "choose a non-empty split", kind=DataError)
         for name, value, limit in (("n", n, available), ("frames", frames, length)):
             if value is not None and (not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= limit):
                 raise bad_argument(name, value, f"must be an integer in [1, {limit}] for the {split} split of {path}", f"pass {name} <= {limit}")
-        values = file[split][: n or available, : frames or length]
+        verify_split(path, split)
+        try:
+            values = file[split][: n or available, : frames or length]
+        except OSError as error:
+            raise read_failure(path, split, error) from None
         lam = float(file.attrs["lambda"]) if is_output and "lambda" in file.attrs else None
     if is_output:
         u = torch.from_numpy(np.asarray(values, dtype=np.float64))
@@ -128,7 +152,7 @@ def write_inference_file(
     empty = np.zeros((0, *array.shape[1:]), dtype=np.float32)
     source = run.data
     splits = {"train": array, "valid": empty, "test": empty}
-    system, config = (source.system, source.config) if source is not None else ("unknown", {})
+    system, config = (source.system, source.config) if source is not None else (UNKNOWN_SYSTEM, {})
     attributes: dict[str, Any] = {
         COMMAND_ATTRIBUTE: command,
         "lambda": np.float64(lam),
@@ -148,8 +172,10 @@ def write_inference_file(
 __all__ = [
     "COMMAND_ATTRIBUTE",
     "OUTPUT_SPLIT",
+    "UNKNOWN_SYSTEM",
     "InputPaths",
     "check_output_path",
+    "check_run_data",
     "read_paths",
     "write_inference_file",
 ]

@@ -3,16 +3,25 @@
 Every way a file can be wrong (missing, a directory, foreign, truncated, inconsistent
 attributes or shapes, damaged bytes) is a :class:`~pdd_core.errors.DataError` in one line that
 names the file, the problem and the fix.
+
+Every reader of a split's values calls :func:`verify_split` first: the split's stored SHA-256 is
+checked before its values are trusted (docs/guarantees.md). Inside one :func:`verification`
+scope (a ``pdd`` command is one) each split of each file is hashed at most once, and
+``verification(False)`` (the commands' ``--no-verify``) trusts splits unread.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
+from collections.abc import Iterator
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
+import attrs
 import h5py
 import numpy as np
 
@@ -23,29 +32,108 @@ from pdd_core.grid import Grid
 FIX_GENERATE = "generate it with `pdd data generate SYSTEM --out FILE.h5` or write the layout of docs/data_format.md"
 
 
+@attrs.define
+class _VerificationScope:
+    """One command's checksum policy and what it has verified: ``{(file version, split): verified}``."""
+
+    enabled: bool
+    verified: dict[tuple, bool] = attrs.Factory(dict)
+
+
+_SCOPE: ContextVar[_VerificationScope | None] = ContextVar("pdd_verification_scope", default=None)
+
+
+@contextlib.contextmanager
+def verification(enabled: bool = True) -> Iterator[None]:
+    """A scope in which :func:`verify_split` hashes each split of each file at most once.
+
+    ``enabled=False`` trusts every split without reading it (the commands' ``--no-verify``). A
+    scope opened inside another joins it: the outermost one (the command's) decides. Outside any
+    scope every call verifies.
+    """
+    if _SCOPE.get() is not None:
+        yield
+        return
+    token = _SCOPE.set(_VerificationScope(enabled))
+    try:
+        yield
+    finally:
+        _SCOPE.reset(token)
+
+
+def verify_split(path: str | os.PathLike, split: str) -> bool:
+    """Check ``split`` of the dataset file ``path`` against its stored SHA-256 before its values are trusted.
+
+    Returns True when the stored checksum matched, False when there was none to check (a file
+    written before pdd kept them) or verification is off (:func:`verification`). Raises
+    :class:`DataError` naming the file and the split when the bytes no longer match or cannot be
+    read. The file is hashed in chunks (one path at a time), once per scope and file version.
+    """
+    if split not in SPLITS:
+        raise bad_argument("split", split, "unknown split", f"use one of {list(SPLITS)}", kind=DataError)
+    scope = _SCOPE.get()
+    if scope is not None and not scope.enabled:
+        return False
+    key = (*_file_version(path), split)
+    if scope is not None and key in scope.verified:
+        return scope.verified[key]
+    with open_dataset_file(path) as file:
+        verified = _stored_checksum_matches(file, Path(path), split) is True
+    if scope is not None:
+        scope.verified[key] = verified
+    return verified
+
+
 def verify_checksums(path: str | os.PathLike) -> dict[str, bool | None]:
     """Check every split against its stored SHA-256: ``{split: True}`` when intact, None without one.
 
     Raises :class:`DataError` naming the split when its bytes no longer match (a damaged file).
     """
-    results: dict[str, bool | None] = {}
     with open_dataset_file(path) as file:
-        for name in SPLITS:
-            dataset = file[name]
-            stored = dataset.attrs.get(CHECKSUM_ATTRIBUTE)
-            if stored is None:
-                results[name] = None
-                continue
-            try:
-                actual = split_checksum(dataset)
-            except (OSError, ValueError) as error:
-                actual = f"unreadable ({error})"
-            if actual != _text(stored):
-                raise bad_argument(
-                    f"{path}:{name}", "checksum mismatch", "the stored paths are damaged (their SHA-256 no longer matches)", "regenerate the file or restore a copy", kind=DataError
-                )
-            results[name] = True
-    return results
+        return {name: _stored_checksum_matches(file, Path(path), name) for name in SPLITS}
+
+
+def _stored_checksum_matches(file: h5py.File, path: Path, split: str) -> bool | None:
+    """True when ``split``'s stored SHA-256 matches its bytes, None when it stores none; a mismatch raises."""
+    dataset = file[split]
+    stored = dataset.attrs.get(CHECKSUM_ATTRIBUTE)
+    if stored is None:
+        return None
+    try:
+        actual = split_checksum(dataset)
+    except OSError as error:
+        raise read_failure(path, split, error) from None
+    if actual != _text(stored):
+        raise bad_argument(
+            f"{path}:{split}", "checksum mismatch", "the stored paths are damaged (their SHA-256 no longer matches)", "regenerate the file or restore a copy", kind=DataError
+        )
+    return True
+
+
+def _file_version(path: str | os.PathLike) -> tuple:
+    """What identifies one version of a file: a rewrite (new inode, size or mtime) is verified again."""
+    try:
+        status = os.stat(path)
+    except OSError:
+        return (str(path),)  # missing or unreadable: open_dataset_file reports it
+    return (os.path.realpath(path), status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns)
+
+
+def read_failure(path: str | os.PathLike, what: str, error: OSError) -> DataError:
+    """One line for a failed read of ``what`` (a split, a path of one) in ``path``: permissions or damage.
+
+    HDF5 reports both as an OSError without the file's name; a file this user may not read is a
+    permission problem, anything else a read of an open file failed on is damage (or a failing disk).
+    """
+    if not os.access(path, os.R_OK):
+        return _permission_denied(f"{path}:{what}", "unreadable")
+    return bad_argument(
+        f"{path}:{what}", "unreadable", f"the stored bytes are damaged or the disk failed to read them ({error})", "regenerate the file or restore a copy", kind=DataError
+    )
+
+
+def _permission_denied(name: str, value: str) -> DataError:
+    return bad_argument(name, value, "permission denied: this user may not read the file", "fix its permissions (chmod u+r) or run as a user who may read it", kind=DataError)
 
 
 def _missing_file_error(path: Path) -> DataError:
@@ -79,6 +167,8 @@ def open_dataset_file(path: str | os.PathLike) -> h5py.File:
             "pass the .h5 file (a FILE.h5.partial directory is an unfinished generation)",
             kind=DataError,
         )
+    if not os.access(path, os.R_OK):
+        raise _permission_denied("path", str(path))
     if not h5py.is_hdf5(path):
         raise bad_argument(
             "path",
@@ -259,4 +349,4 @@ def _channel_vector(value: Any, name: str, grid: Grid, path: Path) -> tuple[floa
     return tuple(vector.tolist())
 
 
-__all__ = ["open_dataset_file", "read_metadata", "verify_checksums"]
+__all__ = ["open_dataset_file", "read_failure", "read_metadata", "verification", "verify_checksums", "verify_split"]

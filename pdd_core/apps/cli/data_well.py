@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from pdd_core.apps.cli.main import add_no_verify_argument
 from pdd_core.apps.data.well_export import export_the_well
 from pdd_core.apps.data.well_import import import_the_well
 from pdd_core.errors import ConfigError, bad_argument
@@ -28,6 +29,9 @@ Writes DIR/data/<split>/NAME.hdf5 for each non-empty split and DIR/stats.yaml (m
 their one-step-difference versions per field, from train), which the_well.data.WellDataset(path=DIR,
 well_split_name=...) reads unmodified. Channels become scalar (t0) fields named after the system's
 channels; outputs of pdd generate/simulate/super-resolve are de-standardised to physical units.
+Each split is verified against its SHA-256 first and a damaged one is refused; each field then
+carries the SHA-256 of its values (pdd_sha256), which `pdd data import` checks. With --no-verify
+the fields carry none, and an import of them records no checksum either.
 
 examples:
   pdd data export data/l96_small.h5 --format the-well --out well/l96
@@ -67,6 +71,7 @@ def add_export(actions: argparse._SubParsersAction) -> None:
     parser.add_argument("--name", help="file name inside each split directory (default: FILE's stem)")
     parser.add_argument("--overwrite", action="store_true", help="replace files of an earlier export")
     parser.add_argument("--no-progress", action="store_true", help="do not draw the progress bar")
+    add_no_verify_argument(parser)
 
 
 def _check_format(flag: str, value: str) -> None:
@@ -84,6 +89,8 @@ def run_import(args: argparse.Namespace) -> int:
     print(f"  channels: {', '.join(report.channels)}; grid {metadata.grid.shape}, length {tuple(round(x, 6) for x in metadata.grid.lengths)}; dt {metadata.dt:g}")
     if report.skipped:
         print(f"  not imported (pdd paths have no constant inputs): {', '.join(report.skipped)}", file=sys.stderr)
+    if report.unverified:
+        print(f"  stored without a checksum (exported by pdd without verification): {', '.join(report.unverified)}", file=sys.stderr)
     print(f"wrote {report.path.resolve()}")
     return 0
 
@@ -94,6 +101,9 @@ def run_export(args: argparse.Namespace) -> int:
     for split, path in report.files.items():
         print(f"  {split}: {report.paths[split]} trajectories -> {path}")
     print(f"  fields (t0): {', '.join(report.fields)}" + ("" if report.physical else " (standardised values: the run's training statistics are unknown)"))
+    unverified = [split for split in report.files if split not in report.verified]
+    if unverified:
+        print(f"  not verified (--no-verify, or no checksum stored): {', '.join(unverified)}; an import records no checksum for them", file=sys.stderr)
     print(f"wrote {report.directory.resolve()} (with stats.yaml)")
     return 0
 

@@ -12,7 +12,7 @@ import torch
 
 import solvers  # noqa: F401  (registers the named samplers and integrators)
 from pdd_core.apps.cli.evaluate import check_tasks_succeeded, failed_tasks
-from pdd_core.apps.cli.main import COMMANDS
+from pdd_core.apps.cli.main import COMMANDS, add_no_verify_argument
 from pdd_core.apps.cli.rollout_options import add_thermalizer_arguments, build_thermalizer, noise_settings, thermalizer_settings
 from pdd_core.apps.data import generate_dataset
 from pdd_core.apps.data.generate import configure_system
@@ -103,6 +103,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_thermalizer_arguments(parser)
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default: 1; more can be slower on a shared machine)")
     parser.add_argument("--no-progress", action="store_true", help="do not draw progress bars")
+    add_no_verify_argument(parser)
 
 
 def _stage(name: str, started: float, timings: dict[str, float]) -> float:

@@ -25,12 +25,12 @@ from pdd_core.apps.cli.generate import (
     sampler_settings,
     uses_marginal,
 )
-from pdd_core.apps.cli.main import COMMANDS
+from pdd_core.apps.cli.main import COMMANDS, add_no_verify_argument
 from pdd_core.apps.cli.rollout_options import add_rollout_noise_argument, add_thermalizer_arguments, build_noise_level, build_thermalizer, noise_settings, thermalizer_settings
 from pdd_core.apps.evaluation import TASKS, EvaluationSettings, ReverseSampling, evaluate_run
 from pdd_core.apps.evaluation_climate import climate_summary
 from pdd_core.apps.runs import load_run, run_marginal, run_score
-from pdd_core.data.hdf5_reader import read_metadata
+from pdd_core.data.hdf5_reader import read_metadata, verify_split
 from pdd_core.errors import ConfigError, DataError, bad_argument
 from pdd_core.files import locked_directory
 from pdd_core.registry import INTEGRATORS
@@ -135,6 +135,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_thermalizer_arguments(parser.add_argument_group("thermalizer of the simulate task's rollouts (drift runs)"))
     parser.add_argument("--seed", type=int, default=0, help="seed of every random draw (default: 0)")
     parser.add_argument("--no-progress", action="store_true", help="do not draw progress bars")
+    add_no_verify_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -169,6 +170,7 @@ def run(args: argparse.Namespace) -> int:
     )
     generator = generator_for(trained, args.seed)
     name = sampler_name(args, "pc" if isinstance(trained.objective, ConditionalDenoisingObjectiveConfig) else DEFAULT_SAMPLER)
+    verify_split(args.data, args.split)  # unknown or damaged reference data is refused before any work (the readers reuse this check)
     frames = read_metadata(args.data).splits[args.split][1]  # generation and super-resolution sample whole reference-length paths
     reference = run_marginal(trained, frames) if not isinstance(trained.objective, ConditionalDenoisingObjectiveConfig) and (uses_marginal(name) or args.prior == "data") else None
     name, sampler = build_sampler(args, reference, default=name)

@@ -18,7 +18,7 @@ import torch
 
 import solvers  # noqa: F401  (registers the named samplers)
 from pdd_core.apps.cli.choices import BOUNDARIES, LAMBDA_SCHEDULES, SCORE_KINDS, choose
-from pdd_core.apps.cli.main import COMMANDS
+from pdd_core.apps.cli.main import COMMANDS, add_no_verify_argument
 from pdd_core.apps.inference import generate_run
 from pdd_core.apps.inference_files import check_output_path, write_inference_file
 from pdd_core.apps.runs import TrainedRun, check_lambda, load_run, run_boundary, run_marginal, run_score
@@ -64,7 +64,7 @@ examples:
 
 
 def add_common_arguments(parser: argparse.ArgumentParser) -> None:
-    """RUN_DIR, --out, --seed, --device, --batch-size, --overwrite, --no-progress."""
+    """RUN_DIR, --out, --seed, --device, --batch-size, --overwrite, --no-progress, --no-verify."""
     parser.add_argument("run_dir", metavar="RUN_DIR", help="a run directory written by `pdd train`")
     parser.add_argument("--out", required=True, metavar="FILE.h5", help="output file in the dataset layout (docs/data_format.md)")
     parser.add_argument("--seed", type=int, default=0, help="seed of every random draw; the output is a function of it (default: 0)")
@@ -72,6 +72,7 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int, metavar="B", help="paths per batch (default: all at once)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     parser.add_argument("--no-progress", action="store_true", help="do not draw progress bars")
+    add_no_verify_argument(parser)
 
 
 def add_score_argument(parser: argparse.ArgumentParser) -> None:

@@ -3,6 +3,8 @@
 Sub-commands register themselves in ``COMMANDS`` (name -> ``(help, add_arguments, run)``);
 errors the library raises on purpose (:class:`pdd_core.errors.PDDError`), and file-system
 errors (``OSError``), end the command with exit code 2 and one line on stderr, never a traceback.
+Every command runs in one checksum scope (:func:`pdd_core.data.hdf5_reader.verification`):
+each dataset split it reads is verified once, unless it was given ``--no-verify``.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import argparse
 import sys
 from typing import Callable
 
+from pdd_core.data.hdf5_reader import verification
 from pdd_core.errors import PDDError
 from pdd_core.files import describe_os_error
 from pdd_core.validation import check_seed
@@ -42,6 +45,15 @@ def _load_commands() -> None:
         importlib.import_module(module)
 
 
+def add_no_verify_argument(parser: argparse.ArgumentParser) -> None:
+    """``--no-verify``: read dataset splits without checking their SHA-256 first (docs/guarantees.md)."""
+    parser.add_argument(
+        "--no-verify",
+        action="store_true",
+        help="trust the dataset files read without checking each split's SHA-256 checksum first (it costs one read of the split)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     _load_commands()
     parser = argparse.ArgumentParser(prog="pdd", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -63,7 +75,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if getattr(args, "seed", None) is not None:
             check_seed(args.seed, "--seed")  # every command: before any work, not as an overflow at the end
-        return int(args.run(args) or 0)
+        with verification(not getattr(args, "no_verify", False)):  # each split read is hashed once per command
+            return int(args.run(args) or 0)
     except PDDError as error:
         print(f"pdd {args.command}: error: {error}", file=sys.stderr)
         return 2

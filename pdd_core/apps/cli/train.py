@@ -13,7 +13,7 @@ import torch
 
 import systems  # noqa: F401  (registers the systems, whose conserves_mean the defaults read)
 from pdd_core.apps.cli.data import parse_setting
-from pdd_core.apps.cli.main import COMMANDS
+from pdd_core.apps.cli.main import COMMANDS, add_no_verify_argument
 from pdd_core.apps.training.checkpoint import checkpoint_path, load_checkpoint
 from pdd_core.apps.training.trainer import train
 from pdd_core.data.hdf5_reader import read_metadata
@@ -100,6 +100,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--resume", action="store_true", help="continue the run in RUN_DIR up to --steps in total")
     parser.add_argument("--no-progress", action="store_true", help="do not draw the progress bar")
+    add_no_verify_argument(parser)
 
 
 def run_directory(args: argparse.Namespace, settings: dict[str, Any]) -> Path:

@@ -11,7 +11,7 @@ import torch
 from torch.utils.data import Dataset
 
 from pdd_core.data.hdf5_layout import SPLITS, DatasetMetadata
-from pdd_core.data.hdf5_reader import read_metadata
+from pdd_core.data.hdf5_reader import read_failure, read_metadata, verify_split
 from pdd_core.errors import ArgumentError, DataError, bad_argument
 from pdd_core.grid import Grid
 
@@ -23,8 +23,11 @@ class SampleIndexError(ArgumentError, IndexError):
 class PathDataset(Dataset):
     """Paths of one split as float32 tensors ``[T, C, *space]`` (or ``[window, C, *space]``).
 
-    * Lazy and multi-worker safe: the constructor only validates the file and reads its
-      metadata; the HDF5 handle is opened on first access in each process (a handle
+    * Verified: the constructor checks the split against its stored SHA-256
+      (:func:`~pdd_core.data.hdf5_reader.verify_split`, once per
+      :func:`~pdd_core.data.hdf5_reader.verification` scope).
+    * Lazy and multi-worker safe: the constructor only validates the file, verifies the split
+      and reads its metadata; the HDF5 handle is opened on first access in each process (a handle
       inherited through ``fork`` is never used, and pickling drops it), so a
       ``DataLoader(num_workers=n)`` works with any start method.
     * Standardised with the stored per-channel statistics of ``train``:
@@ -42,6 +45,7 @@ class PathDataset(Dataset):
         self.path = Path(path)
         self.split = split
         self.metadata: DatasetMetadata = read_metadata(self.path)
+        verify_split(self.path, split)
         n_frames = self.metadata.splits[split][1]
         if window is not None and (not isinstance(window, int) or isinstance(window, bool) or not 1 <= window <= n_frames):
             raise bad_argument("window", window, f"must be an integer in [1, T={n_frames}]", "pass a shorter window or window=None for whole paths")
@@ -102,9 +106,7 @@ class PathDataset(Dataset):
         try:
             values = self._dataset()[index, start:stop]
         except OSError as error:
-            raise bad_argument(
-                "path", str(self.path), f"cannot read path {index} of {self.split} ({error})", "the file is corrupted: generate it again", kind=DataError
-            ) from None
+            raise read_failure(self.path, f"{self.split}[{index}]", error) from None
         u = torch.from_numpy(np.ascontiguousarray(values))
         if self.standardize:
             u = (u.double() - self._mean) / self._std

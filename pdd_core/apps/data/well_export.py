@@ -11,10 +11,17 @@ and Y (X repeated over its J points, as pdd stores it); Kolmogorov flow is 2D wi
 Values are physical: an inference output (``values = standardized``) is de-standardised with
 its ``source_mean``/``source_std`` (The Well's files and metrics are in physical units). Files
 appear atomically and the directory is locked while written.
+
+Each exported split is verified against its checksum first, so damaged data is refused, not
+exported. Each field of a split whose checksum matched carries ``pdd_sha256``, the SHA-256 of the
+values written (:data:`~pdd_core.apps.data.well_layout.PDD_SHA256`); data that was not verified
+(``--no-verify``, or a file without checksums) carries none, and an import records no checksum
+for it: damage cannot come back with a checksum that reads "ok".
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -31,16 +38,18 @@ from pdd_core.apps.data.well_layout import (
     PDD_CONFIG,
     PDD_DT,
     PDD_LENGTH,
+    PDD_SHA256,
     PDD_SYMBOL,
     PDD_SYSTEM,
     SPATIAL_NAMES,
     STATS_FILE,
     FieldStatistics,
+    path_bytes,
     stats_yaml,
 )
 from pdd_core.apps.inference_files import COMMAND_ATTRIBUTE
 from pdd_core.data.hdf5_layout import SPLITS, STORAGE_DTYPE, DatasetMetadata, config_json
-from pdd_core.data.hdf5_reader import open_dataset_file, read_metadata
+from pdd_core.data.hdf5_reader import open_dataset_file, read_failure, read_metadata, verify_split
 from pdd_core.errors import DataError, bad_argument
 from pdd_core.files import OutputLock, check_parent, write_atomically, write_bytes_atomically, write_errors
 from pdd_core.registry import SYSTEMS
@@ -49,13 +58,15 @@ from pdd_core.version import __version__
 
 @attrs.frozen
 class ExportReport:
-    """What an export wrote: the files per split, the field names and the paths per split."""
+    """What an export wrote: the files per split, the field names, the paths per split, and the
+    splits whose checksum was verified (their fields carry ``pdd_sha256``)."""
 
     directory: Path
     files: dict[str, Path]
     fields: tuple[str, ...]
     paths: dict[str, int]
     physical: bool
+    verified: tuple[str, ...] = ()
 
 
 def channel_names(metadata: DatasetMetadata, attributes: h5py.AttributeManager) -> list[str]:
@@ -86,6 +97,7 @@ def export_the_well(source: str | os.PathLike, out_dir: str | os.PathLike, *, na
     if not name or "/" in name or name.startswith("."):
         raise bad_argument("--name", name, "is not a plain file name", "pass e.g. --name l96", kind=DataError)
     splits = [split for split in SPLITS if metadata.splits[split][0] > 0]
+    verified = tuple(split for split in splits if verify_split(source, split))  # damaged data is refused before anything is written
     files = {split: out / "data" / split / f"{name}.hdf5" for split in splits}
     targets = [*files.values(), out / STATS_FILE]
     check_parent(out / STATS_FILE, "--out")
@@ -104,9 +116,10 @@ def export_the_well(source: str | os.PathLike, out_dir: str | os.PathLike, *, na
                 for split, target in files.items():
                     target.parent.mkdir(parents=True, exist_ok=True)
                     collect = statistics if split == "train" else None
-                    write_atomically(target, lambda temporary: _write_file(temporary, file[split], metadata, fields, shift, scale, file.attrs, collect, bar))
+                    stamp = split in verified
+                    write_atomically(target, lambda temporary: _write_file(temporary, file[split], metadata, fields, shift, scale, file.attrs, collect, stamp, bar))
                 write_bytes_atomically(out / STATS_FILE, stats_yaml(statistics).encode())
-    return ExportReport(out, files, tuple(fields), {split: metadata.splits[split][0] for split in splits}, physical)
+    return ExportReport(out, files, tuple(fields), {split: metadata.splits[split][0] for split in splits}, physical, verified)
 
 
 def _to_physical(attributes: h5py.AttributeManager, metadata: DatasetMetadata) -> tuple[np.ndarray, np.ndarray, bool]:
@@ -129,8 +142,10 @@ def _write_file(
     scale: np.ndarray,
     source_attributes: h5py.AttributeManager,
     statistics: dict[str, FieldStatistics] | None,
+    stamp: bool,
     bar: tqdm,
 ) -> None:
+    """Write one split as a Well file; ``stamp``: give each field the SHA-256 of its values (verified data only)."""
     grid = metadata.grid
     n_paths, n_frames = split.shape[:2]
     dims = list(SPATIAL_NAMES[: grid.ndim])
@@ -158,7 +173,7 @@ def _write_file(
             _flag(scalars.create_dataset(key, data=np.asarray(value)), sample=False, time=False)
         for group in FIELD_GROUPS:
             file.create_group(group).attrs["field_names"] = fields if group == "t0_fields" else []
-        datasets = []
+        datasets, digests = [], [hashlib.sha256() for _ in fields]
         for field in fields:
             # One chunk per path, as pdd stores its splits: writing and reading a path touches one chunk.
             dataset = file["t0_fields"].create_dataset(field, shape=(n_paths, n_frames, *grid.shape), dtype=STORAGE_DTYPE, chunks=(1, n_frames, *grid.shape))
@@ -166,13 +181,20 @@ def _write_file(
             dataset.attrs["dim_varying"] = np.ones(grid.ndim, dtype=bool)
             datasets.append(dataset)
         for index in range(n_paths):
-            path_values = np.asarray(split[index], dtype=np.float64)  # [T, C, *space]
-            for channel, (field, dataset) in enumerate(zip(fields, datasets)):
+            try:
+                path_values = np.asarray(split[index], dtype=np.float64)  # [T, C, *space]
+            except OSError as error:
+                raise read_failure(split.file.filename, f"{split.name.lstrip('/')}[{index}]", error) from None
+            for channel, (field, dataset, digest) in enumerate(zip(fields, datasets, digests)):
                 stored = (path_values[:, channel] * scale[channel] + shift[channel]).astype(STORAGE_DTYPE)
                 dataset[index] = stored
+                digest.update(path_bytes(stored))
                 if statistics is not None:
                     statistics[field].add(stored)
             bar.update(1)
+        if stamp:
+            for dataset, digest in zip(datasets, digests):
+                dataset.attrs[PDD_SHA256] = digest.hexdigest()
 
 
 def _write_dimensions(file: h5py.File, metadata: DatasetMetadata, n_frames: int, dims: list[str]) -> None:

@@ -14,10 +14,18 @@ none: the_well reads a missing one as open), a non-uniform or sample-varying coo
 non-uniform time grid or a ``grid_type`` other than ``cartesian`` is refused with the reason;
 constant fields and scalars have no place in a path and are reported as not imported. Only one
 trajectory is in memory at a time; the output appears atomically, locked while written.
+
+Checksums: a field pdd exported from verified data carries ``pdd_sha256``
+(:data:`~pdd_core.apps.data.well_layout.PDD_SHA256`), checked here as the values are read (a
+mismatch is refused). A split gets a fresh ``sha256`` only when every file of it is either foreign
+(The Well's own files carry no checksum) or a pdd export whose fields all matched theirs; a pdd
+export written without verification (``--no-verify``) gives a split without one, so damaged data
+never comes back with a checksum that reads "ok".
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -35,10 +43,12 @@ from pdd_core.apps.data.well_layout import (
     PDD_CONFIG,
     PDD_DT,
     PDD_LENGTH,
+    PDD_SHA256,
     PDD_SYMBOL,
     PDD_SYSTEM,
     WELL_SPLITS,
     component_names,
+    path_bytes,
 )
 from pdd_core.data.hdf5_layout import (
     CHECKSUM_ATTRIBUTE,
@@ -50,6 +60,7 @@ from pdd_core.data.hdf5_layout import (
     split_checksum,
     write_attributes,
 )
+from pdd_core.data.hdf5_reader import read_failure
 from pdd_core.errors import DataError, bad_argument
 from pdd_core.files import OutputLock, check_output_file, write_atomically, write_errors
 from pdd_core.grid import Grid
@@ -72,7 +83,11 @@ class WellField:
 
 @attrs.frozen
 class WellFile:
-    """What pdd needs from one Well file's header, checked."""
+    """What pdd needs from one Well file's header, checked.
+
+    ``checksums``: each imported field's ``pdd_sha256`` (None without one); ``from_pdd``: the file
+    is a pdd export (whose fields carry checksums when the exported data was verified).
+    """
 
     path: Path
     dataset_name: str
@@ -86,6 +101,8 @@ class WellFile:
     config: dict[str, Any]
     system: str
     symbol: str | None
+    checksums: tuple[str | None, ...] = ()
+    from_pdd: bool = False
 
     def layout(self) -> tuple:
         """What must agree between the files of one dataset."""
@@ -94,11 +111,14 @@ class WellFile:
 
 @attrs.frozen
 class ImportReport:
+    """What an import wrote; ``unverified``: splits stored without a checksum (from unverified pdd exports)."""
+
     path: Path
     metadata: DatasetMetadata
     channels: tuple[str, ...]
     skipped: tuple[str, ...]
     files: dict[str, tuple[Path, ...]]
+    unverified: tuple[str, ...] = ()
 
 
 def import_the_well(
@@ -139,7 +159,7 @@ def import_the_well(
     with OutputLock.for_file(target, "--out"), write_errors(target, "--out"):
         check_output_file(target, overwrite, "--out", "well.h5")
         target.parent.mkdir(parents=True, exist_ok=True)
-        metadata = None
+        metadata, unverified = None, []
 
         def write(temporary: Path) -> None:
             nonlocal metadata
@@ -147,17 +167,22 @@ def import_the_well(
             with h5py.File(temporary, "w") as out, tqdm(total=sum(counts.values()), desc="import", unit="path", disable=not progress) as bar:
                 for name in SPLITS:
                     dataset = create_split(out, name, counts[name], first.n_frames, grid)
-                    row = 0
+                    row, verified = 0, True
                     for header in headers.get(name, ()):
+                        digests = [hashlib.sha256() for _ in header.fields]
                         with h5py.File(header.path, "r") as file:
                             for index in range(header.n_trajectories):
-                                path = _trajectory(file, header, index)
+                                path = _trajectory(file, header, index, digests)
                                 dataset[row] = path
                                 if name == "train":
                                     statistics = statistics.merge(ChannelStatistics.of(path[None]))
                                 row += 1
                                 bar.update(1)
-                    dataset.attrs[CHECKSUM_ATTRIBUTE] = split_checksum(dataset)
+                        verified &= _checked_against_export(header, digests)
+                    if verified:
+                        dataset.attrs[CHECKSUM_ATTRIBUTE] = split_checksum(dataset)
+                    else:
+                        unverified.append(name)
                 shapes = {name: (counts[name], first.n_frames, grid.channels, *grid.shape) for name in SPLITS}
                 metadata = DatasetMetadata(first.system, first.config, first.dt, grid, statistics.mean, statistics.std, shapes, pdd_version=__version__)
                 write_attributes(out, metadata)
@@ -167,7 +192,28 @@ def import_the_well(
 
         write_atomically(target, write)
     skipped = tuple(sorted({item for group in headers.values() for header in group for item in header.skipped}))
-    return ImportReport(target, metadata, channels, skipped, {name: tuple(header.path for header in group) for name, group in headers.items()})
+    files = {name: tuple(header.path for header in group) for name, group in headers.items()}
+    return ImportReport(target, metadata, channels, skipped, files, tuple(unverified))
+
+
+def _checked_against_export(header: WellFile, digests: list) -> bool:
+    """Whether the values read from ``header``'s file may get a fresh checksum; a damaged pdd export raises.
+
+    A foreign file has nothing to check against and is taken as read; a pdd export is vouched
+    for only when every imported field carries the checksum of verified data and matches it.
+    """
+    if not header.from_pdd:
+        return True
+    for field, stored, digest in zip(header.fields, header.checksums, digests):
+        if stored is not None and stored != digest.hexdigest():
+            raise bad_argument(
+                "PATH",
+                str(header.path),
+                f"field {field.name!r} no longer matches the SHA-256 pdd exported it with: the file is damaged",
+                "export it again from the verified dataset file",
+                kind=DataError,
+            )
+    return all(stored is not None for stored in header.checksums)
 
 
 def _sources(paths: list[str | os.PathLike], split: str) -> dict[str, list[Path]]:
@@ -208,6 +254,8 @@ def _read_header(path: Path, selected: list[str] | None) -> WellFile:
     with file:
         missing = [key for key in ("dataset_name", "grid_type", "n_spatial_dims", "n_trajectories") if key not in file.attrs]
         missing += [group for group in ("dimensions", "t0_fields") if group not in file]
+        if "dimensions" in file and "spatial_dims" not in file["dimensions"].attrs:
+            missing.append("dimensions.spatial_dims")
         if missing:
             raise bad_argument("PATH", str(path), f"lacks {missing} of The Well's layout", "pass files written in The Well's HDF5 layout", kind=DataError)
         if _text(file.attrs["grid_type"]).lower() != "cartesian":
@@ -218,8 +266,8 @@ def _read_header(path: Path, selected: list[str] | None) -> WellFile:
         if len(dims) != int(file.attrs["n_spatial_dims"]) or not 1 <= len(dims) <= 3:
             raise bad_argument("PATH", str(path), f"has spatial_dims {dims} for n_spatial_dims {int(file.attrs['n_spatial_dims'])}", "pdd imports 1 to 3 spatial axes", kind=DataError)
         _check_periodic(file, path, dims)
-        shape, lengths = zip(*(_axis(file["dimensions"][dim], dim, path) for dim in dims))
-        n_frames, dt = _time(file["dimensions"]["time"], path)
+        shape, lengths = zip(*(_axis(_dataset(file["dimensions"], dim, path), dim, path) for dim in dims))
+        n_frames, dt = _time(_dataset(file["dimensions"], "time", path), path)
         fields, skipped = _fields(file, path, dims, selected)
         n_trajectories = int(file.attrs["n_trajectories"])
         for field in fields:
@@ -238,7 +286,17 @@ def _read_header(path: Path, selected: list[str] | None) -> WellFile:
             config = json.loads(_text(file.attrs[PDD_CONFIG]))
         system = _text(file.attrs.get(PDD_SYSTEM, file.attrs["dataset_name"]))
         symbol = _text(file.attrs[PDD_SYMBOL]) if PDD_SYMBOL in file.attrs else None
-        return WellFile(path, _text(file.attrs["dataset_name"]), n_trajectories, n_frames, dt, shape, lengths, fields, skipped, config, system, symbol)
+        checksums = tuple(_optional_text(file[field.group][field.name].attrs.get(PDD_SHA256)) for field in fields)
+        dataset_name = _text(file.attrs["dataset_name"])
+        return WellFile(path, dataset_name, n_trajectories, n_frames, dt, shape, lengths, fields, skipped, config, system, symbol, checksums, PDD_SYSTEM in file.attrs)
+
+
+def _dataset(group: h5py.Group, name: str, path: Path) -> h5py.Dataset:
+    """``group[name]``, or one line naming the dataset the file lacks (a malformed Well file)."""
+    member = group.get(name)
+    if not isinstance(member, h5py.Dataset):
+        raise bad_argument("PATH", str(path), f"lacks the dataset {group.name.rstrip('/')}/{name} of The Well's layout", "pass files written in The Well's HDF5 layout", kind=DataError)
+    return member
 
 
 def _check_periodic(file: h5py.File, path: Path, dims: list[str]) -> None:
@@ -301,7 +359,7 @@ def _fields(file: h5py.File, path: Path, dims: list[str], selected: list[str] | 
         if group not in file:
             continue
         for name in map(_text, file[group].attrs.get("field_names", [])):
-            dataset = file[group][name]
+            dataset = _dataset(file[group], name, path)  # listed in field_names, so it must exist
             varying = bool(dataset.attrs.get("time_varying", True)) and bool(dataset.attrs.get("sample_varying", True))
             if not varying:
                 skipped.append(f"{group}/{name} (constant in time or across trajectories)")
@@ -320,11 +378,19 @@ def _fields(file: h5py.File, path: Path, dims: list[str], selected: list[str] | 
     return tuple(fields), tuple(skipped)
 
 
-def _trajectory(file: h5py.File, header: WellFile, index: int) -> np.ndarray:
-    """Path ``index`` as float32 ``[T, C, *space]``: components moved before space, constant axes broadcast."""
+def _trajectory(file: h5py.File, header: WellFile, index: int, digests: list) -> np.ndarray:
+    """Path ``index`` as float32 ``[T, C, *space]``: components moved before space, constant axes broadcast.
+
+    Each field's values as stored also go into its running SHA-256 in ``digests``.
+    """
     channels = []
-    for field in header.fields:
-        values = np.asarray(file[field.group][field.name][index], dtype=np.float64)  # [T, *space used, (d, (d))]
+    for field, digest in zip(header.fields, digests):
+        try:
+            stored = file[field.group][field.name][index]
+        except OSError as error:
+            raise read_failure(header.path, f"{field.group}/{field.name}[{index}]", error) from None
+        digest.update(path_bytes(stored))
+        values = np.asarray(stored, dtype=np.float64)  # [T, *space used, (d, (d))]
         values = values.reshape(values.shape[: values.ndim - field.order] + (-1,)) if field.order else values[..., None]
         expand = (header.n_frames, *(size if varying else 1 for size, varying in zip(header.shape, field.dim_varying)), values.shape[-1])
         values = np.broadcast_to(values.reshape(expand), (header.n_frames, *header.shape, values.shape[-1]))
@@ -337,6 +403,10 @@ def _trajectory(file: h5py.File, header: WellFile, index: int) -> np.ndarray:
 
 def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _optional_text(value: Any) -> str | None:
+    return None if value is None else _text(value)
 
 
 def _plain(value: Any) -> Any:

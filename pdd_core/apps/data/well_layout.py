@@ -46,6 +46,14 @@ PDD_SYSTEM, PDD_CONFIG, PDD_SYMBOL = "pdd_system", "pdd_config", "pdd_grid_symbo
 PDD_DT, PDD_LENGTH = "pdd_dt", "pdd_grid_length"
 # The root attribute of an imported pdd dataset that keeps the Well's channel names.
 CHANNEL_NAMES = "channel_names"
+# The attribute of an exported field: the SHA-256 of its values (:func:`path_bytes` of each path,
+# in path order). pdd writes it only for data it verified, and an import checks it.
+PDD_SHA256 = "pdd_sha256"
+
+
+def path_bytes(values: np.ndarray) -> bytes:
+    """The bytes of one path of a field as :data:`PDD_SHA256` covers them: float32, C order."""
+    return np.ascontiguousarray(values, dtype=np.float32).tobytes()
 
 
 def component_names(field: str, order: int, spatial_dims: Iterable[str]) -> list[str]:
@@ -102,6 +110,7 @@ __all__ = [
     "PDD_CONFIG",
     "PDD_DT",
     "PDD_LENGTH",
+    "PDD_SHA256",
     "PDD_SYMBOL",
     "PDD_SYSTEM",
     "SPATIAL_NAMES",
@@ -109,5 +118,6 @@ __all__ = [
     "WELL_SPLITS",
     "FieldStatistics",
     "component_names",
+    "path_bytes",
     "stats_yaml",
 ]

@@ -36,9 +36,11 @@ from pdd_core.apps.training import distributed
 from pdd_core.apps.training.batches import LAMBDAS, NOISE, batches, draw_lambda, open_data, stream_seed, whole_paths
 from pdd_core.apps.training.checkpoint import CONFIG_NAME, LOG_NAME, checkpoint_path, load_checkpoint, save_checkpoint, truncate_log, write_text_atomically
 from pdd_core.apps.training.network_view import NetworkView, TrainingNetwork
-from pdd_core.config import to_dict
+from pdd_core.config import from_dict, to_dict
+from pdd_core.data.hdf5_reader import verification
 from pdd_core.errors import ConfigError, PDDError, ShapeError, bad_argument
 from pdd_core.files import OutputLock, check_parent, write_errors
+from pdd_core.grid import Grid
 from pdd_core.score.gaussian_marginal import dataset_autocovariance
 from pdd_core.score.initial_density import dataset_power
 from pdd_core.training.config import TrainConfig, config_from_dict, config_to_dict, resume_differences
@@ -121,6 +123,19 @@ def check_data(config: TrainConfig, data) -> None:
             f"objective {config.objective.name!r} regresses temporal increments, which needs T >= 2 frames",
             "use longer paths (or frames >= 2), or objective 'denoising' for static fields",
             kind=ShapeError,
+        )
+
+
+def check_resumed_data(record: dict[str, Any], data, run_dir: Path) -> None:
+    """A resumed run continues on data of the grid and Δt it was trained on (the file may have been regenerated)."""
+    grid = from_dict(Grid, record["grid"])
+    if data.grid != grid or not math.isclose(float(data.dt), float(record["dt"]), rel_tol=1e-9):
+        raise bad_argument(
+            "data",
+            f"grid {data.grid.shape} x {data.grid.channels} channels, length {data.grid.lengths}, dt {float(data.dt):g}",
+            f"differs from the grid {grid.shape} x {grid.channels} channels, length {grid.lengths}, dt {float(record['dt']):g} the run in {run_dir} was trained on",
+            "resume on the data the run was trained on, or start a new run directory",
+            kind=ConfigError,
         )
 
 
@@ -210,12 +225,19 @@ def train(config: TrainConfig | None, run_dir: str | os.PathLike, *, resume: boo
     ``checkpoint_every`` steps and at the end. ``resume=True`` continues from the checkpoint
     up to ``config.steps`` in total (``config=None`` reuses the stored config); only the
     settings in ``RESUMABLE_FIELDS`` may differ from the stored ones. ``data`` overrides the
-    config's file: any dataset with ``.grid``, ``.dt``, ``len()`` and ``[i] -> [T, C, *space]``.
+    config's file: any dataset with ``.grid``, ``.dt``, ``len()`` and ``[i] -> [T, C, *space]``;
+    a file's split is verified against its checksum first (``PathDataset``), and a resumed run
+    must get data of the grid and Δt it was trained on.
 
     Runs under ``torchrun`` as one rank of a data-parallel job (``pdd_core.apps.training.distributed``).
     The scheme is looked up in ``SCHEMES``: import ``schemes`` (the ``pdd`` command does).
     """
     run_dir = Path(run_dir)
+    with verification():  # the training split is hashed once, however many readers open it
+        return _train_in_directory(config, run_dir, resume, data, progress)
+
+
+def _train_in_directory(config: TrainConfig | None, run_dir: Path, resume: bool, data, progress: bool) -> TrainResult:
     if distributed.process_rank() != 0:  # rank 0 owns the directory and its lock
         return _train(config, run_dir, resume, data, progress)
     check_parent(run_dir / CONFIG_NAME, "run_dir")
@@ -247,6 +269,8 @@ def _train(config: TrainConfig | None, run_dir: Path, resume: bool, data, progre
         )
     data = open_data(config) if data is None else data
     check_data(config, data)
+    if record is not None:
+        check_resumed_data(record, data, run_dir)
     stored = config_from_dict(record["config"]) if record is not None else None
     config = resolve_config(config, data, stored)
     if stored is not None:

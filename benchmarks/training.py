@@ -262,13 +262,20 @@ def variant_report(variant: Variant, measured: Measurement, reference: Measureme
     return report
 
 
+def progress(case: Case, name: str, report: dict) -> None:
+    """One line on stderr per measured variant: a full run takes tens of minutes."""
+    print(f"{case.name} {name}: {report['seconds_per_step']:.3g} s/step, x{report['step_speedup']:.2f}", file=sys.stderr, flush=True)
+
+
 def run_case(case: Case, variants: list[Variant], repeats: int) -> dict:
     """Every applicable variant of ``case`` against eager measured just before it."""
     reference = measure(case, VARIANTS[REFERENCE], repeats)
     reports = {REFERENCE: variant_report(VARIANTS[REFERENCE], reference, reference)}
+    progress(case, REFERENCE, reports[REFERENCE])
     for variant in variants:
         if variant.name != REFERENCE and variant.applies(case):
             reports[variant.name] = variant_report(variant, measure(case, variant, repeats), reference)
+            progress(case, variant.name, reports[variant.name])
     shape = {"grid": list(case.grid.shape), "channels": case.grid.channels, "window": WINDOW, "batch": case.batch, "frames": case.frames}
     parameters = sum(p.numel() for p in build_network(case).parameters())
     return {"shape": shape, "parameters": parameters, "variants": reports}

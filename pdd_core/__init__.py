@@ -20,6 +20,7 @@ from pdd_core.rollout import rollout
 from pdd_core.sampling import ReversePlan, extrapolate_t0, sample, sample_at
 from pdd_core.schedules import power_schedule, uniform_schedule
 from pdd_core.score import (
+    CalibratedNoise,
     DenoisingScore,
     GaussianPathScore,
     NoisePredictionScore,
@@ -42,6 +43,7 @@ __all__ = [
     "LinearDrift",
     "NoisePredictionScore",
     "PathScore",
+    "CalibratedNoise",
     "PerModeNoise",
     "ScalarNoise",
     "SAPDDScore",

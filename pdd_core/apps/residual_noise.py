@@ -25,6 +25,7 @@ from pdd_core.apps.inference_files import read_paths
 from pdd_core.apps.runs import TrainedRun
 from pdd_core.data.hdf5_reader import read_metadata
 from pdd_core.errors import bad_argument
+from pdd_core.score.path_density import CalibratedNoise
 from pdd_core.drifts.windows import drift_on_path
 from pdd_core.spectral import rfft
 
@@ -74,6 +75,12 @@ class ResidualNoise:
         residual = u[:, 1:] - u[:, :-1] - drift_on_path(run.model, u, lam_t) * run.dt
         power = rfft(residual.double(), run.grid.ndim).abs().pow(2).mean(dim=(0, 1))  # [C, *rfft]
         return (power / run.dt).sqrt().unsqueeze(0)
+
+    def path_noise(self, lams) -> CalibratedNoise:
+        """The increment variance v_λ(k) = σ_k(λ)²Δt at the nodes ``lams`` as the path density's noise model (generation)."""
+        lams = torch.as_tensor(sorted(float(lam) for lam in lams), dtype=torch.float64)
+        variance = torch.stack([self(float(lam))[0].cpu().double().pow(2) * self.run.dt for lam in lams])
+        return CalibratedNoise(lams, variance)
 
     def describe(self) -> dict:
         return {"kind": "residual", "data": str(self.data_file), "split": self.split, "paths": self.paths, "seed": self.seed}

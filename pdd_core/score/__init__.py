@@ -4,12 +4,13 @@ from pdd_core.score.gaussian import GaussianPathScore
 from pdd_core.score.gaussian_marginal import GaussianMarginal, data_autocovariance, dataset_autocovariance
 from pdd_core.score.initial_density import POWER_PATHS, GaussianInitial, data_power, dataset_power
 from pdd_core.score.noise_score import DenoisingScore, NoisePredictionScore, SAPDDScore
-from pdd_core.score.path_density import NOISE_MODELS, PerModeNoise, ScalarNoise, log_density, path_log_density
+from pdd_core.score.path_density import NOISE_MODELS, CalibratedNoise, PerModeNoise, ScalarNoise, log_density, path_log_density
 from pdd_core.score.path_score import PathScore
 
 __all__ = [
     "NOISE_MODELS",
     "DenoisingScore",
+    "CalibratedNoise",
     "PerModeNoise",
     "ScalarNoise",
     "GaussianInitial",

@@ -73,6 +73,60 @@ class PerModeNoise:
         return increments * channels * (multiplicity * torch.log(2 * math.pi * variance)).flatten(1).sum(1)
 
 
+def _check_table(instance, attribute, value) -> None:
+    if not isinstance(value, torch.Tensor) or value.dtype != torch.float64 or not bool(torch.isfinite(value).all()):
+        raise bad_argument(attribute.name, type(value).__name__, "must be a finite float64 tensor", "build it with CalibratedNoise.from_residuals(...)")
+
+
+@attrs.frozen(eq=False)
+class CalibratedNoise:
+    """V_λ = diag max(Σ̃_λ(k), v_λ(k)): the per-mode increment variance the data show (an extension of A.7).
+
+    A.7 matches the surrogate's conditional covariance to the next frame's coarse-graining noise
+    Σ̃_λ alone. Where the dynamics are not predictable at the sampling interval the best drift
+    leaves residuals r = u_{n+1} - u_n - f_λ Δt of variance v_λ(k) = E|r̂(k)|² well above Σ̃_λ(k),
+    and a path density with V = Σ̃ makes the increments, and so the paths it generates, too
+    narrow (docs/results.md, "Where the variance goes"). This model takes v_λ(k) measured at the
+    nodes ``lams`` ``[L]`` (increasing, float64) and ``variance`` ``[L, C, *rfft]``, interpolates it
+    linearly in λ (held constant beyond the ends) and never goes below :class:`PerModeNoise`'s
+    Σ̃_λ, so on modes the drift predicts to within the coarse-graining noise it is that model.
+    """
+
+    name: ClassVar[str] = "calibrated"
+
+    lams: torch.Tensor = attrs.field(validator=_check_table)
+    variance: torch.Tensor = attrs.field(validator=_check_table)
+
+    def __attrs_post_init__(self) -> None:
+        if self.lams.ndim != 1 or self.lams.numel() < 1 or bool((self.lams.diff() <= 0).any()):
+            raise bad_argument("lams", tuple(self.lams.shape), "must be a 1D increasing tensor of λ nodes", "pass e.g. torch.linspace(0, 1, 9, dtype=torch.float64)")
+        if self.variance.shape[0] != self.lams.numel() or bool((self.variance < 0).any()):
+            raise bad_argument("variance", tuple(self.variance.shape), f"needs one non-negative [C, *rfft] table per λ node ({self.lams.numel()})", "measure it at every node of lams")
+
+    def at(self, lam: torch.Tensor) -> torch.Tensor:
+        """v_λ(k) interpolated linearly between the nodes, float64 ``[B, 1, C, *rfft]``."""
+        lam = lam.detach().to("cpu", torch.float64).reshape(-1).clamp(float(self.lams[0]), float(self.lams[-1]))
+        upper = torch.searchsorted(self.lams, lam).clamp(1, max(self.lams.numel() - 1, 1))
+        if self.lams.numel() == 1:
+            return self.variance[[0] * lam.numel()].unsqueeze(1)
+        lower = upper - 1
+        weight = ((lam - self.lams[lower]) / (self.lams[upper] - self.lams[lower])).reshape(-1, *([1] * (self.variance.ndim - 1)))
+        return ((1 - weight) * self.variance[lower] + weight * self.variance[upper]).unsqueeze(1)
+
+    def _variance(self, residual: torch.Tensor, lam: torch.Tensor, scheme, grid: Grid, dt: float, delta_lambda: float) -> torch.Tensor:
+        model = increment_variance(scheme, grid, lam, dt, delta_lambda=delta_lambda)
+        return torch.maximum(model, self.at(lam)).to(residual.device, residual.dtype)
+
+    def quadratic_form(self, residual: torch.Tensor, lam: torch.Tensor, scheme, grid: Grid, dt: float, delta_lambda: float) -> torch.Tensor:
+        multiplicity = grid.mode_multiplicity(residual.dtype, residual.device)
+        return (multiplicity * rfft(residual, grid.ndim).abs().pow(2) / self._variance(residual, lam, scheme, grid, dt, delta_lambda)).flatten(1).sum(1)
+
+    def log_normaliser(self, residual: torch.Tensor, lam: torch.Tensor, scheme, grid: Grid, dt: float, delta_lambda: float) -> torch.Tensor:
+        increments = residual.shape[1]
+        multiplicity = grid.mode_multiplicity(residual.dtype, residual.device)
+        return increments * (multiplicity * torch.log(2 * math.pi * self._variance(residual, lam, scheme, grid, dt, delta_lambda))).flatten(1).sum(1)
+
+
 # The names of the noise models in configs and on the command line (the only place they are strings).
 NOISE_MODELS = {model.name: model for model in (ScalarNoise(), PerModeNoise())}
 

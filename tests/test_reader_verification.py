@@ -74,6 +74,13 @@ def test_every_reader_refuses_a_changed_split_and_reads_it_with_no_verify(tiny, 
     assert main([*argv, "--no-verify"]) == 0
 
 
+@pytest.mark.parametrize("flags", [[], ["--no-verify"]])
+def test_an_unknown_split_is_refused_in_one_line(tiny, tmp_path, capsys, flags):
+    data, run, _ = tiny
+    assert main(["evaluate", str(run), "--data", str(data), "--out", str(tmp_path / "eval"), *EVALUATE_FAST, "--split", "tset", *flags]) == 2
+    assert "split='tset': unknown split" in one_line_error(capsys)
+
+
 def test_each_split_is_hashed_once_per_command(tiny, tmp_path, monkeypatch):
     data, run, _ = tiny
     hashed = Counter()

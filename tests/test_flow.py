@@ -168,4 +168,4 @@ def test_pdd_rg_flow_trains_both_flows_then_samples_with_one(tmp_path, capsys):
     assert main(["rg-flow", "phi4", "--flow", "rdm", "--learn", "--out", str(tmp_path / "bad"), "--no-progress"]) == 2
     assert main(["rg-flow", "phi4", "--flow-sampler", str(tmp_path / "mh"), "--out", str(tmp_path / "bad2"), "--no-progress"]) == 2
     errors = capsys.readouterr().err.strip().splitlines()
-    assert len(errors) == 2 and "Carosso flow alone" in errors[0] and "Traceback" not in "".join(errors)
+    assert len(errors) == 2 and "is a mode of its own" in errors[0] and "Traceback" not in "".join(errors)

@@ -21,6 +21,7 @@ from pdd_core.apps.cli.data import parse_setting
 from pdd_core.apps.cli.main import COMMANDS
 from pdd_core.apps.cli.rg_flow_cnf import add_flow_arguments, check_flow_args, run_flow_sampler, run_flows
 from pdd_core.apps.cli.rg_flow_learned import check_learn_args, lattice_sampler_names, run_learned
+from pdd_core.apps.cli.rg_flow_options import EXACT, default, resolve_mode
 from pdd_core.apps.cli.rg_flow_output import record_header, save_figure, save_json
 from pdd_core.apps.data.generate import burn_in_frames, configure_system
 from pdd_core.apps.lattice import Bootstrap, Jackknife, compare_flows, flow_estimators, iter_flow, mean_estimate, rdm_fourier
@@ -108,34 +109,34 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--compare", action="store_true", help="compare the first two schemes after rescaling by c(t) (RDM 5.53-5.55)")
     set_help = "override system parameters (values are JSON literals), e.g. m2=0.01 N=16"
     parser.add_argument("--set", nargs="+", action="extend", default=[], metavar="KEY=VALUE", help=set_help)
-    parser.add_argument("--n-samples", type=int, default=512, metavar="N", help="number of UV samples (default: 512)")
-    parser.add_argument("--chains", type=int, default=16, metavar="C", help="independent HMC chains (default: 16)")
+    parser.add_argument("--n-samples", type=int, metavar="N", help=f"number of UV samples (default: {default('n_samples')})")
+    parser.add_argument("--chains", type=int, metavar="C", help=f"independent HMC chains (default: {default('chains')})")
     parser.add_argument("--ts", nargs="+", type=float, metavar="T", help=f"flow times (default: {' '.join(f'{t:g}' for t in DEFAULT_TS)})")
     parser.add_argument("--snapshot-ts", nargs="+", type=float, metavar="T", help="flow times of the sample panels in fields.png (default: up to 6 of --ts)")
-    parser.add_argument("--mass", type=float, default=1.0, metavar="M", help="mass M of the M-modified kernels, RDM 7.1 (default: 1)")
+    parser.add_argument("--mass", type=float, metavar="M", help=f"mass M of the M-modified kernels, RDM 7.1 (default: {default('mass'):g})")
     parser.add_argument("--seed", type=int, default=0, help="seed of the HMC chains, the flows' noise and the bootstrap (default: 0)")
-    parser.add_argument("--resampling", choices=("jackknife", "bootstrap"), default="jackknife", help="error estimate (default: jackknife)")
-    parser.add_argument("--blocks", type=int, default=32, metavar="B", help="contiguous blocks for the jackknife/bootstrap (default: 32)")
-    parser.add_argument("--bootstrap-resamples", type=int, default=200, metavar="R", help="bootstrap resamples (default: 200)")
+    parser.add_argument("--resampling", choices=("jackknife", "bootstrap"), help=f"error estimate (default: {default('resampling')})")
+    parser.add_argument("--blocks", type=int, metavar="B", help=f"contiguous blocks for the jackknife/bootstrap (default: {default('blocks')})")
+    parser.add_argument("--bootstrap-resamples", type=int, metavar="R", help=f"bootstrap resamples, with --resampling bootstrap (default: {default('bootstrap_resamples')})")
     parser.add_argument("--out", required=True, metavar="DIR", help="output directory (created if missing)")
     parser.add_argument("--no-progress", action="store_true", help="do not draw progress bars")
     learn = parser.add_argument_group("learned inverse RG (--learn; RDM 5.23-5.25, Figs. 7-8)")
     learn.add_argument("--learn", action="store_true", help="train a denoising model of the Carosso flow and compare its flow with the exact one")
-    learn.add_argument("--train-steps", type=int, default=1000, metavar="S", help="training steps of the lattice model (default: 1000, as RDM)")
-    learn.add_argument("--zero-mode-train-steps", type=int, default=1000, metavar="S", help="training steps of the zero-mode model (default: 1000)")
-    learn.add_argument("--batch-size", type=int, default=32, metavar="B", help="training batch size (default: 32)")
-    learn.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default: 1e-3)")
-    learn.add_argument("--preset", default="tiny", choices=("tiny", "small"), help="U-Net size preset (default: tiny)")
-    learn.add_argument("--n-learned", type=int, default=128, metavar="N", help="reverse-SDE samples of the learned flow (default: 128)")
-    learn.add_argument("--sampler", choices=lattice_sampler_names(), default="etd", help="a registered λ-sampler of the reverse SDE (default: etd, PDD Eq. 66)")
-    learn.add_argument("--stiffness", type=float, default=0.2, metavar="Z", help="κ_max Δt of the lattice stage (default: 0.2)")
-    learn.add_argument("--zero-mode-sampler-steps", type=int, default=200, metavar="S", help="reverse-SDE steps of the zero mode over [t_split, t_max] (default: 200)")
-    learn.add_argument("--split-tolerance", type=float, default=0.02, metavar="R", help="data left in non-zero modes at t_split, in noise units (default: 0.02)")
-    learn.add_argument("--prior-tolerance", type=float, default=0.05, metavar="R", help="data left in any mode at t_max, in noise units (default: 0.05)")
-    learn.add_argument("--threads", type=int, default=1, metavar="N", help="torch threads (default: 1)")
+    learn.add_argument("--train-steps", type=int, metavar="S", help=f"training steps of the lattice model (default: {default('train_steps')}, as RDM)")
+    learn.add_argument("--zero-mode-train-steps", type=int, metavar="S", help=f"training steps of the zero-mode model (default: {default('zero_mode_train_steps')})")
+    learn.add_argument("--batch-size", type=int, metavar="B", help=f"training batch size (default: {default('batch_size')})")
+    learn.add_argument("--lr", type=float, help=f"Adam learning rate (default: {default('lr'):g})")
+    learn.add_argument("--preset", choices=("tiny", "small"), help=f"U-Net size preset (default: {default('preset')})")
+    learn.add_argument("--n-learned", type=int, metavar="N", help=f"reverse-SDE samples of the learned flow (default: {default('n_learned')})")
+    learn.add_argument("--sampler", choices=lattice_sampler_names(), help=f"a registered λ-sampler of the reverse SDE (default: {default('sampler')}, PDD Eq. 66)")
+    learn.add_argument("--stiffness", type=float, metavar="Z", help=f"κ_max Δt of the lattice stage (default: {default('stiffness')})")
+    learn.add_argument("--zero-mode-sampler-steps", type=int, metavar="S", help=f"reverse-SDE steps of the zero mode over [t_split, t_max] (default: {default('zero_mode_sampler_steps')})")
+    learn.add_argument("--split-tolerance", type=float, metavar="R", help=f"data left in non-zero modes at t_split, in noise units (default: {default('split_tolerance')})")
+    learn.add_argument("--prior-tolerance", type=float, metavar="R", help=f"data left in any mode at t_max, in noise units (default: {default('prior_tolerance')})")
+    learn.add_argument("--threads", type=int, metavar="N", help=f"torch threads of --learn, --flow and --flow-sampler (default: {default('threads')})")
     study_help = "also start one HMC chain from each learned t = 0 sample and compare τ_int, burn-in and effective samples with plain HMC at equal cost (RDM 1.2, 5.4)"
     learn.add_argument("--hmc-study", action="store_true", help=study_help)
-    learn.add_argument("--hmc-trajectories", type=int, default=1000, metavar="T", help="plain-HMC production trajectories per chain of --hmc-study (default: 1000)")
+    learn.add_argument("--hmc-trajectories", type=int, metavar="T", help=f"plain-HMC production trajectories per chain of --hmc-study (default: {default('hmc_trajectories')})")
     add_flow_arguments(parser)
 
 
@@ -230,9 +231,10 @@ def _summary_line(point: Any) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    mode = resolve_mode(args)
     _check_args(args)
     check_flow_args(args)
-    if args.learn or args.flow or args.flow_sampler:
+    if mode != EXACT:
         torch.set_num_threads(args.threads)
     if args.learn:
         check_learn_args(args)

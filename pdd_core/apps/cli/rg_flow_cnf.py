@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from pdd_core.apps.cli.rg_flow_options import default
 from pdd_core.apps.cli.rg_flow_output import record_header, save_figure, save_json
 from pdd_core.apps.lattice import flow_estimators, flow_samples
 from pdd_core.apps.lattice.flow.cnf import ContinuousFlow, FlowSettings, numpy_fields
@@ -35,18 +36,18 @@ TRUE_FLOW_STREAM, SAMPLING_STREAM, MH_STREAM = 1, 6, 7
 def add_flow_arguments(parser: argparse.ArgumentParser) -> None:
     flows = parser.add_argument_group("normalizing flows (--flow, --flow-sampler; RDM 5.5, 5.8, 5.22, Figs. 7-8)")
     flows.add_argument("--flow", choices=tuple(FLOW_OBJECTIVES), help="train a continuous flow with RDM's objective 5.22 (rdm), reverse KL 5.5, or both")
-    flows.add_argument("--flow-steps", type=int, default=1000, metavar="S", help="gradient steps of each flow (default: 1000, RDM 7.1)")
-    flows.add_argument("--flow-ode-steps", type=int, default=24, metavar="K", help="RK4 steps over the flow's log-time range (default: 24)")
-    flows.add_argument("--flow-samples", type=int, default=512, metavar="N", help="samples of each learned flow for the estimators (default: 512)")
+    flows.add_argument("--flow-steps", type=int, metavar="S", help=f"gradient steps of each flow (default: {default('flow_steps')}, RDM 7.1)")
+    flows.add_argument("--flow-ode-steps", type=int, metavar="K", help=f"RK4 steps over the flow's log-time range (default: {default('flow_ode_steps')})")
+    flows.add_argument("--flow-samples", type=int, metavar="N", help=f"samples of each learned flow (--flow) or of the proposal's ESS (--flow-sampler) (default: {default('flow_samples')})")
     flows.add_argument("--flow-sampler", metavar="RUN_DIR", help="run independence Metropolis with the flow of RUN_DIR as proposal against plain HMC")
-    flows.add_argument("--mh-chains", type=int, default=16, metavar="C", help="chains of --flow-sampler (default: 16)")
-    flows.add_argument("--mh-cycles", type=int, default=200, metavar="K", help="Metropolis cycles per chain of --flow-sampler (default: 200)")
+    flows.add_argument("--mh-chains", type=int, metavar="C", help=f"chains of --flow-sampler (default: {default('mh_chains')})")
+    flows.add_argument("--mh-cycles", type=int, metavar="K", help=f"Metropolis cycles per chain of --flow-sampler (default: {default('mh_cycles')})")
     flows.add_argument("--mh-hmc", action="store_true", help="mix one HMC frame into every Metropolis cycle")
 
 
 def check_flow_args(args: argparse.Namespace) -> None:
-    if args.flow and (args.learn or args.compare or (args.scheme and list(args.scheme) != ["carosso"])):
-        raise bad_argument("--flow", args.flow, "the flows are trained on the Carosso flow alone (RDM 5.22)", "drop --learn, --compare and --scheme", kind=ConfigError)
+    if args.flow and (args.compare or (args.scheme and list(args.scheme) != ["carosso"])):
+        raise bad_argument("--flow", args.flow, "the flows are trained on the Carosso flow alone (RDM 5.22)", "drop --compare and --scheme", kind=ConfigError)
     counts = (("--flow-steps", args.flow_steps, 1), ("--flow-ode-steps", args.flow_ode_steps, 2), ("--flow-samples", args.flow_samples, 2))
     counts += (("--mh-chains", args.mh_chains, 2), ("--mh-cycles", args.mh_cycles, MIN_MEASURED))
     for flag, value, minimum in counts:
@@ -82,8 +83,6 @@ def run_flows(args: argparse.Namespace, system: Any, scheme: Any, ts: list[float
             "learned_flow": [point.to_json() for point in points],
             "comparison": comparison,
         }
-        theory = f"phi4 L={system.L:g} N={system.N} m²={system.m2:g} λ={system.lam:g}"
-        save_figure(out / f"{objective.name}_difference.png", difference_figure(comparison, f"{objective.name} flow − exact, {theory}"))
     record = {
         **record_header("pdd rg-flow --flow", args, system, grid),
         "scheme": tagged(scheme, SCHEMES),
@@ -97,7 +96,10 @@ def run_flows(args: argparse.Namespace, system: Any, scheme: Any, ts: list[float
         "true_flow": [point.to_json() for point in estimators["true (exact flow of HMC samples)"]],
         "objectives": results,
     }
-    save_json(out / "flows.json", record)
+    save_json(out / "flows.json", record)  # the numbers first: a figure that fails cannot lose them
+    theory = f"phi4 L={system.L:g} N={system.N} m²={system.m2:g} λ={system.lam:g}"
+    for name, result in results.items():
+        save_figure(out / f"{name}_difference.png", difference_figure(result["comparison"], f"{name} flow − exact, {theory}"))
     save_figure(out / "flows.png", flow_figure(estimators, f"learned flows vs the exact Carosso flow, phi4 m²={system.m2:g}"))
     for name, result in results.items():
         print(f"{name} flow vs exact Carosso flow (RDM 5.20), value±error, difference in combined σ:")

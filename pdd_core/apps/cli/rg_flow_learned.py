@@ -26,6 +26,7 @@ from pdd_core.errors import ConfigError, bad_argument
 from pdd_core.metrics.chain_statistics import DEFAULT_HOLD
 from pdd_core.registry import SAMPLERS, SCHEMES
 from pdd_core.sampler_recipe import SamplerOptions
+from pdd_core.validation import check_positive
 
 
 def lattice_sampler_names() -> list[str]:
@@ -61,8 +62,7 @@ def check_learn_args(args: argparse.Namespace) -> None:
     if args.hmc_study and args.ts is not None and 0.0 not in args.ts:
         raise bad_argument("--ts", args.ts, "--hmc-study starts HMC chains from the learned samples at t = 0", "add 0 to --ts", kind=ConfigError)
     for flag, value in (("--lr", args.lr), ("--stiffness", args.stiffness), ("--split-tolerance", args.split_tolerance), ("--prior-tolerance", args.prior_tolerance)):
-        if not value > 0:
-            raise bad_argument(flag, value, "must be > 0", f"pass a positive {flag}", kind=ConfigError)
+        check_positive(flag, value)
 
 
 def warm_start_lines(study: WarmStartStudy) -> list[str]:

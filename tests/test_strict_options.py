@@ -7,9 +7,11 @@ import json
 import math
 
 import numpy as np
+import pytest
 
 from pdd_core.apps.cli.main import main
-from pdd_core.errors import DivergenceError
+from pdd_core.apps.cli.rg_flow_output import save_json
+from pdd_core.errors import DivergenceError, PDDError
 from tests.test_trainer import write_layout
 
 
@@ -31,6 +33,8 @@ def test_pdd_train_refuses_to_resume_to_fewer_steps_than_it_holds(tmp_path, caps
     assert "steps=2: is fewer than the 3 steps" in one_error_line(capsys)
     assert json.loads((run / "config.json").read_text())["steps"] == 3  # the record still describes the weights
     assert main([*common, "--resume", "--steps", "4"]) == 0  # more steps continue to the new total
+    assert main(["rg-flow", "phi4", "--flow-sampler", str(run), "--out", str(tmp_path / "mh")]) == 2
+    assert "is a `pdd train` run, not a `pdd rg-flow --flow` run" in one_error_line(capsys)
 
 
 def test_pdd_ground_state_refuses_a_rerun_that_would_relabel_its_energy(tmp_path, capsys):
@@ -46,6 +50,9 @@ def test_pdd_ground_state_refuses_a_rerun_that_would_relabel_its_energy(tmp_path
     assert main([*common, "--steps", "3", "--batch-size", "8"]) == 0  # more steps continue to the new total
     record = json.loads((out / "ground_state.json").read_text())
     assert record["training"]["steps"] == 3 and len((out / "run" / "log.jsonl").read_text().splitlines()) == 3
+    capsys.readouterr()
+    assert main(["rg-flow", "phi4", "--flow-sampler", str(out / "run"), "--out", str(tmp_path / "mh")]) == 2
+    assert "is a `pdd ground-state` run, not a `pdd rg-flow --flow` run" in one_error_line(capsys)
 
 
 RG_THEORY = ["rg-flow", "phi4", "--set", "N=4", "m2=0.5", "lam=0.5", "--chains", "2", "--blocks", "4", "--ts", "0", "0.1", "--no-progress"]
@@ -61,6 +68,8 @@ def test_pdd_rg_flow_refuses_to_continue_a_flow_on_other_samples_or_to_fewer_ste
         assert main([*RG_THEORY, *RG_FLOW, *changed, *out]) == 2
         assert named in one_error_line(capsys)
     assert (tmp_path / "flows" / "flows.json").read_text() == written
+    assert main(["evaluate", str(tmp_path / "flows" / "rdm"), "--data", str(tmp_path / "none.h5"), "--out", str(tmp_path / "evaluation")]) == 2
+    assert "is a `pdd rg-flow --flow` run, not a `pdd train` run" in one_error_line(capsys)
 
 
 def test_pdd_demo_exits_nonzero_when_a_task_fails_and_refuses_fewer_steps(tmp_path, monkeypatch, capsys):
@@ -88,3 +97,56 @@ def test_pdd_demo_exits_nonzero_when_a_task_fails_and_refuses_fewer_steps(tmp_pa
     assert main(["demo", "--out", str(out), "--steps", "1", "--no-progress"]) == 2  # the summary would say 1 step over 2
     assert "steps=1: is fewer than the 2 steps" in one_error_line(capsys)
     assert json.loads((out / "summary.json").read_text()) == summary
+
+
+@pytest.mark.parametrize(
+    "options, named",
+    [
+        (["--flow", "rdm", "--lr", "nan"], "--lr=nan: is not read by --flow (only by --learn)"),
+        (["--flow", "rdm", "--lr", "0.001"], "--lr=0.001: is not read by --flow"),  # the default still counts as given
+        (["--flow", "rdm", "--flow-sampler", "runs/rdm"], "--flow-sampler='runs/rdm': is a mode of its own, as --flow is"),
+        (["--flow-sampler", "runs/rdm", "--set", "N=6"], "--set=['N=6']: is not read by --flow-sampler"),
+        (["--flow-sampler", "runs/rdm", "--n-samples", "512"], "--n-samples=512: is not read by --flow-sampler"),
+        (["--flow", "rdm", "--snapshot-ts", "0.1"], "--snapshot-ts=[0.1]: is not read by --flow"),
+        (["--mh-chains", "4"], "--mh-chains=4: is not read by the exact flows (only by --flow-sampler)"),
+        (["--bootstrap-resamples", "50"], "--bootstrap-resamples=50: is read only with --resampling bootstrap"),
+        (["--learn", "--hmc-trajectories", "100"], "--hmc-trajectories=100: is read only with --hmc-study"),
+        (["--learn", "--lr", "nan"], "--lr=nan: must be a finite number > 0"),
+        (["--learn", "--stiffness", "inf"], "--stiffness=inf: must be a finite number > 0"),
+    ],
+)
+def test_pdd_rg_flow_refuses_an_option_its_mode_does_not_read_before_any_work(tmp_path, capsys, options, named):
+    assert main(["rg-flow", "phi4", *options, "--no-progress", "--out", str(tmp_path / "out")]) == 2
+    assert named in one_error_line(capsys)
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_rg_flow_json_writer_names_a_nan_and_writes_nothing(tmp_path):
+    with pytest.raises(PDDError, match=r"flows.json: objectives.rdm.learned_flow\[1\]=nan: is not a finite number"):
+        save_json(tmp_path / "flows.json", {"objectives": {"rdm": {"learned_flow": [0.5, float("nan")]}}, "ts": [0.0]})
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_one_generated_path_is_refused_by_pdd_evaluate_and_said_by_the_api(tmp_path, capsys):
+    assert main(["evaluate", str(tmp_path / "run"), "--data", str(tmp_path / "data.h5"), "--out", str(tmp_path / "evaluation"), "--n-generate", "1"]) == 2
+    assert "--n-generate=1: the generate task scores its paths as an ensemble too" in one_error_line(capsys)
+    import torch
+
+    from pdd_core.apps.evaluation import EvaluationSettings, ReverseSampling, evaluate_run
+    from pdd_core.apps.runs import load_run, run_marginal
+    from pdd_core.data.hdf5_reader import read_metadata
+    from pdd_core.registry import INTEGRATORS, SAMPLERS
+    from pdd_core.sampler_recipe import SamplerOptions
+    from pdd_core.schedules import power_schedule
+    from pdd_core.apps.training import train
+    from tests.test_inference import tiny_configs, write_tiny_data
+
+    data = write_tiny_data(tmp_path / "walks.h5")
+    train(tiny_configs(data)["pdd"], tmp_path / "run", progress=False)
+    run = load_run(tmp_path / "run")
+    marginal = run_marginal(run, read_metadata(data).splits["test"][1])
+    sampling = ReverseSampling(SAMPLERS.get("gpc").build(SamplerOptions(marginal)), lambda start: power_schedule(start, 0.0, 5), prior=marginal)
+    settings = EvaluationSettings(n_paths=2, n_generate=1, l2_step=2)
+    options = {"tasks": ("generate",), "simulation": {"integrator": INTEGRATORS.get("euler")()}, "sampling": sampling, "progress": False}
+    metrics = evaluate_run(run, data, tmp_path / "evaluation", settings=settings, generator=torch.Generator().manual_seed(0), **options)
+    assert metrics["generate"]["paths"] == 1 and "need n_generate >= 2" in metrics["generate"]["ensemble"]["skipped"]

@@ -354,6 +354,8 @@ class _Tasks:
         if count >= 2:  # an ensemble needs two members (the fair CRPS and the spread divide by M - 1)
             scores = ensemble_scores(reference.cpu().numpy(), generated[:, None].cpu().numpy(), None, self.names, "the generated paths, as one ensemble for every reference path")
             result.update(crps=scores["crps_all"], spread_skill=scores["spread_skill_all"], ensemble=scores)
+        else:  # said, not silently dropped
+            result["ensemble"] = {"skipped": "one generated path: the ensemble scores (CRPS, spread-skill) need n_generate >= 2"}
         return {"generate": result}
 
     def super_resolve(self) -> dict[str, Any]:

@@ -145,6 +145,8 @@ def run(args: argparse.Namespace) -> int:
     for flag, value, minimum in counts:
         if value is not None and value < minimum:  # a negative count would silently slice paths away
             raise bad_argument(flag, value, f"must be >= {minimum}", f"pass {flag} >= {minimum}", kind=ConfigError)
+    if args.n_generate == 1:  # generate also scores its paths as one ensemble, whose fair CRPS and spread divide by M - 1
+        raise bad_argument("--n-generate", 1, "the generate task scores its paths as an ensemble too (CRPS, spread-skill), which needs two or more", "pass --n-generate 2 or more", kind=ConfigError)
     if not [task for task in args.tasks.split(",") if task.strip()]:
         raise bad_argument("--tasks", args.tasks, "names no task", f"pass a comma-separated subset of {','.join(TASKS)}", kind=ConfigError)
     if args.sr_input not in SR_INPUTS:

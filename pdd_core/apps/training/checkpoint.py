@@ -136,13 +136,30 @@ def truncate_log(path: str | os.PathLike, step: int) -> None:
 
 # The entries a checkpoint must hold to be resumed or sampled from.
 REQUIRED_KEYS = ("step", "config", "grid", "dt", "model", "ema")
+# The kinds of run that write checkpoint.pt, in words, for the message that names a run of the wrong kind.
+TRAIN_RUN, FLOW_RUN, GROUND_STATE_RUN = "a `pdd train` run", "a `pdd rg-flow --flow` run", "a `pdd ground-state` run"
 
 
-def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu", required: tuple[str, ...] = REQUIRED_KEYS) -> dict[str, Any]:
-    """Read and validate a checkpoint (a run directory or the ``.pt`` file itself) that holds the keys ``required``."""
+def checkpoint_kind(record: dict[str, Any]) -> str | None:
+    """The kind of run that wrote a checkpoint's entries (``TRAIN_RUN``, ``FLOW_RUN``, ``GROUND_STATE_RUN``), None if none of them.
+
+    A flow run's record names a registered lattice system; a ground state's names its Hamiltonian by class.
+    """
+    if "config" in record and "ema" in record:
+        return TRAIN_RUN
+    flow = record.get("record")
+    if isinstance(flow, dict) and "flow" in flow:
+        system = flow.get("system")
+        return FLOW_RUN if isinstance(system, dict) and "name" in system else GROUND_STATE_RUN
+    return None
+
+
+
+def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu", required: tuple[str, ...] = REQUIRED_KEYS, *, expected: str = TRAIN_RUN) -> dict[str, Any]:
+    """Read and validate a checkpoint (a run directory or the ``.pt`` file itself) of ``expected`` (a kind of run) that holds the keys ``required``."""
     target = checkpoint_path(path)
     if not target.is_file():
-        raise bad_argument("checkpoint", str(target), "no such file", "pass a run directory written by `pdd train` (it holds checkpoint.pt)", kind=DataError)
+        raise bad_argument("checkpoint", str(target), "no such file", f"pass the directory of {expected} (it holds checkpoint.pt)", kind=DataError)
     try:
         record = torch.load(target, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError:
@@ -174,6 +191,9 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
             kind=DataError,
         )
     missing = [key for key in required if key not in record]
+    found = checkpoint_kind(record)
+    if missing and found not in (None, expected):
+        raise bad_argument("checkpoint", str(target), f"is {found}, not {expected}", f"pass the directory of {expected}", kind=DataError)
     if missing:
         raise bad_argument("checkpoint", str(target), f"lacks {', '.join(missing)}", "the file is damaged: train again or restore a copy", kind=DataError)
     if "checksum" in record:
@@ -227,7 +247,11 @@ __all__ = [
     "CHECKPOINT_NAME",
     "CONFIG_NAME",
     "LOG_NAME",
+    "FLOW_RUN",
+    "GROUND_STATE_RUN",
+    "TRAIN_RUN",
     "checkpoint_config",
+    "checkpoint_kind",
     "checkpoint_identity",
     "checkpoint_path",
     "content_checksum",

@@ -25,7 +25,7 @@ from tqdm import tqdm
 
 import systems  # noqa: F401  (registers the systems a flow record names)
 from pdd_core.apps.lattice.flow.cnf import ContinuousFlow, FlowSettings
-from pdd_core.apps.training.checkpoint import checkpoint_path, load_checkpoint, save_checkpoint
+from pdd_core.apps.training.checkpoint import FLOW_RUN, GROUND_STATE_RUN, checkpoint_kind, checkpoint_path, load_checkpoint, save_checkpoint
 from pdd_core.config import from_dict, from_tagged, tagged, to_dict
 from pdd_core.errors import ConfigError, bad_argument
 from pdd_core.files import locked_directory
@@ -118,7 +118,7 @@ def _train(flow: ContinuousFlow, objective, system: Any, data, training: FlowTra
     scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=training.decay)
     step, loss, seconds = 0, math.nan, 0.0
     if checkpoint_path(out).exists():
-        stored = load_checkpoint(out, required=CHECKPOINT_KEYS)
+        stored = load_checkpoint(out, required=CHECKPOINT_KEYS, expected=checkpoint_kind({"record": record}))
         _check_resume(stored["record"], record, stored["step"], out)
         flow.load_state_dict(stored["model"])
         optimizer.load_state_dict(stored["optimizer"])
@@ -166,10 +166,12 @@ def _check_resume(stored: dict[str, Any], requested: dict[str, Any], trained_ste
 
 def load_flow(run_dir: str | Path) -> tuple[ContinuousFlow, Any, dict[str, Any]]:
     """The flow of a run directory written by :func:`train_flow`, its system and its record."""
-    stored = load_checkpoint(run_dir, required=CHECKPOINT_KEYS)
-    record = stored.get("record")
-    if not isinstance(record, dict) or "flow" not in record:
-        raise bad_argument("RUN_DIR", str(run_dir), "is not a flow run (no flow record in its checkpoint)", "pass a directory written by `pdd rg-flow phi4 --flow`", kind=ConfigError)
+    stored = load_checkpoint(run_dir, required=CHECKPOINT_KEYS, expected=FLOW_RUN)
+    record = stored["record"]
+    if checkpoint_kind(stored) != FLOW_RUN:
+        # A ground state's flow samples |ψ|² of a Hamiltonian, not a lattice theory with an action to propose for.
+        found = GROUND_STATE_RUN if checkpoint_kind(stored) == GROUND_STATE_RUN else "not a flow run (no flow record in its checkpoint)"
+        raise bad_argument("RUN_DIR", str(run_dir), f"is {found}, not {FLOW_RUN}", "pass a directory written by `pdd rg-flow phi4 --flow` (DIR/rdm or DIR/reverse-kl)", kind=ConfigError)
     system = from_tagged(record["system"], SYSTEMS)
     flow = ContinuousFlow(system.grid, from_tagged(record["scheme"], SCHEMES), from_dict(FlowSettings, record["flow"]), field_scale=record["field_scale"])
     flow.load_state_dict(stored["model"])

@@ -66,6 +66,21 @@ def test_evaluate_reverse_tasks_take_the_per_mode_path_score(trained, tmp_path):
     assert metrics["sampling"]["score"] == "path-per-mode" and math.isfinite(metrics["generate"]["spectral_error"])
 
 
+def test_the_residual_path_noise_changes_generation_and_generation_reports_its_climate(trained, tmp_path, capsys):
+    """--path-noise residual scores with the increment variance the drift leaves on data (CalibratedNoise), recorded in metrics."""
+    data, runs = trained
+    results = {}
+    for noise in ("model", "residual"):
+        assert main(["evaluate", str(runs["pdd"]), "--data", str(data), "--out", str(tmp_path / noise), "--tasks", "generate", "--path-noise", noise, *FAST]) == 0
+        results[noise] = _metrics(tmp_path / noise)
+    assert results["residual"]["sampling"]["path_noise"] == "residual"
+    assert results["residual"]["generate"]["spectral_error"] != results["model"]["generate"]["spectral_error"]
+    for record in results["residual"]["generate"]["climate"]["channels"].values():
+        assert record["std_ratio"] > 0 and math.isfinite(record["mean_offset"])
+    assert main(["evaluate", str(runs["denoising"]), "--data", str(data), "--out", str(tmp_path / "d"), "--tasks", "generate", "--path-noise", "residual", *FAST]) != 0
+    assert "path_noise='residual': calibrates the path score of a drift" in capsys.readouterr().err
+
+
 def test_super_resolution_refines_stochastic_rollouts_unless_told_otherwise(trained, tmp_path):
     """σ_λ > 0 coarse inputs (the default) depend on the seed; the σ = 0 rollout of --sr-input deterministic does not."""
     data, runs = trained

@@ -100,7 +100,9 @@ def main() -> None:
             ratio = torch.where(target > 1e-8 * target.amax(), mode_variance(out, run.grid) / target, torch.nan)
             entry["by_lambda"][str(end)] = {"ratio": [[None if v != v else v for v in row] for row in ratio.tolist()]}
             low, high = ratio.nan_to_num(1.0).amin(-1).tolist(), ratio.nan_to_num(1.0).amax(-1).tolist()
-            print(f"{name:>16} λ_end={end:<4} ratio per channel: min {low} max {high} k=0 {ratio[:, 0].tolist()}", flush=True)
+            bands = [(1, 4), (4, 16), (16, 32), (32, ratio.shape[-1])]  # median ratio per band of |k|, per channel
+            banded = [[round(float(ratio[c, a:b].nanmedian()), 2) for a, b in bands] for c in range(ratio.shape[0])]
+            print(f"{name:>20} λ_end={end:<4} min {[round(v, 2) for v in low]} max {[round(v, 2) for v in high]} k=0 {[round(v, 2) for v in ratio[:, 0].tolist()]} medians k∈{bands}: {banded}", flush=True)
     Path(args.out).write_text(json.dumps(results))
 
 

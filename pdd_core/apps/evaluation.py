@@ -351,6 +351,7 @@ class _Tasks:
         psds = {"reference": time_averaged_spatial_psd(reference), "generated": time_averaged_spatial_psd(generated)}
         self.figures.append(str(plots.plot_psd_comparison(psds, self.out / "generate_psd.png", channel_names=self.channel_names)))
         result = with_floor({"spectral_error": relative_spectral_error(reference, generated), "paths": count}, self._floor(0.0, count))
+        result["climate"] = climate(generated, reference, channel_names=self.names)  # variance, mean and PSD per channel
         if count >= 2:  # an ensemble needs two members (the fair CRPS and the spread divide by M - 1)
             scores = ensemble_scores(reference.cpu().numpy(), generated[:, None].cpu().numpy(), None, self.names, "the generated paths, as one ensemble for every reference path")
             result.update(crps=scores["crps_all"], spread_skill=scores["spread_skill_all"], ensemble=scores)

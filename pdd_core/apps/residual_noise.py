@@ -22,9 +22,10 @@ import attrs
 import torch
 
 from pdd_core.apps.inference_files import read_paths
-from pdd_core.apps.runs import TrainedRun
+from pdd_core.apps.runs import PathScoreKind, TrainedRun, default_score_kind
 from pdd_core.data.hdf5_reader import read_metadata
-from pdd_core.errors import bad_argument
+from pdd_core.errors import ConfigError, bad_argument
+from pdd_core.schedules import power_schedule
 from pdd_core.score.path_density import CalibratedNoise
 from pdd_core.drifts.windows import drift_on_path
 from pdd_core.spectral import rfft
@@ -87,3 +88,23 @@ class ResidualNoise:
 
 
 __all__ = ["CALIBRATION_PATHS", "ResidualNoise"]
+
+
+# λ nodes of the calibrated path noise: v_λ(k) is smooth in λ, and the power grid resolves λ -> 0
+# where it changes fastest (Σ̃_λ -> its floor).
+CALIBRATION_NODES = 16
+
+
+def calibrated_score_kind(run: TrainedRun, kind, *, seed: int = 0) -> PathScoreKind:
+    """``kind`` (a path score) with the increment noise its drift leaves on the run's training data
+    (:class:`~pdd_core.score.path_density.CalibratedNoise` at :data:`CALIBRATION_NODES` + 1 λs of the power grid)."""
+    kind = default_score_kind(run) if kind is None else kind
+    if not isinstance(kind, PathScoreKind):
+        raise bad_argument("path_noise", "residual", "calibrates the path score of a drift; this score is the network's noise prediction", "use the model's path noise, or a pdd run's path score", kind=ConfigError)
+    if run.data_path is None:
+        raise bad_argument("path_noise", "residual", f"calibrates on the run's training file, which is not found ({run.config.data})", "make the file available or use the model's path noise", kind=ConfigError)
+    lam_min, lam_max = run.config.lam_min, run.config.lam_max
+    nodes = power_schedule(lam_max, lam_min, CALIBRATION_NODES).flip(0) if lam_max > lam_min else torch.tensor([lam_min], dtype=torch.float64)
+    noise = ResidualNoise(run, run.data_path, split=run.config.split, seed=seed).path_noise(nodes.tolist())
+    return attrs.evolve(kind, noise_model=noise)
+

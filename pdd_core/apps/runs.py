@@ -201,6 +201,14 @@ def run_marginal(run: TrainedRun, frames: int) -> GaussianMarginal:
     return GaussianMarginal.from_autocovariance(autocovariance, frames)
 
 
+def default_score_kind(run: TrainedRun) -> PathScoreKind | NoiseHeadKind:
+    """The score a run was trained for: the path score with its noise model (and r_λ for per-mode runs) for ``pdd``, else the noise head."""
+    objective = run.objective
+    if not isinstance(objective, PDDObjectiveConfig):
+        return NOISE_HEAD
+    return PATH_SCORE_PER_MODE_WITH_INITIAL if objective.noise_model == "per-mode" else PATH_SCORE
+
+
 def run_score(run: TrainedRun, kind: PathScoreKind | NoiseHeadKind | None = None):
     """The score of a run's objective (PDD Sec. 3.4 / B.4); ``kind`` None chooses as trained.
 
@@ -217,9 +225,7 @@ def run_score(run: TrainedRun, kind: PathScoreKind | NoiseHeadKind | None = None
             "a conditional-denoising run models increments given clean states, not whole paths",
             "use `pdd simulate` with it, or a pdd/sa-pdd/denoising run",
         )
-    if kind is None:
-        per_mode = isinstance(objective, PDDObjectiveConfig) and objective.noise_model == "per-mode"
-        kind = (PATH_SCORE_PER_MODE_WITH_INITIAL if per_mode else PATH_SCORE) if isinstance(objective, PDDObjectiveConfig) else NOISE_HEAD
+    kind = default_score_kind(run) if kind is None else kind
     if isinstance(kind, PathScoreKind):
         if not objective.trains_drift:
             raise bad_argument("score", "path", "a denoising run has no drift, so no path score", "use score 'noise' (or 'auto')")
@@ -253,6 +259,7 @@ __all__ = [
     "NOISE_HEAD",
     "NoiseHeadKind",
     "PATH_SCORE",
+    "default_score_kind",
     "PATH_SCORE_PER_MODE",
     "PATH_SCORE_PER_MODE_WITH_INITIAL",
     "PathScoreKind",

@@ -11,12 +11,12 @@ from typing import Any
 import numpy as np
 
 import solvers  # noqa: F401  (registers the named integrators)
-from pdd_core.apps.cli.choices import SCORE_KINDS, choose
 from pdd_core.apps.cli.generate import (
     DEFAULT_SAMPLER,
     add_prior_argument,
     add_sampler_arguments,
     add_score_argument,
+    build_score_kind,
     build_lambda_schedule,
     build_prior,
     build_sampler,
@@ -152,7 +152,7 @@ def run(args: argparse.Namespace) -> int:
     if args.sr_input not in SR_INPUTS:
         raise bad_argument("--sr-input", args.sr_input, "unknown coarse input", f"use one of {', '.join(SR_INPUTS)}", kind=ConfigError)
     trained = load_run(args.run_dir)
-    kind = choose(SCORE_KINDS, "--score", args.score, "score kind")
+    kind = build_score_kind(args, trained)
     if kind is not None:
         run_score(trained, kind)  # a kind the run lacks fails before any work
     tasks = tuple(task.strip() for task in args.tasks.split(",") if task.strip())
@@ -178,7 +178,7 @@ def run(args: argparse.Namespace) -> int:
     name, sampler = build_sampler(args, reference, default=name)
     grid_for = lambda start: build_lambda_schedule(args, start, trained.config.lam_min, 1000, name)  # noqa: E731
     full_grid = grid_for(trained.config.lam_max)
-    description = {"score": args.score, "seed": args.seed, "prior": args.prior, **sampler_settings(args, name, sampler, full_grid)}
+    description = {"score": args.score, "path_noise": args.path_noise, "seed": args.seed, "prior": args.prior, **sampler_settings(args, name, sampler, full_grid)}
     sampling = ReverseSampling(sampler, grid_for, score=kind, prior=build_prior(args, reference), description=description)
     if isinstance(trained.objective, ConditionalDenoisingObjectiveConfig):
         simulation = {"sampler": sampler, "lam_schedule": full_grid, "generator": generator}

@@ -20,6 +20,7 @@ import solvers  # noqa: F401  (registers the named samplers)
 from pdd_core.apps.cli.choices import BOUNDARIES, LAMBDA_SCHEDULES, SCORE_KINDS, choose
 from pdd_core.apps.cli.main import COMMANDS, add_no_verify_argument
 from pdd_core.apps.inference import generate_run
+from pdd_core.apps.residual_noise import calibrated_score_kind
 from pdd_core.apps.inference_files import check_output_path, write_inference_file
 from pdd_core.apps.runs import TrainedRun, check_lambda, load_run, run_boundary, run_marginal, run_score
 from pdd_core.errors import ConfigError, bad_argument
@@ -31,6 +32,9 @@ from pdd_core.score.gaussian_marginal import GaussianMarginal
 HELP = "generate paths from a trained run by reverse-λ sampling from the prior (PDD Algorithm 3)"
 
 DEFAULT_SAMPLER = "gpc"
+# The path score's increment variance (--path-noise): the model's Σ̃_λ or calibrated on the drift's residuals.
+PATH_NOISE = ("model", "residual")
+DEFAULT_PATH_NOISE = "model"
 # Measured in docs/results.md ("Few-step sampling on learned models"): 25 steps of gpc (50 score
 # calls) match or beat the paper's 1000-step pc on the L96 and Kolmogorov runs and the DDPM baseline.
 GAUSSIAN_SAMPLER_STEPS = 25
@@ -85,6 +89,21 @@ def add_score_argument(parser: argparse.ArgumentParser) -> None:
         "with the per-mode increment variance instead of Eq. 58's scalar; path-per-mode-r = that plus the Gaussian "
         "initial density r_λ; default: auto, the score the run was trained for)",
     )
+    parser.add_argument(
+        "--path-noise",
+        default=DEFAULT_PATH_NOISE,
+        metavar="KIND",
+        help="increment variance of the path score: model (the coarse-graining noise Σ̃_λ, PDD A.7) or residual (at least the variance "
+        f"the drift leaves on the training data, per mode and λ; docs/results.md, \"Where the variance goes\"); default: {DEFAULT_PATH_NOISE}",
+    )
+
+
+def build_score_kind(args: argparse.Namespace, trained: TrainedRun):
+    """The score kind of ``--score`` with the increment noise of ``--path-noise``, each checked in one line."""
+    kind = choose(SCORE_KINDS, "--score", args.score, "score kind")
+    path_noise = choose({name: name for name in PATH_NOISE}, "--path-noise", args.path_noise, "path noise")
+    return calibrated_score_kind(trained, kind, seed=args.seed) if path_noise == "residual" else kind
+
 
 
 def add_sampler_arguments(parser: argparse.ArgumentParser, steps_flag: str, steps_help: str, default: str = DEFAULT_SAMPLER) -> None:
@@ -235,7 +254,7 @@ def run(args: argparse.Namespace) -> int:
     if lam_max <= lam_end:
         raise bad_argument("--lambda-max", lam_max, f"must exceed the run's lam_min ({lam_end:g}), where sampling ends", "pass a larger --lambda-max")
     lam_schedule = build_lambda_schedule(args, lam_max, lam_end, DEFAULT_SAMPLER_STEPS, name)
-    kind, boundary = choose(SCORE_KINDS, "--score", args.score, "score kind"), choose(BOUNDARIES, "--boundary", args.boundary, "boundary rule")
+    kind, boundary = build_score_kind(args, trained), choose(BOUNDARIES, "--boundary", args.boundary, "boundary rule")
     score = run_score(trained, kind)
     rule = run_boundary(boundary, score, args.frames)
     reference = run_marginal(trained, args.frames) if uses_marginal(name) or args.prior == "data" else None
@@ -264,6 +283,7 @@ def run(args: argparse.Namespace) -> int:
             "n": args.n,
             "frames": args.frames,
             "score": type(score).__name__,
+            "path_noise": args.path_noise,
             "boundary": "extrapolate" if rule is not None else "none",
             "prior": args.prior,
         }
@@ -276,4 +296,4 @@ def run(args: argparse.Namespace) -> int:
 
 COMMANDS["generate"] = (HELP, add_arguments, run)
 
-__all__ = ["add_common_arguments", "add_prior_argument", "add_sampler_arguments", "build_lambda_schedule", "build_prior", "build_sampler", "locked_output", "run", "sampler_name", "uses_marginal"]
+__all__ = ["add_common_arguments", "build_score_kind", "add_prior_argument", "add_sampler_arguments", "build_lambda_schedule", "build_prior", "build_sampler", "locked_output", "run", "sampler_name", "uses_marginal"]

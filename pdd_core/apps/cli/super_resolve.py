@@ -7,12 +7,13 @@ import math
 import sys
 import time
 
-from pdd_core.apps.cli.choices import BOUNDARIES, SCORE_KINDS, choose
+from pdd_core.apps.cli.choices import BOUNDARIES, choose
 from pdd_core.apps.cli.generate import (
     PAPER_DELTA_LAMBDA,
     add_common_arguments,
     add_sampler_arguments,
     add_score_argument,
+    build_score_kind,
     build_lambda_schedule,
     build_sampler,
     check_common,
@@ -122,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
     coarse = trained.scheme.coarse_grain(inputs.u, trained.grid, lam_from) if args.coarse_grain else inputs.u
     lam_schedule = build_lambda_schedule(args, lam_from, lam_end, max(1, round((lam_from - lam_end) / PAPER_DELTA_LAMBDA)), name)
     name, sampler = build_sampler(args, run_marginal(trained, coarse.shape[1]) if uses_marginal(name) else None)
-    kind, boundary = choose(SCORE_KINDS, "--score", args.score, "score kind"), choose(BOUNDARIES, "--boundary", args.boundary, "boundary rule")
+    kind, boundary = build_score_kind(args, trained), choose(BOUNDARIES, "--boundary", args.boundary, "boundary rule")
     score = run_score(trained, kind)
     rule = run_boundary(boundary, score, coarse.shape[1])
     with locked_output(args) as out:
@@ -141,7 +142,7 @@ def run(args: argparse.Namespace) -> int:
             progress=not args.no_progress,
         )
         settings = {**common_settings(args), **sampler_settings(args, name, sampler, lam_schedule), "input": args.input, "split": inputs.split, "n": coarse.shape[0]}
-        settings.update(from_lambda=lam_from, coarse_grain=args.coarse_grain, score=type(score).__name__, boundary="extrapolate" if rule is not None else "none")
+        settings.update(from_lambda=lam_from, coarse_grain=args.coarse_grain, score=type(score).__name__, path_noise=args.path_noise, boundary="extrapolate" if rule is not None else "none")
         steps = lam_schedule.numel() - 1
         provenance = {"command": "super-resolve", "lam": lam_end, "sampler": name, "steps": steps, "settings": settings, "seed": args.seed}
         write_inference_file(out, paths, run=trained, dt=trained.dt, overwrite=args.overwrite, **provenance)

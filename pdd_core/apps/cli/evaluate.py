@@ -26,6 +26,7 @@ from pdd_core.apps.cli.generate import (
     uses_marginal,
 )
 from pdd_core.apps.cli.main import COMMANDS, add_no_verify_argument
+from pdd_core.apps.cli.request_costs import check_evaluation
 from pdd_core.apps.cli.rollout_options import add_rollout_noise_argument, add_thermalizer_arguments, build_noise_level, build_thermalizer, noise_settings, thermalizer_settings
 from pdd_core.apps.evaluation import TASKS, EvaluationSettings, ReverseSampling, evaluate_run
 from pdd_core.apps.evaluation_climate import climate_summary
@@ -174,7 +175,10 @@ def run(args: argparse.Namespace) -> int:
     name = sampler_name(args, "pc" if isinstance(trained.objective, ConditionalDenoisingObjectiveConfig) else DEFAULT_SAMPLER)
     verify_split(args.data, args.split)  # unknown or damaged reference data is refused before any work (the readers reuse this check)
     frames = read_metadata(args.data).splits[args.split][1]  # generation and super-resolution sample whole reference-length paths
-    reference = run_marginal(trained, frames) if not isinstance(trained.objective, ConditionalDenoisingObjectiveConfig) and (uses_marginal(name) or args.prior == "data") else None
+    needs_marginal = not isinstance(trained.objective, ConditionalDenoisingObjectiveConfig) and (uses_marginal(name) or args.prior == "data")
+    available = read_metadata(args.data).splits[args.split][0]
+    check_evaluation(trained.grid, min(args.n or available, available), frames, settings, marginal=needs_marginal)
+    reference = run_marginal(trained, frames) if needs_marginal else None
     name, sampler = build_sampler(args, reference, default=name)
     grid_for = lambda start: build_lambda_schedule(args, start, trained.config.lam_min, 1000, name)  # noqa: E731
     full_grid = grid_for(trained.config.lam_max)

@@ -19,6 +19,7 @@ import torch
 import solvers  # noqa: F401  (registers the named samplers)
 from pdd_core.apps.cli.choices import BOUNDARIES, LAMBDA_SCHEDULES, SCORE_KINDS, choose
 from pdd_core.apps.cli.main import COMMANDS, add_no_verify_argument
+from pdd_core.apps.cli.request_costs import check_generation, check_schedule
 from pdd_core.apps.inference import generate_run
 from pdd_core.apps.residual_noise import calibrated_score_kind
 from pdd_core.apps.inference_files import check_output_path, write_inference_file
@@ -105,11 +106,11 @@ def build_score_kind(args: argparse.Namespace, trained: TrainedRun):
     return calibrated_score_kind(trained, kind, seed=args.seed) if path_noise == "residual" else kind
 
 
-
 def add_sampler_arguments(parser: argparse.ArgumentParser, steps_flag: str, steps_help: str, default: str = DEFAULT_SAMPLER) -> None:
     """--sampler, the steps flag, --grid, --snr, --corrector-steps, --step-size (defaults None: filled by :func:`build_sampler`)."""
     parser.add_argument("--sampler", metavar="NAME", help=f"λ-sampler, from the SAMPLERS registry: {', '.join(SAMPLERS.names())} (default: {default})")
     parser.add_argument(steps_flag, type=int, dest="sampler_steps", metavar="K", help=steps_help)
+    parser.set_defaults(sampler_steps_flag=steps_flag)  # so that a schedule too long to hold is refused under its own name
     parser.add_argument(
         "--grid", dest="lambda_grid", metavar="KIND", help=f"λ schedule: {', '.join(LAMBDA_SCHEDULES)} (power: uniform in sqrt(λ); default: power for gpc/gpf/gsde, else uniform)"
     )
@@ -163,6 +164,7 @@ def build_lambda_schedule(args: argparse.Namespace, lam_start: float, lam_end: f
     gaussian = uses_marginal(name)
     steps = (GAUSSIAN_SAMPLER_STEPS if gaussian else default_steps) if args.sampler_steps is None else args.sampler_steps
     schedule = choose(LAMBDA_SCHEDULES, "--grid", args.lambda_grid or ("power" if gaussian else "uniform"), "λ schedule")
+    check_schedule(steps, args.sampler_steps_flag)
     return schedule(lam_start, lam_end, steps)
 
 
@@ -249,6 +251,7 @@ def run(args: argparse.Namespace) -> int:
     check_count("--frames", args.frames)
     name = sampler_name(args)
     trained = load_run(args.run_dir, device=args.device)
+    check_generation(trained.grid, args.n, args.frames, args.batch_size, marginal=uses_marginal(name) or args.prior == "data")
     lam_max = check_lambda(trained, trained.config.lam_max if args.lambda_max is None else args.lambda_max, "--lambda-max")
     lam_end = trained.config.lam_min
     if lam_max <= lam_end:

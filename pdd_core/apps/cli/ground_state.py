@@ -20,9 +20,10 @@ import torch
 
 from pdd_core.apps.cli.data import parse_setting
 from pdd_core.apps.cli.main import COMMANDS
+from pdd_core.apps.cli.request_costs import check_ground_state, check_ground_state_lattice
 from pdd_core.apps.cli.rg_flow_output import save_figure, save_json
 from pdd_core.apps.lattice.flow.training import LOG_NAME, FlowTraining, train_flow
-from pdd_core.apps.lattice.ground_state.energy import estimate_energy
+from pdd_core.apps.lattice.ground_state.energy import EXACT_LAPLACIAN_SITES, estimate_energy
 from pdd_core.apps.lattice.ground_state.hamiltonian import LatticeHamiltonian, free_mode_test, two_point
 from pdd_core.apps.lattice.ground_state.objective import StateSettings, VariationalEnergy, ground_state_flow
 from pdd_core.apps.lattice.ground_state.plots import convergence_figure
@@ -113,8 +114,12 @@ def _settings(case: str, pairs: list[str], optimizer: str) -> tuple[LatticeHamil
     chosen = {key: value for key, value in values.items() if key in CASES[case]}
     if "N" in chosen and "L" not in chosen:
         chosen["L"] = chosen["N"]  # unit spacing unless L is given, so N alone changes the size, not the couplings
-    hamiltonian = LatticeHamiltonian(**{**CASES[case], **chosen})
     state = StateSettings(**{key: value for key, value in values.items() if key in STATE_KEYS})
+    lattice = {**CASES[case], **chosen}
+    if isinstance(lattice["N"], int) and lattice["d"] in (1, 2):  # else the Hamiltonian names the bad value
+        shape = (lattice["N"],) * lattice["d"]
+        check_ground_state_lattice(shape, state.hidden, state.ode_steps, fourier_basis=builds_fourier_basis(case, math.prod(shape)))
+    hamiltonian = LatticeHamiltonian(**lattice)
     rg_weight = values.get("rg_weight", 0.0)
     if not isinstance(rg_weight, (int, float)) or not math.isfinite(rg_weight) or rg_weight < 0:
         raise bad_argument("rg_weight", rg_weight, "must be a finite number >= 0", "pass e.g. --set rg_weight=1")
@@ -135,6 +140,11 @@ def _check_counts(args: argparse.Namespace) -> None:
             raise bad_argument(flag, value, f"must be >= {minimum}", f"pass {flag} >= {minimum}", kind=ConfigError)
     if not (math.isfinite(args.lr) and args.lr > 0):
         raise bad_argument("--lr", args.lr, "must be finite and > 0", "pass e.g. --lr 0.005", kind=ConfigError)
+
+
+def builds_fourier_basis(case: str, sites: int) -> bool:
+    """Whether the run builds the lattice's sites x sites real Fourier basis: the free case's mode test does, and so does the Hutchinson Laplacian (above EXACT_LAPLACIAN_SITES sites)."""
+    return case == "free" or sites > EXACT_LAPLACIAN_SITES
 
 
 def default_reference_basis(sites: int, budget: float = DEFAULT_REFERENCE_STATES) -> int:
@@ -172,6 +182,7 @@ def reference(case: str, hamiltonian: LatticeHamiltonian, basis: int | None) -> 
 def run(args: argparse.Namespace) -> int:
     _check_counts(args)
     hamiltonian, state, objective = _settings(args.case, args.set, args.optimizer)
+    check_ground_state(hamiltonian.shape, args.batch_size, args.eval_samples, state.hidden, state.ode_steps, free=args.case == "free", fourier_basis=builds_fourier_basis(args.case, hamiltonian.sites))
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     flow = ground_state_flow(hamiltonian, state)

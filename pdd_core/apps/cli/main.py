@@ -16,6 +16,7 @@ from typing import Callable
 from pdd_core.data.hdf5_reader import verification
 from pdd_core.errors import PDDError
 from pdd_core.files import describe_os_error
+from pdd_core.resources import AVAILABLE_FRACTION, MEMORY_ENV, memory_limit_from
 from pdd_core.validation import check_seed
 from pdd_core.version import __version__
 
@@ -54,6 +55,17 @@ def add_no_verify_argument(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_max_memory_argument(parser: argparse.ArgumentParser) -> None:
+    """``--max-memory``: the memory a request may take (docs/guarantees.md); a command with actions (``pdd data``) gets it on each action."""
+    actions = [action for action in parser._actions if isinstance(action, argparse._SubParsersAction)]
+    if actions:
+        for action_parser in actions[0].choices.values():
+            add_max_memory_argument(action_parser)
+        return
+    default = f"{MEMORY_ENV}, else {AVAILABLE_FRACTION * 100:.0f}%% of the memory available"  # %% survives argparse's formatting
+    parser.add_argument("--max-memory", metavar="SIZE", help=f"refuse, before any allocation, a request estimated to need more memory than SIZE (e.g. 64GiB, 500MB; default: {default})")
+
+
 def build_parser() -> argparse.ArgumentParser:
     _load_commands()
     parser = argparse.ArgumentParser(prog="pdd", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -62,6 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     for name, (help_text, add_arguments, run) in sorted(COMMANDS.items()):
         sub = subparsers.add_parser(name, help=help_text, description=help_text, formatter_class=argparse.RawDescriptionHelpFormatter)
         add_arguments(sub)
+        add_max_memory_argument(sub)
         sub.set_defaults(run=run)
     return parser
 
@@ -75,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if getattr(args, "seed", None) is not None:
             check_seed(args.seed, "--seed")  # every command: before any work, not as an overflow at the end
-        with verification(not getattr(args, "no_verify", False)):  # each split read is hashed once per command
+        with verification(not getattr(args, "no_verify", False)), memory_limit_from(args.max_memory):  # each split read is hashed once per command
             return int(args.run(args) or 0)
     except PDDError as error:
         print(f"pdd {args.command}: error: {error}", file=sys.stderr)

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import attrs
 import numpy as np
 import torch
 from tqdm import tqdm
@@ -22,9 +23,12 @@ from pdd_core.apps.cli.main import COMMANDS
 from pdd_core.apps.cli.rg_flow_cnf import add_flow_arguments, check_flow_args, run_flow_sampler, run_flows
 from pdd_core.apps.cli.rg_flow_learned import check_learn_args, lattice_sampler_names, run_learned
 from pdd_core.apps.cli.rg_flow_options import EXACT, default, resolve_mode
+from pdd_core.apps.cli.request_costs import check_exact_flows, check_flows
 from pdd_core.apps.cli.rg_flow_output import record_header, save_figure, save_json
 from pdd_core.apps.data.generate import burn_in_frames, configure_system
 from pdd_core.apps.lattice import Bootstrap, Jackknife, compare_flows, flow_estimators, iter_flow, mean_estimate, rdm_fourier
+from pdd_core.apps.lattice.flow.cnf import FlowSettings
+from pdd_core.apps.lattice.flow.training import FlowTraining
 from pdd_core.apps.lattice.plots import comparison_figure, fields_figure, flow_figure, snapshot_times
 from pdd_core.apps.lattice.rg_flow import check_times
 from pdd_core.config import tagged, to_dict
@@ -249,6 +253,10 @@ def run(args: argparse.Namespace) -> int:
     system = _system(args.system, settings)
     grid = system.grid
     schemes = {name: rdm_scheme(name, grid, args.mass) for name in names}
+    if args.flow:
+        check_flows(grid, args.n_samples, FlowTraining().batch_size, attrs.fields(FlowSettings).hidden.default, args.flow_ode_steps, args.flow_samples, len(ts))
+    else:
+        check_exact_flows(grid, args.n_samples, len(ts), len(schemes))
     with locked_directory(args.out) as out:
         return _run(args, names, ts, snapshots, settings, system, schemes, out)
 

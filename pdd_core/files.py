@@ -13,12 +13,14 @@ import contextlib
 import errno
 import fcntl
 import json
+import math
 import os
 import re
 import shutil
 import socket
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 from pdd_core.errors import DataError, PDDError, bad_argument
 
@@ -128,6 +130,35 @@ def write_bytes_atomically(path: str | os.PathLike, data: bytes | memoryview) ->
     "unexpected pos"); plain writes of finished bytes fail with an OSError that names its errno.
     """
     return write_atomically(path, lambda temporary: temporary.write_bytes(data))
+
+
+def json_record(record: dict[str, Any]) -> dict[str, Any]:
+    """``record`` as JSON can hold it: tensors and NumPy scalars as plain floats, each NaN or infinity
+    as ``None``, and the keys of those numbers (``a.b[2]``) listed under ``"non_finite"``.
+
+    JSON has no NaN (``json.dumps`` would write a bare ``NaN`` that strict readers refuse). A result
+    with an undefined number stays a result: the list says which numbers are missing and why.
+    """
+    values = json.loads(json.dumps(record, default=float))
+    missing: list[str] = []
+
+    def finite(value: Any, key: str) -> Any:
+        if isinstance(value, float) and not math.isfinite(value):
+            missing.append(key)
+            return None
+        if isinstance(value, dict):
+            return {name: finite(item, f"{key}.{name}" if key else name) for name, item in value.items()}
+        if isinstance(value, list):
+            return [finite(item, f"{key}[{index}]") for index, item in enumerate(value)]
+        return value
+
+    values = finite(values, "")
+    return {**values, "non_finite": missing} if missing else values
+
+
+def write_json_atomically(path: str | os.PathLike, record: dict[str, Any]) -> Path:
+    """Write ``record`` as indented JSON (:func:`json_record`: a NaN or infinity becomes null, listed under ``"non_finite"``)."""
+    return write_bytes_atomically(path, (json.dumps(json_record(record), indent=2, allow_nan=False) + "\n").encode())
 
 
 def check_output_file(path: str | os.PathLike, overwrite: bool, what: str = "out", example: str = "samples.h5") -> Path:
@@ -284,6 +315,8 @@ class OutputLock:
 __all__ = [
     "LOCK_SUFFIX",
     "describe_os_error",
+    "json_record",
+    "write_json_atomically",
     "OutputLock",
     "check_output_file",
     "check_parent",

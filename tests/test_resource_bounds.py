@@ -5,14 +5,19 @@ PDD_MAX_MEMORY, so no test allocates what it refuses."""
 
 from __future__ import annotations
 
+import json
+import math
 import time
 
+import numpy as np
 import pytest
 
 from pdd_core import resources
 from pdd_core.apps.cli.main import main
 from pdd_core.errors import ArgumentError
 from tests.test_inference import train_tiny_runs
+from tests.test_strict_options import one_error_line
+from tests.test_trainer import write_layout
 
 HUGE = "1000000000"
 TINY_GROUND_STATE = ["ground-state", "free", "--set", "d=1", "N=4", "ode_steps=2", "hidden=2", "--steps", "2", "--batch-size", "4", "--eval-samples", "4"]
@@ -34,10 +39,11 @@ def requests(data, run) -> dict[str, tuple[list[str], str]]:
         "frames": (["generate", str(run), "--n", "2", "--frames", "100000"], "--frames=100000"),
         "ensemble": (["evaluate", str(run), "--data", str(data), "--ensemble", "1000000"], "--ensemble=1000000"),
         "flow ODE steps": (["rg-flow", "phi4", "--flow", "rdm", "--flow-ode-steps", HUGE], f"--flow-ode-steps={HUGE}"),
+        "long rollouts": (["evaluate", str(run), "--data", str(data), "--ensemble", "0", "--long-steps", HUGE], f"--long-steps={HUGE}"),
     }
 
 
-@pytest.mark.parametrize("case", ["lattice", "ground-state batch", "energy samples", "λ steps", "frames", "ensemble", "flow ODE steps"])
+@pytest.mark.parametrize("case", ["lattice", "ground-state batch", "energy samples", "λ steps", "frames", "ensemble", "flow ODE steps", "long rollouts"])
 def test_a_request_over_the_limit_is_refused_in_one_line_before_any_work(case, tiny, tmp_path, capsys, monkeypatch):
     monkeypatch.setenv(resources.MEMORY_ENV, "1GiB")
     argv, argument = requests(*tiny)[case]
@@ -103,3 +109,183 @@ def test_the_message_names_the_largest_part_and_the_total(monkeypatch):
         resources.check_memory(terms)
     assert str(refusal.value).startswith("--n=7: the request needs about 3.0 MB of memory, 2.0 MB of it for the paths, more than the limit of 1.0 MB")
     resources.check_memory([resources.MemoryTerm("--n", 1, 1e6, "the paths")])  # at the limit: accepted
+
+
+# -- pdd train: a training step's activations, from the command line, --set and TOML ---------------------------
+
+
+@pytest.fixture(scope="module")
+def long_paths(tmp_path_factory):
+    """Four paths of 2000 frames on 16 points: one path's windows alone outgrow a 1 MB limit."""
+    data = tmp_path_factory.mktemp("long") / "long.h5"
+    write_layout(data, np.random.default_rng(0).normal(size=(4, 2000, 2, 16)), dt=0.1)
+    return data
+
+
+TRAIN = ["train", "--model", "unet", "--preset", "tiny", "--no-progress"]
+
+
+@pytest.mark.parametrize(
+    ("options", "limit", "named"),
+    [
+        (["--batch-size", HUGE], "1GiB", f"batch_size={HUGE}: the request needs about "),
+        (["--set", "batch_size=100000000"], "1GiB", "batch_size=100000000: the request needs about "),
+        (["--set", "model.overrides.base=100000000"], "1GiB", "model.overrides={'base': 100000000}: the request needs about "),
+        (["--preset", "paper"], "100kB", "model.preset='paper': the request needs about "),
+        (["--window", HUGE], "1GiB", f"window={HUGE}: the request needs about "),
+        (["--frames", "2000", "--batch-size", "2"], "1MB", "frames=2000: the request needs about "),
+        (["toml"], "1GiB", "batch_size=100000000: the request needs about "),
+    ],
+)
+def test_pdd_train_refuses_a_training_step_too_large_to_hold_before_building_the_network(options, limit, named, long_paths, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv(resources.MEMORY_ENV, limit)
+    monkeypatch.setattr("pdd_core.apps.training.trainer.build_model", lambda *args, **kwargs: pytest.fail("built the network"))
+    run = tmp_path / "run"
+    if options == ["toml"]:  # the same sizes read from a TOML config
+        config = tmp_path / "config.toml"
+        config.write_text(f'data = "{long_paths}"\nbatch_size = 100000000\n')
+        options = [str(config)]
+    assert main([*TRAIN, "--data", str(long_paths), "--out", str(run), *options]) == 2
+    error = one_error_line(capsys)
+    assert named in error and "of memory" in error and f"(PDD_MAX_MEMORY={limit})" in error
+    assert not run.exists()
+
+
+def test_pdd_train_counts_activations_in_proportion_to_batch_frames_points_and_width(monkeypatch):
+    """The estimate grows with each size it reads, so a wide network or a long path cannot slip through."""
+    from pdd_core.apps.cli import request_costs
+    from pdd_core.grid import Grid
+    from pdd_core.training import ModelConfig, TrainConfig
+
+    seen = []
+    monkeypatch.setattr(request_costs, "check_memory", lambda terms: seen.append(sum(term.bytes for term in terms)))
+
+    def estimate(grid=Grid((16,), channels=2), path_frames=20, **changes):
+        seen.clear()
+        settings = {"batch_size": 4, "window": 3, "model": ModelConfig(name="unet", preset="tiny")} | changes
+        request_costs.check_training(TrainConfig(**settings), grid, path_frames)
+        return seen[-1]
+
+    base = estimate()
+    assert estimate(batch_size=8) > 1.9 * base and estimate(path_frames=40) > 1.9 * base and estimate(grid=Grid((32,), channels=2)) > 1.9 * base
+    assert estimate(model=ModelConfig(name="unet", preset="small")) > 2 * base and estimate(model=ModelConfig(name="fno", preset="paper")) > 2 * base
+    assert estimate(dtype="float64") > 1.9 * base
+    assert estimate(path_frames=40, frames=10) < base  # sub-paths (frames) mean fewer windows
+
+
+# -- pdd data generate: one path of the grid, then a chunk ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("options", "named"),
+    [
+        (["linear", "--set", "shape=[100000,100000]"], "--set='shape=[100000,100000]': the request needs about "),
+        (["lorenz96", "--set", "K=100000000"], "--set='K=100000000': the request needs about "),
+        (["lorenz96", "--n-train", HUGE, "--chunk-paths", HUGE], f"--chunk-paths={HUGE}: the request needs about "),
+    ],
+)
+def test_pdd_data_generate_refuses_a_chunk_too_large_to_hold_before_drawing(options, named, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv(resources.MEMORY_ENV, "1GiB")
+    monkeypatch.setattr("pdd_core.apps.cli.data.generate_dataset", lambda *args, **kwargs: pytest.fail("started generating"))
+    out = tmp_path / "data.h5"
+    assert main(["data", "generate", *options, "--out", str(out), "--no-progress"]) == 2
+    assert named in one_error_line(capsys)
+    assert not out.exists()
+
+
+def test_pdd_data_generate_names_the_split_when_the_chunk_is_the_whole_split(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv(resources.MEMORY_ENV, "100kB")
+    assert main(["data", "generate", "linear", "--set", "shape=[16]", "--n-train", "40", "--out", str(tmp_path / "d.h5"), "--no-progress"]) == 2
+    assert "--n-train=40: the request needs about " in one_error_line(capsys)
+
+
+# -- pdd simulate and pdd super-resolve: the paths they hold ----------------------------------------------------
+
+
+@pytest.mark.parametrize(("options", "named"), [(["--steps", HUGE], f"--steps={HUGE}"), (["--steps", "1000000", "--n", "3"], "--n=3")])
+def test_pdd_simulate_refuses_more_frames_than_it_can_hold_before_the_rollout(options, named, tiny, tmp_path, capsys, monkeypatch):
+    data, run = tiny
+    monkeypatch.setenv(resources.MEMORY_ENV, "1GiB")
+    monkeypatch.setattr("pdd_core.apps.cli.simulate.simulate_run", lambda *args, **kwargs: pytest.fail("started the rollout"))
+    out = tmp_path / "sim.h5"
+    assert main(["simulate", str(run), "--data", str(data), "--lambda", "0", *options, "--out", str(out), "--no-progress"]) == 2
+    assert f"{named}: the request needs about " in one_error_line(capsys)
+    assert not out.exists()
+
+
+def test_pdd_super_resolve_refuses_input_paths_too_many_for_its_sampler(tiny, tmp_path, capsys, monkeypatch):
+    data, run = tiny
+    monkeypatch.setenv(resources.MEMORY_ENV, "10kB")
+    monkeypatch.setattr("pdd_core.apps.cli.super_resolve.super_resolve_run", lambda *args, **kwargs: pytest.fail("started sampling"))
+    out = tmp_path / "sr.h5"
+    assert main(["super-resolve", str(run), "--input", str(data), "--coarse-grain", "--from-lambda", "0.2", "--out", str(out), "--no-progress"]) == 2
+    error = one_error_line(capsys)
+    assert "--n=4: the request needs about " in error and "the paths under the sampler" in error  # the test split's 4 paths
+    assert not out.exists()
+
+
+# -- pdd demo: its fixed sizes go through the same checks -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("part", "changes", "limit", "named"),
+    [
+        (None, {}, "10kB", "--system='lorenz96': the request needs about "),
+        ("train", {"batch_size": 100000000}, "1GiB", "batch_size=100000000: the request needs about "),
+        ("evaluate", {"ensemble": 10000000}, "1GiB", "--ensemble=10000000: the request needs about "),
+    ],
+)
+def test_pdd_demo_sizes_go_through_the_checks_of_generate_train_and_evaluate_before_any_work(part, changes, limit, named, tmp_path, capsys, monkeypatch):
+    from pdd_core.apps.cli import demo
+
+    if part is not None:
+        monkeypatch.setitem(demo.DEMOS, "lorenz96", {**demo.DEMOS["lorenz96"], part: {**demo.DEMOS["lorenz96"][part], **changes}})
+    monkeypatch.setenv(resources.MEMORY_ENV, limit)
+    monkeypatch.setattr(demo, "generate_dataset", lambda *args, **kwargs: pytest.fail("started generating the data"))
+    assert main(["demo", "--out", str(tmp_path / "demo"), "--no-progress"]) == 2
+    assert named in one_error_line(capsys)
+    assert not (tmp_path / "demo" / "data.h5").exists()
+
+
+# -- honest JSON: a NaN metric is written as null and listed, never as a bare NaN ---------------------------------
+
+
+def strict_json(path) -> dict:
+    """The file parsed as standard JSON: a bare NaN or Infinity fails the test."""
+    return json.loads(path.read_text(), parse_constant=lambda token: pytest.fail(f"{path.name} holds a bare {token}"))
+
+
+def test_a_nan_metric_is_written_as_null_and_listed_in_metrics_and_summary(tmp_path, capsys, monkeypatch):
+    from pdd_core.apps import evaluation
+    from pdd_core.apps.cli import demo
+    from pdd_core.errors import DivergenceError
+
+    tiny = {**demo.DEMOS["lorenz96"], "data": {"n_train": 4, "n_valid": 2, "n_test": 2}, "settings": {"burn_in": 2.0}}
+    tiny["train"] = {**tiny["train"], "batch_size": 4}
+    tiny["evaluate"] = {"n_paths": 2, "keep_segments": 1, "n_generate": 2, "n_super_resolve": 2, "discard_segments": 1}
+    monkeypatch.setitem(demo.DEMOS, "lorenz96", tiny)
+
+    def diverging(*args, **kwargs):  # only the low-resolution baseline runs, which keeps the test fast
+        raise DivergenceError("the paths turned NaN")
+
+    for task in ("simulate", "generate"):
+        monkeypatch.setattr(evaluation._Tasks, task, diverging)
+    monkeypatch.setattr(evaluation, "super_resolve_run", diverging)
+    monkeypatch.setattr(evaluation, "relative_spectral_error", lambda *args: float("nan"))
+    out = tmp_path / "demo"
+    assert main(["demo", "--out", str(out), "--steps", "2", "--no-progress"]) == 2  # the failed tasks fail it, after the results are written
+    metrics = strict_json(out / "evaluation" / "metrics.json")
+    assert metrics["low_resolution"]["spectral_error"] is None and "low_resolution.spectral_error" in metrics["non_finite"]
+    summary = strict_json(out / "summary.json")
+    assert summary["metrics"]["low_resolution_spectral_error"] is None and "metrics.low_resolution_spectral_error" in summary["non_finite"]
+    assert "NaN" not in capsys.readouterr().out
+
+
+def test_json_record_turns_every_non_finite_number_into_null_and_names_it():
+    import torch
+
+    from pdd_core.files import json_record
+
+    record = {"a": float("nan"), "b": {"c": [1.0, -math.inf, np.float64("nan")], "d": torch.tensor(2.0)}, "e": "text"}
+    assert json_record(record) == {"a": None, "b": {"c": [1.0, None, None], "d": 2.0}, "e": "text", "non_finite": ["a", "b.c[1]", "b.c[2]"]}
+    assert "non_finite" not in json_record({"a": 1.0})

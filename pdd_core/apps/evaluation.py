@@ -26,7 +26,6 @@ spread-skill of the generated set as an ensemble for every reference path (``ens
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -45,7 +44,7 @@ from pdd_core.apps.runs import TrainedRun, check_lambda
 from pdd_core.apps.training.checkpoint import read_log
 from pdd_core.data.hdf5_reader import read_metadata
 from pdd_core.errors import ConfigError, DivergenceError, PDDError, bad_argument
-from pdd_core.files import write_bytes_atomically
+from pdd_core.files import write_json_atomically
 from pdd_core.metrics import climate, relative_l2_error, relative_spectral_error, segments, time_averaged_spatial_psd
 from pdd_core.registry import SYSTEMS
 from pdd_core.training.objective_config import ConditionalDenoisingObjectiveConfig, DenoisingObjectiveConfig, PDDObjectiveConfig, SAPDDObjectiveConfig
@@ -110,10 +109,6 @@ class EvaluationSettings:
     floor_seed: int = 0
 
 
-def _write_json(path: Path, payload: dict[str, Any]) -> None:
-    write_bytes_atomically(path, (json.dumps(payload, indent=2, default=float) + "\n").encode())
-
-
 def _long_rollout(run: TrainedRun, initial: torch.Tensor, lam: float, length: int, settings: EvaluationSettings, simulation: dict, progress: bool) -> torch.Tensor:
     """Segments of the sample length after the discarded burn-in (B.5), ``[B * keep, T, ...]``."""
     steps = (settings.discard_segments + settings.keep_segments) * length
@@ -136,7 +131,7 @@ def evaluate_run(
     stochastic_simulation: dict[str, Any] | None = None,
     progress: bool = True,
 ) -> dict[str, Any]:
-    """Run the ``tasks`` and write ``out_dir/metrics.json`` and PNG figures; return the metrics.
+    """Run the ``tasks`` and write ``out_dir/metrics.json`` (a NaN or infinite number as null, its key under ``"non_finite"``) and PNG figures; return the metrics.
 
     ``simulation`` holds the keyword arguments of :func:`simulate_run` (``integrator`` for
     drift runs; ``sampler``/``lam_schedule``/``generator`` for the conditional baseline);
@@ -203,7 +198,7 @@ def evaluate_run(
         if records:
             figures.append(str(plots.plot_training_curve(records, out / "training_loss.png")))
     metrics["figures"] = figures
-    _write_json(out / "metrics.json", metrics)
+    write_json_atomically(out / "metrics.json", metrics)  # a NaN metric is written as null and listed under "non_finite"
     return metrics
 
 

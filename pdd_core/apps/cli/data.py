@@ -13,6 +13,7 @@ import attrs
 
 from pdd_core.apps.cli.data_well import add_export, add_import, run_export, run_import
 from pdd_core.apps.cli.main import COMMANDS
+from pdd_core.apps.cli.request_costs import check_data_generation
 from pdd_core.apps.data.generate import configure_system, generate_dataset, resolve_preset
 from pdd_core.config import from_dict
 from pdd_core.data.hdf5_layout import DatasetMetadata
@@ -128,6 +129,8 @@ def run_generate(args: argparse.Namespace) -> int:
     preset_name, preset = resolve_preset(system_cls, args.preset)
     settings = dict(parse_setting(text) for text in args.set)
     system = configure_system(system_cls, preset_name, settings)
+    setting = ("--set", " ".join(args.set)) if args.set else ("--preset", args.preset)
+    check_data_generation(system, preset, (args.n_train, args.n_valid, args.n_test), args.chunk_paths, setting=setting)
     if not args.no_progress:
         print(f"generating {args.system} (preset {preset_name!r}) into {args.out}", file=sys.stderr)
     try:

@@ -7,15 +7,17 @@ import json
 import math
 import time
 from pathlib import Path
+from typing import Any
 
 import torch
 
 import solvers  # noqa: F401  (registers the named samplers and integrators)
 from pdd_core.apps.cli.evaluate import check_tasks_succeeded, failed_tasks
 from pdd_core.apps.cli.main import COMMANDS, add_no_verify_argument
+from pdd_core.apps.cli.request_costs import check_data_generation, check_evaluation, check_training
 from pdd_core.apps.cli.rollout_options import add_thermalizer_arguments, build_thermalizer, noise_settings, thermalizer_settings
 from pdd_core.apps.data import generate_dataset
-from pdd_core.apps.data.generate import configure_system
+from pdd_core.apps.data.generate import configure_system, resolve_preset, stored_frames
 from pdd_core.apps.evaluation import EvaluationSettings, ReverseSampling, evaluate_run
 from pdd_core.apps.evaluation_climate import climate_summary
 from pdd_core.apps.residual_noise import ResidualNoise
@@ -23,7 +25,7 @@ from pdd_core.apps.runs import load_run, run_marginal
 from pdd_core.apps.training import train
 from pdd_core.data.hdf5_reader import read_metadata
 from pdd_core.errors import ConfigError, bad_argument
-from pdd_core.files import locked_directory, write_bytes_atomically
+from pdd_core.files import json_record, locked_directory, write_json_atomically
 from pdd_core.registry import INTEGRATORS, SAMPLERS, SYSTEMS
 from pdd_core.sampler_recipe import SamplerOptions
 from pdd_core.schedules import power_schedule
@@ -128,6 +130,19 @@ def run(args: argparse.Namespace) -> int:
         return _run(args, demo, out)
 
 
+def check_demo_memory(name: str, demo: dict, system: Any, config: TrainConfig, settings: EvaluationSettings) -> None:
+    """The demo's sizes through the memory checks of `pdd data generate`, `pdd train` and `pdd evaluate`, before any work.
+
+    Evaluation samples test-length paths with the data-informed prior, so its marginal is counted.
+    """
+    preset = resolve_preset(type(system), "small")[1]
+    sizes = demo["data"]
+    check_data_generation(system, preset, (sizes["n_train"], sizes["n_valid"], sizes["n_test"]), None, setting=("--system", name))
+    frames = stored_frames(system, preset.n_frames)
+    check_training(config, system.grid, frames)
+    check_evaluation(system.grid, min(settings.n_paths or sizes["n_test"], sizes["n_test"]), frames, settings, marginal=True)
+
+
 def _run(args: argparse.Namespace, demo: dict, out: Path) -> int:
     progress = not args.no_progress
     timings: dict[str, float] = {}
@@ -135,15 +150,17 @@ def _run(args: argparse.Namespace, demo: dict, out: Path) -> int:
 
     data = out / "data.h5"
     system = configure_system(SYSTEMS.get(args.system), "small", demo["settings"])
-    if not data.exists():
-        generate_dataset(system, "small", data, args.seed, progress=progress, **demo["data"])
-    started = _stage("data", started, timings)
-
     steps = args.steps or demo["steps"]
     objective = PDDObjectiveConfig(noise_model=args.noise_model)
     config = TrainConfig(
         data=str(data.resolve()), model=demo["model"], scheme=demo["scheme"], objective=objective, steps=steps, seed=args.seed, checkpoint_every=max(steps // 4, 1), **demo["train"]
     )
+    settings = EvaluationSettings(lambdas=(0.0, 0.2), **demo["evaluate"])
+    check_demo_memory(args.system, demo, system, config, settings)
+    if not data.exists():
+        generate_dataset(system, "small", data, args.seed, progress=progress, **demo["data"])
+    started = _stage("data", started, timings)
+
     run_dir = out / "run"
     resume = (run_dir / "checkpoint.pt").exists()
     if not resume:
@@ -161,7 +178,6 @@ def _run(args: argparse.Namespace, demo: dict, out: Path) -> int:
     sampler = recipe.build(SamplerOptions(reference))
     description = {"sampler": SAMPLER, "sampler_steps": SAMPLER_STEPS, "network_calls": SAMPLER_STEPS * sampler.evaluations_per_step, "lambda_grid": "power", "prior": "data"}
     sampling = ReverseSampling(sampler, lambda start: power_schedule(start, 0.0, SAMPLER_STEPS), prior=reference, description={**description, **recipe.provenance(sampler)})
-    settings = EvaluationSettings(lambdas=(0.0, 0.2), **demo["evaluate"])
     stochastic = {"integrator": INTEGRATORS.get("euler-maruyama")(), "noise": True, "generator": generator}  # super-resolution input: samples of p_λ
     deterministic = {"integrator": INTEGRATORS.get("euler")()}
     thermalizer = build_thermalizer(args, trained)
@@ -188,8 +204,8 @@ def _run(args: argparse.Namespace, demo: dict, out: Path) -> int:
     climate_by_lambda = {f"lambda{lam}": climate_summary(entry) for lam, entry in by_lambda.items()}
     summary = {"system": args.system, "seed": args.seed, "training_steps": steps, "noise_model": args.noise_model, "seconds": timings, "total_seconds": round(time.perf_counter() - begin, 1), "metrics": headline}
     summary.update(spectral_error_floors=floors, climate=climate_by_lambda, failed=failed_tasks(metrics))
-    write_bytes_atomically(out / "summary.json", (json.dumps(summary, indent=2) + "\n").encode())
-    print(json.dumps({**headline, "spectral_error_floors": floors}, indent=2))
+    write_json_atomically(out / "summary.json", summary)  # a NaN metric is written as null and listed under "non_finite"
+    print(json.dumps(json_record({**headline, "spectral_error_floors": floors}), indent=2))
     print(f"[demo] done in {summary['total_seconds']:.0f} s")
     print(f"[demo] metrics: {(out / 'evaluation' / 'metrics.json').resolve()}")
     print(f"[demo] figures: {(out / 'evaluation').resolve()}/*.png")

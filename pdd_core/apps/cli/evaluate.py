@@ -33,7 +33,7 @@ from pdd_core.apps.evaluation_climate import climate_summary
 from pdd_core.apps.runs import load_run, run_marginal, run_score
 from pdd_core.data.hdf5_reader import read_metadata, verify_split
 from pdd_core.errors import ConfigError, DataError, bad_argument
-from pdd_core.files import locked_directory
+from pdd_core.files import json_record, locked_directory
 from pdd_core.registry import INTEGRATORS
 from pdd_core.training.objective_config import ConditionalDenoisingObjectiveConfig
 
@@ -213,7 +213,7 @@ def run(args: argparse.Namespace) -> int:
     summary = {key: {k: v for k, v in value.items() if k in shown} for key, value in metrics.items() if isinstance(value, dict) and key in ("simulate", "generate", "super_resolve", "low_resolution")}
     for lam, entry in metrics.get("simulate", {}).get("by_lambda", {}).items():
         summary[f"climate_lambda{lam}"] = climate_summary(entry)
-    print(json.dumps(summary, indent=2))
+    print(json.dumps(json_record(summary), indent=2))
     written = Path(args.out).resolve() / "metrics.json"
     print(f"evaluated in {time.perf_counter() - started:.1f} s; wrote {written} and {len(metrics['figures'])} figures")
     check_tasks_succeeded(metrics, written)

@@ -14,8 +14,12 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from pdd_core.apps.data.generate import default_chunk_paths, stored_frames
+from pdd_core.data.presets import DatasetPreset
+from pdd_core.drifts.presets import drift_preset
 from pdd_core.grid import Grid
 from pdd_core.resources import FLOAT32_BYTES, FLOAT64_BYTES, MemoryTerm, check_memory
+from pdd_core.training.models import DEFAULT_PRESETS
 
 # A λ schedule: the ramp, its power and the result, float64.
 SCHEDULE_COPIES = 3
@@ -35,6 +39,23 @@ FLOW_STEP_COPIES = 16
 RK4_STAGES = 4
 # The ground-state energy is estimated in batches of this many samples (energy.estimate_energy).
 ENERGY_BATCH = 256
+# A training step keeps, per network window and grid point, this many copies of each feature
+# channel for the backward pass (norms, activations, FiLM, convolutions; the FFTs of an FNO layer).
+# Measured with a PDD step's peak resident memory on the tiny, small and paper presets in 1D and
+# 2D: U-Net 10.2-13.5, FNO 4.4-5.7 (features as :func:`network_features` counts them).
+ACTIVATION_COPIES = {"unet": 10, "fno": 4}
+# The overrides that set a network's width or depth (the rest leave its activations as they are).
+WIDTH_KEYS = ("base", "widths", "blocks_per_level", "width", "layers", "projection_width")
+# Bytes per value of a training dtype (TrainConfig.dtype).
+DTYPE_BYTES = {"float32": FLOAT32_BYTES, "float64": FLOAT64_BYTES}
+# The input windows of a training step: the noisy path, its windows and the target, per value.
+TRAINING_INPUT_COPIES = 3
+# A chunk of `pdd data generate` per value of its frames: the float64 frames and their float32
+# copy for storage, plus the integrator's buffers (measured 19-35 bytes on the linear field,
+# Lorenz-96 and Kuramoto-Sivashinsky).
+CHUNK_BYTES_PER_VALUE = 16
+# The integrator's state per path and value (RK4 / ETDRK4 stages, FFT buffers), float64.
+INTEGRATOR_STATE_COPIES = 16
 
 
 def _sites(grid: Grid) -> int:
@@ -73,6 +94,15 @@ def check_generation(grid: Grid, n: int, frames: int, batch: int | None, *, marg
     """``pdd generate``: the paths under the sampler, the finished set and the marginal's covariance (when used)."""
     terms = paths_terms(grid, n, frames, batch, n_flag="--n", copies=SAMPLING_COPIES, what="the paths under the sampler")
     check_memory([*terms, *([marginal_term(grid, frames)] if marginal else [])])
+
+
+def check_super_resolution(grid: Grid, n: int, frames: int, batch: int | None, *, marginal: bool) -> None:
+    """``pdd super-resolve``: the ``n`` input paths of ``frames`` frames under the sampler, the refined set and the marginal's covariance (when used).
+
+    Both sizes come from ``--input`` (``--n`` takes its first paths), so the covariance is named as ``--input``.
+    """
+    terms = paths_terms(grid, n, frames, batch, n_flag="--n", copies=SAMPLING_COPIES, what="the paths under the sampler")
+    check_memory([*terms, *([marginal_term(grid, frames, "--input")] if marginal else [])])
 
 
 def check_evaluation(grid: Grid, reference: int, frames: int, settings: Any, marginal: bool) -> None:
@@ -159,4 +189,106 @@ def check_flows(grid: Grid, n_samples: int, batch: int, hidden: int, ode_steps: 
     )
 
 
-__all__ = ["check_evaluation", "check_exact_flows", "check_flows", "check_generation", "check_ground_state", "check_ground_state_lattice", "check_schedule", "marginal_term", "paths_terms", "schedule_term"]
+def network_features(model: str, ndim: int, preset: str | None, overrides: dict[str, Any]) -> int:
+    """Feature channels a network keeps per full-resolution grid point: a level of the U-Net at
+    1/2^(level·ndim) of the points counts for that share of its width (encoder and decoder); an FNO
+    counts ``layers x width + projection_width``; other networks (the linear drift) count 0.
+
+    Sizes that are not positive integers count as 0: the network's builder refuses them by name.
+    """
+    if model not in ACTIVATION_COPIES:
+        return 0
+    sizes = {**drift_preset(model, ndim, preset or DEFAULT_PRESETS[model]), **overrides}
+
+    def count(key: str) -> int:
+        value = sizes.get(key)
+        return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+
+    if model == "fno":
+        return count("layers") * count("width") + count("projection_width")
+    widths = sizes.get("widths")
+    widths = [width for width in widths if isinstance(width, int) and not isinstance(width, bool) and width > 0] if isinstance(widths, (list, tuple)) else []
+    levels = sum(width / 2 ** (level * ndim) for level, width in enumerate(widths))
+    return count("base") + math.ceil(2 * count("blocks_per_level") * levels)
+
+
+def check_training(config: Any, grid: Grid, path_frames: int) -> None:
+    """``pdd train``: a training step's activations, before the network is built.
+
+    The network sees every window of every path of the batch at once (``batch_size x frames``
+    windows of ``window`` frames), and keeps ``ACTIVATION_COPIES`` x its features per window and
+    grid point for the backward pass, in ``config.dtype``. ``path_frames``: the training split's
+    path length, used when ``config.frames`` (sub-paths) is unset. Checked in three stages, so the
+    message names what is too large: one window (the network's width, ``model.preset`` or
+    ``model.overrides``; or ``window``), one path (``frames``), the batch (``batch_size``).
+    """
+    model = config.model
+    features = network_features(model.name, grid.ndim, model.preset, dict(model.overrides))
+    bytes_per_value = DTYPE_BYTES.get(config.dtype, FLOAT32_BYTES)
+    copies = ACTIVATION_COPIES.get(model.name, 0)
+    window = config.resolved_window
+    frames = min(config.frames or path_frames, path_frames)  # longer sub-paths than the data's are refused by the trainer
+    values_per_window = grid.channels * _sites(grid)
+    sized = {key: value for key, value in model.overrides.items() if key in WIDTH_KEYS}
+    width = ("model.overrides", sized) if sized else ("model.preset", model.preset or DEFAULT_PRESETS.get(model.name))
+
+    def step(name: str, value: Any, windows: int, what: str) -> list[MemoryTerm]:
+        activations = windows * _sites(grid) * features * bytes_per_value * copies
+        inputs = windows * window * values_per_window * bytes_per_value * TRAINING_INPUT_COPIES
+        shape = f"{windows} windows x {_sites(grid)} points"
+        return [
+            MemoryTerm(name, value, activations, f"{what}'s activations ({shape} x {features} features x {bytes_per_value} bytes x {copies})"),
+            MemoryTerm("window" if windows == 1 else name, window if windows == 1 else value, inputs, f"{what}'s input windows ({shape} x {window} frames x {grid.channels} channels x {bytes_per_value} bytes x {TRAINING_INPUT_COPIES})"),
+        ]
+
+    check_memory(step(*width, 1, "one window"))
+    check_memory(step("frames", frames, frames, "one path"))
+    check_memory(step("batch_size", config.batch_size, config.batch_size * frames, "a training step"))
+
+
+def check_data_generation(system: Any, preset: DatasetPreset, sizes: tuple[int | None, ...], chunk_paths: int | None, *, setting: tuple[str, Any]) -> None:
+    """``pdd data generate``: one path of the system's grid, then a chunk of paths, before anything is drawn.
+
+    ``sizes``: the train, valid and test split sizes asked for (None: the preset's); a chunk holds
+    ``chunk_paths`` paths (None: the automatic ~16 MiB) or the largest split, if smaller.
+    ``setting``: the argument named when a single path is too large (``--set`` with its values, or ``--preset``).
+    The integrator's state is counted on the output grid: a system that integrates on a finer
+    one (Kolmogorov flow's ``n_sim``) needs more.
+    """
+    values = system.grid.channels * _sites(system.grid)
+    frames = stored_frames(system, preset.n_frames)
+    paths = {split: getattr(preset, f"n_{split}") if size is None else size for split, size in zip(("train", "valid", "test"), sizes)}
+    largest = max(paths, key=paths.get)
+    chunk_paths = default_chunk_paths(system, preset.n_frames) if chunk_paths is None else chunk_paths
+    # A chunk never holds more paths than its split: then the split's size is what to make smaller.
+    chunk_flag = f"--n-{largest}" if 0 < paths[largest] < chunk_paths else "--chunk-paths"
+    chunk_paths = min(chunk_paths, paths[largest]) if paths[largest] > 0 else chunk_paths
+
+    def chunk(name: str, value: Any, paths: int) -> list[MemoryTerm]:
+        return [
+            MemoryTerm(name, value, paths * frames * values * CHUNK_BYTES_PER_VALUE, f"the chunk's frames ({paths} paths x {frames} frames x {values} values x {CHUNK_BYTES_PER_VALUE} bytes)"),
+            MemoryTerm(name, value, paths * values * FLOAT64_BYTES * INTEGRATOR_STATE_COPIES, f"the integrator's state ({paths} paths x {values} values x 8 bytes x {INTEGRATOR_STATE_COPIES})"),
+        ]
+
+    check_memory(chunk(*setting, 1))
+    check_memory(chunk(chunk_flag, chunk_paths, chunk_paths))
+
+
+def check_simulation(grid: Grid, n: int, history: int, steps: int, save_every: int, batch: int | None, window: int) -> None:
+    """``pdd simulate``: the ``history + steps / save_every`` frames kept of each of ``n`` paths
+    (float64 and the float32 copy written), and the rollout's working batch (``ROLLOUT_COPIES`` of its window).
+
+    One path is checked first, so a rollout too long for any is named as ``--steps``.
+    """
+    values = grid.channels * _sites(grid)
+    frames = history + steps // save_every
+
+    def kept(name: str, value: Any, paths: int) -> MemoryTerm:
+        return MemoryTerm(name, value, paths * frames * values * (FLOAT64_BYTES + FLOAT32_BYTES), f"the simulated paths ({paths} x {frames} frames x {values} values x (8 + 4) bytes)")
+
+    working = min(n, batch) if batch else n
+    check_memory([kept("--steps", steps, 1)])
+    check_memory([kept("--n", n, n), MemoryTerm("--batch-size" if batch and batch < n else "--n", working, working * window * values * FLOAT64_BYTES * ROLLOUT_COPIES, f"the rollout's batch ({working} paths x {window} frames x {values} values x 8 bytes x {ROLLOUT_COPIES})")])
+
+
+__all__ = ["check_data_generation", "check_evaluation", "check_simulation", "check_super_resolution", "check_training", "network_features", "check_exact_flows", "check_flows", "check_generation", "check_ground_state", "check_ground_state_lattice", "check_schedule", "marginal_term", "paths_terms", "schedule_term"]

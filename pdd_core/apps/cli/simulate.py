@@ -23,6 +23,7 @@ from pdd_core.apps.cli.generate import (
     sampler_settings,
 )
 from pdd_core.apps.cli.main import COMMANDS
+from pdd_core.apps.cli.request_costs import check_simulation
 from pdd_core.apps.cli.rollout_options import add_rollout_noise_argument, add_thermalizer_arguments, build_noise_level, build_thermalizer, noise_settings, thermalizer_settings
 from pdd_core.apps.inference import simulate_run
 from pdd_core.apps.inference_files import read_paths, write_inference_file
@@ -156,6 +157,7 @@ def run(args: argparse.Namespace) -> int:
     if data is None:
         raise bad_argument("--data", None, f"the run's training file ({trained.config.data}) was not found", "pass --data FILE.h5", kind=DataError)
     inputs = read_paths(trained, data, args.split, args.n, args.history)
+    check_simulation(trained.grid, inputs.u.shape[0], args.history, args.steps, args.save_every, args.batch_size, trained.config.resolved_window)  # before the rollout allocates
     if inputs.lam not in (None, 0.0):
         raise bad_argument(
             "--data",

@@ -27,6 +27,7 @@ from pdd_core.apps.cli.generate import (
     uses_marginal,
 )
 from pdd_core.apps.cli.main import COMMANDS
+from pdd_core.apps.cli.request_costs import check_super_resolution
 from pdd_core.apps.inference import super_resolve_run
 from pdd_core.apps.inference_files import read_paths, write_inference_file
 from pdd_core.apps.runs import check_lambda, load_run, run_boundary, run_marginal, run_score
@@ -106,6 +107,7 @@ def run(args: argparse.Namespace) -> int:
     name = sampler_name(args)
     trained = load_run(args.run_dir, device=args.device)
     inputs = read_paths(trained, args.input, args.split, args.n)
+    check_super_resolution(trained.grid, inputs.u.shape[0], inputs.u.shape[1], args.batch_size, marginal=uses_marginal(name))  # before the sampler's copies of them
     lam_from = check_lambda(trained, starting_lambda(args, inputs.lam), "--from-lambda")
     lam_end = trained.config.lam_min
     if lam_from <= lam_end:

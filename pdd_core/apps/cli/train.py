@@ -14,6 +14,7 @@ import torch
 import systems  # noqa: F401  (registers the systems, whose conserves_mean the defaults read)
 from pdd_core.apps.cli.data import parse_setting
 from pdd_core.apps.cli.main import COMMANDS, add_no_verify_argument
+from pdd_core.apps.cli.request_costs import check_training
 from pdd_core.apps.training.checkpoint import checkpoint_path, load_checkpoint
 from pdd_core.apps.training.trainer import train
 from pdd_core.data.hdf5_reader import read_metadata
@@ -159,8 +160,21 @@ def with_conserved_mean(config: TrainConfig) -> TrainConfig:
     return attrs.evolve(config, model=attrs.evolve(config.model, overrides={**config.model.overrides, "conserve_mean": True}))
 
 
+def check_training_memory(config: TrainConfig) -> None:
+    """Refuse a training step too large to hold, from the data file's grid and path length, before the network is built.
+
+    A config without a readable data file is left to the trainer, which names what is wrong with it.
+    """
+    if config.data is None or not Path(config.data).is_file():
+        return
+    metadata = read_metadata(config.data)
+    if config.split in metadata.splits:
+        check_training(config, metadata.grid, metadata.splits[config.split][1])
+
+
 def run(args: argparse.Namespace) -> int:
     config, run_dir = build_config(args)
+    check_training_memory(config)
     if args.threads is not None:
         if args.threads < 1:
             raise bad_argument("--threads", args.threads, "must be >= 1", "pass e.g. --threads 1", kind=ConfigError)
@@ -183,4 +197,4 @@ def run(args: argparse.Namespace) -> int:
 
 COMMANDS["train"] = (HELP, add_arguments, run)
 
-__all__ = ["build_config", "run"]
+__all__ = ["build_config", "check_training_memory", "run"]

@@ -289,3 +289,17 @@ def test_json_record_turns_every_non_finite_number_into_null_and_names_it():
     record = {"a": float("nan"), "b": {"c": [1.0, -math.inf, np.float64("nan")], "d": torch.tensor(2.0)}, "e": "text"}
     assert json_record(record) == {"a": None, "b": {"c": [1.0, None, None], "d": 2.0}, "e": "text", "non_finite": ["a", "b.c[1]", "b.c[2]"]}
     assert "non_finite" not in json_record({"a": 1.0})
+
+
+def test_pdd_evaluate_stays_a_success_with_a_nan_metric_written_as_null(tiny, tmp_path, capsys, monkeypatch):
+    from pdd_core.apps import evaluation
+    from tests.test_evaluate import FAST
+
+    data, run = tiny
+    monkeypatch.setattr(evaluation, "relative_spectral_error", lambda *args: float("nan"))
+    out = tmp_path / "evaluation"
+    assert main(["evaluate", str(run), "--data", str(data), "--out", str(out), "--tasks", "generate", *FAST]) == 0
+    metrics = strict_json(out / "metrics.json")
+    assert metrics["generate"]["spectral_error"] is None and "generate.spectral_error" in metrics["non_finite"]
+    printed = capsys.readouterr().out
+    assert "NaN" not in printed and '"spectral_error": null' in printed

@@ -48,7 +48,8 @@ ACTIVATION_COPIES = {"unet": 10, "fno": 4}
 WIDTH_KEYS = ("base", "widths", "blocks_per_level", "width", "layers", "projection_width")
 # Bytes per value of a training dtype (TrainConfig.dtype).
 DTYPE_BYTES = {"float32": FLOAT32_BYTES, "float64": FLOAT64_BYTES}
-# The input windows of a training step: the noisy path, its windows and the target, per value.
+# The input windows of a training step: the noisy path, its windows and the target, per value
+# (not measured apart: the activations dominate every preset).
 TRAINING_INPUT_COPIES = 3
 # A chunk of `pdd data generate` per value of its frames: the float64 frames and their float32
 # copy for storage, plus the integrator's buffers (measured 19-35 bytes on the linear field,
@@ -264,10 +265,10 @@ def check_data_generation(system: Any, preset: DatasetPreset, sizes: tuple[int |
     chunk_flag = f"--n-{largest}" if 0 < paths[largest] < chunk_paths else "--chunk-paths"
     chunk_paths = min(chunk_paths, paths[largest]) if paths[largest] > 0 else chunk_paths
 
-    def chunk(name: str, value: Any, paths: int) -> list[MemoryTerm]:
+    def chunk(name: str, value: Any, count: int) -> list[MemoryTerm]:
         return [
-            MemoryTerm(name, value, paths * frames * values * CHUNK_BYTES_PER_VALUE, f"the chunk's frames ({paths} paths x {frames} frames x {values} values x {CHUNK_BYTES_PER_VALUE} bytes)"),
-            MemoryTerm(name, value, paths * values * FLOAT64_BYTES * INTEGRATOR_STATE_COPIES, f"the integrator's state ({paths} paths x {values} values x 8 bytes x {INTEGRATOR_STATE_COPIES})"),
+            MemoryTerm(name, value, count * frames * values * CHUNK_BYTES_PER_VALUE, f"the chunk's frames ({count} paths x {frames} frames x {values} values x {CHUNK_BYTES_PER_VALUE} bytes)"),
+            MemoryTerm(name, value, count * values * FLOAT64_BYTES * INTEGRATOR_STATE_COPIES, f"the integrator's state ({count} paths x {values} values x 8 bytes x {INTEGRATOR_STATE_COPIES})"),
         ]
 
     check_memory(chunk(*setting, 1))

@@ -36,10 +36,10 @@ LAMBDA_ENDS = (0.5, 0.2, 0.1, 0.0)
 
 def build(name: str, reference):
     """(sampler, schedule(λ_end), network calls per path): gpcN = gpc with N calls, -ungated without the gate, pcN the paper's pc."""
-    match = re.fullmatch(r"(gpc|pc)(\d+)(-ungated)?(-calibrated)?", name)
+    match = re.fullmatch(r"(gpc|pc)(\d+)(-ungated|-gate[\d.]+)?(-calibrated)?", name)
     if match is None:
-        raise SystemExit(f"--samplers: unknown entry {name!r}; use gpcN or pcN (N network calls), optionally -ungated and/or -calibrated")
-    kind, calls, gate = match.group(1), int(match.group(2)), 0.0 if match.group(3) else 1.0
+        raise SystemExit(f"--samplers: unknown entry {name!r}; use gpcN or pcN (N network calls), optionally -ungated or -gateG, and -calibrated")
+    kind, calls, gate = match.group(1), int(match.group(2)), 1.0 if not match.group(3) else 0.0 if match.group(3) == "-ungated" else float(match.group(3)[5:])
     if kind == "gpc":
         sampler = PredictorCorrector(GaussianExponential(reference, gate=gate), GaussianLangevin(reference, gate=gate), 1)
         return sampler, lambda end: power_schedule(1.0, end, calls // 2), calls

@@ -23,7 +23,7 @@ from pdd_core.apps.cli.request_costs import check_generation, check_schedule
 from pdd_core.apps.inference import generate_run
 from pdd_core.apps.residual_noise import calibrated_score_kind
 from pdd_core.apps.inference_files import check_output_path, write_inference_file
-from pdd_core.apps.runs import TrainedRun, check_lambda, load_run, run_boundary, run_marginal, run_score
+from pdd_core.apps.runs import PathScoreKind, TrainedRun, check_lambda, default_score_kind, load_run, run_boundary, run_marginal, run_score
 from pdd_core.errors import ConfigError, bad_argument
 from pdd_core.files import OutputLock
 from pdd_core.registry import SAMPLERS
@@ -34,8 +34,10 @@ HELP = "generate paths from a trained run by reverse-λ sampling from the prior 
 
 DEFAULT_SAMPLER = "gpc"
 # The path score's increment variance (--path-noise): the model's Σ̃_λ or calibrated on the drift's residuals.
-PATH_NOISE = ("model", "residual")
-DEFAULT_PATH_NOISE = "model"
+# auto: residual for a drift's path score (measured in docs/results.md, "Where the variance goes"),
+# nothing to calibrate for a network's noise prediction.
+PATH_NOISE = ("auto", "model", "residual")
+DEFAULT_PATH_NOISE = "auto"
 # Measured in docs/results.md ("Few-step sampling on learned models"): 25 steps of gpc (50 score
 # calls) match or beat the paper's 1000-step pc on the L96 and Kolmogorov runs and the DDPM baseline.
 GAUSSIAN_SAMPLER_STEPS = 25
@@ -94,8 +96,9 @@ def add_score_argument(parser: argparse.ArgumentParser) -> None:
         "--path-noise",
         default=DEFAULT_PATH_NOISE,
         metavar="KIND",
-        help="increment variance of the path score: model (the coarse-graining noise Σ̃_λ, PDD A.7) or residual (at least the variance "
-        f"the drift leaves on the training data, per mode and λ; docs/results.md, \"Where the variance goes\"); default: {DEFAULT_PATH_NOISE}",
+        help="increment variance of the path score: model (the coarse-graining noise Σ̃_λ, PDD A.7), residual (at least the variance "
+        "the drift leaves on the training data, per mode and λ; docs/results.md, \"Where the variance goes\") or auto (residual for a "
+        f"drift's path score, none for a noise head); default: {DEFAULT_PATH_NOISE}",
     )
 
 
@@ -103,6 +106,9 @@ def build_score_kind(args: argparse.Namespace, trained: TrainedRun):
     """The score kind of ``--score`` with the increment noise of ``--path-noise``, each checked in one line."""
     kind = choose(SCORE_KINDS, "--score", args.score, "score kind")
     path_noise = choose({name: name for name in PATH_NOISE}, "--path-noise", args.path_noise, "path noise")
+    if path_noise == "auto":
+        path_noise = "residual" if isinstance(default_score_kind(trained) if kind is None else kind, PathScoreKind) else "model"
+    args.path_noise = path_noise  # the provenance records what was used, not "auto"
     return calibrated_score_kind(trained, kind, seed=args.seed) if path_noise == "residual" else kind
 
 

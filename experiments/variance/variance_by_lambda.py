@@ -47,11 +47,6 @@ def build(name: str, reference):
     return sampler, lambda end: uniform_schedule(1.0, end, calls // 2), calls
 
 
-def mode_variance(u: torch.Tensor, grid) -> torch.Tensor:
-    """E|û(k)|² per channel over paths and frames, ``[C, *rfft]``."""
-    return data_power(u, grid)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run")
@@ -97,7 +92,7 @@ def main() -> None:
             marginal = run.scheme.marginal(run.grid, torch.tensor([end], dtype=torch.float64))
             target = (marginal.damping.pow(2) * power + marginal.variance).reshape(power.shape)
             # Modes without truth power (L96's X at |k| = 32, 64 at λ = 0) have no ratio.
-            ratio = torch.where(target > 1e-8 * target.amax(), mode_variance(out, run.grid) / target, torch.nan)
+            ratio = torch.where(target > 1e-8 * target.amax(), data_power(out, run.grid) / target, torch.nan)
             entry["by_lambda"][str(end)] = {"ratio": [[None if v != v else v for v in row] for row in ratio.tolist()]}
             low, high = ratio.nan_to_num(1.0).amin(-1).tolist(), ratio.nan_to_num(1.0).amax(-1).tolist()
             bands = [(1, 4), (4, 16), (16, 32), (32, ratio.shape[-1])]  # median ratio per band of |k|, per channel

@@ -50,8 +50,25 @@ class ScalarNoise:
         return residual[0].numel() * torch.log(2 * math.pi * sigma2 * dt)
 
 
+class _DiagonalFourierNoise:
+    """V_λ diagonal in Fourier space, ``diagonal(...)`` ``[B, 1, C or 1, *rfft]``: the quadratic form and normaliser of such a V."""
+
+    def quadratic_form(self, residual: torch.Tensor, lam: torch.Tensor, scheme, grid: Grid, dt: float, delta_lambda: float) -> torch.Tensor:
+        """Σ_n Σ_k w_k |r̂_n(k)|² / V_λ(k) per path ``[B]`` (rfft multiplicities w_k: Parseval)."""
+        variance = self.diagonal(lam, scheme, grid, dt, delta_lambda).to(residual.device, residual.dtype)
+        multiplicity = grid.mode_multiplicity(residual.dtype, residual.device)
+        return (multiplicity * rfft(residual, grid.ndim).abs().pow(2) / variance).flatten(1).sum(1)
+
+    def log_normaliser(self, residual: torch.Tensor, lam: torch.Tensor, scheme, grid: Grid, dt: float, delta_lambda: float) -> torch.Tensor:
+        """log det(2π V_λ) summed over the increments and channels, per path ``[B]``."""
+        variance = self.diagonal(lam, scheme, grid, dt, delta_lambda).to(residual.device, residual.dtype)
+        multiplicity = grid.mode_multiplicity(residual.dtype, residual.device)
+        per_channel = (multiplicity * torch.log(2 * math.pi * variance)).expand(-1, -1, residual.shape[2], *variance.shape[3:])
+        return residual.shape[1] * per_channel.flatten(1).sum(1)
+
+
 @attrs.frozen
-class PerModeNoise:
+class PerModeNoise(_DiagonalFourierNoise):
     """V_λ = diag Σ̃_λ(k): the per-mode covariance that Eq. 58 averages (A.7 before the trace; an extension).
 
     Each mode's residual is weighted by its own coarse-graining variance
@@ -61,16 +78,8 @@ class PerModeNoise:
 
     name: ClassVar[str] = "per-mode"
 
-    def quadratic_form(self, residual: torch.Tensor, lam: torch.Tensor, scheme, grid: Grid, dt: float, delta_lambda: float) -> torch.Tensor:
-        variance = increment_variance(scheme, grid, lam, dt, delta_lambda=delta_lambda).to(residual.device, residual.dtype)
-        multiplicity = grid.mode_multiplicity(residual.dtype, residual.device)
-        return (multiplicity * rfft(residual, grid.ndim).abs().pow(2) / variance).flatten(1).sum(1)
-
-    def log_normaliser(self, residual: torch.Tensor, lam: torch.Tensor, scheme, grid: Grid, dt: float, delta_lambda: float) -> torch.Tensor:
-        increments, channels = residual.shape[1], residual.shape[2]
-        variance = increment_variance(scheme, grid, lam, dt, delta_lambda=delta_lambda).to(residual.device, residual.dtype)
-        multiplicity = grid.mode_multiplicity(residual.dtype, residual.device)
-        return increments * channels * (multiplicity * torch.log(2 * math.pi * variance)).flatten(1).sum(1)
+    def diagonal(self, lam: torch.Tensor, scheme, grid: Grid, dt: float, delta_lambda: float) -> torch.Tensor:
+        return increment_variance(scheme, grid, lam, dt, delta_lambda=delta_lambda)
 
 
 def _check_table(instance, attribute, value) -> None:
@@ -79,7 +88,7 @@ def _check_table(instance, attribute, value) -> None:
 
 
 @attrs.frozen(eq=False)
-class CalibratedNoise:
+class CalibratedNoise(_DiagonalFourierNoise):
     """V_λ = diag max(Σ̃_λ(k), v_λ(k)): the per-mode increment variance the data show (an extension of A.7).
 
     A.7 matches the surrogate's conditional covariance to the next frame's coarse-graining noise
@@ -113,18 +122,8 @@ class CalibratedNoise:
         weight = ((lam - self.lams[lower]) / (self.lams[upper] - self.lams[lower])).reshape(-1, *([1] * (self.variance.ndim - 1)))
         return ((1 - weight) * self.variance[lower] + weight * self.variance[upper]).unsqueeze(1)
 
-    def _variance(self, residual: torch.Tensor, lam: torch.Tensor, scheme, grid: Grid, dt: float, delta_lambda: float) -> torch.Tensor:
-        model = increment_variance(scheme, grid, lam, dt, delta_lambda=delta_lambda)
-        return torch.maximum(model, self.at(lam)).to(residual.device, residual.dtype)
-
-    def quadratic_form(self, residual: torch.Tensor, lam: torch.Tensor, scheme, grid: Grid, dt: float, delta_lambda: float) -> torch.Tensor:
-        multiplicity = grid.mode_multiplicity(residual.dtype, residual.device)
-        return (multiplicity * rfft(residual, grid.ndim).abs().pow(2) / self._variance(residual, lam, scheme, grid, dt, delta_lambda)).flatten(1).sum(1)
-
-    def log_normaliser(self, residual: torch.Tensor, lam: torch.Tensor, scheme, grid: Grid, dt: float, delta_lambda: float) -> torch.Tensor:
-        increments = residual.shape[1]
-        multiplicity = grid.mode_multiplicity(residual.dtype, residual.device)
-        return increments * (multiplicity * torch.log(2 * math.pi * self._variance(residual, lam, scheme, grid, dt, delta_lambda))).flatten(1).sum(1)
+    def diagonal(self, lam: torch.Tensor, scheme, grid: Grid, dt: float, delta_lambda: float) -> torch.Tensor:
+        return torch.maximum(increment_variance(scheme, grid, lam, dt, delta_lambda=delta_lambda), self.at(lam))
 
 
 # The names of the noise models in configs and on the command line (the only place they are strings).

@@ -5,9 +5,13 @@ system, scheme or solver and import nothing from the applications; ``pdd_core.ap
 runs, dataset I/O, training, inference, evaluation, lattice studies, plots, the command line)
 sits on top. The ``pdd`` command composes concrete parts through the registries in
 :mod:`pdd_core.registry`.
+
+Importing this face (or any core module) loads the core only: the application names it offers
+(``train``) are imported on first access, so ``import pdd_core.grid`` never pulls in the trainer.
 """
 
-from pdd_core.apps.training import train  # the face re-exports the application's trainer
+from importlib import import_module
+
 from pdd_core.config import from_dict, from_tagged, tagged, to_dict
 from pdd_core.drifts import LinearDrift, drift_on_path, history_windows
 from pdd_core.errors import ArgumentError, ConfigError, DataError, DTypeError, PDDError, ShapeError
@@ -35,6 +39,19 @@ from pdd_core.spectral import apply_diagonal, irfft, phi1, phi2, rfft
 from pdd_core.thermalizer import Thermalizer
 from pdd_core.training import TrainConfig
 from pdd_core.version import __version__
+
+# Names of the applications the face offers, with the module each comes from (loaded on first use).
+APPLICATION_NAMES = {"train": "pdd_core.apps.training"}
+
+
+def __getattr__(name: str):
+    """``from pdd_core import train``: an application name is imported when first asked for."""
+    if name not in APPLICATION_NAMES:
+        raise AttributeError(f"module 'pdd_core' has no attribute {name!r}")
+    value = getattr(import_module(APPLICATION_NAMES[name]), name)
+    globals()[name] = value  # later lookups find it without this hook
+    return value
+
 
 __all__ = [
     "__version__",

@@ -1,16 +1,20 @@
-"""Issue 14: dependencies point one way (DESIGN.md): the core imports nothing from the applications
-(``pdd_core.apps``) nor the package face; systems, schemes and solvers import only the core."""
+"""Dependencies point one way (docs/guide.md, "Architecture"): the core imports nothing from the
+applications (``pdd_core.apps``), the package face or the concrete parts (systems, schemes,
+solvers); systems, schemes and solvers import only the core. Checked in the source and at run time."""
 
 from __future__ import annotations
 
 import ast
 import pathlib
+import subprocess
+import sys
 
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 CORE = [path for path in (ROOT / "pdd_core").rglob("*.py") if "apps" not in path.relative_to(ROOT / "pdd_core").parts and path != ROOT / "pdd_core" / "__init__.py"]
-PARTS = [path for package in ("systems", "schemes", "solvers") for path in (ROOT / package).rglob("*.py")]
+PARTS_PACKAGES = ("systems", "schemes", "solvers")
+PARTS = [path for package in PARTS_PACKAGES for path in (ROOT / package).rglob("*.py")]
 
 
 def imported_modules(path: pathlib.Path) -> list[tuple[int, str]]:
@@ -30,8 +34,18 @@ def imported_modules(path: pathlib.Path) -> list[tuple[int, str]]:
     return names
 
 
+def is_part(module: str) -> bool:
+    """Whether ``module`` belongs to one of the concrete-part packages (systems, schemes, solvers)."""
+    return module.split(".")[0] in PARTS_PACKAGES
+
+
 def upward(path: pathlib.Path) -> list[str]:
     return [f"{path.relative_to(ROOT)}:{line} imports {module}" for line, module in imported_modules(path) if module == "pdd_core" or module.startswith("pdd_core.apps")]
+
+
+def core_to_parts(path: pathlib.Path) -> list[str]:
+    """The imports of a concrete part in ``path`` (the core reaches parts through the registries only)."""
+    return [f"{path.relative_to(ROOT)}:{line} imports {module}" for line, module in imported_modules(path) if is_part(module)]
 
 
 @pytest.mark.parametrize("group, files", [("core", CORE), ("systems, schemes, solvers", PARTS)])
@@ -39,6 +53,12 @@ def test_dependencies_point_down(group, files):
     assert len(files) > 10
     violations = [line for path in files for line in upward(path)]
     assert not violations, f"{group} must import neither the applications nor the package face:\n" + "\n".join(violations)
+
+
+def test_the_core_imports_no_concrete_part():
+    """Function-level imports count too: the core names no system, scheme or solver anywhere."""
+    violations = [line for path in CORE + [ROOT / "pdd_core" / "__init__.py"] for line in core_to_parts(path)]
+    assert not violations, "the core must reach systems, schemes and solvers through the registries only:\n" + "\n".join(violations)
 
 
 def test_the_check_sees_an_upward_import(tmp_path, monkeypatch):
@@ -51,8 +71,54 @@ def test_the_check_sees_an_upward_import(tmp_path, monkeypatch):
         module.unlink()
 
 
+def test_the_check_sees_an_import_of_a_part():
+    module = ROOT / "pdd_core" / "_probe_for_the_parts_check.py"
+    module.write_text("import numpy\nfrom schemes import Carosso\nimport solvers.etd\n\ndef later():\n    from systems.lorenz96 import Lorenz96\n")
+    try:
+        assert [line.split(" imports ")[1] for line in core_to_parts(module)] == ["schemes", "solvers.etd", "systems.lorenz96"]
+    finally:
+        module.unlink()
+
+
+# Imports every core module in turn in a fresh interpreter and names the first one after which an
+# application or part module is loaded. One interpreter suffices: while nothing forbidden is
+# loaded, each import starts from a state in which a forbidden module would be loaded anew.
+RUNTIME_PROBE = """
+import importlib, sys
+for name in sys.argv[1:]:
+    importlib.import_module(name)
+    loaded = sorted(m for m in sys.modules if m.split(".")[0] in ("systems", "schemes", "solvers") or m.startswith("pdd_core.apps"))
+    if loaded:
+        print(f"importing {name} loads {loaded}")
+        sys.exit(1)
+"""
+
+
+def core_module_names() -> list[str]:
+    """The package face first, then every core module (``pdd_core`` outside ``pdd_core.apps``)."""
+    return ["pdd_core", *sorted(module_name(path) for path in CORE)]
+
+
+def loads_at_import(modules: list[str]) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", RUNTIME_PROBE, *modules], cwd=ROOT, capture_output=True, text=True, timeout=120)
+
+
+def test_importing_the_core_loads_no_application_and_no_part():
+    """The layers hold at run time: ``import pdd_core`` or any core module loads no ``pdd_core.apps``, systems, schemes or solvers module."""
+    modules = core_module_names()
+    assert len(modules) > 40
+    result = loads_at_import(modules)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_runtime_probe_sees_a_module_that_loads_a_part():
+    """The guard itself: a module that imports a part (here ``schemes``) is named."""
+    result = loads_at_import(["pdd_core.grid", "schemes"])
+    assert result.returncode == 1 and "importing schemes loads" in result.stdout
+
+
 def test_no_core_module_is_over_the_size_limit():
-    """Small files with one job each: no core module over ~400 lines (DESIGN's style, issue 14)."""
+    """Small files with one job each: no core module over ~400 lines (docs/guide.md, "Architecture")."""
     sizes = {str(path.relative_to(ROOT)): len(path.read_text().splitlines()) for path in CORE}
     assert not {name: size for name, size in sizes.items() if size > 420}
 

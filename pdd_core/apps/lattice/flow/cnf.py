@@ -44,16 +44,17 @@ class FlowSettings:
 class ContinuousFlow(nn.Module):
     """p^θ_t for t ∈ [0, T] of a Carosso scheme on ``grid`` (module docstring); fields are ``[B, *grid.shape]`` float64 or float32."""
 
-    def __init__(self, grid: Grid, scheme, settings: FlowSettings, field_scale: float = 1.0):
+    def __init__(self, grid: Grid, scheme, settings: FlowSettings, field_scale: float = 1.0, base=None):
         super().__init__()
         if grid.ndim not in (1, 2) or grid.channels != 1:
             raise bad_argument("grid", grid.shape, "the flow is defined for one scalar field on a 1-d or 2-d lattice", "use the grid of LatticePhi4 or of a chain")
-        self.grid, self.scheme, self.settings = grid, scheme, settings
+        self.grid, self.scheme, self.settings, self.base = grid, scheme, settings, base
         rate = scheme.rate(grid, 0.0).reshape(grid.rfft_shape)
         self.epsilon = 1.0 / float(rate.max())
         self.s_min, self.s_max = math.log(self.epsilon), math.log(settings.t_max + self.epsilon)
-        self.velocity = LatticeVelocity(grid, self.s_min, self.s_max, hidden=settings.hidden, kernel=settings.kernel, field_scale=field_scale)
-        stationary = scheme.diffusion(grid, 0.0).reshape(grid.rfft_shape) / (2 * rate)
+        self.velocity = LatticeVelocity(grid, self.s_min, self.s_max, hidden=settings.hidden, kernel=settings.kernel, field_scale=field_scale, base=base)
+        # The prior at T: RDM's Carosso limiting law, or with a data base (flow/base.py) the data's power pushed to T.
+        stationary = scheme.diffusion(grid, 0.0).reshape(grid.rfft_shape) / (2 * rate) if base is None else base.second_moment(settings.t_max)
         self.register_buffer("prior_variance", stationary, persistent=False)
         self.register_buffer("multiplicity", grid.mode_multiplicity(), persistent=False)
 

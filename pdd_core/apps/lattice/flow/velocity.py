@@ -52,10 +52,14 @@ class LatticeVelocity(nn.Module):
     ``field_scale`` sets the units the network sees (φ / field_scale, b in the same units back);
     ``hidden`` the channels of the hollow part, ``kernel`` its neighbourhood (odd, centre masked,
     and so is every tap that wraps around a small periodic lattice onto the site itself).
+    ``base`` (a :class:`~pdd_core.apps.lattice.flow.base.DataBase`, or None for RDM's flow) adds
+    the exact velocity of a base law, so the network learns a correction to it; s is then
+    log(t + ε) with ε = e^{s_min}, as :mod:`~pdd_core.apps.lattice.flow.cnf` sets it.
     """
 
-    def __init__(self, grid: Grid, s_min: float, s_max: float, *, hidden: int = 16, kernel: int = 5, field_scale: float = 1.0):
+    def __init__(self, grid: Grid, s_min: float, s_max: float, *, hidden: int = 16, kernel: int = 5, field_scale: float = 1.0, base=None):
         super().__init__()
+        self.base, self.epsilon = base, math.exp(s_min)
         if not isinstance(kernel, int) or kernel % 2 != 1 or kernel < 3:
             raise bad_argument("kernel", kernel, "the hollow convolution needs an odd size >= 3 (its centre tap is masked)", "use kernel=3 or 5")
         self.grid, self.field_scale = grid, float(field_scale)
@@ -74,6 +78,9 @@ class LatticeVelocity(nn.Module):
         )
         self.site_time = nn.Linear(self.time.size, 2 * hidden)  # per-channel gains of the two hidden layers
         nn.init.zeros_(self.site[-1].weight)  # start as the linear (Gaussian) flow
+        if base is not None:  # start as the base law's exact flow: the network's correction is zero
+            nn.init.zeros_(self.linear[-1].weight)
+            nn.init.zeros_(self.linear[-1].bias)
 
     def coefficients(self, s: torch.Tensor) -> torch.Tensor:
         """c_θ(|p̂|², s) on the rfft layout, ``[B, *rfft]``."""
@@ -107,7 +114,16 @@ class LatticeVelocity(nn.Module):
         tangent = own * (1 + first) * (1 - z1.square())
         tangent = layer[2](tangent) * (1 + second) * (1 - z2.square())
         diagonal = layer[4](tangent).squeeze(1)
-        return (linear + g) * self.field_scale, linear_divergence + diagonal.sum(dim=axes)
+        velocity, divergence = (linear + g) * self.field_scale, linear_divergence + diagonal.sum(dim=axes)
+        if self.base is None:
+            return velocity, divergence
+        return self._with_base(phi, s, velocity, divergence)
+
+    def _with_base(self, phi: torch.Tensor, s: torch.Tensor, velocity: torch.Tensor, divergence: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Add the base law's velocity, converted from RG time to s: dφ/ds = (t + ε) dφ/dt with t + ε = e^s."""
+        dt_ds = torch.exp(s)
+        base_velocity, base_divergence = self.base.velocity(phi, (dt_ds - self.epsilon).clamp_min(0.0))
+        return velocity + base_velocity * dt_ds.reshape(-1, *[1] * self.grid.ndim), divergence + base_divergence * dt_ds
 
 
 CONVOLUTIONS = {1: nn.Conv1d, 2: nn.Conv2d}

@@ -80,6 +80,27 @@ def test_the_check_sees_an_import_of_a_part():
         module.unlink()
 
 
+REGISTRIES = ("SYSTEMS", "SCHEMES", "SAMPLERS", "INTEGRATORS", "METRICS")
+
+
+def lookups_by_name(path: pathlib.Path) -> list[str]:
+    """Calls like ``SCHEMES.get("carosso")`` in ``path``: a part named by a string literal."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "get":
+            owner = node.func.value
+            named = node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)
+            if isinstance(owner, ast.Name) and owner.id in REGISTRIES and named:
+                found.append(f"{path.relative_to(ROOT)}:{node.lineno} {ast.unparse(node)}")
+    return found
+
+
+def test_the_core_looks_up_no_part_by_name():
+    """The core's defaults are objects or absent, never a registry lookup by a literal name (which needs the part installed or imported first)."""
+    violations = [line for path in CORE for line in lookups_by_name(path)]
+    assert not violations, "\n".join(violations)
+
+
 # Imports every core module in turn in a fresh interpreter and names the first one after which an
 # application or part module is loaded. One interpreter suffices: while nothing forbidden is
 # loaded, each import starts from a state in which a forbidden module would be loaded anew.

@@ -44,4 +44,4 @@ def test_seeds_outside_int64_are_refused_up_front_by_every_command(tmp_path, cap
         assert len(error) == 1 and f"--seed={huge}: must be an integer in [0, 2^63)" in error[0]
     assert not (tmp_path / "d.h5").exists() and not (tmp_path / "demo").exists()  # refused before any work
     with pytest.raises(ConfigError, match="below 2"):
-        TrainConfig(seed=2**63)
+        TrainConfig(scheme={"name": "carosso"}, seed=2**63)

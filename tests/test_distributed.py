@@ -6,18 +6,18 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-import schemes  # noqa: F401  (registers the schemes the configs name)
 from pdd_core.apps.training import train
 from pdd_core.apps.training.checkpoint import load_checkpoint, read_log
 from pdd_core.apps.training.distributed import Context
 from pdd_core.training import ModelConfig, SAPDDObjectiveConfig, TrainConfig, config_from_dict, config_to_dict
+from schemes import Carosso
 from tests.test_trainer import random_paths
 
 CONFIGS = {
     # An odd global batch: rank 0 gets 3 rows, rank 1 gets 2, so the loss weights n_r R / N matter.
-    "linear": TrainConfig(model=ModelConfig(name="linear", overrides={"lam_nodes": 3}), steps=5, batch_size=5, lr=1e-2, dtype="float64", ema_decay=0.5),
+    "linear": TrainConfig(model=ModelConfig(name="linear", overrides={"lam_nodes": 3}), scheme=Carosso(), steps=5, batch_size=5, lr=1e-2, dtype="float64", ema_decay=0.5),
     # A neural network with both heads through DDP's forward (SA-PDD), in float64.
-    "fno": TrainConfig(model=ModelConfig(name="fno", preset="tiny"), objective=SAPDDObjectiveConfig(), steps=3, batch_size=4, lr=1e-3, dtype="float64"),
+    "fno": TrainConfig(model=ModelConfig(name="fno", preset="tiny"), scheme=Carosso(), objective=SAPDDObjectiveConfig(), steps=3, batch_size=4, lr=1e-3, dtype="float64"),
 }
 
 

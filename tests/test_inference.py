@@ -66,8 +66,8 @@ def tiny_configs(data: Path) -> dict[str, TrainConfig]:
     variance_preserving = {"name": "variance-preserving", "gamma": 3.0}
     return {
         # The paper's scalar noise model (Eq. 9), so the t0 rule of B.6 and Eq. 58's score are exercised.
-        "pdd": TrainConfig(model=ModelConfig(name="linear", overrides={"lam_nodes": 3}), objective=PDDObjectiveConfig(noise_model="scalar"), steps=3, lr=1e-2, dtype="float64", **common),
-        "sa-pdd": TrainConfig(model=fno, objective=SAPDDObjectiveConfig(), steps=2, **common),
+        "pdd": TrainConfig(model=ModelConfig(name="linear", overrides={"lam_nodes": 3}), scheme=Carosso(), objective=PDDObjectiveConfig(noise_model="scalar"), steps=3, lr=1e-2, dtype="float64", **common),
+        "sa-pdd": TrainConfig(model=fno, scheme=Carosso(), objective=SAPDDObjectiveConfig(), steps=2, **common),
         "denoising": TrainConfig(model=fno, objective=DenoisingObjectiveConfig(), scheme=variance_preserving, steps=2, **common),
         "conditional-denoising": TrainConfig(model=fno, objective=ConditionalDenoisingObjectiveConfig(), scheme=variance_preserving, steps=2, **common),
     }

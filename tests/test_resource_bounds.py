@@ -162,7 +162,7 @@ def test_pdd_train_counts_activations_in_proportion_to_batch_frames_points_and_w
 
     def estimate(grid=Grid((16,), channels=2), path_frames=20, **changes):
         seen.clear()
-        settings = {"batch_size": 4, "window": 3, "model": ModelConfig(name="unet", preset="tiny")} | changes
+        settings = {"batch_size": 4, "window": 3, "model": ModelConfig(name="unet", preset="tiny"), "scheme": {"name": "carosso"}} | changes
         request_costs.check_training(TrainConfig(**settings), grid, path_frames)
         return seen[-1]
 

@@ -15,7 +15,6 @@ import numpy as np
 import pytest
 import torch
 
-import schemes  # noqa: F401  (registers the schemes the configs name)
 from pdd_core.apps.cli.main import main
 from pdd_core.apps.training import DivergenceError, train
 from pdd_core.apps.training.checkpoint import load_checkpoint, load_trained_model, read_log, save_checkpoint
@@ -25,6 +24,7 @@ from pdd_core.errors import ConfigError, PDDError
 from pdd_core.grid import Grid
 from pdd_core.spectral import irfft, rfft
 from pdd_core.training import EMA, MODELS, ModelConfig, SAPDDObjectiveConfig, TrainConfig, build_model, config_from_dict, config_to_dict
+from schemes import Carosso
 
 GRID = Grid((16,), channels=1)
 
@@ -50,6 +50,7 @@ def random_paths(n: int = 16, frames: int = 6, grid: Grid = GRID, seed: int = 0)
 def linear_config(**changes) -> TrainConfig:
     settings = {
         "model": ModelConfig(name="linear", overrides={"lam_nodes": 3}),
+        "scheme": Carosso(),
         "steps": 6,
         "batch_size": 4,
         "lr": 1e-2,
@@ -60,7 +61,7 @@ def linear_config(**changes) -> TrainConfig:
 
 
 def unet_config(**changes) -> TrainConfig:
-    settings = {"model": ModelConfig(name="unet", preset="tiny"), "steps": 6, "batch_size": 4, "lr": 1e-3, "checkpoint_every": 3}
+    settings = {"model": ModelConfig(name="unet", preset="tiny"), "scheme": Carosso(), "steps": 6, "batch_size": 4, "lr": 1e-3, "checkpoint_every": 3}
     return TrainConfig(**{**settings, **changes})
 
 
@@ -354,7 +355,7 @@ def test_training_converges_to_the_exact_optimal_drift_of_gaussian_ar1_data(tmp_
     n_paths, frames, dt = 64, 32, 0.1
     data, a = gaussian_ar1_paths(n_paths, frames, GRID, dt, seed=0)
     config = TrainConfig(
-        model=ModelConfig(name="linear"), window=1, lam_min=0.0, lam_max=0.0, steps=400, batch_size=n_paths, lr=0.1, dtype="float64", checkpoint_every=400
+        model=ModelConfig(name="linear"), scheme=Carosso(), window=1, lam_min=0.0, lam_max=0.0, steps=400, batch_size=n_paths, lr=0.1, dtype="float64", checkpoint_every=400
     )
     train(config, tmp_path, data=data, progress=False)
     learned = load_checkpoint(tmp_path)["model"]["coefficients"][0, 0, 0]

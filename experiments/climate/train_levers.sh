@@ -23,6 +23,8 @@ lever() {
     linear_window1) echo "--steps 1200 --window 1 --set model.overrides.linear_part=true" ;;
     linear_window15) echo "--steps 1200 --window 15 --set model.overrides.linear_part=true" ;;
     linear_lampow2) echo "--steps 1200 --set lam_power=2 model.overrides.linear_part=true" ;;
+    linear_long_cosine) echo "--steps 3600 --set lr_schedule=cosine warmup_steps=100 model.overrides.linear_part=true" ;;
+    linear_long_push) echo "--steps 3600 --set objective.pushforward=1 model.overrides.linear_part=true" ;;
     linear_small) echo "--steps 1200 --preset small --set model.overrides.linear_part=true" ;;
     *) echo "unknown config $1" >&2; exit 2 ;;
   esac

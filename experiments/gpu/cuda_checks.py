@@ -240,7 +240,7 @@ def tiny_dataset(work: Path) -> str:
 
 
 def tiny_config(work: Path, device: torch.device, **changes) -> TrainConfig:
-    config = TrainConfig(data=tiny_dataset(work), model=ModelConfig(preset="tiny"), steps=2, batch_size=4, checkpoint_every=1, device=device.type)
+    config = TrainConfig(data=tiny_dataset(work), model=ModelConfig(preset="tiny"), scheme=Carosso(), steps=2, batch_size=4, checkpoint_every=1, device=device.type)
     return attrs.evolve(config, **changes)
 
 

@@ -69,6 +69,11 @@ def default_overrides(name: str) -> dict[str, Any]:
     return {"linear_part": True} if name in LINEAR_PART_BY_DEFAULT else {}
 
 
+# A config file (or command line) that names no scheme gets this tagged table: a name at the
+# edge, where names become objects, so the record itself needs no default scheme object.
+FILE_DEFAULT_SCHEME = {"name": "carosso"}
+
+
 def _scheme(value: Any) -> Any:
     """A tagged table (file, command line) becomes the scheme object; an object is kept."""
     return from_tagged(value, SCHEMES) if isinstance(value, dict) else value
@@ -80,8 +85,9 @@ class TrainConfig:
 
     * ``data``/``split``: a dataset file in the layout of docs/data_format.md; ``frames``:
       train on random sub-paths of that many consecutive frames (None: whole paths).
-    * ``scheme``: the RG scheme object (``Carosso()`` by default); a config file gives it as a
-      tagged table, ``{"name": "carosso", "alpha": 0.1, "beta": 1.414}``, and so may the constructor.
+    * ``scheme``: the RG scheme object, e.g. ``Carosso()`` (required here); a config file gives
+      it as a tagged table, ``{"name": "carosso", "alpha": 0.1, "beta": 1.414}``
+      (``FILE_DEFAULT_SCHEME`` when it names none), and so may the constructor.
     * ``lam_min``/``lam_max``: λ ~ U(lam_min, lam_max) per sample; equal values fix λ.
     * ``lam_power``: p of the λ law λ = lam_min + (lam_max - lam_min)·u^p, u ~ U(0, 1); 1 is the
       paper's uniform law, p > 1 gives the small λ of simulation more of the training.
@@ -96,7 +102,7 @@ class TrainConfig:
     split: str = "train"
     frames: int | None = None
     model: ModelConfig = attrs.field(factory=ModelConfig)
-    scheme: registered(SCHEMES) = attrs.field(factory=lambda: SCHEMES.get("carosso")(), converter=_scheme)
+    scheme: registered(SCHEMES) = attrs.field(kw_only=True, converter=_scheme)
     objective: ObjectiveConfig = attrs.field(factory=PDDObjectiveConfig, converter=objective_from)
     lam_min: float = 0.0
     lam_max: float = 1.0
@@ -162,7 +168,7 @@ def config_from_dict(data: dict[str, Any]) -> TrainConfig:
     """Structure a plain dict (TOML/JSON) into a :class:`TrainConfig`, with the validators' messages."""
     if not isinstance(data, dict):
         raise config_error("config", data, "a training config is a table of settings", "see docs/training.md")
-    return from_dict(TrainConfig, data)  # our validators' messages survive (pdd_core.config)
+    return from_dict(TrainConfig, {"scheme": dict(FILE_DEFAULT_SCHEME), **data})  # our validators' messages survive (pdd_core.config)
 
 
 def config_to_dict(config: TrainConfig) -> dict[str, Any]:
@@ -208,6 +214,7 @@ def resume_differences(stored: TrainConfig, requested: TrainConfig) -> list[str]
 
 __all__ = [
     "DTYPES",
+    "FILE_DEFAULT_SCHEME",
     "LINEAR_PART_BY_DEFAULT",
     "OBJECTIVES",
     "RESUMABLE_FIELDS",

@@ -73,6 +73,8 @@ class PDDObjectiveConfig(_Objective):
       learned path density is stable; :func:`~pdd_core.training.objectives.increment_loss`) or
       ``scalar`` 1/(σ_λ²Δt) (Eq. 9, the paper's setting, whose generation diverges on the grids of
       docs/results.md).
+    * ``pushforward``: the weight of the pushforward term (0: off, the paper's loss), Eq. 9 on
+      the network's own one-step states (:func:`~pdd_core.training.objectives.pushforward_loss`).
     """
 
     name: ClassVar[str] = "pdd"
@@ -80,9 +82,11 @@ class PDDObjectiveConfig(_Objective):
     noise_free: bool = attrs.field(default=False, validator=_noise_free)
     delta_lambda: float = attrs.field(default=DEFAULT_DELTA_LAMBDA, validator=_delta_lambda)
     noise_model: str = attrs.field(default="per-mode", validator=_noise_model)
+    pushforward: float = attrs.field(default=0.0, validator=_weight)
 
     def build(self, scheme, grid, dt: float) -> PDDObjective:
-        return PDDObjective(scheme, grid, dt, noise_free=self.noise_free, delta_lambda=self.delta_lambda, noise_model=NOISE_MODELS[self.noise_model])
+        options = {"noise_free": self.noise_free, "delta_lambda": self.delta_lambda, "noise_model": NOISE_MODELS[self.noise_model]}
+        return PDDObjective(scheme, grid, dt, pushforward=self.pushforward, **options)
 
 
 @attrs.frozen

@@ -54,6 +54,32 @@ def increment_loss(
     return (0.5 * grid.cell_volume * quadratic).mean()
 
 
+def pushforward_loss(
+    drift, u_lam: torch.Tensor, lam: torch.Tensor, scheme, grid: Grid, dt: float, delta_lambda: float, noise_model=ScalarNoise()
+) -> torch.Tensor:
+    """Eq. 9 on the model's own one-step states: the pushforward trick (Brandstetter et al. 2022).
+
+    Each state u_n (n >= 1) is replaced by the network's prediction from the true history,
+    ũ_n = u_{n-1} + f_λ(u_{..n-1})Δt, computed without gradient; the drift from the window that
+    ends at ũ (true states before it) must then reach the true u_{n+1}:
+    r_n = u_{n+1} - ũ_n - f_λ(u_{n-W+1..n-1}, ũ_n)Δt, weighted as in :func:`increment_loss`.
+    Its minimiser keeps the drift of the clean path and adds the force that returns the model's
+    own one-step error, E[u_n - ũ_n | history], to the data: the error a rollout meets.
+    """
+    if u_lam.shape[1] < 3:
+        raise bad_argument("u.shape", tuple(u_lam.shape), "pushforward needs paths of >= 3 frames", "train on frames >= 3 or set objective.pushforward = 0")
+    with torch.no_grad():
+        pushed = u_lam[:, :-2] + drift_on_path(drift, u_lam[:, :-1], lam) * dt  # ũ_1 .. ũ_{T-2}
+    steps = u_lam.shape[1] - 2
+    windows = history_windows(u_lam, drift.window, steps + 1)[:, 1:].clone()  # windows ending at t_1 .. t_{T-2}
+    windows[:, :, -1] = pushed
+    batch = u_lam.shape[0]
+    flat = drift(windows.reshape(batch * steps, *windows.shape[2:]), lam.repeat_interleave(steps))
+    residual = u_lam[:, 2:] - pushed - flat.reshape(batch, steps, *flat.shape[1:]) * dt
+    quadratic = increment_quadratic_form(residual, lam, scheme, grid, dt, delta_lambda=delta_lambda, noise_model=noise_model)
+    return (0.5 * grid.cell_volume * quadratic).mean()
+
+
 def _noise_model(instance, attribute, value) -> None:
     check_noise_model(value)
 
@@ -65,6 +91,7 @@ class PDDObjective:
     ``noise_free=True`` is the ablation of PDD D.4 (ε = 0, same σ_λ); the Eq. 67 ablation
     of D.3 is a choice of scheme (``Carosso(gamma=...)``). ``noise_model`` weights the
     residuals by the scalar σ_λ²Δt of Eq. 58 (the paper) or per mode (:func:`increment_loss`).
+    ``pushforward`` > 0 adds that multiple of :func:`pushforward_loss` (an extension).
     """
 
     scheme: object
@@ -73,6 +100,7 @@ class PDDObjective:
     noise_free: bool = False
     delta_lambda: float = DEFAULT_DELTA_LAMBDA
     noise_model: object = attrs.field(factory=ScalarNoise, validator=_noise_model)
+    pushforward: float = 0.0
 
     def corrupt(self, u0: torch.Tensor, lam: torch.Tensor, generator: torch.Generator) -> Corrupted:
         if self.noise_free:
@@ -81,7 +109,10 @@ class PDDObjective:
 
     def loss(self, drift, corrupted: Corrupted, lam: torch.Tensor) -> torch.Tensor:
         (u_lam,) = corrupted
-        return increment_loss(drift_on_path(drift, u_lam, lam), u_lam, lam, self.scheme, self.grid, self.dt, self.delta_lambda, self.noise_model)
+        loss = increment_loss(drift_on_path(drift, u_lam, lam), u_lam, lam, self.scheme, self.grid, self.dt, self.delta_lambda, self.noise_model)
+        if self.pushforward:
+            loss = loss + self.pushforward * pushforward_loss(drift, u_lam, lam, self.scheme, self.grid, self.dt, self.delta_lambda, self.noise_model)
+        return loss
 
 
 @attrs.frozen

@@ -20,7 +20,7 @@ from pdd_core.apps.training.trainer import train
 from pdd_core.data.hdf5_reader import read_metadata
 from pdd_core.errors import ConfigError, bad_argument
 from pdd_core.registry import SCHEMES, SYSTEMS
-from pdd_core.training.config import LINEAR_PART_BY_DEFAULT, OBJECTIVES, TrainConfig, config_from_dict, config_to_dict, default_overrides, read_toml, set_dotted
+from pdd_core.training.config import FILE_DEFAULT_SCHEME, LINEAR_PART_BY_DEFAULT, OBJECTIVES, TrainConfig, config_from_dict, default_overrides, read_toml, set_dotted
 from pdd_core.training.models import MODELS
 
 HELP = "train a PDD drift or a denoising baseline on a dataset file"
@@ -130,7 +130,7 @@ def build_config(args: argparse.Namespace) -> tuple[TrainConfig, Path]:
     if args.scheme is not None:
         settings["scheme"] = {"name": args.scheme}
     # --set scheme.alpha=... refines the default scheme when the config names none.
-    settings.setdefault("scheme", config_to_dict(TrainConfig())["scheme"])
+    settings.setdefault("scheme", dict(FILE_DEFAULT_SCHEME))
     for flag, key in FLAG_KEYS.items():
         value = getattr(args, flag)
         if value is not None:

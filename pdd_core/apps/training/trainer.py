@@ -45,6 +45,7 @@ from pdd_core.score.gaussian_marginal import dataset_autocovariance
 from pdd_core.score.initial_density import dataset_power
 from pdd_core.training.config import TrainConfig, config_from_dict, config_to_dict, resume_differences
 from pdd_core.training.ema import EMA
+from pdd_core.training.learning_rate import learning_rate
 from pdd_core.training.models import DEFAULT_PRESETS, MODELS, build_model
 from pdd_core.training.objective_config import ConditionalDenoisingObjectiveConfig
 
@@ -344,7 +345,7 @@ def _run(config: TrainConfig, run_dir: Path, record: dict[str, Any] | None, data
             global_loss, grad_norm = _gradient(objective, view, u0, step, config, context, device, parameters)
             _finite_or_stop("loss", global_loss, step, run_dir, saved_step)
             _finite_or_stop("gradient norm", float(grad_norm), step, run_dir, saved_step)
-            _update(config, optimizer, ema, parameters, grad_norm)
+            _update(config, step, optimizer, ema, parameters, grad_norm)
             last_loss = global_loss
             bar.update(1)
             if step % config.log_every == 0:
@@ -357,10 +358,13 @@ def _run(config: TrainConfig, run_dir: Path, record: dict[str, Any] | None, data
     return TrainResult(run_dir=run_dir, step=first_step - 1 + steps_taken, loss=last_loss, steps_taken=steps_taken, seconds=time.perf_counter() - started)
 
 
-def _update(config: TrainConfig, optimizer, ema: EMA, parameters, grad_norm: torch.Tensor) -> None:
-    """Clip (if set), step the optimizer and the EMA of the weights."""
+def _update(config: TrainConfig, step: int, optimizer, ema: EMA, parameters, grad_norm: torch.Tensor) -> None:
+    """Clip (if set), set the step's learning rate, step the optimizer and the EMA of the weights."""
     if config.grad_clip is not None:
         torch.nn.utils.clip_grads_with_norm_(parameters, config.grad_clip, grad_norm)
+    rate = learning_rate(step, lr=config.lr, steps=config.steps, schedule=config.lr_schedule, warmup_steps=config.warmup_steps)
+    for group in optimizer.param_groups:
+        group["lr"] = rate
     optimizer.step()
     optimizer.zero_grad(set_to_none=True)
     ema.update()

@@ -18,6 +18,7 @@ from pdd_core.config import from_dict, from_tagged, registered, to_dict
 from pdd_core.protocols import RGScheme
 from pdd_core.registry import SCHEMES
 from pdd_core.training.checks import check_integer, check_real, config_error
+from pdd_core.training.learning_rate import LR_SCHEDULES
 from pdd_core.training.objective_config import OBJECTIVES, ObjectiveConfig, PDDObjectiveConfig, objective_from
 from pdd_core.validation import SEED_LIMIT
 
@@ -92,6 +93,8 @@ class TrainConfig:
     * ``lam_power``: p of the λ law λ = lam_min + (lam_max - lam_min)·u^p, u ~ U(0, 1); 1 is the
       paper's uniform law, p > 1 gives the small λ of simulation more of the training.
     * ``window``: the history window W (None: 5, or 6 for ``conditional-denoising``).
+    * ``lr_schedule``: ``constant`` or ``cosine`` decay to 0 at the last step, after
+      ``warmup_steps`` of linear warm-up (:func:`~pdd_core.training.learning_rate.learning_rate`).
     * ``batch_size`` is global: under DDP every rank takes a contiguous share of its rows.
     * ``bf16``: bfloat16 autocast around the network forward only (never fp16).
     * ``dtype``: the precision of the parameters and of the paths fed to the loss.
@@ -111,6 +114,8 @@ class TrainConfig:
     steps: int = 1000
     batch_size: int = 32
     lr: float = 2e-4
+    lr_schedule: str = "constant"
+    warmup_steps: int = 0
     ema_decay: float = 0.999
     grad_clip: float | None = None
     bf16: bool = False
@@ -140,6 +145,11 @@ class TrainConfig:
         check_integer("steps", self.steps, 1)
         check_integer("batch_size", self.batch_size, 1)
         check_real("lr", self.lr, positive=True)
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise config_error("lr_schedule", self.lr_schedule, "unknown learning-rate schedule", f"use one of {list(LR_SCHEDULES)}")
+        check_integer("warmup_steps", self.warmup_steps, 0)
+        if self.warmup_steps >= self.steps:
+            raise config_error("warmup_steps", self.warmup_steps, f"must be below steps ({self.steps})", "use e.g. warmup_steps = steps // 20")
         check_real("ema_decay", self.ema_decay, at_most=1.0)
         if self.grad_clip is not None:
             check_real("grad_clip", self.grad_clip, positive=True)

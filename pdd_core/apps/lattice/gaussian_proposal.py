@@ -221,15 +221,20 @@ def independence_metropolis_step(action: Any, proposal: Any, fields: np.ndarray,
 
     Args:
         action: callable S(fields [n, *shape]) -> [n].
-        proposal: object with ``sample(n, rng)`` and ``log_density(fields)`` (e.g. :class:`FourierGaussian`).
+        proposal: object with ``sample(n, rng)`` and ``log_density(fields)`` (e.g. :class:`FourierGaussian`);
+            one with ``sample_with_log_density(n, rng)`` gives each draw's density with it (a flow,
+            whose density comes from the solve that made the draw).
         fields: current states ``[n, *shape]``.
         log_weight: their -S - log q, ``[n]`` (recompute after any other move of the chains).
         rng: gives the proposals, then the uniforms ``[n]``.
     """
-    proposed = np.asarray(proposal.sample(len(fields), rng), dtype=np.float64)
+    with_density = getattr(proposal, "sample_with_log_density", None)
+    proposed, log_q = with_density(len(fields), rng) if callable(with_density) else (proposal.sample(len(fields), rng), None)
+    proposed = np.asarray(proposed, dtype=np.float64)
     if proposed.shape != fields.shape:
         raise bad_argument("proposal", type(proposal).__name__, f"sample() returned shape {proposed.shape}, not {fields.shape}", "make sample(n, rng) return [n, *lattice]", kind=ShapeError)
-    proposed_weight = -np.asarray(action(proposed), dtype=np.float64) - np.asarray(proposal.log_density(proposed), dtype=np.float64)
+    log_q = proposal.log_density(proposed) if log_q is None else log_q
+    proposed_weight = -np.asarray(action(proposed), dtype=np.float64) - np.asarray(log_q, dtype=np.float64)
     if not np.isfinite(proposed_weight).all():
         raise bad_argument("proposal", type(proposal).__name__, "gave a non-finite action or log density", "check the proposal's support and density")
     # 1 - U lies in (0, 1], so the log is finite; the test is log U < log w' - log w.

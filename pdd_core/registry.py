@@ -1,10 +1,15 @@
-"""Name -> part registries through which the command line composes concrete parts.
+"""Name -> part registries: where names from the edge become objects.
 
-Library code never looks parts up by name; only the ``pdd`` command (and the demo and the
-benchmarks) do. ``SYSTEMS``, ``SCHEMES`` and ``INTEGRATORS`` hold classes; ``SAMPLERS`` holds
-:class:`pdd_core.sampler_recipe.SamplerRecipe` objects (how ``--sampler NAME`` is built from the
-command-line options). A plug-in adds parts by calling ``register`` or by exposing an entry
-point in the group ``pdd.<kind>`` (e.g. ``pdd.samplers``) that points at the entry.
+The core never looks a part up by a literal name (tests/test_architecture.py): names come from
+the edge (command-line flags, config files, the system named in a dataset file) and the
+applications turn them into parts here. ``SYSTEMS``, ``SCHEMES`` and ``INTEGRATORS`` hold
+classes; ``SAMPLERS`` holds :class:`pdd_core.sampler_recipe.SamplerRecipe` objects (how
+``--sampler NAME`` is built from the command-line options); ``METRICS`` holds
+:class:`pdd_core.metrics.metric.Metric` objects (what ``pdd evaluate`` computes beside its
+built-in metrics). A plug-in adds parts by calling ``register`` or by exposing an entry point in
+the group ``pdd.<kind>`` (e.g. ``pdd.samplers``) that points at the entry; the built-in parts are
+entry points too (pyproject.toml), so a registry is complete in a fresh interpreter
+(docs/guide.md, "Plug-ins").
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ T = TypeVar("T")
 
 
 class Registry:
-    """A named collection of classes of one kind (systems, schemes, samplers, ...)."""
+    """A named collection of parts of one kind (classes of systems, schemes, integrators; sampler recipes; metrics)."""
 
     def __init__(self, kind: str) -> None:
         self.kind = kind
@@ -42,7 +47,7 @@ class Registry:
             return
         self._plugins_loaded = True
         for entry in metadata.entry_points(group=f"pdd.{self.kind}"):
-            self._entries.setdefault(entry.name, entry.load())
+            self._entries.setdefault(entry.name, _load(entry))
 
     def get(self, name: str):
         """The class registered as ``name``; a clear error lists the known names otherwise."""
@@ -69,6 +74,15 @@ class Registry:
         return sorted(self._entries)
 
 
+def _load(entry: metadata.EntryPoint):
+    """The object an entry point names; a plug-in that fails to import is named in one line."""
+    try:
+        return entry.load()
+    except Exception as error:  # any failure of someone else's import: say which entry point and why
+        where = f"{entry.group}: {entry.name} = {entry.value}"
+        raise bad_argument("entry point", where, f"cannot be loaded ({type(error).__name__}: {error})", "fix or uninstall the package that declares it", kind=ConfigError) from None
+
+
 def _label(entry) -> str:
     return getattr(entry, "__qualname__", type(entry).__qualname__)
 
@@ -77,3 +91,4 @@ SYSTEMS = Registry("systems")
 SCHEMES = Registry("schemes")
 SAMPLERS = Registry("samplers")
 INTEGRATORS = Registry("integrators")
+METRICS = Registry("metrics")

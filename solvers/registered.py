@@ -1,4 +1,8 @@
-"""The λ-samplers and time integrators the command line knows by name (``SAMPLERS``, ``INTEGRATORS``)."""
+"""The λ-samplers and time integrators the command line knows by name (``SAMPLERS``, ``INTEGRATORS``).
+
+pyproject.toml lists the same names as entry points (groups ``pdd.samplers``, ``pdd.integrators``),
+so the registries hold them in a fresh interpreter before anything imports ``solvers``.
+"""
 
 from __future__ import annotations
 
@@ -27,35 +31,46 @@ def _gaussian_pc(options: SamplerOptions) -> PredictorCorrector:
     return PredictorCorrector(predictor, corrector, 1 if options.corrector_steps is None else options.corrector_steps)
 
 
+# Each recipe is a module-level name so that an entry point (pyproject.toml, group pdd.samplers)
+# can reach it: the SAMPLERS registry is then complete in a fresh interpreter.
+GAUSSIAN_PC = SamplerRecipe(
+    "exponential predictor around the data's Gaussian marginal + per-mode Gaussian Langevin corrector "
+    "(the default: 25 steps on the power grid, 2 score calls per step)",
+    _gaussian_pc,
+    options=("corrector_steps", "step_size"),
+    marginal=True,
+    provenance=lambda sampler: {"step_size": sampler.corrector.step_size, "corrector_steps": sampler.corrector_steps},
+)
+GAUSSIAN_FLOW = SamplerRecipe(
+    "probability flow around the data's Gaussian marginal, exponential Adams-Bashforth 2 (deterministic), 1 call per step",
+    lambda options: GaussianExponential(options.reference, stochastic=False, gate=1.0),
+    marginal=True,
+)
+GAUSSIAN_SDE = SamplerRecipe(
+    "reverse SDE around the data's Gaussian marginal, exponential Adams-Bashforth 2 (stochastic), 1 call per step",
+    lambda options: GaussianExponential(options.reference, stochastic=True, gate=1.0),
+    marginal=True,
+)
+PAPER_PC = SamplerRecipe(
+    "ETD predictor + Langevin corrector (PDD Algorithm 3, B.6: the paper's setting, 1000 steps), 1 + corrector-steps calls per step",
+    _paper_pc,
+    options=("snr", "corrector_steps"),
+    provenance=lambda sampler: {"snr": sampler.corrector.snr, "corrector_steps": sampler.corrector_steps},
+)
+EULER_MARUYAMA = SamplerRecipe("reverse Euler-Maruyama (PDD Eq. 11), 1 score call per step", lambda options: ReverseEulerMaruyama())
+ETD = SamplerRecipe("exponential time differencing predictor (PDD Eq. 66), 1 score call per step", lambda options: ETDPredictor())
+FLOW_HEUN = SamplerRecipe("probability-flow ODE, exponential Heun (2nd order, deterministic), 2 calls per step", lambda options: ProbabilityFlowHeun())
+FLOW_AB2 = SamplerRecipe("probability-flow ODE, exponential Adams-Bashforth 2 (2nd order, deterministic), 1 call per step", lambda options: ExponentialMultistep())
+
 RECIPES = {
-    "gpc": SamplerRecipe(
-        "exponential predictor around the data's Gaussian marginal + per-mode Gaussian Langevin corrector "
-        "(the default: 25 steps on the power grid, 2 score calls per step)",
-        _gaussian_pc,
-        options=("corrector_steps", "step_size"),
-        marginal=True,
-        provenance=lambda sampler: {"step_size": sampler.corrector.step_size, "corrector_steps": sampler.corrector_steps},
-    ),
-    "gpf": SamplerRecipe(
-        "probability flow around the data's Gaussian marginal, exponential Adams-Bashforth 2 (deterministic), 1 call per step",
-        lambda options: GaussianExponential(options.reference, stochastic=False, gate=1.0),
-        marginal=True,
-    ),
-    "gsde": SamplerRecipe(
-        "reverse SDE around the data's Gaussian marginal, exponential Adams-Bashforth 2 (stochastic), 1 call per step",
-        lambda options: GaussianExponential(options.reference, stochastic=True, gate=1.0),
-        marginal=True,
-    ),
-    "pc": SamplerRecipe(
-        "ETD predictor + Langevin corrector (PDD Algorithm 3, B.6: the paper's setting, 1000 steps), 1 + corrector-steps calls per step",
-        _paper_pc,
-        options=("snr", "corrector_steps"),
-        provenance=lambda sampler: {"snr": sampler.corrector.snr, "corrector_steps": sampler.corrector_steps},
-    ),
-    "em": SamplerRecipe("reverse Euler-Maruyama (PDD Eq. 11), 1 score call per step", lambda options: ReverseEulerMaruyama()),
-    "etd": SamplerRecipe("exponential time differencing predictor (PDD Eq. 66), 1 score call per step", lambda options: ETDPredictor()),
-    "pf": SamplerRecipe("probability-flow ODE, exponential Heun (2nd order, deterministic), 2 calls per step", lambda options: ProbabilityFlowHeun()),
-    "eab2": SamplerRecipe("probability-flow ODE, exponential Adams-Bashforth 2 (2nd order, deterministic), 1 call per step", lambda options: ExponentialMultistep()),
+    "gpc": GAUSSIAN_PC,
+    "gpf": GAUSSIAN_FLOW,
+    "gsde": GAUSSIAN_SDE,
+    "pc": PAPER_PC,
+    "em": EULER_MARUYAMA,
+    "etd": ETD,
+    "pf": FLOW_HEUN,
+    "eab2": FLOW_AB2,
 }
 for _name, _recipe in RECIPES.items():
     SAMPLERS.register(_name)(_recipe)
@@ -63,4 +78,16 @@ for _name, _recipe in RECIPES.items():
 INTEGRATORS.register("euler")(Euler)
 INTEGRATORS.register("euler-maruyama")(EulerMaruyama)
 
-__all__ = ["PAPER_CORRECTOR_STEPS", "PAPER_SNR", "RECIPES"]
+__all__ = [
+    "ETD",
+    "EULER_MARUYAMA",
+    "FLOW_AB2",
+    "FLOW_HEUN",
+    "GAUSSIAN_FLOW",
+    "GAUSSIAN_PC",
+    "GAUSSIAN_SDE",
+    "PAPER_CORRECTOR_STEPS",
+    "PAPER_PC",
+    "PAPER_SNR",
+    "RECIPES",
+]

@@ -1,17 +1,26 @@
-"""Issue 14: samplers and integrators are registries the command line, the demo and the benchmarks read;
-a plug-in that registers one uses it from `pdd generate --sampler NAME` / `pdd simulate --integrator NAME`."""
+"""Systems, schemes, samplers, integrators and metrics are registries the command line, the demo and
+the benchmarks read (docs/guide.md, "Plug-ins"); the built-in parts reach them through entry points,
+so none is empty in a fresh interpreter; a plug-in that registers one uses it from `pdd generate
+--sampler NAME`, `pdd simulate --integrator NAME --integrator-set KEY=VALUE` or `pdd evaluate`."""
 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from importlib import metadata
 
 import attrs
 import h5py
 import pytest
 
 import solvers
-from pdd_core import INTEGRATORS, SAMPLERS
+from pdd_core import INTEGRATORS, METRICS, SAMPLERS
 from pdd_core.apps.cli.main import main
+from pdd_core.errors import ConfigError
+from pdd_core.metrics import relative_l2_error
+from pdd_core.metrics.metric import Metric
+from pdd_core.registry import Registry
 from pdd_core.sampler_recipe import SamplerOptions, SamplerRecipe
 from tests.test_inference import train_tiny_runs
 
@@ -80,3 +89,119 @@ def test_a_registered_integrator_is_usable_from_pdd_simulate(trained, tmp_path, 
         assert file.attrs["sampler"] == "counting-euler"
     assert main([*argv, "--integrator", "rk4", "--out", str(tmp_path / "b.h5")]) == 2
     assert "unknown time integrator" in capsys.readouterr().err
+
+
+# In a fresh interpreter: what each registry holds before anything imports systems, schemes or
+# solvers (entry points only), then after importing them (what the packages register themselves).
+FRESH_REGISTRIES = """
+import json
+from pdd_core import INTEGRATORS, SAMPLERS, SCHEMES, SYSTEMS
+registries = {"systems": SYSTEMS, "schemes": SCHEMES, "samplers": SAMPLERS, "integrators": INTEGRATORS}
+before = {kind: registry.names() for kind, registry in registries.items()}
+euler = INTEGRATORS.get("euler").__name__
+import schemes, solvers, systems
+after = {kind: sorted(registry._entries) for kind, registry in registries.items()}
+print(json.dumps({"before": before, "after": after, "euler": euler}))
+"""
+
+
+def test_no_registry_is_empty_in_a_fresh_interpreter():
+    """``from pdd_core import INTEGRATORS, SAMPLERS`` works before ``import solvers``; the entry points list every built-in part."""
+    result = subprocess.run([sys.executable, "-c", FRESH_REGISTRIES], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    seen = json.loads(result.stdout)
+    assert seen["euler"] == "Euler" and seen["before"]["integrators"] == ["euler", "euler-maruyama"]
+    assert seen["before"]["samplers"] == ["eab2", "em", "etd", "gpc", "gpf", "gsde", "pc", "pf"]
+    assert seen["before"] == seen["after"], "a built-in part is registered in its package but missing from pyproject.toml's entry points"
+
+
+def test_a_plugin_that_fails_to_load_is_named_in_one_line(monkeypatch):
+    broken = metadata.EntryPoint(name="broken", value="no_such_plugin_module:Thing", group="pdd.integrators")
+    monkeypatch.setattr("pdd_core.registry.metadata.entry_points", lambda group: [broken] if group == "pdd.integrators" else [])
+    with pytest.raises(ConfigError, match=r"pdd.integrators: broken = no_such_plugin_module:Thing.*cannot be loaded \(ModuleNotFoundError") as error:
+        Registry("integrators").names()
+    assert "\n" not in str(error.value)
+
+
+@attrs.frozen
+class ScaledEuler(solvers.Euler):
+    """A plug-in integrator with an option: u + scale · f Δt."""
+
+    scale: float = 1.0
+
+    def step(self, drift, history, lam, dt, sigma, generator):
+        return history[:, -1] + self.scale * drift(history, lam) * dt
+
+
+def test_an_integrator_gets_its_options_from_pdd_simulate(trained, tmp_path, plugin, capsys):
+    data, runs = trained
+    plugin(INTEGRATORS, "scaled-euler", ScaledEuler)
+    argv = ["simulate", str(runs["pdd"]), "--lambda", "0", "--steps", "3", "--n", "2", "--no-progress"]
+    paths = {}
+    for scale in (0.0, 1.0):
+        out = tmp_path / f"scale{scale}.h5"
+        assert main([*argv, "--integrator", "scaled-euler", "--integrator-set", f"scale={scale}", "--out", str(out)]) == 0
+        with h5py.File(out) as file:
+            assert json.loads(file.attrs["settings"])["integrator_options"] == {"scale": scale}
+            paths[scale] = file["train"][...]
+    assert (paths[0.0] == paths[0.0][:, :1]).all() and not (paths[1.0] == paths[1.0][:, :1]).all()  # scale 0 stands still
+    for options, message in (
+        (["scale=x"], "--integrator-set='scale=x': ScaledEuler={'scale': 'x'}: cannot be structured"),
+        (["order=2"], "--integrator-set='order': not an option of the integrator scaled-euler. Fix: use one of ['scale']"),
+        (["scale"], "--integrator-set='scale': expected KEY=VALUE"),
+    ):
+        assert main([*argv, "--integrator", "scaled-euler", "--integrator-set", *options, "--out", str(tmp_path / "bad.h5")]) == 2
+        error = capsys.readouterr().err.strip().splitlines()
+        assert len(error) == 1 and message in error[0]
+    assert main([*argv, "--integrator-set", "scale=2", "--out", str(tmp_path / "bad.h5")]) == 2
+    assert "drop it: euler has no options" in capsys.readouterr().err
+
+
+# A metric as a plug-in writes it: one file that registers it (docs/guide.md, "Plug-ins").
+METRIC_PLUGIN = """
+from pdd_core.metrics import relative_l2_error
+from pdd_core.metrics.metric import Metric
+from pdd_core.registry import METRICS
+
+METRICS.register("last_l2")(Metric("relative L2 error of the last frame", lambda reference, prediction: float(relative_l2_error(reference, prediction)[-1]), tasks=("simulate",)))
+METRICS.register("sizes")(Metric("paths and frames compared", lambda reference, prediction: [*reference.shape[:2], *prediction.shape[:2]]))
+"""
+
+FAST_EVALUATION = ["--l2-step", "2", "--discard", "1", "--segments", "1", "--lambda-steps", "4", "--ensemble", "0", "--no-progress"]
+
+
+def test_a_metric_registered_in_one_file_appears_in_pdd_evaluate(trained, tmp_path, monkeypatch, capsys):
+    data, runs = trained
+    monkeypatch.setattr(METRICS, "_entries", dict(METRICS._entries))  # the plug-in's registrations end with the test
+    (tmp_path / "my_metrics.py").write_text(METRIC_PLUGIN)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    __import__("my_metrics")
+    monkeypatch.delitem(sys.modules, "my_metrics")
+    out = tmp_path / "eval"
+    argv = ["evaluate", str(runs["pdd"]), "--data", str(data), "--out", str(out), "--lambdas", "0", "--n-generate", "3", *FAST_EVALUATION]
+    assert main(argv) == 0
+    assert '"last_l2"' in capsys.readouterr().out  # the summary shows it beside the built-in headline metrics
+    metrics = json.loads((out / "metrics.json").read_text())
+    simulate = metrics["simulate"]
+    for entry in simulate["by_lambda"].values():  # computed on the deterministic rollout the L2 error scores
+        assert entry["last_l2"] == pytest.approx(entry["l2_curve"][-1], rel=1e-12)
+    assert simulate["last_l2"] == simulate["by_lambda"]["0"]["last_l2"]
+    frames = metrics["reference"]["frames"]
+    paths = metrics["reference"]["paths"]
+    assert simulate["sizes"][0] == paths and simulate["sizes"][1] == simulate["sizes"][3] < frames
+    assert metrics["generate"]["sizes"] == [paths, frames, 3, frames] and "last_l2" not in metrics["generate"]
+    assert metrics["super_resolve"]["sizes"][2:] == metrics["low_resolution"]["sizes"][2:]
+
+
+def test_a_metric_may_not_overwrite_a_builtin_entry(trained, tmp_path, plugin, capsys):
+    data, runs = trained
+    plugin(METRICS, "l2", Metric("a second l2", lambda reference, prediction: 0.0, tasks=("simulate",)))
+    out = tmp_path / "eval"
+    assert main(["evaluate", str(runs["pdd"]), "--data", str(data), "--out", str(out), "--tasks", "simulate", "--lambdas", "0", *FAST_EVALUATION]) == 2
+    error = capsys.readouterr().err.strip().splitlines()
+    assert len(error) == 1 and "metric='l2': clashes with the built-in entry 'l2' of simulate" in error[0]
+
+
+def test_a_metric_names_known_tasks():
+    with pytest.raises(ConfigError, match="tasks=.*use a subset of"):
+        Metric("bad", lambda reference, prediction: 0.0, tasks=("simulation",))

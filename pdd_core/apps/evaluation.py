@@ -22,6 +22,9 @@ Next to Eqs. 63-64 every task reports the metrics other literature quotes
 spectral MSE of the deterministic rollout (``well``), and the fair CRPS and spread-skill ratio of
 ``ensemble`` stochastic rollouts per reference path (``ensemble``); ``generate`` the CRPS and
 spread-skill of the generated set as an ensemble for every reference path (``ensemble``).
+Every metric of the ``METRICS`` registry (:mod:`pdd_core.metrics.metric`) is added under its name
+in the tasks it names: per λ and for the first λ in ``simulate`` (the deterministic rollout the L2
+error scores), in ``generate``, ``super_resolve`` and ``low_resolution``.
 """
 
 from __future__ import annotations
@@ -46,7 +49,7 @@ from pdd_core.data.hdf5_reader import read_metadata
 from pdd_core.errors import ConfigError, DivergenceError, PDDError, bad_argument
 from pdd_core.files import write_json_atomically
 from pdd_core.metrics import climate, relative_l2_error, relative_spectral_error, segments, time_averaged_spatial_psd
-from pdd_core.registry import SYSTEMS
+from pdd_core.registry import METRICS, SYSTEMS
 from pdd_core.training.objective_config import ConditionalDenoisingObjectiveConfig, DenoisingObjectiveConfig, PDDObjectiveConfig, SAPDDObjectiveConfig
 
 TASKS = ("simulate", "generate", "super-resolve")
@@ -262,6 +265,7 @@ class _Tasks:
             by_lambda[f"{lam:g}"]["well"] = well_scores(self._physical(target[:, context:]), self._physical(short[:, context:]), settings.l2_step, self.names)
             if self.ensemble_simulation is not None and settings.ensemble > 0:
                 by_lambda[f"{lam:g}"]["ensemble"] = self._ensemble_scores(lam, target[:, context:])
+            with_registered_metrics(by_lambda[f"{lam:g}"], "simulate", target[:, context:], short[:, context:])
             panels = {"reference": target[0], "surrogate": short[0]}
             title = f"simulation at λ = {lam:g}"
             self.figures.append(str(plots.plot_spatiotemporal_panels(panels, self.out / f"simulate_lambda{lam:g}.png", channel_names=self.channel_names, frame=context + settings.l2_step, dt=run.dt, title=title)))
@@ -273,7 +277,8 @@ class _Tasks:
         first = by_lambda[f"{settings.lambdas[0]:g}"]
         headline = {"vrmse": first["well"]["vrmse"], **{key: first.get("ensemble", {}).get(key) for key in ("crps", "spread_skill")}}
         spectral = {key: first[key] for key in ("spectral_error", "spectral_error_floor", "floor_ratio")}
-        return {"simulate": {"lambda": settings.lambdas[0], "l2": first["l2"], **spectral, **headline, "l2_step": settings.l2_step, "by_lambda": by_lambda}}
+        result = {"lambda": settings.lambdas[0], "l2": first["l2"], **spectral, **headline, "l2_step": settings.l2_step, "by_lambda": by_lambda}
+        return {"simulate": with_entries(result, {name: first[name] for name in metric_names("simulate")}, "simulate")}
 
     def _stochastic_climate(self, entry: dict[str, Any], lam: float, frames: int) -> None:
         """The climate of a stochastic rollout (as long as the spectral error's) against the truth's noisy path law at λ."""
@@ -352,7 +357,7 @@ class _Tasks:
             result.update(crps=scores["crps_all"], spread_skill=scores["spread_skill_all"], ensemble=scores)
         else:  # said, not silently dropped
             result["ensemble"] = {"skipped": "one generated path: the ensemble scores (CRPS, spread-skill) need n_generate >= 2"}
-        return {"generate": result}
+        return {"generate": with_registered_metrics(result, "generate", reference, generated)}
 
     def super_resolve(self) -> dict[str, Any]:
         """The spectral error of refined coarse rollouts from ``sr_lambda``, next to the unrefined (low-resolution) one."""
@@ -367,6 +372,7 @@ class _Tasks:
         coarse_kind = "stochastic" if self.sr_simulation is not None and self.sr_simulation.get("noise") else "deterministic"
         floor = self._floor(0.0, coarse.shape[0])  # both compare paths at λ = 0 with the reference
         low_resolution = with_floor({"lambda": lam, "input": coarse_kind, "spectral_error": relative_spectral_error(reference, coarse), "paths": coarse.shape[0]}, floor)
+        with_registered_metrics(low_resolution, "low_resolution", reference, coarse)
         try:
             sampling = self.sampling
             refined = super_resolve_run(run, coarse, sampler=sampling.sampler, lam_schedule=sampling.schedule_from(lam), generator=self.generator, score=sampling.score, progress=self.progress)
@@ -374,7 +380,27 @@ class _Tasks:
             return {"super_resolve": {"failed": str(failure)}, "low_resolution": low_resolution}
         self.figures.append(str(plots.plot_super_resolution(coarse, refined, reference, self.out / "super_resolve.png", channel_names=self.channel_names, dt=run.dt)))
         refined_entry = {"from_lambda": lam, "input": coarse_kind, "spectral_error": relative_spectral_error(reference, refined), "paths": coarse.shape[0]}
-        return {"super_resolve": with_floor(refined_entry, floor), "low_resolution": low_resolution}
+        refined_entry = with_registered_metrics(with_floor(refined_entry, floor), "super_resolve", reference, refined)
+        return {"super_resolve": refined_entry, "low_resolution": low_resolution}
+
+
+def metric_names(task: str) -> list[str]:
+    """The registered metrics (``METRICS``) that take part in ``task``."""
+    return [name for name in METRICS.names() if task in METRICS.get(name).tasks]
+
+
+def with_entries(entry: dict[str, Any], values: dict[str, Any], task: str) -> dict[str, Any]:
+    """``entry`` with ``values`` added; a registered metric never overwrites a built-in entry of metrics.json."""
+    for name, value in values.items():
+        if name in entry:
+            raise bad_argument("metric", name, f"clashes with the built-in entry {name!r} of {task} in metrics.json", "register the metric under another name", kind=ConfigError)
+        entry[name] = value
+    return entry
+
+
+def with_registered_metrics(entry: dict[str, Any], task: str, reference: torch.Tensor, prediction: torch.Tensor) -> dict[str, Any]:
+    """``entry`` with the value of every registered metric of ``task`` between ``reference`` and ``prediction``."""
+    return with_entries(entry, {name: METRICS.get(name).compute(reference, prediction) for name in metric_names(task)}, task)
 
 
 def _channel_names(run: TrainedRun) -> list[str] | None:

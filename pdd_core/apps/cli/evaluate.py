@@ -34,7 +34,7 @@ from pdd_core.apps.runs import load_run, run_marginal, run_score
 from pdd_core.data.hdf5_reader import read_metadata, verify_split
 from pdd_core.errors import ConfigError, DataError, bad_argument
 from pdd_core.files import json_record, locked_directory
-from pdd_core.registry import INTEGRATORS
+from pdd_core.registry import INTEGRATORS, METRICS
 from pdd_core.training.objective_config import ConditionalDenoisingObjectiveConfig
 
 # The coarse rollouts super-resolution refines: σ_λ > 0 samples the path density the reverse flow follows.
@@ -209,7 +209,7 @@ def run(args: argparse.Namespace) -> int:
             climate_stream = int(np.random.SeedSequence((args.seed, CLIMATE_STREAM)).generate_state(1)[0])
             options["stochastic_simulation"] = {**stochastic, "generator": generator_for(trained, climate_stream)}
         metrics = evaluate_run(trained, args.data, out, progress=not args.no_progress, **options)
-    shown = ("l2", "spectral_error", "spectral_error_floor", "floor_ratio", "vrmse", "crps", "spread_skill", "skipped")
+    shown = ("l2", "spectral_error", "spectral_error_floor", "floor_ratio", "vrmse", "crps", "spread_skill", "skipped", *METRICS.names())
     summary = {key: {k: v for k, v in value.items() if k in shown} for key, value in metrics.items() if isinstance(value, dict) and key in ("simulate", "generate", "super_resolve", "low_resolution")}
     for lam, entry in metrics.get("simulate", {}).get("by_lambda", {}).items():
         summary[f"climate_lambda{lam}"] = climate_summary(entry)

@@ -1,5 +1,5 @@
 """The options of long and stochastic rollouts that `pdd simulate`, `pdd evaluate` and `pdd demo` share:
-the increment noise of stochastic rollouts and the thermalizer."""
+the time integrator and its options, the increment noise of stochastic rollouts and the thermalizer."""
 
 from __future__ import annotations
 
@@ -7,10 +7,14 @@ import argparse
 import math
 from typing import Any
 
+import attrs
+
+from pdd_core.apps.cli.data import parse_setting
 from pdd_core.apps.residual_noise import ResidualNoise
 from pdd_core.apps.runs import TrainedRun, run_marginal
-from pdd_core.errors import ConfigError, bad_argument
-from pdd_core.registry import SAMPLERS
+from pdd_core.config import from_dict
+from pdd_core.errors import ConfigError, PDDError, bad_argument
+from pdd_core.registry import INTEGRATORS, SAMPLERS
 from pdd_core.sampler_recipe import SamplerOptions
 from pdd_core.thermalizer import Thermalizer
 
@@ -25,6 +29,37 @@ DEFAULT_STEPS = 5
 # training data (the default: it keeps the climate where the model's Σ̃_λ collapses, docs/results.md)
 # or as the run's path density models it (Σ̃_λ(k) per mode, or Eq. 58's σ_λ).
 ROLLOUT_NOISE = ("residual", "model")
+
+
+def add_integrator_option_argument(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    parser.add_argument(
+        "--integrator-set",
+        nargs="+",
+        default=[],
+        metavar="KEY=VALUE",
+        help="options of the time integrator, its attrs fields (values are JSON literals, else strings); the built-in euler and euler-maruyama have none",
+    )
+
+
+def build_integrator(name: str, texts: list[str]) -> tuple[Any, dict[str, Any]]:
+    """The integrator registered as ``name`` built with the ``KEY=VALUE`` options, and those options (for provenance)."""
+    cls = INTEGRATORS.get(name)
+    for text in texts:
+        if "=" not in text:
+            raise bad_argument("--integrator-set", text, "expected KEY=VALUE", "write e.g. --integrator-set order=2", kind=ConfigError)
+    options = dict(parse_setting(text) for text in texts)
+    fields = [field.name for field in attrs.fields(cls) if field.init] if attrs.has(cls) else []
+    for key in options:
+        if key not in fields:
+            takes = f"use one of {fields}" if fields else f"drop it: {name} has no options"
+            raise bad_argument("--integrator-set", key, f"not an option of the integrator {name}", takes, kind=ConfigError)
+    if not options:
+        return cls(), options
+    try:
+        return from_dict(cls, options), options
+    except PDDError as error:  # the record's own problem, under the flag that gave the values
+        problem = str(error).split(". Fix:")[0]
+        raise bad_argument("--integrator-set", " ".join(texts), problem, f"pass valid values for {name}'s options {fields}", kind=ConfigError) from None
 
 
 def add_rollout_noise_argument(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:

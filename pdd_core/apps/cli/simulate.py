@@ -6,7 +6,6 @@ import argparse
 import sys
 import time
 
-import solvers  # noqa: F401  (registers the named integrators)
 from pdd_core.apps.cli.generate import (
     DEFAULT_SAMPLER_STEPS,
     add_common_arguments,
@@ -24,7 +23,16 @@ from pdd_core.apps.cli.generate import (
 )
 from pdd_core.apps.cli.main import COMMANDS
 from pdd_core.apps.cli.request_costs import check_simulation
-from pdd_core.apps.cli.rollout_options import add_rollout_noise_argument, add_thermalizer_arguments, build_noise_level, build_thermalizer, noise_settings, thermalizer_settings
+from pdd_core.apps.cli.rollout_options import (
+    add_integrator_option_argument,
+    add_rollout_noise_argument,
+    add_thermalizer_arguments,
+    build_integrator,
+    build_noise_level,
+    build_thermalizer,
+    noise_settings,
+    thermalizer_settings,
+)
 from pdd_core.apps.inference import simulate_run
 from pdd_core.apps.inference_files import read_paths, write_inference_file
 from pdd_core.apps.partial_rollout import PartialRollout
@@ -94,6 +102,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="NAME",
         help=f"time integrator of a drift run, from the INTEGRATORS registry ({', '.join(INTEGRATORS.names())}); default: euler, or euler-maruyama with --noise",
     )
+    add_integrator_option_argument(parser)
     parser.add_argument("--save-every", type=int, default=1, metavar="K", help="keep every K-th state (default: 1)")
     parser.add_argument(
         "--energy-band",
@@ -141,6 +150,9 @@ def run(args: argparse.Namespace) -> int:
             raise bad_argument("--integrator", args.integrator, "the conditional baseline samples its increments (--sampler), it has no time integrator", "drop --integrator", kind=ConfigError)
         if args.integrator not in INTEGRATORS.names():
             raise bad_argument("--integrator", args.integrator, "unknown time integrator", f"use one of {INTEGRATORS.names()}", kind=ConfigError)
+    if args.integrator_set and baseline:
+        raise bad_argument("--integrator-set", " ".join(args.integrator_set), "the conditional baseline has no time integrator", "drop --integrator-set", kind=ConfigError)
+    integrator = None if baseline else build_integrator(args.integrator or ("euler-maruyama" if args.noise else "euler"), args.integrator_set)
     given = sampler_options_given(args)
     if given and not baseline:
         raise bad_argument(
@@ -167,15 +179,16 @@ def run(args: argparse.Namespace) -> int:
             kind=DataError,
         )
     with locked_output(args) as out:
-        return _simulate(args, trained, inputs, data, lam, baseline, thermalizer, out, started)
+        return _simulate(args, trained, inputs, data, lam, integrator, thermalizer, out, started)
 
 
-def _simulate(args: argparse.Namespace, trained, inputs, data, lam: float, baseline: bool, thermalizer, out, started: float) -> int:
+def _simulate(args: argparse.Namespace, trained, inputs, data, lam: float, integrator: tuple | None, thermalizer, out, started: float) -> int:
+    """Roll out and write the output; ``integrator`` is ``(object, its options)`` for a drift run, None for the conditional baseline."""
     settings = {**common_settings(args), "lambda": lam, "steps": args.steps, "data": str(data), "split": inputs.split, "n": inputs.u.shape[0]}
     settings.update(history=args.history, save_every=args.save_every, noise=args.noise, objective=trained.objective.name, **thermalizer_settings(thermalizer))
     options = {"generator": generator_for(trained, args.seed), "noise": args.noise, "save_every": args.save_every, "batch_size": args.batch_size, "thermalizer": thermalizer}
     options["progress"] = not args.no_progress
-    if baseline:
+    if integrator is None:
         # The baseline samples single increments given clean states: no data marginal to build around.
         name, sampler = build_sampler(args, default="pc")
         lam_schedule = build_lambda_schedule(args, trained.config.lam_max, trained.config.lam_min, DEFAULT_SAMPLER_STEPS, name)
@@ -184,8 +197,10 @@ def _simulate(args: argparse.Namespace, trained, inputs, data, lam: float, basel
         method = f"the conditional baseline with {name} ({lam_schedule.numel() - 1} λ steps per step)"
     else:
         name = args.integrator or ("euler-maruyama" if args.noise else "euler")
-        options["integrator"] = INTEGRATORS.get(name)()
+        options["integrator"], integrator_options = integrator
         settings["integrator"] = name
+        if integrator_options:  # recorded only when given, so outputs without options read as before
+            settings["integrator_options"] = integrator_options
         if args.noise:
             options["noise_level"] = noise_level = build_noise_level(args, trained)
             settings.update(noise_settings(noise_level))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import attrs
 import torch
 
@@ -40,6 +42,14 @@ class Carosso(StationaryOU):
     mass: float = attrs.field(default=0.0, validator=_non_negative)
     gamma: float = attrs.field(default=0.0, validator=_non_negative)
     zero_mode: str = attrs.field(default="auto", validator=check_zero_mode)
+
+    # The equation of RDM whose lattice kernel ``rdm_lattice`` builds (``pdd rg-flow`` records it).
+    rdm_kernel = "5.20"
+
+    @classmethod
+    def rdm_lattice(cls, spacing: float, ndim: int, mass: float) -> Carosso:
+        """RDM's M-modified kernel (5.20, noise Ω = 2/L^d) in orthonormal site variables: α = 1, β = sqrt(2) a^{-d/2}."""
+        return cls(alpha=1.0, beta=math.sqrt(2.0) * spacing ** (-ndim / 2), mass=mass)
 
     def _constant_rate(self, k2: torch.Tensor) -> torch.Tensor:
         return self.alpha * k2 + (self.mass**2 + self.gamma)

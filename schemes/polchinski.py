@@ -49,6 +49,14 @@ class Polchinski(SpectralScheme):
     beta: float = attrs.field(default=1.0, validator=_positive)
     zero_mode: str = attrs.field(default="auto", validator=check_zero_mode)
 
+    # The equations of RDM whose lattice kernel ``rdm_lattice`` builds (``pdd rg-flow`` records them).
+    rdm_kernel = "5.41 with 5.42"
+
+    @classmethod
+    def rdm_lattice(cls, spacing: float, ndim: int, mass: float) -> Polchinski:
+        """RDM's kernel (5.41 with K_t of 5.42) in orthonormal site variables: β = a^{-d/2}."""
+        return cls(mass=mass, beta=spacing ** (-ndim / 2))
+
     @property
     def _kernel_m2(self) -> float:
         return self.mass**2 if self.m2 is None else self.m2

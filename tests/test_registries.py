@@ -6,6 +6,7 @@ so none is empty in a fresh interpreter; a plug-in that registers one uses it fr
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 from importlib import metadata
@@ -15,13 +16,14 @@ import h5py
 import pytest
 
 import solvers
-from pdd_core import INTEGRATORS, METRICS, SAMPLERS
+from pdd_core import INTEGRATORS, METRICS, SAMPLERS, SCHEMES
 from pdd_core.apps.cli.main import main
+from pdd_core.apps.cli.rg_flow import lattice_scheme_names
 from pdd_core.errors import ConfigError
-from pdd_core.metrics import relative_l2_error
 from pdd_core.metrics.metric import Metric
 from pdd_core.registry import Registry
 from pdd_core.sampler_recipe import SamplerOptions, SamplerRecipe
+from schemes import Carosso
 from tests.test_inference import train_tiny_runs
 
 
@@ -159,7 +161,6 @@ def test_an_integrator_gets_its_options_from_pdd_simulate(trained, tmp_path, plu
 
 # A metric as a plug-in writes it: one file that registers it (docs/guide.md, "Plug-ins").
 METRIC_PLUGIN = """
-from pdd_core.metrics import relative_l2_error
 from pdd_core.metrics.metric import Metric
 from pdd_core.registry import METRICS
 
@@ -205,3 +206,26 @@ def test_a_metric_may_not_overwrite_a_builtin_entry(trained, tmp_path, plugin, c
 def test_a_metric_names_known_tasks():
     with pytest.raises(ConfigError, match="tasks=.*use a subset of"):
         Metric("bad", lambda reference, prediction: 0.0, tasks=("simulation",))
+
+
+@attrs.frozen
+class HalfCarosso(Carosso):
+    """A plug-in scheme that states its RDM lattice kernel: half the Carosso diffusion rate."""
+
+    @classmethod
+    def rdm_lattice(cls, spacing, ndim, mass):
+        return cls(alpha=0.5, beta=math.sqrt(2.0) * spacing ** (-ndim / 2), mass=mass)
+
+
+def test_pdd_rg_flow_takes_its_schemes_from_the_registry(tmp_path, plugin, capsys):
+    plugin(SCHEMES, "half-carosso", HalfCarosso)
+    assert lattice_scheme_names() == ["carosso", "half-carosso", "polchinski"]  # variance-preserving states no lattice kernel
+    out = tmp_path / "flow"
+    tiny = ["--set", "N=4", "thermalisation_trajectories=5", "--n-samples", "8", "--chains", "2", "--blocks", "2", "--ts", "0", "0.1", "--no-progress"]
+    assert main(["rg-flow", "phi4", "--scheme", "half-carosso", *tiny, "--out", str(out)]) == 0
+    config = json.loads((out / "flows.json").read_text())["schemes"]["half-carosso"]["config"]
+    assert config["name"] == "half-carosso" and config["alpha"] == 0.5
+    assert main(["rg-flow", "phi4", "--scheme", "variance-preserving", *tiny, "--out", str(tmp_path / "bad")]) == 2
+    error = capsys.readouterr().err.strip().splitlines()
+    assert len(error) == 1 and "--scheme='variance-preserving': not a registered scheme with an RDM lattice kernel" in error[0]
+    assert "use one of ['carosso', 'half-carosso', 'polchinski']" in error[0]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +39,6 @@ from pdd_core.grid import Grid
 from pdd_core.metrics.resampling import Resampler, estimate_all
 from pdd_core.registry import SCHEMES, SYSTEMS
 from pdd_core.validation import check_positive
-from schemes import Carosso, Polchinski
 
 HELP = "flow lattice phi^4 samples with RG schemes and measure m_R, Z, λ_R, max|φ| along the flow (RDM Fig. 6)"
 
@@ -84,32 +84,43 @@ examples:
   pdd rg-flow phi4 --flow-sampler runs/rdm_flows/rdm --mh-hmc --out runs/rdm_mh
 """
 
-SCHEME_NAMES: tuple[str, ...] = ("carosso", "polchinski")
-RDM_KERNELS: dict[str, str] = {"carosso": "5.20", "polchinski": "5.41 with 5.42"}
-# Fixed per-scheme stream ids, so a scheme's flow depends on --seed only, not on which others run.
+# The schemes flowed without --scheme, alone and with --compare.
+DEFAULT_SCHEMES: tuple[str, ...] = ("carosso",)
+COMPARED_SCHEMES: tuple[str, ...] = ("carosso", "polchinski")
+# Fixed per-scheme stream ids, so a scheme's flow depends on --seed only, not on which others run;
+# any other registered scheme takes a stream from its name (scheme_stream).
 SCHEME_STREAMS: dict[str, int] = {"carosso": 1, "polchinski": 2}
 DEFAULT_TS: tuple[float, ...] = (0.0, 1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.03, 0.1, 0.3, 0.6, 1.0, 2.0)
 HMC_CHUNKS = 20
 
 
-def rdm_scheme(name: str, grid: Grid, mass: float) -> Any:
-    """RDM's M-modified kernels in orthonormal site variables (schemes/carosso.py, schemes/polchinski.py).
+def lattice_scheme_names() -> list[str]:
+    """The registered schemes that state an RDM lattice kernel (a classmethod ``rdm_lattice(spacing, ndim, mass)``)."""
+    return [name for name in SCHEMES.names() if callable(getattr(SCHEMES.get(name), "rdm_lattice", None))]
 
-    With a = L/N the lattice spacing: Carosso(alpha=1, beta=sqrt(2) a^{-d/2}, mass=M) is RDM
-    5.20 (noise Ω = 2/L^d); Polchinski(mass=M, beta=a^{-d/2}) is 5.41 with K_t of 5.42.
-    """
-    spacing = grid.spacing[0]
-    scale = spacing ** (-grid.ndim / 2)
-    if name == "carosso":
-        return Carosso(alpha=1.0, beta=math.sqrt(2.0) * scale, mass=mass)
-    return Polchinski(mass=mass, beta=scale)
+
+def rdm_scheme(name: str, grid: Grid, mass: float) -> Any:
+    """The registered scheme ``name`` as RDM's M-modified kernel in orthonormal site variables, with a = L/N the lattice spacing
+    (e.g. :meth:`schemes.carosso.Carosso.rdm_lattice`, RDM 5.20; :meth:`schemes.polchinski.Polchinski.rdm_lattice`, 5.41-5.42)."""
+    check_lattice_scheme(name)
+    return SCHEMES.get(name).rdm_lattice(grid.spacing[0], grid.ndim, mass)
+
+
+def check_lattice_scheme(name: str) -> None:
+    if name not in lattice_scheme_names():
+        raise bad_argument("--scheme", name, "not a registered scheme with an RDM lattice kernel (rdm_lattice)", f"use one of {lattice_scheme_names()}", kind=ConfigError)
+
+
+def scheme_stream(name: str) -> int:
+    """The random stream of a scheme's flow under --seed: fixed for the built-in ones, from the name's CRC-32 for the others."""
+    return SCHEME_STREAMS.get(name, zlib.crc32(name.encode()))
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.epilog = EPILOG
     parser.add_argument("system", metavar="SYSTEM", help="lattice system sampled by HMC (phi4)")
-    schemes_help = f"RG schemes to flow with: {', '.join(SCHEME_NAMES)} (default: carosso; with --compare: both)"
-    parser.add_argument("--scheme", nargs="+", choices=SCHEME_NAMES, metavar="NAME", help=schemes_help)
+    schemes_help = f"RG schemes to flow with, from the SCHEMES registry: {', '.join(lattice_scheme_names())} (default: carosso; with --compare: carosso polchinski)"
+    parser.add_argument("--scheme", nargs="+", metavar="NAME", help=schemes_help)
     parser.add_argument("--compare", action="store_true", help="compare the first two schemes after rescaling by c(t) (RDM 5.53-5.55)")
     set_help = "override system parameters (values are JSON literals), e.g. m2=0.01 N=16"
     parser.add_argument("--set", nargs="+", action="extend", default=[], metavar="KEY=VALUE", help=set_help)
@@ -145,7 +156,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _schemes(args: argparse.Namespace) -> list[str]:
-    names = list(dict.fromkeys(args.scheme or (SCHEME_NAMES if args.compare else ("carosso",))))
+    names = list(dict.fromkeys(args.scheme or (COMPARED_SCHEMES if args.compare else DEFAULT_SCHEMES)))
+    for name in names:  # before any HMC sampling
+        check_lattice_scheme(name)
     if args.compare and len(names) < 2:
         raise bad_argument("--scheme", names, "--compare needs two schemes", "pass --compare alone, or --scheme carosso polchinski --compare", kind=ConfigError)
     return names
@@ -273,7 +286,7 @@ def _run(args: argparse.Namespace, names, ts, snapshots, settings, system, schem
         return run_flows(args, system, schemes["carosso"], ts, samples, hmc, resampler, out)
     flows, estimators = {}, {}
     for name, scheme in schemes.items():
-        generator = torch.Generator().manual_seed(int(np.random.SeedSequence([args.seed, SCHEME_STREAMS[name]]).generate_state(1)[0]))
+        generator = torch.Generator().manual_seed(int(np.random.SeedSequence([args.seed, scheme_stream(name)]).generate_state(1)[0]))
         flow = iter_flow(samples, scheme, grid, ts, generator)
         flows[name] = dict(tqdm(flow, total=len(ts), desc=f"flow {name}", unit="t", file=sys.stderr, disable=not progress))
         estimators[name] = flow_estimators(flows[name], grid, args.mass, resampler)
@@ -291,7 +304,7 @@ def _run(args: argparse.Namespace, names, ts, snapshots, settings, system, schem
         "schemes": {
             name: {
                 "config": tagged(scheme, SCHEMES),
-                "rdm_kernel": RDM_KERNELS[name],
+                "rdm_kernel": getattr(scheme, "rdm_kernel", None),
                 "flow": [point.to_json() for point in estimators[name]],
             }
             for name, scheme in schemes.items()

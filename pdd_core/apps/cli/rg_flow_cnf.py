@@ -141,6 +141,7 @@ def run_flow_sampler(args: argparse.Namespace, out: Path) -> int:
         **record_header("pdd rg-flow --flow-sampler", args, system, system.grid),
         "flow_run": str(Path(args.flow_sampler).resolve()),
         "objective": record["objective"],
+        "proposal": proposal.describe(),  # the sample map's RK4 steps, precision and draws per solve
         "ess_per_sample": importance_ess_per_sample(log_weights),
         "ess_samples": int(len(draws)),
         "proposal_seconds_per_sample": proposal_seconds / len(draws),

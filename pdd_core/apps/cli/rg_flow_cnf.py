@@ -5,6 +5,7 @@ The arguments are declared in :mod:`pdd_core.apps.cli.rg_flow`."""
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import time
 from pathlib import Path
@@ -16,6 +17,7 @@ import torch
 from pdd_core.apps.cli.rg_flow_options import default
 from pdd_core.apps.cli.rg_flow_output import record_header, save_figure, save_json
 from pdd_core.apps.lattice import flow_estimators, flow_samples
+from pdd_core.apps.lattice.flow.base import DataBase
 from pdd_core.apps.lattice.flow.cnf import ContinuousFlow, FlowSettings, numpy_fields
 from pdd_core.apps.lattice.flow.objectives import RDMObjective, ReverseKL
 from pdd_core.apps.lattice.flow.proposal import FlowProposal, importance_ess_per_sample
@@ -31,12 +33,21 @@ from pdd_core.registry import SCHEMES
 # --flow: which objectives to train, each with the same network, prior, batch and optimiser (RDM 7.1).
 FLOW_OBJECTIVES = {"rdm": (RDMObjective(),), "reverse-kl": (ReverseKL(),), "both": (RDMObjective(), ReverseKL())}
 TRUE_FLOW_STREAM, SAMPLING_STREAM, MH_STREAM = 1, 6, 7
+# --flow-base: where each flow starts (docs/rg_flows.md): RDM's Carosso limiting law at T and a velocity learnt whole,
+# or the exact Carosso flow of a law fitted to the HMC samples (flow/base.py), the network learning a correction.
+FLOW_BASES = {"carosso": lambda data, grid, scheme: None, "data": DataBase.of_fields}
+# The default learning rate per base: RDM's 0.005 (7.1) for a velocity learnt whole; ten times less for a correction
+# to the data base, whose zero-initialised output layers RDM's rate moves so far in the first Adam step that the
+# flow's power at t = 0 dropped by 25 % (docs/rg_flows.md).
+BASE_LEARNING_RATES = {"carosso": 5e-3, "data": 5e-4}
 
 
 def add_flow_arguments(parser: argparse.ArgumentParser) -> None:
     flows = parser.add_argument_group("normalizing flows (--flow, --flow-sampler; RDM 5.5, 5.8, 5.22, Figs. 7-8)")
     flows.add_argument("--flow", choices=tuple(FLOW_OBJECTIVES), help="train a continuous flow with RDM's objective 5.22 (rdm), reverse KL 5.5, or both")
     flows.add_argument("--flow-steps", type=int, metavar="S", help=f"gradient steps of each flow (default: {default('flow_steps')}, RDM 7.1)")
+    flows.add_argument("--flow-base", metavar="BASE", help=f"the flows' base: RDM's Carosso limiting law (carosso) or the exact flow of the HMC samples' per-mode power and zero-mode pair (data) (default: {default('flow_base')})")
+    flows.add_argument("--flow-lr", type=float, metavar="LR", help="initial learning rate of the flows, decaying by 0.998 per step (default: 0.005 with --flow-base carosso, RDM 7.1; 0.0005 with data)")
     flows.add_argument("--flow-ode-steps", type=int, metavar="K", help=f"RK4 steps over the flow's log-time range (default: {default('flow_ode_steps')})")
     flows.add_argument("--flow-samples", type=int, metavar="N", help=f"samples of each learned flow (--flow) or of the proposal's ESS (--flow-sampler) (default: {default('flow_samples')})")
     flows.add_argument("--flow-sampler", metavar="RUN_DIR", help="run independence Metropolis with the flow of RUN_DIR as proposal against plain HMC")
@@ -48,6 +59,10 @@ def add_flow_arguments(parser: argparse.ArgumentParser) -> None:
 def check_flow_args(args: argparse.Namespace) -> None:
     if args.flow and (args.compare or (args.scheme and list(args.scheme) != ["carosso"])):
         raise bad_argument("--flow", args.flow, "the flows are trained on the Carosso flow alone (RDM 5.22)", "drop --compare and --scheme", kind=ConfigError)
+    if args.flow_base not in FLOW_BASES:  # checked here, not by argparse, so the error stays one line
+        raise bad_argument("--flow-base", args.flow_base, "is not a base of the flows", f"pass one of {', '.join(FLOW_BASES)}", kind=ConfigError)
+    if args.flow_lr is not None and not (math.isfinite(args.flow_lr) and args.flow_lr > 0):
+        raise bad_argument("--flow-lr", args.flow_lr, "must be a finite number > 0", "pass e.g. --flow-lr 0.001", kind=ConfigError)
     counts = (("--flow-steps", args.flow_steps, 1), ("--flow-ode-steps", args.flow_ode_steps, 2), ("--flow-samples", args.flow_samples, 2))
     counts += (("--mh-chains", args.mh_chains, 2), ("--mh-cycles", args.mh_cycles, MIN_MEASURED))
     for flag, value, minimum in counts:
@@ -61,14 +76,15 @@ def run_flows(args: argparse.Namespace, system: Any, scheme: Any, ts: list[float
     times = choose_times(samples, grid, scheme)
     data = torch.from_numpy(np.asarray(samples, dtype=np.float64).reshape(-1, *grid.shape))
     settings = FlowSettings(t_max=times.t_max, steps=args.flow_ode_steps)
-    training = FlowTraining(steps=args.flow_steps, seed=args.seed)
+    training = FlowTraining(steps=args.flow_steps, seed=args.seed, lr=BASE_LEARNING_RATES[args.flow_base] if args.flow_lr is None else args.flow_lr)
     flow_ts = [t for t in ts if t <= times.t_max]
     true = flow_samples(samples, scheme, grid, flow_ts, torch.Generator().manual_seed(int(np.random.SeedSequence([args.seed, TRUE_FLOW_STREAM]).generate_state(1)[0])))
     estimators = {"true (exact flow of HMC samples)": flow_estimators(true, grid, args.mass, resampler)}
     results = {}
+    base = FLOW_BASES[args.flow_base](data, grid, scheme)
     for objective in FLOW_OBJECTIVES[args.flow]:
         torch.manual_seed(args.seed)  # the same initial network for every objective
-        flow = ContinuousFlow(grid, scheme, settings, field_scale=float(data.std()))
+        flow = ContinuousFlow(grid, scheme, settings, field_scale=float(data.std()), base=base)
         print(f"training the {objective.name} flow: {training.steps} steps, T = {times.t_max:.3g}", file=sys.stderr)
         trained = train_flow(flow, objective, system, data, training, out / objective.name, progress=progress)
         started = time.perf_counter()
@@ -90,6 +106,7 @@ def run_flows(args: argparse.Namespace, system: Any, scheme: Any, ts: list[float
         "ts": flow_ts,
         "t_max": times.t_max,
         "flow": to_dict(settings),
+        "flow_base": args.flow_base,
         "hmc": hmc,
         "n_train": int(samples.shape[0]),
         "resampling": resampler.describe(),
@@ -141,7 +158,6 @@ def run_flow_sampler(args: argparse.Namespace, out: Path) -> int:
         **record_header("pdd rg-flow --flow-sampler", args, system, system.grid),
         "flow_run": str(Path(args.flow_sampler).resolve()),
         "objective": record["objective"],
-        "proposal": proposal.describe(),  # the sample map's RK4 steps, precision and draws per solve
         "ess_per_sample": importance_ess_per_sample(log_weights),
         "ess_samples": int(len(draws)),
         "proposal_seconds_per_sample": proposal_seconds / len(draws),

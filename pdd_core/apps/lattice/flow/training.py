@@ -24,6 +24,7 @@ import torch
 from tqdm import tqdm
 
 import systems  # noqa: F401  (registers the systems a flow record names)
+from pdd_core.apps.lattice.flow.base import DataBase
 from pdd_core.apps.lattice.flow.cnf import ContinuousFlow, FlowSettings
 from pdd_core.apps.training.checkpoint import FLOW_RUN, GROUND_STATE_RUN, checkpoint_kind, checkpoint_path, load_checkpoint, save_checkpoint
 from pdd_core.config import from_dict, from_tagged, tagged, to_dict
@@ -37,7 +38,9 @@ CHECKPOINT_KEYS = ("record", "model", "optimizer", "scheduler", "step", "loss", 
 # draw is keyed by (seed, step), so where the checkpoints fall does not change the result).
 RESUMABLE_TRAINING = ("steps", "checkpoint_every")
 # The parts of a flow's record that must match to resume it; "data" is absent from older records.
-RESUMED_RECORD = ("data", "system", "scheme", "flow", "objective")
+RESUMED_RECORD = ("data", "system", "scheme", "flow", "objective", "base")
+# What a key absent from an older record stood for ("data": unknown, so not compared).
+OLDER_RECORD = {"base": None}
 
 
 @attrs.frozen
@@ -93,6 +96,7 @@ def _record(flow: ContinuousFlow, system: Any, objective, training: FlowTraining
         "objective": objective.name,
         "training": to_dict(training),
         "data": _data_digest(data),
+        "base": None if flow.base is None else flow.base.to_record(),
     }
 
 
@@ -152,6 +156,7 @@ def _check_resume(stored: dict[str, Any], requested: dict[str, Any], trained_ste
     Otherwise the record written after the resume (ground_state.json, flows.json) would describe settings
     the weights were not trained with.
     """
+    stored = {**OLDER_RECORD, **stored}
     different = [key for key in RESUMED_RECORD if key in stored and stored[key] != requested[key]]
     defaults = to_dict(FlowTraining())  # a key missing from an older record had its default
     # Through JSON, so the betas tuple and a list read back compare equal.
@@ -172,8 +177,9 @@ def load_flow(run_dir: str | Path) -> tuple[ContinuousFlow, Any, dict[str, Any]]
         # A ground state's flow samples |ψ|² of a Hamiltonian, not a lattice theory with an action to propose for.
         found = GROUND_STATE_RUN if checkpoint_kind(stored) == GROUND_STATE_RUN else "not a flow run (no flow record in its checkpoint)"
         raise bad_argument("RUN_DIR", str(run_dir), f"is {found}, not {FLOW_RUN}", "pass a directory written by `pdd rg-flow phi4 --flow` (DIR/rdm or DIR/reverse-kl)", kind=ConfigError)
-    system = from_tagged(record["system"], SYSTEMS)
-    flow = ContinuousFlow(system.grid, from_tagged(record["scheme"], SCHEMES), from_dict(FlowSettings, record["flow"]), field_scale=record["field_scale"])
+    system, scheme = from_tagged(record["system"], SYSTEMS), from_tagged(record["scheme"], SCHEMES)
+    base = None if record.get("base") is None else DataBase.of_record(record["base"], system.grid, scheme)
+    flow = ContinuousFlow(system.grid, scheme, from_dict(FlowSettings, record["flow"]), field_scale=record["field_scale"], base=base)
     flow.load_state_dict(stored["model"])
     return flow.double().eval(), system, record
 

@@ -127,8 +127,15 @@ def main(argv: list[str] | None = None) -> None:
     numba.set_num_threads(1)
     rng = np.random.default_rng(args.seed)
     started = time.perf_counter()
-    rows = [case(side, m2, args, rng) for side in args.sides for m2 in args.m2]
-    emit({"cases": rows, "arguments": vars(args), "threads": 1, "seconds": time.perf_counter() - started}, args.json)
+    rows = []
+    for side in args.sides:
+        for m2 in args.m2:
+            rows.append(case(side, m2, args, rng))
+            # Written after every case, so a run stopped by a time limit keeps what it finished.
+            record = {"cases": rows, "arguments": vars(args), "threads": 1, "seconds": time.perf_counter() - started}
+            if args.json:
+                emit(record, args.json)
+    emit(record, None)
 
 
 if __name__ == "__main__":

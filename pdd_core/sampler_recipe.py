@@ -1,6 +1,6 @@
 """How the command line builds a named λ-sampler: the entries of the ``SAMPLERS`` registry.
 
-A λ-sampler is an object (``prepare`` / ``step``, :mod:`pdd_core.protocols`); a recipe says how
+A λ-sampler is an object (``init`` / ``step``, :mod:`pdd_core.protocols`); a recipe says how
 ``pdd generate --sampler NAME`` builds one from the options a user can set, whether it needs the
 Gaussian marginal of the run's data (then it takes 25 steps on the power grid by default, as
 measured in docs/results.md) and what it records as provenance. Registering a recipe makes a

@@ -1,4 +1,4 @@
-"""A small exact Gaussian path distribution (the linear field of DESIGN's ground truth)."""
+"""A small exact Gaussian path distribution (the linear field of systems/linear_field.py)."""
 
 import torch
 

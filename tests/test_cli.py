@@ -26,7 +26,7 @@ def test_unknown_command_exits_2_without_traceback():
 
 
 def test_seeds_outside_int64_are_refused_up_front_by_every_command(tmp_path, capsys):
-    """Issue 13: a seed >= 2^63 used to do all the work and then overflow in an HDF5 attribute."""
+    """A seed >= 2^63 used to do all the work and then overflow in an HDF5 attribute."""
     import pytest
 
     from pdd_core.errors import ConfigError

@@ -1,4 +1,4 @@
-"""The one driver shape of issue 14: typed coefficients on the field's device, noise from an
+"""The one driver shape: typed coefficients on the field's device, noise from an
 explicit source, saving owned by the driver, autograd left to the caller."""
 
 import attrs

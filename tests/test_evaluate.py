@@ -106,7 +106,7 @@ def test_super_resolution_refines_stochastic_rollouts_unless_told_otherwise(trai
         ["--sampler", "magic"],
         ["--score", "psychic"],
         ["--score", "noise"],
-        ["--tasks", ","],  # issue 13: used to evaluate nothing and exit 0
+        ["--tasks", ","],  # used to evaluate nothing and exit 0
         ["--n-generate", "-1"],
         ["--n-super-resolve", "-1"],  # used to drop a path silently
         ["--n", "0"],
@@ -129,7 +129,7 @@ def test_demo_help_and_bad_system(capsys):
 
 
 def test_evaluate_exits_nonzero_when_a_task_fails_after_writing_the_rest(trained, tmp_path, capsys):
-    """Issue 13: a failed task (here generation forced to diverge by an absurd corrector step) fails the command."""
+    """A failed task (here generation forced to diverge by an absurd corrector step) fails the command."""
     data, runs = trained
     out = tmp_path / "failing"
     argv = ["evaluate", str(runs["pdd"]), "--data", str(data), "--out", str(out), "--tasks", "simulate,generate", "--lambdas", "0"]
@@ -141,7 +141,7 @@ def test_evaluate_exits_nonzero_when_a_task_fails_after_writing_the_rest(trained
 
 
 def test_demo_runs_end_to_end_at_a_tiny_size(tmp_path, monkeypatch, capsys):
-    """Issue 13: the main job itself, beyond --help: every headline metric finite, summary written."""
+    """The main job itself, beyond --help: every headline metric finite, summary written."""
     from pdd_core.apps.cli import demo
 
     tiny = {**demo.DEMOS["lorenz96"], "data": {"n_train": 4, "n_valid": 2, "n_test": 2}, "settings": {"burn_in": 2.0}}

@@ -1,4 +1,4 @@
-"""Issue 13: locks against a second writer, checksums before trust, nothing deleted that pdd did not
+"""Locks against a second writer, checksums before trust, nothing deleted that pdd did not
 make, write errors in one line with the finished work kept, checkpoints that refuse a flipped bit."""
 
 from __future__ import annotations

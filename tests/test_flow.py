@@ -1,4 +1,4 @@
-"""RDM's continuous normalizing flow (issue 15): exact divergence, exact log density, the Gaussian flow, MH."""
+"""RDM's continuous normalizing flow: exact divergence, exact log density, the Gaussian flow, MH."""
 
 import json
 import math

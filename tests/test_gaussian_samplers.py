@@ -1,5 +1,5 @@
 """The data-informed prior, the exponential samplers around the data's Gaussian marginal and the
-per-mode corrector, against the exact Gaussian path distribution (issue 12)."""
+per-mode corrector, against the exact Gaussian path distribution."""
 
 import math
 

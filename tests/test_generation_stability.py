@@ -1,4 +1,4 @@
-"""Reverse-λ generation with the path score of the EXACT optimal drift (issue 6).
+"""Reverse-λ generation with the path score of the EXACT optimal drift.
 
 Ground truth: a linear Gaussian field (DESIGN) whose optimal drift at every λ is the Gaussian
 regression of the increment on the window (PDD Eqs. 44-47, 52-54; see test_optimal_drift).

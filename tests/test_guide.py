@@ -13,6 +13,6 @@ def test_guide_code_blocks_run(capsys):
     exec(compile("\n".join(blocks), str(GUIDE), "exec"), namespace)
     out = capsys.readouterr().out
     assert "final loss" in out and "torch.Size([4, 32, 1, 32])" in out
-    # Generation reproduces the data's spread (issue 12: the old block returned std ≈ 1.6e9 against 0.52).
+    # Generation reproduces the data's spread (an old version of the block returned std ≈ 1.6e9 against 0.52).
     generated, data = (float(x) for x in re.search(r"generated std ([0-9.]+), data std ([0-9.]+)", out).groups())
     assert abs(generated / data - 1) < 0.2

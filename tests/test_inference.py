@@ -116,7 +116,7 @@ def test_euler_maruyama_with_zero_sigma_is_euler_and_noise_is_seeded():
 
 
 def test_euler_maruyama_noise_has_size_sigma_sqrt_dt():
-    """Issue 13: with a zero drift every increment is σ √Δt ξ (a σ Δt noise would be 5x too small here)."""
+    """With a zero drift every increment is σ √Δt ξ (a σ Δt noise would be 5x too small here)."""
 
     class ZeroDrift:
         window = 1
@@ -400,7 +400,7 @@ def test_reading_inputs_rejects_other_grids_and_empty_splits(trained, tmp_path):
 
 
 def test_output_paths_refuse_device_nodes_and_file_parents(tmp_path):
-    """Issue 13: `--overwrite --out /dev/full` replaced the device node; a file as parent gave a traceback."""
+    """`--overwrite --out /dev/full` replaced the device node; a file as parent gave a traceback."""
     from pdd_core.apps.inference_files import check_output_path
 
     with pytest.raises(DataError, match="is not a regular file"):

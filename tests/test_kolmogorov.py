@@ -208,7 +208,7 @@ def test_bad_calls_raise_clear_errors():
 
 
 def test_a_dataset_config_written_with_the_old_name_scheme_still_rebuilds_the_system():
-    """Before issue 14 the time integrator was called ``scheme``, now the name of the RG schemes."""
+    """Older dataset configs call the time integrator ``scheme``, now the name of the RG schemes."""
     from pdd_core.config import from_dict
 
     assert from_dict(KolmogorovFlow, {"n_sim": 32, "n_out": 16, "scheme": "etdrk4"}).integrator == "etdrk4"

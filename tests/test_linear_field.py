@@ -1,4 +1,4 @@
-"""The linear Gaussian field against its closed forms (DESIGN.md, "Ground truth you can test against").
+"""The linear Gaussian field against its closed forms.
 
 Statistical tests use a fixed seed and a tolerance of several standard errors. Sample paths are
 independent, so the standard error of a sample mean over them is measured from the paths

@@ -1,4 +1,4 @@
-"""The per-mode-weighted PDD loss (``objective.noise_model = "per-mode"``) and the Gaussian r_λ of a run (issue 6).
+"""The per-mode-weighted PDD loss (``objective.noise_model = "per-mode"``) and the Gaussian r_λ of a run.
 
 Ground truth: Eq. 9 written as Δx/2 Σ_n r_nᵀ V⁻¹ r_n with r_n = Δu_n - f Δt; the per-mode
 option replaces V = σ_λ²Δt I (Eq. 58) by diag Σ̃_λ(k), so its gradient in a drift that adds a
@@ -84,7 +84,7 @@ def test_per_mode_loss_weights_each_mode_by_its_inverse_increment_variance():
 
 
 def test_objective_config_takes_the_noise_model_of_pdd_and_sa_pdd_only():
-    assert PDDObjectiveConfig().noise_model == "per-mode"  # the default since issue 12: the paper's Eq. 9 diverges in generation
+    assert PDDObjectiveConfig().noise_model == "per-mode"  # the default: the paper's Eq. 9 diverges in generation
     assert SAPDDObjectiveConfig().noise_model == "per-mode" and not hasattr(DenoisingObjectiveConfig(), "noise_model")
     assert PDDObjectiveConfig(noise_model="scalar").noise_model == "scalar"  # the paper's setting, one option away
     assert config_from_dict({"objective": {"name": "sa-pdd", "noise_model": "per-mode"}}).objective.noise_model == "per-mode"

@@ -1,4 +1,4 @@
-"""Regression of the phi^4 HMC sampler against independently computed references (issue 7, Verification).
+"""Regression of the phi^4 HMC sampler against independently computed references.
 
 No published table of ⟨|M|⟩ and χ could be consulted offline, so the references are computed
 here, by code that shares nothing with the sampler, in the standard hopping parameterisation

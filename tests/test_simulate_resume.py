@@ -1,4 +1,4 @@
-"""Issue 13: a rollout that leaves the energy band stops in one line and keeps what finished; a killed
+"""A rollout that leaves the energy band stops in one line and keeps what finished; a killed
 ``pdd simulate`` resumes from its segments to the same paths; a second writer of the output is refused."""
 
 from __future__ import annotations

@@ -405,7 +405,7 @@ def test_worker_processes_and_sub_paths_from_a_file_give_the_same_run(tmp_path):
 
 
 def test_training_draws_lambda_uniformly_between_lam_min_and_lam_max():
-    """Issue 13: λ ~ U(lam_min, lam_max) (PDD Algorithm 1), not U(0, lam_max)."""
+    """Λ ~ U(lam_min, lam_max) (PDD Algorithm 1), not U(0, lam_max)."""
     from pdd_core.apps.training.batches import draw_lambda
 
     lam = draw_lambda(20000, torch.Generator().manual_seed(0), 0.3, 0.8)
@@ -443,14 +443,14 @@ def test_the_lambda_power_reaches_the_training_loss(tmp_path):
     ],
 )
 def test_config_values_are_structured_strictly(settings, key, expected):
-    """Issue 13: a wrong type names the key and the expected type instead of being coerced."""
+    """A wrong type names the key and the expected type instead of being coerced."""
     with pytest.raises(ConfigError, match=rf"expected {expected} @ \$\.{re.escape(key)}"):
         config_from_dict(settings)
     assert config_from_dict({"lr": 1, "steps": 10}).lr == 1.0  # an integer is a valid real number
 
 
 def test_a_run_directory_with_a_run_before_its_first_checkpoint_is_not_overwritten(tmp_path):
-    """Issue 13: config.json and log.jsonl (a run starting, or one that died early) were replaced and deleted."""
+    """Config.json and log.jsonl (a run starting, or one that died early) were replaced and deleted."""
     run = tmp_path / "run"
     run.mkdir()
     (run / "config.json").write_text('{"note": "another run"}\n')
@@ -461,7 +461,7 @@ def test_a_run_directory_with_a_run_before_its_first_checkpoint_is_not_overwritt
 
 
 def test_damaged_checkpoints_are_refused_in_one_line(tmp_path):
-    """Issue 13: NaN weights resumed silently, a missing key or a model/config mismatch gave raw tracebacks."""
+    """NaN weights resumed silently, a missing key or a model/config mismatch gave raw tracebacks."""
     train(linear_config(steps=2), tmp_path / "run", data=random_paths(), progress=False)
     record = load_checkpoint(tmp_path / "run")
     for name, damage, message in (

@@ -16,7 +16,7 @@ class GaussianPathScore:
 
     ``covariance`` is K_0(k) = E[û(k, ·) û(k, ·)^H] of the λ = 0 data on the rfft layout,
     shaped ``[*rfft_shape, T, T]`` (shared by channels) or ``[C, *rfft_shape, T, T]``;
-    for a stationary linear field it is the Toeplitz matrix of DESIGN's ground truth.
+    for a stationary linear field it is the Toeplitz matrix of its autocovariance.
     Forward coarse-graining acts independently per time (PDD Eq. 4), so the marginal at λ
     is Gaussian with this covariance. Excluded modes (PDD A.2) get a zero score.
     """

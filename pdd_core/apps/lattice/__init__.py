@@ -1,8 +1,9 @@
 """Lattice field theory on top of the RG schemes: estimators (RDM 7.3-7.11), resampling
 errors and exact forward RG flows with the scheme comparison of RDM 5.53-5.55.
 
-Library code: it takes samples, grids and scheme objects as arguments and imports no
-concrete system or scheme (the ``pdd rg-flow`` command composes those).
+The estimators and flows take samples, grids and scheme objects as arguments (``pdd rg-flow``
+composes the concrete ones); of the studies beside them, the ground-state objective builds its
+own Carosso scheme and the flow training looks its system up by the name a record stores.
 """
 
 from pdd_core.apps.lattice.estimators import (

@@ -238,6 +238,19 @@ def _resampler(args: argparse.Namespace) -> Resampler:
     return Jackknife(n_blocks=args.blocks)
 
 
+def _a_priori_rescaling(reference: Any, other: Any, comparison: list) -> dict[str, Any]:
+    """The a-priori c_t of schemes with a field rescaling (RDM 5.50; ``field_rescaling(t)``, 1 without), other over
+    reference, beside the sample-based c(t) of 5.55: empty when neither scheme rescales."""
+    if not any(hasattr(scheme, "field_rescaling") for scheme in (reference, other)):
+        return {}
+
+    def rescaling(scheme: Any, t: float) -> float:
+        return scheme.field_rescaling(t) if hasattr(scheme, "field_rescaling") else 1.0
+
+    ts = [point.t for point in comparison]
+    return {"ts": ts, "a_priori_c": [rescaling(other, t) / rescaling(reference, t) for t in ts]}
+
+
 def _summary_line(point: Any) -> str:
     def show(name: str) -> str:
         estimate = point.estimates[name]
@@ -312,6 +325,7 @@ def _run(args: argparse.Namespace, names, ts, snapshots, settings, system, schem
     }
     if comparison is not None:
         record["comparison"] = {"reference": names[0], "other": names[1], "equations": "RDM 5.54-5.55", "points": [point.to_json() for point in comparison]}
+        record["comparison"].update(_a_priori_rescaling(schemes[names[0]], schemes[names[1]], comparison))
     save_json(out / "flows.json", record)
     theory = f"phi4 L={system.L:g} N={system.N} m²={system.m2:g} λ={system.lam:g}, M={args.mass:g}, {samples.shape[0]} samples"
     save_figure(out / "flows.png", flow_figure(estimators, f"RG flows of {theory}"))
@@ -329,6 +343,8 @@ def _run(args: argparse.Namespace, names, ts, snapshots, settings, system, schem
     if comparison is not None:
         values = ", ".join(f"t={point.t:g}: {point.c.value:.4g}±{point.c.error:.2g}" for point in comparison)
         print(f"rescaling c(t) of {names[1]} onto {names[0]} (RDM 5.55): {values}")
+        if "a_priori_c" in record["comparison"]:
+            print(f"a-priori c_t of {names[1]} over {names[0]} (RDM 5.50): " + ", ".join(f"t={t:g}: {c:.4g}" for t, c in zip(record["comparison"]["ts"], record["comparison"]["a_priori_c"])))
     print(f"wrote {(out / 'flows.json').resolve()} and the plots in {out.resolve()}")
     return 0
 

@@ -275,6 +275,16 @@ class LatticePhi4:
         """For this static system: thermalisation trajectories before the first saved frame."""
         return float(self.thermalisation_trajectories)
 
+    def with_couplings_rescaled(self, ratio: float) -> "LatticePhi4":
+        """The theory whose couplings are λ_i ratio^{d+δ_i} (RDM 5.46-5.47, 5.53), δ_i the Laplacians' powers of ε.
+
+        m² φ² and λ φ⁴ have δ = 0 and scale by ratio^d; the gradient term a² (Dφ)² has δ = 2, so
+        a² scales by ratio^{d+2}. ``ratio`` is a cutoff ratio Λ_{t+δt}/Λ_t in (0, 1].
+        """
+        if not 0 < ratio <= 1:
+            raise bad_argument("ratio", ratio, "must be a cutoff ratio in (0, 1]", "pass Λ_{t+δt}/Λ_t (pdd_core.apps.lattice.rg_flow.cutoff_ratio)")
+        return attrs.evolve(self, m2=self.m2 * ratio**DIMENSIONS, lam=self.lam * ratio**DIMENSIONS, a=self.a * ratio ** ((DIMENSIONS + 2) / 2))
+
     def action(self, fields: np.ndarray) -> np.ndarray:
         """S[φ] (RDM Eq. 4.6) of configurations ``[..., N, N]`` -> ``[...]``."""
         flat = self._as_fields(fields, "fields")

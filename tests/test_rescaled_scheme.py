@@ -54,3 +54,23 @@ def test_pdd_rg_flow_compare_records_the_a_priori_c_beside_the_fitted_one(tmp_pa
     assert main(["rg-flow", "phi4", "--compare", *theory, "--no-progress", "--out", str(tmp_path / "plain")]) == 0
     assert "a_priori_c" not in json.loads((tmp_path / "plain" / "flows.json").read_text())["comparison"]  # neither scheme rescales
     assert Carosso.rdm_kernel == "5.20"
+
+
+def test_the_within_scheme_heuristic_5_53_rescales_the_couplings_and_fits_b():
+    """r = Λ_{t*+δt'}/Λ_{t*} from 7.3-7.4; m², λ scale by r^d and a² by r^{d+2}; b of a field scaled by 1.3 is 1.3."""
+    from pdd_core.apps.lattice.rg_flow import cutoff_ratio, within_scheme_rescaling
+    from pdd_core.errors import PDDError
+    from systems.phi4 import LatticePhi4
+
+    ratio = cutoff_ratio(0.1, 0.2, 1.0, GRID)
+    assert ratio == pytest.approx(math.sqrt((1 / 0.3 - 1) / (1 / 0.1 - 1)))
+    theory = LatticePhi4(N=4, m2=-2.0, lam=0.5, a=1.5)
+    rescaled = theory.with_couplings_rescaled(ratio)
+    assert (rescaled.m2, rescaled.lam, rescaled.a**2) == pytest.approx((-2.0 * ratio**2, 0.5 * ratio**2, 2.25 * ratio**4))
+    fields = np.random.default_rng(0).normal(size=(64, 4, 4))
+    point = within_scheme_rescaling(fields, 1.3 * fields, GRID, 0.3, 1.0, Jackknife(n_blocks=8))
+    assert point.c.value == pytest.approx(1.3) and point.residual == pytest.approx(0.0, abs=1e-12)
+    with pytest.raises(PDDError, match=r"dt=1.0: takes the cutoff to 0"):
+        cutoff_ratio(0.1, 1.0, 1.0, GRID)
+    with pytest.raises(PDDError, match=r"ratio=1.5: must be a cutoff ratio in \(0, 1\]"):
+        theory.with_couplings_rescaled(1.5)

@@ -23,9 +23,15 @@ power of the fields it contains (:data:`FIELD_POWERS`), inside the same resampli
 errors include the uncertainty of c. The relation (5.55) is approximate; ``residual`` reports
 max_r |c² G^(1)(r) - G^(2)(r)| / max_r |G^(2)(r)| at each t.
 
-Not implemented, because they need more than samples of p_t: the c_t- and Λ_t-modified
-SDEs (5.49-5.52), whose c_t must be known in advance, and the within-scheme heuristic (5.53),
-which compares with the density p_{t,{λ_i}} at rescaled couplings (explicit form needed).
+The c_t-modified SDE 5.50 with an a-priori c_t = e^{g t} is the scheme ``carosso-rescaled``
+(:class:`schemes.rescaled_carosso.RescaledCarosso`); ``pdd rg-flow --compare`` records its c_t
+beside the fitted c. The within-scheme heuristic (5.53) is :func:`within_scheme_rescaling`: it
+fits b between samples of p_{t*+δt'} and samples at t* of the theory whose couplings are
+rescaled by (Λ_{t*+δt'}/Λ_{t*})^{d+δ_i} (:func:`cutoff_ratio`; for lattice φ⁴
+``LatticePhi4.with_couplings_rescaled``). The explicit p_{t*,{λ_i}} that 5.53 assumes is not
+available, so the rescaled couplings are applied to the UV theory, which is then flowed to t*.
+The Λ_t term of 5.51 (a dilatation n·Dφ(n), not translation invariant on a periodic lattice) is
+not implemented: it leaves the Fourier-diagonal kernels that every flow here uses.
 """
 
 from __future__ import annotations
@@ -164,4 +170,22 @@ def compare_flows(reference_by_t: Mapping[float, Any], other_by_t: Mapping[float
     return [compare_at(reference_by_t[t], other_by_t[t], grid, t, mass, resampler) for t in common]
 
 
-__all__ = ["ComparisonPoint", "FIELD_POWERS", "check_times", "compare_at", "compare_flows", "flow_samples", "iter_flow"]
+def cutoff_ratio(t_star: float, dt: float, mass: float, grid: Grid) -> float:
+    """Λ_{t*+δt'}/Λ_{t*} of RDM 7.3-7.4: the factor by which 5.53 lowers the cutoff over δt' (> 0 needs t* + δt' < 1/M²)."""
+    earlier, later = effective_cutoff(t_star, mass, grid).cutoff, effective_cutoff(t_star + dt, mass, grid).cutoff
+    if not later > 0:
+        raise bad_argument("dt", dt, f"takes the cutoff to 0 (t* + δt' >= 1/M² = {1 / mass**2:g})", "pick t* + δt' below 1/M²")
+    return later / earlier
+
+
+def within_scheme_rescaling(later: Any, rescaled_earlier: Any, grid: Grid, t: float, mass: float, resampler: Resampler) -> ComparisonPoint:
+    """RDM 5.53: b with E_{t*+δt'}[φφ] ≈ b^{-2} E_{t*, rescaled couplings}[φφ], by the fit of :func:`compare_at`.
+
+    ``later`` are samples of p_{t*+δt'}, ``rescaled_earlier`` samples at t* of the theory with couplings
+    λ_i (Λ_{t*+δt'}/Λ_{t*})^{d+δ_i}; ``t`` = t* + δt' labels the estimators. The point's ``c`` is b and its
+    ``residual`` says whether a single b relates the two 2-point functions (a sign of a fixed point).
+    """
+    return compare_at(later, rescaled_earlier, grid, t, mass, resampler)
+
+
+__all__ = ["ComparisonPoint", "FIELD_POWERS", "check_times", "compare_at", "compare_flows", "cutoff_ratio", "flow_samples", "iter_flow", "within_scheme_rescaling"]

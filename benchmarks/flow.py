@@ -1,6 +1,6 @@
 """Cost of RDM's lattice flow (issue 15): one training step of each objective and one Metropolis
 proposal, as multiples of one (float32) velocity evaluation measured in the same run (the reference;
-the proposals run in float64).
+the proposals are FlowProposal's: float32 map, float64 density, one solve).
 
 A training step integrates the flow with RK4 (4 velocity evaluations per step) forward and back
 through autograd; 5.22 adds a second solve for the data term. The ratios show how far the cost is

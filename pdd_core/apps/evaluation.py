@@ -44,21 +44,24 @@ from pdd_core.apps.evaluation_scores import ensemble_scores, well_scores
 from pdd_core.apps.inference import generate_run, simulate_run, super_resolve_run
 from pdd_core.apps.inference_files import read_paths
 from pdd_core.apps.runs import TrainedRun, check_lambda
+from pdd_core.apps.simulation_settings import SimulationSettings, simulation_settings
 from pdd_core.apps.training.checkpoint import read_log
 from pdd_core.data.hdf5_reader import read_metadata
 from pdd_core.errors import ConfigError, DivergenceError, PDDError, bad_argument
 from pdd_core.files import write_json_atomically
 from pdd_core.metrics import climate, relative_l2_error, relative_spectral_error, segments, time_averaged_spatial_psd
 from pdd_core.registry import METRICS, SYSTEMS
-from pdd_core.training.objective_config import ConditionalDenoisingObjectiveConfig, DenoisingObjectiveConfig, PDDObjectiveConfig, SAPDDObjectiveConfig
 
 TASKS = ("simulate", "generate", "super-resolve")
-TASKS_BY_OBJECTIVE = {
-    PDDObjectiveConfig: TASKS,
-    SAPDDObjectiveConfig: TASKS,
-    DenoisingObjectiveConfig: ("generate",),
-    ConditionalDenoisingObjectiveConfig: ("simulate",),
-}
+
+
+def supported_tasks(objective) -> tuple[str, ...]:
+    """The tasks a run of ``objective`` can do: it simulates when it has a drift or samples increments,
+    generates when it has a score of whole paths, and super-resolves its own rollout when it has both."""
+    simulates = objective.trains_drift or objective.samples_increments
+    generates = objective.score_kind() is not None
+    able = {"simulate": simulates, "generate": generates, "super-resolve": generates and objective.trains_drift}
+    return tuple(task for task in TASKS if able[task])
 
 
 @attrs.frozen(eq=False)
@@ -112,10 +115,10 @@ class EvaluationSettings:
     floor_seed: int = 0
 
 
-def _long_rollout(run: TrainedRun, initial: torch.Tensor, lam: float, length: int, settings: EvaluationSettings, simulation: dict, progress: bool) -> torch.Tensor:
+def _long_rollout(run: TrainedRun, initial: torch.Tensor, lam: float, length: int, settings: EvaluationSettings, simulation: SimulationSettings, progress: bool) -> torch.Tensor:
     """Segments of the sample length after the discarded burn-in (B.5), ``[B * keep, T, ...]``."""
     steps = (settings.discard_segments + settings.keep_segments) * length
-    path = simulate_run(run, initial, lam, steps, progress=progress, **simulation)
+    path = simulate_run(run, initial, lam, steps, progress=progress, **simulation.keywords())
     return segments(path[:, initial.shape[1] :], length, settings.discard_segments)
 
 
@@ -126,27 +129,27 @@ def evaluate_run(
     *,
     tasks: tuple[str, ...] = TASKS,
     settings: EvaluationSettings = EvaluationSettings(),
-    simulation: dict[str, Any],
+    simulation: SimulationSettings,
     sampling: ReverseSampling,
     generator: torch.Generator,
-    sr_simulation: dict[str, Any] | None = None,
-    ensemble_simulation: dict[str, Any] | None = None,
-    stochastic_simulation: dict[str, Any] | None = None,
+    sr_simulation: SimulationSettings | None = None,
+    ensemble_simulation: SimulationSettings | None = None,
+    stochastic_simulation: SimulationSettings | None = None,
     progress: bool = True,
 ) -> dict[str, Any]:
     """Run the ``tasks`` and write ``out_dir/metrics.json`` (a NaN or infinite number as null, its key under ``"non_finite"``) and PNG figures; return the metrics.
 
-    ``simulation`` holds the keyword arguments of :func:`simulate_run` (``integrator`` for
-    drift runs; ``sampler``/``lam_schedule``/``generator`` for the conditional baseline);
+    ``simulation`` (:class:`~pdd_core.apps.simulation_settings.SimulationSettings`, or a dict of
+    its fields) says how the rollouts run (``integrator`` for drift runs;
+    ``sampler``/``lam_schedule``/``generator`` for the conditional baseline);
     ``sampling`` (:class:`ReverseSampling`) says how generation and super-resolution sample, and
     optionally ``score`` (a kind of :func:`~pdd_core.apps.inference.run_score`, default ``auto``) and
     ``prior`` (the generation prior, default the run's data marginal). ``sr_simulation``:
-    the :func:`simulate_run` keyword arguments of the coarse rollout that ``super-resolve``
-    refines, e.g. ``integrator=EulerMaruyama(), noise=True, generator=g`` for a stochastic one;
-    None reuses the deterministic ``simulation`` rollout. ``ensemble_simulation``: the
-    :func:`simulate_run` keyword arguments of the stochastic members the CRPS and spread-skill
-    score (``settings.ensemble`` per reference path; None: no ensemble scores for ``simulate``).
-    ``stochastic_simulation``: the :func:`simulate_run` keyword arguments of a stochastic rollout
+    the settings of the coarse rollout that ``super-resolve`` refines, e.g.
+    ``integrator=EulerMaruyama(), noise=True, generator=g`` for a stochastic one; None reuses the
+    deterministic ``simulation`` rollout. ``ensemble_simulation``: the settings of the stochastic
+    members the CRPS and spread-skill score (``settings.ensemble`` per reference path; None: no
+    ensemble scores for ``simulate``). ``stochastic_simulation``: the settings of a stochastic rollout
     (``noise=True``: the increment noise the run's path density models) whose climate is measured
     against the truth's *noisy* path law at λ, C_λ u0 + sqrt(Σ_λ) ε (Eq. 3), beside the deterministic
     rollout's against C_λ u0 (``climate_stochastic``, and ``long_rollout_stochastic`` with
@@ -154,6 +157,9 @@ def evaluate_run(
     """
     from pdd_core.apps import plots
 
+    simulation = simulation_settings(simulation, "simulation")
+    sr_simulation, ensemble_simulation = simulation_settings(sr_simulation, "sr_simulation"), simulation_settings(ensemble_simulation, "ensemble_simulation")
+    stochastic_simulation = simulation_settings(stochastic_simulation, "stochastic_simulation")
     unknown = [task for task in tasks if task not in TASKS]
     if unknown:
         raise bad_argument("tasks", ",".join(tasks), f"unknown task(s) {unknown}", f"use a comma-separated subset of {','.join(TASKS)}", kind=ConfigError)
@@ -161,7 +167,7 @@ def evaluate_run(
     out.mkdir(parents=True, exist_ok=True)
     reference = read_paths(run, reference_file, split=settings.split, n=settings.n_paths).u.to(run.dtype)
     frames, window = reference.shape[1], run.config.resolved_window
-    context = window - 1 if isinstance(run.objective, ConditionalDenoisingObjectiveConfig) else window
+    context = run.objective.context_frames(window)
     if frames <= context + settings.l2_step:
         raise bad_argument("l2_step", settings.l2_step, f"the reference paths have {frames} frames, fewer than the {context} initial + l2_step", "use longer reference paths or a smaller l2_step")
     if not isinstance(settings.long_steps, int) or isinstance(settings.long_steps, bool) or settings.long_steps < 0:
@@ -170,7 +176,7 @@ def evaluate_run(
         raise bad_argument("ensemble", settings.ensemble, "an ensemble needs 0 (none) or >= 2 members", "pass ensemble=0 or ensemble >= 2", kind=ConfigError)
     for lam in (*settings.lambdas, settings.sr_lambda):
         check_lambda(run, lam, "lambdas")  # bad settings fail up front, not as a task "failure"
-    supported = TASKS_BY_OBJECTIVE[type(run.objective)]
+    supported = supported_tasks(run.objective)
     metrics: dict[str, Any] = {
         "run": str(run.run_dir),
         "objective": run.objective.name,
@@ -217,17 +223,17 @@ class _Tasks:
     reference: torch.Tensor
     context: int
     settings: EvaluationSettings
-    simulation: dict[str, Any]
+    simulation: SimulationSettings
     sampling: ReverseSampling
     generator: torch.Generator
     out: Path
     channel_names: list[str] | None
-    sr_simulation: dict[str, Any] | None
+    sr_simulation: SimulationSettings | None
     progress: bool
     pool: TruthPool
     physical: tuple[np.ndarray, np.ndarray] = (np.zeros(1), np.ones(1))
-    ensemble_simulation: dict[str, Any] | None = None
-    stochastic_simulation: dict[str, Any] | None = None
+    ensemble_simulation: SimulationSettings | None = None
+    stochastic_simulation: SimulationSettings | None = None
     figures: list[str] = attrs.Factory(list)
     coarse_inputs: dict[float, torch.Tensor] = attrs.Factory(dict)
     floor_generator: np.random.Generator = attrs.field(init=False)
@@ -250,7 +256,7 @@ class _Tasks:
         by_lambda = {}
         for lam in settings.lambdas:
             target = run.scheme.coarse_grain(self.reference, run.grid, lam) if lam > 0 else self.reference
-            short = simulate_run(run, self.initial, lam, frames - context, progress=False, **self.simulation)
+            short = simulate_run(run, self.initial, lam, frames - context, progress=False, **self.simulation.keywords())
             l2 = relative_l2_error(target[:, context:], short[:, context:])
             long = _long_rollout(run, self.initial, lam, frames, settings, self.simulation, self.progress)
             self.coarse_inputs[lam] = long
@@ -298,7 +304,7 @@ class _Tasks:
         if self.settings.long_steps > 0:
             entry["long_rollout_stochastic"] = self._long_rollout(lam, noisy, self.stochastic_simulation, "_stochastic")
 
-    def _long_rollout(self, lam: float, truth: torch.Tensor, simulation: dict[str, Any], suffix: str = "") -> dict[str, Any]:
+    def _long_rollout(self, lam: float, truth: torch.Tensor, simulation: SimulationSettings, suffix: str = "") -> dict[str, Any]:
         """A ``long_steps`` rollout at λ: its climate after the burn-in, blow-up step, collapse; the running-climate figure."""
         from pdd_core.apps import plots
 
@@ -329,10 +335,10 @@ class _Tasks:
         """CRPS and spread-skill of ``settings.ensemble`` stochastic rollouts per reference path, from its initial frames."""
         members, count = self.settings.ensemble, self.initial.shape[0]
         initial = self.initial.repeat(members, *([1] * (self.initial.ndim - 1)))  # member-major: row m·B + b
-        noisy = self.ensemble_simulation.get("noise", False)
+        noisy = self.ensemble_simulation.noise
         kind = "stochastic rollouts (Euler-Maruyama with σ_λ of Eq. 58)" if noisy else "independent rollouts of the stochastic simulation"
         try:
-            paths = simulate_run(self.run, initial, lam, target.shape[1], progress=self.progress, **self.ensemble_simulation)
+            paths = simulate_run(self.run, initial, lam, target.shape[1], progress=self.progress, **self.ensemble_simulation.keywords())
         except PDDError as failure:  # a diverged member is a result to report, next to the deterministic metrics
             return {"failed": str(failure), "members": members}
         paths = paths[:, self.context :].reshape(members, count, *target.shape[1:])
@@ -369,7 +375,7 @@ class _Tasks:
         if coarse is None:
             coarse = _long_rollout(run, self.initial, lam, reference.shape[1], settings, self.sr_simulation or self.simulation, self.progress)
         coarse = coarse[: settings.n_super_resolve or coarse.shape[0]].to(run.dtype)
-        coarse_kind = "stochastic" if self.sr_simulation is not None and self.sr_simulation.get("noise") else "deterministic"
+        coarse_kind = "stochastic" if self.sr_simulation is not None and self.sr_simulation.noise else "deterministic"
         floor = self._floor(0.0, coarse.shape[0])  # both compare paths at λ = 0 with the reference
         low_resolution = with_floor({"lambda": lam, "input": coarse_kind, "spectral_error": relative_spectral_error(reference, coarse), "paths": coarse.shape[0]}, floor)
         with_registered_metrics(low_resolution, "low_resolution", reference, coarse)

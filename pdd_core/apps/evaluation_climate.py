@@ -24,6 +24,7 @@ import torch
 from pdd_core.apps.inference import simulate_run
 from pdd_core.apps.inference_files import read_paths
 from pdd_core.apps.runs import TrainedRun
+from pdd_core.apps.simulation_settings import SimulationSettings
 from pdd_core.data.hdf5_reader import read_metadata
 from pdd_core.errors import DivergenceError
 from pdd_core.metrics import channel_stats, climate, running_statistics, spectral_error_floor
@@ -104,7 +105,7 @@ def long_rollout(
     steps: int,
     burn_in: int,
     truth: torch.Tensor,
-    simulation: dict[str, Any],
+    simulation: SimulationSettings,
     names: list[str],
     progress: bool,
 ) -> tuple[dict[str, Any], torch.Tensor | None]:
@@ -116,7 +117,7 @@ def long_rollout(
     started = time.perf_counter()
     record: dict[str, Any] = {"lambda": lam, "steps": steps, "burn_in": burn_in, "paths": initial.shape[0]}
     try:
-        path = simulate_run(run, initial, lam, steps, progress=progress, **simulation)
+        path = simulate_run(run, initial, lam, steps, progress=progress, **simulation.keywords())
     except DivergenceError as failure:
         record.update(blow_up_step=failure.step, collapsed=None, climate=None, error=str(failure), seconds=round(time.perf_counter() - started, 1))
         return record, None

@@ -33,9 +33,7 @@ from pdd_core.rollout import ENERGY_BAND, advance, check_steps, initial_window
 from pdd_core.sampling import Boundary, sample
 from pdd_core.score import PathScore
 from pdd_core.score.gaussian_marginal import GaussianMarginal
-from pdd_core.score.path_density import NOISE_MODELS, PerModeNoise, increment_variance
 from pdd_core.thermalizer import Thermalizer
-from pdd_core.training.objective_config import ConditionalDenoisingObjectiveConfig
 from pdd_core.validation import check_generator
 
 
@@ -143,7 +141,7 @@ def simulate_run(
 
 def _simulation_step(run: TrainedRun, lam: float, noise: bool, integrator, sampler, lam_schedule, generator, save_every: int, energy_band: float | None, noise_level=None):
     """``(advance(window, steps, first_step) -> (saved, window), scheme to coarse-grain with, window length)`` of a run."""
-    if isinstance(run.objective, ConditionalDenoisingObjectiveConfig):
+    if run.objective.samples_increments:
         if lam != 0.0:
             raise bad_argument("lam", lam, "the conditional baseline has no coarse-graining hierarchy (PDD B.4)", "simulate it at λ = 0")
         if noise:
@@ -175,7 +173,7 @@ def _simulation_step(run: TrainedRun, lam: float, noise: bool, integrator, sampl
         options = {"generator": generator, "save_every": save_every, "first_step": first_step, "energy_band": energy_band, **fix}
         return advance(run.model, integrator, history, lam_t, run.dt, steps, sigma=sigma_t, **options)
 
-    return advance_rows, (None if isinstance(run.objective, ConditionalDenoisingObjectiveConfig) else run.scheme), window
+    return advance_rows, (None if run.objective.samples_increments else run.scheme), window
 
 
 def _checked_noise_level(run: TrainedRun, sigma: torch.Tensor) -> torch.Tensor:
@@ -193,16 +191,12 @@ def rollout_noise(run: TrainedRun, lam: float) -> float | torch.Tensor:
     Fourier mode ``[1, 1, *rfft]``, so that the rollout samples the path law p_λ its score
     describes; a scalar run gets Eq. 58's σ_λ (PDD D.1).
     """
-    lam_t = torch.full((1,), lam, dtype=torch.float64)
-    if isinstance(getattr(run.objective, "noise_model", None), str) and isinstance(NOISE_MODELS[run.objective.noise_model], PerModeNoise):
-        variance = increment_variance(run.scheme, run.grid, lam_t, run.dt, delta_lambda=run.delta_lambda)[:, 0]  # [1, 1, *rfft]
-        return (variance / run.dt).sqrt()
-    return float(run.scheme.sigma(run.grid, lam, run.dt, delta_lambda=run.delta_lambda)[0])
+    return run.objective.increment_noise.rollout_sigma(lam, run.scheme, run.grid, run.dt, run.delta_lambda)
 
 
 def _thermalized(advance_rows, run: TrainedRun, lam: float, window: int, thermalizer: Thermalizer, generator, save_every: int):
     """``advance_rows`` with the thermalizer applied to the window after every ``thermalizer.every``-th step."""
-    if isinstance(run.objective, ConditionalDenoisingObjectiveConfig) or not run.objective.trains_drift:
+    if not run.objective.trains_drift:
         raise bad_argument("thermalizer", type(thermalizer).__name__, "thermalizes the rollout of a drift with its path score", "use it with a pdd or sa-pdd run")
     if generator is None:
         raise bad_argument("generator", None, "the thermalizer draws the push and the sampler's noise", "pass generator=torch.Generator().manual_seed(seed)")

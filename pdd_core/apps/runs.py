@@ -27,31 +27,9 @@ from pdd_core.sampling import Boundary, extrapolate_t0, no_boundary
 from pdd_core.schedules import check_schedule
 from pdd_core.score import POWER_PATHS, DenoisingScore, GaussianInitial, PathScore, SAPDDScore, data_power
 from pdd_core.score.gaussian_marginal import GaussianMarginal, data_autocovariance
-from pdd_core.score.path_density import PerModeNoise, ScalarNoise
+from pdd_core.score.kinds import NOISE_HEAD, PATH_SCORE, PATH_SCORE_PER_MODE, PATH_SCORE_PER_MODE_WITH_INITIAL, NoiseHeadKind, PathScoreKind
 from pdd_core.training.config import TrainConfig
-from pdd_core.training.objective_config import ConditionalDenoisingObjectiveConfig, PDDObjectiveConfig
 
-
-@attrs.frozen
-class PathScoreKind:
-    """The autograd path score of a run's drift (:class:`PathScore`, PDD Eq. 36) with ``noise_model``
-    (:class:`ScalarNoise`: Eq. 58's σ_λ²Δt; :class:`PerModeNoise`: Σ̃_λ(k), an extension with which the
-    reverse flow is stable, docs/results.md) and, with ``initial_density``, the Gaussian density r_λ
-    of u(t0) (:class:`GaussianInitial`, which B.6 leaves out; no t0 rule is then needed)."""
-
-    noise_model: object
-    initial_density: bool = False
-
-
-@attrs.frozen
-class NoiseHeadKind:
-    """The network's noise prediction: the SA-PDD noise head or the denoiser (:class:`SAPDDScore`, :class:`DenoisingScore`)."""
-
-
-PATH_SCORE = PathScoreKind(ScalarNoise())
-PATH_SCORE_PER_MODE = PathScoreKind(PerModeNoise())
-PATH_SCORE_PER_MODE_WITH_INITIAL = PathScoreKind(PerModeNoise(), initial_density=True)
-NOISE_HEAD = NoiseHeadKind()
 
 
 @attrs.frozen(eq=False)
@@ -201,12 +179,9 @@ def run_marginal(run: TrainedRun, frames: int) -> GaussianMarginal:
     return GaussianMarginal.from_autocovariance(autocovariance, frames)
 
 
-def default_score_kind(run: TrainedRun) -> PathScoreKind | NoiseHeadKind:
-    """The score a run was trained for: the path score with its noise model (and r_λ for per-mode runs) for ``pdd``, else the noise head."""
-    objective = run.objective
-    if not isinstance(objective, PDDObjectiveConfig):
-        return NOISE_HEAD
-    return PATH_SCORE_PER_MODE_WITH_INITIAL if objective.noise_model == "per-mode" else PATH_SCORE
+def default_score_kind(run: TrainedRun) -> PathScoreKind | NoiseHeadKind | None:
+    """The score a run was trained for (its objective's ``score_kind``): the path score with its noise model (and r_λ for per-mode runs) for ``pdd``, the noise head for ``sa-pdd`` and ``denoising``, None for the conditional baseline."""
+    return run.objective.score_kind()
 
 
 def run_score(run: TrainedRun, kind: PathScoreKind | NoiseHeadKind | None = None):
@@ -218,7 +193,7 @@ def run_score(run: TrainedRun, kind: PathScoreKind | NoiseHeadKind | None = None
     :class:`NoiseHeadKind` chooses explicitly where both exist (``sa-pdd``).
     """
     objective = run.objective
-    if isinstance(objective, ConditionalDenoisingObjectiveConfig):
+    if objective.score_kind() is None:
         raise bad_argument(
             "RUN_DIR",
             str(run.run_dir),

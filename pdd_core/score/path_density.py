@@ -49,6 +49,10 @@ class ScalarNoise:
         sigma2 = scheme.sigma(grid, lam, dt, delta_lambda=delta_lambda).to(residual.device, residual.dtype) ** 2
         return residual[0].numel() * torch.log(2 * math.pi * sigma2 * dt)
 
+    def rollout_sigma(self, lam: float, scheme, grid: Grid, dt: float, delta_lambda: float) -> float:
+        """The σ of a stochastic rollout that samples this path law at λ: Eq. 58's σ_λ (PDD D.1)."""
+        return float(scheme.sigma(grid, lam, dt, delta_lambda=delta_lambda)[0])
+
 
 class _DiagonalFourierNoise:
     """V_λ diagonal in Fourier space, ``diagonal(...)`` ``[B, 1, C or 1, *rfft]``: the quadratic form and normaliser of such a V."""
@@ -65,6 +69,11 @@ class _DiagonalFourierNoise:
         multiplicity = grid.mode_multiplicity(residual.dtype, residual.device)
         per_channel = (multiplicity * torch.log(2 * math.pi * variance)).expand(-1, -1, residual.shape[2], *variance.shape[3:])
         return residual.shape[1] * per_channel.flatten(1).sum(1)
+
+    def rollout_sigma(self, lam: float, scheme, grid: Grid, dt: float, delta_lambda: float) -> torch.Tensor:
+        """The σ_k of a stochastic rollout that samples this path law at λ: sqrt(V_λ(k)/Δt) per mode ``[1, C or 1, *rfft]``."""
+        lam_t = torch.full((1,), lam, dtype=torch.float64)
+        return (self.diagonal(lam_t, scheme, grid, dt, delta_lambda)[:, 0] / dt).sqrt()
 
 
 @attrs.frozen

@@ -19,6 +19,7 @@ from cattrs.strategies import configure_tagged_union
 
 from pdd_core.config import converter
 from pdd_core.errors import ConfigError, bad_argument
+from pdd_core.score.kinds import NOISE_HEAD, PATH_SCORE, PATH_SCORE_PER_MODE_WITH_INITIAL, NoiseHeadKind, PathScoreKind
 from pdd_core.score.path_density import DEFAULT_DELTA_LAMBDA, NOISE_MODELS
 from pdd_core.training.checks import check_real, config_error
 from pdd_core.training.objectives import ConditionalDenoisingObjective, DenoisingObjective, PDDObjective, SAPDDObjective
@@ -51,15 +52,45 @@ def _increment_scale(instance, attribute, value) -> None:
         raise config_error("objective.increment_scale", value, "needs one finite scale > 0 per channel", "remove it to measure it on the training data")
 
 
+# The path score a drift run samples with, by the noise model it was trained with: a per-mode
+# run gets the Gaussian r_λ of u(t0) too, since without it its first frame diverges.
+_PATH_SCORES = {"scalar": PATH_SCORE, "per-mode": PATH_SCORE_PER_MODE_WITH_INITIAL}
+
+
 @attrs.frozen
 class _Objective:
-    """What every objective record answers (the defaults are those of a drift objective)."""
+    """What every objective record answers (the defaults are those of a drift objective).
+
+    * ``trains_drift``: the network is a drift f_λ (it has a path score and simulates by a time
+      integrator); ``noise_head``: it also predicts the forward noise; ``regresses_increments``:
+      its loss fits increments of paths.
+    * ``samples_increments``: a rollout samples every increment by reverse-λ integration given the
+      clean states before it (the conditional baseline), rather than integrating a drift.
+    """
 
     name: ClassVar[str]
     trains_drift: ClassVar[bool] = True
     noise_head: ClassVar[bool] = False
     regresses_increments: ClassVar[bool] = True
+    samples_increments: ClassVar[bool] = False
     default_window: ClassVar[int] = DEFAULT_WINDOW
+
+    def context_frames(self, window: int) -> int:
+        """The clean frames a rollout starts from: the whole history window, less the noisy increment's slot where increments are sampled."""
+        return window - 1 if self.samples_increments else window
+
+    def score_kind(self) -> PathScoreKind | NoiseHeadKind | None:
+        """The score the run samples with by default; None where it models no whole paths."""
+        return NOISE_HEAD
+
+    def with_data_defaults(self, measure_increment_scale, stored=None):
+        """The record with the settings that are measured on the training data filled in (none here)."""
+        return self
+
+    @property
+    def increment_noise(self):
+        """The noise model of the increments: the paper's σ_λ (:class:`~pdd_core.score.ScalarNoise`) unless the objective fits another."""
+        return NOISE_MODELS["scalar"]
 
 
 @attrs.frozen
@@ -84,6 +115,14 @@ class PDDObjectiveConfig(_Objective):
     noise_model: str = attrs.field(default="per-mode", validator=_noise_model)
     pushforward: float = attrs.field(default=0.0, validator=_weight)
 
+    @property
+    def increment_noise(self):
+        """The noise model object of the increments (:data:`~pdd_core.score.NOISE_MODELS`)."""
+        return NOISE_MODELS[self.noise_model]
+
+    def score_kind(self) -> PathScoreKind:
+        return _PATH_SCORES[self.noise_model]
+
     def build(self, scheme, grid, dt: float) -> PDDObjective:
         options = {"noise_free": self.noise_free, "delta_lambda": self.delta_lambda, "noise_model": NOISE_MODELS[self.noise_model]}
         return PDDObjective(scheme, grid, dt, pushforward=self.pushforward, **options)
@@ -100,6 +139,11 @@ class SAPDDObjectiveConfig(_Objective):
     w_score: float = attrs.field(default=1.0, validator=_weight)
     delta_lambda: float = attrs.field(default=DEFAULT_DELTA_LAMBDA, validator=_delta_lambda)
     noise_model: str = attrs.field(default="per-mode", validator=_noise_model)
+
+    @property
+    def increment_noise(self):
+        """The noise model object of the increments (:data:`~pdd_core.score.NOISE_MODELS`)."""
+        return NOISE_MODELS[self.noise_model]
 
     def build(self, scheme, grid, dt: float) -> SAPDDObjective:
         options = {"w_drift": self.w_drift, "w_score": self.w_score, "delta_lambda": self.delta_lambda, "noise_model": NOISE_MODELS[self.noise_model]}
@@ -130,10 +174,21 @@ class ConditionalDenoisingObjectiveConfig(_Objective):
 
     name: ClassVar[str] = "conditional-denoising"
     trains_drift: ClassVar[bool] = False
+    samples_increments: ClassVar[bool] = True
     default_window: ClassVar[int] = CONDITIONAL_DEFAULT_WINDOW
 
     delta_lambda: float = attrs.field(default=DEFAULT_DELTA_LAMBDA, validator=_delta_lambda)
     increment_scale: tuple[float, ...] | None = attrs.field(default=None, validator=_increment_scale)
+
+    def score_kind(self) -> None:
+        return None
+
+    def with_data_defaults(self, measure_increment_scale, stored=None):
+        """``increment_scale`` from a stored run's record, else ``measure_increment_scale()`` on the training data."""
+        if self.increment_scale is not None:
+            return self
+        known = getattr(stored, "increment_scale", None)
+        return attrs.evolve(self, increment_scale=known or measure_increment_scale())
 
     def build(self, scheme, grid, dt: float) -> ConditionalDenoisingObjective:
         if self.increment_scale is None or len(self.increment_scale) != grid.channels:

@@ -22,6 +22,7 @@ from pdd_core.apps.evaluation import EvaluationSettings, ReverseSampling, evalua
 from pdd_core.apps.evaluation_climate import climate_summary
 from pdd_core.apps.residual_noise import ResidualNoise, calibrated_score_kind
 from pdd_core.apps.runs import load_run, run_marginal
+from pdd_core.apps.simulation_settings import SimulationSettings
 from pdd_core.apps.training import train
 from pdd_core.data.hdf5_reader import read_metadata
 from pdd_core.errors import ConfigError, bad_argument
@@ -183,14 +184,14 @@ def _run(args: argparse.Namespace, demo: dict, out: Path) -> int:
     score = calibrated_score_kind(trained, None, seed=args.seed)
     description["path_noise"] = "residual"
     sampling = ReverseSampling(sampler, lambda start: power_schedule(start, 0.0, SAMPLER_STEPS), score=score, prior=reference, description={**description, **recipe.provenance(sampler)})
-    stochastic = {"integrator": INTEGRATORS.get("euler-maruyama")(), "noise": True, "generator": generator}  # super-resolution input: samples of p_λ
-    deterministic = {"integrator": INTEGRATORS.get("euler")()}
+    stochastic = SimulationSettings(integrator=INTEGRATORS.get("euler-maruyama")(), noise=True, generator=generator)  # super-resolution input: samples of p_λ
+    deterministic = SimulationSettings(integrator=INTEGRATORS.get("euler")())
     thermalizer = build_thermalizer(args, trained)
     if thermalizer is not None:  # its own stream, so that generation and super-resolution draw what they drew without it
-        deterministic.update(thermalizer=thermalizer, generator=torch.Generator().manual_seed(args.seed + THERMALIZER_SEED_OFFSET))
+        deterministic = SimulationSettings(integrator=deterministic.integrator, thermalizer=thermalizer, generator=torch.Generator().manual_seed(args.seed + THERMALIZER_SEED_OFFSET))
     sampling.description.update(thermalizer_settings(thermalizer))
     noise_level = ResidualNoise(trained, data, seed=args.seed)  # stochastic rollouts keep the climate with noise calibrated on the residuals
-    climate = {"integrator": INTEGRATORS.get("euler-maruyama")(), "noise": True, "noise_level": noise_level, "generator": torch.Generator().manual_seed(args.seed + CLIMATE_SEED_OFFSET)}
+    climate = SimulationSettings(integrator=INTEGRATORS.get("euler-maruyama")(), noise=True, noise_level=noise_level, generator=torch.Generator().manual_seed(args.seed + CLIMATE_SEED_OFFSET))
     sampling.description.update(noise_settings(noise_level))
     options = {"sr_simulation": stochastic, "stochastic_simulation": climate, "progress": progress}
     metrics = evaluate_run(trained, data, out / "evaluation", settings=settings, simulation=deterministic, sampling=sampling, generator=generator, **options)

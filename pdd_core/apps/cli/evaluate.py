@@ -31,11 +31,11 @@ from pdd_core.apps.cli.rollout_options import add_rollout_noise_argument, add_th
 from pdd_core.apps.evaluation import TASKS, EvaluationSettings, ReverseSampling, evaluate_run
 from pdd_core.apps.evaluation_climate import climate_summary
 from pdd_core.apps.runs import load_run, run_marginal, run_score
+from pdd_core.apps.simulation_settings import SimulationSettings
 from pdd_core.data.hdf5_reader import read_metadata, verify_split
 from pdd_core.errors import ConfigError, DataError, bad_argument
 from pdd_core.files import json_record, locked_directory
 from pdd_core.registry import INTEGRATORS, METRICS
-from pdd_core.training.objective_config import ConditionalDenoisingObjectiveConfig
 
 # The coarse rollouts super-resolution refines: σ_λ > 0 samples the path density the reverse flow follows.
 SR_INPUTS = ("stochastic", "deterministic")
@@ -172,10 +172,10 @@ def run(args: argparse.Namespace) -> int:
         floor_seed=args.seed,
     )
     generator = generator_for(trained, args.seed)
-    name = sampler_name(args, "pc" if isinstance(trained.objective, ConditionalDenoisingObjectiveConfig) else DEFAULT_SAMPLER)
+    name = sampler_name(args, "pc" if trained.objective.samples_increments else DEFAULT_SAMPLER)
     verify_split(args.data, args.split)  # unknown or damaged reference data is refused before any work (the readers reuse this check)
     frames = read_metadata(args.data).splits[args.split][1]  # generation and super-resolution sample whole reference-length paths
-    needs_marginal = not isinstance(trained.objective, ConditionalDenoisingObjectiveConfig) and (uses_marginal(name) or args.prior == "data")
+    needs_marginal = not trained.objective.samples_increments and (uses_marginal(name) or args.prior == "data")
     available = read_metadata(args.data).splits[args.split][0]
     check_evaluation(trained.grid, min(args.n or available, available), frames, settings, marginal=needs_marginal)
     reference = run_marginal(trained, frames) if needs_marginal else None
@@ -184,15 +184,16 @@ def run(args: argparse.Namespace) -> int:
     full_grid = grid_for(trained.config.lam_max)
     description = {"score": args.score, "path_noise": args.path_noise, "seed": args.seed, "prior": args.prior, **sampler_settings(args, name, sampler, full_grid)}
     sampling = ReverseSampling(sampler, grid_for, score=kind, prior=build_prior(args, reference), description=description)
-    if isinstance(trained.objective, ConditionalDenoisingObjectiveConfig):
-        simulation = {"sampler": sampler, "lam_schedule": full_grid, "generator": generator}
+    if trained.objective.samples_increments:
+        simulation = SimulationSettings(sampler=sampler, lam_schedule=full_grid, generator=generator)
     else:
-        simulation = {"integrator": INTEGRATORS.get("euler")()}
+        simulation = SimulationSettings(integrator=INTEGRATORS.get("euler")())
         thermalizer = build_thermalizer(args, trained)
         if thermalizer is not None:  # its own random stream: generation and super-resolution draw what they drew without it
-            simulation.update(thermalizer=thermalizer, generator=generator_for(trained, int(np.random.SeedSequence((args.seed, THERMALIZER_STREAM)).generate_state(1)[0])))
+            thermalizer_stream = int(np.random.SeedSequence((args.seed, THERMALIZER_STREAM)).generate_state(1)[0])
+            simulation = SimulationSettings(integrator=simulation.integrator, thermalizer=thermalizer, generator=generator_for(trained, thermalizer_stream))
         description.update(thermalizer_settings(thermalizer))
-    sr_simulation = {"integrator": INTEGRATORS.get("euler-maruyama")(), "noise": True, "generator": generator} if args.sr_input == "stochastic" else None
+    sr_simulation = SimulationSettings(integrator=INTEGRATORS.get("euler-maruyama")(), noise=True, generator=generator) if args.sr_input == "stochastic" else None
     if args.ensemble == 1:
         raise bad_argument("--ensemble", 1, "an ensemble needs at least 2 members", "pass --ensemble 0 (none) or >= 2", kind=ConfigError)
     # Members of a drift run add σ_λ noise (Eq. 58); the conditional baseline samples every step anyway.
@@ -200,14 +201,14 @@ def run(args: argparse.Namespace) -> int:
     members = generator_for(trained, int(np.random.SeedSequence((args.seed, ENSEMBLE_STREAM)).generate_state(1)[0]))
     noise_level = build_noise_level(args, trained)
     description.update(noise_settings(noise_level))
-    stochastic = {"integrator": INTEGRATORS.get("euler-maruyama")(), "noise": True, "noise_level": noise_level}
-    ensemble_simulation = {**simulation, "generator": members} if "sampler" in simulation else {**stochastic, "generator": members}
+    stochastic = SimulationSettings(integrator=INTEGRATORS.get("euler-maruyama")(), noise=True, noise_level=noise_level)
+    ensemble_simulation = (simulation if simulation.samples_increments else stochastic).drawing_from(members)
     with locked_directory(args.out) as out:
         options = {"tasks": tasks, "settings": settings, "simulation": simulation, "sampling": sampling, "generator": generator, "sr_simulation": sr_simulation}
         options["ensemble_simulation"] = ensemble_simulation
-        if "sampler" not in simulation:  # a drift run: its stochastic rollouts sample the path law the score models
+        if not simulation.samples_increments:  # a drift run: its stochastic rollouts sample the path law the score models
             climate_stream = int(np.random.SeedSequence((args.seed, CLIMATE_STREAM)).generate_state(1)[0])
-            options["stochastic_simulation"] = {**stochastic, "generator": generator_for(trained, climate_stream)}
+            options["stochastic_simulation"] = stochastic.drawing_from(generator_for(trained, climate_stream))
         metrics = evaluate_run(trained, args.data, out, progress=not args.no_progress, **options)
     shown = ("l2", "spectral_error", "spectral_error_floor", "floor_ratio", "vrmse", "crps", "spread_skill", "skipped", *METRICS.names())
     summary = {key: {k: v for k, v in value.items() if k in shown} for key, value in metrics.items() if isinstance(value, dict) and key in ("simulate", "generate", "super_resolve", "low_resolution")}

@@ -41,7 +41,6 @@ from pdd_core.apps.training.checkpoint import checkpoint_identity
 from pdd_core.errors import ConfigError, DataError, bad_argument
 from pdd_core.registry import INTEGRATORS
 from pdd_core.rollout import ENERGY_BAND
-from pdd_core.training.objective_config import ConditionalDenoisingObjectiveConfig
 
 HELP = "simulate a trained run in physical time at fixed λ (PDD Algorithm 2)"
 
@@ -144,7 +143,7 @@ def run(args: argparse.Namespace) -> int:
         )
     trained = load_run(args.run_dir, device=args.device)
     lam = check_lambda(trained, args.lam, "--lambda")
-    baseline = isinstance(trained.objective, ConditionalDenoisingObjectiveConfig)
+    baseline = trained.objective.samples_increments
     if args.integrator is not None:
         if baseline:
             raise bad_argument("--integrator", args.integrator, "the conditional baseline samples its increments (--sampler), it has no time integrator", "drop --integrator", kind=ConfigError)

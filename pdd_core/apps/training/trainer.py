@@ -47,7 +47,6 @@ from pdd_core.training.config import TrainConfig, config_from_dict, config_to_di
 from pdd_core.training.ema import EMA
 from pdd_core.training.learning_rate import learning_rate
 from pdd_core.training.models import DEFAULT_PRESETS, MODELS, build_model
-from pdd_core.training.objective_config import ConditionalDenoisingObjectiveConfig
 
 # Paths used to measure the increment scale of the conditional baseline (i.i.d. paths, so the first ones do).
 SCALE_PATHS = 1024
@@ -89,10 +88,7 @@ def resolve_config(config: TrainConfig, data, stored: TrainConfig | None = None)
     model = config.model
     if model.preset is None and model.name in DEFAULT_PRESETS:
         model = attrs.evolve(model, preset=DEFAULT_PRESETS[model.name])
-    objective = config.objective
-    if isinstance(objective, ConditionalDenoisingObjectiveConfig) and objective.increment_scale is None:
-        known = stored.objective.increment_scale if stored is not None else None
-        objective = attrs.evolve(objective, increment_scale=known or measure_increment_scale(data))
+    objective = config.objective.with_data_defaults(lambda: measure_increment_scale(data), stored.objective if stored is not None else None)
     return attrs.evolve(config, model=model, objective=objective, window=config.resolved_window)
 
 

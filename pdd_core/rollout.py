@@ -7,33 +7,14 @@ from collections.abc import Callable
 import torch
 from tqdm.auto import tqdm
 
-from pdd_core.errors import DivergenceError, bad_argument
+from pdd_core.divergence import DivergenceGuard
+from pdd_core.errors import bad_argument
 from pdd_core.grid import Grid
 from pdd_core.records import Trajectory
-from pdd_core.validation import as_lambda, check_field, check_positive
+from pdd_core.validation import as_lambda, check_field
 
-# A state whose mean square over (C, *space) exceeds this many times the data's variance has left
-# the attractor: in standardised units that is an RMS of 100 standard deviations.
-ENERGY_BAND = 1e4
-
-
-def check_state(state: torch.Tensor, step: int, energy_band: float | None, where: str, fix: str) -> None:
-    """Stop at ``step`` when a sample turns NaN/inf or its mean square leaves ``energy_band`` (None: NaN/inf only).
-
-    Raises :class:`~pdd_core.errors.DivergenceError` carrying ``step``."""
-    problem = None
-    if not bool(torch.isfinite(state).all()):
-        problem = "the state became NaN or inf"
-    elif energy_band is not None:
-        energy = float(state.reshape(state.shape[0], -1).square().mean(dim=1).max())
-        if energy > energy_band:
-            problem = f"a path's mean square grew to {energy:.3g}, beyond the band of {energy_band:g} (the rollout diverges)"
-            fix = fix + ", or widen the band (energy_band / --energy-band) if such values are physical"
-    if problem is not None:
-        error = bad_argument(where, f"step {step}", problem, fix, kind=DivergenceError)
-        error.step = step  # long-rollout checks report where a rollout blew up
-        raise error
-
+# A rollout's paths are standardised: the data's mean square, 1 per value, is the guard's reference.
+DATA_MEAN_SQUARE = 1.0
 
 def initial_window(initial: torch.Tensor, window: int, *, grid: Grid, lam: torch.Tensor, scheme=None) -> tuple[torch.Tensor, torch.Tensor]:
     """The initial frames and the drift's first window ``[B, W, C, *space]`` (zeros before t0, B.2).
@@ -63,20 +44,20 @@ def slide(
     """The one loop of every physical-time driver: ``state = next_state(history)``, then slide the window.
 
     ``history`` is ``[B, W, C, *space]`` (oldest first). Each state is checked
-    (:func:`check_state`, errors named ``name`` with ``fix``); every ``save_every``-th is kept.
+    (:class:`~pdd_core.divergence.DivergenceGuard` against the data's mean square, errors named
+    ``name`` with ``fix``); every ``save_every``-th is kept.
     Returns the saved states ``[B, steps // save_every, C, *space]`` and the window after the
     last step, so that a rollout continues exactly from where a segment ended. The loop builds no
     ``torch.no_grad()`` context: callers wrap it in one (as the applications do) unless they
     differentiate through the rollout.
     """
-    if energy_band is not None:
-        check_positive("energy_band", energy_band)  # NaN or <= 0 would silently disable or always trip the band
+    guard = DivergenceGuard(energy_band, "the data's (1 per value in standardised units)", name, fix)
     batch = history.shape[0]
     frames = history.new_empty(batch, steps // save_every, *history.shape[2:])
     position = 0
     for n in tqdm(range(1, steps + 1), desc=name, disable=not progress, leave=False):
         state = next_state(history)
-        check_state(state, first_step + n - 1, energy_band, name, fix)
+        guard.check(state, DATA_MEAN_SQUARE, f"step {first_step + n - 1}", step=first_step + n - 1)
         history = torch.cat([history[:, 1:], state.unsqueeze(1)], dim=1)
         if n % save_every == 0:
             frames[:, position] = state  # an in-place copy autograd follows when the caller wants gradients
@@ -143,7 +124,7 @@ def rollout(
             whole integration history. No autograd context is set: under ``torch.no_grad()``
             no graph is built, outside it gradients flow through the whole rollout.
         energy_band: stop with a clear error when a sample's mean square exceeds it (None: only
-            NaN/inf stop the rollout); :data:`ENERGY_BAND` suits standardised data.
+            NaN/inf stop the rollout); :data:`~pdd_core.divergence.ROLLOUT_BAND` suits standardised data.
 
     Returns a path whose frames are the initial history followed by the saved steps.
     """

@@ -8,6 +8,7 @@ import attrs
 import torch
 from tqdm.auto import tqdm
 
+from pdd_core.divergence import SAMPLING_BAND, DivergenceGuard, mean_square
 from pdd_core.errors import ShapeError, bad_argument
 from pdd_core.grid import Grid
 from pdd_core.noise_source import GeneratorNoise
@@ -34,45 +35,28 @@ def no_boundary(u: torch.Tensor) -> torch.Tensor:
     return u
 
 
-# A sample whose mean energy per path exceeds this multiple of the start's has left the density:
-# the coarse-grained data and the prior differ in energy by a few x, never by 1e3.
-ENERGY_BAND = 1e3
 DIVERGENCE_FIX = (
     "sample around the data's Gaussian marginal (GaussianExponential predictor + GaussianLangevin corrector), "
     "use more λ steps (PDD B.3 uses 1000 on [0, 1]), or, for a path score, a drift trained and scored with PerModeNoise()"
 )
+NOT_FINITE = (
+    "the sample became NaN or inf (explicit steps are unstable when κΔλ or b²Δλ/(σ_λ²Δt) exceed ~1; "
+    "with a path score the reverse flow itself grows modes with α|k|² > β²·λ_max(-∂s), docs/results.md)"
+)
+
+
+def sampling_guard(band: float | None = SAMPLING_BAND) -> DivergenceGuard:
+    """The divergence guard of a reverse-λ integration: a path's mean square against the start's."""
+    return DivergenceGuard(band, "the start's", "sample", DIVERGENCE_FIX, NOT_FINITE)
+
+
+def at_lambda(lam: torch.Tensor) -> str:
+    return f"λ = {float(lam.reshape(-1)[0]):.4g}"
 
 
 def check_finite_sample(u: torch.Tensor, lam: torch.Tensor) -> None:
-    """Stop a diverging reverse-λ integration with a message that says what to change."""
-    if not bool(torch.isfinite(u).all()):
-        raise bad_argument(
-            "sample",
-            f"λ = {float(lam.reshape(-1)[0]):.4g}",
-            "the sample became NaN or inf (explicit steps are unstable when κΔλ or b²Δλ/(σ_λ²Δt) exceed ~1; "
-            "with a path score the reverse flow itself grows modes with α|k|² > β²·λ_max(-∂s), docs/results.md)",
-            DIVERGENCE_FIX,
-        )
-
-
-def energy(u: torch.Tensor) -> torch.Tensor:
-    """Mean square value per path ``[B]`` (float64)."""
-    return u.detach().to(torch.float64).pow(2).flatten(1).mean(1)
-
-
-def check_energy(u: torch.Tensor, lam: torch.Tensor, reference: torch.Tensor, band: float | None = ENERGY_BAND) -> None:
-    """Stop when a path turns NaN or its energy leaves ``band`` x the start's mean energy ``reference``."""
-    check_finite_sample(u, lam)
-    if band is None:
-        return
-    ratio = float((energy(u) / reference.clamp_min(torch.finfo(torch.float64).tiny)).max())
-    if ratio > band:
-        raise bad_argument(
-            "sample",
-            f"λ = {float(lam.reshape(-1)[0]):.4g}",
-            f"a path's energy grew to {ratio:.3g} x that of the start (band: {band:g} x), so the reverse-λ integration diverges",
-            DIVERGENCE_FIX,
-        )
+    """Stop a diverging reverse-λ integration (NaN or inf at ``lam``) with a message that says what to change."""
+    sampling_guard().check_finite(u, at_lambda(lam))
 
 
 @attrs.frozen(eq=False)
@@ -140,7 +124,7 @@ def sample_at(
     dtype: torch.dtype = torch.float32,
     boundary: Boundary | None = None,
     prior=None,
-    energy_band: float | None = ENERGY_BAND,
+    energy_band: float | None = SAMPLING_BAND,
     progress: bool = False,
     plan: ReversePlan | None = None,
 ) -> dict[float, torch.Tensor]:
@@ -160,12 +144,12 @@ def sample_at(
     noise = GeneratorNoise(generator) if noise is None else noise
     boundary = boundary or no_boundary
     saved = {points[0]: u} if 0 in points else {}
-    state, start_energy = None, energy(u).mean()
+    guard, state, start = sampling_guard(energy_band), None, mean_square(u).mean()
     for i in tqdm(range(schedule.numel() - 1), desc="reverse-λ", disable=not progress, leave=False):
         lam_from = schedule[i].expand(u.shape[0]).to(u.device)
         lam_to = schedule[i + 1].expand(u.shape[0]).to(u.device)
         u, state = sampler.step(score, u, lam_from, lam_to, plan.coefficients[i], noise, state, boundary)
-        check_energy(u, lam_to, start_energy, energy_band)
+        guard.check(u, start, at_lambda(lam_to))
         if i + 1 in points:
             saved[points[i + 1]] = u
     return saved
@@ -187,8 +171,9 @@ def sample(score, scheme, grid: Grid, sampler, lam_schedule: torch.Tensor, **opt
     field's device before the loop; the loop itself is score calls plus arithmetic.
     ``boundary`` (e.g. :func:`extrapolate_t0`) is applied after every update; by default nothing
     is, and no clamping, mean removal or other stabiliser is ever applied silently. The
-    integration stops with a clear error when a sample turns NaN or its energy exceeds
-    ``energy_band`` x the start's (a diverging sampler, before it reaches inf);
+    integration stops with a clear error when a sample turns NaN or a path's mean square exceeds
+    ``energy_band`` x the start's (a diverging sampler, before it reaches inf; the one guard of
+    both drivers, :class:`~pdd_core.divergence.DivergenceGuard`);
     ``energy_band=None`` keeps only the NaN check, for flows whose end legitimately holds far more
     energy than their start (the ordered phase of lattice φ⁴ from a Gaussian prior).
 

@@ -7,6 +7,8 @@ import torch
 
 from pdd_core import ArgumentError, Grid
 from pdd_core.baseline_rollout import conditional_rollout
+from pdd_core.divergence import DivergenceGuard
+from pdd_core.errors import DivergenceError
 from pdd_core.noise_source import GeneratorNoise, NoNoise
 from pdd_core.rollout import rollout
 from pdd_core.sampling import ReversePlan, sample, sample_at
@@ -143,3 +145,35 @@ def test_the_conditional_baseline_computes_its_coefficients_once_per_rollout():
             increment_scale=[1.0], generator=torch.Generator().manual_seed(0),
         )
     assert _CountingETD.inits == lam_steps  # not lam_steps x steps
+
+
+# -- one divergence guard ----------------------------------------------------------------
+
+
+def test_the_divergence_guard_compares_a_paths_mean_square_with_its_reference():
+    guard = DivergenceGuard(4.0, "the reference", "test", "do something")
+    paths = torch.stack([torch.full((3, 8), 1.0), torch.full((3, 8), 3.0)])  # mean squares 1 and 9 per path
+    guard.check(paths, 2.5, "here")  # 9 < 4 x 2.5
+    with pytest.raises(DivergenceError, match=r"test='here': a path's mean square grew to 4.5 x the reference, beyond the band of 4 x"):
+        guard.check(paths, 2.0, "here", step=7)
+    with pytest.raises(DivergenceError, match="NaN or inf") as caught:
+        DivergenceGuard(None, "the reference", "test", "fix").check(paths.log() - float("inf"), 1.0, "step 3", step=3)
+    assert caught.value.step == 3
+    DivergenceGuard(None, "the reference", "test", "fix").check(1e30 * paths, 1.0, "here")  # None: NaN/inf only
+    for band in (0.0, float("nan")):
+        with pytest.raises(ArgumentError, match="energy_band"):
+            DivergenceGuard(band, "the reference", "test", "fix")
+
+
+def test_both_drivers_stop_by_the_same_guard_each_against_its_own_reference():
+    """A rollout's reference is the standardised data's mean square (1); a sample's is its start's."""
+    drift, grid = _Growth(), Grid((8,))
+    start = torch.full((2, 1, 8), 2.0, dtype=torch.float64)  # mean square 4, 4.24 after one step: over 4.1 x the data's 1
+    with pytest.raises(DivergenceError, match=r"rollout='step 1'.*grew to 4.24 x the data's") as caught:
+        rollout(drift, Euler(), start, 0.0, 0.1, 3, grid=grid, energy_band=4.1)
+    assert caught.value.step == 1
+    scaled = 10 * _start()
+    with pytest.raises(DivergenceError, match=r"sample='λ = .*mean square grew to .* x the start's, beyond the band of 3 x"):
+        sample(lambda u, lam: 20 * u, SCHEME, GRID, ETDPredictor(), uniform_schedule(1.0, 0.0, 20), generator=torch.Generator(), u_init=scaled, energy_band=3.0)
+    finished = sample(lambda u, lam: torch.zeros_like(u), SCHEME, GRID, ETDPredictor(), uniform_schedule(1.0, 0.9, 2), generator=torch.Generator(), u_init=scaled, energy_band=3.0)
+    assert float(finished.pow(2).mean()) > 3.0  # above 3 x the data's scale, within 3 x the start's: a sample never compares with 1

@@ -29,7 +29,8 @@ from pdd_core.apps.partial_rollout import PartialRollout, segment_steps
 from pdd_core.apps.runs import NoiseHeadKind, PathScoreKind, TrainedRun, _check_lam_schedule, check_lambda, run_boundary, run_marginal, run_score
 from pdd_core.baseline_rollout import BASELINE_FIX, ConditionalIncrement, context_length_of
 from pdd_core.errors import PDDError, ShapeError, bad_argument
-from pdd_core.rollout import ENERGY_BAND, advance, check_steps, initial_window
+from pdd_core.divergence import ROLLOUT_BAND
+from pdd_core.rollout import advance, check_steps, initial_window
 from pdd_core.sampling import Boundary, sample
 from pdd_core.score import PathScore
 from pdd_core.score.gaussian_marginal import GaussianMarginal
@@ -75,7 +76,7 @@ def simulate_run(
     save_every: int = 1,
     batch_size: int | None = None,
     progress: bool = False,
-    energy_band: float | None = ENERGY_BAND,
+    energy_band: float | None = ROLLOUT_BAND,
     partial: PartialRollout | None = None,
     thermalizer: Thermalizer | None = None,
     noise_level: Callable[[float], torch.Tensor] | None = None,

@@ -38,9 +38,9 @@ from pdd_core.apps.inference_files import read_paths, write_inference_file
 from pdd_core.apps.partial_rollout import PartialRollout
 from pdd_core.apps.runs import check_lambda, load_run
 from pdd_core.apps.training.checkpoint import checkpoint_identity
+from pdd_core.divergence import ROLLOUT_BAND
 from pdd_core.errors import ConfigError, DataError, bad_argument
 from pdd_core.registry import INTEGRATORS
-from pdd_core.rollout import ENERGY_BAND
 
 HELP = "simulate a trained run in physical time at fixed λ (PDD Algorithm 2)"
 
@@ -106,9 +106,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--energy-band",
         type=float,
-        default=ENERGY_BAND,
+        default=ROLLOUT_BAND,
         metavar="E",
-        help=f"stop when a path's mean square (standardised units) exceeds E (default: {ENERGY_BAND:g}, an RMS of 100 std; 0 disables)",
+        help=f"stop when a path's mean square (standardised units) exceeds E (default: {ROLLOUT_BAND:g}, an RMS of 100 std; 0 disables)",
     )
     add_rollout_noise_argument(parser)
     add_thermalizer_arguments(parser.add_argument_group("thermalizer (drift runs)"))

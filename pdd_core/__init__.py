@@ -19,7 +19,7 @@ from pdd_core.grid import Grid
 from pdd_core.noise_source import GeneratorNoise, NoNoise
 from pdd_core.protocols import Drift, LambdaSampler, NoiseSource, RGScheme, Score, System, TimeIntegrator
 from pdd_core.records import Trajectory, Transition
-from pdd_core.registry import INTEGRATORS, METRICS, SAMPLERS, SCHEMES, SYSTEMS, Registry
+from pdd_core.registry import INTEGRATORS, METRICS, OBJECTIVES, SAMPLERS, SCHEMES, SYSTEMS, Registry
 from pdd_core.rollout import rollout
 from pdd_core.sampling import ReversePlan, extrapolate_t0, sample, sample_at
 from pdd_core.schedules import power_schedule, uniform_schedule
@@ -95,6 +95,7 @@ __all__ = [
     "Registry",
     "INTEGRATORS",
     "METRICS",
+    "OBJECTIVES",
     "SAMPLERS",
     "SCHEMES",
     "SYSTEMS",

@@ -6,7 +6,8 @@ applications turn them into parts here. ``SYSTEMS``, ``SCHEMES`` and ``INTEGRATO
 classes; ``SAMPLERS`` holds :class:`pdd_core.sampler_recipe.SamplerRecipe` objects (how
 ``--sampler NAME`` is built from the command-line options); ``METRICS`` holds
 :class:`pdd_core.metrics.metric.Metric` objects (what ``pdd evaluate`` computes beside its
-built-in metrics). A plug-in adds parts by calling ``register`` or by exposing an entry point in
+built-in metrics); ``OBJECTIVES`` holds the objective records' classes
+(:class:`pdd_core.training.objective_config.ObjectiveConfig`). A plug-in adds parts by calling ``register`` or by exposing an entry point in
 the group ``pdd.<kind>`` (e.g. ``pdd.samplers``) that points at the entry; the built-in parts are
 entry points too (pyproject.toml), so a registry is complete in a fresh interpreter
 (docs/guide.md, "Plug-ins").
@@ -92,3 +93,4 @@ SCHEMES = Registry("schemes")
 SAMPLERS = Registry("samplers")
 INTEGRATORS = Registry("integrators")
 METRICS = Registry("metrics")
+OBJECTIVES = Registry("objectives")

@@ -19,7 +19,7 @@ from pdd_core.protocols import RGScheme
 from pdd_core.registry import SCHEMES
 from pdd_core.training.checks import check_integer, check_real, config_error
 from pdd_core.training.learning_rate import LR_SCHEDULES
-from pdd_core.training.objective_config import OBJECTIVES, ObjectiveConfig, PDDObjectiveConfig, objective_from
+from pdd_core.training.objective_config import ObjectiveConfig, PDDObjectiveConfig, objective_from
 from pdd_core.validation import SEED_LIMIT
 
 DTYPES: tuple[str, ...] = ("float32", "float64")
@@ -226,7 +226,6 @@ __all__ = [
     "DTYPES",
     "FILE_DEFAULT_SCHEME",
     "LINEAR_PART_BY_DEFAULT",
-    "OBJECTIVES",
     "RESUMABLE_FIELDS",
     "ModelConfig",
     "ObjectiveConfig",

@@ -1,24 +1,27 @@
-"""The loss of a run as a tagged union of settings records, one class per objective.
+"""The loss of a run as a settings record, one class per objective, registered by name.
 
 In a config file the objective is a table tagged by ``name``::
 
     objective = {name = "sa-pdd", w_drift = 0.5, w_score = 2.0}
 
-and ``cattrs`` (:func:`cattrs.strategies.configure_tagged_union`) structures it into the class of
-that name, which refuses the settings of the other objectives. Inside the library the record
-is the object: ``config.objective.build(scheme, grid, dt)`` is the loss, and what an objective
-trains (a drift, a noise head, increments) are its properties, never comparisons of names.
+and the converter structures it into the class registered under that name in
+:data:`~pdd_core.registry.OBJECTIVES`, which refuses the settings of the other objectives. Inside
+the library the record is the object: ``config.objective.build(scheme, grid, dt)`` is the loss, and
+what an objective trains, which score and rollout it implies and its window are its properties
+(:class:`ObjectiveConfig`), never comparisons of names or types. A new objective is one file: a
+subclass registered with ``OBJECTIVES.register(name)`` or the entry-point group ``pdd.objectives``
+(docs/guide.md, "Adding an objective").
 """
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Union
+from typing import Any, ClassVar
 
 import attrs
-from cattrs.strategies import configure_tagged_union
 
 from pdd_core.config import converter
 from pdd_core.errors import ConfigError, bad_argument
+from pdd_core.registry import OBJECTIVES
 from pdd_core.score.kinds import NOISE_HEAD, PATH_SCORE, PATH_SCORE_PER_MODE_WITH_INITIAL, NoiseHeadKind, PathScoreKind
 from pdd_core.score.path_density import DEFAULT_DELTA_LAMBDA, NOISE_MODELS
 from pdd_core.training.checks import check_real, config_error
@@ -58,7 +61,7 @@ _PATH_SCORES = {"scalar": PATH_SCORE, "per-mode": PATH_SCORE_PER_MODE_WITH_INITI
 
 
 @attrs.frozen
-class _Objective:
+class ObjectiveConfig:
     """What every objective record answers (the defaults are those of a drift objective).
 
     * ``trains_drift``: the network is a drift f_λ (it has a path score and simulates by a time
@@ -66,6 +69,11 @@ class _Objective:
       its loss fits increments of paths.
     * ``samples_increments``: a rollout samples every increment by reverse-λ integration given the
       clean states before it (the conditional baseline), rather than integrating a drift.
+
+    A subclass is an ``attrs.frozen`` record of its settings with a ``name`` and
+    ``build(scheme, grid, dt)``, the loss: an object with ``corrupt(u0, λ, generator)`` (the forward
+    noise of the whole batch) and ``loss(network, corrupted, λ)``
+    (:mod:`pdd_core.training.objectives`).
     """
 
     name: ClassVar[str]
@@ -74,14 +82,17 @@ class _Objective:
     regresses_increments: ClassVar[bool] = True
     samples_increments: ClassVar[bool] = False
     default_window: ClassVar[int] = DEFAULT_WINDOW
+    # The floor scale Δλ of σ_λ (PDD Eq. 58, A.7) that sampling and rollouts use; the built-in
+    # objectives make it a setting.
+    delta_lambda: ClassVar[float] = DEFAULT_DELTA_LAMBDA
 
     def context_frames(self, window: int) -> int:
         """The clean frames a rollout starts from: the whole history window, less the noisy increment's slot where increments are sampled."""
         return window - 1 if self.samples_increments else window
 
     def score_kind(self) -> PathScoreKind | NoiseHeadKind | None:
-        """The score the run samples with by default; None where it models no whole paths."""
-        return NOISE_HEAD
+        """The score the run samples with by default: its noise prediction where it has one, else the path score of its drift (Eq. 58's σ_λ); None where it models no whole paths."""
+        return PATH_SCORE if self.trains_drift and not self.noise_head else NOISE_HEAD
 
     def with_data_defaults(self, measure_increment_scale, stored=None):
         """The record with the settings that are measured on the training data filled in (none here)."""
@@ -94,7 +105,7 @@ class _Objective:
 
 
 @attrs.frozen
-class PDDObjectiveConfig(_Objective):
+class PDDObjectiveConfig(ObjectiveConfig):
     """``pdd``: the drift regression of PDD Algorithm 1 / Eq. 9.
 
     * ``noise_free``: the ε = 0 ablation of PDD D.4.
@@ -129,7 +140,7 @@ class PDDObjectiveConfig(_Objective):
 
 
 @attrs.frozen
-class SAPDDObjectiveConfig(_Objective):
+class SAPDDObjectiveConfig(ObjectiveConfig):
     """``sa-pdd``: drift plus noise head, the loss ``w_drift`` x drift + ``w_score`` x score; ``delta_lambda``, ``noise_model`` as for ``pdd``."""
 
     name: ClassVar[str] = "sa-pdd"
@@ -151,7 +162,7 @@ class SAPDDObjectiveConfig(_Objective):
 
 
 @attrs.frozen
-class DenoisingObjectiveConfig(_Objective):
+class DenoisingObjectiveConfig(ObjectiveConfig):
     """``denoising``: denoising score matching of whole fields (PDD B.4's DDPM); ``delta_lambda`` floors Σ_λ at sampling (A.7)."""
 
     name: ClassVar[str] = "denoising"
@@ -165,7 +176,7 @@ class DenoisingObjectiveConfig(_Objective):
 
 
 @attrs.frozen
-class ConditionalDenoisingObjectiveConfig(_Objective):
+class ConditionalDenoisingObjectiveConfig(ObjectiveConfig):
     """``conditional-denoising``: the GenCast-style baseline of PDD B.4 (increments given clean states).
 
     ``increment_scale``: s per channel; None: measured on the training split when the run starts
@@ -198,47 +209,54 @@ class ConditionalDenoisingObjectiveConfig(_Objective):
         return ConditionalDenoisingObjective(scheme, grid, tuple(self.increment_scale))
 
 
-ObjectiveConfig = Union[PDDObjectiveConfig, SAPDDObjectiveConfig, DenoisingObjectiveConfig, ConditionalDenoisingObjectiveConfig]
-OBJECTIVE_CONFIGS: dict[str, type] = {cls.name: cls for cls in ObjectiveConfig.__args__}
-OBJECTIVES: tuple[str, ...] = tuple(OBJECTIVE_CONFIGS)
-
 # Before the union, config.json held every objective's settings; an unused one at its old default
 # is dropped when such a file is read, a used one is refused by the class it does not belong to.
 _LEGACY_DEFAULTS = {"noise_free": False, "w_drift": 1.0, "w_score": 1.0, "noise_model": "scalar", "increment_scale": None}
 
 
-def _without_legacy_defaults(data: Any) -> Any:
-    if not isinstance(data, dict):
-        raise config_error("objective", data, "an objective is a table tagged by its name", "write e.g. objective = {name = 'pdd'}")
-    cls = OBJECTIVE_CONFIGS.get(data.get("name", PDDObjectiveConfig.name))
-    if cls is None:
-        raise config_error("objective.name", data.get("name"), "unknown objective", f"use one of {list(OBJECTIVES)}")
+def _without_legacy_defaults(data: dict[str, Any], cls: type) -> dict[str, Any]:
     fields = attrs.fields_dict(cls)
     for key, value in list(data.items()):
         if key != "name" and key not in fields:
             if key in _LEGACY_DEFAULTS and value == _LEGACY_DEFAULTS[key]:
                 data = {k: v for k, v in data.items() if k != key}
                 continue
-            owners = [name for name, other in OBJECTIVE_CONFIGS.items() if key in attrs.fields_dict(other)]
+            owners = [name for name in OBJECTIVES.names() if key in attrs.fields_dict(OBJECTIVES.get(name))]
             raise config_error(f"objective.{key}", value, f"applies to {' / '.join(map(repr, owners)) or 'no objective'} only, not {cls.name!r}", f"remove {key} or use objective {owners[0]!r}" if owners else f"remove {key}")
     return data
 
 
-configure_tagged_union(ObjectiveConfig, converter, tag_generator=lambda cls: cls.name, tag_name="name", default=PDDObjectiveConfig)
-_structure_union = converter.get_structure_hook(ObjectiveConfig)
-converter.register_structure_hook(ObjectiveConfig, lambda data, cls: data if isinstance(data, _Objective) else _structure_union(_without_legacy_defaults(data), cls))
+def _structure_objective(data: Any, _: type) -> ObjectiveConfig:
+    """A tagged table ``{name = ..., settings}`` into the registered record of that name (default ``pdd``)."""
+    if isinstance(data, ObjectiveConfig):
+        return data
+    if not isinstance(data, dict):
+        raise config_error("objective", data, "an objective is a table tagged by its name", "write e.g. objective = {name = 'pdd'}")
+    name = data.get("name", PDDObjectiveConfig.name)
+    if name not in OBJECTIVES.names():
+        raise config_error("objective.name", name, "unknown objective", f"use one of {OBJECTIVES.names()}")
+    cls = OBJECTIVES.get(name)
+    settings = _without_legacy_defaults(data, cls)
+    return converter.structure({key: value for key, value in settings.items() if key != "name"}, cls)
+
+
+def _unstructure_objective(record: ObjectiveConfig) -> dict[str, Any]:
+    """The record as its tagged table: ``name`` first, then its settings."""
+    return {"name": record.name, **{field.name: converter.unstructure(getattr(record, field.name)) for field in attrs.fields(type(record))}}
+
+
+converter.register_structure_hook_func(lambda cls: cls is ObjectiveConfig, _structure_objective)
+converter.register_unstructure_hook_func(lambda cls: isinstance(cls, type) and issubclass(cls, ObjectiveConfig), _unstructure_objective)
 
 
 def objective_from(value: Any) -> Any:
     """An objective record from itself or its tagged table (the :class:`~pdd_core.training.config.TrainConfig` field converter)."""
-    return value if isinstance(value, _Objective) else converter.structure(value, ObjectiveConfig)
+    return value if isinstance(value, ObjectiveConfig) else converter.structure(value, ObjectiveConfig)
 
 
 __all__ = [
     "CONDITIONAL_DEFAULT_WINDOW",
     "DEFAULT_WINDOW",
-    "OBJECTIVES",
-    "OBJECTIVE_CONFIGS",
     "ConditionalDenoisingObjectiveConfig",
     "DenoisingObjectiveConfig",
     "ObjectiveConfig",

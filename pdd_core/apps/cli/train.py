@@ -19,8 +19,8 @@ from pdd_core.apps.training.checkpoint import checkpoint_path, load_checkpoint
 from pdd_core.apps.training.trainer import train
 from pdd_core.data.hdf5_reader import read_metadata
 from pdd_core.errors import ConfigError, bad_argument
-from pdd_core.registry import SCHEMES, SYSTEMS
-from pdd_core.training.config import FILE_DEFAULT_SCHEME, LINEAR_PART_BY_DEFAULT, OBJECTIVES, TrainConfig, config_from_dict, default_overrides, read_toml, set_dotted
+from pdd_core.registry import OBJECTIVES, SCHEMES, SYSTEMS
+from pdd_core.training.config import FILE_DEFAULT_SCHEME, LINEAR_PART_BY_DEFAULT, TrainConfig, config_from_dict, default_overrides, read_toml, set_dotted
 from pdd_core.training.models import MODELS
 
 HELP = "train a PDD drift or a denoising baseline on a dataset file"
@@ -72,7 +72,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--split", choices=("train", "valid", "test"), help="split to train on (default: train)")
     parser.add_argument("--model", metavar="NAME", help=f"network: {', '.join(MODELS.names())} (default: unet)")
     parser.add_argument("--preset", choices=("tiny", "small", "paper"), help="network size (default: small; linear has none)")
-    parser.add_argument("--objective", choices=OBJECTIVES, help="loss (default: pdd)")
+    parser.add_argument("--objective", choices=OBJECTIVES.names(), help="loss (default: pdd; a registered objective, docs/guide.md)")
     parser.add_argument("--out", metavar="RUN_DIR", help="run directory (checkpoint.pt, config.json, log.jsonl)")
     parser.add_argument(
         "--scheme",

@@ -21,7 +21,8 @@ from pdd_core.apps.inference_files import read_paths
 from pdd_core.apps.training.checkpoint import load_checkpoint, model_from_record
 from pdd_core.data.hdf5_layout import DatasetMetadata
 from pdd_core.data.hdf5_reader import read_metadata
-from pdd_core.errors import ConfigError, DataError, ShapeError, bad_argument
+from pdd_core.devices import resolve_device
+from pdd_core.errors import DataError, ShapeError, bad_argument
 from pdd_core.grid import Grid
 from pdd_core.sampling import Boundary, extrapolate_t0, no_boundary
 from pdd_core.schedules import check_schedule
@@ -69,17 +70,6 @@ class TrainedRun:
     @property
     def delta_lambda(self) -> float:
         return self.config.objective.delta_lambda
-
-
-def resolve_device(device: str | torch.device = "cpu") -> torch.device:
-    """``auto`` (CUDA when available), ``cpu``, ``cuda`` or a ``torch.device``."""
-    if isinstance(device, torch.device):
-        return device
-    if device not in ("auto", "cpu", "cuda"):
-        raise bad_argument("device", device, "unknown device", "use 'auto', 'cpu' or 'cuda'", kind=ConfigError)
-    if device == "cuda" and not torch.cuda.is_available():
-        raise bad_argument("device", "cuda", "no CUDA device is available", "use 'cpu' or 'auto'", kind=ConfigError)
-    return torch.device("cuda" if device == "cuda" or (device == "auto" and torch.cuda.is_available()) else "cpu")
 
 
 def _training_file(run_dir: Path, data: str | None) -> Path | None:

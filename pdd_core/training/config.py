@@ -15,6 +15,7 @@ from typing import Any
 import attrs
 
 from pdd_core.config import from_dict, from_tagged, registered, to_dict
+from pdd_core.devices import check_device_name
 from pdd_core.protocols import RGScheme
 from pdd_core.registry import SCHEMES
 from pdd_core.training.checks import check_integer, check_real, config_error
@@ -163,8 +164,7 @@ class TrainConfig:
         check_integer("log_every", self.log_every, 1)
         check_integer("checkpoint_every", self.checkpoint_every, 1)
         check_integer("num_workers", self.num_workers, 0)
-        if self.device not in ("auto", "cpu", "cuda"):
-            raise config_error("device", self.device, "unknown device", "use 'auto', 'cpu' or 'cuda'")
+        check_device_name(self.device)
 
     @property
     def resolved_window(self) -> int:

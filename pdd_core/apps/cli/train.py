@@ -18,6 +18,7 @@ from pdd_core.apps.cli.request_costs import check_training
 from pdd_core.apps.training.checkpoint import checkpoint_path, load_checkpoint
 from pdd_core.apps.training.trainer import train
 from pdd_core.data.hdf5_reader import read_metadata
+from pdd_core.devices import DEVICE_NAMES
 from pdd_core.errors import ConfigError, bad_argument
 from pdd_core.registry import OBJECTIVES, SCHEMES, SYSTEMS
 from pdd_core.training.config import FILE_DEFAULT_SCHEME, LINEAR_PART_BY_DEFAULT, TrainConfig, config_from_dict, default_overrides, read_toml, set_dotted
@@ -86,7 +87,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--window", type=int, metavar="W", help="history window (default: 5; 6 for conditional-denoising)")
     parser.add_argument("--frames", type=int, metavar="T", help="train on random sub-paths of T frames (default: whole paths)")
     parser.add_argument("--bf16", action="store_true", default=None, help="bfloat16 autocast around the network forward")
-    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), help="default: auto (CUDA when available)")
+    parser.add_argument("--device", choices=DEVICE_NAMES, help="default: auto (CUDA when available)")
     parser.add_argument("--num-workers", type=int, metavar="N", help="data-loading worker processes (default: 0)")
     parser.add_argument("--log-every", type=int, metavar="N", help="write a log record every N steps (default: 1)")
     parser.add_argument("--checkpoint-every", type=int, metavar="N", help="save the checkpoint every N steps (default: 100)")

@@ -43,6 +43,7 @@ from pdd_core.files import OutputLock, check_parent, write_errors
 from pdd_core.grid import Grid
 from pdd_core.score.gaussian_marginal import dataset_autocovariance
 from pdd_core.score.initial_density import dataset_power
+from pdd_core.devices import device_type
 from pdd_core.training.config import TrainConfig, config_from_dict, config_to_dict, resume_differences
 from pdd_core.training.ema import EMA
 from pdd_core.training.learning_rate import learning_rate
@@ -137,9 +138,7 @@ def check_resumed_data(record: dict[str, Any], data, run_dir: Path) -> None:
 
 
 def choose_device(config: TrainConfig, context: distributed.Context) -> torch.device:
-    if config.device == "cuda" and not torch.cuda.is_available():
-        raise bad_argument("device", "cuda", "no CUDA device is available", "use device = 'cpu' or 'auto'", kind=ConfigError)
-    if config.device == "cuda" or (config.device == "auto" and torch.cuda.is_available()):
+    if device_type(config.device) == "cuda":
         torch.cuda.set_device(context.local_rank)
         return torch.device("cuda", context.local_rank)
     return torch.device("cpu")
@@ -282,7 +281,7 @@ def _train(config: TrainConfig | None, run_dir: Path, resume: bool, data, progre
             )
         _check_total_steps(config.steps, int(record["step"]), run_dir)
 
-    context = distributed.setup("cuda" if config.device == "cuda" or (config.device == "auto" and torch.cuda.is_available()) else "cpu")
+    context = distributed.setup(device_type(config.device))
     try:
         return _run(config, run_dir, record, data, context, progress)
     finally:

@@ -133,26 +133,32 @@ class Score(Protocol):
 class TimeIntegrator(Protocol):
     """One step in physical time t of ``du = f dt + σ dW`` (PDD Eq. 6, Algorithm 2).
 
-    Settings-only object; the driver ``rollout`` owns the loop and the window of past
-    states. Class attributes declare capabilities: ``strong_order``, ``weak_order`` and
-    ``stochastic`` (whether ``step`` draws noise).
+    Settings-only object with the driver shape of :class:`LambdaSampler`: the driver
+    (:func:`pdd_core.rollout.advance`) owns the loop, the window of past states, saving, the
+    divergence guard and the noise source. Class attributes declare capabilities:
+    ``strong_order``, ``weak_order`` and ``stochastic`` (whether ``step`` draws noise).
 
-    ``step(drift, history, lam, dt, sigma, generator)`` returns the next state
-    ``[B, C, *space]`` given ``history`` ``[B, W, C, *space]`` (oldest first), λ ``[B]``,
-    the step Δt, the noise amplitude σ ``[B]`` (0 for deterministic rollouts) and the
-    generator that supplies the noise.
+    * ``init(drift, dt, sigma, *, device, dtype)`` -> coefficients: a typed record of what every
+      step reuses (noise amplitudes, a sampler's plan), on ``device`` in ``dtype``, computed once
+      per call of the driver; σ is ``[B]`` or ``[B, 1, *rfft]`` (0 for deterministic rollouts).
+    * ``step(drift, history, lam, dt, coefficients, noise, state)`` -> ``(u, state)``: the next
+      state ``[B, C, *space]`` given ``history`` ``[B, W, C, *space]`` (oldest first) and λ
+      ``[B]``; every random draw comes from ``noise`` (:class:`NoiseSource`); ``state`` carries
+      what a multistep method remembers (None to start).
     """
 
     strong_order: float
     weak_order: float
     stochastic: bool
 
-    def step(self, drift: Drift, history: torch.Tensor, lam: torch.Tensor, dt: float, sigma: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor: ...
+    def init(self, drift: Drift, dt: float, sigma: torch.Tensor, *, device: torch.device, dtype: torch.dtype) -> object: ...
+
+    def step(self, drift: Drift, history: torch.Tensor, lam: torch.Tensor, dt: float, coefficients: object, noise: NoiseSource, state: object) -> tuple[torch.Tensor, object]: ...
 
 
 @runtime_checkable
 class NoiseSource(Protocol):
-    """Where a λ-sampler's randomness comes from: ``normal(like)`` is a standard normal draw
+    """Where a λ-sampler's or a time integrator's randomness comes from: ``normal(like)`` is a standard normal draw
     with the shape, dtype and device of ``like`` (:class:`pdd_core.noise_source.GeneratorNoise`
     draws it from a ``torch.Generator``; a test may pass a recorded or zero source)."""
 

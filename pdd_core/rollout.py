@@ -10,6 +10,8 @@ from tqdm.auto import tqdm
 from pdd_core.divergence import DivergenceGuard
 from pdd_core.errors import bad_argument
 from pdd_core.grid import Grid
+from pdd_core.noise_source import GeneratorNoise
+from pdd_core.protocols import NoiseSource
 from pdd_core.records import Trajectory
 from pdd_core.validation import as_lambda, check_field
 
@@ -74,16 +76,31 @@ def advance(
     steps: int,
     *,
     sigma: torch.Tensor,
-    generator: torch.Generator | None,
+    generator: torch.Generator | None = None,
+    noise: NoiseSource | None = None,
     **options,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Take ``steps`` steps of u_{n+1} = integrator(f_λ(window), Δt, σ) from the window ``history``.
+    """Take ``steps`` steps of the time integrator from the window ``history``, in the driver shape of :func:`pdd_core.sampling.sample`.
 
+    ``integrator.init(drift, dt, sigma, device=, dtype=)`` computes once, on the field's device
+    and dtype, what every step reuses (a typed record); ``integrator.step(drift, window, lam, dt,
+    coefficients, noise, state)`` returns the next state and the integrator's ``state`` (what a
+    multistep method remembers, None to start; it lives for one call). Every random draw comes
+    from ``noise`` (:class:`~pdd_core.protocols.NoiseSource`; default: ``GeneratorNoise(generator)``).
     ``options`` are those of :func:`slide` (``save_every``, ``progress``, ``energy_band``,
     ``first_step``); returns the saved states and the final window, so that a rollout can be
     continued exactly (in segments, across processes: :func:`pdd_core.apps.inference.simulate_run`).
     """
-    return slide(lambda window: integrator.step(drift, window, lam, dt, sigma, generator), history, steps, **options)
+    noise = GeneratorNoise(generator) if noise is None else noise
+    coefficients = integrator.init(drift, dt, sigma, device=history.device, dtype=history.dtype)
+    state = None
+
+    def next_state(window: torch.Tensor) -> torch.Tensor:
+        nonlocal state
+        u, state = integrator.step(drift, window, lam, dt, coefficients, noise, state)
+        return u
+
+    return slide(next_state, history, steps, **options)
 
 
 def check_steps(steps, save_every) -> None:
@@ -104,6 +121,7 @@ def rollout(
     grid: Grid,
     sigma=0.0,
     generator: torch.Generator | None = None,
+    noise: NoiseSource | None = None,
     scheme=None,
     save_every: int = 1,
     progress: bool = False,
@@ -119,7 +137,8 @@ def rollout(
         lam: λ per sample (float or ``[B]``), fixed during the rollout.
         sigma: σ_λ per sample (float or ``[B]``); 0 is the deterministic evaluation setting of
             PDD B.5. Use ``scheme.sigma(grid, lam, dt)`` for the model's own noise (D.1).
-        generator: the source of the noise; required when any σ > 0.
+        generator: the source of the noise; required when any σ > 0 unless ``noise`` is given.
+        noise: a :class:`~pdd_core.protocols.NoiseSource` to draw from instead of ``generator``.
         save_every: keep every k-th frame; memory holds the saved frames only, never the
             whole integration history. No autograd context is set: under ``torch.no_grad()``
             no graph is built, outside it gradients flow through the whole rollout.
@@ -135,9 +154,9 @@ def rollout(
     batch = initial.shape[0]
     lam = as_lambda(lam, batch, "lam", device=initial.device)
     sigma = as_lambda(sigma, batch, "sigma", device=initial.device)
-    if bool((sigma > 0).any()) and generator is None:
+    if bool((sigma > 0).any()) and generator is None and noise is None:
         raise bad_argument("generator", None, "σ > 0 needs an explicit source of noise", "pass generator=torch.Generator().manual_seed(seed)")
     initial, history = initial_window(initial, drift.window, grid=grid, lam=lam, scheme=scheme)
-    options = {"sigma": sigma, "generator": generator, "save_every": save_every, "progress": progress, "energy_band": energy_band}
+    options = {"sigma": sigma, "generator": generator, "noise": noise, "save_every": save_every, "progress": progress, "energy_band": energy_band}
     saved, _ = advance(drift, integrator, history, lam, dt, steps, **options)
     return Trajectory(u=torch.cat([initial, saved], dim=1), grid=grid, dt=dt * save_every, lam=lam)

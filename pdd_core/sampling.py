@@ -141,6 +141,8 @@ def sample_at(
     if plan is None:
         plan = ReversePlan.build(sampler, scheme, grid, schedule, device=u.device, dtype=u.dtype)
     plan.check(sampler, u)
+    if callable(getattr(score, "for_schedule", None)):  # a score that can precompute its per-λ closed forms (PathScore)
+        score = score.for_schedule(schedule, device=u.device, dtype=u.dtype)
     noise = GeneratorNoise(generator) if noise is None else noise
     boundary = boundary or no_boundary
     saved = {points[0]: u} if 0 in points else {}

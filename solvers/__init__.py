@@ -1,6 +1,7 @@
 """Time integrators (physical time t) and λ-samplers (reverse RG)."""
 
 from solvers import registered  # noqa: F401,E402  (registers the named samplers and integrators)
+from solvers.conditional_increment import ConditionalIncrement, conditional_rollout
 from solvers.etd import ETDPredictor
 from solvers.gaussian_exponential import GaussianExponential, GaussianLangevin
 from solvers.langevin import LangevinCorrector, PredictorCorrector
@@ -9,6 +10,7 @@ from solvers.reverse_euler_maruyama import ReverseEulerMaruyama
 from solvers.time_integrators import Euler, EulerMaruyama
 
 __all__ = [
+    "ConditionalIncrement",
     "ETDPredictor",
     "Euler",
     "EulerMaruyama",
@@ -19,4 +21,5 @@ __all__ = [
     "PredictorCorrector",
     "ProbabilityFlowHeun",
     "ReverseEulerMaruyama",
+    "conditional_rollout",
 ]

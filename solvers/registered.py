@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pdd_core.registry import INTEGRATORS, SAMPLERS
 from pdd_core.sampler_recipe import SamplerOptions, SamplerRecipe
+from solvers.conditional_increment import ConditionalIncrement
 from solvers.etd import ETDPredictor
 from solvers.gaussian_exponential import GaussianExponential, GaussianLangevin
 from solvers.langevin import LangevinCorrector, PredictorCorrector
@@ -77,6 +78,7 @@ for _name, _recipe in RECIPES.items():
 
 INTEGRATORS.register("euler")(Euler)
 INTEGRATORS.register("euler-maruyama")(EulerMaruyama)
+INTEGRATORS.register("conditional-increment")(ConditionalIncrement)  # the B.4 baseline: pdd simulate builds it from --sampler
 
 __all__ = [
     "ETD",

@@ -1,4 +1,9 @@
-"""Physical-time integrators of the learned SDE du = f_λ(window) dt + σ_λ dW (PDD Eq. 6)."""
+"""Physical-time integrators of the learned SDE du = f_λ(window) dt + σ_λ dW (PDD Eq. 6).
+
+Each has the driver shape of the λ-samplers (:class:`~pdd_core.protocols.TimeIntegrator`):
+``init`` computes what every step reuses on the field's device and dtype, ``step`` draws every
+random number from the driver's :class:`~pdd_core.protocols.NoiseSource`.
+"""
 
 from __future__ import annotations
 
@@ -18,8 +23,25 @@ class Euler:
     weak_order = 1.0
     stochastic = False
 
-    def step(self, drift, history, lam, dt, sigma, generator):
-        return history[:, -1] + drift(history, lam) * dt
+    def init(self, drift, dt, sigma, *, device, dtype) -> None:
+        return None  # nothing to precompute
+
+    def step(self, drift, history, lam, dt, coefficients, noise, state):
+        return history[:, -1] + drift(history, lam) * dt, state
+
+
+@attrs.frozen(eq=False)
+class NoiseAmplitude:
+    """The noise of one Euler-Maruyama step on the field's device and dtype.
+
+    ``scale`` is σ√Δt per sample ``[B]`` (white noise), or σ_k per sample and Fourier
+    mode ``[B, 1, *rfft]`` (``per_mode``, then multiplied by ``sqrt_dt`` after the colouring);
+    None when σ = 0 everywhere, so the step draws nothing.
+    """
+
+    scale: torch.Tensor | None
+    per_mode: bool
+    sqrt_dt: float
 
 
 @attrs.frozen
@@ -37,16 +59,22 @@ class EulerMaruyama:
     weak_order = 1.0
     stochastic = True
 
-    def step(self, drift, history, lam, dt, sigma, generator):
+    def init(self, drift, dt, sigma, *, device, dtype) -> NoiseAmplitude:
+        sqrt_dt = math.sqrt(dt)
+        if not bool((sigma > 0).any()):
+            return NoiseAmplitude(None, False, sqrt_dt)
+        if sigma.ndim > 1:  # σ per sample and Fourier mode [B, 1, *rfft]: coloured increment noise
+            return NoiseAmplitude(sigma.to(device, dtype), True, sqrt_dt)
+        return NoiseAmplitude(sigma.to(device, dtype) * sqrt_dt, False, sqrt_dt)
+
+    def step(self, drift, history, lam, dt, coefficients, noise, state):
         current = history[:, -1]
         update = current + drift(history, lam) * dt
-        if not bool((sigma > 0).any()):
-            return update
-        noise = torch.randn(current.shape, generator=generator, dtype=current.dtype, device=current.device)
-        if sigma.ndim == 1:
-            return update + sigma.to(current).reshape(-1, *([1] * (current.ndim - 1))) * math.sqrt(dt) * noise
-        # σ per sample and Fourier mode [B, 1, *rfft]: the increment noise is coloured, variance σ_k²Δt per mode.
-        space = sigma.ndim - 2
-        colored = irfft(rfft(noise, space) * sigma.to(current.device, current.dtype), current.shape[2:]).to(current.dtype)
-        return update + math.sqrt(dt) * colored
-
+        if coefficients.scale is None:
+            return update, state
+        draw = noise.normal(current)
+        if not coefficients.per_mode:
+            return update + coefficients.scale.reshape(-1, *([1] * (current.ndim - 1))) * draw, state
+        space = coefficients.scale.ndim - 2
+        colored = irfft(rfft(draw, space) * coefficients.scale, current.shape[2:]).to(current.dtype)
+        return update + coefficients.sqrt_dt * colored, state

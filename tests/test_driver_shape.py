@@ -6,16 +6,28 @@ import pytest
 import torch
 
 from pdd_core import ArgumentError, Grid
-from pdd_core.baseline_rollout import conditional_rollout
+from pdd_core.baseline_rollout import ConditionalDenoiser
 from pdd_core.divergence import DivergenceGuard
+from pdd_core.drifts.linear import LinearDrift
 from pdd_core.errors import DivergenceError
 from pdd_core.noise_source import GeneratorNoise, NoNoise
 from pdd_core.rollout import rollout
 from pdd_core.sampling import ReversePlan, sample, sample_at
 from pdd_core.schedules import uniform_schedule
-from pdd_core.score import GaussianMarginal
+from pdd_core.score import GaussianMarginal, PathScore
+from pdd_core.score.path_density import PerModeNoise, ScalarNoise
 from schemes import Carosso
-from solvers import ETDPredictor, Euler, ExponentialMultistep, GaussianExponential, LangevinCorrector, PredictorCorrector
+from solvers import (
+    ConditionalIncrement,
+    ETDPredictor,
+    Euler,
+    EulerMaruyama,
+    ExponentialMultistep,
+    GaussianExponential,
+    LangevinCorrector,
+    PredictorCorrector,
+    conditional_rollout,
+)
 from tests.gaussian_field import GRID, gaussian_score, toeplitz_covariance
 
 SCORE = gaussian_score()
@@ -177,3 +189,95 @@ def test_both_drivers_stop_by_the_same_guard_each_against_its_own_reference():
         sample(lambda u, lam: 20 * u, SCHEME, GRID, ETDPredictor(), uniform_schedule(1.0, 0.0, 20), generator=torch.Generator(), u_init=scaled, energy_band=3.0)
     finished = sample(lambda u, lam: torch.zeros_like(u), SCHEME, GRID, ETDPredictor(), uniform_schedule(1.0, 0.9, 2), generator=torch.Generator(), u_init=scaled, energy_band=3.0)
     assert float(finished.pow(2).mean()) > 3.0  # above 3 x the data's scale, within 3 x the start's: a sample never compares with 1
+
+
+# -- time integrators in the driver shape --------------------------------------------------
+
+
+def test_time_integrators_draw_every_random_number_from_the_noise_source():
+    """With no noise Euler-Maruyama at σ > 0 is Euler; a generator source reproduces the generator."""
+    drift, grid = _Growth(), Grid((8,))
+    initial = torch.randn(3, 1, 8, generator=torch.Generator().manual_seed(6), dtype=torch.float64)
+    euler = rollout(drift, Euler(), initial, 0.0, 0.1, 5, grid=grid).u
+    with torch.no_grad():
+        silent = rollout(drift, EulerMaruyama(), initial, 0.0, 0.1, 5, grid=grid, sigma=0.5, noise=NoNoise()).u
+        by_generator = rollout(drift, EulerMaruyama(), initial, 0.0, 0.1, 5, grid=grid, sigma=0.5, generator=torch.Generator().manual_seed(2)).u
+        by_source = rollout(drift, EulerMaruyama(), initial, 0.0, 0.1, 5, grid=grid, sigma=0.5, noise=GeneratorNoise(torch.Generator().manual_seed(2))).u
+    assert torch.equal(silent, euler.detach()) and torch.equal(by_source, by_generator) and not torch.equal(by_source, silent)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_euler_maruyama_computes_its_noise_amplitude_once_in_the_fields_dtype(dtype):
+    sigma = torch.tensor([0.5, 0.0], dtype=torch.float64)
+    amplitude = EulerMaruyama().init(_Growth(), 0.04, sigma, device=torch.device("cpu"), dtype=dtype)
+    assert amplitude.scale.dtype == dtype and torch.equal(amplitude.scale, (sigma * 0.2).to(dtype))
+    silent = EulerMaruyama().init(_Growth(), 0.04, torch.zeros(2, dtype=torch.float64), device=torch.device("cpu"), dtype=dtype)
+    assert silent.scale is None  # σ = 0: the step draws nothing
+
+
+def test_the_conditional_baseline_is_a_registered_integrator_the_rollout_driver_steps():
+    """``rollout`` steps the registered integrator like any other: the same paths as ``conditional_rollout``."""
+    from pdd_core import INTEGRATORS
+
+    assert INTEGRATORS.get("conditional-increment") is ConditionalIncrement
+    schedule, start = uniform_schedule(1.0, 0.2, 5), torch.randn(2, 1, 8, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    with torch.no_grad():
+        expected = conditional_rollout(_EchoDenoiser(), SCHEME, GRID, ETDPredictor(), schedule, start, 0.1, 3, increment_scale=[0.5], generator=torch.Generator().manual_seed(4))
+        denoiser = ConditionalDenoiser(_EchoDenoiser(), SCHEME, GRID, (0.5,))
+        path = rollout(denoiser, ConditionalIncrement(ETDPredictor(), schedule), start, 0.0, 0.1, 3, grid=GRID, noise=GeneratorNoise(torch.Generator().manual_seed(4)))
+    assert torch.equal(path.u, expected.u) and not torch.equal(path.u[:, 1], path.u[:, 2])
+    with pytest.raises(ArgumentError, match="increment_scale"):
+        ConditionalDenoiser(_EchoDenoiser(), SCHEME, GRID, (0.5, 1.0))
+
+
+# -- the path score's closed forms, computed once per schedule --------------------------------
+
+
+def _counting_path_score(noise_model):
+    """A PathScore of a random linear drift, its scheme counting closed-form evaluations (``sigma`` and ``transition``)."""
+
+    class Counting(Carosso):
+        calls = 0
+
+        def sigma(self, *args, **kwargs):
+            type(self).calls += 1
+            return super().sigma(*args, **kwargs)
+
+        def transition(self, *args, **kwargs):
+            type(self).calls += 1
+            return super().transition(*args, **kwargs)
+
+    coefficients = -0.3 * torch.rand(1, 1, 2, *GRID.rfft_shape, generator=torch.Generator().manual_seed(8), dtype=torch.float64)
+    drift = LinearDrift(GRID, window=2, coefficients=coefficients)
+    return PathScore(drift, Counting(alpha=0.5, beta=1.0), GRID, 0.2, noise_model=noise_model), Counting
+
+
+@pytest.mark.parametrize("noise_model", [ScalarNoise(), PerModeNoise()], ids=["scalar", "per-mode"])
+def test_a_path_score_tabulated_at_its_schedule_scores_the_same_without_evaluating_closed_forms(noise_model):
+    score, counting = _counting_path_score(noise_model)
+    schedule, u = uniform_schedule(1.0, 0.0, 4), _start(3)
+    tabulated = score.for_schedule(schedule, device=u.device, dtype=u.dtype)
+    counting.calls = 0
+    for lam in schedule.tolist():
+        at = torch.full((3,), lam, dtype=torch.float64)
+        assert torch.equal(tabulated(u, at), score(u, at))
+    per_call = counting.calls // schedule.numel()  # the untabulated score's evaluations
+    counting.calls = 0
+    tabulated(u, torch.full((3,), 0.5, dtype=torch.float64))
+    assert per_call >= 2 and counting.calls == 0
+    off_grid = torch.tensor([0.3, 0.5, 0.5], dtype=torch.float64)  # a λ off the table or a mixed batch: the model as given
+    assert torch.equal(tabulated(u, off_grid), score(u, off_grid)) and counting.calls > 0
+
+
+def test_sample_tabulates_the_path_scores_closed_forms_once_per_schedule():
+    score, counting = _counting_path_score(ScalarNoise())
+    steps, options = 6, {"generator": torch.Generator().manual_seed(0), "u_init": _start(2)}
+    counts = []
+    for scoring in (lambda u, lam: torch.zeros_like(u), score):  # the sampler's plan alone, then with the path score
+        counting.calls = 0
+        with torch.no_grad():
+            sample(scoring, score.scheme, GRID, ETDPredictor(), uniform_schedule(1.0, 0.5, steps), **options)
+        counts.append(counting.calls)
+    counting.calls = 0
+    ScalarNoise().closed_form(torch.ones(1, dtype=torch.float64), score.scheme, GRID, 0.2, 1e-3, device="cpu", dtype=torch.float64)
+    assert counts[1] - counts[0] == counting.calls * (steps + 1)  # one σ_λ per λ of the schedule, none per score call (2 each)

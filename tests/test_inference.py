@@ -20,7 +20,7 @@ from pdd_core.apps.inference import generate_run, simulate_run, super_resolve_ru
 from pdd_core.apps.inference_files import COMMAND_ATTRIBUTE, read_paths, write_inference_file
 from pdd_core.apps.runs import NOISE_HEAD, PATH_SCORE, load_run, run_boundary, run_marginal, run_score
 from pdd_core.apps.training import train
-from pdd_core.baseline_rollout import ConditionalIncrementScore, conditional_rollout
+from pdd_core.baseline_rollout import ConditionalIncrementScore
 from pdd_core.data import write_dataset_file
 from pdd_core.data.hdf5_reader import read_metadata
 from pdd_core.drifts.linear import LinearDrift
@@ -42,6 +42,7 @@ from solvers import (
     GaussianLangevin,
     PredictorCorrector,
     ReverseEulerMaruyama,
+    conditional_rollout,
 )
 
 GRID = Grid((16,), channels=2)

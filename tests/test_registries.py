@@ -53,7 +53,7 @@ class CountingETD(solvers.ETDPredictor):
 
 def test_the_builtin_names_are_registered():
     assert SAMPLERS.names() == ["eab2", "em", "etd", "gpc", "gpf", "gsde", "pc", "pf"]
-    assert INTEGRATORS.names() == ["euler", "euler-maruyama"]
+    assert INTEGRATORS.names() == ["conditional-increment", "euler", "euler-maruyama"]
     pc = SAMPLERS.get("pc").build(SamplerOptions(snr=0.3, corrector_steps=2))
     assert (pc.corrector.snr, pc.corrector_steps) == (0.3, 2) and SAMPLERS.get("pc").provenance(pc) == {"snr": 0.3, "corrector_steps": 2}
     assert SAMPLERS.get("gpc").marginal and not SAMPLERS.get("pc").marginal
@@ -79,9 +79,9 @@ def test_a_registered_integrator_is_usable_from_pdd_simulate(trained, tmp_path, 
 
     @attrs.frozen
     class CountingEuler(solvers.Euler):
-        def step(self, drift, history, lam, dt, sigma, generator):
+        def step(self, drift, history, lam, dt, coefficients, noise, state):
             steps.append(dt)
-            return super().step(drift, history, lam, dt, sigma, generator)
+            return super().step(drift, history, lam, dt, coefficients, noise, state)
 
     plugin(INTEGRATORS, "counting-euler", CountingEuler)
     argv = ["simulate", str(runs["pdd"]), "--lambda", "0", "--steps", "4", "--n", "2", "--no-progress"]
@@ -91,6 +91,9 @@ def test_a_registered_integrator_is_usable_from_pdd_simulate(trained, tmp_path, 
         assert file.attrs["sampler"] == "counting-euler"
     assert main([*argv, "--integrator", "rk4", "--out", str(tmp_path / "b.h5")]) == 2
     assert "unknown time integrator" in capsys.readouterr().err
+    assert main([*argv, "--integrator", "conditional-increment", "--out", str(tmp_path / "c.h5")]) == 2
+    error = capsys.readouterr().err
+    assert "samples the increments of a conditional-denoising run" in error and error.count("\n") == 1
 
 
 # In a fresh interpreter: what each registry holds before anything imports systems, schemes or
@@ -112,7 +115,7 @@ def test_no_registry_is_empty_in_a_fresh_interpreter():
     result = subprocess.run([sys.executable, "-c", FRESH_REGISTRIES], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     seen = json.loads(result.stdout)
-    assert seen["euler"] == "Euler" and seen["before"]["integrators"] == ["euler", "euler-maruyama"]
+    assert seen["euler"] == "Euler" and seen["before"]["integrators"] == ["conditional-increment", "euler", "euler-maruyama"]
     assert seen["before"]["samplers"] == ["eab2", "em", "etd", "gpc", "gpf", "gsde", "pc", "pf"]
     assert seen["before"] == seen["after"], "a built-in part is registered in its package but missing from pyproject.toml's entry points"
 
@@ -131,8 +134,8 @@ class ScaledEuler(solvers.Euler):
 
     scale: float = 1.0
 
-    def step(self, drift, history, lam, dt, sigma, generator):
-        return history[:, -1] + self.scale * drift(history, lam) * dt
+    def step(self, drift, history, lam, dt, coefficients, noise, state):
+        return history[:, -1] + self.scale * drift(history, lam) * dt, state
 
 
 def test_an_integrator_gets_its_options_from_pdd_simulate(trained, tmp_path, plugin, capsys):

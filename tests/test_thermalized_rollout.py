@@ -17,6 +17,7 @@ from pdd_core.drifts.linear import LinearDrift
 from pdd_core.errors import ArgumentError
 from pdd_core.grid import Grid
 from pdd_core.registry import SAMPLERS
+from pdd_core.noise_source import GeneratorNoise
 from pdd_core.rollout import rollout
 from pdd_core.sampler_recipe import SamplerOptions
 from pdd_core.thermalizer import Thermalizer
@@ -130,7 +131,9 @@ def test_euler_maruyama_colours_its_noise_per_mode():
     grid, dt, paths = Grid((16,)), 0.04, 2048
     sigma = torch.linspace(0.2, 1.0, 9, dtype=torch.float64).reshape(1, 1, 9).expand(paths, 1, 9)
     state = torch.zeros(paths, 1, 1, 16, dtype=torch.float64)
-    step = EulerMaruyama().step(ZeroDrift(), state, torch.zeros(paths, dtype=torch.float64), dt, sigma, torch.Generator().manual_seed(3))
+    integrator, drift = EulerMaruyama(), ZeroDrift()
+    amplitude = integrator.init(drift, dt, sigma, device=state.device, dtype=state.dtype)
+    step, _ = integrator.step(drift, state, torch.zeros(paths, dtype=torch.float64), dt, amplitude, GeneratorNoise(torch.Generator().manual_seed(3)), None)
     power = torch.fft.rfft(step[:, 0], norm="ortho").abs().square().mean(0)
     assert torch.allclose(power, sigma[0, 0] ** 2 * dt, rtol=4.5 * (2 / paths) ** 0.5)
 

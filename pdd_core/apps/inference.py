@@ -27,15 +27,16 @@ from tqdm import tqdm
 
 from pdd_core.apps.partial_rollout import PartialRollout, segment_steps
 from pdd_core.apps.runs import NoiseHeadKind, PathScoreKind, TrainedRun, _check_lam_schedule, check_lambda, run_boundary, run_marginal, run_score
-from pdd_core.baseline_rollout import BASELINE_FIX, ConditionalIncrement, context_length_of
-from pdd_core.errors import PDDError, ShapeError, bad_argument
+from pdd_core.baseline_rollout import BASELINE_FIX, ConditionalDenoiser
 from pdd_core.divergence import ROLLOUT_BAND
+from pdd_core.errors import PDDError, ShapeError, bad_argument
 from pdd_core.rollout import advance, check_steps, initial_window
 from pdd_core.sampling import Boundary, sample
 from pdd_core.score import PathScore
 from pdd_core.score.gaussian_marginal import GaussianMarginal
 from pdd_core.thermalizer import Thermalizer
 from pdd_core.validation import check_generator
+from solvers.conditional_increment import ConditionalIncrement
 
 
 def _chunks(total: int, batch_size: int | None) -> Iterator[slice]:
@@ -154,12 +155,12 @@ def _simulation_step(run: TrainedRun, lam: float, noise: bool, integrator, sampl
                 "the conditional baseline samples each increment by reverse-λ integration",
                 "pass sampler=, lam_schedule= and generator=",
             )
-        integrator = ConditionalIncrement(run.scheme, run.grid, sampler, _check_lam_schedule(run, lam_schedule), run.config.objective.increment_scale, run.delta_lambda)
+        drift = ConditionalDenoiser(run.model, run.scheme, run.grid, run.config.objective.increment_scale, run.delta_lambda)
+        integrator = ConditionalIncrement(sampler, _check_lam_schedule(run, lam_schedule))
         lam, sigma = 0.0, 0.0
         fix = {"name": "conditional_rollout", "fix": BASELINE_FIX}
-        window = context_length_of(run.model)
     else:
-        integrator, fix, window = _drift_integrator(run, noise, integrator)
+        drift, (integrator, fix) = run.model, _drift_integrator(run, noise, integrator)
         sigma = (rollout_noise(run, lam) if noise_level is None else _checked_noise_level(run, noise_level(lam))) if noise else 0.0
         if noise and generator is None:
             raise bad_argument("generator", None, "σ > 0 needs an explicit source of noise", "pass generator=torch.Generator().manual_seed(seed)")
@@ -172,9 +173,9 @@ def _simulation_step(run: TrainedRun, lam: float, noise: bool, integrator, sampl
         else:
             sigma_t = torch.full((batch,), sigma, dtype=torch.float64, device=history.device)
         options = {"generator": generator, "save_every": save_every, "first_step": first_step, "energy_band": energy_band, **fix}
-        return advance(run.model, integrator, history, lam_t, run.dt, steps, sigma=sigma_t, **options)
+        return advance(drift, integrator, history, lam_t, run.dt, steps, sigma=sigma_t, **options)
 
-    return advance_rows, (None if run.objective.samples_increments else run.scheme), window
+    return advance_rows, (None if run.objective.samples_increments else run.scheme), drift.window
 
 
 def _checked_noise_level(run: TrainedRun, sigma: torch.Tensor) -> torch.Tensor:
@@ -230,7 +231,7 @@ def _thermalized(advance_rows, run: TrainedRun, lam: float, window: int, thermal
 
 
 def _drift_integrator(run: TrainedRun, noise: bool, integrator):
-    """The checked time integrator of a drift run, with the default error fix and the drift's window."""
+    """The checked time integrator of a drift run and the default error fix."""
     if not run.objective.trains_drift:
         raise bad_argument(
             "RUN_DIR",
@@ -247,7 +248,9 @@ def _drift_integrator(run: TrainedRun, noise: bool, integrator):
         )
     if noise and not getattr(integrator, "stochastic", False):
         raise bad_argument("integrator", type(integrator).__name__, "is deterministic, but noise=True asks for σ_λ > 0", "use EulerMaruyama()")
-    return integrator, {}, run.model.window
+    if getattr(integrator, "samples_increments", False):
+        raise bad_argument("integrator", type(integrator).__name__, "samples the increments of a conditional-denoising run; this run has a drift", "use euler or euler-maruyama")
+    return integrator, {}
 
 
 @torch.no_grad()  # the drivers leave autograd to their caller; inference needs none

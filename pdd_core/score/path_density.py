@@ -39,15 +39,27 @@ class ScalarNoise:
 
     name: ClassVar[str] = "scalar"
 
+    def closed_form(self, lam: torch.Tensor, scheme, grid: Grid, dt: float, delta_lambda: float, *, device, dtype) -> torch.Tensor:
+        """σ_λ² per sample ``[B]`` on ``device`` in ``dtype`` (the scheme's closed form, float64 on the CPU)."""
+        return scheme.sigma(grid, lam, dt, delta_lambda=delta_lambda).to(device, dtype) ** 2
+
+    def quadratic_from(self, residual: torch.Tensor, sigma2: torch.Tensor, grid: Grid, dt: float) -> torch.Tensor:
+        """Σ_n ‖r_n‖² / (σ_λ²Δt) per path ``[B]`` given :meth:`closed_form`."""
+        return residual.pow(2).flatten(1).sum(1) / (sigma2 * dt)
+
+    def normaliser_from(self, residual: torch.Tensor, sigma2: torch.Tensor, grid: Grid, dt: float) -> torch.Tensor:
+        """log det(2π σ_λ²Δt I) summed over the increments, given :meth:`closed_form`."""
+        return residual[0].numel() * torch.log(2 * math.pi * sigma2 * dt)
+
     def quadratic_form(self, residual: torch.Tensor, lam: torch.Tensor, scheme, grid: Grid, dt: float, delta_lambda: float) -> torch.Tensor:
         """Σ_n r_nᵀ V_λ⁻¹ r_n per path ``[B]`` = Σ_n ‖r_n‖² / (σ_λ²Δt)."""
-        sigma2 = scheme.sigma(grid, lam, dt, delta_lambda=delta_lambda).to(residual.device, residual.dtype) ** 2
-        return residual.pow(2).flatten(1).sum(1) / (sigma2 * dt)
+        sigma2 = self.closed_form(lam, scheme, grid, dt, delta_lambda, device=residual.device, dtype=residual.dtype)
+        return self.quadratic_from(residual, sigma2, grid, dt)
 
     def log_normaliser(self, residual: torch.Tensor, lam: torch.Tensor, scheme, grid: Grid, dt: float, delta_lambda: float) -> torch.Tensor:
         """log det(2π V_λ) summed over the increments, per path ``[B]``."""
-        sigma2 = scheme.sigma(grid, lam, dt, delta_lambda=delta_lambda).to(residual.device, residual.dtype) ** 2
-        return residual[0].numel() * torch.log(2 * math.pi * sigma2 * dt)
+        sigma2 = self.closed_form(lam, scheme, grid, dt, delta_lambda, device=residual.device, dtype=residual.dtype)
+        return self.normaliser_from(residual, sigma2, grid, dt)
 
     def rollout_sigma(self, lam: float, scheme, grid: Grid, dt: float, delta_lambda: float) -> float:
         """The σ of a stochastic rollout that samples this path law at λ: Eq. 58's σ_λ (PDD D.1)."""
@@ -57,18 +69,30 @@ class ScalarNoise:
 class _DiagonalFourierNoise:
     """V_λ diagonal in Fourier space, ``diagonal(...)`` ``[B, 1, C or 1, *rfft]``: the quadratic form and normaliser of such a V."""
 
-    def quadratic_form(self, residual: torch.Tensor, lam: torch.Tensor, scheme, grid: Grid, dt: float, delta_lambda: float) -> torch.Tensor:
-        """Σ_n Σ_k w_k |r̂_n(k)|² / V_λ(k) per path ``[B]`` (rfft multiplicities w_k: Parseval)."""
-        variance = self.diagonal(lam, scheme, grid, dt, delta_lambda).to(residual.device, residual.dtype)
+    def closed_form(self, lam: torch.Tensor, scheme, grid: Grid, dt: float, delta_lambda: float, *, device, dtype) -> torch.Tensor:
+        """V_λ(k) ``[B, 1, C or 1, *rfft]`` on ``device`` in ``dtype`` (the scheme's closed forms, float64 on the CPU)."""
+        return self.diagonal(lam, scheme, grid, dt, delta_lambda).to(device, dtype)
+
+    def quadratic_from(self, residual: torch.Tensor, variance: torch.Tensor, grid: Grid, dt: float) -> torch.Tensor:
+        """Σ_n Σ_k w_k |r̂_n(k)|² / V_λ(k) per path ``[B]`` given :meth:`closed_form` (rfft multiplicities w_k: Parseval)."""
         multiplicity = grid.mode_multiplicity(residual.dtype, residual.device)
         return (multiplicity * rfft(residual, grid.ndim).abs().pow(2) / variance).flatten(1).sum(1)
 
-    def log_normaliser(self, residual: torch.Tensor, lam: torch.Tensor, scheme, grid: Grid, dt: float, delta_lambda: float) -> torch.Tensor:
-        """log det(2π V_λ) summed over the increments and channels, per path ``[B]``."""
-        variance = self.diagonal(lam, scheme, grid, dt, delta_lambda).to(residual.device, residual.dtype)
+    def normaliser_from(self, residual: torch.Tensor, variance: torch.Tensor, grid: Grid, dt: float) -> torch.Tensor:
+        """log det(2π V_λ) summed over the increments and channels given :meth:`closed_form`."""
         multiplicity = grid.mode_multiplicity(residual.dtype, residual.device)
         per_channel = (multiplicity * torch.log(2 * math.pi * variance)).expand(-1, -1, residual.shape[2], *variance.shape[3:])
         return residual.shape[1] * per_channel.flatten(1).sum(1)
+
+    def quadratic_form(self, residual: torch.Tensor, lam: torch.Tensor, scheme, grid: Grid, dt: float, delta_lambda: float) -> torch.Tensor:
+        """Σ_n Σ_k w_k |r̂_n(k)|² / V_λ(k) per path ``[B]`` (rfft multiplicities w_k: Parseval)."""
+        variance = self.closed_form(lam, scheme, grid, dt, delta_lambda, device=residual.device, dtype=residual.dtype)
+        return self.quadratic_from(residual, variance, grid, dt)
+
+    def log_normaliser(self, residual: torch.Tensor, lam: torch.Tensor, scheme, grid: Grid, dt: float, delta_lambda: float) -> torch.Tensor:
+        """log det(2π V_λ) summed over the increments and channels, per path ``[B]``."""
+        variance = self.closed_form(lam, scheme, grid, dt, delta_lambda, device=residual.device, dtype=residual.dtype)
+        return self.normaliser_from(residual, variance, grid, dt)
 
     def rollout_sigma(self, lam: float, scheme, grid: Grid, dt: float, delta_lambda: float) -> torch.Tensor:
         """The σ_k of a stochastic rollout that samples this path law at λ: sqrt(V_λ(k)/Δt) per mode ``[1, C or 1, *rfft]``."""
@@ -133,6 +157,47 @@ class CalibratedNoise(_DiagonalFourierNoise):
 
     def diagonal(self, lam: torch.Tensor, scheme, grid: Grid, dt: float, delta_lambda: float) -> torch.Tensor:
         return torch.maximum(increment_variance(scheme, grid, lam, dt, delta_lambda=delta_lambda), self.at(lam))
+
+
+@attrs.frozen(eq=False)
+class TabulatedNoise:
+    """A noise model with its closed forms computed once at known λs, on the field's device and dtype.
+
+    A sampler knows every λ at which it calls the score (its schedule): :meth:`build` evaluates
+    ``model.closed_form`` there once, and a call whose batch shares one tabulated λ is arithmetic
+    on the device; any other λ (or a mixed batch) falls back to ``model``. The values are those
+    ``model`` computes, so the score is unchanged bit for bit.
+    """
+
+    model: object
+    table: dict
+    device: torch.device
+    dtype: torch.dtype
+
+    @classmethod
+    def build(cls, model, lams, scheme, grid: Grid, dt: float, delta_lambda: float, *, device, dtype) -> TabulatedNoise:
+        values = sorted({float(lam) for lam in torch.as_tensor(lams).reshape(-1).tolist()})
+        table = {lam: model.closed_form(torch.tensor([lam], dtype=torch.float64), scheme, grid, dt, delta_lambda, device=device, dtype=dtype) for lam in values}
+        return cls(model, table, torch.device(device), dtype)
+
+    @property
+    def name(self) -> str:
+        return self.model.name
+
+    def _tabulated(self, residual: torch.Tensor, lam: torch.Tensor) -> torch.Tensor | None:
+        """The table's closed form when every sample sits at one tabulated λ and the field matches; else None."""
+        if residual.device != self.device or residual.dtype != self.dtype:
+            return None
+        values = set(lam.reshape(-1).tolist())  # one small copy to the host, instead of the closed forms there
+        return self.table.get(values.pop()) if len(values) == 1 else None
+
+    def quadratic_form(self, residual: torch.Tensor, lam: torch.Tensor, scheme, grid: Grid, dt: float, delta_lambda: float) -> torch.Tensor:
+        value = self._tabulated(residual, lam)
+        return self.model.quadratic_form(residual, lam, scheme, grid, dt, delta_lambda) if value is None else self.model.quadratic_from(residual, value, grid, dt)
+
+    def log_normaliser(self, residual: torch.Tensor, lam: torch.Tensor, scheme, grid: Grid, dt: float, delta_lambda: float) -> torch.Tensor:
+        value = self._tabulated(residual, lam)
+        return self.model.log_normaliser(residual, lam, scheme, grid, dt, delta_lambda) if value is None else self.model.normaliser_from(residual, value, grid, dt)
 
 
 # The names of the noise models in configs and on the command line (the only place they are strings).

@@ -6,7 +6,7 @@ import attrs
 import torch
 
 from pdd_core.grid import Grid
-from pdd_core.score.path_density import DEFAULT_DELTA_LAMBDA, ScalarNoise, check_noise_model, log_density
+from pdd_core.score.path_density import DEFAULT_DELTA_LAMBDA, ScalarNoise, TabulatedNoise, check_noise_model, log_density
 
 
 def _noise_model(instance, attribute, value) -> None:
@@ -37,6 +37,18 @@ class PathScore:
     delta_lambda: float = DEFAULT_DELTA_LAMBDA
     noise_model: object = attrs.field(factory=ScalarNoise, validator=_noise_model)
     initial: object = None
+
+    def for_schedule(self, lam_schedule: torch.Tensor, *, device, dtype) -> PathScore:
+        """This score with the noise model's closed forms computed once at the λs of ``lam_schedule``, on ``device`` in ``dtype``.
+
+        A sampler calls the score only at the λs of its schedule; :func:`pdd_core.sampling.sample`
+        asks for this before its loop, so each call is the drift's forward and backward plus
+        arithmetic on the device (:class:`~pdd_core.score.path_density.TabulatedNoise`).
+        """
+        if not callable(getattr(self.noise_model, "closed_form", None)):
+            return self  # a user's noise model without separate closed forms is evaluated as given
+        table = TabulatedNoise.build(self.noise_model, lam_schedule, self.scheme, self.grid, self.dt, self.delta_lambda, device=device, dtype=dtype)
+        return attrs.evolve(self, noise_model=table)
 
     def __call__(self, u: torch.Tensor, lam: torch.Tensor) -> torch.Tensor:
         with torch.enable_grad():

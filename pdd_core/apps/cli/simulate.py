@@ -146,11 +146,13 @@ def run(args: argparse.Namespace) -> int:
     baseline = trained.objective.samples_increments
     if args.integrator is not None:
         if baseline:
-            raise bad_argument("--integrator", args.integrator, "the conditional baseline samples its increments (--sampler), it has no time integrator", "drop --integrator", kind=ConfigError)
+            raise bad_argument("--integrator", args.integrator, "the conditional baseline's integrator is conditional-increment, built from --sampler", "drop --integrator", kind=ConfigError)
         if args.integrator not in INTEGRATORS.names():
             raise bad_argument("--integrator", args.integrator, "unknown time integrator", f"use one of {INTEGRATORS.names()}", kind=ConfigError)
+        if getattr(INTEGRATORS.get(args.integrator), "samples_increments", False):
+            raise bad_argument("--integrator", args.integrator, "samples the increments of a conditional-denoising run; this run has a drift", "use euler or euler-maruyama", kind=ConfigError)
     if args.integrator_set and baseline:
-        raise bad_argument("--integrator-set", " ".join(args.integrator_set), "the conditional baseline has no time integrator", "drop --integrator-set", kind=ConfigError)
+        raise bad_argument("--integrator-set", " ".join(args.integrator_set), "the conditional baseline's integrator is built from --sampler and its options", "drop --integrator-set", kind=ConfigError)
     integrator = None if baseline else build_integrator(args.integrator or ("euler-maruyama" if args.noise else "euler"), args.integrator_set)
     given = sampler_options_given(args)
     if given and not baseline:

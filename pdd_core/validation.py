@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import torch
 
 from pdd_core.errors import DTypeError, ShapeError, bad_argument
@@ -68,6 +69,46 @@ def check_positive(name: str, value: float, *, allow_zero: bool = False) -> None
     if not ok:
         bound = ">= 0" if allow_zero else "> 0"
         raise bad_argument(name, value, f"must be a finite number {bound}", f"pass {name} {bound}")
+
+
+def positive(instance, attribute, value) -> None:
+    """attrs validator: a finite real number > 0, named by its field."""
+    check_positive(attribute.name, value)
+
+
+def non_negative(instance, attribute, value) -> None:
+    """attrs validator: a finite real number >= 0, named by its field."""
+    check_positive(attribute.name, value, allow_zero=True)
+
+
+def check_count(name: str, value: Any, minimum: int, fix: str | None = None) -> int:
+    """An integer (Python or NumPy, never a bool) >= ``minimum``, returned as an int."""
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < minimum:
+        raise bad_argument(name, value, f"must be an integer >= {minimum}", fix or f"pass {name}={minimum} or more")
+    return int(value)
+
+
+def at_least(minimum: int):
+    """attrs validator: an integer >= ``minimum``, named by its field."""
+
+    def check(instance, attribute, value) -> None:
+        check_count(attribute.name, value, minimum)
+
+    return check
+
+
+def real_to_float(value: Any) -> Any:
+    """attrs converter: a real number (Python or NumPy, never a bool) becomes a float, so configs
+    compare and serialise alike; anything else is left for the validator to refuse."""
+    if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
+        return float(value)
+    return value
+
+
+def finite_float(instance, attribute, value) -> None:
+    """attrs validator: a finite float (after :func:`real_to_float`), named by its field."""
+    if not isinstance(value, float) or value != value or abs(value) == float("inf"):
+        raise bad_argument(attribute.name, value, "must be a finite real number", f"pass a float, e.g. {attribute.name}={attribute.default}")
 
 
 def check_generator(generator, name: str = "generator") -> torch.Generator:

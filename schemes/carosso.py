@@ -8,17 +8,13 @@ import attrs
 import torch
 
 from pdd_core.registry import SCHEMES
-from pdd_core.validation import check_positive
+from pdd_core.validation import check_positive, positive
 from schemes.base import check_zero_mode
 from schemes.ornstein_uhlenbeck import StationaryOU
 
 
 def _non_negative(instance, attribute, value) -> None:
     check_positive(attribute.name, value, allow_zero=True)
-
-
-def _positive(instance, attribute, value) -> None:
-    check_positive(attribute.name, value)
 
 
 @SCHEMES.register("carosso")
@@ -38,7 +34,7 @@ class Carosso(StationaryOU):
     """
 
     alpha: float = attrs.field(default=0.1, validator=_non_negative)
-    beta: float = attrs.field(default=2.0**0.5, validator=_positive)
+    beta: float = attrs.field(default=2.0**0.5, validator=positive)
     mass: float = attrs.field(default=0.0, validator=_non_negative)
     gamma: float = attrs.field(default=0.0, validator=_non_negative)
     zero_mode: str = attrs.field(default="auto", validator=check_zero_mode)

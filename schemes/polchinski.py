@@ -9,16 +9,12 @@ from pdd_core.errors import bad_argument
 from pdd_core.grid import Grid
 from pdd_core.registry import SCHEMES
 from pdd_core.spectral import phi1
-from pdd_core.validation import check_positive
+from pdd_core.validation import check_positive, positive
 from schemes.base import SpectralScheme, check_zero_mode
 
 
 def _non_negative(instance, attribute, value) -> None:
     check_positive(attribute.name, value, allow_zero=True)
-
-
-def _positive(instance, attribute, value) -> None:
-    check_positive(attribute.name, value)
 
 
 def _finite_or_none(instance, attribute, value) -> None:
@@ -46,7 +42,7 @@ class Polchinski(SpectralScheme):
 
     mass: float = attrs.field(default=1.0, validator=_non_negative)
     m2: float | None = attrs.field(default=None, validator=_finite_or_none)
-    beta: float = attrs.field(default=1.0, validator=_positive)
+    beta: float = attrs.field(default=1.0, validator=positive)
     zero_mode: str = attrs.field(default="auto", validator=check_zero_mode)
 
     # The equations of RDM whose lattice kernel ``rdm_lattice`` builds (``pdd rg-flow`` records them).

@@ -6,13 +6,9 @@ import attrs
 import torch
 
 from pdd_core.registry import SCHEMES
-from pdd_core.validation import check_positive
+from pdd_core.validation import positive
 from schemes.base import check_zero_mode
 from schemes.ornstein_uhlenbeck import StationaryOU
-
-
-def _positive(instance, attribute, value) -> None:
-    check_positive(attribute.name, value)
 
 
 @SCHEMES.register("variance-preserving")
@@ -24,7 +20,7 @@ class VariancePreserving(StationaryOU):
     no spatial hierarchy, which is why it is the DDPM baseline (γ = 3 in PDD B.4).
     """
 
-    gamma: float = attrs.field(default=3.0, validator=_positive)
+    gamma: float = attrs.field(default=3.0, validator=positive)
     zero_mode: str = attrs.field(default="auto", validator=check_zero_mode)
 
     def _constant_rate(self, k2: torch.Tensor) -> torch.Tensor:

@@ -38,7 +38,7 @@ from pdd_core.data.presets import DatasetPreset
 from pdd_core.errors import DTypeError, ShapeError, bad_argument
 from pdd_core.grid import Grid
 from pdd_core.registry import SYSTEMS
-from pdd_core.validation import check_positive
+from pdd_core.validation import check_positive, real_to_float
 from systems._kolmogorov_spectral import INTEGRATORS, band_from_field, band_limit, field_from_band, integrate, spectral_operators, wavenumbers
 
 DOWNSAMPLERS: tuple[str, ...] = ("bicubic", "spectral")
@@ -51,13 +51,6 @@ INITIAL_RMS_VORTICITY = 5.0
 # Periodic margin around the field for the bicubic resize, in output pixels (the antialiased
 # kernel reaches 2 output pixels to each side).
 _BICUBIC_MARGIN = 3
-
-
-def _real_to_float(value: Any) -> Any:
-    """Ints become floats so configs compare and serialise alike; anything else goes to the validator."""
-    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
-        return float(value)
-    return float(value) if isinstance(value, np.floating) else value
 
 
 def _check_integer(name: str, value: Any, minimum: int, fix: str) -> int:
@@ -129,14 +122,14 @@ class KolmogorovFlow:
         downsample: ``"bicubic"`` (B.1's resize) or ``"spectral"`` (Fourier truncation).
     """
 
-    mu: float = attrs.field(default=0.1, converter=_real_to_float, validator=_positive)
-    nu: float = attrs.field(default=1e-3, converter=_real_to_float, validator=_positive)
+    mu: float = attrs.field(default=0.1, converter=real_to_float, validator=_positive)
+    nu: float = attrs.field(default=1e-3, converter=real_to_float, validator=_positive)
     n_sim: int = attrs.field(default=256, validator=_check_n_sim)  # before the fields whose checks read it
     forcing_wavenumber: int = attrs.field(default=4, validator=_check_forcing)
     n_out: int = attrs.field(default=40, validator=_check_n_out)
-    step: float = attrs.field(default=1e-3, converter=_real_to_float, validator=_positive)
-    dt: float = attrs.field(default=0.5, converter=_real_to_float, validator=_check_dt)
-    burn_in: float = attrs.field(default=50.0, converter=_real_to_float, validator=_positive)
+    step: float = attrs.field(default=1e-3, converter=real_to_float, validator=_positive)
+    dt: float = attrs.field(default=0.5, converter=real_to_float, validator=_check_dt)
+    burn_in: float = attrs.field(default=50.0, converter=real_to_float, validator=_positive)
     integrator: str = attrs.field(default="midpoint", validator=_check_choice(INTEGRATORS, "use 'midpoint' (the paper's scheme) or 'etdrk4'"))
     downsample: str = attrs.field(default="bicubic", validator=_check_choice(DOWNSAMPLERS, "use 'bicubic' (the paper's resize) or 'spectral'"))
 

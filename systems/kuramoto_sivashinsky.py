@@ -24,29 +24,8 @@ from pdd_core.data.presets import DatasetPreset
 from pdd_core.errors import DTypeError, bad_argument
 from pdd_core.grid import Grid
 from pdd_core.registry import SYSTEMS
-from pdd_core.validation import check_field, check_positive
+from pdd_core.validation import at_least, check_count, check_field, non_negative, positive
 from systems.etdrk4 import etdrk4_coefficients, etdrk4_step
-
-
-def _positive(instance, attribute, value) -> None:
-    check_positive(attribute.name, value)
-
-
-def _non_negative(instance, attribute, value) -> None:
-    check_positive(attribute.name, value, allow_zero=True)
-
-
-def _count(name: str, value, minimum: int) -> int:
-    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < minimum:
-        raise bad_argument(name, value, f"must be an integer >= {minimum}", f"pass {name}={minimum} or more")
-    return int(value)
-
-
-def _at_least(minimum: int):
-    def check(instance, attribute, value) -> None:
-        _count(attribute.name, value, minimum)
-
-    return check
 
 
 @SYSTEMS.register("kuramoto-sivashinsky")
@@ -54,12 +33,12 @@ def _at_least(minimum: int):
 class KuramotoSivashinsky:
     """Batched ETDRK4 truth integrator for KS; ``substeps`` steps of h = dt / substeps per output frame."""
 
-    length: float = attrs.field(default=22.0, validator=_positive)
-    n_points: int = attrs.field(default=64, validator=_at_least(8))  # the 2/3 band keeps at least two nonzero modes
-    dt: float = attrs.field(default=0.25, validator=_positive)
-    substeps: int = attrs.field(default=5, validator=_at_least(1))
-    burn_in: float = attrs.field(default=250.0, validator=_non_negative)
-    initial_amplitude: float = attrs.field(default=0.1, validator=_positive)
+    length: float = attrs.field(default=22.0, validator=positive)
+    n_points: int = attrs.field(default=64, validator=at_least(8))  # the 2/3 band keeps at least two nonzero modes
+    dt: float = attrs.field(default=0.25, validator=positive)
+    substeps: int = attrs.field(default=5, validator=at_least(1))
+    burn_in: float = attrs.field(default=250.0, validator=non_negative)
+    initial_amplitude: float = attrs.field(default=0.1, validator=positive)
 
     static: ClassVar[bool] = False
     channel_names: ClassVar[tuple[str, ...]] = ("u",)  # labels of the channels in figures
@@ -75,7 +54,7 @@ class KuramotoSivashinsky:
 
     def initial_state(self, batch: int, rng: np.random.Generator) -> np.ndarray:
         """Small zero-mean random noise in the dealiased band, float64 ``[B, 1, N]``; burn-in grows it onto the attractor."""
-        noise = np.fft.rfft(rng.standard_normal((_count("batch", batch, 1), 1, self.n_points)))
+        noise = np.fft.rfft(rng.standard_normal((check_count("batch", batch, 1), 1, self.n_points)))
         noise *= self._dealias() * (np.arange(noise.shape[-1]) > 0)
         field = np.fft.irfft(noise, n=self.n_points)
         return self.initial_amplitude * field / field.std(axis=-1, keepdims=True)
@@ -85,7 +64,7 @@ class KuramotoSivashinsky:
         if not isinstance(state, np.ndarray):
             raise bad_argument("state", type(state).__name__, "expected a numpy array [B, 1, N]", "pass initial_state(...) or advance(...)[1]", kind=DTypeError)
         check_field(torch.from_numpy(np.ascontiguousarray(state)), self.grid, "state", leading=1)
-        n_frames = _count("n_frames", n_frames, 1)
+        n_frames = check_count("n_frames", n_frames, 1)
         coefficients, derivative = self._coefficients()
         v = np.fft.rfft(np.asarray(state, dtype=np.float64))
         frames = np.empty((state.shape[0], n_frames, 1, self.n_points))

@@ -48,7 +48,7 @@ from pdd_core.errors import DTypeError, bad_argument
 from pdd_core.grid import Grid
 from pdd_core.registry import SYSTEMS
 from pdd_core.spectral import irfft, phi1, rfft
-from pdd_core.validation import check_field, check_positive
+from pdd_core.validation import check_count, check_field, non_negative, positive
 
 
 def _as_int_tuple(value) -> tuple[int, ...]:
@@ -58,20 +58,6 @@ def _as_int_tuple(value) -> tuple[int, ...]:
 def _check_dimensions(instance, attribute, value: tuple[int, ...]) -> None:
     if len(value) not in (1, 2):
         raise bad_argument("shape", value, "the linear Gaussian field is defined for d = 1 or 2 spatial axes", "pass e.g. shape=(64,) or shape=(32, 32)")
-
-
-def _positive(instance, attribute, value) -> None:
-    check_positive(attribute.name, value)
-
-
-def _non_negative(instance, attribute, value) -> None:
-    check_positive(attribute.name, value, allow_zero=True)
-
-
-def _check_count(name: str, value, minimum: int) -> int:
-    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < minimum:
-        raise bad_argument(name, value, f"must be an integer >= {minimum}", f"pass {name}={max(minimum, 1)} or more")
-    return int(value)
 
 
 def ou_transition(rate: torch.Tensor, dt: float, s: float) -> tuple[torch.Tensor, torch.Tensor]:
@@ -102,11 +88,11 @@ class LinearGaussianField:
     """
 
     shape: tuple[int, ...] = attrs.field(default=(64,), converter=_as_int_tuple, validator=_check_dimensions)
-    length: float = attrs.field(default=2 * math.pi, validator=_positive)
-    nu: float = attrs.field(default=0.1, validator=_non_negative)
-    gamma: float = attrs.field(default=0.5, validator=_positive)
-    s: float = attrs.field(default=1.0, validator=_positive)
-    dt: float = attrs.field(default=0.1, validator=_positive)
+    length: float = attrs.field(default=2 * math.pi, validator=positive)
+    nu: float = attrs.field(default=0.1, validator=non_negative)
+    gamma: float = attrs.field(default=0.5, validator=positive)
+    s: float = attrs.field(default=1.0, validator=positive)
+    dt: float = attrs.field(default=0.1, validator=positive)
     channels: int = 1
     symbol: str = "continuous"
 
@@ -155,7 +141,7 @@ class LinearGaussianField:
         Toeplitz matrix per mode. Real-space paths have the circulant-in-space covariance
         ``Cov(u(x, t_i), u(x', t_j)) = (1/N) Σ_k K_k[i, j] e^{i k (x − x')}`` (full spectrum).
         """
-        n_frames = _check_count("n_frames", n_frames, 1)
+        n_frames = check_count("n_frames", n_frames, 1)
         steps = torch.arange(n_frames, dtype=torch.float64)
         lags = (steps[:, None] - steps[None, :]).abs() * self.dt
         rate = self.rate()[..., None, None]
@@ -163,7 +149,7 @@ class LinearGaussianField:
 
     def initial_state(self, batch: int, rng: np.random.Generator) -> np.ndarray:
         """A draw from the stationary law, float64 ``[B, C, *shape]``."""
-        batch = _check_count("batch", batch, 1)
+        batch = check_count("batch", batch, 1)
         white = torch.from_numpy(self._white_noise(batch, rng))
         state_hat = rfft(white, self.grid.ndim) * self.stationary_variance().sqrt()
         return irfft(state_hat, self.shape).numpy()
@@ -175,7 +161,7 @@ class LinearGaussianField:
         with the same generator (to round-off: the chained state makes one more FFT round trip).
         """
         state = self._check_state(state)
-        n_frames = _check_count("n_frames", n_frames, 1)
+        n_frames = check_count("n_frames", n_frames, 1)
         ndim = self.grid.ndim
         decay, std = self.transition_coefficients()
         mode = rfft(torch.from_numpy(state), ndim)

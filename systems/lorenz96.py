@@ -16,7 +16,6 @@ seed a new run; the J copies of each X_k must agree.
 
 from __future__ import annotations
 
-import math
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, ClassVar
 
@@ -28,7 +27,7 @@ from pdd_core.data.presets import DatasetPreset
 from pdd_core.errors import DTypeError, ShapeError, bad_argument
 from pdd_core.grid import Grid
 from pdd_core.registry import SYSTEMS
-from pdd_core.validation import check_positive
+from pdd_core.validation import check_positive, finite_float, non_negative, positive, real_to_float
 from systems._lorenz96_kernels import integrate_euler, integrate_rk4
 
 INTEGRATORS: tuple[str, ...] = ("euler", "rk4")
@@ -61,12 +60,6 @@ def lorenz96_tendency_numpy(x: np.ndarray, y: np.ndarray, F: float, h: float, b:
     return dx, dy
 
 
-def _real_to_float(value: Any) -> Any:
-    """Ints become floats so configs compare and serialise alike; anything else goes to the validator."""
-    is_real = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
-    return float(value) if is_real else value
-
-
 def _plain_int(value: Any) -> Any:
     """NumPy integers become ints so configs serialise to JSON; anything else goes to the validator."""
     return int(value) if isinstance(value, np.integer) else value
@@ -78,19 +71,6 @@ def _check_size(minimum: int):
             raise bad_argument(attribute.name, value, f"must be an integer >= {minimum}", f"pass {attribute.name} >= {minimum} (the paper uses K=32, J=4)")
 
     return check
-
-
-def _check_finite(instance, attribute, value) -> None:
-    if not isinstance(value, float) or not math.isfinite(value):
-        raise bad_argument(attribute.name, value, "must be a finite real number", f"pass a float, e.g. {attribute.name}={attribute.default}")
-
-
-def _check_positive(instance, attribute, value) -> None:
-    check_positive(attribute.name, value)
-
-
-def _check_non_negative(instance, attribute, value) -> None:
-    check_positive(attribute.name, value, allow_zero=True)
 
 
 def _check_integrator(instance, attribute, value) -> None:
@@ -126,14 +106,14 @@ class Lorenz96:
 
     K: int = attrs.field(default=32, converter=_plain_int, validator=_check_size(4))
     J: int = attrs.field(default=4, converter=_plain_int, validator=_check_size(1))
-    F: float = attrs.field(default=10.0, converter=_real_to_float, validator=_check_finite)
-    b: float = attrs.field(default=10.0, converter=_real_to_float, validator=_check_positive)
-    c: float = attrs.field(default=10.0, converter=_real_to_float, validator=_check_positive)
-    h: float = attrs.field(default=1.0, converter=_real_to_float, validator=_check_finite)
+    F: float = attrs.field(default=10.0, converter=real_to_float, validator=finite_float)
+    b: float = attrs.field(default=10.0, converter=real_to_float, validator=positive)
+    c: float = attrs.field(default=10.0, converter=real_to_float, validator=positive)
+    h: float = attrs.field(default=1.0, converter=real_to_float, validator=finite_float)
     integrator: str = attrs.field(default="euler", validator=_check_integrator)
-    step: float = attrs.field(default=5e-4, converter=_real_to_float, validator=_check_positive)
-    dt: float = attrs.field(default=0.05, converter=_real_to_float, validator=_check_dt)
-    burn_in: float = attrs.field(default=30.0, converter=_real_to_float, validator=_check_non_negative)
+    step: float = attrs.field(default=5e-4, converter=real_to_float, validator=positive)
+    dt: float = attrs.field(default=0.05, converter=real_to_float, validator=_check_dt)
+    burn_in: float = attrs.field(default=30.0, converter=real_to_float, validator=non_negative)
 
     static: ClassVar[bool] = False
     channel_names: ClassVar[tuple[str, ...]] = ("X", "Y")  # labels of the channels in figures

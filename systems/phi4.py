@@ -55,7 +55,7 @@ from pdd_core.errors import DTypeError, ShapeError, bad_argument
 from pdd_core.grid import Grid
 from pdd_core.metrics.chain_statistics import DEFAULT_WINDOW_CONSTANT, AutocorrelationTime, integrated_autocorrelation_time
 from pdd_core.registry import SYSTEMS
-from pdd_core.validation import check_positive
+from pdd_core.validation import check_positive, finite_float, positive, real_to_float
 from systems._phi4_kernels import batched_action, batched_force, batched_leapfrog, hmc_trajectory
 
 DIMENSIONS = 2
@@ -134,13 +134,6 @@ class HMCRun:
         }
 
 
-def _real_to_float(value: Any) -> Any:
-    """Ints become floats so configs compare and serialise alike; anything else goes to the validator."""
-    if isinstance(value, (int, np.integer, np.floating)) and not isinstance(value, bool):
-        return float(value)
-    return value
-
-
 def _is_int(value: Any) -> bool:
     return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
 
@@ -151,15 +144,6 @@ def _check_count(minimum: int, hint: str):
             raise bad_argument(attribute.name, value, f"must be an integer >= {minimum}", f"pass {attribute.name} >= {minimum}{hint}")
 
     return check
-
-
-def _check_positive(instance, attribute, value) -> None:
-    check_positive(attribute.name, value)
-
-
-def _check_finite(instance, attribute, value) -> None:
-    if not isinstance(value, float) or not math.isfinite(value):
-        raise bad_argument(attribute.name, value, "must be a finite real number", f"pass a float, e.g. {attribute.name}={attribute.default}")
 
 
 def _check_coupling(instance, attribute, value) -> None:
@@ -217,13 +201,13 @@ class LatticePhi4:
         z2_flip: apply the exact global flip φ -> -φ with probability ½ after every frame.
     """
 
-    L: float = attrs.field(default=1.0, converter=_real_to_float, validator=_check_positive)
+    L: float = attrs.field(default=1.0, converter=real_to_float, validator=positive)
     N: int = attrs.field(default=20, validator=_check_count(2, " (RDM Sec. 7 uses N=20)"))
-    m2: float = attrs.field(default=-2.0, converter=_real_to_float, validator=_check_finite)
-    lam: float = attrs.field(default=0.0017, converter=_real_to_float, validator=_check_coupling)
-    a: float = attrs.field(default=1.0, converter=_real_to_float, validator=_check_positive)
-    step_jitter: float = attrs.field(default=0.1, converter=_real_to_float, validator=_check_jitter)
-    step_size: float = attrs.field(default=0.15, converter=_real_to_float, validator=_check_step)
+    m2: float = attrs.field(default=-2.0, converter=real_to_float, validator=finite_float)
+    lam: float = attrs.field(default=0.0017, converter=real_to_float, validator=_check_coupling)
+    a: float = attrs.field(default=1.0, converter=real_to_float, validator=positive)
+    step_jitter: float = attrs.field(default=0.1, converter=real_to_float, validator=_check_jitter)
+    step_size: float = attrs.field(default=0.15, converter=real_to_float, validator=_check_step)
     leapfrog_steps: int = attrs.field(default=100, validator=_check_count(1, ""))
     trajectories_per_frame: int = attrs.field(default=5, validator=_check_count(1, ""))
     thermalisation_trajectories: int = attrs.field(default=200, validator=_check_count(0, ""))

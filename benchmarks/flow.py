@@ -1,4 +1,4 @@
-"""Cost of RDM's lattice flow (issue 15): one training step of each objective and one Metropolis
+"""Cost of RDM's lattice flow: one training step of each objective and one Metropolis
 proposal, as multiples of one (float32) velocity evaluation measured in the same run (the reference;
 the proposals are FlowProposal's: float32 map, float64 density, one solve).
 

@@ -1,4 +1,4 @@
-"""Generated fields as HMC proposals (issue 7, RDM Sec. 1.2, 5.4): warm starts and independence
+"""Generated fields as HMC proposals (RDM Sec. 1.2, 5.4): warm starts and independence
 Metropolis against plain HMC at equal cost, on lattice φ⁴.
 
 The proposal source is, for now, a Gaussian fitted per Fourier mode to plain-HMC samples (with

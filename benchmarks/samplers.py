@@ -1,4 +1,4 @@
-"""λ-sampler benchmark of issue 5: accuracy per score evaluation, and sampler overhead.
+"""λ-sampler benchmark: accuracy per score evaluation, and sampler overhead.
 
 1. Exact Gaussian case (the solver comparison to cite): a stationary linear Gaussian field on
    32 points x 8 frames under the L96 scheme (Carosso α = 0.1, β = √2). Every sampler starts
@@ -7,7 +7,7 @@
    Recorded against the number of score evaluations and against wall time; PNG plot.
 2. A trained model (``--run RUN_DIR`` of ``pdd train``): the share of sampling time spent
    outside score evaluations (target < 10%) for each sampler at the paper's 1000 steps.
-3. A trained model on its data (``--learned RUN_DIR --data FILE.h5``, issue 12): the spectral
+3. A trained model on its data (``--learned RUN_DIR --data FILE.h5``): the spectral
    error (PDD Eq. 64) of generation and super-resolution from λ = 0.2 against network calls and
    wall time, for the default gpc/gpf/gsde at 10-100 calls and, with ``--paper``, the paper's
    ``pc`` at 1000 steps (1 corrector step) as the reference. Each task draws its inputs from its

@@ -1,4 +1,4 @@
-"""Path-score benchmark of issue 4 (PDD B.7): the cost of a score against one drift forward.
+"""Path-score benchmark (PDD B.7): the cost of a score against one drift forward.
 
 For the ``paper`` 1D U-Net on Lorenz-96-shaped paths (B = 8, T = 64, C = 2, 128 points):
 

@@ -1,4 +1,4 @@
-"""Truth-system benchmark of issue 3: Lorenz-96 and Kolmogorov flow against their references.
+"""Truth-system benchmark: Lorenz-96 and Kolmogorov flow against their references.
 
 Runs ``benchmarks/truth_lorenz96.py`` and ``benchmarks/truth_kolmogorov.py`` in one process
 (single-threaded, medians, ratios against references timed in the same run) and measures the

@@ -1,4 +1,4 @@
-"""CUDA against CPU for every part of pdd that runs on a device (issue 18, stage 1 of check.sh).
+"""CUDA against CPU for every part of pdd that runs on a device (stage 1 of check.sh).
 
     python3 experiments/gpu/cuda_checks.py --out OUT/cuda_checks.json --work SCRATCH_DIR
 

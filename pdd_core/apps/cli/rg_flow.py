@@ -70,7 +70,9 @@ With --flow {rdm,reverse-kl,both} (RDM 5.5, 5.8, 5.22, Sec. 7.1, Figs. 7-8) it t
 normalizing flow per objective (same network, prior, batch 64, Adam β = (0.8, 0.9), lr 0.005
 decaying) on the HMC samples, samples each learned flow along --ts and compares its estimators
 with the exact Carosso flow: DIR receives flows.json, flows.png, OBJECTIVE_difference.png and the
-resumable runs in DIR/OBJECTIVE. --flow-sampler RUN_DIR instead runs independence Metropolis
+resumable runs in DIR/OBJECTIVE. --flow-base data starts each flow from the exact Carosso flow of
+the HMC samples' per-mode power and zero-mode pair (the network learns a correction, at lr 0.0005)
+instead of RDM's Carosso limiting law; docs/rg_flows.md measures both. --flow-sampler RUN_DIR instead runs independence Metropolis
 chains with that flow as an exact-density proposal (--mh-hmc mixes in one HMC frame per cycle)
 against plain HMC at equal cost and writes DIR/mh.json.
 
@@ -81,6 +83,8 @@ examples:
   pdd rg-flow phi4 --scheme carosso --resampling bootstrap --blocks 64 --out runs/rg_boot
   pdd rg-flow phi4 --learn --set m2=0.01 leapfrog_steps=700 trajectories_per_frame=2 --train-steps 1000 --out runs/rg_learned
   pdd rg-flow phi4 --flow both --flow-steps 1000 --out runs/rdm_flows
+  pdd rg-flow phi4 --flow both --flow-base data --flow-steps 100 --out runs/rdm_flows_data
+  pdd rg-flow phi4 --scheme carosso carosso-rescaled --compare --out runs/rg_rescaled
   pdd rg-flow phi4 --flow-sampler runs/rdm_flows/rdm --mh-hmc --out runs/rdm_mh
 """
 

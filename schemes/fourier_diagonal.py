@@ -9,6 +9,7 @@ import torch
 
 from pdd_core.errors import bad_argument
 from pdd_core.spectral import phi1, phi2
+from pdd_core.validation import at_least
 from schemes.base import SpectralScheme, check_zero_mode
 
 ModeFunction = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -23,11 +24,6 @@ def _callable(instance, attribute, value) -> None:
 def _callable_or_none(instance, attribute, value) -> None:
     if value is not None and not callable(value):
         raise bad_argument(attribute.alias, value, "must be a function of (k2, lam_a, lam_b) or None", "omit it to integrate numerically")
-
-
-def _positive_int(instance, attribute, value) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise bad_argument("substeps", value, "must be an integer >= 1", "pass e.g. substeps=64")
 
 
 @attrs.frozen
@@ -55,7 +51,7 @@ class FourierDiagonal(SpectralScheme):
     noise_fn: ModeFunction = attrs.field(validator=_callable, alias="noise")
     log_damping_fn: IntervalFunction | None = attrs.field(default=None, validator=_callable_or_none, alias="log_damping")
     variance_fn: IntervalFunction | None = attrs.field(default=None, validator=_callable_or_none, alias="variance")
-    substeps: int = attrs.field(default=64, validator=_positive_int)
+    substeps: int = attrs.field(default=64, validator=at_least(1))
     zero_mode: str = attrs.field(default="auto", validator=check_zero_mode)
 
     def _evaluate(self, function, name: str, *args: torch.Tensor) -> torch.Tensor:

@@ -8,17 +8,9 @@ import attrs
 import torch
 
 from pdd_core.registry import SCHEMES
-from pdd_core.validation import check_positive
+from pdd_core.validation import non_negative, positive
 from schemes.base import check_zero_mode
 from schemes.ornstein_uhlenbeck import StationaryOU
-
-
-def _non_negative(instance, attribute, value) -> None:
-    check_positive(attribute.name, value, allow_zero=True)
-
-
-def _positive(instance, attribute, value) -> None:
-    check_positive(attribute.name, value)
 
 
 @SCHEMES.register("carosso-rescaled")
@@ -39,10 +31,10 @@ class RescaledCarosso(StationaryOU):
     Compare its flow with Carosso's c(t) of RDM 5.55 (``pdd rg-flow --scheme carosso carosso-rescaled --compare``).
     """
 
-    alpha: float = attrs.field(default=0.1, validator=_non_negative)
-    beta: float = attrs.field(default=2.0**0.5, validator=_positive)
-    mass: float = attrs.field(default=0.0, validator=_non_negative)
-    growth: float = attrs.field(default=0.0, validator=_non_negative)
+    alpha: float = attrs.field(default=0.1, validator=non_negative)
+    beta: float = attrs.field(default=2.0**0.5, validator=positive)
+    mass: float = attrs.field(default=0.0, validator=non_negative)
+    growth: float = attrs.field(default=0.0, validator=non_negative)
     zero_mode: str = attrs.field(default="keep", validator=check_zero_mode)
 
     # The equation of RDM whose lattice kernel ``rdm_lattice`` builds (``pdd rg-flow`` records it).

@@ -32,6 +32,7 @@ import torch
 
 from pdd_core.errors import bad_argument
 from pdd_core.score.gaussian_marginal import GaussianMarginal
+from pdd_core.validation import positive
 from solvers.reverse_coefficients import field, modes, on_device
 
 QUADRATURE_NODES = 16
@@ -154,11 +155,6 @@ class GaussianExponential:
         return boundary(field(reference.from_eigen(u_new), grid, u.dtype)), (residual, coefficients.lam_from)
 
 
-def _positive(instance, attribute, value) -> None:
-    if not (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0):
-        raise bad_argument(attribute.name, value, "must be a finite number > 0", "use e.g. 1.0")
-
-
 @attrs.frozen(eq=False)
 class GaussianLangevinStep:
     """Per-mode coefficients of one :class:`GaussianLangevin` move (temporal eigenbasis of the reference):
@@ -196,7 +192,7 @@ class GaussianLangevin:
     """
 
     reference: GaussianMarginal = attrs.field(validator=_reference)
-    step_size: float = attrs.field(default=1.0, validator=_positive)
+    step_size: float = attrs.field(default=1.0, validator=positive)
     gate: float = attrs.field(default=1.0, validator=_exponent)
 
     order = 0.0

@@ -78,24 +78,24 @@ class DataBase:
     def velocity(self, phi: torch.Tensor, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``(b, div b)`` in RG time for fields ``[B, *grid.shape]`` at ``t`` ``[B]`` (module docstring), in φ's dtype."""
         damping, variance, second = self._flowed(t)
-        rate = self.scheme.rate(self.grid, 0.0).reshape(self.grid.rfft_shape)
-        noise = self.scheme.diffusion(self.grid, 0.0).reshape(self.grid.rfft_shape)
-        gain = -rate + noise / (2 * second)  # per mode: the Gaussian law's velocity coefficient
+        rate, noise = (term(self.grid, 0.0).reshape(self.grid.rfft_shape) for term in (self.scheme.rate, self.scheme.diffusion))
         origin = (slice(None), *[0] * self.grid.ndim)
-        rate_0, noise_0 = rate[origin[1:]], noise[origin[1:]]
-        multiplicity = self.grid.mode_multiplicity()
         modes = rfft(phi, self.grid.ndim)
-        zero = modes[origin].real.to(torch.float64)
-        shift, spread = damping[origin] * self.zero_mean, damping[origin].square() * self.zero_variance + variance[origin]
-        bend = torch.tanh(shift * zero / spread)
-        zero_velocity = -rate_0 * zero + 0.5 * noise_0 * (zero - shift * bend) / spread
-        zero_slope = -rate_0 + 0.5 * noise_0 * (1 - shift.square() / spread * (1 - bend.square())) / spread
-        gain_without_zero = gain.clone()
-        gain_without_zero[origin] = 0.0
-        divergence = (gain_without_zero * multiplicity).sum(dim=self.grid.field_axes) + zero_slope
-        velocity = gain_without_zero.to(modes.dtype) * modes
+        gain = -rate + noise / (2 * second)  # per mode: the Gaussian law's velocity coefficient
+        gain[origin] = 0.0  # the zero mode moves by the pair's law instead
+        zero_velocity, zero_slope = self._zero_mode(modes[origin].real.to(torch.float64), damping[origin], variance[origin], rate[origin[1:]], noise[origin[1:]])
+        velocity = gain.to(modes.dtype) * modes
         velocity[origin] = zero_velocity.to(velocity.dtype)
+        divergence = (gain * self.grid.mode_multiplicity()).sum(dim=self.grid.field_axes) + zero_slope
         return irfft(velocity, self.grid.shape).to(phi.dtype), divergence.to(phi.dtype)
+
+    def _zero_mode(self, zero: torch.Tensor, damping: torch.Tensor, variance: torch.Tensor, rate: torch.Tensor, noise: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """b̂(0) and ∂b̂(0)/∂ẑ ``[B]`` of the flowed pair ½N(±C a, V) at the zero mode ``zero`` ``[B]`` (module docstring)."""
+        shift, spread = damping * self.zero_mean, damping.square() * self.zero_variance + variance
+        bend = torch.tanh(shift * zero / spread)
+        velocity = -rate * zero + 0.5 * noise * (zero - shift * bend) / spread
+        slope = -rate + 0.5 * noise * (1 - shift.square() / spread * (1 - bend.square())) / spread
+        return velocity, slope
 
 
 __all__ = ["DataBase"]

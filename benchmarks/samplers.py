@@ -137,8 +137,8 @@ def learned_configs(reference, calls: tuple[int, ...], paper: bool, snr: float) 
 
 def learned_comparison(run_dir: str, data: str, calls: tuple[int, ...], paper: bool, snr: float, n_paths: int, n_generate: int, n_super_resolve: int, out_dir: str) -> dict:
     import schemes  # noqa: F401  (registers the schemes the run names)
-    from pdd_core.apps.evaluation import EvaluationSettings, ReverseSampling, evaluate_run
-    from pdd_core.apps.runs import load_run, run_marginal
+    from pdd_core.apps.evaluation.run_metrics import EvaluationSettings, ReverseSampling, evaluate_run
+    from pdd_core.apps.inference.runs import load_run, run_marginal
     from pdd_core.data.hdf5_reader import read_metadata
     from solvers import Euler, EulerMaruyama
 

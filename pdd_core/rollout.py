@@ -89,7 +89,7 @@ def advance(
     from ``noise`` (:class:`~pdd_core.protocols.NoiseSource`; default: ``GeneratorNoise(generator)``).
     ``options`` are those of :func:`slide` (``save_every``, ``progress``, ``energy_band``,
     ``first_step``); returns the saved states and the final window, so that a rollout can be
-    continued exactly (in segments, across processes: :func:`pdd_core.apps.inference.simulate_run`).
+    continued exactly (in segments, across processes: :func:`pdd_core.apps.inference.tasks.simulate_run`).
     """
     noise = GeneratorNoise(generator) if noise is None else noise
     coefficients = integrator.init(drift, dt, sigma, device=history.device, dtype=history.dtype)

@@ -64,9 +64,9 @@ def test_the_core_imports_no_concrete_part():
 def test_the_check_sees_an_upward_import(tmp_path, monkeypatch):
     """The guard itself: an import of the applications or of the face is reported."""
     module = ROOT / "pdd_core" / "_probe_for_the_architecture_test.py"
-    module.write_text("from pdd_core.apps.inference import load_run\nimport pdd_core\nfrom pdd_core import Grid\nfrom pdd_core.grid import Grid\n")
+    module.write_text("from pdd_core.apps.inference.runs import load_run\nimport pdd_core\nfrom pdd_core import Grid\nfrom pdd_core.grid import Grid\n")
     try:
-        assert [line.split(" imports ")[1] for line in upward(module)] == ["pdd_core.apps.inference", "pdd_core", "pdd_core"]
+        assert [line.split(" imports ")[1] for line in upward(module)] == ["pdd_core.apps.inference.runs", "pdd_core", "pdd_core"]
     finally:
         module.unlink()
 

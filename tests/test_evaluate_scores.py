@@ -10,11 +10,11 @@ import pytest
 import torch
 
 from pdd_core.apps.cli.main import main
-from pdd_core.apps.evaluation import EvaluationSettings, ReverseSampling, evaluate_run
-from pdd_core.apps.evaluation_scores import ensemble_scores, well_scores
-from pdd_core.apps.inference import simulate_run
-from pdd_core.apps.inference_files import read_paths
-from pdd_core.apps.runs import load_run
+from pdd_core.apps.evaluation.forecast_scores import ensemble_scores, well_scores
+from pdd_core.apps.evaluation.run_metrics import EvaluationSettings, ReverseSampling, evaluate_run
+from pdd_core.apps.inference.file_io import read_paths
+from pdd_core.apps.inference.runs import load_run
+from pdd_core.apps.inference.tasks import simulate_run
 from pdd_core.apps.training import train
 from pdd_core.metrics import crps_ensemble, nrmse, spread_skill, vrmse
 from solvers import Euler

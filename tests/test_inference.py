@@ -16,9 +16,9 @@ import torch
 import schemes  # noqa: F401  (registers the schemes the run configs name)
 from pdd_core.apps.cli.choices import SCORE_KINDS, choose
 from pdd_core.apps.data import PathDataset
-from pdd_core.apps.inference import generate_run, simulate_run, super_resolve_run
-from pdd_core.apps.inference_files import COMMAND_ATTRIBUTE, read_paths, write_inference_file
-from pdd_core.apps.runs import NOISE_HEAD, PATH_SCORE, load_run, run_boundary, run_marginal, run_score
+from pdd_core.apps.inference.file_io import COMMAND_ATTRIBUTE, read_paths, write_inference_file
+from pdd_core.apps.inference.runs import NOISE_HEAD, PATH_SCORE, load_run, run_boundary, run_marginal, run_score
+from pdd_core.apps.inference.tasks import generate_run, simulate_run, super_resolve_run
 from pdd_core.apps.training import train
 from pdd_core.baseline_rollout import ConditionalIncrementScore
 from pdd_core.data import write_dataset_file
@@ -402,7 +402,7 @@ def test_reading_inputs_rejects_other_grids_and_empty_splits(trained, tmp_path):
 
 def test_output_paths_refuse_device_nodes_and_file_parents(tmp_path):
     """`--overwrite --out /dev/full` replaced the device node; a file as parent gave a traceback."""
-    from pdd_core.apps.inference_files import check_output_path
+    from pdd_core.apps.inference.file_io import check_output_path
 
     with pytest.raises(DataError, match="is not a regular file"):
         check_output_path("/dev/null", overwrite=True)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from pdd_core.apps.evaluation import TASKS, supported_tasks
-from pdd_core.apps.simulation_settings import SimulationSettings, simulation_settings
+from pdd_core.apps.evaluation.run_metrics import TASKS, supported_tasks
+from pdd_core.apps.inference.simulation_settings import SimulationSettings, simulation_settings
 from pdd_core.errors import ConfigError
 from pdd_core.grid import Grid
 from pdd_core.score.kinds import NOISE_HEAD, PATH_SCORE, PATH_SCORE_PER_MODE_WITH_INITIAL

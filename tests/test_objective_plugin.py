@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from pdd_core.apps.cli.main import main
-from pdd_core.apps.runs import load_run
+from pdd_core.apps.inference.runs import load_run
 from pdd_core.data.hdf5_reader import read_metadata
 from pdd_core.drifts.windows import drift_on_path
 from pdd_core.registry import OBJECTIVES

@@ -13,9 +13,9 @@ import torch
 from torch import nn
 
 from pdd_core.apps.cli.main import main
-from pdd_core.apps.inference import generate_run
-from pdd_core.apps.inference_files import read_paths
-from pdd_core.apps.runs import PATH_SCORE_PER_MODE, PATH_SCORE_PER_MODE_WITH_INITIAL, load_run, run_boundary, run_marginal, run_score, training_power
+from pdd_core.apps.inference.file_io import read_paths
+from pdd_core.apps.inference.runs import PATH_SCORE_PER_MODE, PATH_SCORE_PER_MODE_WITH_INITIAL, load_run, run_boundary, run_marginal, run_score, training_power
+from pdd_core.apps.inference.tasks import generate_run
 from pdd_core.drifts.linear import LinearDrift
 from pdd_core.errors import ArgumentError, ConfigError
 from pdd_core.grid import Grid

@@ -256,8 +256,8 @@ def strict_json(path) -> dict:
 
 
 def test_a_nan_metric_is_written_as_null_and_listed_in_metrics_and_summary(tmp_path, capsys, monkeypatch):
-    from pdd_core.apps import evaluation
     from pdd_core.apps.cli import demo
+    from pdd_core.apps.evaluation import run_metrics
     from pdd_core.errors import DivergenceError
 
     tiny = {**demo.DEMOS["lorenz96"], "data": {"n_train": 4, "n_valid": 2, "n_test": 2}, "settings": {"burn_in": 2.0}}
@@ -269,9 +269,9 @@ def test_a_nan_metric_is_written_as_null_and_listed_in_metrics_and_summary(tmp_p
         raise DivergenceError("the paths turned NaN")
 
     for task in ("simulate", "generate"):
-        monkeypatch.setattr(evaluation._Tasks, task, diverging)
-    monkeypatch.setattr(evaluation, "super_resolve_run", diverging)
-    monkeypatch.setattr(evaluation, "relative_spectral_error", lambda *args: float("nan"))
+        monkeypatch.setattr(run_metrics._Tasks, task, diverging)
+    monkeypatch.setattr(run_metrics, "super_resolve_run", diverging)
+    monkeypatch.setattr(run_metrics, "relative_spectral_error", lambda *args: float("nan"))
     out = tmp_path / "demo"
     assert main(["demo", "--out", str(out), "--steps", "2", "--no-progress"]) == 2  # the failed tasks fail it, after the results are written
     metrics = strict_json(out / "evaluation" / "metrics.json")
@@ -292,11 +292,11 @@ def test_json_record_turns_every_non_finite_number_into_null_and_names_it():
 
 
 def test_pdd_evaluate_stays_a_success_with_a_nan_metric_written_as_null(tiny, tmp_path, capsys, monkeypatch):
-    from pdd_core.apps import evaluation
+    from pdd_core.apps.evaluation import run_metrics
     from tests.test_evaluate import FAST
 
     data, run = tiny
-    monkeypatch.setattr(evaluation, "relative_spectral_error", lambda *args: float("nan"))
+    monkeypatch.setattr(run_metrics, "relative_spectral_error", lambda *args: float("nan"))
     out = tmp_path / "evaluation"
     assert main(["evaluate", str(run), "--data", str(data), "--out", str(out), "--tasks", "generate", *FAST]) == 0
     metrics = strict_json(out / "metrics.json")

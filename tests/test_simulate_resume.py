@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 import torch
 
-import pdd_core.apps.partial_rollout as partial_rollout
+import pdd_core.apps.inference.partial_rollout as partial_rollout
 from pdd_core.apps.cli.main import main
-from pdd_core.apps.inference import simulate_run
-from pdd_core.apps.partial_rollout import PartialRollout
-from pdd_core.apps.runs import load_run
+from pdd_core.apps.inference.partial_rollout import PartialRollout
+from pdd_core.apps.inference.runs import load_run
+from pdd_core.apps.inference.tasks import simulate_run
 from pdd_core.apps.training.checkpoint import load_checkpoint, save_checkpoint
 from pdd_core.errors import PDDError
 from pdd_core.files import OutputLock

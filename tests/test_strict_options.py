@@ -73,7 +73,7 @@ def test_pdd_rg_flow_refuses_to_continue_a_flow_on_other_samples_or_to_fewer_ste
 
 
 def test_pdd_demo_exits_nonzero_when_a_task_fails_and_refuses_fewer_steps(tmp_path, monkeypatch, capsys):
-    from pdd_core.apps import evaluation
+    from pdd_core.apps.evaluation import run_metrics
     from pdd_core.apps.cli import demo
 
     tiny = {**demo.DEMOS["lorenz96"], "data": {"n_train": 4, "n_valid": 2, "n_test": 2}, "settings": {"burn_in": 2.0}}
@@ -85,8 +85,8 @@ def test_pdd_demo_exits_nonzero_when_a_task_fails_and_refuses_fewer_steps(tmp_pa
         raise DivergenceError("sampler='gpc': the paths turned NaN at λ step 3. Fix: use more λ steps")
 
     for task in ("simulate", "generate"):
-        monkeypatch.setattr(evaluation._Tasks, task, diverging)
-    monkeypatch.setattr(evaluation, "super_resolve_run", diverging)  # the low-resolution baseline stands without it
+        monkeypatch.setattr(run_metrics._Tasks, task, diverging)
+    monkeypatch.setattr(run_metrics, "super_resolve_run", diverging)  # the low-resolution baseline stands without it
     out = tmp_path / "demo"
     assert main(["demo", "--out", str(out), "--steps", "2", "--no-progress"]) == 2
     assert "task='simulate,generate,super_resolve': 3 task(s) failed (sampler='gpc': the paths turned NaN" in one_error_line(capsys)
@@ -132,8 +132,8 @@ def test_one_generated_path_is_refused_by_pdd_evaluate_and_said_by_the_api(tmp_p
     assert "--n-generate=1: the generate task scores its paths as an ensemble too" in one_error_line(capsys)
     import torch
 
-    from pdd_core.apps.evaluation import EvaluationSettings, ReverseSampling, evaluate_run
-    from pdd_core.apps.runs import load_run, run_marginal
+    from pdd_core.apps.evaluation.run_metrics import EvaluationSettings, ReverseSampling, evaluate_run
+    from pdd_core.apps.inference.runs import load_run, run_marginal
     from pdd_core.data.hdf5_reader import read_metadata
     from pdd_core.registry import INTEGRATORS, SAMPLERS
     from pdd_core.sampler_recipe import SamplerOptions

@@ -11,8 +11,8 @@ import torch
 
 import solvers  # noqa: F401  (registers the samplers and integrators)
 from pdd_core.apps.cli.main import main
-from pdd_core.apps.inference import simulate_run
-from pdd_core.apps.runs import load_run, run_marginal
+from pdd_core.apps.inference.tasks import simulate_run
+from pdd_core.apps.inference.runs import load_run, run_marginal
 from pdd_core.drifts.linear import LinearDrift
 from pdd_core.errors import ArgumentError
 from pdd_core.grid import Grid
@@ -139,7 +139,7 @@ def test_euler_maruyama_colours_its_noise_per_mode():
 
 
 def test_a_per_mode_run_rolls_out_with_the_per_mode_increment_noise(trained):
-    from pdd_core.apps.inference import rollout_noise
+    from pdd_core.apps.inference.tasks import rollout_noise
     from pdd_core.score.path_density import increment_variance
 
     _, runs = trained
@@ -153,7 +153,7 @@ def test_a_per_mode_run_rolls_out_with_the_per_mode_increment_noise(trained):
 def test_residual_noise_of_a_zero_drift_is_the_increments_variance(trained):
     """With f = 0 the residual is the increment itself: the tiny data are random walks with white
     standardised increments of variance 1/std_c², so σ_k²Δt = 1/std_c² in every mode (λ = 0)."""
-    from pdd_core.apps.residual_noise import ResidualNoise
+    from pdd_core.apps.inference.residual_noise import ResidualNoise
 
     class ZeroDrift(torch.nn.Module):
         window = 3
@@ -176,7 +176,7 @@ def test_residual_noise_of_a_zero_drift_is_the_increments_variance(trained):
 
 
 def test_residual_noise_refuses_an_unknown_split_and_a_bad_path_count(trained):
-    from pdd_core.apps.residual_noise import ResidualNoise
+    from pdd_core.apps.inference.residual_noise import ResidualNoise
 
     data, runs = trained
     run = load_run(runs["pdd"])

@@ -17,9 +17,9 @@ import h5py
 import torch
 
 import solvers  # noqa: F401  (registers the integrators a run's config may name)
-from pdd_core.apps.evaluation_climate import with_noise
-from pdd_core.apps.inference_files import read_paths
-from pdd_core.apps.runs import load_run
+from pdd_core.apps.evaluation.rollout_climate import with_noise
+from pdd_core.apps.inference.file_io import read_paths
+from pdd_core.apps.inference.runs import load_run
 from pdd_core.metrics import climate
 
 

@@ -19,9 +19,9 @@ import time
 import torch
 
 import solvers  # noqa: F401  (registers the samplers and integrators)
-from pdd_core.apps.inference import simulate_run
-from pdd_core.apps.inference_files import read_paths
-from pdd_core.apps.runs import load_run, run_marginal
+from pdd_core.apps.inference.file_io import read_paths
+from pdd_core.apps.inference.runs import load_run, run_marginal
+from pdd_core.apps.inference.tasks import simulate_run
 from pdd_core.files import write_bytes_atomically
 from pdd_core.metrics import climate, relative_l2_error
 from pdd_core.registry import INTEGRATORS, SAMPLERS

@@ -16,7 +16,7 @@ import sys
 
 import pdd_core.apps.cli.evaluate as evaluate_command
 from pdd_core.apps.cli.main import main
-from pdd_core.apps.runs import load_run
+from pdd_core.apps.inference.runs import load_run
 
 if __name__ == "__main__":
     device, separator, *arguments = sys.argv[1:]

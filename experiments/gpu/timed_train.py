@@ -23,7 +23,7 @@ from pathlib import Path
 import torch
 
 from pdd_core.apps.cli.main import main
-from pdd_core.apps.runs import load_run
+from pdd_core.apps.inference.runs import load_run
 from pdd_core.apps.training.checkpoint import load_checkpoint
 
 

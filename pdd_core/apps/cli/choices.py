@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pdd_core.apps.runs import NOISE_HEAD, PATH_SCORE, PATH_SCORE_PER_MODE, PATH_SCORE_PER_MODE_WITH_INITIAL
+from pdd_core.apps.inference.runs import NOISE_HEAD, PATH_SCORE, PATH_SCORE_PER_MODE, PATH_SCORE_PER_MODE_WITH_INITIAL
 from pdd_core.errors import ConfigError, bad_argument
 from pdd_core.sampling import extrapolate_t0, no_boundary
 from pdd_core.schedules import power_schedule, uniform_schedule

@@ -28,10 +28,10 @@ from pdd_core.apps.cli.generate import (
 from pdd_core.apps.cli.main import COMMANDS, add_no_verify_argument
 from pdd_core.apps.cli.request_costs import check_evaluation
 from pdd_core.apps.cli.rollout_options import add_rollout_noise_argument, add_thermalizer_arguments, build_noise_level, build_thermalizer, noise_settings, thermalizer_settings
-from pdd_core.apps.evaluation import TASKS, EvaluationSettings, ReverseSampling, evaluate_run
-from pdd_core.apps.evaluation_climate import climate_summary
-from pdd_core.apps.runs import load_run, run_marginal, run_score
-from pdd_core.apps.simulation_settings import SimulationSettings
+from pdd_core.apps.evaluation.run_metrics import TASKS, EvaluationSettings, ReverseSampling, evaluate_run
+from pdd_core.apps.evaluation.rollout_climate import climate_summary
+from pdd_core.apps.inference.runs import load_run, run_marginal, run_score
+from pdd_core.apps.inference.simulation_settings import SimulationSettings
 from pdd_core.data.hdf5_reader import read_metadata, verify_split
 from pdd_core.errors import ConfigError, DataError, bad_argument
 from pdd_core.files import json_record, locked_directory

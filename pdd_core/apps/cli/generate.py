@@ -20,10 +20,10 @@ import solvers  # noqa: F401  (registers the named samplers)
 from pdd_core.apps.cli.choices import BOUNDARIES, LAMBDA_SCHEDULES, SCORE_KINDS, choose
 from pdd_core.apps.cli.main import COMMANDS, add_no_verify_argument
 from pdd_core.apps.cli.request_costs import check_generation, check_schedule
-from pdd_core.apps.inference import generate_run
-from pdd_core.apps.residual_noise import calibrated_score_kind
-from pdd_core.apps.inference_files import check_output_path, write_inference_file
-from pdd_core.apps.runs import PathScoreKind, TrainedRun, check_lambda, default_score_kind, load_run, run_boundary, run_marginal, run_score
+from pdd_core.apps.inference.tasks import generate_run
+from pdd_core.apps.inference.residual_noise import calibrated_score_kind
+from pdd_core.apps.inference.file_io import check_output_path, write_inference_file
+from pdd_core.apps.inference.runs import PathScoreKind, TrainedRun, check_lambda, default_score_kind, load_run, run_boundary, run_marginal, run_score
 from pdd_core.errors import ConfigError, bad_argument
 from pdd_core.files import OutputLock
 from pdd_core.registry import SAMPLERS
@@ -148,7 +148,7 @@ def build_sampler(args: argparse.Namespace, reference: GaussianMarginal | None =
     """``(name, sampler)``: the registered recipe of ``--sampler`` built with the options given.
 
     ``reference``: the Gaussian marginal of the run's data for the paths to sample
-    (:func:`~pdd_core.apps.inference.run_marginal`), which gpc/gpf/gsde are built around. An option
+    (:func:`~pdd_core.apps.inference.tasks.run_marginal`), which gpc/gpf/gsde are built around. An option
     the recipe does not read is refused, naming the samplers that do.
     """
     name = sampler_name(args, default)

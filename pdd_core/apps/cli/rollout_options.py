@@ -10,8 +10,8 @@ from typing import Any
 import attrs
 
 from pdd_core.apps.cli.data import parse_setting
-from pdd_core.apps.residual_noise import ResidualNoise
-from pdd_core.apps.runs import TrainedRun, run_marginal
+from pdd_core.apps.inference.residual_noise import ResidualNoise
+from pdd_core.apps.inference.runs import TrainedRun, run_marginal
 from pdd_core.config import from_dict
 from pdd_core.errors import ConfigError, PDDError, bad_argument
 from pdd_core.registry import INTEGRATORS, SAMPLERS

@@ -33,10 +33,10 @@ from pdd_core.apps.cli.rollout_options import (
     noise_settings,
     thermalizer_settings,
 )
-from pdd_core.apps.inference import simulate_run
-from pdd_core.apps.inference_files import read_paths, write_inference_file
-from pdd_core.apps.partial_rollout import PartialRollout
-from pdd_core.apps.runs import check_lambda, load_run
+from pdd_core.apps.inference.file_io import read_paths, write_inference_file
+from pdd_core.apps.inference.partial_rollout import PartialRollout
+from pdd_core.apps.inference.runs import check_lambda, load_run
+from pdd_core.apps.inference.tasks import simulate_run
 from pdd_core.apps.training.checkpoint import checkpoint_identity
 from pdd_core.divergence import ROLLOUT_BAND
 from pdd_core.errors import ConfigError, DataError, bad_argument

@@ -28,9 +28,9 @@ from pdd_core.apps.cli.generate import (
 )
 from pdd_core.apps.cli.main import COMMANDS
 from pdd_core.apps.cli.request_costs import check_super_resolution
-from pdd_core.apps.inference import super_resolve_run
-from pdd_core.apps.inference_files import read_paths, write_inference_file
-from pdd_core.apps.runs import check_lambda, load_run, run_boundary, run_marginal, run_score
+from pdd_core.apps.inference.tasks import super_resolve_run
+from pdd_core.apps.inference.file_io import read_paths, write_inference_file
+from pdd_core.apps.inference.runs import check_lambda, load_run, run_boundary, run_marginal, run_score
 from pdd_core.errors import ConfigError, DataError, bad_argument
 
 HELP = "super-resolve coarse paths at λ_from to λ = 0 with a trained run (PDD Algorithm 3)"

@@ -47,7 +47,7 @@ from pdd_core.apps.data.well_layout import (
     path_bytes,
     stats_yaml,
 )
-from pdd_core.apps.inference_files import COMMAND_ATTRIBUTE
+from pdd_core.apps.inference.file_io import COMMAND_ATTRIBUTE
 from pdd_core.data.hdf5_layout import SPLITS, STORAGE_DTYPE, DatasetMetadata, config_json
 from pdd_core.data.hdf5_reader import open_dataset_file, read_failure, read_metadata, verify_split
 from pdd_core.errors import DataError, bad_argument

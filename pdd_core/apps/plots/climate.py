@@ -23,9 +23,9 @@ def plot_running_climate(
 ) -> Path:
     """Block mean and std of a rollout per channel against time, over the truth's band; write a PNG.
 
-    ``running`` is :func:`pdd_core.apps.evaluation_climate.running_climate`'s record (``start_frames``,
+    ``running`` is :func:`pdd_core.apps.evaluation.rollout_climate.running_climate`'s record (``start_frames``,
     ``mean`` and ``std`` ``[n, C]``, ``block``); ``band`` is
-    :func:`~pdd_core.apps.evaluation_climate.truth_band`'s (per-channel low and high of the truth's
+    :func:`~pdd_core.apps.evaluation.rollout_climate.truth_band`'s (per-channel low and high of the truth's
     mean and std over groups of as many paths). A rollout that keeps its climate stays in the band.
     """
     check_output_path(out)

@@ -13,7 +13,7 @@ from pdd_core.errors import ConfigError, bad_argument
 
 @attrs.frozen(eq=False)
 class SimulationSettings:
-    """The settings of a rollout (:func:`~pdd_core.apps.inference.simulate_run`).
+    """The settings of a rollout (:func:`~pdd_core.apps.inference.tasks.simulate_run`).
 
     A drift run takes a time ``integrator``, with ``noise`` the increment noise of its path law
     (``noise_level(λ)``: another σ_k; None: the run's own) and optionally a ``thermalizer``; the

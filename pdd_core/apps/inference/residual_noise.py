@@ -21,8 +21,8 @@ import os
 import attrs
 import torch
 
-from pdd_core.apps.inference_files import read_paths
-from pdd_core.apps.runs import PathScoreKind, TrainedRun, default_score_kind
+from pdd_core.apps.inference.file_io import read_paths
+from pdd_core.apps.inference.runs import PathScoreKind, TrainedRun, default_score_kind
 from pdd_core.data.hdf5_reader import read_metadata
 from pdd_core.errors import ConfigError, bad_argument
 from pdd_core.schedules import power_schedule

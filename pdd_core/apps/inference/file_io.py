@@ -25,7 +25,7 @@ from pdd_core.metrics.normalization import Standardizer
 from pdd_core.version import __version__
 
 if TYPE_CHECKING:  # only annotations: runs.py reads its training data through this module
-    from pdd_core.apps.runs import TrainedRun
+    from pdd_core.apps.inference.runs import TrainedRun
 
 OUTPUT_SPLIT = "train"
 # The root attribute that marks an inference output (its values are already standardised).

@@ -1,19 +1,19 @@
 """Inference with a trained run: simulation (PDD Algorithm 2), generation and super-resolution (Algorithm 3).
 
-The run (:func:`pdd_core.apps.runs.load_run`) is composed with parts the caller chooses:
+The run (:func:`pdd_core.apps.inference.runs.load_run`) is composed with parts the caller chooses:
 
 * :func:`simulate_run`: a :class:`~pdd_core.protocols.TimeIntegrator` (Euler for the σ = 0
   evaluation setting of B.5, Euler-Maruyama with σ_λ of Eq. 58 for D.1), or for a
   ``conditional-denoising`` run the λ-sampler of the baseline rollout (B.4);
 * :func:`generate_run` and :func:`super_resolve_run`: a λ-sampler and a λ schedule, with the score
-  the run's objective provides (:func:`pdd_core.apps.runs.run_score`).
+  the run's objective provides (:func:`pdd_core.apps.inference.runs.run_score`).
 
 Library code never looks solvers up by name (``pdd_core.registry``): the ``pdd`` command maps
 names such as ``pc`` to sampler objects.
 
 Units: networks are trained on standardised data, (u - mean_c) / std_c with the per-channel
 statistics of the training file (PDD A.2), so every path here is in that space. Output files
-(:func:`pdd_core.apps.inference_files.write_inference_file`) keep it and record the run's statistics as ``source_mean`` and
+(:func:`pdd_core.apps.inference.file_io.write_inference_file`) keep it and record the run's statistics as ``source_mean`` and
 ``source_std`` so that u = u_std · source_std + source_mean recovers physical units.
 """
 
@@ -25,8 +25,8 @@ from collections.abc import Callable, Iterator
 import torch
 from tqdm import tqdm
 
-from pdd_core.apps.partial_rollout import PartialRollout, segment_steps
-from pdd_core.apps.runs import NoiseHeadKind, PathScoreKind, TrainedRun, _check_lam_schedule, check_lambda, run_boundary, run_marginal, run_score
+from pdd_core.apps.inference.partial_rollout import PartialRollout, segment_steps
+from pdd_core.apps.inference.runs import NoiseHeadKind, PathScoreKind, TrainedRun, _check_lam_schedule, check_lambda, run_boundary, run_marginal, run_score
 from pdd_core.baseline_rollout import BASELINE_FIX, ConditionalDenoiser
 from pdd_core.divergence import ROLLOUT_BAND
 from pdd_core.errors import PDDError, ShapeError, bad_argument
@@ -92,10 +92,10 @@ def simulate_run(
 
     The rollout stops with a clear error when a state turns NaN or its mean square leaves
     ``energy_band`` (standardised units; None: NaN/inf only). With ``partial`` (an opened
-    :class:`~pdd_core.apps.partial_rollout.PartialRollout`) every segment is kept on disk and finished
+    :class:`~pdd_core.apps.inference.partial_rollout.PartialRollout`) every segment is kept on disk and finished
     segments found there are resumed, with the same result as an uninterrupted run.
     ``noise_level(λ)`` sets the per-mode σ_k ``[1, C, *rfft]`` of ``noise=True`` (e.g.
-    :class:`~pdd_core.apps.residual_noise.ResidualNoise`, calibrated on the drift's residuals);
+    :class:`~pdd_core.apps.inference.residual_noise.ResidualNoise`, calibrated on the drift's residuals);
     None draws the noise the run's path density models (:func:`rollout_noise`).
     With ``thermalizer`` (a drift run, a ``generator`` and ``thermalizer.every`` a multiple of
     ``save_every`` and at least the drift's window), every ``every``-th step the drift's window is

@@ -18,7 +18,7 @@ reference and the surrogate share one normalisation (B.5). Tasks:
   diverged where the stochastic input's did not; docs/results.md).
 
 Next to Eqs. 63-64 every task reports the metrics other literature quotes
-(:mod:`pdd_core.apps.evaluation_scores`): ``simulate`` The Well's VRMSE, NRMSE and binned
+(:mod:`pdd_core.apps.evaluation.forecast_scores`): ``simulate`` The Well's VRMSE, NRMSE and binned
 spectral MSE of the deterministic rollout (``well``), and the fair CRPS and spread-skill ratio of
 ``ensemble`` stochastic rollouts per reference path (``ensemble``); ``generate`` the CRPS and
 spread-skill of the generated set as an ensemble for every reference path (``ensemble``).
@@ -39,12 +39,12 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from pdd_core.apps.evaluation_climate import TruthPool, long_rollout, running_climate, truth_band, with_floor, with_noise
-from pdd_core.apps.evaluation_scores import ensemble_scores, well_scores
-from pdd_core.apps.inference import generate_run, simulate_run, super_resolve_run
-from pdd_core.apps.inference_files import read_paths
-from pdd_core.apps.runs import TrainedRun, check_lambda
-from pdd_core.apps.simulation_settings import SimulationSettings, simulation_settings
+from pdd_core.apps.evaluation.forecast_scores import ensemble_scores, well_scores
+from pdd_core.apps.evaluation.rollout_climate import TruthPool, long_rollout, running_climate, truth_band, with_floor, with_noise
+from pdd_core.apps.inference.file_io import read_paths
+from pdd_core.apps.inference.runs import TrainedRun, check_lambda
+from pdd_core.apps.inference.simulation_settings import SimulationSettings, simulation_settings
+from pdd_core.apps.inference.tasks import generate_run, simulate_run, super_resolve_run
 from pdd_core.apps.training.checkpoint import read_log
 from pdd_core.data.hdf5_reader import read_metadata
 from pdd_core.errors import ConfigError, DivergenceError, PDDError, bad_argument
@@ -68,7 +68,7 @@ def supported_tasks(objective) -> tuple[str, ...]:
 class ReverseSampling:
     """How the evaluation generates and super-resolves: the λ-sampler, the decreasing λ schedule
     from a start λ (``schedule_from(lam_start)``), the run's score (None: as trained, see
-    :func:`~pdd_core.apps.runs.run_score`), the generation prior (None: the run's data marginal)
+    :func:`~pdd_core.apps.inference.runs.run_score`), the generation prior (None: the run's data marginal)
     and the settings recorded in the metrics as ``sampling``."""
 
     sampler: Any
@@ -139,11 +139,11 @@ def evaluate_run(
 ) -> dict[str, Any]:
     """Run the ``tasks`` and write ``out_dir/metrics.json`` (a NaN or infinite number as null, its key under ``"non_finite"``) and PNG figures; return the metrics.
 
-    ``simulation`` (:class:`~pdd_core.apps.simulation_settings.SimulationSettings`, or a dict of
+    ``simulation`` (:class:`~pdd_core.apps.inference.simulation_settings.SimulationSettings`, or a dict of
     its fields) says how the rollouts run (``integrator`` for drift runs;
     ``sampler``/``lam_schedule``/``generator`` for the conditional baseline);
     ``sampling`` (:class:`ReverseSampling`) says how generation and super-resolution sample, and
-    optionally ``score`` (a kind of :func:`~pdd_core.apps.inference.run_score`, default ``auto``) and
+    optionally ``score`` (a kind of :func:`~pdd_core.apps.inference.tasks.run_score`, default ``auto``) and
     ``prior`` (the generation prior, default the run's data marginal). ``sr_simulation``:
     the settings of the coarse rollout that ``super-resolve`` refines, e.g.
     ``integrator=EulerMaruyama(), noise=True, generator=g`` for a stochastic one; None reuses the

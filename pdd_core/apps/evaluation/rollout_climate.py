@@ -21,10 +21,10 @@ import attrs
 import numpy as np
 import torch
 
-from pdd_core.apps.inference import simulate_run
-from pdd_core.apps.inference_files import read_paths
-from pdd_core.apps.runs import TrainedRun
-from pdd_core.apps.simulation_settings import SimulationSettings
+from pdd_core.apps.inference.file_io import read_paths
+from pdd_core.apps.inference.runs import TrainedRun
+from pdd_core.apps.inference.simulation_settings import SimulationSettings
+from pdd_core.apps.inference.tasks import simulate_run
 from pdd_core.data.hdf5_reader import read_metadata
 from pdd_core.errors import DivergenceError
 from pdd_core.metrics import channel_stats, climate, running_statistics, spectral_error_floor

@@ -4,7 +4,7 @@ A run directory written by ``pdd train`` holds the network, the resolved config 
 objective, λ range, window) and the data's grid and Δt; :func:`load_run` rebuilds all of it.
 :func:`run_score` and :func:`run_marginal` give the score the run's objective provides and the
 Gaussian marginal of its training data, which the inference entry points
-(:mod:`pdd_core.apps.inference`) compose with the parts the caller chooses.
+(:mod:`pdd_core.apps.inference.tasks`) compose with the parts the caller chooses.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import attrs
 import torch
 from torch import nn
 
-from pdd_core.apps.inference_files import read_paths
+from pdd_core.apps.inference.file_io import read_paths
 from pdd_core.apps.training.checkpoint import load_checkpoint, model_from_record
 from pdd_core.data.hdf5_layout import DatasetMetadata
 from pdd_core.data.hdf5_reader import read_metadata

@@ -78,8 +78,8 @@ def test_pdd_rg_flow_trains_on_the_data_base_reloads_it_and_refuses_to_resume_on
     theory = ["rg-flow", "phi4", "--set", "N=4", "m2=0.5", "lam=0.5", "--n-samples", "32", "--chains", "2", "--blocks", "4", "--ts", "0", "0.1", "--no-progress"]
     flows = ["--flow", "rdm", "--flow-steps", "2", "--flow-ode-steps", "4", "--flow-samples", "16"]
     out = ["--out", str(tmp_path / "flows")]
-    assert main([*theory, *flows, "--flow-base", "data", *out]) == 0
-    assert json.loads((tmp_path / "flows" / "flows.json").read_text())["flow_base"] == "data"
+    assert main([*theory, *flows, *out]) == 0
+    assert json.loads((tmp_path / "flows" / "flows.json").read_text())["flow_base"] == "data"  # the default
     flow, _, record = load_flow(tmp_path / "flows" / "rdm")
     assert isinstance(flow.base, DataBase) and record["base"]["power"] == flow.base.power.tolist()
     capsys.readouterr()

@@ -26,7 +26,7 @@ from pdd_core.apps.cli.rg_flow_learned import check_learn_args, lattice_sampler_
 from pdd_core.apps.cli.rg_flow_options import EXACT, default, resolve_mode
 from pdd_core.apps.cli.request_costs import check_exact_flows, check_flows
 from pdd_core.apps.cli.rg_flow_output import record_header, save_figure, save_json
-from pdd_core.apps.data.generate import burn_in_frames, configure_system
+from pdd_core.apps.datasets.generation import burn_in_frames, configure_system
 from pdd_core.apps.lattice import Bootstrap, Jackknife, compare_flows, flow_estimators, iter_flow, mean_estimate, rdm_fourier
 from pdd_core.apps.lattice.flow.cnf import FlowSettings
 from pdd_core.apps.lattice.flow.training import FlowTraining
@@ -67,13 +67,14 @@ included, and adds their τ_int of |M| and S, burn-in and effective samples per 
 learned_flow.json ("hmc_warm_start").
 
 With --flow {rdm,reverse-kl,both} (RDM 5.5, 5.8, 5.22, Sec. 7.1, Figs. 7-8) it trains a continuous
-normalizing flow per objective (same network, prior, batch 64, Adam β = (0.8, 0.9), lr 0.005
-decaying) on the HMC samples, samples each learned flow along --ts and compares its estimators
+normalizing flow per objective (same network, base, batch 64, Adam β = (0.8, 0.9), learning
+rate decaying by 0.998 per step) on the HMC samples, samples each learned flow along --ts and compares its estimators
 with the exact Carosso flow: DIR receives flows.json, flows.png, OBJECTIVE_difference.png and the
-resumable runs in DIR/OBJECTIVE. --flow-base data starts each flow from the exact Carosso flow of
-the HMC samples' per-mode power and zero-mode pair (the network learns a correction, at lr 0.0005)
-instead of RDM's Carosso limiting law; docs/rg_flows.md measures both. --flow-sampler RUN_DIR instead runs independence Metropolis
-chains with that flow as an exact-density proposal (--mh-hmc mixes in one HMC frame per cycle)
+resumable runs in DIR/OBJECTIVE. Each flow starts from the exact Carosso flow of the HMC samples'
+per-mode power and zero-mode pair, the network learning a correction at lr 0.0005 (--flow-base
+data, the default); --flow-base carosso is RDM's base, the Carosso limiting law with the velocity
+learnt whole at lr 0.005. docs/rg_flows.md measures both. --flow-sampler RUN_DIR instead runs
+independence Metropolis chains with that flow as an exact-density proposal (--mh-hmc mixes in one HMC frame per cycle)
 against plain HMC at equal cost and writes DIR/mh.json.
 
 examples:
@@ -83,7 +84,7 @@ examples:
   pdd rg-flow phi4 --scheme carosso --resampling bootstrap --blocks 64 --out runs/rg_boot
   pdd rg-flow phi4 --learn --set m2=0.01 leapfrog_steps=700 trajectories_per_frame=2 --train-steps 1000 --out runs/rg_learned
   pdd rg-flow phi4 --flow both --flow-steps 1000 --out runs/rdm_flows
-  pdd rg-flow phi4 --flow both --flow-base data --flow-steps 100 --out runs/rdm_flows_data
+  pdd rg-flow phi4 --flow both --flow-base carosso --flow-steps 1000 --out runs/rdm_flows_paper_base
   pdd rg-flow phi4 --scheme carosso carosso-rescaled --compare --out runs/rg_rescaled
   pdd rg-flow phi4 --flow-sampler runs/rdm_flows/rdm --mh-hmc --out runs/rdm_mh
 """

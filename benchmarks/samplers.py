@@ -102,7 +102,7 @@ def gaussian_comparison(samples: int, step_counts: tuple[int, ...]) -> dict:
 
 
 def trained_overhead(run_dir: str, steps: int, batch: int) -> dict:
-    from pdd_core.apps.training.checkpoint import load_trained_model
+    from pdd_core.apps.trainer.checkpoint import load_trained_model
 
     model, config, grid, dt = load_trained_model(run_dir)
     scheme = config.scheme

@@ -1,6 +1,6 @@
 """Training per CPU-hour: one PDD training step under cheaper execution variants, against eager fp32.
 
-One step is what the trainer does (``pdd_core/apps/training/trainer.py``): λ ~ U(0, 1), the
+One step is what the trainer does (``pdd_core/apps/trainer/loop.py``): λ ~ U(0, 1), the
 objective's corrupt + loss (PDD Algorithm 1 with the default per-mode weighting), backward and
 an Adam step, on the U-Net the trainer builds (``build_model`` with the default linear part).
 Shapes are the demo's: Lorenz-96 (2 channels, 128 points, batch 16 x 16 frames; presets tiny,
@@ -56,7 +56,7 @@ from torch import nn
 from benchmarks.output import emit
 from benchmarks.timing import median_seconds
 from pdd_core import Grid
-from pdd_core.apps.training.network_view import NetworkView, TrainingNetwork
+from pdd_core.apps.trainer.network_view import NetworkView, TrainingNetwork
 from pdd_core.score.path_density import NOISE_MODELS
 from pdd_core.training import PDDObjective, build_model, sample_lambda
 from pdd_core.training.config import default_overrides

@@ -41,7 +41,7 @@ from pdd_core.training import TrainConfig
 from pdd_core.version import __version__
 
 # Names of the applications the face offers, with the module each comes from (loaded on first use).
-APPLICATION_NAMES = {"train": "pdd_core.apps.training"}
+APPLICATION_NAMES = {"train": "pdd_core.apps.trainer"}
 
 
 def __getattr__(name: str):

@@ -11,8 +11,8 @@ import torch
 from torch.utils.data import DataLoader
 
 from pdd_core import SYSTEMS, ArgumentError, ConfigError, DataError, Grid, from_dict
-from pdd_core.apps.data import PathDataset, configure_system, generate_dataset
-from pdd_core.apps.data.generate import chunk_generator, draw_paths, plan_chunks
+from pdd_core.apps.datasets import PathDataset, configure_system, generate_dataset
+from pdd_core.apps.datasets.generation import chunk_generator, draw_paths, plan_chunks
 from pdd_core.data import FORMAT_VERSION, write_dataset_file
 from pdd_core.data.hdf5_layout import ChannelStatistics
 from pdd_core.data.hdf5_reader import open_dataset_file, read_metadata

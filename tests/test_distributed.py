@@ -6,9 +6,9 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from pdd_core.apps.training import train
-from pdd_core.apps.training.checkpoint import load_checkpoint, read_log
-from pdd_core.apps.training.distributed import Context
+from pdd_core.apps.trainer import train
+from pdd_core.apps.trainer.checkpoint import load_checkpoint, read_log
+from pdd_core.apps.trainer.distributed import Context
 from pdd_core.training import ModelConfig, SAPDDObjectiveConfig, TrainConfig, config_from_dict, config_to_dict
 from schemes import Carosso
 from tests.test_trainer import random_paths

@@ -15,7 +15,7 @@ from pdd_core.apps.evaluation.run_metrics import EvaluationSettings, ReverseSamp
 from pdd_core.apps.inference.file_io import read_paths
 from pdd_core.apps.inference.runs import load_run
 from pdd_core.apps.inference.tasks import simulate_run
-from pdd_core.apps.training import train
+from pdd_core.apps.trainer import train
 from pdd_core.metrics import crps_ensemble, nrmse, spread_skill, vrmse
 from solvers import Euler
 from tests.test_inference import tiny_configs, write_tiny_data

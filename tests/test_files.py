@@ -14,8 +14,8 @@ import pytest
 import torch
 
 from pdd_core.apps.cli.main import main
-from pdd_core.apps.training import train
-from pdd_core.apps.training.checkpoint import CHECKPOINT_NAME, load_checkpoint
+from pdd_core.apps.trainer import train
+from pdd_core.apps.trainer.checkpoint import CHECKPOINT_NAME, load_checkpoint
 from pdd_core.data.hdf5_reader import read_metadata, verify_checksums
 from pdd_core.errors import DataError, PDDError
 from pdd_core.files import OutputLock, write_error_of
@@ -266,14 +266,14 @@ def test_an_unforeseen_file_system_error_is_one_line(tmp_path, capsys, monkeypat
         raise PermissionError(errno.EACCES, "Permission denied", str(tmp_path / "x.h5.partial"))
 
     monkeypatch.setattr("pdd_core.files.open_work_directory", denied)
-    monkeypatch.setattr("pdd_core.apps.data.generate.open_work_directory", denied)
+    monkeypatch.setattr("pdd_core.apps.datasets.generation.open_work_directory", denied)
     assert main(["data", "generate", "lorenz96", "--n-train", "1", "--out", str(tmp_path / "x.h5"), "--no-progress"]) == 2
     error = capsys.readouterr().err
     assert error.count("\n") == 1 and "x.h5" in error and "permission denied (EACCES)" in error
 
 
 def test_a_long_burn_in_shows_progress(tmp_path, capsys):
-    from pdd_core.apps.data import generate_dataset
+    from pdd_core.apps.datasets import generate_dataset
     from tests.toy_system import ToyWalk
 
     generate_dataset(ToyWalk(n_points=6, burn_in=100.0), "small", tmp_path / "x.h5", 0, progress=True, n_train=1, n_valid=0, n_test=0)

@@ -15,11 +15,11 @@ import torch
 
 import schemes  # noqa: F401  (registers the schemes the run configs name)
 from pdd_core.apps.cli.choices import SCORE_KINDS, choose
-from pdd_core.apps.data import PathDataset
+from pdd_core.apps.datasets import PathDataset
 from pdd_core.apps.inference.file_io import COMMAND_ATTRIBUTE, read_paths, write_inference_file
 from pdd_core.apps.inference.runs import NOISE_HEAD, PATH_SCORE, load_run, run_boundary, run_marginal, run_score
 from pdd_core.apps.inference.tasks import generate_run, simulate_run, super_resolve_run
-from pdd_core.apps.training import train
+from pdd_core.apps.trainer import train
 from pdd_core.baseline_rollout import ConditionalIncrementScore
 from pdd_core.data import write_dataset_file
 from pdd_core.data.hdf5_reader import read_metadata

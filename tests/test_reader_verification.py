@@ -18,11 +18,11 @@ import numpy as np
 import pytest
 
 from pdd_core.apps.cli.main import main
-from pdd_core.apps.data import PathDataset
-from pdd_core.apps.data.well_import import import_the_well
+from pdd_core.apps.datasets import PathDataset
+from pdd_core.apps.datasets.well_import import import_the_well
 from pdd_core.apps.inference.file_io import read_paths
 from pdd_core.apps.inference.runs import load_run
-from pdd_core.apps.training.trainer import train
+from pdd_core.apps.trainer.loop import train
 from pdd_core.data import hdf5_reader
 from pdd_core.data.hdf5_layout import write_dataset_file
 from pdd_core.data.hdf5_reader import verification, verify_checksums, verify_split

@@ -139,7 +139,7 @@ TRAIN = ["train", "--model", "unet", "--preset", "tiny", "--no-progress"]
 )
 def test_pdd_train_refuses_a_training_step_too_large_to_hold_before_building_the_network(options, limit, named, long_paths, tmp_path, capsys, monkeypatch):
     monkeypatch.setenv(resources.MEMORY_ENV, limit)
-    monkeypatch.setattr("pdd_core.apps.training.trainer.build_model", lambda *args, **kwargs: pytest.fail("built the network"))
+    monkeypatch.setattr("pdd_core.apps.trainer.loop.build_model", lambda *args, **kwargs: pytest.fail("built the network"))
     run = tmp_path / "run"
     if options == ["toml"]:  # the same sizes read from a TOML config
         config = tmp_path / "config.toml"

@@ -15,7 +15,7 @@ from pdd_core.apps.cli.main import main
 from pdd_core.apps.inference.partial_rollout import PartialRollout
 from pdd_core.apps.inference.runs import load_run
 from pdd_core.apps.inference.tasks import simulate_run
-from pdd_core.apps.training.checkpoint import load_checkpoint, save_checkpoint
+from pdd_core.apps.trainer.checkpoint import load_checkpoint, save_checkpoint
 from pdd_core.errors import PDDError
 from pdd_core.files import OutputLock
 from pdd_core.rollout import rollout

@@ -138,7 +138,7 @@ def test_one_generated_path_is_refused_by_pdd_evaluate_and_said_by_the_api(tmp_p
     from pdd_core.registry import INTEGRATORS, SAMPLERS
     from pdd_core.sampler_recipe import SamplerOptions
     from pdd_core.schedules import power_schedule
-    from pdd_core.apps.training import train
+    from pdd_core.apps.trainer import train
     from tests.test_inference import tiny_configs, write_tiny_data
 
     data = write_tiny_data(tmp_path / "walks.h5")

@@ -10,7 +10,7 @@ import pytest
 
 from pdd_core import Grid
 from pdd_core.apps.cli.main import main
-from pdd_core.apps.data.well_layout import component_names
+from pdd_core.apps.datasets.well_layout import component_names
 from pdd_core.data import read_metadata, write_dataset_file
 
 

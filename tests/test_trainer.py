@@ -16,8 +16,8 @@ import pytest
 import torch
 
 from pdd_core.apps.cli.main import main
-from pdd_core.apps.training import DivergenceError, train
-from pdd_core.apps.training.checkpoint import load_checkpoint, load_trained_model, read_log, save_checkpoint
+from pdd_core.apps.trainer import DivergenceError, train
+from pdd_core.apps.trainer.checkpoint import load_checkpoint, load_trained_model, read_log, save_checkpoint
 from pdd_core.config import from_dict, to_dict
 from pdd_core.drifts.linear import LinearDrift
 from pdd_core.errors import ConfigError, PDDError
@@ -406,7 +406,7 @@ def test_worker_processes_and_sub_paths_from_a_file_give_the_same_run(tmp_path):
 
 def test_training_draws_lambda_uniformly_between_lam_min_and_lam_max():
     """Λ ~ U(lam_min, lam_max) (PDD Algorithm 1), not U(0, lam_max)."""
-    from pdd_core.apps.training.batches import draw_lambda
+    from pdd_core.apps.trainer.batches import draw_lambda
 
     lam = draw_lambda(20000, torch.Generator().manual_seed(0), 0.3, 0.8)
     assert float(lam.min()) >= 0.3 and float(lam.max()) <= 0.8 and float(lam.min()) < 0.301
@@ -416,7 +416,7 @@ def test_training_draws_lambda_uniformly_between_lam_min_and_lam_max():
 
 def test_the_lambda_power_law_puts_more_training_at_small_lambda():
     """λ = lam_min + (lam_max - lam_min)·u^p: the mean of u^p is 1/(p+1), its CDF P(λ <= x) = x^(1/p)."""
-    from pdd_core.apps.training.batches import draw_lambda
+    from pdd_core.apps.trainer.batches import draw_lambda
 
     lam = draw_lambda(40000, torch.Generator().manual_seed(0), 0.2, 1.0, power=3.0)
     assert float(lam.mean()) == pytest.approx(0.2 + 0.8 / 4, abs=0.004)

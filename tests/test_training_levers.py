@@ -8,8 +8,8 @@ import pytest
 import torch
 from torch import nn
 
-from pdd_core.apps.training import train, trainer
-from pdd_core.apps.training.checkpoint import read_log
+from pdd_core.apps.trainer import loop, train
+from pdd_core.apps.trainer.checkpoint import read_log
 from pdd_core.errors import ConfigError
 from pdd_core.grid import Grid
 from pdd_core.score import PerModeNoise
@@ -49,17 +49,17 @@ def test_the_trainer_uses_the_scheduled_rate_and_a_resume_continues_it(tmp_path,
     constant = linear_config(steps=6)
     train(constant, tmp_path / "constant", data=data, progress=False)
     assert losses(tmp_path / "constant")[2:] != losses(tmp_path / "whole")[2:]  # the rate reaches the optimizer
-    log_step = trainer._log_step
+    log_step = loop._log_step
 
     def crash_at_step_5(log, step, *args):
         if step == 5:
             raise Crash
         log_step(log, step, *args)
 
-    monkeypatch.setattr(trainer, "_log_step", crash_at_step_5)
+    monkeypatch.setattr(loop, "_log_step", crash_at_step_5)
     with pytest.raises(Crash):  # after the checkpoint of step 3 (checkpoint_every = 3)
         train(config(6), tmp_path / "split", data=data, progress=False)
-    monkeypatch.setattr(trainer, "_log_step", log_step)
+    monkeypatch.setattr(loop, "_log_step", log_step)
     train(config(6), tmp_path / "split", resume=True, data=data, progress=False)
     assert losses(tmp_path / "split") == losses(tmp_path / "whole")  # the schedule is a function of the step alone
 

@@ -42,7 +42,7 @@ import torch
 import schemes  # noqa: F401  (registers the schemes the trainer looks up by name)
 from pdd_core import Grid
 from pdd_core.apps.inference.runs import load_run
-from pdd_core.apps.training import load_checkpoint, train
+from pdd_core.apps.trainer import load_checkpoint, train
 from pdd_core.data.hdf5_layout import write_dataset_file
 from pdd_core.sampling import sample
 from pdd_core.schedules import uniform_schedule

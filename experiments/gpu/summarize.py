@@ -11,7 +11,7 @@ import argparse
 import json
 from pathlib import Path
 
-from pdd_core.apps.training.checkpoint import read_log
+from pdd_core.apps.trainer.checkpoint import read_log
 from pdd_core.data.hdf5_reader import read_metadata
 
 PAPER_STEPS = 30000  # PDD B.3

@@ -24,7 +24,7 @@ import torch
 
 from pdd_core.apps.cli.main import main
 from pdd_core.apps.inference.runs import load_run
-from pdd_core.apps.training.checkpoint import load_checkpoint
+from pdd_core.apps.trainer.checkpoint import load_checkpoint
 
 
 def interrupt(signum, frame):

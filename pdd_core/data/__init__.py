@@ -1,6 +1,6 @@
 """The dataset layout of the core: presets and the HDF5 format.
 
-Generation and torch datasets are an application: :mod:`pdd_core.apps.data`.
+Generation and torch datasets are an application: :mod:`pdd_core.apps.datasets`.
 """
 
 from pdd_core.data.hdf5_layout import FORMAT_VERSION, SPLITS, DatasetMetadata, write_dataset_file

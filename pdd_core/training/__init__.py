@@ -1,6 +1,6 @@
 """Training parts of the core: configs, objectives (PDD / SA-PDD / denoising), networks, EMA.
 
-The trainer and its checkpoints are an application: :mod:`pdd_core.apps.training`.
+The trainer and its checkpoints are an application: :mod:`pdd_core.apps.trainer`.
 """
 
 from pdd_core.training.config import ModelConfig, TrainConfig, config_from_dict, config_to_dict

@@ -14,7 +14,7 @@ import attrs
 from pdd_core.apps.cli.data_well import add_export, add_import, run_export, run_import
 from pdd_core.apps.cli.main import COMMANDS
 from pdd_core.apps.cli.request_costs import check_data_generation
-from pdd_core.apps.data.generate import configure_system, generate_dataset, resolve_preset
+from pdd_core.apps.datasets.generation import configure_system, generate_dataset, resolve_preset
 from pdd_core.config import from_dict
 from pdd_core.data.hdf5_layout import DatasetMetadata
 from pdd_core.data.hdf5_reader import read_metadata, verify_checksums

@@ -6,8 +6,8 @@ import argparse
 import sys
 
 from pdd_core.apps.cli.main import add_no_verify_argument
-from pdd_core.apps.data.well_export import export_the_well
-from pdd_core.apps.data.well_import import import_the_well
+from pdd_core.apps.datasets.well_export import export_the_well
+from pdd_core.apps.datasets.well_import import import_the_well
 from pdd_core.errors import ConfigError, bad_argument
 
 FORMATS = ("the-well",)

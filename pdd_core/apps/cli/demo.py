@@ -16,14 +16,14 @@ from pdd_core.apps.cli.evaluate import check_tasks_succeeded, failed_tasks
 from pdd_core.apps.cli.main import COMMANDS, add_no_verify_argument
 from pdd_core.apps.cli.request_costs import check_data_generation, check_evaluation, check_training
 from pdd_core.apps.cli.rollout_options import add_thermalizer_arguments, build_thermalizer, noise_settings, thermalizer_settings
-from pdd_core.apps.data import generate_dataset
-from pdd_core.apps.data.generate import configure_system, resolve_preset, stored_frames
+from pdd_core.apps.datasets import generate_dataset
+from pdd_core.apps.datasets.generation import configure_system, resolve_preset, stored_frames
 from pdd_core.apps.evaluation.rollout_climate import climate_summary
 from pdd_core.apps.evaluation.run_metrics import EvaluationSettings, ReverseSampling, evaluate_run
 from pdd_core.apps.inference.residual_noise import ResidualNoise, calibrated_score_kind
 from pdd_core.apps.inference.runs import load_run, run_marginal
 from pdd_core.apps.inference.simulation_settings import SimulationSettings
-from pdd_core.apps.training import train
+from pdd_core.apps.trainer import train
 from pdd_core.data.hdf5_reader import read_metadata
 from pdd_core.errors import ConfigError, bad_argument
 from pdd_core.files import json_record, locked_directory, write_json_atomically

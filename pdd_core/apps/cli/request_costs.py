@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from pdd_core.apps.data.generate import default_chunk_paths, stored_frames
+from pdd_core.apps.datasets.generation import default_chunk_paths, stored_frames
 from pdd_core.data.presets import DatasetPreset
 from pdd_core.drifts.presets import drift_preset
 from pdd_core.grid import Grid

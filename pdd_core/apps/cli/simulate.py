@@ -37,7 +37,7 @@ from pdd_core.apps.inference.file_io import read_paths, write_inference_file
 from pdd_core.apps.inference.partial_rollout import PartialRollout
 from pdd_core.apps.inference.runs import check_lambda, load_run
 from pdd_core.apps.inference.tasks import simulate_run
-from pdd_core.apps.training.checkpoint import checkpoint_identity
+from pdd_core.apps.trainer.checkpoint import checkpoint_identity
 from pdd_core.divergence import ROLLOUT_BAND
 from pdd_core.errors import ConfigError, DataError, bad_argument
 from pdd_core.registry import INTEGRATORS

@@ -15,8 +15,8 @@ import systems  # noqa: F401  (registers the systems, whose conserves_mean the d
 from pdd_core.apps.cli.data import parse_setting
 from pdd_core.apps.cli.main import COMMANDS, add_no_verify_argument
 from pdd_core.apps.cli.request_costs import check_training
-from pdd_core.apps.training.checkpoint import checkpoint_path, load_checkpoint
-from pdd_core.apps.training.trainer import train
+from pdd_core.apps.trainer.checkpoint import checkpoint_path, load_checkpoint
+from pdd_core.apps.trainer.loop import train
 from pdd_core.data.hdf5_reader import read_metadata
 from pdd_core.devices import DEVICE_NAMES
 from pdd_core.errors import ConfigError, bad_argument

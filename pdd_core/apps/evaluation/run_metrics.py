@@ -45,7 +45,7 @@ from pdd_core.apps.inference.file_io import read_paths
 from pdd_core.apps.inference.runs import TrainedRun, check_lambda
 from pdd_core.apps.inference.simulation_settings import SimulationSettings, simulation_settings
 from pdd_core.apps.inference.tasks import generate_run, simulate_run, super_resolve_run
-from pdd_core.apps.training.checkpoint import read_log
+from pdd_core.apps.trainer.checkpoint import read_log
 from pdd_core.data.hdf5_reader import read_metadata
 from pdd_core.errors import ConfigError, DivergenceError, PDDError, bad_argument
 from pdd_core.files import write_json_atomically

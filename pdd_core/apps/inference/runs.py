@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from pdd_core.apps.inference.file_io import read_paths
-from pdd_core.apps.training.checkpoint import load_checkpoint, model_from_record
+from pdd_core.apps.trainer.checkpoint import load_checkpoint, model_from_record
 from pdd_core.data.hdf5_layout import DatasetMetadata
 from pdd_core.data.hdf5_reader import read_metadata
 from pdd_core.devices import resolve_device

@@ -64,7 +64,7 @@ def plot_training_curve(log_records: Iterable[Mapping[str, Any]], out: Any, *, t
     """Training loss against step from the trainer's JSONL records; write a PNG and return its path.
 
     ``log_records`` is a list of dicts with at least ``step`` and ``loss`` (``log.jsonl`` read with
-    :func:`pdd_core.apps.training.checkpoint.read_log`). The raw loss is drawn faintly with a running mean
+    :func:`pdd_core.apps.trainer.checkpoint.read_log`). The raw loss is drawn faintly with a running mean
     over ~5 % of the records on top; the loss axis is logarithmic when every loss is > 0. Non-finite
     losses (a run stopped by a NaN) are left out and counted in the legend.
     """
@@ -122,7 +122,7 @@ def _loss_records(records: Any) -> tuple[np.ndarray, np.ndarray]:
             "log_records",
             type(records).__name__,
             "expected a list of dicts with 'step' and 'loss'",
-            "read log.jsonl with pdd_core.apps.training.checkpoint.read_log",
+            "read log.jsonl with pdd_core.apps.trainer.checkpoint.read_log",
             kind=DTypeError,
         )
     steps, losses = [], []

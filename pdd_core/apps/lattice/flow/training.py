@@ -26,7 +26,7 @@ from tqdm import tqdm
 import systems  # noqa: F401  (registers the systems a flow record names)
 from pdd_core.apps.lattice.flow.base import DataBase
 from pdd_core.apps.lattice.flow.cnf import ContinuousFlow, FlowSettings
-from pdd_core.apps.training.checkpoint import FLOW_RUN, GROUND_STATE_RUN, checkpoint_kind, checkpoint_path, load_checkpoint, save_checkpoint
+from pdd_core.apps.trainer.checkpoint import FLOW_RUN, GROUND_STATE_RUN, checkpoint_kind, checkpoint_path, load_checkpoint, save_checkpoint
 from pdd_core.config import from_dict, from_tagged, tagged, to_dict
 from pdd_core.errors import ConfigError, bad_argument
 from pdd_core.files import locked_directory

@@ -25,8 +25,8 @@ from pdd_core.apps.lattice.estimators import field_array
 from pdd_core.apps.lattice.inverse_rg.learned_flow import LearnedInverseRG, carrier_fields, carrier_grid, carrier_scale
 from pdd_core.apps.lattice.inverse_rg.residual import BaseLaw, residual_model_config
 from pdd_core.apps.lattice.inverse_rg.times import FlowTimes, check_carosso, zero_mode
-from pdd_core.apps.training.checkpoint import load_trained_model, write_text_atomically
-from pdd_core.apps.training.trainer import train
+from pdd_core.apps.trainer.checkpoint import load_trained_model, write_text_atomically
+from pdd_core.apps.trainer.loop import train
 from pdd_core.config import from_dict, from_tagged, tagged, to_dict
 from pdd_core.drifts.presets import drift_preset
 from pdd_core.errors import ConfigError, bad_argument
@@ -43,7 +43,7 @@ ZERO_MODE_NETWORK = ModelConfig("fno", "tiny", {"modes": 1, "width": 32, "layers
 
 
 class FieldDataset:
-    """Static fields ``[n, *grid.shape]`` as a training set for :func:`~pdd_core.apps.training.trainer.train`:
+    """Static fields ``[n, *grid.shape]`` as a training set for :func:`~pdd_core.apps.trainer.loop.train`:
     item i is float32 ``[1, 1, *grid.shape]`` (T = C = 1); ``dt`` is unused by the denoising objective."""
 
     dt = 1.0

@@ -34,7 +34,7 @@ import attrs
 import numpy as np
 from tqdm import tqdm
 
-from pdd_core.apps.data.chunks import Chunk, assemble, chunk_is_complete, to_storage, write_chunk
+from pdd_core.apps.datasets.chunks import Chunk, assemble, chunk_is_complete, to_storage, write_chunk
 from pdd_core.config import from_dict, to_dict
 from pdd_core.data.hdf5_layout import (
     FORMAT_VERSION,

@@ -12,7 +12,7 @@ Every random draw of step s is a function of (seed, s) alone:
 So a resumed run sees exactly the batches of an uninterrupted one, and every DDP rank sees
 the same global batch: rank r reads only its rows (the others are zero placeholders, since
 ``objective.corrupt`` acts row by row and draws the noise of the whole batch), then
-evaluates ``objective.loss`` on its rows (see :mod:`pdd_core.apps.training.distributed` for the
+evaluates ``objective.loss`` on its rows (see :mod:`pdd_core.apps.trainer.distributed` for the
 gradient scaling). The loss and the gradient norm are checked for NaN/inf before every update.
 """
 
@@ -32,10 +32,10 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from pdd_core.apps.training import distributed
-from pdd_core.apps.training.batches import LAMBDAS, NOISE, batches, draw_lambda, open_data, stream_seed, whole_paths
-from pdd_core.apps.training.checkpoint import CONFIG_NAME, LOG_NAME, checkpoint_path, load_checkpoint, save_checkpoint, truncate_log, write_text_atomically
-from pdd_core.apps.training.network_view import NetworkView, TrainingNetwork
+from pdd_core.apps.trainer import distributed
+from pdd_core.apps.trainer.batches import LAMBDAS, NOISE, batches, draw_lambda, open_data, stream_seed, whole_paths
+from pdd_core.apps.trainer.checkpoint import CONFIG_NAME, LOG_NAME, checkpoint_path, load_checkpoint, save_checkpoint, truncate_log, write_text_atomically
+from pdd_core.apps.trainer.network_view import NetworkView, TrainingNetwork
 from pdd_core.config import from_dict, to_dict
 from pdd_core.data.hdf5_reader import verification
 from pdd_core.errors import ConfigError, PDDError, ShapeError, bad_argument
@@ -217,7 +217,7 @@ def train(config: TrainConfig | None, run_dir: str | os.PathLike, *, resume: boo
 
     RUN_DIR gets ``config.json`` (the resolved config), ``log.jsonl`` (one JSON record per
     logged step: ``step``, ``loss``, ``lr``, ``grad_norm``, ``time`` in seconds of training)
-    and ``checkpoint.pt`` (see :mod:`pdd_core.apps.training.checkpoint`), saved every
+    and ``checkpoint.pt`` (see :mod:`pdd_core.apps.trainer.checkpoint`), saved every
     ``checkpoint_every`` steps and at the end. ``resume=True`` continues from the checkpoint
     up to ``config.steps`` in total (``config=None`` reuses the stored config); only the
     settings in ``RESUMABLE_FIELDS`` may differ from the stored ones. ``data`` overrides the
@@ -225,7 +225,7 @@ def train(config: TrainConfig | None, run_dir: str | os.PathLike, *, resume: boo
     a file's split is verified against its checksum first (``PathDataset``), and a resumed run
     must get data of the grid and Δt it was trained on.
 
-    Runs under ``torchrun`` as one rank of a data-parallel job (``pdd_core.apps.training.distributed``).
+    Runs under ``torchrun`` as one rank of a data-parallel job (``pdd_core.apps.trainer.distributed``).
     The scheme is looked up in ``SCHEMES``: import ``schemes`` (the ``pdd`` command does).
     """
     run_dir = Path(run_dir)

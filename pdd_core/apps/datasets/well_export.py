@@ -1,7 +1,7 @@
 """Export a pdd dataset file (or a generated/simulated output) in The Well's layout, path by path.
 
 ``export_the_well(FILE.h5, DIR)`` writes ``DIR/data/<split>/<name>.hdf5`` for every non-empty
-split and ``DIR/stats.yaml`` from the train split (layout: :mod:`pdd_core.apps.data.well_layout`),
+split and ``DIR/stats.yaml`` from the train split (layout: :mod:`pdd_core.apps.datasets.well_layout`),
 so that ``the_well.data.WellDataset(path=DIR, well_split_name="train")`` reads it unmodified.
 Every channel becomes a scalar (t0) field named after the system's ``channel_names`` (or the
 names an import kept); the periodic grid ``[0, L)`` becomes coordinates ``i · L/N`` with a
@@ -14,7 +14,7 @@ appear atomically and the directory is locked while written.
 
 Each exported split is verified against its checksum first, so damaged data is refused, not
 exported. Each field of a split whose checksum matched carries ``pdd_sha256``, the SHA-256 of the
-values written (:data:`~pdd_core.apps.data.well_layout.PDD_SHA256`); data that was not verified
+values written (:data:`~pdd_core.apps.datasets.well_layout.PDD_SHA256`); data that was not verified
 (``--no-verify``, or a file without checksums) carries none, and an import records no checksum
 for it: damage cannot come back with a checksum that reads "ok".
 """
@@ -32,7 +32,7 @@ import h5py
 import numpy as np
 from tqdm.auto import tqdm
 
-from pdd_core.apps.data.well_layout import (
+from pdd_core.apps.datasets.well_layout import (
     CHANNEL_NAMES,
     FIELD_GROUPS,
     PDD_CONFIG,

@@ -1,6 +1,6 @@
 """Import The Well's HDF5 files into a pdd dataset file, trajectory by trajectory.
 
-``import_the_well(paths, FILE.h5)`` reads Well files (layout: :mod:`pdd_core.apps.data.well_layout`)
+``import_the_well(paths, FILE.h5)`` reads Well files (layout: :mod:`pdd_core.apps.datasets.well_layout`)
 and writes pdd's layout (docs/data_format.md): each time-varying, sample-varying field becomes
 channels (a t0 field one, a t1 field d, a t2 field d², named as the_well flattens them), the
 coordinates become ``Grid(shape, length = N · spacing)``, the time coordinates ``dt``, and the
@@ -16,7 +16,7 @@ constant fields and scalars have no place in a path and are reported as not impo
 trajectory is in memory at a time; the output appears atomically, locked while written.
 
 Checksums: a field pdd exported from verified data carries ``pdd_sha256``
-(:data:`~pdd_core.apps.data.well_layout.PDD_SHA256`), checked here as the values are read (a
+(:data:`~pdd_core.apps.datasets.well_layout.PDD_SHA256`), checked here as the values are read (a
 mismatch is refused). A split gets a fresh ``sha256`` only when every file of it is either foreign
 (The Well's own files carry no checksum) or a pdd export whose fields all matched theirs; a pdd
 export written without verification (``--no-verify``) gives a split without one, so damaged data
@@ -36,7 +36,7 @@ import h5py
 import numpy as np
 from tqdm.auto import tqdm
 
-from pdd_core.apps.data.well_layout import (
+from pdd_core.apps.datasets.well_layout import (
     CHANNEL_NAMES,
     FIELD_GROUPS,
     FILE_SUFFIXES,

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from pdd_core.apps.training import distributed
+from pdd_core.apps.trainer import distributed
 from pdd_core.errors import ConfigError, bad_argument
 from pdd_core.training.config import TrainConfig
 from pdd_core.training.objectives import sample_lambda
@@ -78,7 +78,7 @@ def batches(data, config: TrainConfig, context: distributed.Context, first_step:
 
 def whole_paths(data):
     """The training split with whole paths instead of random windows (a ``PathDataset``), else ``data`` itself."""
-    from pdd_core.apps.data.dataset import PathDataset
+    from pdd_core.apps.datasets.path_dataset import PathDataset
 
     if isinstance(data, PathDataset) and data.window is not None:
         return PathDataset(data.path, data.split)
@@ -87,7 +87,7 @@ def whole_paths(data):
 
 def open_data(config: TrainConfig):
     """The dataset file of the config as a ``PathDataset`` (standardised, PDD A.2)."""
-    from pdd_core.apps.data.dataset import PathDataset
+    from pdd_core.apps.datasets.path_dataset import PathDataset
     from pdd_core.data.hdf5_reader import read_metadata
 
     if config.data is None:

@@ -18,7 +18,7 @@ already carries the base law along the exact RG flow: G̃2 at every t and the ze
 those of the data flowed exactly, and training only has to learn the rest (mode couplings,
 higher cumulants). The prior at T is N(0, K_T) per mode: the data's power pushed to T (at the
 T of ``choose_times`` the pair's shift C a is below 5 % of the noise, so the prior differs from
-the flowed pair only in its kurtosis, by < 10⁻⁵).
+the flowed pair only in its kurtosis, by at most 2·0.05⁴ ≈ 10⁻⁵).
 """
 
 from __future__ import annotations

@@ -24,7 +24,7 @@ import torch
 
 from benchmarks.output import emit
 from benchmarks.timing import median_seconds
-from pdd_core.apps.cli.rg_flow import rdm_scheme
+from pdd_core.apps.cli.rg_flow.lattice_schemes import rdm_scheme
 from pdd_core.apps.lattice.flow import ContinuousFlow, FlowProposal, FlowSettings, RDMObjective, ReverseKL
 from systems.phi4 import LatticePhi4
 

@@ -31,7 +31,7 @@ import torch
 
 from benchmarks.output import emit
 from benchmarks.timing import median_seconds
-from pdd_core.apps.cli.rg_flow import rdm_scheme
+from pdd_core.apps.cli.rg_flow.lattice_schemes import rdm_scheme
 from pdd_core.apps.lattice.flow import ContinuousFlow, FlowProposal, FlowSettings, FlowTraining, ReverseKL, importance_ess_per_sample, train_flow
 from pdd_core.apps.lattice.flow.sample_map import SampleMap
 from pdd_core.apps.lattice.hmc_comparison import timed_hmc

@@ -8,7 +8,7 @@ import pytest
 import torch
 from torchdiffeq import odeint
 
-from pdd_core.apps.cli.rg_flow import rdm_scheme
+from pdd_core.apps.cli.rg_flow.lattice_schemes import rdm_scheme
 from pdd_core.apps.lattice.flow.cnf import ContinuousFlow, FlowSettings
 from pdd_core.apps.lattice.flow.objectives import RDMObjective, ReverseKL, lattice_action
 from pdd_core.apps.lattice.flow.proposal import importance_ess_per_sample

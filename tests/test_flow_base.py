@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from pdd_core.apps.cli.main import main
-from pdd_core.apps.cli.rg_flow import rdm_scheme
+from pdd_core.apps.cli.rg_flow.lattice_schemes import rdm_scheme
 from pdd_core.apps.lattice.flow.base import DataBase
 from pdd_core.apps.lattice.flow.cnf import ContinuousFlow, FlowSettings
 from pdd_core.apps.lattice.flow.training import load_flow

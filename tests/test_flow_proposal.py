@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from pdd_core.apps.cli.rg_flow import rdm_scheme
+from pdd_core.apps.cli.rg_flow.lattice_schemes import rdm_scheme
 from pdd_core.apps.lattice.flow.cnf import ContinuousFlow, FlowSettings
 from pdd_core.apps.lattice.flow.proposal import FlowProposal
 from pdd_core.apps.lattice.flow.sample_map import SampleMap

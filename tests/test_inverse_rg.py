@@ -21,7 +21,7 @@ import torch
 
 import solvers
 from pdd_core.apps.cli.main import main
-from pdd_core.apps.cli.rg_flow import rdm_scheme
+from pdd_core.apps.cli.rg_flow.lattice_schemes import rdm_scheme
 from pdd_core.apps.lattice import Jackknife, flow_estimators
 from pdd_core.apps.lattice.estimators import FlowPoint
 from pdd_core.apps.lattice.inverse_rg import (

@@ -18,7 +18,7 @@ import pytest
 import solvers
 from pdd_core import INTEGRATORS, METRICS, SAMPLERS, SCHEMES
 from pdd_core.apps.cli.main import main
-from pdd_core.apps.cli.rg_flow import lattice_scheme_names
+from pdd_core.apps.cli.rg_flow.lattice_schemes import lattice_scheme_names
 from pdd_core.errors import ConfigError
 from pdd_core.metrics.metric import Metric
 from pdd_core.registry import Registry

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from pdd_core.apps.cli.main import main
-from pdd_core.apps.cli.rg_flow import rdm_scheme
+from pdd_core.apps.cli.rg_flow.lattice_schemes import rdm_scheme
 from pdd_core.apps.lattice import Jackknife, compare_flows, flow_samples
 from pdd_core.grid import Grid
 from schemes import Carosso, RescaledCarosso

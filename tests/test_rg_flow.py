@@ -20,7 +20,7 @@ import pytest
 import torch
 
 from pdd_core.apps.cli.main import main
-from pdd_core.apps.cli.rg_flow import rdm_scheme
+from pdd_core.apps.cli.rg_flow.lattice_schemes import rdm_scheme
 from pdd_core.apps.lattice import FIELD_POWERS, Jackknife, compare_at, compare_flows, flow_estimators, flow_samples, iter_flow, rdm_fourier
 from pdd_core.errors import ArgumentError, DTypeError, ShapeError
 from pdd_core.grid import Grid

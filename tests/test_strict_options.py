@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from pdd_core.apps.cli.main import main
-from pdd_core.apps.cli.rg_flow_output import save_json
+from pdd_core.apps.cli.rg_flow.output import save_json
 from pdd_core.errors import DivergenceError, PDDError
 from tests.test_trainer import write_layout
 

@@ -20,7 +20,8 @@ import time
 import numpy as np
 import torch
 
-from pdd_core.apps.cli.rg_flow import _system, rdm_scheme, sample_uv
+from pdd_core.apps.cli.rg_flow.lattice_schemes import rdm_scheme
+from pdd_core.apps.cli.rg_flow.uv_samples import lattice_system, sample_uv
 from pdd_core.apps.lattice import Jackknife, compare_flows, flow_samples
 from pdd_core.apps.lattice.rg_flow import cutoff_ratio, within_scheme_rescaling
 from pdd_core.apps.cli.data import parse_setting
@@ -39,7 +40,7 @@ def main() -> None:
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
     started = time.perf_counter()
-    system = _system("phi4", dict(parse_setting(text) for text in args.set))
+    system = lattice_system("phi4", dict(parse_setting(text) for text in args.set))
     grid, resampler, later = system.grid, Jackknife(n_blocks=args.blocks), args.t_star + args.dt
     ratio = cutoff_ratio(args.t_star, args.dt, args.mass, grid)
     rescaled_system = system.with_couplings_rescaled(ratio)

@@ -21,7 +21,7 @@ import torch
 from pdd_core.apps.cli.data import parse_setting
 from pdd_core.apps.cli.main import COMMANDS
 from pdd_core.apps.cli.request_costs import check_ground_state, check_ground_state_lattice
-from pdd_core.apps.cli.rg_flow_output import save_figure, save_json
+from pdd_core.apps.cli.rg_flow.output import save_figure, save_json
 from pdd_core.apps.lattice.flow.training import LOG_NAME, FlowTraining, train_flow
 from pdd_core.apps.lattice.ground_state.energy import EXACT_LAPLACIAN_SITES, estimate_energy
 from pdd_core.apps.lattice.ground_state.hamiltonian import LatticeHamiltonian, free_mode_test, two_point

@@ -23,7 +23,7 @@ from pdd_core.version import __version__
 AddArguments = Callable[[argparse.ArgumentParser], None]
 Run = Callable[[argparse.Namespace], int]
 COMMANDS: dict[str, tuple[str, AddArguments, Run]] = {}
-SUBCOMMAND_MODULES: tuple[str, ...] = ("data", "train", "simulate", "generate", "super_resolve", "rg_flow", "ground_state", "evaluate", "demo")
+SUBCOMMAND_MODULES: tuple[str, ...] = ("data", "train", "simulate", "generate", "super_resolve", "rg_flow.command", "ground_state", "evaluate", "demo")
 
 DESCRIPTION = """\
 pdd: renormalization-group diffusion over spatiotemporal fields.

@@ -49,7 +49,7 @@ OPTIONS: dict[str, tuple[str, Any, tuple[str, ...]]] = {
     "flow_steps": ("--flow-steps", 1000, (FLOW,)),
     "flow_ode_steps": ("--flow-ode-steps", 24, (FLOW,)),
     "flow_base": ("--flow-base", "data", (FLOW,)),  # measured better than RDM's base on both theories (docs/rg_flows.md)
-    "flow_lr": ("--flow-lr", None, (FLOW,)),  # None: the base's own rate (rg_flow_cnf.BASE_LEARNING_RATES)
+    "flow_lr": ("--flow-lr", None, (FLOW,)),  # None: the base's own rate (flows.BASE_LEARNING_RATES)
     "flow_samples": ("--flow-samples", 512, (FLOW, SAMPLER)),
     "mh_chains": ("--mh-chains", 16, (SAMPLER,)),
     "mh_cycles": ("--mh-cycles", 200, (SAMPLER,)),

@@ -1,7 +1,6 @@
 """``pdd rg-flow phi4 --learn``: train the inverse RG on HMC samples and compare its flow with the exact one
 (RDM 5.23-5.25, Figs. 7-8); with ``--hmc-study``, also start HMC chains from the learned t = 0 samples
-and compare them with plain HMC at equal cost (RDM 1.2, 5.4). The arguments are declared in
-:mod:`pdd_core.apps.cli.rg_flow`."""
+and compare them with plain HMC at equal cost (RDM 1.2, 5.4). Its arguments are declared here."""
 
 from __future__ import annotations
 
@@ -15,7 +14,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from pdd_core.apps.cli.rg_flow_output import record_header, save_figure, save_json
+from pdd_core.apps.cli.rg_flow.options import default
+from pdd_core.apps.cli.rg_flow.output import record_header, save_figure, save_json
 from pdd_core.apps.lattice import flow_estimators, flow_samples
 from pdd_core.apps.lattice.hmc_comparison import MIN_MEASURED
 from pdd_core.apps.lattice.inverse_rg import TrainingSettings, choose_times, compare_learned_flow, difference_figure, summary_lines, train_inverse_rg
@@ -41,6 +41,27 @@ CONVENTIONS = (
     "difference_in_sigma = (learned - true) / sqrt(error_learned^2 + error_true^2); relative_difference = (learned - true) / |true|; "
     "estimators and units as in flows.json (docs/rg_flows.md)"
 )
+
+
+def add_learn_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of --learn and --hmc-study, in their own group of ``pdd rg-flow --help``."""
+    learn = parser.add_argument_group("learned inverse RG (--learn; RDM 5.23-5.25, Figs. 7-8)")
+    learn.add_argument("--learn", action="store_true", help="train a denoising model of the Carosso flow and compare its flow with the exact one")
+    learn.add_argument("--train-steps", type=int, metavar="S", help=f"training steps of the lattice model (default: {default('train_steps')}, as RDM)")
+    learn.add_argument("--zero-mode-train-steps", type=int, metavar="S", help=f"training steps of the zero-mode model (default: {default('zero_mode_train_steps')})")
+    learn.add_argument("--batch-size", type=int, metavar="B", help=f"training batch size (default: {default('batch_size')})")
+    learn.add_argument("--lr", type=float, help=f"Adam learning rate (default: {default('lr'):g})")
+    learn.add_argument("--preset", choices=("tiny", "small"), help=f"U-Net size preset (default: {default('preset')})")
+    learn.add_argument("--n-learned", type=int, metavar="N", help=f"reverse-SDE samples of the learned flow (default: {default('n_learned')})")
+    learn.add_argument("--sampler", choices=lattice_sampler_names(), help=f"a registered λ-sampler of the reverse SDE (default: {default('sampler')}, PDD Eq. 66)")
+    learn.add_argument("--stiffness", type=float, metavar="Z", help=f"κ_max Δt of the lattice stage (default: {default('stiffness')})")
+    learn.add_argument("--zero-mode-sampler-steps", type=int, metavar="S", help=f"reverse-SDE steps of the zero mode over [t_split, t_max] (default: {default('zero_mode_sampler_steps')})")
+    learn.add_argument("--split-tolerance", type=float, metavar="R", help=f"data left in non-zero modes at t_split, in noise units (default: {default('split_tolerance')})")
+    learn.add_argument("--prior-tolerance", type=float, metavar="R", help=f"data left in any mode at t_max, in noise units (default: {default('prior_tolerance')})")
+    learn.add_argument("--threads", type=int, metavar="N", help=f"torch threads of --learn, --flow and --flow-sampler (default: {default('threads')})")
+    study_help = "also start one HMC chain from each learned t = 0 sample and compare τ_int, burn-in and effective samples with plain HMC at equal cost (RDM 1.2, 5.4)"
+    learn.add_argument("--hmc-study", action="store_true", help=study_help)
+    learn.add_argument("--hmc-trajectories", type=int, metavar="T", help=f"plain-HMC production trajectories per chain of --hmc-study (default: {default('hmc_trajectories')})")
 
 
 def check_learn_args(args: argparse.Namespace) -> None:
@@ -181,4 +202,4 @@ def _print_summary(args, samples, hmc, training_seconds: float, learned, compari
     print(f"wrote {(out / 'learned_flow.json').resolve()} and the plots in {out.resolve()}")
 
 
-__all__ = ["check_learn_args", "lattice_sampler_names", "run_learned", "warm_start_lines"]
+__all__ = ["add_learn_arguments", "check_learn_args", "lattice_sampler_names", "run_learned", "warm_start_lines"]

@@ -1,6 +1,6 @@
-"""``pdd rg-flow phi4 --flow {rdm,reverse-kl,both}`` and ``--flow-sampler RUN_DIR``: RDM's normalizing-flow
-experiment (Sec. 7.1, 7.4, Figs. 7-8) and the flow as an exact-density Metropolis proposal (RDM 1.2, 5.4).
-The arguments are declared in :mod:`pdd_core.apps.cli.rg_flow`."""
+"""``pdd rg-flow phi4 --flow {rdm,reverse-kl,both}``: RDM's normalizing-flow experiment (Sec. 7.1, 7.4, Figs. 7-8),
+one continuous flow per objective trained on the HMC samples and compared with the exact Carosso flow. The flows'
+options, shared with ``--flow-sampler`` (:mod:`~pdd_core.apps.cli.rg_flow.flow_sampler`), are declared and checked here."""
 
 from __future__ import annotations
 
@@ -14,25 +14,23 @@ from typing import Any
 import numpy as np
 import torch
 
-from pdd_core.apps.cli.rg_flow_options import default
-from pdd_core.apps.cli.rg_flow_output import record_header, save_figure, save_json
+from pdd_core.apps.cli.rg_flow.options import default
+from pdd_core.apps.cli.rg_flow.output import record_header, save_figure, save_json
 from pdd_core.apps.lattice import flow_estimators, flow_samples
 from pdd_core.apps.lattice.flow.base import DataBase
 from pdd_core.apps.lattice.flow.cnf import ContinuousFlow, FlowSettings, numpy_fields
 from pdd_core.apps.lattice.flow.objectives import RDMObjective, ReverseKL
-from pdd_core.apps.lattice.flow.proposal import FlowProposal, importance_ess_per_sample
-from pdd_core.apps.lattice.flow.training import FlowTraining, load_flow, train_flow
+from pdd_core.apps.lattice.flow.training import FlowTraining, train_flow
 from pdd_core.apps.lattice.hmc_comparison import MIN_MEASURED
-from pdd_core.apps.lattice.independence_mh import independence_mh_study
 from pdd_core.apps.lattice.inverse_rg import choose_times, compare_learned_flow, difference_figure, summary_lines
 from pdd_core.apps.lattice.plots import flow_figure
 from pdd_core.config import tagged, to_dict
-from pdd_core.errors import ConfigError, PDDError, bad_argument
+from pdd_core.errors import ConfigError, bad_argument
 from pdd_core.registry import SCHEMES
 
 # --flow: which objectives to train, each with the same network, prior, batch and optimiser (RDM 7.1).
 FLOW_OBJECTIVES = {"rdm": (RDMObjective(),), "reverse-kl": (ReverseKL(),), "both": (RDMObjective(), ReverseKL())}
-TRUE_FLOW_STREAM, SAMPLING_STREAM, MH_STREAM = 1, 6, 7
+TRUE_FLOW_STREAM, SAMPLING_STREAM = 1, 6
 # --flow-base: where each flow starts (docs/rg_flows.md): RDM's Carosso limiting law at T and a velocity learnt whole,
 # or the exact Carosso flow of a law fitted to the HMC samples (flow/base.py), the network learning a correction.
 FLOW_BASES = {"carosso": lambda data, grid, scheme: None, "data": DataBase.of_fields}
@@ -138,37 +136,4 @@ def _sample_flow(flow: ContinuousFlow, n: int, ts: list[float], seed: int, batch
     return {t: np.concatenate(parts[t]) for t in ts}
 
 
-def run_flow_sampler(args: argparse.Namespace, out: Path) -> int:
-    """Independence Metropolis with the flow of ``--flow-sampler`` as proposal, against plain HMC at equal cost."""
-    flow, system, record = load_flow(args.flow_sampler)
-    proposal = FlowProposal(flow)
-    rng = np.random.default_rng([args.seed, MH_STREAM])
-    started = time.perf_counter()
-    draws = proposal.sample(args.flow_samples, rng)
-    log_weights = -system.action(draws) - proposal.log_density(draws)
-    proposal_seconds = time.perf_counter() - started
-    try:
-        study = independence_mh_study(system, proposal, rng, n_chains=args.mh_chains, n_cycles=args.mh_cycles, hmc=args.mh_hmc, progress=not args.no_progress)
-    except PDDError as error:
-        if args.mh_hmc or "zero variance" not in str(error):
-            raise
-        problem = f"no proposal of the flow was accepted in {args.mh_cycles} cycles (ESS/N of its weights: {importance_ess_per_sample(log_weights):.2g}), so the chain never moved"
-        raise bad_argument("--flow-sampler", args.flow_sampler, problem, "mix in HMC (--mh-hmc) or train the flow longer", kind=ConfigError) from None
-    result = {
-        **record_header("pdd rg-flow --flow-sampler", args, system, system.grid),
-        "flow_run": str(Path(args.flow_sampler).resolve()),
-        "objective": record["objective"],
-        "ess_per_sample": importance_ess_per_sample(log_weights),
-        "ess_samples": int(len(draws)),
-        "proposal_seconds_per_sample": proposal_seconds / len(draws),
-        "acceptance": study.proposal.to_json().get("mh_acceptance"),
-        "study": study.to_json(),
-    }
-    save_json(out / "mh.json", result)
-    print(f"flow proposal ({record['objective']}): ESS/N = {result['ess_per_sample']:.3g} over {len(draws)} samples, MH acceptance {result['acceptance']}")
-    print(f"effective samples per second, flow chain over plain HMC: {study.ratios}")
-    print(f"wrote {(out / 'mh.json').resolve()}")
-    return 0
-
-
-__all__ = ["FLOW_OBJECTIVES", "add_flow_arguments", "check_flow_args", "run_flow_sampler", "run_flows"]
+__all__ = ["FLOW_OBJECTIVES", "add_flow_arguments", "check_flow_args", "run_flows"]

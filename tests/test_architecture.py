@@ -189,3 +189,18 @@ def test_no_import_cycles_outside_the_package_faces():
         if name not in state:
             visit(name, [name])
     assert not cycles, cycles
+
+
+def top_level_names(package: pathlib.Path) -> set[str]:
+    """The modules and sub-packages directly in ``package`` (``grid`` for grid.py, ``training`` for training/)."""
+    modules = {path.stem for path in package.glob("*.py") if path.name != "__init__.py"}
+    return modules | {path.name for path in package.iterdir() if (path / "__init__.py").is_file()}
+
+
+def test_no_application_folder_takes_the_name_of_a_core_package():
+    """Names do not clash across layers (docs/guide.md, "Architecture"): ``pdd_core.apps.X`` never repeats a core ``pdd_core.X``,
+    so ``training`` (the core's configs and objectives) and ``trainer`` (the application that runs them) cannot be confused."""
+    core = top_level_names(ROOT / "pdd_core") - {"apps"}
+    applications = top_level_names(ROOT / "pdd_core" / "apps")
+    assert {"inference", "evaluation", "trainer", "datasets"} <= applications
+    assert not core & applications, sorted(core & applications)

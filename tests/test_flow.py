@@ -82,7 +82,7 @@ def test_the_flow_log_density_is_the_change_of_variables_of_its_sample_map():
 def _gaussian_data(n: int) -> torch.Tensor:
     propagator = torch.from_numpy(FREE.free_propagator())[:, : N // 2 + 1]
     white = torch.randn(n, N, N, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
-    return torch.fft.irfftn(torch.fft.rfftn(white, norm="ortho") * propagator.sqrt(), s=(N, N), norm="ortho")
+    return torch.fft.irfftn(torch.fft.rfftn(white, dim=(-2, -1), norm="ortho") * propagator.sqrt(), s=(N, N), dim=(-2, -1), norm="ortho")
 
 
 def _mode_errors(flow: ContinuousFlow, ts) -> dict[float, float]:

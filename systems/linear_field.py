@@ -21,7 +21,7 @@ with ε_n the orthonormal rfft of real N(0, 1) white noise (same real/complex st
 The φ1 form (PDD Eq. 18 numerics) stays finite as r_k → 0. Initial states come from the
 stationary law, so ``burn_in = 0`` is exact.
 
-Closed-form ground truth (checked by tests/test_linear_field.py), per rfft mode k and
+Closed-form ground truth (checked by tests/parts/test_linear_field.py), per rfft mode k and
 identical for every channel:
 
 * stationary variance      E|ũ_k|² = s² / (2 r_k)                          (:meth:`stationary_variance`)

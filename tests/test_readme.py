@@ -32,12 +32,12 @@ def test_every_test_the_guarantees_page_cites_exists():
 
     root = pathlib.Path(__file__).parent
     cited = set(re.findall(r"`(test_\w+)`", (root.parent / "docs" / "guarantees.md").read_text()))
-    defined = set(re.findall(r"^def (test_\w+)", "\n".join(path.read_text() for path in root.glob("test_*.py")), re.MULTILINE))
+    defined = set(re.findall(r"^def (test_\w+)", "\n".join(path.read_text() for path in root.rglob("test_*.py")), re.MULTILINE))
     assert len(cited) >= 15 and cited <= defined, sorted(cited - defined)
 
 
 # A source path the docs name (``pdd_core/apps/inference/runs.py``, ``pdd_core/apps/cli/rg_flow/``); a name with a
-# placeholder (``systems/NAME.py``) or a glob (``tests/test_phi4*.py``) describes a family of files and is skipped.
+# placeholder (``systems/NAME.py``) or a glob (``tests/parts/test_phi4*.py``) describes a family of files and is skipped.
 SOURCE_PATH = re.compile(r"\b((?:pdd_core|systems|schemes|solvers|benchmarks|tests)/[\w./-]*\w/?)(?![\w*])")
 DOTTED_NAME = re.compile(r"\b(pdd_core(?:\.\w+)+)")
 

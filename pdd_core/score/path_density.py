@@ -255,7 +255,7 @@ def log_density(
     α|k|² > β²/(σ_λ²Δt) the reverse flow (Eq. 11) then grows that mode at a rate of about
     α|k|² − β²/(σ_λ²Δt) > 0, so reverse-λ sampling diverges (docs/results.md, "Sampler
     comparison"). The per-mode form has b²/Σ̃_λ ≥ 2κ and is stable for an accurate drift
-    (tests/test_generation_stability.py); a drift that predicts u_{n+1} ≈ u_n on such a mode
+    (tests/core/test_generation_stability.py); a drift that predicts u_{n+1} ≈ u_n on such a mode
     still makes it grow at ≈ α|k|².
     """
     check_field(u, grid, "u")

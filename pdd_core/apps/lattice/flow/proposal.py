@@ -8,9 +8,9 @@ second solve back up, float32 fields with a float64 density, one flow time per R
 proposal has it. ``log_density(fields)`` evaluates log q at states the proposal did not make (a
 chain's first state, or one an HMC frame moved) by integrating them up to T on the same grid; that
 backward solve and the forward one are two RK4 discretisations of the same flow and agree to the
-RK4 error (tests/test_flow_proposal.py). What separates the forward density from the law of the
+RK4 error (tests/apps/test_flow_proposal.py). What separates the forward density from the law of the
 proposals is the RK4 quadrature of the divergence integral (4th order; measured against a
-brute-force log|det| in tests/test_flow_proposal.py and tests/test_flow.py).
+brute-force log|det| in tests/apps/test_flow_proposal.py and tests/apps/test_flow.py).
 
 The draws are i.i.d. and do not depend on the chain, so they are made ``batch`` at a time and
 handed out in order: a Metropolis cycle of 16 chains then pays for a sixteenth of a batch of 256,

@@ -6,7 +6,7 @@ training and for recording intermediate times. A Metropolis proposal needs less,
 * **One solve.** The instantaneous change of variables integrated along the path that produced
   φ_0, log q(φ_0) = log p_T(φ_T) − ∫_{s_T}^{s_0} div b ds, is the density of the map actually
   applied (up to the RK4 quadrature of that integral, 4th order in the step;
-  tests/test_flow_proposal.py measures it against the brute-force log|det ∂φ_0/∂φ_T|). Evaluating
+  tests/apps/test_flow_proposal.py measures it against the brute-force log|det ∂φ_0/∂φ_T|). Evaluating
   the density of φ_0 by integrating it back up to T (:meth:`ContinuousFlow.log_density`) costs a
   second solve and belongs to another discretised map.
 * **One flow time per stage.** Every sample of a batch is at the same s in every RK4 stage, so

@@ -7,7 +7,7 @@ With Ψ = e^{-S/2} (RDM 6.10, S = -log p^θ_0 up to a constant) one has
 
 RDM 6.13 as printed has the coefficients (-½, ¼) of the same two terms; on the harmonic
 oscillator (S = x², p = e^{-x²}/√π) those give E = -¼ instead of ½, while the ones above give
-the exact ½ with zero variance (tests/test_ground_state.py), so we use these. E_L has zero
+the exact ½ with zero variance (tests/apps/test_ground_state.py), so we use these. E_L has zero
 variance at an eigenstate, which makes the estimator and its gradient quiet near the optimum.
 
 S and its derivatives are those of the flow's own density: log p^θ_0(φ) is integrated from φ up

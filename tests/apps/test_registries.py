@@ -24,7 +24,7 @@ from pdd_core.metrics.metric import Metric
 from pdd_core.registry import Registry
 from pdd_core.sampler_recipe import SamplerOptions, SamplerRecipe
 from schemes import Carosso
-from tests.test_inference import train_tiny_runs
+from tests.apps.test_inference import train_tiny_runs
 
 
 @pytest.fixture(scope="module")

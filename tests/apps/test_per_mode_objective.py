@@ -27,7 +27,7 @@ from pdd_core.training import DenoisingObjectiveConfig, PDDObjectiveConfig, SAPD
 from pdd_core.training.objectives import PDDObjective
 from schemes import Carosso
 from solvers import GaussianExponential, GaussianLangevin, PredictorCorrector
-from tests.test_inference import write_tiny_data
+from tests.apps.test_inference import write_tiny_data
 
 GRID = Grid((16,), channels=2, length=3.0)
 DT = 0.05

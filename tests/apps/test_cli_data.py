@@ -19,7 +19,7 @@ from pdd_core.apps.cli.main import main
 from pdd_core.data.hdf5_reader import read_metadata
 from pdd_core.errors import ConfigError
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def generate_args(out, *extra):

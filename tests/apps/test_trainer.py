@@ -374,7 +374,7 @@ def test_training_converges_to_the_exact_optimal_drift_of_gaussian_ar1_data(tmp_
 
 
 def test_the_documented_toml_example_is_a_valid_config():
-    text = (Path(__file__).resolve().parents[1] / "docs" / "training.md").read_text()
+    text = (Path(__file__).resolve().parents[2] / "docs" / "training.md").read_text()
     settings = tomllib.loads(text.split("```toml\n", 1)[1].split("```", 1)[0])
     assert settings.pop("out") == "runs/l96"
     config = config_from_dict(settings)

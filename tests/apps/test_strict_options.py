@@ -12,7 +12,7 @@ import pytest
 from pdd_core.apps.cli.main import main
 from pdd_core.apps.cli.rg_flow.output import save_json
 from pdd_core.errors import DivergenceError, PDDError
-from tests.test_trainer import write_layout
+from tests.apps.test_trainer import write_layout
 
 
 def one_error_line(capsys) -> str:
@@ -139,7 +139,7 @@ def test_one_generated_path_is_refused_by_pdd_evaluate_and_said_by_the_api(tmp_p
     from pdd_core.sampler_recipe import SamplerOptions
     from pdd_core.schedules import power_schedule
     from pdd_core.apps.trainer import train
-    from tests.test_inference import tiny_configs, write_tiny_data
+    from tests.apps.test_inference import tiny_configs, write_tiny_data
 
     data = write_tiny_data(tmp_path / "walks.h5")
     train(tiny_configs(data)["pdd"], tmp_path / "run", progress=False)

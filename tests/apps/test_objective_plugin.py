@@ -20,7 +20,7 @@ from pdd_core.drifts.windows import drift_on_path
 from pdd_core.registry import OBJECTIVES
 from pdd_core.training import ObjectiveConfig, config_from_dict
 from pdd_core.score.kinds import PATH_SCORE
-from tests.test_inference import write_tiny_data
+from tests.apps.test_inference import write_tiny_data
 
 
 @attrs.frozen

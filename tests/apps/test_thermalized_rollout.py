@@ -22,7 +22,7 @@ from pdd_core.rollout import rollout
 from pdd_core.sampler_recipe import SamplerOptions
 from pdd_core.thermalizer import Thermalizer
 from solvers import Euler, EulerMaruyama
-from tests.test_inference import initial_data, train_tiny_runs
+from tests.apps.test_inference import initial_data, train_tiny_runs
 
 
 @pytest.fixture(scope="module")

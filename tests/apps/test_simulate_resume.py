@@ -20,7 +20,7 @@ from pdd_core.errors import PDDError
 from pdd_core.files import OutputLock
 from pdd_core.rollout import rollout
 from solvers import Euler, EulerMaruyama
-from tests.test_inference import GRID, initial_data, seeded, train_tiny_runs
+from tests.apps.test_inference import GRID, initial_data, seeded, train_tiny_runs
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ from pdd_core.apps.cli.main import main
 from pdd_core.apps.datasets import PathDataset
 from pdd_core.apps.inference.runs import load_run
 from pdd_core.data.hdf5_reader import read_metadata
-from tests.test_inference import DT, GRID, train_tiny_runs
+from tests.apps.test_inference import DT, GRID, train_tiny_runs
 
 
 @pytest.fixture(scope="module")

@@ -28,8 +28,8 @@ from pdd_core.data.hdf5_layout import write_dataset_file
 from pdd_core.data.hdf5_reader import verification, verify_checksums, verify_split
 from pdd_core.errors import ConfigError, DataError
 from pdd_core.grid import Grid
-from tests.test_files import flip_stored_byte
-from tests.test_inference import DT, GRID, tiny_configs, write_tiny_data
+from tests.apps.test_files import flip_stored_byte
+from tests.apps.test_inference import DT, GRID, tiny_configs, write_tiny_data
 
 EVALUATE_FAST = ["--tasks", "simulate", "--lambdas", "0", "--ensemble", "0", "--n", "2", "--l2-step", "2", "--discard", "1", "--segments", "1", "--no-progress"]
 

@@ -19,8 +19,8 @@ from pdd_core.apps.trainer.checkpoint import CHECKPOINT_NAME, load_checkpoint
 from pdd_core.data.hdf5_reader import read_metadata, verify_checksums
 from pdd_core.errors import DataError, PDDError
 from pdd_core.files import OutputLock, write_error_of
-from tests.test_data import Interrupt, digest, generate
-from tests.test_trainer import linear_config, random_paths
+from tests.apps.test_data import Interrupt, digest, generate
+from tests.apps.test_trainer import linear_config, random_paths
 
 
 @pytest.fixture(scope="module")
@@ -210,7 +210,7 @@ def test_a_dataset_attribute_of_the_wrong_type_is_one_line(tmp_path, reference):
 
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
-    from tests.test_inference import train_tiny_runs
+    from tests.apps.test_inference import train_tiny_runs
 
     data, runs = train_tiny_runs(tmp_path_factory.mktemp("tiny_run"))
     return data, runs["pdd"]

@@ -18,7 +18,7 @@ from pdd_core.training import config_from_dict
 from pdd_core.training.learning_rate import learning_rate
 from pdd_core.training.objectives import PDDObjective, pushforward_loss
 from schemes import Carosso
-from tests.test_trainer import linear_config, losses, random_paths
+from tests.apps.test_trainer import linear_config, losses, random_paths
 
 GRID = Grid((8,), channels=2, length=3.0)
 DT = 0.05

@@ -150,7 +150,7 @@ def test_rollout_carries_the_window_through_a_lag_two_recursion():
 def test_long_rollout_keeps_only_saved_frames_and_builds_no_graph():
     drift = random_linear_drift()
     initial = torch.randn(2, 2, *GRID.shape, generator=seeded(3), dtype=torch.float64)
-    with torch.no_grad():  # the driver leaves autograd to its caller (tests/test_driver_shape.py)
+    with torch.no_grad():  # the driver leaves autograd to its caller (tests/core/test_driver_shape.py)
         path = rollout(drift, EulerMaruyama(), initial, 0.0, DT, 3000, grid=GRID, sigma=0.1, generator=seeded(0), save_every=500)
     assert path.u.shape == (2, 7, 2, 16) and path.dt == pytest.approx(50.0)
     assert not path.u.requires_grad and path.u.grad_fn is None and drift.coefficients.grad is None

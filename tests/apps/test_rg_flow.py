@@ -24,7 +24,7 @@ from pdd_core.apps.cli.rg_flow.lattice_schemes import rdm_scheme
 from pdd_core.apps.lattice import FIELD_POWERS, Jackknife, compare_at, compare_flows, flow_estimators, flow_samples, iter_flow, rdm_fourier
 from pdd_core.errors import ArgumentError, DTypeError, ShapeError
 from pdd_core.grid import Grid
-from tests.test_lattice_estimators import exact_two_point, free_field, lattice_p_hat_squared
+from tests.apps.test_lattice_estimators import exact_two_point, free_field, lattice_p_hat_squared
 
 N, LENGTH, MASS = 8, 2.0, 1.0
 GRID = Grid((N, N), length=LENGTH, symbol="lattice")

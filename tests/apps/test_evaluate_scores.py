@@ -18,7 +18,7 @@ from pdd_core.apps.inference.tasks import simulate_run
 from pdd_core.apps.trainer import train
 from pdd_core.metrics import crps_ensemble, nrmse, spread_skill, vrmse
 from solvers import Euler
-from tests.test_inference import tiny_configs, write_tiny_data
+from tests.apps.test_inference import tiny_configs, write_tiny_data
 
 FAST = ["--l2-step", "2", "--discard", "1", "--segments", "1", "--lambda-steps", "5", "--no-progress"]
 

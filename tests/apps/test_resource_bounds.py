@@ -15,9 +15,9 @@ import pytest
 from pdd_core import resources
 from pdd_core.apps.cli.main import main
 from pdd_core.errors import ArgumentError
-from tests.test_inference import train_tiny_runs
-from tests.test_strict_options import one_error_line
-from tests.test_trainer import write_layout
+from tests.apps.test_inference import train_tiny_runs
+from tests.apps.test_strict_options import one_error_line
+from tests.apps.test_trainer import write_layout
 
 HUGE = "1000000000"
 TINY_GROUND_STATE = ["ground-state", "free", "--set", "d=1", "N=4", "ode_steps=2", "hidden=2", "--steps", "2", "--batch-size", "4", "--eval-samples", "4"]
@@ -293,7 +293,7 @@ def test_json_record_turns_every_non_finite_number_into_null_and_names_it():
 
 def test_pdd_evaluate_stays_a_success_with_a_nan_metric_written_as_null(tiny, tmp_path, capsys, monkeypatch):
     from pdd_core.apps.evaluation import run_metrics
-    from tests.test_evaluate import FAST
+    from tests.apps.test_evaluate import FAST
 
     data, run = tiny
     monkeypatch.setattr(run_metrics, "relative_spectral_error", lambda *args: float("nan"))

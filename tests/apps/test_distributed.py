@@ -11,7 +11,7 @@ from pdd_core.apps.trainer.checkpoint import load_checkpoint, read_log
 from pdd_core.apps.trainer.distributed import Context
 from pdd_core.training import ModelConfig, SAPDDObjectiveConfig, TrainConfig, config_from_dict, config_to_dict
 from schemes import Carosso
-from tests.test_trainer import random_paths
+from tests.apps.test_trainer import random_paths
 
 CONFIGS = {
     # An odd global batch: rank 0 gets 3 rows, rank 1 gets 2, so the loss weights n_r R / N matter.

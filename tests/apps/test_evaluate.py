@@ -8,7 +8,7 @@ import math
 import pytest
 
 from pdd_core.apps.cli.main import main
-from tests.test_inference import train_tiny_runs
+from tests.apps.test_inference import train_tiny_runs
 
 FAST = ["--l2-step", "2", "--discard", "1", "--segments", "1", "--lambda-steps", "5", "--no-progress"]  # the default sampler (gpc)
 

@@ -1,0 +1,1 @@
+"""Tests of the applications: training, inference, evaluation, lattice studies, the command line."""

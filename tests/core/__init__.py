@@ -1,0 +1,1 @@
+"""Tests of the core, pdd_core outside its applications."""

@@ -110,6 +110,8 @@ def test_super_resolution_refines_stochastic_rollouts_unless_told_otherwise(trai
         ["--n-generate", "-1"],
         ["--n-super-resolve", "-1"],  # used to drop a path silently
         ["--n", "0"],
+        ["--integrator", "heun"],
+        ["--stochastic-integrator", "conditional-increment"],
     ],
 )
 def test_evaluate_bad_arguments_exit_2_with_one_line(trained, tmp_path, capsys, arguments):
@@ -117,6 +119,44 @@ def test_evaluate_bad_arguments_exit_2_with_one_line(trained, tmp_path, capsys, 
     assert main(["evaluate", str(runs["pdd"]), "--data", str(data), "--out", str(tmp_path / "x"), *arguments]) == 2
     error = capsys.readouterr().err.strip().splitlines()
     assert len(error) == 1 and error[0].startswith("pdd evaluate: error:")
+
+
+def test_evaluate_takes_its_integrators_from_the_registry(trained, tmp_path):
+    """Euler-Maruyama at σ = 0 is Euler: the deterministic rollouts agree to the bit, and the choice is recorded."""
+    data, runs = trained
+    metrics = {}
+    for name in ("euler", "euler-maruyama"):
+        out = tmp_path / name
+        assert main(["evaluate", str(runs["pdd"]), "--data", str(data), "--out", str(out), "--tasks", "simulate", "--lambdas", "0.2", "--integrator", name, *FAST]) == 0
+        metrics[name] = _metrics(out)
+        assert metrics[name]["sampling"]["integrator"] == name and metrics[name]["sampling"]["stochastic_integrator"] == "euler-maruyama"
+    assert metrics["euler"]["simulate"]["by_lambda"]["0.2"]["l2_curve"] == metrics["euler-maruyama"]["simulate"]["by_lambda"]["0.2"]["l2_curve"]
+
+
+
+class Frozen:
+    """A time integrator that keeps the state: its rollouts are constant in time."""
+
+    stochastic = False
+
+    def init(self, drift, dt, sigma, *, device, dtype) -> None:
+        return None
+
+    def step(self, drift, history, lam, dt, coefficients, noise, state):
+        return history[:, -1], state
+
+
+def test_evaluate_rolls_out_with_the_integrator_it_is_given(trained, tmp_path):
+    from pdd_core.registry import INTEGRATORS
+
+    data, runs = trained
+    INTEGRATORS.register("frozen-test")(Frozen)
+    try:
+        out = tmp_path / "frozen"
+        assert main(["evaluate", str(runs["pdd"]), "--data", str(data), "--out", str(out), "--tasks", "simulate", "--lambdas", "0", "--integrator", "frozen-test", *FAST]) == 0
+    finally:
+        INTEGRATORS._entries.pop("frozen-test")
+    assert _metrics(out)["simulate"]["by_lambda"]["0"]["climate"]["max_speed_error"] == pytest.approx(1.0)  # a frozen rollout does not move
 
 
 def test_demo_help_and_bad_system(capsys):

@@ -27,7 +27,16 @@ from pdd_core.apps.cli.generate import (
 )
 from pdd_core.apps.cli.main import COMMANDS, add_no_verify_argument
 from pdd_core.apps.cli.request_costs import check_evaluation
-from pdd_core.apps.cli.rollout_options import add_rollout_noise_argument, add_thermalizer_arguments, build_noise_level, build_thermalizer, noise_settings, thermalizer_settings
+from pdd_core.apps.cli.rollout_options import (
+    add_integrator_choice_arguments,
+    add_rollout_noise_argument,
+    add_thermalizer_arguments,
+    build_drift_integrator,
+    build_noise_level,
+    build_thermalizer,
+    noise_settings,
+    thermalizer_settings,
+)
 from pdd_core.apps.evaluation.run_metrics import TASKS, EvaluationSettings, ReverseSampling, evaluate_run
 from pdd_core.apps.evaluation.rollout_climate import climate_summary
 from pdd_core.apps.inference.runs import load_run, run_marginal, run_score
@@ -35,7 +44,7 @@ from pdd_core.apps.inference.simulation_settings import SimulationSettings
 from pdd_core.data.hdf5_reader import read_metadata, verify_split
 from pdd_core.errors import ConfigError, DataError, bad_argument
 from pdd_core.files import json_record, locked_directory
-from pdd_core.registry import INTEGRATORS, METRICS
+from pdd_core.registry import METRICS
 
 # The coarse rollouts super-resolution refines: σ_λ > 0 samples the path density the reverse flow follows.
 SR_INPUTS = ("stochastic", "deterministic")
@@ -133,6 +142,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_prior_argument(parser)
     add_score_argument(parser)
     add_rollout_noise_argument(parser)
+    add_integrator_choice_arguments(parser)
     add_thermalizer_arguments(parser.add_argument_group("thermalizer of the simulate task's rollouts (drift runs)"))
     parser.add_argument("--seed", type=int, default=0, help="seed of every random draw (default: 0)")
     parser.add_argument("--no-progress", action="store_true", help="do not draw progress bars")
@@ -187,13 +197,15 @@ def run(args: argparse.Namespace) -> int:
     if trained.objective.samples_increments:
         simulation = SimulationSettings(sampler=sampler, lam_schedule=full_grid, generator=generator)
     else:
-        simulation = SimulationSettings(integrator=INTEGRATORS.get("euler")())
+        simulation = SimulationSettings(integrator=build_drift_integrator(args.integrator, "--integrator"))
+        description.update(integrator=args.integrator, stochastic_integrator=args.stochastic_integrator)
         thermalizer = build_thermalizer(args, trained)
         if thermalizer is not None:  # its own random stream: generation and super-resolution draw what they drew without it
             thermalizer_stream = int(np.random.SeedSequence((args.seed, THERMALIZER_STREAM)).generate_state(1)[0])
             simulation = SimulationSettings(integrator=simulation.integrator, thermalizer=thermalizer, generator=generator_for(trained, thermalizer_stream))
         description.update(thermalizer_settings(thermalizer))
-    sr_simulation = SimulationSettings(integrator=INTEGRATORS.get("euler-maruyama")(), noise=True, generator=generator) if args.sr_input == "stochastic" else None
+    stochastic_integrator = None if trained.objective.samples_increments else build_drift_integrator(args.stochastic_integrator, "--stochastic-integrator")
+    sr_simulation = SimulationSettings(integrator=stochastic_integrator, noise=True, generator=generator) if args.sr_input == "stochastic" else None
     if args.ensemble == 1:
         raise bad_argument("--ensemble", 1, "an ensemble needs at least 2 members", "pass --ensemble 0 (none) or >= 2", kind=ConfigError)
     # Members of a drift run add σ_λ noise (Eq. 58); the conditional baseline samples every step anyway.
@@ -201,7 +213,7 @@ def run(args: argparse.Namespace) -> int:
     members = generator_for(trained, int(np.random.SeedSequence((args.seed, ENSEMBLE_STREAM)).generate_state(1)[0]))
     noise_level = build_noise_level(args, trained)
     description.update(noise_settings(noise_level))
-    stochastic = SimulationSettings(integrator=INTEGRATORS.get("euler-maruyama")(), noise=True, noise_level=noise_level)
+    stochastic = SimulationSettings(integrator=stochastic_integrator, noise=True, noise_level=noise_level)
     ensemble_simulation = (simulation if simulation.samples_increments else stochastic).drawing_from(members)
     with locked_directory(args.out) as out:
         options = {"tasks": tasks, "settings": settings, "simulation": simulation, "sampling": sampling, "generator": generator, "sr_simulation": sr_simulation}

@@ -62,6 +62,26 @@ def build_integrator(name: str, texts: list[str]) -> tuple[Any, dict[str, Any]]:
         raise bad_argument("--integrator-set", " ".join(texts), problem, f"pass valid values for {name}'s options {fields}", kind=ConfigError) from None
 
 
+DETERMINISTIC_INTEGRATOR = "euler"  # PDD Algorithm 2 with σ = 0
+STOCHASTIC_INTEGRATOR = "euler-maruyama"  # the increments of the path law, PDD D.1
+
+
+def add_integrator_choice_arguments(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    """``--integrator`` and ``--stochastic-integrator``: the time integrators of a drift run's σ = 0 and σ > 0 rollouts."""
+    names = ", ".join(INTEGRATORS.names())
+    parser.add_argument("--integrator", default=DETERMINISTIC_INTEGRATOR, metavar="NAME", help=f"time integrator of the deterministic rollouts, from the INTEGRATORS registry ({names}); default: euler")
+    parser.add_argument("--stochastic-integrator", default=STOCHASTIC_INTEGRATOR, metavar="NAME", help="time integrator of the stochastic rollouts (ensembles, climate, super-resolution input); default: euler-maruyama")
+
+
+def build_drift_integrator(name: str, flag: str):
+    """The registered integrator ``name`` for a drift run; a name that is unknown or samples increments is refused under ``flag``."""
+    if name not in INTEGRATORS.names():
+        raise bad_argument(flag, name, "unknown time integrator", f"use one of {INTEGRATORS.names()}", kind=ConfigError)
+    if getattr(INTEGRATORS.get(name), "samples_increments", False):
+        raise bad_argument(flag, name, "samples the increments of a conditional-denoising run, not a drift", "use euler or euler-maruyama", kind=ConfigError)
+    return build_integrator(name, [])[0]
+
+
 def add_rollout_noise_argument(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
     parser.add_argument(
         "--rollout-noise",

@@ -185,6 +185,29 @@ def split_checksum(dataset: h5py.Dataset) -> str:
     return digest.hexdigest()
 
 
+@attrs.frozen(eq=False)
+class LayoutWriter:
+    """The one writer of the layout into an open HDF5 file (``pdd data generate``, ``write_dataset_file``,
+    the assembly of generated chunks, The Well's import): each split is created with the layout's
+    chunking and compression, filled by the caller, then sealed with its checksum; the root
+    attributes come last, in their fixed order."""
+
+    file: h5py.File
+    grid: Grid
+    n_frames: int
+
+    def split(self, name: str, n_paths: int) -> h5py.Dataset:
+        return create_split(self.file, name, n_paths, self.n_frames, self.grid)
+
+    def seal(self, dataset: h5py.Dataset) -> None:
+        """Record the checksum of a filled split (:func:`split_checksum`)."""
+        dataset.attrs[CHECKSUM_ATTRIBUTE] = split_checksum(dataset)
+
+    def finish(self, metadata: DatasetMetadata, extra_attributes: dict[str, Any] | None = None) -> None:
+        write_attributes(self.file, metadata)
+        self.file.attrs.update(extra_attributes or {})
+
+
 def write_dataset_file(
     path: str | os.PathLike,
     splits: dict[str, np.ndarray],
@@ -239,12 +262,12 @@ def write_dataset_file(
 
     def write(temporary: Path) -> None:
         with h5py.File(temporary, "w") as file:
+            layout = LayoutWriter(file, grid, n_frames)
             for name in SPLITS:
-                dataset = create_split(file, name, stored[name].shape[0], n_frames, grid)
+                dataset = layout.split(name, stored[name].shape[0])
                 dataset[...] = stored[name]
-                dataset.attrs[CHECKSUM_ATTRIBUTE] = split_checksum(dataset)
-            write_attributes(file, metadata)
-            file.attrs.update(extra_attributes or {})
+                layout.seal(dataset)
+            layout.finish(metadata, extra_attributes)
 
     with write_errors(target):
         write_atomically(target, write)
@@ -260,6 +283,7 @@ __all__ = [
     "SPLITS",
     "ChannelStatistics",
     "DatasetMetadata",
+    "LayoutWriter",
     "create_split",
     "split_checksum",
     "write_attributes",

@@ -12,14 +12,13 @@ import h5py
 import numpy as np
 
 from pdd_core.data.hdf5_layout import (
-    CHECKSUM_ATTRIBUTE,
     SPLITS,
     STORAGE_DTYPE,
     ChannelStatistics,
     DatasetMetadata,
+    LayoutWriter,
     create_split,
     split_checksum,
-    write_attributes,
 )
 from pdd_core.errors import ArgumentError, bad_argument
 from pdd_core.files import fsync_file, write_bytes_atomically
@@ -101,9 +100,10 @@ def assemble(partial: Path, assembly: Path, chunks: list[Chunk], n_frames: int, 
     splits: dict[str, tuple[int, ...]] = {}
     zeros = (0,) * (2 + grid.ndim)
     with h5py.File(assembly, "w") as out:
+        layout = LayoutWriter(out, grid, n_frames)
         for split in SPLITS:
             parts = [chunk for chunk in chunks if chunk.split == split]
-            dataset = create_split(out, split, sum(chunk.n_paths for chunk in parts), n_frames, grid)
+            dataset = layout.split(split, sum(chunk.n_paths for chunk in parts))
             splits[split] = dataset.shape
             row = 0
             for chunk in parts:
@@ -118,9 +118,9 @@ def assemble(partial: Path, assembly: Path, chunks: list[Chunk], n_frames: int, 
                         statistics = statistics.merge(
                             ChannelStatistics(int(attributes["count"]), tuple(attributes["mean"].tolist()), tuple(attributes["m2"].tolist()))
                         )
-            dataset.attrs[CHECKSUM_ATTRIBUTE] = split_checksum(dataset)
+            layout.seal(dataset)
         metadata = attrs.evolve(base, mean=statistics.mean, std=statistics.std, splits=splits)
-        write_attributes(out, metadata)
+        layout.finish(metadata)
     fsync_file(assembly)
     return metadata
 

@@ -51,14 +51,11 @@ from pdd_core.apps.datasets.well_layout import (
     path_bytes,
 )
 from pdd_core.data.hdf5_layout import (
-    CHECKSUM_ATTRIBUTE,
     SPLITS,
     STORAGE_DTYPE,
     ChannelStatistics,
     DatasetMetadata,
-    create_split,
-    split_checksum,
-    write_attributes,
+    LayoutWriter,
 )
 from pdd_core.data.hdf5_reader import read_failure
 from pdd_core.errors import DataError, bad_argument
@@ -165,8 +162,9 @@ def import_the_well(
             nonlocal metadata
             statistics = ChannelStatistics(0, (0.0,) * grid.channels, (0.0,) * grid.channels)
             with h5py.File(temporary, "w") as out, tqdm(total=sum(counts.values()), desc="import", unit="path", disable=not progress) as bar:
+                layout = LayoutWriter(out, grid, first.n_frames)
                 for name in SPLITS:
-                    dataset = create_split(out, name, counts[name], first.n_frames, grid)
+                    dataset = layout.split(name, counts[name])
                     row, verified = 0, True
                     for header in headers.get(name, ()):
                         digests = [hashlib.sha256() for _ in header.fields]
@@ -180,15 +178,12 @@ def import_the_well(
                                 bar.update(1)
                         verified &= _checked_against_export(header, digests)
                     if verified:
-                        dataset.attrs[CHECKSUM_ATTRIBUTE] = split_checksum(dataset)
+                        layout.seal(dataset)
                     else:
                         unverified.append(name)
                 shapes = {name: (counts[name], first.n_frames, grid.channels, *grid.shape) for name in SPLITS}
                 metadata = DatasetMetadata(first.system, first.config, first.dt, grid, statistics.mean, statistics.std, shapes, pdd_version=__version__)
-                write_attributes(out, metadata)
-                out.attrs[CHANNEL_NAMES] = json.dumps(list(channels))
-                out.attrs["source_format"] = "the-well"
-                out.attrs["well_dataset_name"] = first.dataset_name
+                layout.finish(metadata, {CHANNEL_NAMES: json.dumps(list(channels)), "source_format": "the-well", "well_dataset_name": first.dataset_name})
 
         write_atomically(target, write)
     skipped = tuple(sorted({item for group in headers.values() for header in group for item in header.skipped}))

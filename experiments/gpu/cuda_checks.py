@@ -158,7 +158,7 @@ def random_covariance() -> torch.Tensor:
 COVARIANCE = random_covariance()
 GAUSSIAN_SCORE = GaussianPathScore(COVARIANCE, SCHEME, SAMPLER_GRID)
 REFERENCE = GaussianMarginal(COVARIANCE.unsqueeze(0))
-# The CLI's samplers (pdd_core/apps/cli/generate.py) by their command-line names.
+# The CLI's samplers (pdd_core/apps/cli/inference_options.py) by their command-line names.
 SAMPLERS = {
     "etd": ETDPredictor(),
     "em": ReverseEulerMaruyama(),

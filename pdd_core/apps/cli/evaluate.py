@@ -11,15 +11,15 @@ from typing import Any
 import numpy as np
 
 import solvers  # noqa: F401  (registers the named integrators)
-from pdd_core.apps.cli.generate import (
+from pdd_core.apps.cli.inference_options import (
     DEFAULT_SAMPLER,
     add_prior_argument,
     add_sampler_arguments,
     add_score_argument,
-    build_score_kind,
     build_lambda_schedule,
     build_prior,
     build_sampler,
+    build_score_kind,
     generator_for,
     sampler_name,
     sampler_settings,
@@ -37,8 +37,8 @@ from pdd_core.apps.cli.rollout_options import (
     noise_settings,
     thermalizer_settings,
 )
-from pdd_core.apps.evaluation.run_metrics import TASKS, EvaluationSettings, ReverseSampling, evaluate_run
 from pdd_core.apps.evaluation.rollout_climate import climate_summary
+from pdd_core.apps.evaluation.run_metrics import TASKS, EvaluationSettings, ReverseSampling, evaluate_run
 from pdd_core.apps.inference.runs import load_run, run_marginal, run_score
 from pdd_core.apps.inference.simulation_settings import SimulationSettings
 from pdd_core.data.hdf5_reader import read_metadata, verify_split

@@ -6,7 +6,7 @@ import argparse
 import sys
 import time
 
-from pdd_core.apps.cli.generate import (
+from pdd_core.apps.cli.inference_options import (
     DEFAULT_SAMPLER_STEPS,
     add_common_arguments,
     add_sampler_arguments,

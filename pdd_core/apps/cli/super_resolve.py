@@ -8,14 +8,14 @@ import sys
 import time
 
 from pdd_core.apps.cli.choices import BOUNDARIES, choose
-from pdd_core.apps.cli.generate import (
+from pdd_core.apps.cli.inference_options import (
     PAPER_DELTA_LAMBDA,
     add_common_arguments,
     add_sampler_arguments,
     add_score_argument,
-    build_score_kind,
     build_lambda_schedule,
     build_sampler,
+    build_score_kind,
     check_common,
     check_count,
     common_settings,
@@ -28,9 +28,9 @@ from pdd_core.apps.cli.generate import (
 )
 from pdd_core.apps.cli.main import COMMANDS
 from pdd_core.apps.cli.request_costs import check_super_resolution
-from pdd_core.apps.inference.tasks import super_resolve_run
 from pdd_core.apps.inference.file_io import read_paths, write_inference_file
 from pdd_core.apps.inference.runs import check_lambda, load_run, run_boundary, run_marginal, run_score
+from pdd_core.apps.inference.tasks import super_resolve_run
 from pdd_core.errors import ConfigError, DataError, bad_argument
 
 HELP = "super-resolve coarse paths at λ_from to λ = 0 with a trained run (PDD Algorithm 3)"

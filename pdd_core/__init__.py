@@ -20,7 +20,7 @@ from pdd_core.noise_source import GeneratorNoise, NoNoise
 from pdd_core.protocols import Drift, LambdaSampler, NoiseSource, RGScheme, Score, System, TimeIntegrator
 from pdd_core.records import Trajectory, Transition
 from pdd_core.registry import INTEGRATORS, METRICS, OBJECTIVES, SAMPLERS, SCHEMES, SYSTEMS, Registry
-from pdd_core.rollout import rollout
+from pdd_core.rollout import rollout, rollout_at
 from pdd_core.sampling import ReversePlan, extrapolate_t0, sample, sample_at
 from pdd_core.schedules import power_schedule, uniform_schedule
 from pdd_core.score import (
@@ -73,6 +73,7 @@ __all__ = [
     "phi2",
     "power_schedule",
     "rollout",
+    "rollout_at",
     "sample",
     "sample_at",
     "Thermalizer",

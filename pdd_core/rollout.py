@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import torch
 from tqdm.auto import tqdm
@@ -37,6 +37,7 @@ def slide(
     steps: int,
     *,
     save_every: int = 1,
+    save_at: Sequence[int] | None = None,
     progress: bool = False,
     energy_band: float | None = None,
     first_step: int = 1,
@@ -47,21 +48,23 @@ def slide(
 
     ``history`` is ``[B, W, C, *space]`` (oldest first). Each state is checked
     (:class:`~pdd_core.divergence.DivergenceGuard` against the data's mean square, errors named
-    ``name`` with ``fix``); every ``save_every``-th is kept.
-    Returns the saved states ``[B, steps // save_every, C, *space]`` and the window after the
+    ``name`` with ``fix``); every ``save_every``-th is kept, or, with ``save_at``, the states after
+    those steps (increasing, in 1..steps), as the reverse-λ driver keeps the states at the λs of
+    its ``save_at``. Returns the saved states ``[B, kept, C, *space]`` and the window after the
     last step, so that a rollout continues exactly from where a segment ended. The loop builds no
     ``torch.no_grad()`` context: callers wrap it in one (as the applications do) unless they
     differentiate through the rollout.
     """
     guard = DivergenceGuard(energy_band, "the data's (1 per value in standardised units)", name, fix)
     batch = history.shape[0]
-    frames = history.new_empty(batch, steps // save_every, *history.shape[2:])
+    kept = set(save_at) if save_at is not None else None
+    frames = history.new_empty(batch, steps // save_every if kept is None else len(kept), *history.shape[2:])
     position = 0
     for n in tqdm(range(1, steps + 1), desc=name, disable=not progress, leave=False):
         state = next_state(history)
         guard.check(state, DATA_MEAN_SQUARE, f"step {first_step + n - 1}", step=first_step + n - 1)
         history = torch.cat([history[:, 1:], state.unsqueeze(1)], dim=1)
-        if n % save_every == 0:
+        if (n % save_every == 0) if kept is None else (n in kept):
             frames[:, position] = state  # an in-place copy autograd follows when the caller wants gradients
             position += 1
     return frames, history
@@ -160,3 +163,50 @@ def rollout(
     options = {"sigma": sigma, "generator": generator, "noise": noise, "save_every": save_every, "progress": progress, "energy_band": energy_band}
     saved, _ = advance(drift, integrator, history, lam, dt, steps, **options)
     return Trajectory(u=torch.cat([initial, saved], dim=1), grid=grid, dt=dt * save_every, lam=lam)
+
+
+def _save_steps(save_at) -> list[int]:
+    """The requested steps, increasing; each an integer >= 0 (0: the initial state)."""
+    steps = list(save_at)
+    if not steps or any(not isinstance(step, int) or isinstance(step, bool) or step < 0 for step in steps) or len(set(steps)) != len(steps):
+        raise bad_argument("save_at", list(save_at), "must be distinct step counts >= 0", "pass e.g. save_at=[0, 10, 100]")
+    return sorted(steps)
+
+
+def rollout_at(
+    drift,
+    integrator,
+    initial: torch.Tensor,
+    lam,
+    dt: float,
+    save_at: Sequence[int],
+    *,
+    grid: Grid,
+    sigma=0.0,
+    generator: torch.Generator | None = None,
+    noise: NoiseSource | None = None,
+    scheme=None,
+    progress: bool = False,
+    energy_band: float | None = None,
+) -> dict[int, torch.Tensor]:
+    """Roll out once to the last of ``save_at`` and return ``{n: u(t0 + nΔt)}`` at every step n of ``save_at``.
+
+    The physical-time twin of :func:`pdd_core.sampling.sample_at`: one integration serves every
+    save point, and only those states are held. Arguments as in :func:`rollout`; step 0 is the
+    last initial state (coarse-grained when ``scheme`` is given).
+    """
+    steps = _save_steps(save_at)
+    if initial.ndim == 2 + grid.ndim:
+        initial = initial.unsqueeze(1)
+    check_field(initial, grid, "initial")
+    batch = initial.shape[0]
+    lam = as_lambda(lam, batch, "lam", device=initial.device)
+    sigma = as_lambda(sigma, batch, "sigma", device=initial.device)
+    if bool((sigma > 0).any()) and generator is None and noise is None:
+        raise bad_argument("generator", None, "σ > 0 needs an explicit source of noise", "pass generator=torch.Generator().manual_seed(seed)")
+    initial, history = initial_window(initial, drift.window, grid=grid, lam=lam, scheme=scheme)
+    later = [step for step in steps if step > 0]
+    options = {"sigma": sigma, "generator": generator, "noise": noise, "save_at": later, "progress": progress, "energy_band": energy_band}
+    saved, _ = advance(drift, integrator, history, lam, dt, max(steps), **options)
+    states = {0: initial[:, -1]} if 0 in steps else {}
+    return states | {step: saved[:, position] for position, step in enumerate(later)}

@@ -11,7 +11,7 @@ from pdd_core.divergence import DivergenceGuard
 from pdd_core.drifts.linear import LinearDrift
 from pdd_core.errors import DivergenceError
 from pdd_core.noise_source import GeneratorNoise, NoNoise
-from pdd_core.rollout import rollout
+from pdd_core.rollout import rollout, rollout_at
 from pdd_core.sampling import ReversePlan, sample, sample_at
 from pdd_core.schedules import uniform_schedule
 from pdd_core.score import GaussianMarginal, PathScore
@@ -129,6 +129,18 @@ def test_gradients_flow_through_rollout_outside_no_grad():
     torch.testing.assert_close(drift.rate.grad, expected, rtol=1e-12, atol=0)
     with torch.no_grad():
         assert not rollout(drift, Euler(), initial, 0.0, dt, steps, grid=grid).u.requires_grad
+
+
+def test_rollout_at_keeps_the_states_of_one_stochastic_rollout_at_the_requested_steps():
+    """The physical-time save_at: the same draws as a full rollout, only the asked-for steps kept."""
+    drift, grid, dt = LinearDrift(Grid((8,)), 1, coefficients=-0.5 * torch.ones(1, 1, 1, 5, dtype=torch.float64)), Grid((8,)), 0.1
+    initial = torch.randn(3, 1, 8, generator=torch.Generator().manual_seed(7), dtype=torch.float64)
+    full = rollout(drift, EulerMaruyama(), initial, 0.0, dt, 7, grid=grid, sigma=0.4, generator=torch.Generator().manual_seed(8)).u
+    kept = rollout_at(drift, EulerMaruyama(), initial, 0.0, dt, [7, 0, 3], grid=grid, sigma=0.4, generator=torch.Generator().manual_seed(8))
+    assert sorted(kept) == [0, 3, 7] and all(torch.equal(kept[n], full[:, n]) for n in (0, 3, 7))
+    for bad in ([], [2, 2], [-1], [1.5]):
+        with pytest.raises(ArgumentError, match="save_at"):
+            rollout_at(drift, Euler(), initial, 0.0, dt, bad, grid=grid)
 
 
 class _CountingETD(ETDPredictor):

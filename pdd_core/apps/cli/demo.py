@@ -11,7 +11,6 @@ from typing import Any
 
 import torch
 
-import solvers  # noqa: F401  (registers the named samplers and integrators)
 from pdd_core.apps.cli.evaluate import check_tasks_succeeded, failed_tasks
 from pdd_core.apps.cli.main import COMMANDS, add_no_verify_argument
 from pdd_core.apps.cli.request_costs import check_data_generation, check_evaluation, check_training

@@ -10,7 +10,6 @@ from typing import Any
 
 import numpy as np
 
-import solvers  # noqa: F401  (registers the named integrators)
 from pdd_core.apps.cli.inference_options import (
     DEFAULT_SAMPLER,
     add_prior_argument,

@@ -9,7 +9,6 @@ import argparse
 import sys
 import time
 
-import solvers  # noqa: F401  (registers the named samplers)
 from pdd_core.apps.cli.choices import BOUNDARIES, choose
 from pdd_core.apps.cli.inference_options import (
     DEFAULT_SAMPLER_STEPS,

@@ -13,7 +13,6 @@ from typing import Any
 
 import torch
 
-import solvers  # noqa: F401  (registers the named samplers)
 from pdd_core.apps.cli.choices import LAMBDA_SCHEDULES, SCORE_KINDS, choose
 from pdd_core.apps.cli.main import add_no_verify_argument
 from pdd_core.apps.cli.request_costs import check_schedule

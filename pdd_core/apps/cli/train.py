@@ -11,7 +11,6 @@ from typing import Any
 import attrs
 import torch
 
-import systems  # noqa: F401  (registers the systems, whose conserves_mean the defaults read)
 from pdd_core.apps.cli.data import parse_setting
 from pdd_core.apps.cli.main import COMMANDS, add_no_verify_argument
 from pdd_core.apps.cli.request_costs import check_training

@@ -23,7 +23,6 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-import systems  # noqa: F401  (registers the systems a flow record names)
 from pdd_core.apps.lattice.flow.base import DataBase
 from pdd_core.apps.lattice.flow.cnf import ContinuousFlow, FlowSettings
 from pdd_core.apps.trainer.checkpoint import FLOW_RUN, GROUND_STATE_RUN, checkpoint_kind, checkpoint_path, load_checkpoint, save_checkpoint

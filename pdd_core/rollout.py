@@ -113,6 +113,20 @@ def check_steps(steps, save_every) -> None:
         raise bad_argument("save_every", save_every, "must be an integer >= 1", "use 1 to keep every frame")
 
 
+def _start(drift, initial: torch.Tensor, lam, sigma, *, grid: Grid, scheme, random: bool):
+    """A rollout's checked inputs: ``(initial frames, first window, λ [B], σ [B])``; σ > 0 needs a source of noise (``random``)."""
+    if initial.ndim == 2 + grid.ndim:
+        initial = initial.unsqueeze(1)
+    check_field(initial, grid, "initial")
+    batch = initial.shape[0]
+    lam = as_lambda(lam, batch, "lam", device=initial.device)
+    sigma = as_lambda(sigma, batch, "sigma", device=initial.device)
+    if bool((sigma > 0).any()) and not random:
+        raise bad_argument("generator", None, "σ > 0 needs an explicit source of noise", "pass generator=torch.Generator().manual_seed(seed)")
+    initial, history = initial_window(initial, drift.window, grid=grid, lam=lam, scheme=scheme)
+    return initial, history, lam, sigma
+
+
 def rollout(
     drift,
     integrator,
@@ -150,16 +164,8 @@ def rollout(
 
     Returns a path whose frames are the initial history followed by the saved steps.
     """
-    if initial.ndim == 2 + grid.ndim:
-        initial = initial.unsqueeze(1)
-    check_field(initial, grid, "initial")
     check_steps(steps, save_every)
-    batch = initial.shape[0]
-    lam = as_lambda(lam, batch, "lam", device=initial.device)
-    sigma = as_lambda(sigma, batch, "sigma", device=initial.device)
-    if bool((sigma > 0).any()) and generator is None and noise is None:
-        raise bad_argument("generator", None, "σ > 0 needs an explicit source of noise", "pass generator=torch.Generator().manual_seed(seed)")
-    initial, history = initial_window(initial, drift.window, grid=grid, lam=lam, scheme=scheme)
+    initial, history, lam, sigma = _start(drift, initial, lam, sigma, grid=grid, scheme=scheme, random=generator is not None or noise is not None)
     options = {"sigma": sigma, "generator": generator, "noise": noise, "save_every": save_every, "progress": progress, "energy_band": energy_band}
     saved, _ = advance(drift, integrator, history, lam, dt, steps, **options)
     return Trajectory(u=torch.cat([initial, saved], dim=1), grid=grid, dt=dt * save_every, lam=lam)
@@ -196,15 +202,7 @@ def rollout_at(
     last initial state (coarse-grained when ``scheme`` is given).
     """
     steps = _save_steps(save_at)
-    if initial.ndim == 2 + grid.ndim:
-        initial = initial.unsqueeze(1)
-    check_field(initial, grid, "initial")
-    batch = initial.shape[0]
-    lam = as_lambda(lam, batch, "lam", device=initial.device)
-    sigma = as_lambda(sigma, batch, "sigma", device=initial.device)
-    if bool((sigma > 0).any()) and generator is None and noise is None:
-        raise bad_argument("generator", None, "σ > 0 needs an explicit source of noise", "pass generator=torch.Generator().manual_seed(seed)")
-    initial, history = initial_window(initial, drift.window, grid=grid, lam=lam, scheme=scheme)
+    initial, history, lam, sigma = _start(drift, initial, lam, sigma, grid=grid, scheme=scheme, random=generator is not None or noise is not None)
     later = [step for step in steps if step > 0]
     options = {"sigma": sigma, "generator": generator, "noise": noise, "save_at": later, "progress": progress, "energy_band": energy_band}
     saved, _ = advance(drift, integrator, history, lam, dt, max(steps), **options)

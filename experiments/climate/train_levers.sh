@@ -25,6 +25,7 @@ lever() {
     linear_lampow2) echo "--steps 1200 --set lam_power=2 model.overrides.linear_part=true" ;;
     linear_long_cosine) echo "--steps 3600 --set lr_schedule=cosine warmup_steps=100 model.overrides.linear_part=true" ;;
     linear_long_push) echo "--steps 3600 --set objective.pushforward=1 model.overrides.linear_part=true" ;;
+    linear_push_equal_time) echo "--steps 1600 --set objective.pushforward=1 model.overrides.linear_part=true" ;;  # ~ the time of 3600 steps without it
     linear_small) echo "--steps 1200 --preset small --set model.overrides.linear_part=true" ;;
     *) echo "unknown config $1" >&2; exit 2 ;;
   esac

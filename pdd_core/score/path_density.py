@@ -33,8 +33,23 @@ def increment_variance(scheme, grid: Grid, lam: torch.Tensor, dt: float, *, delt
     return torch.where(step.active, torch.maximum(step.variance, floor), scalar)
 
 
+class _ClosedFormNoise:
+    """A noise model from its closed form V_λ (``closed_form``) and what it gives a residual
+    (``quadratic_from``, ``normaliser_from``), so that a schedule can tabulate the closed forms once."""
+
+    def quadratic_form(self, residual: torch.Tensor, lam: torch.Tensor, scheme, grid: Grid, dt: float, delta_lambda: float) -> torch.Tensor:
+        """Σ_n r_nᵀ V_λ⁻¹ r_n per path ``[B]``."""
+        variance = self.closed_form(lam, scheme, grid, dt, delta_lambda, device=residual.device, dtype=residual.dtype)
+        return self.quadratic_from(residual, variance, grid, dt)
+
+    def log_normaliser(self, residual: torch.Tensor, lam: torch.Tensor, scheme, grid: Grid, dt: float, delta_lambda: float) -> torch.Tensor:
+        """log det(2π V_λ) summed over the increments (and channels), per path ``[B]``."""
+        variance = self.closed_form(lam, scheme, grid, dt, delta_lambda, device=residual.device, dtype=residual.dtype)
+        return self.normaliser_from(residual, variance, grid, dt)
+
+
 @attrs.frozen
-class ScalarNoise:
+class ScalarNoise(_ClosedFormNoise):
     """The increment noise of Eq. 35 as the paper models it: V_λ = σ_λ²Δt I with σ_λ of Eq. 58."""
 
     name: ClassVar[str] = "scalar"
@@ -51,22 +66,12 @@ class ScalarNoise:
         """log det(2π σ_λ²Δt I) summed over the increments, given :meth:`closed_form`."""
         return residual[0].numel() * torch.log(2 * math.pi * sigma2 * dt)
 
-    def quadratic_form(self, residual: torch.Tensor, lam: torch.Tensor, scheme, grid: Grid, dt: float, delta_lambda: float) -> torch.Tensor:
-        """Σ_n r_nᵀ V_λ⁻¹ r_n per path ``[B]`` = Σ_n ‖r_n‖² / (σ_λ²Δt)."""
-        sigma2 = self.closed_form(lam, scheme, grid, dt, delta_lambda, device=residual.device, dtype=residual.dtype)
-        return self.quadratic_from(residual, sigma2, grid, dt)
-
-    def log_normaliser(self, residual: torch.Tensor, lam: torch.Tensor, scheme, grid: Grid, dt: float, delta_lambda: float) -> torch.Tensor:
-        """log det(2π V_λ) summed over the increments, per path ``[B]``."""
-        sigma2 = self.closed_form(lam, scheme, grid, dt, delta_lambda, device=residual.device, dtype=residual.dtype)
-        return self.normaliser_from(residual, sigma2, grid, dt)
-
     def rollout_sigma(self, lam: float, scheme, grid: Grid, dt: float, delta_lambda: float) -> float:
         """The σ of a stochastic rollout that samples this path law at λ: Eq. 58's σ_λ (PDD D.1)."""
         return float(scheme.sigma(grid, lam, dt, delta_lambda=delta_lambda)[0])
 
 
-class _DiagonalFourierNoise:
+class _DiagonalFourierNoise(_ClosedFormNoise):
     """V_λ diagonal in Fourier space, ``diagonal(...)`` ``[B, 1, C or 1, *rfft]``: the quadratic form and normaliser of such a V."""
 
     def closed_form(self, lam: torch.Tensor, scheme, grid: Grid, dt: float, delta_lambda: float, *, device, dtype) -> torch.Tensor:
@@ -83,16 +88,6 @@ class _DiagonalFourierNoise:
         multiplicity = grid.mode_multiplicity(residual.dtype, residual.device)
         per_channel = (multiplicity * torch.log(2 * math.pi * variance)).expand(-1, -1, residual.shape[2], *variance.shape[3:])
         return residual.shape[1] * per_channel.flatten(1).sum(1)
-
-    def quadratic_form(self, residual: torch.Tensor, lam: torch.Tensor, scheme, grid: Grid, dt: float, delta_lambda: float) -> torch.Tensor:
-        """Σ_n Σ_k w_k |r̂_n(k)|² / V_λ(k) per path ``[B]`` (rfft multiplicities w_k: Parseval)."""
-        variance = self.closed_form(lam, scheme, grid, dt, delta_lambda, device=residual.device, dtype=residual.dtype)
-        return self.quadratic_from(residual, variance, grid, dt)
-
-    def log_normaliser(self, residual: torch.Tensor, lam: torch.Tensor, scheme, grid: Grid, dt: float, delta_lambda: float) -> torch.Tensor:
-        """log det(2π V_λ) summed over the increments and channels, per path ``[B]``."""
-        variance = self.closed_form(lam, scheme, grid, dt, delta_lambda, device=residual.device, dtype=residual.dtype)
-        return self.normaliser_from(residual, variance, grid, dt)
 
     def rollout_sigma(self, lam: float, scheme, grid: Grid, dt: float, delta_lambda: float) -> torch.Tensor:
         """The σ_k of a stochastic rollout that samples this path law at λ: sqrt(V_λ(k)/Δt) per mode ``[1, C or 1, *rfft]``."""

@@ -11,15 +11,16 @@ import torch
 
 import solvers  # noqa: F401  (registers the samplers and integrators)
 from pdd_core.apps.cli.main import main
-from pdd_core.apps.inference.tasks import simulate_run
 from pdd_core.apps.inference.runs import load_run, run_marginal
+from pdd_core.apps.inference.tasks import simulate_run
 from pdd_core.drifts.linear import LinearDrift
 from pdd_core.errors import ArgumentError
 from pdd_core.grid import Grid
-from pdd_core.registry import SAMPLERS
 from pdd_core.noise_source import GeneratorNoise
+from pdd_core.registry import SAMPLERS
 from pdd_core.rollout import rollout
 from pdd_core.sampler_recipe import SamplerOptions
+from pdd_core.spectral import irfft, rfft
 from pdd_core.thermalizer import Thermalizer
 from solvers import Euler, EulerMaruyama
 from tests.apps.test_inference import initial_data, train_tiny_runs
@@ -128,7 +129,7 @@ def test_euler_maruyama_colours_its_noise_per_mode():
         def __call__(self, history, lam):
             return torch.zeros_like(history[:, -1])
 
-    grid, dt, paths = Grid((16,)), 0.04, 2048
+    dt, paths = 0.04, 2048
     sigma = torch.linspace(0.2, 1.0, 9, dtype=torch.float64).reshape(1, 1, 9).expand(paths, 1, 9)
     state = torch.zeros(paths, 1, 1, 16, dtype=torch.float64)
     integrator, drift = EulerMaruyama(), ZeroDrift()
@@ -184,3 +185,61 @@ def test_residual_noise_refuses_an_unknown_split_and_a_bad_path_count(trained):
         ResidualNoise(run, data, split="nope")
     with pytest.raises(ArgumentError, match="paths"):
         ResidualNoise(run, data, paths=0)
+
+
+@attrs.define(eq=False)
+class KnownResidualNoise:
+    """The parts of a ResidualNoise that ClimateNoise reads, with σ_k and the calibration paths given."""
+
+    run: object
+    sigma: torch.Tensor
+    data: torch.Tensor
+    seed: int = 0
+
+    def __call__(self, lam):
+        return self.sigma
+
+    def paths_at(self, lam):
+        return self.data
+
+    def describe(self):
+        return {"kind": "known"}
+
+
+def test_climate_noise_rescales_each_mode_to_the_datas_variance(trained):
+    """A linear drift, u_{n+1} = (1 - aΔt) u_n + σ√Δt ξ per mode, keeps E|û|² = σ²Δt / (1 - (1 - aΔt)²):
+    data with f_k² times that variance need σ_k x f_k, which one calibration round finds (Monte Carlo error ~1 %)."""
+    from pdd_core.apps.inference.climate_noise import ClimateNoise
+
+    _, runs = trained
+    run = load_run(runs["pdd"])
+    grid, dt = run.grid, run.dt
+    modes = grid.rfft_shape[-1]
+    rate = torch.linspace(0.3, 0.6, modes, dtype=torch.float64) / dt  # aΔt in [0.3, 0.6]: fast decorrelation
+    run = attrs.evolve(run, model=LinearDrift(grid, window=1, coefficients=(-rate).expand(1, grid.channels, 1, modes).clone()))
+    sigma = torch.full((1, grid.channels, modes), 0.8, dtype=torch.float64)
+    sigma[0, 1, 3] = 0.0  # a mode without noise
+    wanted = torch.linspace(0.5, 2.0, modes, dtype=torch.float64).expand(1, grid.channels, modes)
+    stationary = sigma.square() * dt / (1 - (1 - rate * dt) ** 2)
+    generator = torch.Generator().manual_seed(1)
+    white = torch.randn(128, 64, grid.channels, *grid.shape, generator=generator, dtype=torch.float64)
+    data = irfft(rfft(white, grid.ndim) * (wanted.square() * stationary).sqrt()[0], grid.shape)  # E|û_k|² = f_k² v_k
+    climate = ClimateNoise(KnownResidualNoise(run, sigma, data), paths=128, steps=300, burn_in=20, iterations=1)
+    factors = climate.factors(0.0)[0]
+    noisy = sigma[0] > 0
+    assert torch.allclose(factors[noisy], wanted[0][noisy], rtol=0.06), (factors / wanted[0]).tolist()
+    assert float(factors[1, 3]) == 1.0 and float(climate(0.0)[0, 1, 3]) == 0.0
+    assert torch.allclose(climate(0.0), sigma * climate.factors(0.0))
+    assert climate.describe()["kind"] == "climate"
+
+
+def test_climate_noise_refuses_bad_calibration_sizes(trained):
+    from pdd_core.apps.inference.climate_noise import ClimateNoise
+
+    _, runs = trained
+    run = load_run(runs["pdd"])
+    known = KnownResidualNoise(run, torch.ones(1), torch.zeros(1))
+    with pytest.raises(ArgumentError, match="steps"):
+        ClimateNoise(known, steps=0)
+    with pytest.raises(ArgumentError, match="burn_in"):
+        ClimateNoise(known, steps=10, burn_in=10)

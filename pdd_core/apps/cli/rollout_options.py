@@ -10,6 +10,7 @@ from typing import Any
 import attrs
 
 from pdd_core.apps.cli.data import parse_setting
+from pdd_core.apps.inference.climate_noise import ClimateNoise
 from pdd_core.apps.inference.residual_noise import ResidualNoise
 from pdd_core.apps.inference.runs import TrainedRun, run_marginal
 from pdd_core.config import from_dict
@@ -27,8 +28,9 @@ DEFAULT_STEPS = 5
 
 # How stochastic rollouts draw their increment noise: calibrated on the drift's residuals on the
 # training data (the default: it keeps the climate where the model's Σ̃_λ collapses, docs/results.md)
-# or as the run's path density models it (Σ̃_λ(k) per mode, or Eq. 58's σ_λ).
-ROLLOUT_NOISE = ("residual", "model")
+# or as the run's path density models it (Σ̃_λ(k) per mode, or Eq. 58's σ_λ); climate rescales the
+# residual noise per mode on calibration rollouts so that they keep the training data's variance.
+ROLLOUT_NOISE = ("residual", "climate", "model")
 
 
 def add_integrator_option_argument(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
@@ -87,22 +89,23 @@ def add_rollout_noise_argument(parser: argparse.ArgumentParser | argparse._Argum
         "--rollout-noise",
         default="residual",
         metavar="KIND",
-        help="increment noise of stochastic rollouts: residual (per mode, the variance the drift leaves on the training data) or model (the path density's Σ̃_λ, PDD D.1); default: residual",
+        help="increment noise of stochastic rollouts: residual (per mode, the variance the drift leaves on the training data), climate (the residual noise rescaled per mode so that calibration rollouts keep the training data's variance) or model (the path density's Σ̃_λ, PDD D.1); default: residual",
     )
 
 
-def build_noise_level(args: argparse.Namespace, run: TrainedRun) -> ResidualNoise | None:
+def build_noise_level(args: argparse.Namespace, run: TrainedRun) -> ResidualNoise | ClimateNoise | None:
     """The noise level of ``--rollout-noise`` (None: the model's), checked in one line."""
     if args.rollout_noise not in ROLLOUT_NOISE:
         raise bad_argument("--rollout-noise", args.rollout_noise, "unknown kind of rollout noise", f"use one of {', '.join(ROLLOUT_NOISE)}", kind=ConfigError)
     if args.rollout_noise == "model" or not run.objective.trains_drift:
         return None
     if run.data_path is None:
-        raise bad_argument("--rollout-noise", "residual", f"calibrates on the run's training file, which is not found ({run.config.data})", "make the file available or pass --rollout-noise model", kind=ConfigError)
-    return ResidualNoise(run, run.data_path, split=run.config.split, seed=args.seed)
+        raise bad_argument("--rollout-noise", args.rollout_noise, f"calibrates on the run's training file, which is not found ({run.config.data})", "make the file available or pass --rollout-noise model", kind=ConfigError)
+    residual = ResidualNoise(run, run.data_path, split=run.config.split, seed=args.seed)
+    return ClimateNoise(residual) if args.rollout_noise == "climate" else residual
 
 
-def noise_settings(noise_level: ResidualNoise | None) -> dict[str, Any]:
+def noise_settings(noise_level: ResidualNoise | ClimateNoise | None) -> dict[str, Any]:
     return {"rollout_noise": {"kind": "model"} if noise_level is None else noise_level.describe()}
 
 

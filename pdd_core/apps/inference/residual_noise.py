@@ -24,10 +24,10 @@ import torch
 from pdd_core.apps.inference.file_io import read_paths
 from pdd_core.apps.inference.runs import PathScoreKind, TrainedRun, default_score_kind
 from pdd_core.data.hdf5_reader import read_metadata
+from pdd_core.drifts.windows import drift_on_path
 from pdd_core.errors import ConfigError, bad_argument
 from pdd_core.schedules import power_schedule
 from pdd_core.score.path_density import CalibratedNoise
-from pdd_core.drifts.windows import drift_on_path
 from pdd_core.spectral import rfft
 
 # Data paths the residual variance is averaged over (64 paths of 64 frames: ~4000 increments per mode).
@@ -63,16 +63,28 @@ class ResidualNoise:
             self._cache[lam] = self._measure(lam)
         return self._cache[lam]
 
+    @property
+    def data(self) -> torch.Tensor:
+        """The calibration paths u0 ``[paths, T, C, *space]`` (standardised; read once, whatever the number of λs)."""
+        if self._data is None:
+            run = self.run
+            available = read_metadata(self.data_file).splits[self.split][0]
+            self._data = read_paths(run, self.data_file, split=self.split, n=min(self.paths, available)).u.to(device=run.device, dtype=run.dtype)
+        return self._data
+
+    def paths_at(self, lam: float) -> torch.Tensor:
+        """The calibration paths at λ, C_λ u0 + sqrt(Σ_λ) ε (Eq. 3) with the noise drawn from ``seed``; u0 at λ = 0."""
+        u0, run = self.data, self.run
+        if lam == 0:
+            return u0
+        lam_t = torch.full((u0.shape[0],), lam, dtype=torch.float64, device=run.device)
+        return run.scheme.forward_sample(u0, run.grid, lam_t, torch.Generator(device=run.device).manual_seed(self.seed))
+
     @torch.no_grad()
     def _measure(self, lam: float) -> torch.Tensor:
         run = self.run
-        if self._data is None:  # read once, whatever the number of λs
-            available = read_metadata(self.data_file).splits[self.split][0]
-            self._data = read_paths(run, self.data_file, split=self.split, n=min(self.paths, available)).u.to(device=run.device, dtype=run.dtype)
-        u0 = self._data
-        lam_t = torch.full((u0.shape[0],), lam, dtype=torch.float64, device=run.device)
-        generator = torch.Generator(device=run.device).manual_seed(self.seed)
-        u = run.scheme.forward_sample(u0, run.grid, lam_t, generator) if lam > 0 else u0
+        u = self.paths_at(lam)
+        lam_t = torch.full((u.shape[0],), lam, dtype=torch.float64, device=run.device)
         residual = u[:, 1:] - u[:, :-1] - drift_on_path(run.model, u, lam_t) * run.dt
         power = rfft(residual.double(), run.grid.ndim).abs().pow(2).mean(dim=(0, 1))  # [C, *rfft]
         return (power / run.dt).sqrt().unsqueeze(0)

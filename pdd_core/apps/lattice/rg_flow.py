@@ -30,8 +30,9 @@ fits b between samples of p_{t*+δt'} and samples at t* of the theory whose coup
 rescaled by (Λ_{t*+δt'}/Λ_{t*})^{d+δ_i} (:func:`cutoff_ratio`; for lattice φ⁴
 ``LatticePhi4.with_couplings_rescaled``). The explicit p_{t*,{λ_i}} that 5.53 assumes is not
 available, so the rescaled couplings are applied to the UV theory, which is then flowed to t*.
-The Λ_t term of 5.51 (a dilatation n·Dφ(n), not translation invariant on a periodic lattice) is
-not implemented: it leaves the Fourier-diagonal kernels that every flow here uses.
+The Λ_t-modified SDE 5.51 adds a dilatation x·Dφ(n), which is not translation invariant on a periodic
+lattice, so it has no per-mode kernel: :class:`~pdd_core.apps.lattice.dilated_carosso.DilatedCarosso`
+draws its transitions in position space (``advance``), and :func:`iter_flow` takes it as it takes a scheme.
 """
 
 from __future__ import annotations
@@ -68,8 +69,9 @@ def check_times(ts: Any) -> list[float]:
 
 
 def _check_scheme(scheme: Any) -> None:
-    if not (callable(getattr(scheme, "transition", None)) and callable(getattr(scheme, "forward_sample", None))):
-        problem = "expected an RG scheme with transition() and forward_sample()"
+    spectral = callable(getattr(scheme, "transition", None)) and callable(getattr(scheme, "forward_sample", None))
+    if not (spectral or callable(getattr(scheme, "advance", None))):
+        problem = "expected an RG scheme with transition() and forward_sample(), or a position-space process with advance()"
         raise bad_argument("scheme", scheme, problem, "pass e.g. schemes.Carosso(alpha=1, beta=..., mass=1)", kind=DTypeError)
 
 
@@ -78,6 +80,15 @@ def _transition_sample(fields: torch.Tensor, scheme: Any, grid: Grid, lam_a: flo
     step = scheme.transition(grid, lam_a, lam_b, batch=1)
     noise = torch.randn(fields.shape, generator=generator, dtype=fields.dtype)
     return irfft(rfft(fields, grid.ndim) * step.damping + rfft(noise, grid.ndim) * step.variance.sqrt(), grid.shape)
+
+
+def _advance(fields: torch.Tensor, scheme: Any, grid: Grid, start: float, end: float, generator: torch.Generator) -> torch.Tensor:
+    """One draw of p_{end,start}(· | φ_start): a position-space process's own ``advance`` (RDM 5.51), else the per-mode kernel."""
+    if callable(getattr(scheme, "advance", None)):
+        return scheme.advance(fields, grid, start, end, generator)
+    if start == 0.0:
+        return scheme.forward_sample(fields, grid, end, generator)
+    return _transition_sample(fields, scheme, grid, start, end, generator)
 
 
 def iter_flow(samples: Any, scheme: Any, grid: Grid, ts: Sequence[float], generator: torch.Generator) -> Iterator[tuple[float, np.ndarray]]:
@@ -89,7 +100,7 @@ def iter_flow(samples: Any, scheme: Any, grid: Grid, ts: Sequence[float], genera
     previous = 0.0
     for t in times:
         if t > previous:
-            fields = scheme.forward_sample(fields, grid, t, generator) if previous == 0.0 else _transition_sample(fields, scheme, grid, previous, t, generator)
+            fields = _advance(fields, scheme, grid, previous, t, generator)
         yield t, fields[:, 0, 0].numpy().copy()
         previous = t
 

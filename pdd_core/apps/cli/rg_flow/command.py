@@ -24,7 +24,7 @@ from pdd_core.apps.cli.request_costs import check_exact_flows, check_flows
 from pdd_core.apps.cli.rg_flow.exact import chosen_schemes, run_exact
 from pdd_core.apps.cli.rg_flow.flow_sampler import run_flow_sampler
 from pdd_core.apps.cli.rg_flow.flows import add_flow_arguments, check_flow_args, run_flows
-from pdd_core.apps.cli.rg_flow.lattice_schemes import lattice_scheme_names, rdm_scheme
+from pdd_core.apps.cli.rg_flow.lattice_schemes import check_scheme_flows, lattice_scheme_names, rdm_scheme
 from pdd_core.apps.cli.rg_flow.learned import add_learn_arguments, check_learn_args, run_learned
 from pdd_core.apps.cli.rg_flow.options import EXACT, FLOW, LEARN, SAMPLER, default, resolve_mode
 from pdd_core.apps.cli.rg_flow.uv_samples import lattice_system, sample_uv
@@ -84,6 +84,7 @@ examples:
   pdd rg-flow phi4 --flow both --flow-steps 1000 --out runs/rdm_flows
   pdd rg-flow phi4 --flow both --flow-base carosso --flow-steps 1000 --out runs/rdm_flows_paper_base
   pdd rg-flow phi4 --scheme carosso carosso-rescaled --compare --out runs/rg_rescaled
+  pdd rg-flow phi4 --scheme carosso-rescaled carosso-dilated --compare --ts 0 0.001 0.01 0.1 0.6 --out runs/rg_dilated
   pdd rg-flow phi4 --flow-sampler runs/rdm_flows/rdm --mh-hmc --out runs/rdm_mh
 """
 
@@ -151,6 +152,7 @@ def run(args: argparse.Namespace) -> int:
     if mode == FLOW:
         check_flows(grid, args.n_samples, FlowTraining().batch_size, attrs.fields(FlowSettings).hidden.default, args.flow_ode_steps, args.flow_samples, len(ts))
     else:
+        check_scheme_flows(schemes, grid, ts)
         check_exact_flows(grid, args.n_samples, len(ts), len(schemes))
     with locked_directory(args.out) as out:
         return _run(args, mode, names, ts, snapshots, system, schemes, out)

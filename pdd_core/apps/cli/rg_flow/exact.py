@@ -19,14 +19,12 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from pdd_core.apps.cli.rg_flow.lattice_schemes import check_lattice_scheme
+from pdd_core.apps.cli.rg_flow.lattice_schemes import check_lattice_scheme, scheme_config
 from pdd_core.apps.cli.rg_flow.output import record_header, save_figure, save_json
 from pdd_core.apps.lattice import compare_flows, flow_estimators, iter_flow, mean_estimate, rdm_fourier
 from pdd_core.apps.lattice.plots import comparison_figure, fields_figure, flow_figure
-from pdd_core.config import tagged
 from pdd_core.errors import ConfigError, bad_argument
 from pdd_core.metrics.resampling import Resampler, estimate_all
-from pdd_core.registry import SCHEMES
 
 # The schemes flowed without --scheme, alone and with --compare.
 DEFAULT_SCHEMES: tuple[str, ...] = ("carosso",)
@@ -107,7 +105,7 @@ def run_exact(args: argparse.Namespace, names: list[str], ts: list[float], snaps
         "conventions": "RDM Fourier normalisation phi~(p) = N^-d sum_n exp(-2 pi i p.n/N) phi(n) (5.11); formulas and conversions in docs/rg_flows.md",
         "schemes": {
             name: {
-                "config": tagged(scheme, SCHEMES),
+                "config": scheme_config(name, scheme),
                 "rdm_kernel": getattr(scheme, "rdm_kernel", None),
                 "flow": [point.to_json() for point in estimators[name]],
             }

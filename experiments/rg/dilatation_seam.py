@@ -59,7 +59,11 @@ def main() -> None:
             centring = np.eye(sites) - 1.0 / sites  # φ(n) - φ̄
             fluctuation = centring @ covariance @ centring
             variance = np.diag(fluctuation)
-            row[name] = {**{probe: float(variance[index]) for probe, index in probes.items()}, "max/min variance": float(variance.max() / variance.min()), "G(1)/G(0)": neighbour_correlation(fluctuation, grid.shape)}
+            row[name] = {
+                **{probe: float(variance[index]) for probe, index in probes.items()},
+                "max/min variance": float(variance.max() / variance.min()),
+                "G(1)/G(0)": neighbour_correlation(fluctuation, grid.shape),
+            }
         print(json.dumps(row))
 
 

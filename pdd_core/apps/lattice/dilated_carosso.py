@@ -24,7 +24,7 @@ docs/rg_flows.md ("Field rescalings") measures the process and what the seam doe
 from __future__ import annotations
 
 import math
-from typing import Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 import attrs
 import numpy as np
@@ -126,7 +126,13 @@ class DilatedCarosso:
         """One exact draw of φ_end given φ_start = ``fields`` ([..., *grid.shape], float64): Φ φ + Q^{1/2} ε."""
         check_generator(generator)
         if tuple(fields.shape[-grid.ndim :]) != grid.shape or fields.dtype != torch.float64:
-            raise bad_argument("fields", (tuple(fields.shape), fields.dtype), f"expected float64 fields [..., {grid.shape}]", "pass the lattice samples as float64", kind=ShapeError)
+            raise bad_argument(
+                "fields",
+                (tuple(fields.shape), fields.dtype),
+                f"expected float64 fields [..., {grid.shape}]",
+                "pass the lattice samples as float64",
+                kind=ShapeError,
+            )
         damping, covariance = self.transition_moments(grid, start, end)
         if end == start:
             return fields.clone()
@@ -136,4 +142,4 @@ class DilatedCarosso:
         return (flat @ torch.from_numpy(damping).T + noise @ factor.T).reshape(fields.shape)
 
 
-__all__ = ["DilatedCarosso", "MAX_SITES"]
+__all__ = ["MAX_SITES", "DilatedCarosso"]

@@ -3,7 +3,8 @@ and the position-space processes that have no per-mode kernel (RDM 5.51, :data:`
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from pdd_core.apps.lattice.dilated_carosso import DilatedCarosso
 from pdd_core.config import tagged, to_dict

@@ -189,7 +189,7 @@ def test_residual_noise_refuses_an_unknown_split_and_a_bad_path_count(trained):
 
 @attrs.define(eq=False)
 class KnownResidualNoise:
-    """The parts of a ResidualNoise that ClimateNoise reads, with σ_k and the calibration paths given."""
+    """The parts of a ResidualNoise that ClimateClosure reads, with σ_k and the calibration paths given."""
 
     run: object
     sigma: torch.Tensor
@@ -206,40 +206,68 @@ class KnownResidualNoise:
         return {"kind": "known"}
 
 
-def test_climate_noise_rescales_each_mode_to_the_datas_variance(trained):
-    """A linear drift, u_{n+1} = (1 - aΔt) u_n + σ√Δt ξ per mode, keeps E|û|² = σ²Δt / (1 - (1 - aΔt)²):
-    data with f_k² times that variance need σ_k x f_k, which one calibration round finds (Monte Carlo error ~1 %)."""
-    from pdd_core.apps.inference.climate_noise import ClimateNoise
+def test_climate_closure_fits_each_modes_damping_to_the_datas_variance(trained):
+    """A linear drift, u_{n+1} = (1 - aΔt) u_n + σ√Δt ξ per mode, keeps E|û|² = σ²Δt / (1 - (1 - aΔt)²).
+    Data with f_k² times that variance: one calibration round finds the damping that keeps them
+    (the rollout with the closure has the data's variance), lowers σ where no damping can (a mode
+    with σ²Δt above the data's variance), and leaves the spatial mean and a noise-free mode alone."""
+    from pdd_core.apps.inference.climate_closure import ClimateClosure, mode_variance
 
     _, runs = trained
     run = load_run(runs["pdd"])
     grid, dt = run.grid, run.dt
     modes = grid.rfft_shape[-1]
-    rate = torch.linspace(0.3, 0.6, modes, dtype=torch.float64) / dt  # aΔt in [0.3, 0.6]: fast decorrelation
+    rate = torch.linspace(0.1, 0.3, modes, dtype=torch.float64) / dt  # aΔt
     run = attrs.evolve(run, model=LinearDrift(grid, window=1, coefficients=(-rate).expand(1, grid.channels, 1, modes).clone()))
     sigma = torch.full((1, grid.channels, modes), 0.8, dtype=torch.float64)
     sigma[0, 1, 3] = 0.0  # a mode without noise
-    wanted = torch.linspace(0.5, 2.0, modes, dtype=torch.float64).expand(1, grid.channels, modes)
     stationary = sigma.square() * dt / (1 - (1 - rate * dt) ** 2)
+    wanted = torch.linspace(0.8, 1.5, modes, dtype=torch.float64).repeat(1, grid.channels, 1)
+    wanted[0, 0, 5] = (0.5 * sigma[0, 0, 5].square() * dt / stationary[0, 0, 5]).sqrt()  # below σ²Δt: saturated
     generator = torch.Generator().manual_seed(1)
-    white = torch.randn(128, 64, grid.channels, *grid.shape, generator=generator, dtype=torch.float64)
+    white = torch.randn(256, 64, grid.channels, *grid.shape, generator=generator, dtype=torch.float64)
     data = irfft(rfft(white, grid.ndim) * (wanted.square() * stationary).sqrt()[0], grid.shape)  # E|û_k|² = f_k² v_k
-    climate = ClimateNoise(KnownResidualNoise(run, sigma, data), paths=128, steps=300, burn_in=20, iterations=1)
-    factors = climate.factors(0.0)[0]
-    noisy = sigma[0] > 0
-    assert torch.allclose(factors[noisy], wanted[0][noisy], rtol=0.06), (factors / wanted[0]).tolist()
-    assert float(factors[1, 3]) == 1.0 and float(climate(0.0)[0, 1, 3]) == 0.0
-    assert torch.allclose(climate(0.0), sigma * climate.factors(0.0))
-    assert climate.describe()["kind"] == "climate"
+    closure = ClimateClosure(KnownResidualNoise(run, sigma, data), paths=128, steps=400, burn_in=100, iterations=1)
+    noise, correction = closure(0.0), closure.correction(0.0)
+    assert float(correction[0, 0, 0]) == 0.0 and float(correction[0, 1, 0]) == 0.0  # the spatial mean
+    assert float(noise[0, 1, 3]) == 0.0 and float(correction[0, 1, 3]) == 0.0  # no noise, no correction
+    assert float(correction[0, 0, 5]) == 0.0 and float(noise[0, 0, 5]) == pytest.approx(float(sigma[0, 0, 5] * wanted[0, 0, 5]), rel=0.08)
+    untouched = torch.ones_like(sigma, dtype=torch.bool)
+    untouched[0, 0, 5] = False
+    assert torch.equal(noise[untouched], sigma[untouched])
+    with torch.no_grad():
+        path = simulate_run(run, data[:128, :1], 0.0, 800, generator=torch.Generator().manual_seed(2), integrator=EulerMaruyama(), noise=True, noise_level=closure, drift_correction=closure.correction)
+    kept = mode_variance(path[:, 101:], grid.ndim) / mode_variance(data, grid.ndim)
+    fitted = untouched[0].clone()
+    fitted[:, 0] = False  # the mean keeps the drift's own damping
+    fitted[1, 3] = False
+    assert torch.allclose(kept[fitted], torch.ones_like(kept[fitted]), atol=0.08), kept.tolist()
+    assert float(kept[0, 5]) == pytest.approx(1.0, abs=0.15)  # the saturated mode: a noise cut after one round
+    assert closure.describe()["kind"] == "climate"
 
 
-def test_climate_noise_refuses_bad_calibration_sizes(trained):
-    from pdd_core.apps.inference.climate_noise import ClimateNoise
+def test_climate_closure_refuses_bad_calibration_sizes(trained):
+    from pdd_core.apps.inference.climate_closure import ClimateClosure
 
     _, runs = trained
     run = load_run(runs["pdd"])
     known = KnownResidualNoise(run, torch.ones(1), torch.zeros(1))
     with pytest.raises(ArgumentError, match="steps"):
-        ClimateNoise(known, steps=0)
+        ClimateClosure(known, steps=0)
     with pytest.raises(ArgumentError, match="burn_in"):
-        ClimateNoise(known, steps=10, burn_in=10)
+        ClimateClosure(known, steps=10, burn_in=10)
+
+
+def test_a_mode_corrected_drift_adds_its_linear_term_and_refuses_a_wrong_shape():
+    from pdd_core.drifts.mode_correction import ModeCorrectedDrift
+    from pdd_core.errors import ShapeError
+
+    grid = Grid((16,), channels=2)
+    drift = LinearDrift(grid, window=1)  # zero drift: what remains is the correction
+    coefficients = torch.linspace(-1.0, 1.0, grid.channels * grid.rfft_shape[-1], dtype=torch.float64).reshape(1, grid.channels, -1)
+    corrected = ModeCorrectedDrift(drift, grid, coefficients)
+    state = torch.randn(3, 1, grid.channels, *grid.shape, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    expected = irfft(rfft(state[:, -1], 1) * coefficients, grid.shape)
+    assert torch.allclose(corrected(state, torch.zeros(3, dtype=torch.float64)), expected)
+    with pytest.raises(ShapeError, match="coefficients"):
+        ModeCorrectedDrift(drift, grid, coefficients[:, :, :-1])

@@ -34,6 +34,7 @@ from pdd_core.apps.cli.rollout_options import (
     build_noise_level,
     build_thermalizer,
     noise_settings,
+    stochastic_options,
     thermalizer_settings,
 )
 from pdd_core.apps.evaluation.rollout_climate import climate_summary
@@ -212,7 +213,7 @@ def run(args: argparse.Namespace) -> int:
     members = generator_for(trained, int(np.random.SeedSequence((args.seed, ENSEMBLE_STREAM)).generate_state(1)[0]))
     noise_level = build_noise_level(args, trained)
     description.update(noise_settings(noise_level))
-    stochastic = SimulationSettings(integrator=stochastic_integrator, noise=True, noise_level=noise_level)
+    stochastic = SimulationSettings(integrator=stochastic_integrator, noise=True, **stochastic_options(noise_level))
     ensemble_simulation = (simulation if simulation.samples_increments else stochastic).drawing_from(members)
     with locked_directory(args.out) as out:
         options = {"tasks": tasks, "settings": settings, "simulation": simulation, "sampling": sampling, "generator": generator, "sr_simulation": sr_simulation}

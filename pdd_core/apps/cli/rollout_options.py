@@ -10,7 +10,7 @@ from typing import Any
 import attrs
 
 from pdd_core.apps.cli.data import parse_setting
-from pdd_core.apps.inference.climate_noise import ClimateNoise
+from pdd_core.apps.inference.climate_closure import ClimateClosure
 from pdd_core.apps.inference.residual_noise import ResidualNoise
 from pdd_core.apps.inference.runs import TrainedRun, run_marginal
 from pdd_core.config import from_dict
@@ -28,8 +28,9 @@ DEFAULT_STEPS = 5
 
 # How stochastic rollouts draw their increment noise: calibrated on the drift's residuals on the
 # training data (the default: it keeps the climate where the model's Σ̃_λ collapses, docs/results.md)
-# or as the run's path density models it (Σ̃_λ(k) per mode, or Eq. 58's σ_λ); climate rescales the
-# residual noise per mode on calibration rollouts so that they keep the training data's variance.
+# or as the run's path density models it (Σ̃_λ(k) per mode, or Eq. 58's σ_λ); climate starts from the
+# residual noise and fits a per-mode damping of the drift (and lowers the noise where damping cannot
+# help) on calibration rollouts, so that they keep the training data's variance.
 ROLLOUT_NOISE = ("residual", "climate", "model")
 
 
@@ -89,11 +90,11 @@ def add_rollout_noise_argument(parser: argparse.ArgumentParser | argparse._Argum
         "--rollout-noise",
         default="residual",
         metavar="KIND",
-        help="increment noise of stochastic rollouts: residual (per mode, the variance the drift leaves on the training data), climate (the residual noise rescaled per mode so that calibration rollouts keep the training data's variance) or model (the path density's Σ̃_λ, PDD D.1); default: residual",
+        help="increment noise of stochastic rollouts: residual (per mode, the variance the drift leaves on the training data), climate (the residual noise with a per-mode damping of the drift fitted so that calibration rollouts keep the training data's variance) or model (the path density's Σ̃_λ, PDD D.1); default: residual",
     )
 
 
-def build_noise_level(args: argparse.Namespace, run: TrainedRun) -> ResidualNoise | ClimateNoise | None:
+def build_noise_level(args: argparse.Namespace, run: TrainedRun) -> ResidualNoise | ClimateClosure | None:
     """The noise level of ``--rollout-noise`` (None: the model's), checked in one line."""
     if args.rollout_noise not in ROLLOUT_NOISE:
         raise bad_argument("--rollout-noise", args.rollout_noise, "unknown kind of rollout noise", f"use one of {', '.join(ROLLOUT_NOISE)}", kind=ConfigError)
@@ -102,11 +103,17 @@ def build_noise_level(args: argparse.Namespace, run: TrainedRun) -> ResidualNois
     if run.data_path is None:
         raise bad_argument("--rollout-noise", args.rollout_noise, f"calibrates on the run's training file, which is not found ({run.config.data})", "make the file available or pass --rollout-noise model", kind=ConfigError)
     residual = ResidualNoise(run, run.data_path, split=run.config.split, seed=args.seed)
-    return ClimateNoise(residual) if args.rollout_noise == "climate" else residual
+    return ClimateClosure(residual) if args.rollout_noise == "climate" else residual
 
 
-def noise_settings(noise_level: ResidualNoise | ClimateNoise | None) -> dict[str, Any]:
+def noise_settings(noise_level: ResidualNoise | ClimateClosure | None) -> dict[str, Any]:
     return {"rollout_noise": {"kind": "model"} if noise_level is None else noise_level.describe()}
+
+
+def stochastic_options(noise_level: ResidualNoise | ClimateClosure | None) -> dict[str, Any]:
+    """The ``noise_level`` and ``drift_correction`` of a stochastic rollout's settings for ``--rollout-noise``."""
+    correction = noise_level.correction if isinstance(noise_level, ClimateClosure) else None
+    return {"noise_level": noise_level, "drift_correction": correction}
 
 
 def add_thermalizer_arguments(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:

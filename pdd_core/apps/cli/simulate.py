@@ -31,6 +31,7 @@ from pdd_core.apps.cli.rollout_options import (
     build_noise_level,
     build_thermalizer,
     noise_settings,
+    stochastic_options,
     thermalizer_settings,
 )
 from pdd_core.apps.inference.file_io import read_paths, write_inference_file
@@ -203,7 +204,8 @@ def _simulate(args: argparse.Namespace, trained, inputs, data, lam: float, integ
         if integrator_options:  # recorded only when given, so outputs without options read as before
             settings["integrator_options"] = integrator_options
         if args.noise:
-            options["noise_level"] = noise_level = build_noise_level(args, trained)
+            noise_level = build_noise_level(args, trained)
+            options.update(stochastic_options(noise_level))
             settings.update(noise_settings(noise_level))
         method = f"{name} at λ = {lam:g}"
     if not args.no_progress:

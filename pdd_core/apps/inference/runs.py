@@ -32,7 +32,6 @@ from pdd_core.score.kinds import NOISE_HEAD, PATH_SCORE, PATH_SCORE_PER_MODE, PA
 from pdd_core.training.config import TrainConfig
 
 
-
 @attrs.frozen(eq=False)
 class TrainedRun:
     """Everything a trained run directory defines.

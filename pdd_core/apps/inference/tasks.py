@@ -29,6 +29,7 @@ from pdd_core.apps.inference.partial_rollout import PartialRollout, segment_step
 from pdd_core.apps.inference.runs import NoiseHeadKind, PathScoreKind, TrainedRun, _check_lam_schedule, check_lambda, run_boundary, run_marginal, run_score
 from pdd_core.baseline_rollout import BASELINE_FIX, ConditionalDenoiser
 from pdd_core.divergence import ROLLOUT_BAND
+from pdd_core.drifts.mode_correction import ModeCorrectedDrift
 from pdd_core.errors import PDDError, ShapeError, bad_argument
 from pdd_core.rollout import advance, check_steps, initial_window
 from pdd_core.sampling import Boundary, sample
@@ -81,6 +82,7 @@ def simulate_run(
     partial: PartialRollout | None = None,
     thermalizer: Thermalizer | None = None,
     noise_level: Callable[[float], torch.Tensor] | None = None,
+    drift_correction: Callable[[float], torch.Tensor] | None = None,
 ) -> torch.Tensor:
     """Simulate ``steps`` steps of Δt at fixed λ from λ = 0 initial data (PDD Algorithm 2).
 
@@ -97,6 +99,9 @@ def simulate_run(
     ``noise_level(λ)`` sets the per-mode σ_k ``[1, C, *rfft]`` of ``noise=True`` (e.g.
     :class:`~pdd_core.apps.inference.residual_noise.ResidualNoise`, calibrated on the drift's residuals);
     None draws the noise the run's path density models (:func:`rollout_noise`).
+    ``drift_correction(λ)`` ``[1, C, *rfft]`` adds c(k) û_n(k) to a drift run's drift
+    (:class:`~pdd_core.drifts.mode_correction.ModeCorrectedDrift`; e.g. the damping of
+    :class:`~pdd_core.apps.inference.climate_closure.ClimateClosure`).
     With ``thermalizer`` (a drift run, a ``generator`` and ``thermalizer.every`` a multiple of
     ``save_every`` and at least the drift's window), every ``every``-th step the drift's window is
     pushed to λ + δ and sampled back to λ with the run's own path score
@@ -106,7 +111,7 @@ def simulate_run(
     initial = _check_paths(initial, run, "initial")
     lam = check_lambda(run, lam)
     check_steps(steps, save_every)
-    advance_rows, scheme, window = _simulation_step(run, lam, noise, integrator, sampler, lam_schedule, generator, save_every, energy_band, noise_level)
+    advance_rows, scheme, window = _simulation_step(run, lam, noise, integrator, sampler, lam_schedule, generator, save_every, energy_band, noise_level, drift_correction)
     if thermalizer is not None:
         advance_rows = _thermalized(advance_rows, run, lam, window, thermalizer, generator, save_every)
     if partial is not None and generator is not None and (state := partial.generator_state()) is not None:
@@ -141,13 +146,13 @@ def simulate_run(
     return torch.cat(outputs)
 
 
-def _simulation_step(run: TrainedRun, lam: float, noise: bool, integrator, sampler, lam_schedule, generator, save_every: int, energy_band: float | None, noise_level=None):
+def _simulation_step(run: TrainedRun, lam: float, noise: bool, integrator, sampler, lam_schedule, generator, save_every: int, energy_band: float | None, noise_level=None, drift_correction=None):
     """``(advance(window, steps, first_step) -> (saved, window), scheme to coarse-grain with, window length)`` of a run."""
     if run.objective.samples_increments:
         if lam != 0.0:
             raise bad_argument("lam", lam, "the conditional baseline has no coarse-graining hierarchy (PDD B.4)", "simulate it at λ = 0")
-        if noise:
-            raise bad_argument("noise", True, "the conditional baseline samples every increment; σ_λ noise applies to drift runs", "drop noise")
+        if noise or drift_correction is not None:
+            raise bad_argument("noise", True, "the conditional baseline samples every increment; σ_λ noise and drift corrections apply to drift runs", "drop noise and drift_correction")
         if sampler is None or lam_schedule is None or generator is None:
             raise bad_argument(
                 "sampler",
@@ -161,6 +166,8 @@ def _simulation_step(run: TrainedRun, lam: float, noise: bool, integrator, sampl
         fix = {"name": "conditional_rollout", "fix": BASELINE_FIX}
     else:
         drift, (integrator, fix) = run.model, _drift_integrator(run, noise, integrator)
+        if drift_correction is not None:
+            drift = ModeCorrectedDrift(drift, run.grid, drift_correction(lam))
         sigma = (rollout_noise(run, lam) if noise_level is None else _checked_noise_level(run, noise_level(lam))) if noise else 0.0
         if noise and generator is None:
             raise bad_argument("generator", None, "σ > 0 needs an explicit source of noise", "pass generator=torch.Generator().manual_seed(seed)")

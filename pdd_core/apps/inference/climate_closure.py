@@ -1,0 +1,136 @@
+"""A stochastic closure fitted to the climate: per-mode damping and noise that keep the data's variance.
+
+:class:`~pdd_core.apps.inference.residual_noise.ResidualNoise` gives each increment the variance
+the drift leaves in one step. What a long rollout keeps also depends on how strongly the learned
+drift damps each mode. For a mode damped at the rate a, Euler-Maruyama steps
+u_{n+1} = (1 - aΔt) u_n + σ√Δt ξ keep the stationary variance
+
+    v = σ²Δt / (1 - (1 - aΔt)²),   so the rate that keeps v is   a(v) = (1 - sqrt(1 - σ²Δt / v)) / Δt.
+
+A drift fitted by regression, E[Δu | window]/Δt, pulls the unpredictable part of each mode back
+harder than the dynamics do, so its rollouts keep too little variance (Lorenz-96's X at λ = 0:
+0.72-0.85 of the truth's std; docs/results.md, "Rollout climate"). Raising the noise would restore
+the variance but make every increment too large (the rollout too fast); correcting the damping
+restores it at the same increment noise. So, per channel and Fourier mode, a calibration rollout
+from the calibration paths measures its variance v_roll(k), the calibration paths at λ
+(C_λ u0 + sqrt(Σ_λ) ε, Eq. 3) give the data's v_data(k), and the drift of the stochastic rollout gets
+the linear term c(k) û(k) (:class:`~pdd_core.drifts.mode_correction.ModeCorrectedDrift`) with
+
+    c(k) ← c(k) - [a(v_data) - a(v_roll)],
+
+exact for a linear mode, repeated ``iterations`` times. Two modes are treated apart:
+
+* where σ²Δt ≥ v_data even a memoryless mode (aΔt = 1) keeps too much, so the noise is lowered
+  instead, σ ← σ sqrt(v_data / v_roll) (at most by 1/MAX_NOISE_CUT per round);
+* the spatial mean (k = 0) keeps no correction: a slow mode that calibration rollouts of a few
+  hundred steps sample poorly, left to the drift (and exactly conserved where the run conserves it).
+
+The per-mode variance, hence the time-averaged PSD and the per-channel std, then matches the
+*training* data up to the calibration's sampling error; evaluation checks it on the test paths,
+with the speed of the dynamics and the spatiotemporal spectral error (which sees the temporal
+correlations) as the independent checks.
+"""
+
+from __future__ import annotations
+
+import attrs
+import torch
+
+from pdd_core.apps.inference.residual_noise import ResidualNoise
+from pdd_core.apps.inference.tasks import simulate_run
+from pdd_core.errors import DivergenceError, bad_argument
+from pdd_core.registry import INTEGRATORS
+from pdd_core.spectral import rfft
+
+# Calibration rollouts: this many paths of STEPS steps, the first BURN_IN dropped, ITERATIONS rounds.
+PATHS = 16
+STEPS = 1000
+BURN_IN = 250
+ITERATIONS = 2
+# The most one round may lower a saturated mode's σ by.
+MAX_NOISE_CUT = 4.0
+
+
+def mode_variance(u: torch.Tensor, ndim: int) -> torch.Tensor:
+    """E|û(k) - E û(k)|² over paths and frames of ``u`` ``[B, T, C, *space]``, per channel and rfft mode ``[C, *rfft]``."""
+    u_hat = rfft(u.double(), ndim)
+    return (u_hat - u_hat.mean(dim=(0, 1), keepdim=True)).abs().pow(2).mean(dim=(0, 1))
+
+
+def keeping_rate(sigma: torch.Tensor, variance: torch.Tensor, dt: float) -> torch.Tensor:
+    """The Euler-Maruyama damping rate a that keeps ``variance`` with noise σ: (1 - sqrt(1 - σ²Δt/v))/Δt, 1/Δt where σ²Δt ≥ v."""
+    return (1 - (1 - sigma.pow(2) * dt / variance.clamp_min(torch.finfo(torch.float64).tiny)).clamp_min(0).sqrt()) / dt
+
+
+def _positive_int(instance, attribute, value) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise bad_argument(attribute.name, value, "must be an integer >= 1", f"pass e.g. {attribute.name}={attribute.default}")
+
+
+@attrs.define(eq=False)
+class ClimateClosure:
+    """Per λ, the increment noise σ_k ``[1, C, *rfft]`` (``closure(lam)``) and the drift's linear correction c(k) (``correction(lam)``) of a stochastic rollout that keeps the calibration data's per-mode variance (module docstring).
+
+    Starts from ``residual``'s noise; calibrates once per λ and keeps the result. Rollouts start
+    from the first frames of the calibration paths and draw their noise from ``residual.seed``.
+    """
+
+    residual: ResidualNoise
+    paths: int = attrs.field(default=PATHS, validator=_positive_int)
+    steps: int = attrs.field(default=STEPS, validator=_positive_int)
+    burn_in: int = attrs.field(default=BURN_IN, validator=attrs.validators.instance_of(int))
+    iterations: int = attrs.field(default=ITERATIONS, validator=_positive_int)
+    _fitted: dict[float, tuple[torch.Tensor, torch.Tensor]] = attrs.Factory(dict)
+
+    def __attrs_post_init__(self) -> None:
+        if not 0 <= self.burn_in < self.steps:
+            raise bad_argument("burn_in", self.burn_in, f"must be in [0, steps = {self.steps})", f"pass e.g. burn_in={self.steps // 4}")
+
+    @property
+    def run(self):
+        return self.residual.run
+
+    def __call__(self, lam: float) -> torch.Tensor:
+        """σ_k(λ), the noise level of the rollout (the ``noise_level`` of ``simulate_run``)."""
+        return self._fit(lam)[0]
+
+    def correction(self, lam: float) -> torch.Tensor:
+        """c(k, λ) ``[1, C, *rfft]``, the linear term added to the drift (the ``drift_correction`` of ``simulate_run``)."""
+        return self._fit(lam)[1]
+
+    def _fit(self, lam: float) -> tuple[torch.Tensor, torch.Tensor]:
+        if lam not in self._fitted:
+            self._fitted[lam] = self._calibrate(lam)
+        return self._fitted[lam]
+
+    @torch.no_grad()
+    def _calibrate(self, lam: float) -> tuple[torch.Tensor, torch.Tensor]:
+        run, ndim, dt = self.run, self.run.grid.ndim, self.run.dt
+        target = mode_variance(self.residual.paths_at(lam), ndim).unsqueeze(0)
+        sigma = self.residual(lam).double()
+        correction = torch.zeros_like(sigma)
+        initial = self.residual.data[: self.paths, : run.model.window]
+        generator = torch.Generator(device=run.device).manual_seed(self.residual.seed)
+        integrator = INTEGRATORS.get("euler-maruyama")()
+        noisy = sigma > 0  # a mode without noise (a conserved mean) keeps none and no correction
+        corrected = noisy.clone()
+        corrected[(..., *(0,) * ndim)] = False  # the spatial mean is left to the drift
+        for round_ in range(self.iterations):
+            level, linear = sigma.to(run.dtype), correction.to(run.dtype)
+            try:
+                path = simulate_run(run, initial, lam, self.steps, generator=generator, integrator=integrator, noise=True, noise_level=lambda _lam: level, drift_correction=lambda _lam: linear)
+            except DivergenceError as failure:
+                raise type(failure)(f"climate closure at λ = {lam}: calibration rollout {round_ + 1} of {self.iterations} left its energy band ({failure})") from None
+            kept = mode_variance(path[:, initial.shape[1] + self.burn_in :], ndim).unsqueeze(0)
+            saturated = sigma.pow(2) * dt >= target
+            step = keeping_rate(sigma, target, dt) - keeping_rate(sigma, kept, dt)
+            correction = correction - torch.where(corrected & ~saturated, step, torch.zeros_like(step))
+            cut = torch.nan_to_num(target / kept, nan=1.0).clamp(1 / MAX_NOISE_CUT**2, 1.0).sqrt()
+            sigma = sigma * torch.where(noisy & saturated, cut, torch.ones_like(cut))
+        return sigma.to(self.residual(lam).dtype), correction
+
+    def describe(self) -> dict:
+        return {**self.residual.describe(), "kind": "climate", "calibration_rollouts": {"paths": self.paths, "steps": self.steps, "burn_in": self.burn_in, "iterations": self.iterations}}
+
+
+__all__ = ["ClimateClosure", "keeping_rate", "mode_variance"]

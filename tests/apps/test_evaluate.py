@@ -187,6 +187,7 @@ def test_demo_runs_end_to_end_at_a_tiny_size(tmp_path, monkeypatch, capsys):
     tiny = {**demo.DEMOS["lorenz96"], "data": {"n_train": 4, "n_valid": 2, "n_test": 2}, "settings": {"burn_in": 2.0}}
     tiny["train"] = {**tiny["train"], "batch_size": 4}
     tiny["evaluate"] = {"n_paths": 2, "keep_segments": 1, "n_generate": 2, "n_super_resolve": 2, "discard_segments": 1}
+    tiny["climate_closure"] = {"paths": 2, "steps": 20, "burn_in": 5}
     monkeypatch.setitem(demo.DEMOS, "lorenz96", tiny)
     assert main(["demo", "--out", str(tmp_path / "demo"), "--steps", "3", "--no-progress"]) == 0
     summary = json.loads((tmp_path / "demo" / "summary.json").read_text())
@@ -212,6 +213,6 @@ def test_evaluate_reports_floors_climate_and_long_rollouts(trained, tmp_path, ca
     assert entry["long_rollout"]["steps"] == 8 and entry["long_rollout"]["blow_up_step"] is None
     assert entry["climate_stochastic"]["truth"]["law"].startswith("C_λ u0 + sqrt")
     assert (out / "climate_lambda0.2.png").exists() and (out / "climate_lambda0.2_stochastic.png").exists()
-    assert _metrics(out)["sampling"]["rollout_noise"]["kind"] == "residual"
+    assert _metrics(out)["sampling"]["rollout_noise"]["kind"] == "climate"  # the default
     printed = capsys.readouterr().out
     assert "spectral_error_floor" in printed and "climate_lambda0.2" in printed

@@ -107,12 +107,12 @@ def test_pdd_simulate_thermalizes_and_records_it(trained, tmp_path, capsys):
         settings = json.loads(file.attrs["settings"])
     assert settings["thermalize"]["network_calls_per_application"] == 4 and settings["thermalize"]["every"] == 4
     noisy = tmp_path / "noisy.h5"
-    assert main(["simulate", str(runs["sa-pdd"]), "--lambda", "0.2", "--steps", "4", "--n", "2", "--noise", "--out", str(noisy), "--no-progress"]) == 0
+    assert main(["simulate", str(runs["sa-pdd"]), "--lambda", "0.2", "--steps", "4", "--n", "2", "--noise", "--rollout-noise", "residual", "--out", str(noisy), "--no-progress"]) == 0
     with h5py.File(noisy) as file:
         assert json.loads(file.attrs["settings"])["rollout_noise"]["kind"] == "residual"
         residual = file["train"][()]
     fitted = tmp_path / "climate.h5"
-    assert main(["simulate", str(runs["sa-pdd"]), "--lambda", "0.2", "--steps", "4", "--n", "2", "--noise", "--rollout-noise", "climate", "--out", str(fitted), "--no-progress"]) == 0
+    assert main(["simulate", str(runs["sa-pdd"]), "--lambda", "0.2", "--steps", "4", "--n", "2", "--noise", "--out", str(fitted), "--no-progress"]) == 0  # the default: climate
     with h5py.File(fitted) as file:
         assert json.loads(file.attrs["settings"])["rollout_noise"]["calibration_rollouts"]["iterations"] == 2
         assert not torch.allclose(torch.as_tensor(file["train"][()][:, 1:]), torch.as_tensor(residual[:, 1:]))  # the fitted closure moved the rollout

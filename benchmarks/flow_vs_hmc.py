@@ -2,8 +2,8 @@
 
 For every lattice side L and m² (λ fixed; lattice units, L = N): plain HMC's τ_int of |M| and S,
 a flow trained with reverse KL (RDM 5.5; no data needed) and its training seconds, the cost of one
-proposal with its density against one HMC trajectory of the same lattice (the old float64 sample +
-second solve at batch 16 beside the cheap one), and for each RK4 step count of the proposal's map
+proposal with its density against one HMC trajectory of the same lattice (a float64 sample + second
+solve at batch 16, the proposal's first recipe, beside the cheap map), and for each RK4 step count of the proposal's map
 the independence-MH chain against plain HMC at equal wall time
 (:func:`pdd_core.apps.lattice.independence_mh.independence_mh_study`): ESS/N of the importance
 weights, acceptance, effective samples of |M| and S per CPU-second and per trajectory equivalent.
@@ -49,7 +49,7 @@ def hmc_seconds_per_trajectory(system: LatticePhi4, rng: np.random.Generator, ch
 
 
 def proposal_costs(flow: ContinuousFlow, steps: int, batch: int, repeats: int) -> dict[str, float]:
-    """Seconds per proposal with its density: the cheap map (float32, one solve, ``batch`` at a time) and the former float64 sample + second solve at batch 16."""
+    """Seconds per proposal with its density: the cheap map (float32, one solve, ``batch`` at a time) and a float64 sample + second solve at batch 16."""
     generator = torch.Generator().manual_seed(0)
     cheap = SampleMap(flow, steps, "float32")
     exact = SampleMap(flow, steps, "float64")

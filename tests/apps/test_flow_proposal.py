@@ -1,17 +1,23 @@
 """The cheap flow proposal: its sample map is the flow's, its log density is the change of variables
-of the map it applies (brute force on a 3 x 3 lattice), its draws are handed out in order, and the
-Metropolis step takes each draw's density from the solve that made it (docs/rg_flows.md)."""
+of the map it applies (brute force on a 3 x 3 lattice), the fused velocity it evaluates at each RK4
+stage is the flow's velocity at that time, its draws are handed out in order, and the Metropolis
+step takes each draw's density from the solve that made it (docs/rg_flows.md)."""
 
 import numpy as np
 import pytest
 import torch
 
 from pdd_core.apps.cli.rg_flow.lattice_schemes import rdm_scheme
+from pdd_core.apps.lattice.flow import sample_map
+from pdd_core.apps.lattice.flow.base import DataBase
 from pdd_core.apps.lattice.flow.cnf import ContinuousFlow, FlowSettings
 from pdd_core.apps.lattice.flow.proposal import FlowProposal
 from pdd_core.apps.lattice.flow.sample_map import SampleMap
+from pdd_core.apps.lattice.flow.stage_velocity import StageVelocity
+from pdd_core.apps.lattice.flow.velocity import LatticeVelocity
 from pdd_core.apps.lattice.gaussian_proposal import independence_metropolis_step
 from pdd_core.errors import PDDError
+from pdd_core.grid import Grid
 from systems.phi4 import LatticePhi4
 
 N = 3
@@ -65,6 +71,52 @@ def test_at_the_flows_own_steps_the_sample_map_is_the_flows_sampler():
     torch.testing.assert_close(map_log_density, log_density.detach(), rtol=0, atol=1e-10)
     # The backward solve on the same grid is the flow's log_density.
     torch.testing.assert_close(SampleMap(flow).log_density(fields), flow.log_density(fields).detach(), rtol=0, atol=1e-10)
+
+
+@pytest.mark.parametrize(
+    "shape, kernel, field_scale, with_base",
+    [((3, 3), 3, 1.0, False), ((5, 4), 5, 2.5, True), ((6,), 3, 1.0, False), ((2,), 5, 0.5, True)],
+    ids=["3x3", "5x4-kernel5-data-base", "chain", "chain-of-2-kernel-wraps"],
+)
+def test_a_stage_is_the_flows_velocity_at_its_time(shape, kernel, field_scale, with_base):
+    """The fused evaluation (one convolution for two layers, tanh through the sigmoid, gains in the weights) against
+    LatticeVelocity on random weights: the same velocity and divergence in float64, the divergence the trace of its own
+    Jacobian, and float32 within its rounding. The taps are asymmetric, so a transposed or shifted neighbourhood shows."""
+    grid = Grid(shape, length=float(shape[0]), symbol="lattice")
+    generator = torch.Generator().manual_seed(2)
+    data = 3 * torch.randn(64, *shape, dtype=torch.float64, generator=generator)
+    base = DataBase.of_fields(data, grid, rdm_scheme("carosso", grid, 1.0)) if with_base else None
+    torch.manual_seed(0)
+    velocity = LatticeVelocity(grid, -3.0, 1.0, hidden=6, kernel=kernel, field_scale=field_scale, base=base).double()
+    for parameter in velocity.parameters():
+        torch.nn.init.normal_(parameter, std=0.5)
+    phi, s = 2 * torch.randn(3, *shape, dtype=torch.float64, generator=generator), -1.3
+    with torch.no_grad():
+        expected = velocity(phi, torch.tensor([s], dtype=torch.float64))
+    stage = StageVelocity.of(velocity, s, torch.float64)
+    for got, want in zip(stage(phi), expected):
+        torch.testing.assert_close(got, want, rtol=0, atol=1e-12)
+    jacobian = torch.autograd.functional.jacobian(lambda x: stage(x.reshape(1, *shape))[0].reshape(-1), phi[0].reshape(-1))
+    torch.testing.assert_close(stage(phi[:1])[1][0], torch.trace(jacobian), rtol=1e-12, atol=1e-12)
+    for got, want in zip(StageVelocity.of(velocity, s, torch.float32)(phi.float()), expected):
+        assert got.dtype == torch.float32 and float((got.double() - want).abs().max()) < 1e-5 * (1 + float(want.abs().max()))
+
+
+def test_a_map_pushed_in_cache_sized_chunks_gives_the_draws_and_densities_of_one_batch(monkeypatch):
+    flow = _random_flow()
+    whole = SampleMap(flow, 4, "float64")  # float64: the same draws to rounding whatever the chunk (float32 BLAS blocks by size)
+    top = flow.prior_sample(5, torch.Generator().manual_seed(4))
+    with torch.no_grad():
+        expected_fields, expected_density = whole.push(top)
+    expected_up = whole.log_density(expected_fields)
+    assert whole.chunk > 5
+    monkeypatch.setattr(sample_map, "ACTIVATION_BYTES", 2 * 8 * N * N * 8)  # two 3 x 3 fields of 8 float64 channels
+    chunked = SampleMap(flow, 4, "float64")
+    assert chunked.chunk == 2
+    fields, log_density = chunked.sample(5, torch.Generator().manual_seed(4))
+    torch.testing.assert_close(fields, expected_fields, rtol=0, atol=1e-12)
+    torch.testing.assert_close(log_density, expected_density, rtol=0, atol=1e-12)
+    torch.testing.assert_close(chunked.log_density(expected_fields), expected_up, rtol=0, atol=1e-12)
 
 
 def test_the_proposal_hands_out_batched_draws_in_order():

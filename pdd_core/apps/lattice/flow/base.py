@@ -83,13 +83,13 @@ class DataBase:
         modes = rfft(phi, self.grid.ndim)
         gain = -rate + noise / (2 * second)  # per mode: the Gaussian law's velocity coefficient
         gain[origin] = 0.0  # the zero mode moves by the pair's law instead
-        zero_velocity, zero_slope = self._zero_mode(modes[origin].real.to(torch.float64), damping[origin], variance[origin], rate[origin[1:]], noise[origin[1:]])
+        zero_velocity, zero_slope = self.zero_mode_velocity(modes[origin].real.to(torch.float64), damping[origin], variance[origin], rate[origin[1:]], noise[origin[1:]])
         velocity = gain.to(modes.dtype) * modes
         velocity[origin] = zero_velocity.to(velocity.dtype)
         divergence = (gain * self.grid.mode_multiplicity()).sum(dim=self.grid.field_axes) + zero_slope
         return irfft(velocity, self.grid.shape).to(phi.dtype), divergence.to(phi.dtype)
 
-    def _zero_mode(self, zero: torch.Tensor, damping: torch.Tensor, variance: torch.Tensor, rate: torch.Tensor, noise: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def zero_mode_velocity(self, zero: torch.Tensor, damping: torch.Tensor, variance: torch.Tensor, rate: torch.Tensor, noise: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """b̂(0) and ∂b̂(0)/∂ẑ ``[B]`` of the flowed pair ½N(±C a, V) at the zero mode ``zero`` ``[B]`` (module docstring)."""
         shift, spread = damping * self.zero_mean, damping.square() * self.zero_variance + variance
         bend = torch.tanh(shift * zero / spread)

@@ -116,14 +116,17 @@ def test_euler_maruyama_with_zero_sigma_is_euler_and_noise_is_seeded():
     assert torch.equal(noisy[0], noisy[1]) and not torch.equal(noisy[0], noisy[2]) and not torch.equal(noisy[0], euler.u)
 
 
+class ZeroDrift:
+    """f = 0 with a one-frame window: every increment is the integrator's noise alone."""
+
+    window = 1
+
+    def __call__(self, history, lam):
+        return torch.zeros_like(history[:, -1])
+
+
 def test_euler_maruyama_noise_has_size_sigma_sqrt_dt():
     """With a zero drift every increment is σ √Δt ξ (a σ Δt noise would be 5x too small here)."""
-
-    class ZeroDrift:
-        window = 1
-
-        def __call__(self, history, lam):
-            return torch.zeros_like(history[:, -1])
 
     dt, sigma = 0.04, 0.5
     path = rollout(ZeroDrift(), EulerMaruyama(), torch.zeros(64, 1, 2, 16, dtype=torch.float64), 0.0, dt, 50, grid=GRID, sigma=sigma, generator=seeded(4))

@@ -23,7 +23,7 @@ from pdd_core.sampler_recipe import SamplerOptions
 from pdd_core.spectral import irfft, rfft
 from pdd_core.thermalizer import Thermalizer
 from solvers import Euler, EulerMaruyama
-from tests.apps.test_inference import initial_data, train_tiny_runs
+from tests.apps.test_inference import ZeroDrift, initial_data, train_tiny_runs
 
 
 @pytest.fixture(scope="module")
@@ -128,12 +128,6 @@ def test_pdd_simulate_thermalizes_and_records_it(trained, tmp_path, capsys):
 
 def test_euler_maruyama_colours_its_noise_per_mode():
     """σ per mode [B, 1, *rfft]: the increments of a zero drift have variance σ_k²Δt in mode k (orthonormal FFT)."""
-
-    class ZeroDrift:
-        window = 1
-
-        def __call__(self, history, lam):
-            return torch.zeros_like(history[:, -1])
 
     dt, paths = 0.04, 2048
     sigma = torch.linspace(0.2, 1.0, 9, dtype=torch.float64).reshape(1, 1, 9).expand(paths, 1, 9)

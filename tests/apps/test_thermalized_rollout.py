@@ -206,11 +206,26 @@ class KnownResidualNoise:
         return {"kind": "known"}
 
 
+def _linear_run_and_data(run, rates, sigma, wanted, bias=None):
+    """``run`` with the drift -a_k û_k (+ a constant ``bias`` per channel) and data of E|û_k|² = wanted_k² × that drift's stationary variance, mean 0."""
+    from pdd_core.drifts.mode_correction import ModeCorrectedDrift, ModeCorrection
+
+    grid, dt = run.grid, run.dt
+    drift = LinearDrift(grid, window=1, coefficients=(-rates).expand(1, grid.channels, *rates.shape[-1:]).reshape(1, grid.channels, 1, -1).clone())
+    if bias is not None:
+        drift = ModeCorrectedDrift(drift, grid, ModeCorrection(torch.zeros(1, grid.channels, *grid.rfft_shape, dtype=torch.float64), bias))
+    stationary = sigma.square() * dt / (1 - (1 - rates * dt) ** 2)
+    white = torch.randn(256, 64, grid.channels, *grid.shape, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    data = irfft(rfft(white, grid.ndim) * (wanted.square() * stationary).sqrt()[0], grid.shape)  # E|û_k|² = f_k² v_k
+    return attrs.evolve(run, model=drift), stationary, data - data.mean(dim=(0, 1, 3), keepdim=True)
+
+
 def test_climate_closure_fits_each_modes_damping_to_the_datas_variance(trained):
     """A linear drift, u_{n+1} = (1 - aΔt) u_n + σ√Δt ξ per mode, keeps E|û|² = σ²Δt / (1 - (1 - aΔt)²).
     Data with f_k² times that variance: one calibration round finds the damping that keeps them
-    (the rollout with the closure has the data's variance), lowers σ where no damping can (a mode
-    with σ²Δt above the data's variance), and leaves the spatial mean and a noise-free mode alone."""
+    (the rollout with the closure has the data's variance, the spatial mean's included), lowers σ
+    where no damping can (a mode with σ²Δt above the data's variance), and leaves a noise-free
+    mode alone; with ``fit_mean=False`` the spatial mean keeps the drift's own damping."""
     from pdd_core.apps.inference.climate_closure import ClimateClosure, mode_variance
 
     _, runs = trained
@@ -218,20 +233,16 @@ def test_climate_closure_fits_each_modes_damping_to_the_datas_variance(trained):
     grid, dt = run.grid, run.dt
     modes = grid.rfft_shape[-1]
     rate = torch.linspace(0.1, 0.3, modes, dtype=torch.float64) / dt  # aΔt
-    run = attrs.evolve(run, model=LinearDrift(grid, window=1, coefficients=(-rate).expand(1, grid.channels, 1, modes).clone()))
     sigma = torch.full((1, grid.channels, modes), 0.8, dtype=torch.float64)
     sigma[0, 1, 3] = 0.0  # a mode without noise
-    stationary = sigma.square() * dt / (1 - (1 - rate * dt) ** 2)
     wanted = torch.linspace(0.8, 1.5, modes, dtype=torch.float64).repeat(1, grid.channels, 1)
+    stationary = sigma.square() * dt / (1 - (1 - rate * dt) ** 2)
     wanted[0, 0, 5] = (0.5 * sigma[0, 0, 5].square() * dt / stationary[0, 0, 5]).sqrt()  # below σ²Δt: saturated
-    generator = torch.Generator().manual_seed(1)
-    white = torch.randn(256, 64, grid.channels, *grid.shape, generator=generator, dtype=torch.float64)
-    data = irfft(rfft(white, grid.ndim) * (wanted.square() * stationary).sqrt()[0], grid.shape)  # E|û_k|² = f_k² v_k
+    run, stationary, data = _linear_run_and_data(run, rate, sigma, wanted)
     closure = ClimateClosure(KnownResidualNoise(run, sigma, data), paths=128, steps=400, burn_in=100, iterations=1)
     noise, correction = closure(0.0), closure.correction(0.0)
-    assert float(correction[0, 0, 0]) == 0.0 and float(correction[0, 1, 0]) == 0.0  # the spatial mean
-    assert float(noise[0, 1, 3]) == 0.0 and float(correction[0, 1, 3]) == 0.0  # no noise, no correction
-    assert float(correction[0, 0, 5]) == 0.0 and float(noise[0, 0, 5]) == pytest.approx(float(sigma[0, 0, 5] * wanted[0, 0, 5]), rel=0.08)
+    assert float(noise[0, 1, 3]) == 0.0 and float(correction.linear[0, 1, 3]) == 0.0  # no noise, no correction
+    assert float(correction.linear[0, 0, 5]) == 0.0 and float(noise[0, 0, 5]) == pytest.approx(float(sigma[0, 0, 5] * wanted[0, 0, 5]), rel=0.08)
     untouched = torch.ones_like(sigma, dtype=torch.bool)
     untouched[0, 0, 5] = False
     assert torch.equal(noise[untouched], sigma[untouched])
@@ -239,11 +250,38 @@ def test_climate_closure_fits_each_modes_damping_to_the_datas_variance(trained):
         path = simulate_run(run, data[:128, :1], 0.0, 800, generator=torch.Generator().manual_seed(2), integrator=EulerMaruyama(), noise=True, noise_level=closure, drift_correction=closure.correction)
     kept = mode_variance(path[:, 101:], grid.ndim) / mode_variance(data, grid.ndim)
     fitted = untouched[0].clone()
-    fitted[:, 0] = False  # the mean keeps the drift's own damping
     fitted[1, 3] = False
     assert torch.allclose(kept[fitted], torch.ones_like(kept[fitted]), atol=0.08), kept.tolist()
     assert float(kept[0, 5]) == pytest.approx(1.0, abs=0.15)  # the saturated mode: a noise cut after one round
-    assert closure.describe()["kind"] == "climate"
+    assert closure.describe()["kind"] == "climate" and closure.describe()["fit_mean"] is True
+    # Without fit_mean the spatial mean keeps the drift's damping: f_0² = 0.8² of the data's variance.
+    assert torch.equal(ClimateClosure(KnownResidualNoise(run, sigma, data), paths=8, steps=20, burn_in=0, iterations=1, fit_mean=False).correction(0.0).linear[0, :, 0], torch.zeros(grid.channels, dtype=torch.float64))
+
+
+def test_climate_closure_moves_the_spatial_mean_to_the_datas(trained):
+    """A drift whose spatial mean is forced by b (equilibrium b/a = 2 std of the mode off the data's
+    mean 0): the fitted constant cancels the forcing, d = -b, and the closed rollout's spatial mean sits at the data's within
+    its Monte Carlo error; without ``fit_mean`` it stays at b/a."""
+    from pdd_core.apps.inference.climate_closure import ClimateClosure, channel_mean
+
+    _, runs = trained
+    run = load_run(runs["pdd"])
+    grid, dt = run.grid, run.dt
+    modes = grid.rfft_shape[-1]
+    rate = torch.full((modes,), 0.2 / dt, dtype=torch.float64)
+    sigma = torch.full((1, grid.channels, modes), 0.8, dtype=torch.float64)
+    mode_std = float((sigma[0, 0, 0].square() * dt / (1 - (1 - 0.2) ** 2)).sqrt()) / grid.shape[0] ** 0.5  # of the spatial mean, unnormalised rfft
+    bias = torch.tensor([[2.0, -1.0]], dtype=torch.float64)[:, : grid.channels] * rate[0] * mode_std
+    run, _, data = _linear_run_and_data(run, rate, sigma, torch.ones(1, grid.channels, modes, dtype=torch.float64), bias=bias)
+    closure = ClimateClosure(KnownResidualNoise(run, sigma, data), paths=128, steps=400, burn_in=100, iterations=2)
+    offset = closure.correction(0.0).offset
+    assert torch.allclose(offset, -bias, atol=0.1 * float(bias.abs().max())), (offset, bias)
+    with torch.no_grad():
+        closed = simulate_run(run, data[:128, :1], 0.0, 600, generator=torch.Generator().manual_seed(2), integrator=EulerMaruyama(), noise=True, noise_level=closure, drift_correction=closure.correction)
+        alone = ClimateClosure(KnownResidualNoise(run, sigma, data), paths=128, steps=400, burn_in=100, iterations=1, fit_mean=False)
+        drifting = simulate_run(run, data[:128, :1], 0.0, 600, generator=torch.Generator().manual_seed(2), integrator=EulerMaruyama(), noise=True, noise_level=alone, drift_correction=alone.correction)
+    assert torch.allclose(channel_mean(closed[:, 101:]), torch.zeros(1, grid.channels, dtype=torch.float64), atol=0.15 * mode_std)
+    assert torch.allclose(channel_mean(drifting[:, 101:]), bias / rate[0], rtol=0.1)
 
 
 def test_climate_closure_refuses_bad_calibration_sizes(trained):
@@ -258,16 +296,20 @@ def test_climate_closure_refuses_bad_calibration_sizes(trained):
         ClimateClosure(known, steps=10, burn_in=10)
 
 
-def test_a_mode_corrected_drift_adds_its_linear_term_and_refuses_a_wrong_shape():
-    from pdd_core.drifts.mode_correction import ModeCorrectedDrift
+def test_a_mode_corrected_drift_adds_its_linear_term_and_constant_and_refuses_a_wrong_shape():
+    from pdd_core.drifts.mode_correction import ModeCorrectedDrift, ModeCorrection
     from pdd_core.errors import ShapeError
 
     grid = Grid((16,), channels=2)
     drift = LinearDrift(grid, window=1)  # zero drift: what remains is the correction
     coefficients = torch.linspace(-1.0, 1.0, grid.channels * grid.rfft_shape[-1], dtype=torch.float64).reshape(1, grid.channels, -1)
-    corrected = ModeCorrectedDrift(drift, grid, coefficients)
+    offset = torch.tensor([[0.5, -2.0]], dtype=torch.float64)
+    corrected = ModeCorrectedDrift(drift, grid, ModeCorrection(coefficients, offset))
     state = torch.randn(3, 1, grid.channels, *grid.shape, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
-    expected = irfft(rfft(state[:, -1], 1) * coefficients, grid.shape)
+    expected = irfft(rfft(state[:, -1], 1) * coefficients, grid.shape) + offset[..., None]
     assert torch.allclose(corrected(state, torch.zeros(3, dtype=torch.float64)), expected)
+    assert torch.allclose(ModeCorrectedDrift(drift, grid, ModeCorrection(coefficients))(state, torch.zeros(3)), expected - offset[..., None])
     with pytest.raises(ShapeError, match="coefficients"):
-        ModeCorrectedDrift(drift, grid, coefficients[:, :, :-1])
+        ModeCorrectedDrift(drift, grid, ModeCorrection(coefficients[:, :, :-1]))
+    with pytest.raises(ShapeError, match="offset"):
+        ModeCorrectedDrift(drift, grid, ModeCorrection(coefficients, offset[:, :1]))

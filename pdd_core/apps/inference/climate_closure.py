@@ -22,8 +22,12 @@ exact for a linear mode, repeated ``iterations`` times. Two modes are treated ap
 
 * where σ²Δt ≥ v_data even a memoryless mode (aΔt = 1) keeps too much, so the noise is lowered
   instead, σ ← σ sqrt(v_data / v_roll) (at most by 1/MAX_NOISE_CUT per round);
-* the spatial mean (k = 0) keeps no correction: a slow mode that calibration rollouts of a few
-  hundred steps sample poorly, left to the drift (and exactly conserved where the run conserves it).
+* the spatial mean (k = 0) also has a mean to keep, and a learned drift can hold it off the
+  data's (Lorenz-96's X at λ = 0: 0.2 std on one seed). With ``fit_mean`` its damping is fitted as
+  any other mode's, and a constant d per channel is added to the drift: for a linear mode at the
+  rate a, the mean m = (b + d)/a, so with the rollout's m_roll at the rate a_roll and the rate
+  a_new the damping correction gives, d ← d + m_data a_new - m_roll a_roll moves it to the data's
+  m_data. A spatial mean without noise (conserved by the run) gets neither.
 
 The per-mode variance, hence the time-averaged PSD and the per-channel std, then matches the
 *training* data up to the calibration's sampling error; evaluation checks it on the test paths,
@@ -38,6 +42,7 @@ import torch
 
 from pdd_core.apps.inference.residual_noise import ResidualNoise
 from pdd_core.apps.inference.tasks import simulate_run
+from pdd_core.drifts.mode_correction import ModeCorrection
 from pdd_core.errors import DivergenceError, bad_argument
 from pdd_core.registry import INTEGRATORS
 from pdd_core.spectral import rfft
@@ -57,6 +62,11 @@ def mode_variance(u: torch.Tensor, ndim: int) -> torch.Tensor:
     return (u_hat - u_hat.mean(dim=(0, 1), keepdim=True)).abs().pow(2).mean(dim=(0, 1))
 
 
+def channel_mean(u: torch.Tensor) -> torch.Tensor:
+    """The mean of ``u`` ``[B, T, C, *space]`` over paths, frames and space, per channel ``[1, C]`` (float64)."""
+    return u.double().transpose(0, 2).reshape(u.shape[2], -1).mean(dim=1).unsqueeze(0)
+
+
 def keeping_rate(sigma: torch.Tensor, variance: torch.Tensor, dt: float) -> torch.Tensor:
     """The Euler-Maruyama damping rate a that keeps ``variance`` with noise σ: (1 - sqrt(1 - σ²Δt/v))/Δt, 1/Δt where σ²Δt ≥ v."""
     return (1 - (1 - sigma.pow(2) * dt / variance.clamp_min(torch.finfo(torch.float64).tiny)).clamp_min(0).sqrt()) / dt
@@ -69,10 +79,11 @@ def _positive_int(instance, attribute, value) -> None:
 
 @attrs.define(eq=False)
 class ClimateClosure:
-    """Per λ, the increment noise σ_k ``[1, C, *rfft]`` (``closure(lam)``) and the drift's linear correction c(k) (``correction(lam)``) of a stochastic rollout that keeps the calibration data's per-mode variance (module docstring).
+    """Per λ, the increment noise σ_k ``[1, C, *rfft]`` (``closure(lam)``) and the drift's correction (``correction(lam)``, a :class:`ModeCorrection`) of a stochastic rollout that keeps the calibration data's per-mode variance and spatial mean (module docstring).
 
     Starts from ``residual``'s noise; calibrates once per λ and keeps the result. Rollouts start
     from the first frames of the calibration paths and draw their noise from ``residual.seed``.
+    ``fit_mean=False`` leaves the spatial mean (k = 0) to the drift, as before the mean was fitted.
     """
 
     residual: ResidualNoise
@@ -80,7 +91,8 @@ class ClimateClosure:
     steps: int = attrs.field(default=STEPS, validator=_positive_int)
     burn_in: int = attrs.field(default=BURN_IN, validator=attrs.validators.instance_of(int))
     iterations: int = attrs.field(default=ITERATIONS, validator=_positive_int)
-    _fitted: dict[float, tuple[torch.Tensor, torch.Tensor]] = attrs.Factory(dict)
+    fit_mean: bool = attrs.field(default=True, validator=attrs.validators.instance_of(bool))
+    _fitted: dict[float, tuple[torch.Tensor, ModeCorrection]] = attrs.Factory(dict)
 
     def __attrs_post_init__(self) -> None:
         if not 0 <= self.burn_in < self.steps:
@@ -94,43 +106,50 @@ class ClimateClosure:
         """σ_k(λ), the noise level of the rollout (the ``noise_level`` of ``simulate_run``)."""
         return self._fit(lam)[0]
 
-    def correction(self, lam: float) -> torch.Tensor:
-        """c(k, λ) ``[1, C, *rfft]``, the linear term added to the drift (the ``drift_correction`` of ``simulate_run``)."""
+    def correction(self, lam: float) -> ModeCorrection:
+        """c(k, λ) ``[1, C, *rfft]`` and d(λ) ``[1, C]``, what is added to the drift (the ``drift_correction`` of ``simulate_run``)."""
         return self._fit(lam)[1]
 
-    def _fit(self, lam: float) -> tuple[torch.Tensor, torch.Tensor]:
+    def _fit(self, lam: float) -> tuple[torch.Tensor, ModeCorrection]:
         if lam not in self._fitted:
             self._fitted[lam] = self._calibrate(lam)
         return self._fitted[lam]
 
     @torch.no_grad()
-    def _calibrate(self, lam: float) -> tuple[torch.Tensor, torch.Tensor]:
+    def _calibrate(self, lam: float) -> tuple[torch.Tensor, ModeCorrection]:
         run, ndim, dt = self.run, self.run.grid.ndim, self.run.dt
-        target = mode_variance(self.residual.paths_at(lam), ndim).unsqueeze(0)
+        data = self.residual.paths_at(lam)
+        target, target_mean = mode_variance(data, ndim).unsqueeze(0), channel_mean(data)
         sigma = self.residual(lam).double()
-        correction = torch.zeros_like(sigma)
+        correction, offset = torch.zeros_like(sigma), torch.zeros_like(target_mean)
         initial = self.residual.data[: self.paths, : run.model.window]
         generator = torch.Generator(device=run.device).manual_seed(self.residual.seed)
         integrator = INTEGRATORS.get("euler-maruyama")()
         noisy = sigma > 0  # a mode without noise (a conserved mean) keeps none and no correction
+        zero_mode = (..., *(0,) * ndim)
         corrected = noisy.clone()
-        corrected[(..., *(0,) * ndim)] = False  # the spatial mean is left to the drift
+        corrected[zero_mode] = noisy[zero_mode] & self.fit_mean
         for round_ in range(self.iterations):
-            level, linear = sigma.to(run.dtype), correction.to(run.dtype)
+            level, current = sigma.to(run.dtype), ModeCorrection(correction.to(run.dtype), offset.to(run.dtype))
             try:
-                path = simulate_run(run, initial, lam, self.steps, generator=generator, integrator=integrator, noise=True, noise_level=lambda _lam: level, drift_correction=lambda _lam: linear)
+                path = simulate_run(run, initial, lam, self.steps, generator=generator, integrator=integrator, noise=True, noise_level=lambda _lam: level, drift_correction=lambda _lam: current)
             except DivergenceError as failure:
                 raise type(failure)(f"climate closure at λ = {lam}: calibration rollout {round_ + 1} of {self.iterations} left its energy band ({failure})") from None
-            kept = mode_variance(path[:, initial.shape[1] + self.burn_in :], ndim).unsqueeze(0)
+            kept_path = path[:, initial.shape[1] + self.burn_in :]
+            kept = mode_variance(kept_path, ndim).unsqueeze(0)
             saturated = sigma.pow(2) * dt >= target
-            step = keeping_rate(sigma, target, dt) - keeping_rate(sigma, kept, dt)
-            correction = correction - torch.where(corrected & ~saturated, step, torch.zeros_like(step))
+            rate = keeping_rate(sigma, kept, dt)  # each mode's damping now, read off its variance
+            step = torch.where(corrected & ~saturated, keeping_rate(sigma, target, dt) - rate, torch.zeros_like(rate))
+            correction = correction - step
+            # The mean m = (b + d)/a of the spatial mean: d ← d + m_data a_new - m_roll a_now, a_new = a_now + step.
+            shift = target_mean * (rate + step)[zero_mode] - channel_mean(kept_path) * rate[zero_mode]
+            offset = offset + torch.where(corrected[zero_mode], shift, torch.zeros_like(shift))
             cut = torch.nan_to_num(target / kept, nan=1.0).clamp(1 / MAX_NOISE_CUT**2, 1.0).sqrt()
             sigma = sigma * torch.where(noisy & saturated, cut, torch.ones_like(cut))
-        return sigma.to(self.residual(lam).dtype), correction
+        return sigma.to(self.residual(lam).dtype), ModeCorrection(correction, offset)
 
     def describe(self) -> dict:
-        return {**self.residual.describe(), "kind": "climate", "calibration_rollouts": {"paths": self.paths, "steps": self.steps, "burn_in": self.burn_in, "iterations": self.iterations}}
+        return {**self.residual.describe(), "kind": "climate", "calibration_rollouts": {"paths": self.paths, "steps": self.steps, "burn_in": self.burn_in, "iterations": self.iterations}, "fit_mean": self.fit_mean}
 
 
-__all__ = ["ClimateClosure", "keeping_rate", "mode_variance"]
+__all__ = ["ClimateClosure", "channel_mean", "keeping_rate", "mode_variance"]

@@ -8,6 +8,7 @@ from typing import Any
 import attrs
 import torch
 
+from pdd_core.drifts.mode_correction import ModeCorrection
 from pdd_core.errors import ConfigError, bad_argument
 
 
@@ -16,8 +17,9 @@ class SimulationSettings:
     """The settings of a rollout (:func:`~pdd_core.apps.inference.tasks.simulate_run`).
 
     A drift run takes a time ``integrator``, with ``noise`` the increment noise of its path law
-    (``noise_level(λ)``: another σ_k; None: the run's own; ``drift_correction(λ)``: a per-mode
-    linear term added to the drift) and optionally a ``thermalizer``; the
+    (``noise_level(λ)``: another σ_k; None: the run's own; ``drift_correction(λ)``: a
+    :class:`~pdd_core.drifts.mode_correction.ModeCorrection`, a per-mode linear term and a
+    per-channel constant added to the drift) and optionally a ``thermalizer``; the
     conditional baseline takes a reverse-λ ``sampler`` and its ``lam_schedule`` instead. Every
     stochastic rollout draws from ``generator``.
     """
@@ -25,7 +27,7 @@ class SimulationSettings:
     integrator: Any = None
     noise: bool = False
     noise_level: Callable[[float], torch.Tensor] | None = None
-    drift_correction: Callable[[float], torch.Tensor] | None = None
+    drift_correction: Callable[[float], ModeCorrection] | None = None
     generator: torch.Generator | None = None
     sampler: Any = None
     lam_schedule: torch.Tensor | None = None

@@ -29,7 +29,7 @@ from pdd_core.apps.inference.partial_rollout import PartialRollout, segment_step
 from pdd_core.apps.inference.runs import NoiseHeadKind, PathScoreKind, TrainedRun, _check_lam_schedule, check_lambda, run_boundary, run_marginal, run_score
 from pdd_core.baseline_rollout import BASELINE_FIX, ConditionalDenoiser
 from pdd_core.divergence import ROLLOUT_BAND
-from pdd_core.drifts.mode_correction import ModeCorrectedDrift
+from pdd_core.drifts.mode_correction import ModeCorrectedDrift, ModeCorrection
 from pdd_core.errors import PDDError, ShapeError, bad_argument
 from pdd_core.rollout import advance, check_steps, initial_window
 from pdd_core.sampling import Boundary, sample
@@ -82,7 +82,7 @@ def simulate_run(
     partial: PartialRollout | None = None,
     thermalizer: Thermalizer | None = None,
     noise_level: Callable[[float], torch.Tensor] | None = None,
-    drift_correction: Callable[[float], torch.Tensor] | None = None,
+    drift_correction: Callable[[float], ModeCorrection] | None = None,
 ) -> torch.Tensor:
     """Simulate ``steps`` steps of Δt at fixed λ from λ = 0 initial data (PDD Algorithm 2).
 
@@ -99,8 +99,8 @@ def simulate_run(
     ``noise_level(λ)`` sets the per-mode σ_k ``[1, C, *rfft]`` of ``noise=True`` (e.g.
     :class:`~pdd_core.apps.inference.residual_noise.ResidualNoise`, calibrated on the drift's residuals);
     None draws the noise the run's path density models (:func:`rollout_noise`).
-    ``drift_correction(λ)`` ``[1, C, *rfft]`` adds c(k) û_n(k) to a drift run's drift
-    (:class:`~pdd_core.drifts.mode_correction.ModeCorrectedDrift`; e.g. the damping of
+    ``drift_correction(λ)`` (a :class:`~pdd_core.drifts.mode_correction.ModeCorrection`) adds
+    c(k) û_n(k) + d to a drift run's drift (:class:`~pdd_core.drifts.mode_correction.ModeCorrectedDrift`; e.g. the damping of
     :class:`~pdd_core.apps.inference.climate_closure.ClimateClosure`).
     With ``thermalizer`` (a drift run, a ``generator`` and ``thermalizer.every`` a multiple of
     ``save_every`` and at least the drift's window), every ``every``-th step the drift's window is

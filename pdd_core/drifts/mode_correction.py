@@ -53,4 +53,49 @@ class ModeCorrectedDrift(nn.Module):
         return self.drift(history, lam) + (correction + self.offset.to(device=last.device, dtype=last.dtype)).to(last.dtype)
 
 
-__all__ = ["ModeCorrectedDrift", "ModeCorrection"]
+@attrs.frozen(eq=False)
+class CorrectionTable:
+    """A closure's :class:`ModeCorrection` at each of the λ nodes ``lams`` (increasing), for a drift called at many λs."""
+
+    lams: torch.Tensor
+    corrections: tuple[ModeCorrection, ...]
+
+    def apply(self, drift: nn.Module, grid: Grid) -> ScaleDependentCorrectedDrift:
+        return ScaleDependentCorrectedDrift(drift, grid, self)
+
+
+class ScaleDependentCorrectedDrift(nn.Module):
+    """f_λ(window) + F⁻¹[c_λ(k) û_n(k)] + d_λ, with the correction of a :class:`CorrectionTable` interpolated linearly in λ per sample (held constant beyond its ends).
+
+    The drift of a path score that generates with a closure fitted at several λs (every call of
+    the reverse-λ sampler is at its own λ).
+    """
+
+    def __init__(self, drift: nn.Module, grid: Grid, table: CorrectionTable):
+        super().__init__()
+        lams = torch.as_tensor(table.lams, dtype=torch.float64).reshape(-1)
+        if lams.numel() != len(table.corrections) or lams.numel() < 1 or bool((lams.diff() <= 0).any()):
+            raise bad_argument("lams", tuple(lams.shape), f"must be increasing, one node per correction ({len(table.corrections)})", "fit the closure at every node of lams")
+        checked = [correction.checked(grid) for correction in table.corrections]
+        self.drift, self.grid, self.window = drift, grid, drift.window
+        self.register_buffer("lams", lams)
+        self.register_buffer("linear", torch.stack([correction.linear[0] for correction in checked]).double())  # [L, C, *rfft]
+        self.register_buffer("offset", torch.stack([correction.offset[0] for correction in checked]).double())  # [L, C]
+
+    def _at(self, table: torch.Tensor, lam: torch.Tensor) -> torch.Tensor:
+        lam = lam.detach().to(self.lams).reshape(-1).clamp(float(self.lams[0]), float(self.lams[-1]))
+        if self.lams.numel() == 1:
+            return table[[0] * lam.numel()]
+        upper = torch.searchsorted(self.lams, lam).clamp(1, self.lams.numel() - 1)
+        weight = ((lam - self.lams[upper - 1]) / (self.lams[upper] - self.lams[upper - 1])).reshape(-1, *(1,) * (table.ndim - 1))
+        return (1 - weight) * table[upper - 1] + weight * table[upper]
+
+    def forward(self, history: torch.Tensor, lam: torch.Tensor) -> torch.Tensor:
+        last = history[:, -1]
+        linear = self._at(self.linear, lam).to(device=last.device, dtype=last.dtype)
+        offset = self._at(self.offset, lam).to(device=last.device, dtype=last.dtype).reshape(last.shape[0], self.grid.channels, *(1,) * self.grid.ndim)
+        correction = irfft(rfft(last, self.grid.ndim) * linear, self.grid.shape)
+        return self.drift(history, lam) + (correction + offset).to(last.dtype)
+
+
+__all__ = ["CorrectionTable", "ModeCorrectedDrift", "ModeCorrection", "ScaleDependentCorrectedDrift"]

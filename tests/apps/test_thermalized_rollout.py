@@ -313,3 +313,52 @@ def test_a_mode_corrected_drift_adds_its_linear_term_and_constant_and_refuses_a_
         ModeCorrectedDrift(drift, grid, ModeCorrection(coefficients[:, :, :-1]))
     with pytest.raises(ShapeError, match="offset"):
         ModeCorrectedDrift(drift, grid, ModeCorrection(coefficients, offset[:, :1]))
+
+
+def test_a_scale_dependent_corrected_drift_interpolates_its_table_in_lambda_per_sample():
+    """At a node the correction is that node's; between two nodes the linear interpolation; beyond the ends the end's."""
+    from pdd_core.drifts.mode_correction import CorrectionTable, ModeCorrectedDrift, ModeCorrection
+
+    grid = Grid((16,), channels=2)
+    drift = LinearDrift(grid, window=1)  # zero drift
+    generator = torch.Generator().manual_seed(0)
+    corrections = tuple(ModeCorrection(torch.randn(1, grid.channels, *grid.rfft_shape, generator=generator, dtype=torch.float64), torch.randn(1, grid.channels, generator=generator, dtype=torch.float64)) for _ in range(3))
+    lams = torch.tensor([0.0, 0.2, 1.0], dtype=torch.float64)
+    corrected = CorrectionTable(lams, corrections).apply(drift, grid)
+    state = torch.randn(5, 1, grid.channels, *grid.shape, dtype=torch.float64, generator=generator)
+    at = [ModeCorrectedDrift(drift, grid, correction)(state, torch.zeros(5)) for correction in corrections]
+    lam = torch.tensor([0.0, 0.2, 0.6, 1.0, 3.0], dtype=torch.float64)  # nodes, a midpoint, the end, beyond it
+    expected = torch.stack([at[0][0], at[1][1], 0.5 * (at[1][2] + at[2][2]), at[2][3], at[2][4]])
+    assert torch.allclose(corrected(state, lam), expected)
+    with pytest.raises(ArgumentError, match="lams"):
+        CorrectionTable(lams.flip(0), corrections).apply(drift, grid)
+
+
+def test_the_climate_path_noise_scores_with_the_closures_noise_and_corrected_drift(trained):
+    """``climate_score_kind``: at each node the path density's increment variance is max(Σ̃_λ, σ_closure²Δt) and
+    the drift of the path score is the run's plus the closure's correction there; the score changes with it."""
+    from pdd_core.apps.inference.climate_closure import PATH_NODES, ClimateClosure, climate_score_kind
+    from pdd_core.apps.inference.runs import run_score
+    from pdd_core.drifts.mode_correction import ModeCorrectedDrift
+    from pdd_core.score.path_density import increment_variance
+
+    _, runs = trained
+    run = load_run(runs["pdd"])
+    grid, dt = run.grid, run.dt
+    modes = grid.rfft_shape[-1]
+    rate = torch.full((modes,), 0.3 / dt, dtype=torch.float64)
+    sigma = torch.full((1, grid.channels, modes), 0.8, dtype=torch.float64)
+    run, _, data = _linear_run_and_data(run, rate, sigma, torch.full((1, grid.channels, modes), 1.3, dtype=torch.float64))
+    closure = ClimateClosure(KnownResidualNoise(run, sigma, data), paths=32, steps=60, burn_in=10, iterations=1)
+    kind = climate_score_kind(run, None, closure=closure)
+    table = kind.drift_correction
+    assert table.lams.numel() == PATH_NODES + 1 and float(table.lams[0]) == run.config.lam_min and float(table.lams[-1]) == run.config.lam_max
+    node = table.lams[2:3]
+    assert torch.allclose(kind.noise_model.diagonal(node, run.scheme, grid, dt, run.delta_lambda)[0, 0], torch.maximum(increment_variance(run.scheme, grid, node, dt, delta_lambda=run.delta_lambda)[0, 0], sigma[0].square() * dt))
+    score = run_score(run, kind)
+    window = data[:3, :1]
+    lam = node.expand(3)
+    assert torch.allclose(score.drift(window, lam), ModeCorrectedDrift(run.model, grid, closure.correction(float(node)))(window, lam))
+    assert not torch.allclose(score.drift(window, lam), run.model(window, lam))  # the correction (damping 1.3² times weaker) is there
+    path = data[:2, :6]
+    assert not torch.allclose(score(path, lam[:2]), run_score(run, attrs.evolve(kind, drift_correction=None))(path, lam[:2]))

@@ -20,11 +20,11 @@ import time
 import numpy as np
 import torch
 
+from pdd_core.apps.cli.data import parse_setting
 from pdd_core.apps.cli.rg_flow.lattice_schemes import rdm_scheme
 from pdd_core.apps.cli.rg_flow.uv_samples import lattice_system, sample_uv
 from pdd_core.apps.lattice import Jackknife, compare_flows, flow_samples
 from pdd_core.apps.lattice.rg_flow import cutoff_ratio, within_scheme_rescaling
-from pdd_core.apps.cli.data import parse_setting
 
 
 def main() -> None:

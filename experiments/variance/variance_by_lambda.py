@@ -21,14 +21,14 @@ from pathlib import Path
 
 import torch
 
-from pdd_core.apps.inference.file_io import read_paths
 from pdd_core import PathScore
+from pdd_core.apps.inference.file_io import read_paths
 from pdd_core.apps.inference.residual_noise import ResidualNoise
 from pdd_core.apps.inference.runs import load_run, run_boundary, run_marginal, run_score
-from pdd_core.schedules import power_schedule, uniform_schedule
-from pdd_core.score import data_power
 from pdd_core.errors import PDDError
 from pdd_core.sampling import sample_at
+from pdd_core.schedules import power_schedule, uniform_schedule
+from pdd_core.score import data_power
 from solvers import ETDPredictor, GaussianExponential, GaussianLangevin, LangevinCorrector, PredictorCorrector
 
 LAMBDA_ENDS = (0.5, 0.2, 0.1, 0.0)

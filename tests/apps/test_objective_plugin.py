@@ -18,8 +18,8 @@ from pdd_core.apps.inference.runs import load_run
 from pdd_core.data.hdf5_reader import read_metadata
 from pdd_core.drifts.windows import drift_on_path
 from pdd_core.registry import OBJECTIVES
-from pdd_core.training import ObjectiveConfig, config_from_dict
 from pdd_core.score.kinds import PATH_SCORE
+from pdd_core.training import ObjectiveConfig, config_from_dict
 from tests.apps.test_inference import write_tiny_data
 
 

@@ -73,8 +73,8 @@ def test_pdd_rg_flow_refuses_to_continue_a_flow_on_other_samples_or_to_fewer_ste
 
 
 def test_pdd_demo_exits_nonzero_when_a_task_fails_and_refuses_fewer_steps(tmp_path, monkeypatch, capsys):
-    from pdd_core.apps.evaluation import run_metrics
     from pdd_core.apps.cli import demo
+    from pdd_core.apps.evaluation import run_metrics
 
     tiny = {**demo.DEMOS["lorenz96"], "data": {"n_train": 4, "n_valid": 2, "n_test": 2}, "settings": {"burn_in": 2.0}}
     tiny["train"] = {**tiny["train"], "batch_size": 4}
@@ -134,11 +134,11 @@ def test_one_generated_path_is_refused_by_pdd_evaluate_and_said_by_the_api(tmp_p
 
     from pdd_core.apps.evaluation.run_metrics import EvaluationSettings, ReverseSampling, evaluate_run
     from pdd_core.apps.inference.runs import load_run, run_marginal
+    from pdd_core.apps.trainer import train
     from pdd_core.data.hdf5_reader import read_metadata
     from pdd_core.registry import INTEGRATORS, SAMPLERS
     from pdd_core.sampler_recipe import SamplerOptions
     from pdd_core.schedules import power_schedule
-    from pdd_core.apps.trainer import train
     from tests.apps.test_inference import tiny_configs, write_tiny_data
 
     data = write_tiny_data(tmp_path / "walks.h5")

@@ -38,12 +38,12 @@ from pdd_core.apps.trainer.checkpoint import CONFIG_NAME, LOG_NAME, checkpoint_p
 from pdd_core.apps.trainer.network_view import NetworkView, TrainingNetwork
 from pdd_core.config import from_dict, to_dict
 from pdd_core.data.hdf5_reader import verification
+from pdd_core.devices import device_type
 from pdd_core.errors import ConfigError, PDDError, ShapeError, bad_argument
 from pdd_core.files import OutputLock, check_parent, write_errors
 from pdd_core.grid import Grid
 from pdd_core.score.gaussian_marginal import dataset_autocovariance
 from pdd_core.score.initial_density import dataset_power
-from pdd_core.devices import device_type
 from pdd_core.training.config import TrainConfig, config_from_dict, config_to_dict, resume_differences
 from pdd_core.training.ema import EMA
 from pdd_core.training.learning_rate import learning_rate

@@ -16,13 +16,10 @@ class PathScoreKind:
     """The autograd path score of a run's drift (:class:`~pdd_core.score.PathScore`, PDD Eq. 36) with ``noise_model``
     (:class:`ScalarNoise`: Eq. 58's σ_λ²Δt; :class:`PerModeNoise`: Σ̃_λ(k), an extension with which the
     reverse flow is stable, docs/results.md) and, with ``initial_density``, the Gaussian density r_λ
-    of u(t0) (:class:`~pdd_core.score.GaussianInitial`, which B.6 leaves out; no t0 rule is then needed).
-    With ``drift_correction`` (a :class:`~pdd_core.drifts.mode_correction.CorrectionTable`) the drift is the
-    run's plus a closure's per-mode correction at each λ (the climate path noise)."""
+    of u(t0) (:class:`~pdd_core.score.GaussianInitial`, which B.6 leaves out; no t0 rule is then needed)."""
 
     noise_model: object
     initial_density: bool = False
-    drift_correction: object = None
 
 
 @attrs.frozen

@@ -29,7 +29,7 @@ DEFAULT_SAMPLER = "gpc"
 # The path score's increment variance (--path-noise): the model's Σ̃_λ or calibrated on the drift's residuals.
 # auto: residual for a drift's path score (measured in docs/results.md, "Where the variance goes"),
 # nothing to calibrate for a network's noise prediction.
-PATH_NOISE = ("auto", "model", "residual", "climate")
+PATH_NOISE = ("auto", "model", "residual")
 DEFAULT_PATH_NOISE = "auto"
 # Measured in docs/results.md ("Few-step sampling on learned models"): 25 steps of gpc (50 score
 # calls) match or beat the paper's 1000-step pc on the L96 and Kolmogorov runs and the DDPM baseline.
@@ -67,8 +67,7 @@ def add_score_argument(parser: argparse.ArgumentParser) -> None:
         default=DEFAULT_PATH_NOISE,
         metavar="KIND",
         help="increment variance of the path score: model (the coarse-graining noise Σ̃_λ, PDD A.7), residual (at least the variance "
-        'the drift leaves on the training data, per mode and λ; docs/results.md, "Where the variance goes"), climate (the climate '
-        "closure's noise and per-mode damping of the drift, fitted at 7 λs) or auto (residual for a "
+        'the drift leaves on the training data, per mode and λ; docs/results.md, "Where the variance goes") or auto (residual for a '
         f"drift's path score, none for a noise head); default: {DEFAULT_PATH_NOISE}",
     )
 
@@ -80,10 +79,6 @@ def build_score_kind(args: argparse.Namespace, trained: TrainedRun):
     if path_noise == "auto":
         path_noise = "residual" if isinstance(default_score_kind(trained) if kind is None else kind, PathScoreKind) else "model"
     args.path_noise = path_noise  # the provenance records what was used, not "auto"
-    if path_noise == "climate":
-        from pdd_core.apps.inference.climate_closure import climate_score_kind  # imports the rollout tasks
-
-        return climate_score_kind(trained, kind, seed=args.seed)
     return calibrated_score_kind(trained, kind, seed=args.seed) if path_noise == "residual" else kind
 
 

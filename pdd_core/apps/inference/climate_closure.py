@@ -40,14 +40,11 @@ from __future__ import annotations
 import attrs
 import torch
 
-from pdd_core.apps.inference.residual_noise import ResidualNoise, calibrated_score_kind
-from pdd_core.apps.inference.runs import PathScoreKind, TrainedRun
+from pdd_core.apps.inference.residual_noise import ResidualNoise
 from pdd_core.apps.inference.tasks import simulate_run
-from pdd_core.drifts.mode_correction import CorrectionTable, ModeCorrection
+from pdd_core.drifts.mode_correction import ModeCorrection
 from pdd_core.errors import DivergenceError, bad_argument
 from pdd_core.registry import INTEGRATORS
-from pdd_core.schedules import power_schedule
-from pdd_core.score.path_density import CalibratedNoise
 from pdd_core.spectral import rfft
 
 # Calibration rollouts: this many paths of STEPS steps, the first BURN_IN dropped, ITERATIONS rounds.
@@ -57,8 +54,6 @@ BURN_IN = 250
 ITERATIONS = 2
 # The most one round may lower a saturated mode's σ by.
 MAX_NOISE_CUT = 4.0
-# λ nodes of the closure in the path score: steps of the power grid (7 nodes; each costs two calibration rollouts).
-PATH_NODES = 6
 
 
 def mode_variance(u: torch.Tensor, ndim: int) -> torch.Tensor:
@@ -157,24 +152,4 @@ class ClimateClosure:
         return {**self.residual.describe(), "kind": "climate", "calibration_rollouts": {"paths": self.paths, "steps": self.steps, "burn_in": self.burn_in, "iterations": self.iterations}, "fit_mean": self.fit_mean}
 
 
-def climate_score_kind(run: TrainedRun, kind, *, seed: int = 0, closure: ClimateClosure | None = None) -> PathScoreKind:
-    """``kind`` (a path score) whose path law keeps the training data's climate: at :data:`PATH_NODES` + 1 λs of the
-    power grid the closure's increment noise (as :class:`~pdd_core.score.path_density.CalibratedNoise`) and its
-    drift correction (a :class:`~pdd_core.drifts.mode_correction.CorrectionTable`), both interpolated in λ.
-
-    The path density p(u_{n+1} | u_n) = N(u_n + f_λ Δt, V_λ) of a drift whose rollouts keep too little
-    variance generates paths that keep too little (a reverse-λ sampler draws from that path law);
-    with the closure's damping and noise its chain keeps the data's per-mode variance and mean.
-    ``closure`` defaults to :class:`ClimateClosure`'s calibration sizes on the run's training file.
-    """
-    kind = calibrated_score_kind(run, kind, seed=seed)  # the checks of a drift's path score with its training file
-    closure = ClimateClosure(ResidualNoise(run, run.data_path, split=run.config.split, seed=seed)) if closure is None else closure
-    lam_min, lam_max = run.config.lam_min, run.config.lam_max
-    nodes = power_schedule(lam_max, lam_min, PATH_NODES).flip(0) if lam_max > lam_min else torch.tensor([lam_min], dtype=torch.float64)
-    sigmas = [closure(float(lam))[0].cpu().double() for lam in nodes]
-    corrections = tuple(closure.correction(float(lam)) for lam in nodes)
-    noise = CalibratedNoise(nodes, torch.stack([sigma.pow(2) * run.dt for sigma in sigmas]))
-    return attrs.evolve(kind, noise_model=noise, drift_correction=CorrectionTable(nodes, corrections))
-
-
-__all__ = ["ClimateClosure", "channel_mean", "climate_score_kind", "keeping_rate", "mode_variance"]
+__all__ = ["ClimateClosure", "channel_mean", "keeping_rate", "mode_variance"]

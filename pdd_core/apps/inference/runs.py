@@ -194,8 +194,7 @@ def run_score(run: TrainedRun, kind: PathScoreKind | NoiseHeadKind | None = None
         if not objective.trains_drift:
             raise bad_argument("score", "path", "a denoising run has no drift, so no path score", "use score 'noise' (or 'auto')")
         initial = GaussianInitial(training_power(run), run.delta_lambda) if kind.initial_density else None
-        drift = run.model if kind.drift_correction is None else kind.drift_correction.apply(run.model, run.grid)
-        return PathScore(drift, run.scheme, run.grid, run.dt, delta_lambda=run.delta_lambda, noise_model=kind.noise_model, initial=initial)
+        return PathScore(run.model, run.scheme, run.grid, run.dt, delta_lambda=run.delta_lambda, noise_model=kind.noise_model, initial=initial)
     if not isinstance(kind, NoiseHeadKind):
         raise bad_argument("kind", type(kind).__name__, "is not a score kind", "pass a PathScoreKind, NOISE_HEAD or None (as trained)")
     if objective.trains_drift and not objective.noise_head:

@@ -27,6 +27,7 @@ from pdd_core.data.presets import DatasetPreset
 from pdd_core.errors import DTypeError, ShapeError, bad_argument
 from pdd_core.grid import Grid
 from pdd_core.registry import SYSTEMS
+from pdd_core.state_projection import ReplicatedCopies
 from pdd_core.validation import check_positive, finite_float, non_negative, positive, real_to_float
 from systems._lorenz96_kernels import integrate_euler, integrate_rk4
 
@@ -126,6 +127,10 @@ class Lorenz96:
     def grid(self) -> Grid:
         """K·J points on [0, 2π), channels (X replicated, Y)."""
         return Grid(shape=(self.K * self.J,), channels=2)
+
+    def state_projection(self) -> ReplicatedCopies:
+        """Channel 0 holds each X_k J times: a rollout's states are projected back onto equal copies (:mod:`pdd_core.state_projection`)."""
+        return ReplicatedCopies(channel=0, copies=self.J)
 
     @property
     def steps_per_frame(self) -> int:

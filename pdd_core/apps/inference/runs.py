@@ -19,11 +19,13 @@ from torch import nn
 
 from pdd_core.apps.inference.file_io import read_paths
 from pdd_core.apps.trainer.checkpoint import load_checkpoint, model_from_record
+from pdd_core.config import from_dict
 from pdd_core.data.hdf5_layout import DatasetMetadata
 from pdd_core.data.hdf5_reader import read_metadata
 from pdd_core.devices import resolve_device
 from pdd_core.errors import DataError, ShapeError, bad_argument
 from pdd_core.grid import Grid
+from pdd_core.registry import SYSTEMS
 from pdd_core.sampling import Boundary, extrapolate_t0, no_boundary
 from pdd_core.schedules import check_schedule
 from pdd_core.score import POWER_PATHS, DenoisingScore, GaussianInitial, PathScore, SAPDDScore, data_power
@@ -69,6 +71,14 @@ class TrainedRun:
     @property
     def delta_lambda(self) -> float:
         return self.config.objective.delta_lambda
+
+    def state_projection(self):
+        """The constraint of the training system's fine-scale states (``system.state_projection()``, e.g. Lorenz-96's
+        replicated X; :mod:`pdd_core.state_projection`), None where the system declares none or the data file is not found."""
+        if self.data is None or self.data.system not in SYSTEMS.names():
+            return None
+        projection = getattr(from_dict(SYSTEMS.get(self.data.system), self.data.config), "state_projection", None)
+        return None if projection is None else projection()
 
 
 def _training_file(run_dir: Path, data: str | None) -> Path | None:

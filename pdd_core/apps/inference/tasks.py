@@ -35,6 +35,7 @@ from pdd_core.rollout import advance, check_steps, initial_window
 from pdd_core.sampling import Boundary, sample
 from pdd_core.score import PathScore
 from pdd_core.score.gaussian_marginal import GaussianMarginal
+from pdd_core.state_projection import ProjectedIntegrator
 from pdd_core.thermalizer import Thermalizer
 from pdd_core.validation import check_generator
 from solvers.conditional_increment import ConditionalIncrement
@@ -83,6 +84,7 @@ def simulate_run(
     thermalizer: Thermalizer | None = None,
     noise_level: Callable[[float], torch.Tensor] | None = None,
     drift_correction: Callable[[float], ModeCorrection] | None = None,
+    project_state: bool = True,
 ) -> torch.Tensor:
     """Simulate ``steps`` steps of Δt at fixed λ from λ = 0 initial data (PDD Algorithm 2).
 
@@ -102,6 +104,9 @@ def simulate_run(
     ``drift_correction(λ)`` (a :class:`~pdd_core.drifts.mode_correction.ModeCorrection`) adds
     c(k) û_n(k) + d to a drift run's drift (:class:`~pdd_core.drifts.mode_correction.ModeCorrectedDrift`; e.g. the damping of
     :class:`~pdd_core.apps.inference.climate_closure.ClimateClosure`).
+    At λ = 0 a drift run's every new state is projected onto the fine-scale state space of the
+    training system (``run.state_projection()``, e.g. Lorenz-96's replicated X;
+    :mod:`pdd_core.state_projection`) unless ``project_state=False``.
     With ``thermalizer`` (a drift run, a ``generator`` and ``thermalizer.every`` a multiple of
     ``save_every`` and at least the drift's window), every ``every``-th step the drift's window is
     pushed to λ + δ and sampled back to λ with the run's own path score
@@ -111,7 +116,7 @@ def simulate_run(
     initial = _check_paths(initial, run, "initial")
     lam = check_lambda(run, lam)
     check_steps(steps, save_every)
-    advance_rows, scheme, window = _simulation_step(run, lam, noise, integrator, sampler, lam_schedule, generator, save_every, energy_band, noise_level, drift_correction)
+    advance_rows, scheme, window = _simulation_step(run, lam, noise, integrator, sampler, lam_schedule, generator, save_every, energy_band, noise_level, drift_correction, project_state)
     if thermalizer is not None:
         advance_rows = _thermalized(advance_rows, run, lam, window, thermalizer, generator, save_every)
     if partial is not None and generator is not None and (state := partial.generator_state()) is not None:
@@ -146,7 +151,9 @@ def simulate_run(
     return torch.cat(outputs)
 
 
-def _simulation_step(run: TrainedRun, lam: float, noise: bool, integrator, sampler, lam_schedule, generator, save_every: int, energy_band: float | None, noise_level=None, drift_correction=None):
+def _simulation_step(
+    run: TrainedRun, lam: float, noise: bool, integrator, sampler, lam_schedule, generator, save_every: int, energy_band: float | None, noise_level=None, drift_correction=None, project_state=True
+):
     """``(advance(window, steps, first_step) -> (saved, window), scheme to coarse-grain with, window length)`` of a run."""
     if run.objective.samples_increments:
         if lam != 0.0:
@@ -166,6 +173,8 @@ def _simulation_step(run: TrainedRun, lam: float, noise: bool, integrator, sampl
         fix = {"name": "conditional_rollout", "fix": BASELINE_FIX}
     else:
         drift, (integrator, fix) = run.model, _drift_integrator(run, noise, integrator)
+        if project_state and lam == 0.0 and (projection := run.state_projection()) is not None:
+            integrator = ProjectedIntegrator(integrator, projection)
         if drift_correction is not None:
             drift = ModeCorrectedDrift(drift, run.grid, drift_correction(lam))
         sigma = (rollout_noise(run, lam) if noise_level is None else _checked_noise_level(run, noise_level(lam))) if noise else 0.0

@@ -313,3 +313,44 @@ def test_a_mode_corrected_drift_adds_its_linear_term_and_constant_and_refuses_a_
         ModeCorrectedDrift(drift, grid, ModeCorrection(coefficients[:, :, :-1]))
     with pytest.raises(ShapeError, match="offset"):
         ModeCorrectedDrift(drift, grid, ModeCorrection(coefficients, offset[:, :1]))
+
+
+def test_climate_closure_keeps_the_last_update_that_a_rollout_survived(trained, monkeypatch):
+    """Each round's rollout checks the update before it, and a last short rollout checks the last one: when that
+    check leaves the energy band, the closure is the one of the round before (here: equal to a one-round
+    closure's), ``rounds`` says so; a first rollout that diverges is still an error."""
+    from pdd_core.apps.inference import climate_closure
+    from pdd_core.apps.inference.climate_closure import ClimateClosure
+    from pdd_core.errors import DivergenceError
+
+    _, runs = trained
+    run = load_run(runs["pdd"])
+    grid, dt = run.grid, run.dt
+    modes = grid.rfft_shape[-1]
+    sigma = torch.full((1, grid.channels, modes), 0.8, dtype=torch.float64)
+    run, _, data = _linear_run_and_data(run, torch.full((modes,), 0.2 / dt, dtype=torch.float64), sigma, torch.full((1, grid.channels, modes), 1.2, dtype=torch.float64))
+    sizes = {"paths": 16, "steps": 80, "burn_in": 20}
+    one = ClimateClosure(KnownResidualNoise(run, sigma, data), iterations=1, **sizes)
+    expected = one.correction(0.0)
+    assert one.rounds == {0.0: 1}
+    calls = []
+
+    def failing_on(call):
+        def simulate(*args, **kwargs):
+            calls.append(args[3])
+            if len(calls) == call:
+                raise DivergenceError("left its band")
+            return simulate_run(*args, **kwargs)
+
+        return simulate
+
+    monkeypatch.setattr(climate_closure, "simulate_run", failing_on(3))  # rounds 1, 2, then the check
+    two = ClimateClosure(KnownResidualNoise(run, sigma, data), iterations=2, **sizes)
+    kept = two.correction(0.0)
+    assert calls == [80, 80, 20] and two.rounds == {0.0: 1} and two.describe()["rounds_kept"] == {"0.0": 1}
+    assert torch.equal(kept.linear, expected.linear) and torch.equal(kept.offset, expected.offset)
+    assert torch.equal(two(0.0), one(0.0))
+    calls.clear()
+    monkeypatch.setattr(climate_closure, "simulate_run", failing_on(1))
+    with pytest.raises(DivergenceError, match="calibration rollout 1 of 2"):
+        ClimateClosure(KnownResidualNoise(run, sigma, data), iterations=2, **sizes).correction(0.0)

@@ -18,7 +18,11 @@ the linear term c(k) û(k) (:class:`~pdd_core.drifts.mode_correction.ModeCorrect
 
     c(k) ← c(k) - [a(v_data) - a(v_roll)],
 
-exact for a linear mode, repeated ``iterations`` times. Two modes are treated apart:
+exact for a linear mode, repeated ``iterations`` times. A mode whose variance does not answer
+the linear rule (a nonlinear one) moves a little further each round, and enough rounds can make
+the chain unstable; so a last, shorter rollout checks the last update, and where any rollout after
+the first leaves its energy band the update before it is kept (``rounds``, per λ, says how many
+were). Two modes are treated apart:
 
 * where σ²Δt ≥ v_data even a memoryless mode (aΔt = 1) keeps too much, so the noise is lowered
   instead, σ ← σ sqrt(v_data / v_roll) (at most by 1/MAX_NOISE_CUT per round);
@@ -54,6 +58,8 @@ BURN_IN = 250
 ITERATIONS = 2
 # The most one round may lower a saturated mode's σ by.
 MAX_NOISE_CUT = 4.0
+# The check of the last update: a rollout of STEPS // CHECK_FRACTION steps (an unstable chain leaves its band within tens).
+CHECK_FRACTION = 4
 
 
 def mode_variance(u: torch.Tensor, ndim: int) -> torch.Tensor:
@@ -92,6 +98,7 @@ class ClimateClosure:
     burn_in: int = attrs.field(default=BURN_IN, validator=attrs.validators.instance_of(int))
     iterations: int = attrs.field(default=ITERATIONS, validator=_positive_int)
     fit_mean: bool = attrs.field(default=True, validator=attrs.validators.instance_of(bool))
+    rounds: dict[float, int] = attrs.field(factory=dict, init=False)
     _fitted: dict[float, tuple[torch.Tensor, ModeCorrection]] = attrs.Factory(dict)
 
     def __attrs_post_init__(self) -> None:
@@ -129,12 +136,22 @@ class ClimateClosure:
         zero_mode = (..., *(0,) * ndim)
         corrected = noisy.clone()
         corrected[zero_mode] = noisy[zero_mode] & self.fit_mean
-        for round_ in range(self.iterations):
+        previous = None
+        for round_ in range(self.iterations + 1):  # the last rollout only checks the last update
             level, current = sigma.to(run.dtype), ModeCorrection(correction.to(run.dtype), offset.to(run.dtype))
+            steps = self.steps if round_ < self.iterations else max(self.steps // CHECK_FRACTION, 1)
             try:
-                path = simulate_run(run, initial, lam, self.steps, generator=generator, integrator=integrator, noise=True, noise_level=lambda _lam: level, drift_correction=lambda _lam: current)
+                path = simulate_run(run, initial, lam, steps, generator=generator, integrator=integrator, noise=True, noise_level=lambda _lam: level, drift_correction=lambda _lam: current)
             except DivergenceError as failure:
-                raise type(failure)(f"climate closure at λ = {lam}: calibration rollout {round_ + 1} of {self.iterations} left its energy band ({failure})") from None
+                if previous is None:
+                    raise type(failure)(f"climate closure at λ = {lam}: calibration rollout {round_ + 1} of {self.iterations} left its energy band ({failure})") from None
+                sigma, correction, offset = previous  # the last update made the chain unstable: keep the one before
+                self.rounds[lam] = round_ - 1
+                break
+            if round_ == self.iterations:
+                self.rounds[lam] = self.iterations
+                break
+            previous = sigma, correction, offset
             kept_path = path[:, initial.shape[1] + self.burn_in :]
             kept = mode_variance(kept_path, ndim).unsqueeze(0)
             saturated = sigma.pow(2) * dt >= target
@@ -149,7 +166,7 @@ class ClimateClosure:
         return sigma.to(self.residual(lam).dtype), ModeCorrection(correction, offset)
 
     def describe(self) -> dict:
-        return {**self.residual.describe(), "kind": "climate", "calibration_rollouts": {"paths": self.paths, "steps": self.steps, "burn_in": self.burn_in, "iterations": self.iterations}, "fit_mean": self.fit_mean}
+        return {**self.residual.describe(), "kind": "climate", "calibration_rollouts": {"paths": self.paths, "steps": self.steps, "burn_in": self.burn_in, "iterations": self.iterations}, "fit_mean": self.fit_mean, "rounds_kept": {str(lam): rounds for lam, rounds in sorted(self.rounds.items())}}
 
 
 __all__ = ["ClimateClosure", "channel_mean", "keeping_rate", "mode_variance"]

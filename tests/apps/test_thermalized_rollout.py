@@ -116,8 +116,15 @@ def test_pdd_simulate_thermalizes_and_records_it(trained, tmp_path, capsys):
     with h5py.File(fitted) as file:
         assert json.loads(file.attrs["settings"])["rollout_noise"]["calibration_rollouts"]["iterations"] == 2
         assert not torch.allclose(torch.as_tensor(file["train"][()][:, 1:]), torch.as_tensor(residual[:, 1:]))  # the fitted closure moved the rollout
+        two_rounds = file["train"][()]
+    more = tmp_path / "more.h5"
+    assert main(["simulate", str(runs["sa-pdd"]), "--lambda", "0.2", "--steps", "4", "--n", "2", "--noise", "--closure-rounds", "3", "--out", str(more), "--no-progress"]) == 0
+    with h5py.File(more) as file:
+        assert json.loads(file.attrs["settings"])["rollout_noise"]["calibration_rollouts"]["iterations"] == 3
+        assert not torch.equal(torch.as_tensor(file["train"][()]), torch.as_tensor(two_rounds))
     for argv, flag in (
         (["--noise", "--rollout-noise", "white"], "--rollout-noise"),
+        (["--noise", "--closure-rounds", "0"], "--closure-rounds"),
         (["--thermalize", "2"], "--thermalize"),
         (["--thermalize", "4", "--thermalize-push", "nan"], "--thermalize-push"),
         (["--thermalize", "4", "--thermalize-steps", "0"], "--thermalize-steps"),

@@ -10,6 +10,9 @@ from typing import Any
 import attrs
 
 from pdd_core.apps.cli.data import parse_setting
+from pdd_core.apps.inference.climate_closure import ITERATIONS as CLOSURE_ROUNDS
+from pdd_core.apps.inference.climate_closure import PATHS as CLOSURE_PATHS
+from pdd_core.apps.inference.climate_closure import STEPS as CLOSURE_STEPS
 from pdd_core.apps.inference.climate_closure import ClimateClosure
 from pdd_core.apps.inference.residual_noise import ResidualNoise
 from pdd_core.apps.inference.runs import TrainedRun, run_marginal
@@ -94,6 +97,14 @@ def add_rollout_noise_argument(parser: argparse.ArgumentParser | argparse._Argum
         metavar="KIND",
         help="increment noise of stochastic rollouts: residual (per mode, the variance the drift leaves on the training data), climate (the residual noise with a per-mode damping of the drift fitted so that calibration rollouts keep the training data's variance) or model (the path density's Σ̃_λ, PDD D.1); default: climate",
     )
+    parser.add_argument(
+        "--closure-rounds",
+        type=int,
+        default=CLOSURE_ROUNDS,
+        metavar="N",
+        help=f"calibration rounds of --rollout-noise climate per λ (each one rollout of {CLOSURE_STEPS} steps of {CLOSURE_PATHS} paths; more fit the "
+        f'variance closer at that cost, docs/results.md "Rollout climate"; default: {CLOSURE_ROUNDS})',
+    )
 
 
 def build_noise_level(args: argparse.Namespace, run: TrainedRun) -> ResidualNoise | ClimateClosure | None:
@@ -105,7 +116,11 @@ def build_noise_level(args: argparse.Namespace, run: TrainedRun) -> ResidualNois
     if run.data_path is None:
         raise bad_argument("--rollout-noise", args.rollout_noise, f"calibrates on the run's training file, which is not found ({run.config.data})", "make the file available or pass --rollout-noise model", kind=ConfigError)
     residual = ResidualNoise(run, run.data_path, split=run.config.split, seed=args.seed)
-    return ClimateClosure(residual) if args.rollout_noise == "climate" else residual
+    if args.rollout_noise != "climate":
+        return residual
+    if args.closure_rounds < 1:
+        raise bad_argument("--closure-rounds", args.closure_rounds, "must be >= 1", f"pass e.g. --closure-rounds {CLOSURE_ROUNDS}", kind=ConfigError)
+    return ClimateClosure(residual, iterations=args.closure_rounds)
 
 
 def noise_settings(noise_level: ResidualNoise | ClimateClosure | None) -> dict[str, Any]:

@@ -12,6 +12,8 @@ set -euo pipefail
 out=${1:?OUT_DIR}; seeds=${2:-"0 1 2"}; pdd_steps=${3:?PDD_STEPS}; ddpm_steps=${4:?DDPM_STEPS}; n_sr=${5:-16}
 export OMP_NUM_THREADS=1
 mkdir -p "$out"
+# shellcheck source=train_and_evaluate.sh
+source "$(dirname "$0")/train_and_evaluate.sh"
 recipe=(--frames 12 --batch-size 8 --lr 1e-3)  # the Kolmogorov demo's recipe
 for seed in $seeds; do
   data=$out/data_s$seed.h5
@@ -22,10 +24,6 @@ for seed in $seeds; do
       pdd) train=(--model unet --preset tiny --steps "$pdd_steps" --set ema_decay=0.99 scheme.alpha=0.3 scheme.beta=2.449489742783178 model.overrides.linear_part=true model.overrides.conserve_mean=true) ;;  # the demo's network and recipe
       ddpm) train=(--model unet --preset tiny --steps "$ddpm_steps" --scheme variance-preserving --objective denoising --set ema_decay=0.99 scheme.gamma=3.0) ;;  # PDD B.4's baseline
     esac
-    [ -f "$run/run/checkpoint.pt" ] && resume=--resume || resume=
-    pdd train --data "$data" --out "$run/run" --seed "$seed" --threads 1 --checkpoint-every 200 --no-progress "${train[@]}" "${recipe[@]}" $resume > "$run.train.log" 2>&1
-    [ -f "$run/eval/metrics.json" ] && continue
-    tasks=generate; [ "$model" = pdd ] && tasks=generate,super-resolve
-    pdd evaluate "$run/run" --data "$data" --tasks "$tasks" --n-generate 64 --n-super-resolve "$n_sr" --seed "$seed" --out "$run/eval" --no-progress > "$run/evaluate.log" 2>&1 || echo "evaluate failed: $run" >&2
+    train_and_evaluate "$run" "$data" "$seed" "$model" "$n_sr" 200 "${train[@]}" "${recipe[@]}"
   done
 done

@@ -8,6 +8,7 @@
 set -euo pipefail
 out=${1:?OUT_DIR}; seeds=${2:-"0 1 2"}; configs=${3:-"base linear"}
 long_steps=${LONG_STEPS:-2000}
+rollout_noise=${ROLLOUT_NOISE:-residual}  # the levers' table was measured with the residual noise, before the climate closure
 export OMP_NUM_THREADS=1
 demo=(--model unet --preset tiny --frames 16 --batch-size 16 --lr 1e-3 --set ema_decay=0.99 scheme.alpha=0.1 scheme.beta=1.4142135623730951)
 without=model.overrides.linear_part=false  # the network before the linear part became the default
@@ -40,6 +41,6 @@ for seed in $seeds; do
     pdd train --data "$data" --out "$run/run" --seed "$seed" --threads 1 --checkpoint-every 300 --no-progress "${demo[@]}" $(lever "$config") $resume
     [ -f "$run/eval/metrics.json" ] && continue
     pdd evaluate "$run/run" --data "$data" --tasks simulate --lambdas 0,0.1,0.2 --segments 1 --ensemble 0 \
-      --long-steps "$long_steps" --seed "$seed" --out "$run/eval" --no-progress > "$run/evaluate.log" 2>&1 || echo "evaluate failed: $run" >&2
+      --long-steps "$long_steps" --rollout-noise "$rollout_noise" --seed "$seed" --out "$run/eval" --no-progress > "$run/evaluate.log" 2>&1 || echo "evaluate failed: $run" >&2
   done
 done

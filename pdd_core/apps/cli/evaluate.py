@@ -86,8 +86,9 @@ Drift runs also get climate_stochastic per λ: the climate of a stochastic rollo
 path density models it: per mode Σ̃_λ(k) for a per-mode run) against the truth's noisy path law
 C_λ u0 + sqrt(Σ_λ) ε, the law the model is trained on (and long_rollout_stochastic with
 --long-steps). Stochastic rollouts (climate_stochastic and the ensemble members) draw noise
-calibrated on the drift's residuals (--rollout-noise residual, the default) or the path density's
-(--rollout-noise model); the coarse input of super-resolution always samples the path density's
+calibrated on the drift's residuals with the climate closure (--rollout-noise climate, the
+default), the residuals alone (--rollout-noise residual) or the path density's (--rollout-noise
+model); the coarse input of super-resolution always samples the path density's
 law, which the reverse flow follows.
 --thermalize M thermalizes the simulate task's deterministic rollouts every M steps with the run's
 own path score (see `pdd simulate --help`); "sampling" in metrics.json records its settings and

@@ -62,10 +62,13 @@ standardised space of the run's training data (source_mean/source_std attributes
 u = u_std * source_std + source_mean), with dt = Δt * save_every. Progress goes to stderr.
 
 With --noise the increments draw noise calibrated on the drift's residuals on the training data,
-per channel and Fourier mode (--rollout-noise residual, the default; it keeps the climate where
-the path density's own Σ̃_λ lets a fast channel collapse, docs/results.md), or the noise the run's
-path density models (--rollout-noise model: Σ̃_λ(k) per mode for a per-mode run, Eq. 58's σ_λ for
-the paper's loss).
+per channel and Fourier mode, with a per-mode damping and a constant of the drift fitted so that
+calibration rollouts keep the training data's variance and spatial mean (--rollout-noise climate,
+the default; --closure-rounds rounds per λ), the residual noise alone (--rollout-noise residual),
+or the noise the run's path density models (--rollout-noise model: Σ̃_λ(k) per mode for a per-mode
+run, Eq. 58's σ_λ for the paper's loss); docs/results.md, "Rollout climate". At λ = 0 every new
+state of a system that declares a constraint on its fine-scale states (Lorenz-96's X, held J times)
+is projected onto it.
 
 --thermalize M pulls the rollout back onto the run's own path law every M steps: the drift's
 window is pushed to λ + δ (--thermalize-push) with the exact RG transition and sampled back to λ

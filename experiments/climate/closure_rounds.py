@@ -29,6 +29,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, nargs="+", default=[2, 4])
     parser.add_argument("--steps", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--min-response", type=float, default=None, help="ClimateClosure's min_response (default: the library's; 1: the linear rule)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     run = load_run(args.run_dir)
@@ -36,7 +37,7 @@ def main() -> None:
     target = mode_variance(residual.paths_at(args.lam), run.grid.ndim)
     for rounds in args.rounds:
         started = time.process_time()
-        closure = ClimateClosure(residual, iterations=rounds)
+        closure = ClimateClosure(residual, iterations=rounds, **({} if args.min_response is None else {"min_response": args.min_response}))
         sigma, correction = closure(args.lam), closure.correction(args.lam)
         fitted = time.process_time() - started
         with torch.no_grad():
@@ -50,7 +51,7 @@ def main() -> None:
         channels = {}
         for index, name in enumerate(run.grid.channel_names if hasattr(run.grid, "channel_names") else range(run.grid.channels)):
             channels[str(name)] = {"std": float(kept[:, :, index].std()), "variance_ratio_min": float(ratio[index].nan_to_num(float("inf")).min()), "variance_ratio_max": float(ratio[index].nan_to_num(0.0).max()), "worst_modes": ratio[index].nan_to_num(1.0).reshape(-1).argsort()[[0, 1, -2, -1]].tolist()}
-        print(json.dumps({"rounds": rounds, "lam": args.lam, "fit_cpu_s": round(fitted, 1), "channels": channels}), flush=True)
+        print(json.dumps({"rounds": rounds, "min_response": closure.min_response, "kept": closure.rounds[args.lam], "lam": args.lam, "fit_cpu_s": round(fitted, 1), "channels": channels}), flush=True)
 
 
 if __name__ == "__main__":

@@ -361,3 +361,66 @@ def test_climate_closure_keeps_the_last_update_that_a_rollout_survived(trained, 
     monkeypatch.setattr(climate_closure, "simulate_run", failing_on(1))
     with pytest.raises(DivergenceError, match="calibration rollout 1 of 2"):
         ClimateClosure(KnownResidualNoise(run, sigma, data), iterations=2, **sizes).correction(0.0)
+
+
+class HiddenNoiseDrift(torch.nn.Module):
+    """``drift`` plus white noise of variance q/Δt per call: increments that carry q Δt of variance the closure's σ does not see,
+    the linear model of a chaotic mode fed by the transfer between modes (its rate read off the variance answers a damping
+    change Δc with g Δc, g ≈ σ²/(σ² + q))."""
+
+    def __init__(self, drift, q_over_dt: float):
+        super().__init__()
+        self.drift, self.window, self.scale = drift, drift.window, q_over_dt**0.5
+        self.generator = torch.Generator().manual_seed(7)
+
+    def forward(self, history, lam):
+        last = history[:, -1]
+        return self.drift(history, lam) + self.scale * torch.randn(last.shape, generator=self.generator, dtype=last.dtype)
+
+
+def test_response_gain_is_the_clipped_least_squares_slope_over_the_fitted_modes():
+    from pdd_core.apps.inference.climate_closure import response_gain
+
+    step = torch.tensor([[[1.0, 2.0, -1.0, 5.0], [1.0, 1.0, 1.0, 1.0]]], dtype=torch.float64)
+    change = torch.tensor([[[0.5, 0.9, -0.6, 100.0], [0.01, 0.02, 0.0, 0.03]]], dtype=torch.float64)
+    fitted = torch.tensor([[[True, True, True, False], [True, True, True, True]]])
+    # channel 0: (0.5 + 1.8 + 0.6) / (1 + 4 + 1) = 0.4833 (the unfitted mode left out); channel 1: 0.015, clipped to 0.25
+    assert torch.allclose(response_gain(change, step, fitted, 0.25), torch.tensor([[[2.9 / 6], [0.25]]], dtype=torch.float64))
+    assert torch.equal(response_gain(2 * step, step, fitted, 0.25), torch.ones(1, 2, 1, dtype=torch.float64))  # never above 1
+    assert torch.equal(response_gain(change, torch.zeros_like(step), fitted, 0.25), torch.ones(1, 2, 1, dtype=torch.float64))  # no step: 1
+
+
+def test_climate_closure_converges_on_modes_that_answer_its_correction_in_part(trained):
+    """Modes with hidden noise (g ≈ 0.4) and data with 1.6x their variance: the linear rule closes ~60 % of the gap per round,
+    so two rounds leave the rollout ~15 % short; the secant update (the default) divides the second round's step by the
+    measured g and lands within the sampling error."""
+    from pdd_core.apps.inference.climate_closure import ClimateClosure, mode_variance
+
+    _, runs = trained
+    run = load_run(runs["pdd"])
+    grid, dt = run.grid, run.dt
+    modes = grid.rfft_shape[-1]
+    rate = torch.full((modes,), 0.1 / dt, dtype=torch.float64)
+    sigma = torch.full((1, grid.channels, modes), 0.8, dtype=torch.float64)
+    q = 1.5 * 0.8**2  # hidden increment variance per unit time: g ≈ 1 / (1 + 1.5)
+    hidden_sigma = (sigma.square() + q).sqrt()  # the rollout's whole increment noise, for the data's variance
+    linear_run, _, data = _linear_run_and_data(run, rate, hidden_sigma, torch.full((1, grid.channels, modes), 1.6**0.5, dtype=torch.float64))
+    run = attrs.evolve(linear_run, model=HiddenNoiseDrift(linear_run.model, q / dt))
+    ratios = {}
+    for min_response in (0.25, 1.0):
+        closure = ClimateClosure(KnownResidualNoise(run, sigma, data), paths=128, steps=400, burn_in=100, iterations=2, min_response=min_response)
+        with torch.no_grad():
+            path = simulate_run(run, data[:128, :1], 0.0, 800, generator=torch.Generator().manual_seed(2), integrator=EulerMaruyama(), noise=True, noise_level=closure, drift_correction=closure.correction)
+        ratios[min_response] = (mode_variance(path[:, 101:], grid.ndim) / mode_variance(data, grid.ndim))[:, 1:]
+    assert torch.allclose(ratios[0.25], torch.ones_like(ratios[0.25]), atol=0.08), ratios[0.25].tolist()
+    assert float(ratios[1.0].mean()) < 0.92, ratios[1.0].tolist()  # the linear rule, two rounds: still short
+
+
+def test_climate_closure_refuses_a_response_outside_zero_one(trained):
+    from pdd_core.apps.inference.climate_closure import ClimateClosure
+
+    _, runs = trained
+    known = KnownResidualNoise(load_run(runs["pdd"]), torch.ones(1), torch.zeros(1))
+    for bad in (0.0, 1.5):
+        with pytest.raises(ArgumentError, match="min_response"):
+            ClimateClosure(known, min_response=bad)

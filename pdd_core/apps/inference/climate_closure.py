@@ -18,11 +18,19 @@ the linear term c(k) û(k) (:class:`~pdd_core.drifts.mode_correction.ModeCorrect
 
     c(k) ← c(k) - [a(v_data) - a(v_roll)],
 
-exact for a linear mode, repeated ``iterations`` times. A mode whose variance does not answer
-the linear rule (a nonlinear one) moves a little further each round, and enough rounds can make
-the chain unstable; so a last, shorter rollout checks the last update, and where any rollout after
-the first leaves its energy band the update before it is kept (``rounds``, per λ, says how many
-were). Two modes are treated apart:
+exact for a linear mode, repeated ``iterations`` times. A chaotic mode answers the linear rule
+only in part: its variance is also fed by the nonlinear transfer between modes, so a change Δc of
+its damping moves the rate read off its variance by g Δc with 0 < g < 1 (Lorenz-96's X at λ = 0:
+each round closed ~10 % of the variance gap). So from the second round on, the update divides by
+a secant estimate of g per channel, the least-squares slope of the rates' change against the last
+round's steps over the channel's fitted modes (pooled over modes: one mode's change is within its
+sampling error), clipped to [``min_response``, 1]; ``min_response=1`` is the linear rule. The
+spatial mean keeps the linear rule (no transfer feeds it; on Lorenz-96 the channel's gain
+overshot its variance 2x). The
+calibration rollouts of every round share their noise, so the change between rounds is the
+update's, not the sampling's. Larger steps can make the chain unstable; so a last, shorter rollout
+checks the last update, and where any rollout after the first leaves its energy band the update
+before it is kept (``rounds``, per λ, says how many were). Two modes are treated apart:
 
 * where σ²Δt ≥ v_data even a memoryless mode (aΔt = 1) keeps too much, so the noise is lowered
   instead, σ ← σ sqrt(v_data / v_roll) (at most by 1/MAX_NOISE_CUT per round);
@@ -60,6 +68,8 @@ ITERATIONS = 2
 MAX_NOISE_CUT = 4.0
 # The check of the last update: a rollout of STEPS // CHECK_FRACTION steps (an unstable chain leaves its band within tens).
 CHECK_FRACTION = 4
+# The smallest response g of a mode's rate to its correction the secant update assumes (at most 1/g times the linear step).
+MIN_RESPONSE = 0.25
 
 
 def mode_variance(u: torch.Tensor, ndim: int) -> torch.Tensor:
@@ -76,6 +86,15 @@ def channel_mean(u: torch.Tensor) -> torch.Tensor:
 def keeping_rate(sigma: torch.Tensor, variance: torch.Tensor, dt: float) -> torch.Tensor:
     """The Euler-Maruyama damping rate a that keeps ``variance`` with noise σ: (1 - sqrt(1 - σ²Δt/v))/Δt, 1/Δt where σ²Δt ≥ v."""
     return (1 - (1 - sigma.pow(2) * dt / variance.clamp_min(torch.finfo(torch.float64).tiny)).clamp_min(0).sqrt()) / dt
+
+
+def response_gain(change: torch.Tensor, step: torch.Tensor, fitted: torch.Tensor, min_response: float) -> torch.Tensor:
+    """Per channel ``[1, C, 1, ...]``, the least-squares slope Σ change·step / Σ step² over the ``fitted`` modes of ``[1, C, *rfft]``, clipped to [min_response, 1] (1 where no mode moved)."""
+    dims = tuple(range(2, step.dim()))
+    step = torch.where(fitted, step, torch.zeros_like(step))
+    moved = step.pow(2).sum(dim=dims, keepdim=True)
+    slope = (change * step).sum(dim=dims, keepdim=True) / moved.clamp_min(torch.finfo(torch.float64).tiny)
+    return torch.where(moved > 0, slope, torch.ones_like(slope)).clamp(min_response, 1.0)
 
 
 def _positive_int(instance, attribute, value) -> None:
@@ -98,12 +117,15 @@ class ClimateClosure:
     burn_in: int = attrs.field(default=BURN_IN, validator=attrs.validators.instance_of(int))
     iterations: int = attrs.field(default=ITERATIONS, validator=_positive_int)
     fit_mean: bool = attrs.field(default=True, validator=attrs.validators.instance_of(bool))
+    min_response: float = attrs.field(default=MIN_RESPONSE, converter=float)
     rounds: dict[float, int] = attrs.field(factory=dict, init=False)
     _fitted: dict[float, tuple[torch.Tensor, ModeCorrection]] = attrs.Factory(dict)
 
     def __attrs_post_init__(self) -> None:
         if not 0 <= self.burn_in < self.steps:
             raise bad_argument("burn_in", self.burn_in, f"must be in [0, steps = {self.steps})", f"pass e.g. burn_in={self.steps // 4}")
+        if not 0 < self.min_response <= 1:
+            raise bad_argument("min_response", self.min_response, "must be in (0, 1]", f"pass e.g. min_response={MIN_RESPONSE} (1: the linear rule)")
 
     @property
     def run(self):
@@ -130,16 +152,18 @@ class ClimateClosure:
         sigma = self.residual(lam).double()
         correction, offset = torch.zeros_like(sigma), torch.zeros_like(target_mean)
         initial = self.residual.data[: self.paths, : run.model.window]
-        generator = torch.Generator(device=run.device).manual_seed(self.residual.seed)
         integrator = INTEGRATORS.get("euler-maruyama")()
         noisy = sigma > 0  # a mode without noise (a conserved mean) keeps none and no correction
         zero_mode = (..., *(0,) * ndim)
         corrected = noisy.clone()
         corrected[zero_mode] = noisy[zero_mode] & self.fit_mean
-        previous = None
+        zero_mask = torch.zeros_like(noisy)
+        zero_mask[zero_mode] = True
+        previous, last = None, None  # the update before the last; the last round's rates and steps
         for round_ in range(self.iterations + 1):  # the last rollout only checks the last update
             level, current = sigma.to(run.dtype), ModeCorrection(correction.to(run.dtype), offset.to(run.dtype))
             steps = self.steps if round_ < self.iterations else max(self.steps // CHECK_FRACTION, 1)
+            generator = torch.Generator(device=run.device).manual_seed(self.residual.seed)  # the same noise every round
             try:
                 path = simulate_run(run, initial, lam, steps, generator=generator, integrator=integrator, noise=True, noise_level=lambda _lam: level, drift_correction=lambda _lam: current)
             except DivergenceError as failure:
@@ -156,17 +180,22 @@ class ClimateClosure:
             kept = mode_variance(kept_path, ndim).unsqueeze(0)
             saturated = sigma.pow(2) * dt >= target
             rate = keeping_rate(sigma, kept, dt)  # each mode's damping now, read off its variance
-            step = torch.where(corrected & ~saturated, keeping_rate(sigma, target, dt) - rate, torch.zeros_like(rate))
+            fitted = corrected & ~saturated
+            wanted = torch.where(fitted, keeping_rate(sigma, target, dt) - rate, torch.zeros_like(rate))
+            gain = torch.ones_like(rate) if last is None else response_gain(rate - last[0], last[1], fitted & last[2] & ~zero_mask, self.min_response).expand_as(rate).clone()
+            gain[zero_mode] = 1.0  # the spatial mean is not fed by the transfer between modes: the linear rule
+            step = wanted / gain
+            last = rate, step, fitted
             correction = correction - step
-            # The mean m = (b + d)/a of the spatial mean: d ← d + m_data a_new - m_roll a_now, a_new = a_now + step.
-            shift = target_mean * (rate + step)[zero_mode] - channel_mean(kept_path) * rate[zero_mode]
+            # The mean m = (b + d)/a of the spatial mean: d ← d + m_data a_new - m_roll a_now, a_new = a_now + g·step.
+            shift = target_mean * (rate + wanted)[zero_mode] - channel_mean(kept_path) * rate[zero_mode]
             offset = offset + torch.where(corrected[zero_mode], shift, torch.zeros_like(shift))
             cut = torch.nan_to_num(target / kept, nan=1.0).clamp(1 / MAX_NOISE_CUT**2, 1.0).sqrt()
             sigma = sigma * torch.where(noisy & saturated, cut, torch.ones_like(cut))
         return sigma.to(self.residual(lam).dtype), ModeCorrection(correction, offset)
 
     def describe(self) -> dict:
-        return {**self.residual.describe(), "kind": "climate", "calibration_rollouts": {"paths": self.paths, "steps": self.steps, "burn_in": self.burn_in, "iterations": self.iterations}, "fit_mean": self.fit_mean, "rounds_kept": {str(lam): rounds for lam, rounds in sorted(self.rounds.items())}}
+        return {**self.residual.describe(), "kind": "climate", "calibration_rollouts": {"paths": self.paths, "steps": self.steps, "burn_in": self.burn_in, "iterations": self.iterations}, "fit_mean": self.fit_mean, "min_response": self.min_response, "rounds_kept": {str(lam): rounds for lam, rounds in sorted(self.rounds.items())}}
 
 
-__all__ = ["ClimateClosure", "channel_mean", "keeping_rate", "mode_variance"]
+__all__ = ["ClimateClosure", "channel_mean", "keeping_rate", "mode_variance", "response_gain"]

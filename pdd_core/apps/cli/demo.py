@@ -20,6 +20,7 @@ from pdd_core.apps.datasets.generation import configure_system, resolve_preset, 
 from pdd_core.apps.evaluation.rollout_climate import climate_summary
 from pdd_core.apps.evaluation.run_metrics import EvaluationSettings, ReverseSampling, evaluate_run
 from pdd_core.apps.inference.climate_closure import ClimateClosure
+from pdd_core.apps.inference.closure_cache import ClosureCache
 from pdd_core.apps.inference.residual_noise import ResidualNoise, calibrated_score_kind
 from pdd_core.apps.inference.runs import load_run, run_marginal
 from pdd_core.apps.inference.simulation_settings import SimulationSettings
@@ -198,7 +199,7 @@ def _run(args: argparse.Namespace, demo: dict, out: Path) -> int:
     sampling.description.update(thermalizer_settings(thermalizer))
     # Stochastic rollouts keep the climate with noise calibrated on the residuals and a per-mode
     # damping fitted on calibration rollouts (docs/results.md, "Rollout climate").
-    noise_level = ClimateClosure(ResidualNoise(trained, data, seed=args.seed), **demo["climate_closure"])
+    noise_level = ClimateClosure(ResidualNoise(trained, data, seed=args.seed), cache=ClosureCache.of_run(run_dir), **demo["climate_closure"])
     climate = SimulationSettings(integrator=INTEGRATORS.get("euler-maruyama")(), noise=True, generator=torch.Generator().manual_seed(args.seed + CLIMATE_SEED_OFFSET), **stochastic_options(noise_level))
     sampling.description.update(noise_settings(noise_level))
     options = {"sr_simulation": stochastic, "stochastic_simulation": climate, "progress": progress}

@@ -14,6 +14,7 @@ from pdd_core.apps.inference.climate_closure import ITERATIONS as CLOSURE_ROUNDS
 from pdd_core.apps.inference.climate_closure import PATHS as CLOSURE_PATHS
 from pdd_core.apps.inference.climate_closure import STEPS as CLOSURE_STEPS
 from pdd_core.apps.inference.climate_closure import ClimateClosure
+from pdd_core.apps.inference.closure_cache import ClosureCache
 from pdd_core.apps.inference.residual_noise import ResidualNoise
 from pdd_core.apps.inference.runs import TrainedRun, run_marginal
 from pdd_core.config import from_dict
@@ -120,7 +121,7 @@ def build_noise_level(args: argparse.Namespace, run: TrainedRun) -> ResidualNois
         return residual
     if args.closure_rounds < 1:
         raise bad_argument("--closure-rounds", args.closure_rounds, "must be >= 1", f"pass e.g. --closure-rounds {CLOSURE_ROUNDS}", kind=ConfigError)
-    return ClimateClosure(residual, iterations=args.closure_rounds)
+    return ClimateClosure(residual, iterations=args.closure_rounds, cache=ClosureCache.of_run(run.run_dir))
 
 
 def noise_settings(noise_level: ResidualNoise | ClimateClosure | None) -> dict[str, Any]:

@@ -52,6 +52,7 @@ from __future__ import annotations
 import attrs
 import torch
 
+from pdd_core.apps.inference.closure_cache import ClosureCache, closure_identity
 from pdd_core.apps.inference.residual_noise import ResidualNoise
 from pdd_core.apps.inference.tasks import simulate_run
 from pdd_core.drifts.mode_correction import ModeCorrection
@@ -109,6 +110,9 @@ class ClimateClosure:
     Starts from ``residual``'s noise; calibrates once per λ and keeps the result. Rollouts start
     from the first frames of the calibration paths and draw their noise from ``residual.seed``.
     ``fit_mean=False`` leaves the spatial mean (k = 0) to the drift, as before the mean was fitted.
+    With a ``cache`` (:class:`~pdd_core.apps.inference.closure_cache.ClosureCache`), a fit
+    stored for the same checkpoint, data and settings is read instead of refitted, and a new
+    one is stored.
     """
 
     residual: ResidualNoise
@@ -119,6 +123,7 @@ class ClimateClosure:
     fit_mean: bool = attrs.field(default=True, validator=attrs.validators.instance_of(bool))
     min_response: float = attrs.field(default=MIN_RESPONSE, converter=float)
     rounds: dict[float, int] = attrs.field(factory=dict, init=False)
+    cache: ClosureCache | None = None
     _fitted: dict[float, tuple[torch.Tensor, ModeCorrection]] = attrs.Factory(dict)
 
     def __attrs_post_init__(self) -> None:
@@ -141,8 +146,20 @@ class ClimateClosure:
 
     def _fit(self, lam: float) -> tuple[torch.Tensor, ModeCorrection]:
         if lam not in self._fitted:
-            self._fitted[lam] = self._calibrate(lam)
+            identity = None if self.cache is None else self._identity(lam)
+            stored = None if identity is None else self.cache.load(identity)
+            if stored is not None:
+                sigma, correction, self.rounds[lam] = stored
+                self._fitted[lam] = sigma.to(self.run.device), correction
+            else:
+                self._fitted[lam] = self._calibrate(lam)
+                if identity is not None:
+                    self.cache.store(identity, *self._fitted[lam], self.rounds[lam])
         return self._fitted[lam]
+
+    def _identity(self, lam: float) -> dict:
+        settings = {**self.describe(), "rounds_kept": None, "dtype": str(self.run.dtype), "device": self.run.device.type}
+        return closure_identity(self.run.run_dir, self.residual.data_file, settings, lam)
 
     @torch.no_grad()
     def _calibrate(self, lam: float) -> tuple[torch.Tensor, ModeCorrection]:

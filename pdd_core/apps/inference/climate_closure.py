@@ -24,7 +24,9 @@ its damping moves the rate read off its variance by g Δc with 0 < g < 1 (Lorenz
 each round closed ~10 % of the variance gap). So from the second round on, the update divides by
 a secant estimate of g per channel, the least-squares slope of the rates' change against the last
 round's steps over the channel's fitted modes (pooled over modes: one mode's change is within its
-sampling error), clipped to [``min_response``, 1]; ``min_response=1`` is the linear rule. The
+sampling error) plus two of its standard errors (an upper bound: a step divided by too small a g
+overshoots, and near convergence, where the steps are within the rates' sampling error, the bound
+is 1), clipped to [``min_response``, 1]; ``min_response=1`` is the linear rule. The
 spatial mean keeps the linear rule (no transfer feeds it; on Lorenz-96 the channel's gain
 overshot its variance 2x). The
 calibration rollouts of every round share their noise, so the change between rounds is the
@@ -69,8 +71,10 @@ ITERATIONS = 4  # with the secant update: Lorenz-96's X std at λ = 0 0.90-0.94 
 MAX_NOISE_CUT = 4.0
 # The check of the last update: a rollout of STEPS // CHECK_FRACTION steps (an unstable chain leaves its band within tens).
 CHECK_FRACTION = 4
-# The smallest response g of a mode's rate to its correction the secant update assumes (at most 1/g times the linear step).
+# The smallest response g of a mode's rate to its correction the secant update assumes (at most 1/g times the linear step),
+# and the standard errors of the measured g added before it is used (an upper bound: smaller steps where g is uncertain).
 MIN_RESPONSE = 0.25
+CONFIDENCE = 2.0
 
 
 def mode_variance(u: torch.Tensor, ndim: int) -> torch.Tensor:
@@ -90,12 +94,23 @@ def keeping_rate(sigma: torch.Tensor, variance: torch.Tensor, dt: float) -> torc
 
 
 def response_gain(change: torch.Tensor, step: torch.Tensor, fitted: torch.Tensor, min_response: float) -> torch.Tensor:
-    """Per channel ``[1, C, 1, ...]``, the least-squares slope Σ change·step / Σ step² over the ``fitted`` modes of ``[1, C, *rfft]``, clipped to [min_response, 1] (1 where no mode moved)."""
+    """Per channel ``[1, C, 1, ...]``, an upper confidence bound on the response g of the ``fitted`` modes of ``[1, C, *rfft]``:
+    the least-squares slope ĝ = Σ change·step / Σ step² plus CONFIDENCE standard errors, clipped to [min_response, 1].
+
+    The bound, not ĝ, because a step divided by too small a g overshoots and can make the chain
+    unstable: where the last steps were small against the rates' sampling error (near
+    convergence, or where the modes answer linearly) the bound is 1, the linear rule. 1 also
+    where fewer than three modes moved.
+    """
     dims = tuple(range(2, step.dim()))
     step = torch.where(fitted, step, torch.zeros_like(step))
+    change = torch.where(fitted, change, torch.zeros_like(change))
     moved = step.pow(2).sum(dim=dims, keepdim=True)
+    count = (fitted & (step != 0)).sum(dim=dims, keepdim=True)
     slope = (change * step).sum(dim=dims, keepdim=True) / moved.clamp_min(torch.finfo(torch.float64).tiny)
-    return torch.where(moved > 0, slope, torch.ones_like(slope)).clamp(min_response, 1.0)
+    residual = torch.where(fitted, change - slope * step, torch.zeros_like(change)).pow(2).sum(dim=dims, keepdim=True)
+    error = (residual / (count - 1).clamp_min(1) / moved.clamp_min(torch.finfo(torch.float64).tiny)).sqrt()
+    return torch.where(count >= 3, slope + CONFIDENCE * error, torch.ones_like(slope)).clamp(min_response, 1.0)
 
 
 def _positive_int(instance, attribute, value) -> None:

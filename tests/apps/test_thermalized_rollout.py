@@ -114,14 +114,14 @@ def test_pdd_simulate_thermalizes_and_records_it(trained, tmp_path, capsys):
     fitted = tmp_path / "climate.h5"
     assert main(["simulate", str(runs["sa-pdd"]), "--lambda", "0.2", "--steps", "4", "--n", "2", "--noise", "--out", str(fitted), "--no-progress"]) == 0  # the default: climate
     with h5py.File(fitted) as file:
-        assert json.loads(file.attrs["settings"])["rollout_noise"]["calibration_rollouts"]["iterations"] == 2
+        assert json.loads(file.attrs["settings"])["rollout_noise"]["calibration_rollouts"]["iterations"] == 4  # the default
         assert not torch.allclose(torch.as_tensor(file["train"][()][:, 1:]), torch.as_tensor(residual[:, 1:]))  # the fitted closure moved the rollout
-        two_rounds = file["train"][()]
-    more = tmp_path / "more.h5"
-    assert main(["simulate", str(runs["sa-pdd"]), "--lambda", "0.2", "--steps", "4", "--n", "2", "--noise", "--closure-rounds", "3", "--out", str(more), "--no-progress"]) == 0
-    with h5py.File(more) as file:
-        assert json.loads(file.attrs["settings"])["rollout_noise"]["calibration_rollouts"]["iterations"] == 3
-        assert not torch.equal(torch.as_tensor(file["train"][()]), torch.as_tensor(two_rounds))
+        default_rounds = file["train"][()]
+    fewer = tmp_path / "fewer.h5"
+    assert main(["simulate", str(runs["sa-pdd"]), "--lambda", "0.2", "--steps", "4", "--n", "2", "--noise", "--closure-rounds", "1", "--out", str(fewer), "--no-progress"]) == 0
+    with h5py.File(fewer) as file:
+        assert json.loads(file.attrs["settings"])["rollout_noise"]["calibration_rollouts"]["iterations"] == 1
+        assert not torch.equal(torch.as_tensor(file["train"][()]), torch.as_tensor(default_rounds))
     for argv, flag in (
         (["--noise", "--rollout-noise", "white"], "--rollout-noise"),
         (["--noise", "--closure-rounds", "0"], "--closure-rounds"),

@@ -114,7 +114,7 @@ def test_pdd_simulate_thermalizes_and_records_it(trained, tmp_path, capsys):
     fitted = tmp_path / "climate.h5"
     assert main(["simulate", str(runs["sa-pdd"]), "--lambda", "0.2", "--steps", "4", "--n", "2", "--noise", "--out", str(fitted), "--no-progress"]) == 0  # the default: climate
     with h5py.File(fitted) as file:
-        assert json.loads(file.attrs["settings"])["rollout_noise"]["calibration_rollouts"]["iterations"] == 4  # the default
+        assert json.loads(file.attrs["settings"])["rollout_noise"]["calibration_rollouts"]["iterations"] == 2  # the default
         assert not torch.allclose(torch.as_tensor(file["train"][()][:, 1:]), torch.as_tensor(residual[:, 1:]))  # the fitted closure moved the rollout
         default_rounds = file["train"][()]
     fewer = tmp_path / "fewer.h5"

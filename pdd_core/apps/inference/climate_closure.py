@@ -23,13 +23,16 @@ only in part: its variance is also fed by the nonlinear transfer between modes, 
 its damping moves the rate read off its variance by g Δc with 0 < g < 1 (Lorenz-96's X at λ = 0:
 each round closed ~10 % of the variance gap). So from the second round on, the update divides by
 a secant estimate of g per channel, the least-squares slope of the rates' change against the last
-round's steps over the channel's fitted modes of one octave of |k| (pooled over modes: one mode's
-change is within its sampling error; per octave: at λ = 0.2 a gain pooled over every scale, set
-by the chaotic large ones, carried the small noise-fed ones 2.7-7x past their variance) plus two of its standard errors (an upper bound: a step divided by too small a g
+round's steps over the channel's fitted modes (pooled over modes: one mode's change is within its
+sampling error) plus two of its standard errors (an upper bound: a step divided by too small a g
 overshoots, and near convergence, where the steps are within the rates' sampling error, the bound
-is 1), clipped to [``min_response``, 1]; ``min_response=1`` is the linear rule. The
-spatial mean (its own band) and the modes near saturation (σ²Δt above half their target
-variance, where the rate read off a variance is ill-conditioned) keep the linear rule. The
+is 1), clipped to [``min_response``, 1]. ``min_response=1``, the linear rule, is the default: with
+``min_response=MIN_RESPONSE`` and four rounds Lorenz-96's X keeps 95-98 % of its std at λ = 0
+(linear rule: 88-92 %), but at λ = 0.1-0.2 the gain, set by the chaotic large scales, carried
+small noise-fed modes 3-7x past their variance and made rounds unstable (docs/results.md, "A
+secant update"), so it is an option for λ = 0, not the default. The
+spatial mean keeps the linear rule (no transfer feeds it; on Lorenz-96 the channel's gain
+overshot its variance 2x). The
 calibration rollouts of every round share their noise, so the change between rounds is the
 update's, not the sampling's. Larger steps can make the chain unstable; so a last, shorter rollout
 checks the last update, and where any rollout after the first leaves its energy band the update
@@ -60,7 +63,6 @@ from pdd_core.apps.inference.residual_noise import ResidualNoise
 from pdd_core.apps.inference.tasks import simulate_run
 from pdd_core.drifts.mode_correction import ModeCorrection
 from pdd_core.errors import DivergenceError, bad_argument
-from pdd_core.metrics.shells import shell_index
 from pdd_core.registry import INTEGRATORS
 from pdd_core.spectral import rfft
 
@@ -68,17 +70,16 @@ from pdd_core.spectral import rfft
 PATHS = 16
 STEPS = 1000
 BURN_IN = 250
-ITERATIONS = 4  # with the secant update: Lorenz-96's X std at λ = 0 0.90-0.94 after 2 rounds, 0.96 after 4 (docs/results.md)
+ITERATIONS = 2
 # The most one round may lower a saturated mode's σ by.
 MAX_NOISE_CUT = 4.0
 # The check of the last update: a rollout of STEPS // CHECK_FRACTION steps (an unstable chain leaves its band within tens).
 CHECK_FRACTION = 4
-# The smallest response g of a mode's rate to its correction the secant update assumes (at most 1/g times the linear step),
-# and the standard errors of the measured g added before it is used (an upper bound: smaller steps where g is uncertain).
+# The smallest response g of a mode's rate to its correction the secant update assumes (at most 1/g times the linear step)
+# where it is asked for (``min_response``; the default, 1, is the linear rule), and the standard errors of the measured g
+# added before it is used (an upper bound: smaller steps where g is uncertain).
 MIN_RESPONSE = 0.25
 CONFIDENCE = 2.0
-# Modes whose noise alone keeps more than this fraction of the target variance in one step (σ²Δt / v) keep the linear rule.
-NEAR_SATURATION = 0.5
 
 
 def mode_variance(u: torch.Tensor, ndim: int) -> torch.Tensor:
@@ -117,22 +118,6 @@ def response_gain(change: torch.Tensor, step: torch.Tensor, fitted: torch.Tensor
     return torch.where(count >= 3, slope + CONFIDENCE * error, torch.ones_like(slope)).clamp(min_response, 1.0)
 
 
-def octave_bands(grid) -> torch.Tensor:
-    """The octave of every rfft mode of ``grid`` ``[*rfft]``: 0 for the spatial mean, b for shells 2^(b-1) <= |k| < 2^b."""
-    shells = torch.as_tensor(shell_index(grid.shape)[..., : grid.rfft_shape[-1]])
-    return torch.where(shells > 0, torch.log2(shells.clamp_min(1).double()).floor().long() + 1, torch.zeros_like(shells))
-
-
-def banded_response_gain(change: torch.Tensor, step: torch.Tensor, fitted: torch.Tensor, bands: torch.Tensor, min_response: float) -> torch.Tensor:
-    """:func:`response_gain` per channel and octave ``bands`` ``[*rfft]``, spread over the modes ``[1, C, *rfft]``:
-    modes of one scale answer alike (Lorenz-96 at λ = 0.2: the chaotic large scales in part, the noise-fed small ones in full)."""
-    gain = torch.ones_like(step)
-    for band in bands.unique():
-        inside = bands == band
-        gain = torch.where(inside, response_gain(change, step, fitted & inside, min_response), gain)
-    return gain
-
-
 def _positive_int(instance, attribute, value) -> None:
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
         raise bad_argument(attribute.name, value, "must be an integer >= 1", f"pass e.g. {attribute.name}={attribute.default}")
@@ -156,7 +141,7 @@ class ClimateClosure:
     burn_in: int = attrs.field(default=BURN_IN, validator=attrs.validators.instance_of(int))
     iterations: int = attrs.field(default=ITERATIONS, validator=_positive_int)
     fit_mean: bool = attrs.field(default=True, validator=attrs.validators.instance_of(bool))
-    min_response: float = attrs.field(default=MIN_RESPONSE, converter=float)
+    min_response: float = attrs.field(default=1.0, converter=float)
     rounds: dict[float, int] = attrs.field(factory=dict, init=False)
     cache: ClosureCache | None = None
     _fitted: dict[float, tuple[torch.Tensor, ModeCorrection]] = attrs.Factory(dict)
@@ -209,7 +194,8 @@ class ClimateClosure:
         zero_mode = (..., *(0,) * ndim)
         corrected = noisy.clone()
         corrected[zero_mode] = noisy[zero_mode] & self.fit_mean
-        bands = octave_bands(run.grid).to(sigma.device)  # the spatial mean alone in band 0: the linear rule
+        zero_mask = torch.zeros_like(noisy)
+        zero_mask[zero_mode] = True
         previous, last = None, None  # the update before the last; the last round's rates and steps
         for round_ in range(self.iterations + 1):  # the last rollout only checks the last update
             level, current = sigma.to(run.dtype), ModeCorrection(correction.to(run.dtype), offset.to(run.dtype))
@@ -233,10 +219,9 @@ class ClimateClosure:
             rate = keeping_rate(sigma, kept, dt)  # each mode's damping now, read off its variance
             fitted = corrected & ~saturated
             wanted = torch.where(fitted, keeping_rate(sigma, target, dt) - rate, torch.zeros_like(rate))
-            # Near saturation the rate read off a variance is ill-conditioned (da/dv -> ∞): those modes keep the linear rule.
-            secant = fitted & (sigma.pow(2) * dt < NEAR_SATURATION * target)
-            gain = torch.ones_like(rate) if last is None else banded_response_gain(rate - last[0], last[1], secant & last[2], bands, self.min_response)
-            step = wanted / torch.where(secant, gain, torch.ones_like(gain))
+            gain = torch.ones_like(rate) if last is None else response_gain(rate - last[0], last[1], fitted & last[2] & ~zero_mask, self.min_response).expand_as(rate).clone()
+            gain[zero_mode] = 1.0  # the spatial mean is not fed by the transfer between modes: the linear rule
+            step = wanted / gain
             last = rate, step, fitted
             correction = correction - step
             # The mean m = (b + d)/a of the spatial mean: d ← d + m_data a_new - m_roll a_now, a_new = a_now + g·step.
@@ -250,4 +235,4 @@ class ClimateClosure:
         return {**self.residual.describe(), "kind": "climate", "calibration_rollouts": {"paths": self.paths, "steps": self.steps, "burn_in": self.burn_in, "iterations": self.iterations}, "fit_mean": self.fit_mean, "min_response": self.min_response, "rounds_kept": {str(lam): rounds for lam, rounds in sorted(self.rounds.items())}}
 
 
-__all__ = ["ClimateClosure", "banded_response_gain", "channel_mean", "keeping_rate", "mode_variance", "octave_bands", "response_gain"]
+__all__ = ["ClimateClosure", "channel_mean", "keeping_rate", "mode_variance", "response_gain"]

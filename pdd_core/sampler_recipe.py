@@ -22,12 +22,13 @@ OPTION_FLAGS = {"snr": "--snr", "corrector_steps": "--corrector-steps", "step_si
 
 @attrs.frozen
 class SamplerOptions:
-    """What a command passes to a recipe: the data's Gaussian marginal and the user's options (None: the recipe's default)."""
+    """What a command passes to a recipe: the data's Gaussian marginal, the user's options (None: the recipe's default) and the kind of score sampled."""
 
     reference: Any = None
     snr: float | None = None
     corrector_steps: int | None = None
     step_size: float | None = None
+    path_score: bool = False  # the score is a drift's path score (PDD), not a denoiser's: gpc's corrector takes a longer step
 
 
 @attrs.frozen

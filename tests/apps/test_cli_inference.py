@@ -103,8 +103,11 @@ def test_generate_is_determined_by_the_seed(trained, tmp_path):
     recorded = attributes(outputs["a"])
     settings = json.loads(recorded["settings"])
     assert recorded["sampler"] == "gpc" and recorded["steps"] == 4 and recorded["lambda"] == 0.0 and recorded["source_objective"] == "pdd"  # the default sampler
-    assert settings["lambda_grid"] == "power" and settings["corrector_steps"] == 1 and settings["step_size"] == 1.0 and settings["network_calls"] == 8
+    assert settings["lambda_grid"] == "power" and settings["corrector_steps"] == 1 and settings["step_size"] == 3.0 and settings["network_calls"] == 8  # a path score's step
     assert settings["seed"] == 3 and settings["boundary"] == "extrapolate" and settings["prior"] == "data"
+    denoised = tmp_path / "denoised.h5"
+    assert main(["generate", str(runs["denoising"]), "--n", "2", "--frames", "2", "--steps", "3", "--out", str(denoised), "--no-progress"]) == 0
+    assert json.loads(attributes(denoised)["settings"])["step_size"] == 1.0  # a denoiser's score keeps h = 1
     for objective, sampler in (("denoising", "gpf"), ("sa-pdd", "gsde")):
         out = tmp_path / f"{objective}.h5"
         argv = ["generate", str(runs[objective]), "--n", "2", "--frames", "2", "--sampler", sampler, "--steps", "3"]

@@ -184,7 +184,7 @@ def _run(args: argparse.Namespace, demo: dict, out: Path) -> int:
     generator = torch.Generator().manual_seed(args.seed)
     reference = run_marginal(trained, read_metadata(data).splits["test"][1])  # generation and SR sample test-length paths
     recipe = SAMPLERS.get(SAMPLER)
-    sampler = recipe.build(SamplerOptions(reference))
+    sampler = recipe.build(SamplerOptions(reference, path_score=True))  # the demo trains a drift: its path score
     description = {"sampler": SAMPLER, "sampler_steps": SAMPLER_STEPS, "network_calls": SAMPLER_STEPS * sampler.evaluations_per_step, "lambda_grid": "power", "prior": "data"}
     # Generation and super-resolution score paths with the increment variance the drift leaves on
     # the data (docs/results.md, "Where the variance goes").

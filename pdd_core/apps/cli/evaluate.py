@@ -45,6 +45,7 @@ from pdd_core.data.hdf5_reader import read_metadata, verify_split
 from pdd_core.errors import ConfigError, DataError, bad_argument
 from pdd_core.files import json_record, locked_directory
 from pdd_core.registry import METRICS
+from pdd_core.score import PathScore
 
 # The coarse rollouts super-resolution refines: σ_λ > 0 samples the path density the reverse flow follows.
 SR_INPUTS = ("stochastic", "deterministic")
@@ -190,7 +191,8 @@ def run(args: argparse.Namespace) -> int:
     available = read_metadata(args.data).splits[args.split][0]
     check_evaluation(trained.grid, min(args.n or available, available), frames, settings, marginal=needs_marginal)
     reference = run_marginal(trained, frames) if needs_marginal else None
-    name, sampler = build_sampler(args, reference, default=name)
+    path_score = not trained.objective.samples_increments and isinstance(run_score(trained, kind), PathScore)
+    name, sampler = build_sampler(args, reference, default=name, path_score=path_score)
     grid_for = lambda start: build_lambda_schedule(args, start, trained.config.lam_min, 1000, name)  # noqa: E731
     full_grid = grid_for(trained.config.lam_max)
     description = {"score": args.score, "path_noise": args.path_noise, "seed": args.seed, "prior": args.prior, **sampler_settings(args, name, sampler, full_grid)}

@@ -38,6 +38,7 @@ from pdd_core.apps.inference.runs import check_lambda, load_run, run_boundary, r
 from pdd_core.apps.inference.tasks import generate_run
 from pdd_core.errors import bad_argument
 from pdd_core.registry import SAMPLERS
+from pdd_core.score import PathScore
 
 HELP = "generate paths from a trained run by reverse-λ sampling from the prior (PDD Algorithm 3)"
 
@@ -105,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
     score = run_score(trained, kind)
     rule = run_boundary(boundary, score, args.frames)
     reference = run_marginal(trained, args.frames) if uses_marginal(name) or args.prior == "data" else None
-    name, sampler = build_sampler(args, reference)
+    name, sampler = build_sampler(args, reference, path_score=isinstance(score, PathScore))
     prior = build_prior(args, reference)
     with locked_output(args) as out:
         if not args.no_progress:

@@ -95,7 +95,7 @@ def add_sampler_arguments(parser: argparse.ArgumentParser, steps_flag: str, step
     )
     parser.add_argument("--snr", type=float, help="Langevin signal-to-noise κ of pc (PDD B.6: 0.7 for L96, 0.3 for KF; default: 0.7)")
     parser.add_argument("--corrector-steps", type=int, metavar="M", help="Langevin steps per predictor step of pc (default: 3, PDD B.6) and gpc (default: 1)")
-    parser.add_argument("--step-size", type=float, metavar="H", help="Langevin time h of gpc's per-mode corrector (default: 1)")
+    parser.add_argument("--step-size", type=float, metavar="H", help="Langevin time h of gpc's per-mode corrector (default: 3 for a drift's path score, 1 for a denoiser's score)")
 
 
 def sampler_options_given(args: argparse.Namespace) -> list[str]:
@@ -124,12 +124,13 @@ def uses_marginal(name: str) -> bool:
     return SAMPLERS.get(name).marginal
 
 
-def build_sampler(args: argparse.Namespace, reference: GaussianMarginal | None = None, default: str = DEFAULT_SAMPLER):
+def build_sampler(args: argparse.Namespace, reference: GaussianMarginal | None = None, default: str = DEFAULT_SAMPLER, *, path_score: bool = False):
     """``(name, sampler)``: the registered recipe of ``--sampler`` built with the options given.
 
     ``reference``: the Gaussian marginal of the run's data for the paths to sample
-    (:func:`~pdd_core.apps.inference.tasks.run_marginal`), which gpc/gpf/gsde are built around. An option
-    the recipe does not read is refused, naming the samplers that do.
+    (:func:`~pdd_core.apps.inference.tasks.run_marginal`), which gpc/gpf/gsde are built around;
+    ``path_score``: the score sampled is a drift's path score (gpc's default corrector step
+    differs). An option the recipe does not read is refused, naming the samplers that do.
     """
     name = sampler_name(args, default)
     recipe = SAMPLERS.get(name)
@@ -143,7 +144,7 @@ def build_sampler(args: argparse.Namespace, reference: GaussianMarginal | None =
             raise bad_argument(
                 flag, value, f"does not apply to {name} (the samplers that read it: {', '.join(readers)})", f"use --sampler {readers[0]}, or drop {flag}"
             )
-    options = SamplerOptions(reference, *(getattr(args, option, None) for option in OPTION_FLAGS))
+    options = SamplerOptions(reference, *(getattr(args, option, None) for option in OPTION_FLAGS), path_score=path_score)
     return name, recipe.build(options)
 
 

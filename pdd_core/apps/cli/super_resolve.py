@@ -32,6 +32,7 @@ from pdd_core.apps.inference.file_io import read_paths, write_inference_file
 from pdd_core.apps.inference.runs import check_lambda, load_run, run_boundary, run_marginal, run_score
 from pdd_core.apps.inference.tasks import super_resolve_run
 from pdd_core.errors import ConfigError, DataError, bad_argument
+from pdd_core.score import PathScore
 
 HELP = "super-resolve coarse paths at λ_from to λ = 0 with a trained run (PDD Algorithm 3)"
 
@@ -124,9 +125,9 @@ def run(args: argparse.Namespace) -> int:
         )
     coarse = trained.scheme.coarse_grain(inputs.u, trained.grid, lam_from) if args.coarse_grain else inputs.u
     lam_schedule = build_lambda_schedule(args, lam_from, lam_end, max(1, round((lam_from - lam_end) / PAPER_DELTA_LAMBDA)), name)
-    name, sampler = build_sampler(args, run_marginal(trained, coarse.shape[1]) if uses_marginal(name) else None)
     kind, boundary = build_score_kind(args, trained), choose(BOUNDARIES, "--boundary", args.boundary, "boundary rule")
     score = run_score(trained, kind)
+    name, sampler = build_sampler(args, run_marginal(trained, coarse.shape[1]) if uses_marginal(name) else None, path_score=isinstance(score, PathScore))
     rule = run_boundary(boundary, score, coarse.shape[1])
     with locked_output(args) as out:
         if not args.no_progress:

@@ -30,9 +30,8 @@ is 1), clipped to [``min_response``, 1]. ``min_response=1``, the linear rule, is
 ``min_response=MIN_RESPONSE`` and four rounds Lorenz-96's X keeps 95-98 % of its std at λ = 0
 (linear rule: 88-92 %), but at λ = 0.1-0.2 the gain, set by the chaotic large scales, carried
 small noise-fed modes 3-7x past their variance and made rounds unstable (docs/results.md, "A
-secant update"), so it is an option for λ = 0, not the default. The
-spatial mean keeps the linear rule (no transfer feeds it; on Lorenz-96 the channel's gain
-overshot its variance 2x). The
+secant update"), so it is an option for λ = 0, not the default. The spatial mean keeps the
+linear rule (no transfer feeds it; on Lorenz-96 the channel's gain overshot its variance 2x). The
 calibration rollouts of every round share their noise, so the change between rounds is the
 update's, not the sampling's. Larger steps can make the chain unstable; so a last, shorter rollout
 checks the last update, and where any rollout after the first leaves its energy band the update
@@ -194,8 +193,8 @@ class ClimateClosure:
         zero_mode = (..., *(0,) * ndim)
         corrected = noisy.clone()
         corrected[zero_mode] = noisy[zero_mode] & self.fit_mean
-        zero_mask = torch.zeros_like(noisy)
-        zero_mask[zero_mode] = True
+        secant_modes = noisy.clone()
+        secant_modes[zero_mode] = False  # the spatial mean keeps the linear rule
         previous, last = None, None  # the update before the last; the last round's rates and steps
         for round_ in range(self.iterations + 1):  # the last rollout only checks the last update
             level, current = sigma.to(run.dtype), ModeCorrection(correction.to(run.dtype), offset.to(run.dtype))
@@ -219,7 +218,7 @@ class ClimateClosure:
             rate = keeping_rate(sigma, kept, dt)  # each mode's damping now, read off its variance
             fitted = corrected & ~saturated
             wanted = torch.where(fitted, keeping_rate(sigma, target, dt) - rate, torch.zeros_like(rate))
-            gain = torch.ones_like(rate) if last is None else response_gain(rate - last[0], last[1], fitted & last[2] & ~zero_mask, self.min_response).expand_as(rate).clone()
+            gain = torch.ones_like(rate) if last is None else response_gain(rate - last[0], last[1], fitted & last[2] & secant_modes, self.min_response).expand_as(rate).clone()
             gain[zero_mode] = 1.0  # the spatial mean is not fed by the transfer between modes: the linear rule
             step = wanted / gain
             last = rate, step, fitted

@@ -122,9 +122,15 @@ def test_pdd_simulate_thermalizes_and_records_it(trained, tmp_path, capsys):
     with h5py.File(fewer) as file:
         assert json.loads(file.attrs["settings"])["rollout_noise"]["calibration_rollouts"]["iterations"] == 1
         assert not torch.equal(torch.as_tensor(file["train"][()]), torch.as_tensor(default_rounds))
+    secant = tmp_path / "secant.h5"
+    assert main(["simulate", str(runs["sa-pdd"]), "--lambda", "0.2", "--steps", "4", "--n", "2", "--noise", "--closure-min-response", "0.25", "--out", str(secant), "--no-progress"]) == 0
+    with h5py.File(secant) as file:
+        assert json.loads(file.attrs["settings"])["rollout_noise"]["min_response"] == 0.25
     for argv, flag in (
         (["--noise", "--rollout-noise", "white"], "--rollout-noise"),
         (["--noise", "--closure-rounds", "0"], "--closure-rounds"),
+        (["--noise", "--closure-min-response", "0"], "--closure-min-response"),
+        (["--noise", "--closure-min-response", "nan"], "--closure-min-response"),
         (["--thermalize", "2"], "--thermalize"),
         (["--thermalize", "4", "--thermalize-push", "nan"], "--thermalize-push"),
         (["--thermalize", "4", "--thermalize-steps", "0"], "--thermalize-steps"),

@@ -11,6 +11,7 @@ import attrs
 
 from pdd_core.apps.cli.data import parse_setting
 from pdd_core.apps.inference.climate_closure import ITERATIONS as CLOSURE_ROUNDS
+from pdd_core.apps.inference.climate_closure import MIN_RESPONSE
 from pdd_core.apps.inference.climate_closure import PATHS as CLOSURE_PATHS
 from pdd_core.apps.inference.climate_closure import STEPS as CLOSURE_STEPS
 from pdd_core.apps.inference.climate_closure import ClimateClosure
@@ -106,6 +107,14 @@ def add_rollout_noise_argument(parser: argparse.ArgumentParser | argparse._Argum
         help=f"calibration rounds of --rollout-noise climate per λ (each one rollout of {CLOSURE_STEPS} steps of {CLOSURE_PATHS} paths; more fit the "
         f'variance closer at that cost, docs/results.md "Rollout climate"; default: {CLOSURE_ROUNDS})',
     )
+    parser.add_argument(
+        "--closure-min-response",
+        type=float,
+        default=1.0,
+        metavar="G",
+        help=f"the smallest response of a mode's variance to its damping that --rollout-noise climate's secant update assumes from its second round, in (0, 1] "
+        f'(1: the linear rule; {MIN_RESPONSE} with four rounds fits chaotic modes closer at λ = 0, docs/results.md "A secant update"; default: 1)',
+    )
 
 
 def build_noise_level(args: argparse.Namespace, run: TrainedRun) -> ResidualNoise | ClimateClosure | None:
@@ -121,7 +130,9 @@ def build_noise_level(args: argparse.Namespace, run: TrainedRun) -> ResidualNois
         return residual
     if args.closure_rounds < 1:
         raise bad_argument("--closure-rounds", args.closure_rounds, "must be >= 1", f"pass e.g. --closure-rounds {CLOSURE_ROUNDS}", kind=ConfigError)
-    return ClimateClosure(residual, iterations=args.closure_rounds, cache=ClosureCache.of_run(run.run_dir))
+    if not 0 < args.closure_min_response <= 1:  # also NaN
+        raise bad_argument("--closure-min-response", args.closure_min_response, "must be in (0, 1]", f"pass e.g. --closure-min-response {MIN_RESPONSE} (1: the linear rule)", kind=ConfigError)
+    return ClimateClosure(residual, iterations=args.closure_rounds, min_response=args.closure_min_response, cache=ClosureCache.of_run(run.run_dir))
 
 
 def noise_settings(noise_level: ResidualNoise | ClimateClosure | None) -> dict[str, Any]:

@@ -11,10 +11,9 @@ import attrs
 
 from pdd_core.apps.cli.data import parse_setting
 from pdd_core.apps.inference.climate_closure import ITERATIONS as CLOSURE_ROUNDS
-from pdd_core.apps.inference.climate_closure import MIN_RESPONSE
+from pdd_core.apps.inference.climate_closure import MIN_RESPONSE, ClimateClosure
 from pdd_core.apps.inference.climate_closure import PATHS as CLOSURE_PATHS
 from pdd_core.apps.inference.climate_closure import STEPS as CLOSURE_STEPS
-from pdd_core.apps.inference.climate_closure import ClimateClosure
 from pdd_core.apps.inference.closure_cache import ClosureCache
 from pdd_core.apps.inference.residual_noise import ResidualNoise
 from pdd_core.apps.inference.runs import TrainedRun, run_marginal

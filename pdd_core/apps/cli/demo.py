@@ -61,7 +61,7 @@ DEMOS = {
         # 3600 steps: the climate and generation of 3 seeds against 1200 (docs/results.md, "The levers, measured on three seeds")
         "steps": 3600,
         "evaluate": {"n_paths": 8, "keep_segments": 1, "n_generate": 16, "n_super_resolve": 8},
-        "climate_closure": {"iterations": 2},  # the default's calibration rollouts, two rounds for the demo's budget
+        "climate_closure": {},  # the default's calibration rollouts
     },
     "kolmogorov": {
         "data": {"n_train": 24, "n_valid": 4, "n_test": 4},
@@ -75,7 +75,7 @@ DEMOS = {
         "train": {"frames": 12, "batch_size": 8, "lr": 1e-3, "ema_decay": 0.99},
         "steps": 300,
         "evaluate": {"n_paths": 4, "keep_segments": 2, "n_generate": 8, "n_super_resolve": 4},
-        "climate_closure": {"paths": 8, "steps": 400, "burn_in": 100, "iterations": 2},  # a 40² rollout step costs ~20x Lorenz-96's
+        "climate_closure": {"paths": 8, "steps": 400, "burn_in": 100},  # a 40² rollout step costs ~20x Lorenz-96's
     },
 }
 

@@ -26,11 +26,13 @@ a secant estimate of g per channel, the least-squares slope of the rates' change
 round's steps over the channel's fitted modes (pooled over modes: one mode's change is within its
 sampling error) plus two of its standard errors (an upper bound: a step divided by too small a g
 overshoots, and near convergence, where the steps are within the rates' sampling error, the bound
-is 1), clipped to [``min_response``, 1]. ``min_response=1``, the linear rule, is the default: with
-``min_response=MIN_RESPONSE`` and four rounds Lorenz-96's X keeps 95-98 % of its std at λ = 0
-(linear rule: 88-92 %), but at λ = 0.1-0.2 the gain, set by the chaotic large scales, carried
-small noise-fed modes 3-7x past their variance and made rounds unstable (docs/results.md, "A
-secant update"), so it is an option for λ = 0, not the default. The spatial mean keeps the
+is 1), clipped to [``min_response``, 1] (``min_response=1`` is the linear rule). By default λ = 0
+takes the secant update (``MIN_RESPONSE``) and ``SECANT_ITERATIONS`` rounds, λ > 0 the linear rule
+and ``ITERATIONS``: at λ = 0 the secant takes Lorenz-96's X from 86-90 % to 95-99 % of its std
+over 1e4 steps on three seeds, but at λ = 0.1-0.2 the gain, set by the chaotic large scales,
+carried small noise-fed modes 3-7x past their variance and made rounds unstable, where the linear
+rule keeps every mode (docs/results.md, "A secant update"). An ``iterations`` or ``min_response``
+given applies at every λ. The spatial mean keeps the
 linear rule (no transfer feeds it; on Lorenz-96 the channel's gain overshot its variance 2x). The
 calibration rollouts of every round share their noise, so the change between rounds is the
 update's, not the sampling's. Larger steps can make the chain unstable; so a last, shorter rollout
@@ -70,12 +72,14 @@ PATHS = 16
 STEPS = 1000
 BURN_IN = 250
 ITERATIONS = 2
+# At λ = 0: the secant update's rounds (the first is linear, so two more than the linear rule's).
+SECANT_ITERATIONS = 4
 # The most one round may lower a saturated mode's σ by.
 MAX_NOISE_CUT = 4.0
 # The check of the last update: a rollout of STEPS // CHECK_FRACTION steps (an unstable chain leaves its band within tens).
 CHECK_FRACTION = 4
 # The smallest response g of a mode's rate to its correction the secant update assumes (at most 1/g times the linear step)
-# where it is asked for (``min_response``; the default, 1, is the linear rule), and the standard errors of the measured g
+# (the default at λ = 0; 1, the linear rule, at λ > 0), and the standard errors of the measured g
 # added before it is used (an upper bound: smaller steps where g is uncertain).
 MIN_RESPONSE = 0.25
 CONFIDENCE = 2.0
@@ -138,9 +142,9 @@ class ClimateClosure:
     paths: int = attrs.field(default=PATHS, validator=_positive_int)
     steps: int = attrs.field(default=STEPS, validator=_positive_int)
     burn_in: int = attrs.field(default=BURN_IN, validator=attrs.validators.instance_of(int))
-    iterations: int = attrs.field(default=ITERATIONS, validator=_positive_int)
+    iterations: int | None = attrs.field(default=None, validator=attrs.validators.optional(_positive_int))
     fit_mean: bool = attrs.field(default=True, validator=attrs.validators.instance_of(bool))
-    min_response: float = attrs.field(default=1.0, converter=float)
+    min_response: float | None = attrs.field(default=None, converter=attrs.converters.optional(float))
     rounds: dict[float, int] = attrs.field(factory=dict, init=False)
     cache: ClosureCache | None = None
     _fitted: dict[float, tuple[torch.Tensor, ModeCorrection]] = attrs.Factory(dict)
@@ -148,12 +152,19 @@ class ClimateClosure:
     def __attrs_post_init__(self) -> None:
         if not 0 <= self.burn_in < self.steps:
             raise bad_argument("burn_in", self.burn_in, f"must be in [0, steps = {self.steps})", f"pass e.g. burn_in={self.steps // 4}")
-        if not 0 < self.min_response <= 1:
+        if self.min_response is not None and not 0 < self.min_response <= 1:  # also NaN
             raise bad_argument("min_response", self.min_response, "must be in (0, 1]", f"pass e.g. min_response={MIN_RESPONSE} (1: the linear rule)")
 
     @property
     def run(self):
         return self.residual.run
+
+    def plan(self, lam: float) -> tuple[int, float]:
+        """The calibration rounds and the smallest response of the secant update at λ (module docstring)."""
+        at_zero = lam == 0
+        iterations = self.iterations if self.iterations is not None else SECANT_ITERATIONS if at_zero else ITERATIONS
+        min_response = self.min_response if self.min_response is not None else MIN_RESPONSE if at_zero else 1.0
+        return iterations, min_response
 
     def __call__(self, lam: float) -> torch.Tensor:
         """σ_k(λ), the noise level of the rollout (the ``noise_level`` of ``simulate_run``)."""
@@ -195,21 +206,22 @@ class ClimateClosure:
         corrected[zero_mode] = noisy[zero_mode] & self.fit_mean
         secant_modes = noisy.clone()
         secant_modes[zero_mode] = False  # the spatial mean keeps the linear rule
+        iterations, min_response = self.plan(lam)
         previous, last = None, None  # the update before the last; the last round's rates and steps
-        for round_ in range(self.iterations + 1):  # the last rollout only checks the last update
+        for round_ in range(iterations + 1):  # the last rollout only checks the last update
             level, current = sigma.to(run.dtype), ModeCorrection(correction.to(run.dtype), offset.to(run.dtype))
-            steps = self.steps if round_ < self.iterations else max(self.steps // CHECK_FRACTION, 1)
+            steps = self.steps if round_ < iterations else max(self.steps // CHECK_FRACTION, 1)
             generator = torch.Generator(device=run.device).manual_seed(self.residual.seed)  # the same noise every round
             try:
                 path = simulate_run(run, initial, lam, steps, generator=generator, integrator=integrator, noise=True, noise_level=lambda _lam: level, drift_correction=lambda _lam: current)
             except DivergenceError as failure:
                 if previous is None:
-                    raise type(failure)(f"climate closure at λ = {lam}: calibration rollout {round_ + 1} of {self.iterations} left its energy band ({failure})") from None
+                    raise type(failure)(f"climate closure at λ = {lam}: calibration rollout {round_ + 1} of {iterations} left its energy band ({failure})") from None
                 sigma, correction, offset = previous  # the last update made the chain unstable: keep the one before
                 self.rounds[lam] = round_ - 1
                 break
-            if round_ == self.iterations:
-                self.rounds[lam] = self.iterations
+            if round_ == iterations:
+                self.rounds[lam] = iterations
                 break
             previous = sigma, correction, offset
             kept_path = path[:, initial.shape[1] + self.burn_in :]
@@ -218,7 +230,7 @@ class ClimateClosure:
             rate = keeping_rate(sigma, kept, dt)  # each mode's damping now, read off its variance
             fitted = corrected & ~saturated
             wanted = torch.where(fitted, keeping_rate(sigma, target, dt) - rate, torch.zeros_like(rate))
-            gain = torch.ones_like(rate) if last is None else response_gain(rate - last[0], last[1], fitted & last[2] & secant_modes, self.min_response).expand_as(rate).clone()
+            gain = torch.ones_like(rate) if last is None else response_gain(rate - last[0], last[1], fitted & last[2] & secant_modes, min_response).expand_as(rate).clone()
             gain[zero_mode] = 1.0  # the spatial mean is not fed by the transfer between modes: the linear rule
             step = wanted / gain
             last = rate, step, fitted
@@ -231,7 +243,11 @@ class ClimateClosure:
         return sigma.to(self.residual(lam).dtype), ModeCorrection(correction, offset)
 
     def describe(self) -> dict:
-        return {**self.residual.describe(), "kind": "climate", "calibration_rollouts": {"paths": self.paths, "steps": self.steps, "burn_in": self.burn_in, "iterations": self.iterations}, "fit_mean": self.fit_mean, "min_response": self.min_response, "rounds_kept": {str(lam): rounds for lam, rounds in sorted(self.rounds.items())}}
+        zero, positive = self.plan(0.0), self.plan(1.0)
+        iterations = zero[0] if zero[0] == positive[0] else {"lambda 0": zero[0], "lambda > 0": positive[0]}
+        min_response = zero[1] if zero[1] == positive[1] else {"lambda 0": zero[1], "lambda > 0": positive[1]}
+        rollouts = {"paths": self.paths, "steps": self.steps, "burn_in": self.burn_in, "iterations": iterations}
+        return {**self.residual.describe(), "kind": "climate", "calibration_rollouts": rollouts, "fit_mean": self.fit_mean, "min_response": min_response, "rounds_kept": {str(lam): rounds for lam, rounds in sorted(self.rounds.items())}}
 
 
 __all__ = ["ClimateClosure", "channel_mean", "keeping_rate", "mode_variance", "response_gain"]

@@ -91,6 +91,9 @@ def test_super_resolution_refines_stochastic_rollouts_unless_told_otherwise(trai
             assert main(["evaluate", str(runs["pdd"]), "--data", str(data), "--out", str(out), "--tasks", "super-resolve", "--sr-input", kind, "--seed", seed, *FAST]) == 0
             metrics = _metrics(out)
             assert metrics["low_resolution"]["input"] == metrics["super_resolve"]["input"] == kind
+            # Each reports its variance and PSD against the reference: refinement changes them.
+            refined, coarse = (metrics[task]["climate"]["channels"] for task in ("super_resolve", "low_resolution"))
+            assert refined.keys() == coarse.keys() and all(refined[name]["std_ratio"] != coarse[name]["std_ratio"] for name in refined)
             low_resolution[kind, seed] = metrics["low_resolution"]["spectral_error"]
     assert low_resolution["deterministic", "1"] == low_resolution["deterministic", "2"]
     assert low_resolution["stochastic", "1"] != low_resolution["stochastic", "2"]
@@ -193,6 +196,8 @@ def test_demo_runs_end_to_end_at_a_tiny_size(tmp_path, monkeypatch, capsys):
     summary = json.loads((tmp_path / "demo" / "summary.json").read_text())
     assert summary["training_steps"] == 3 and all(math.isfinite(value) for value in summary["metrics"].values()), summary["metrics"]
     assert _metrics(tmp_path / "demo" / "evaluation")["sampling"]["network_calls"] == 50
+    sampled = summary["climate"]["super_resolve"]  # the PSD range of the refined paths, beside the generated and the low-resolution ones
+    assert sampled["psd_ratio_min"] <= sampled["psd_ratio_max"] and sampled != summary["climate"]["low_resolution"] and "generate" in summary["climate"]
     # A demo killed before its first checkpoint (config.json and log.jsonl only) runs again into the same --out.
     (tmp_path / "demo" / "run" / "checkpoint.pt").unlink()
     assert main(["demo", "--out", str(tmp_path / "demo"), "--steps", "3", "--no-progress"]) == 0

@@ -217,6 +217,8 @@ def _run(args: argparse.Namespace, demo: dict, out: Path) -> int:
     floors = {f"simulate_lambda{lam}": entry.get("spectral_error_floor") for lam, entry in by_lambda.items()}
     floors.update({task: metrics[task].get("spectral_error_floor") for task in ("generate", "super_resolve", "low_resolution")})
     climate_by_lambda = {f"lambda{lam}": climate_summary(entry) for lam, entry in by_lambda.items()}
+    sampled = ("max_abs_mean_offset", "max_std_error", "psd_ratio_min", "psd_ratio_max")  # what generation and refinement give back
+    climate_by_lambda.update({task: {key: metrics[task]["climate"][key] for key in sampled} for task in ("generate", "super_resolve", "low_resolution") if "climate" in metrics[task]})
     summary = {"system": args.system, "seed": args.seed, "training_steps": steps, "noise_model": args.noise_model, "seconds": timings, "total_seconds": round(time.perf_counter() - begin, 1), "metrics": headline}
     summary.update(spectral_error_floors=floors, climate=climate_by_lambda, failed=failed_tasks(metrics))
     write_json_atomically(out / "summary.json", summary)  # a NaN metric is written as null and listed under "non_finite"

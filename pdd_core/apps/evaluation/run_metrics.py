@@ -378,6 +378,7 @@ class _Tasks:
         coarse_kind = "stochastic" if self.sr_simulation is not None and self.sr_simulation.noise else "deterministic"
         floor = self._floor(0.0, coarse.shape[0])  # both compare paths at λ = 0 with the reference
         low_resolution = with_floor({"lambda": lam, "input": coarse_kind, "spectral_error": relative_spectral_error(reference, coarse), "paths": coarse.shape[0]}, floor)
+        low_resolution["climate"] = climate(coarse, reference, channel_names=self.names)
         with_registered_metrics(low_resolution, "low_resolution", reference, coarse)
         try:
             sampling = self.sampling
@@ -386,6 +387,7 @@ class _Tasks:
             return {"super_resolve": {"failed": str(failure)}, "low_resolution": low_resolution}
         self.figures.append(str(plots.plot_super_resolution(coarse, refined, reference, self.out / "super_resolve.png", channel_names=self.channel_names, dt=run.dt)))
         refined_entry = {"from_lambda": lam, "input": coarse_kind, "spectral_error": relative_spectral_error(reference, refined), "paths": coarse.shape[0]}
+        refined_entry["climate"] = climate(refined, reference, channel_names=self.names)  # the variance and PSD refinement gives back
         refined_entry = with_registered_metrics(with_floor(refined_entry, floor), "super_resolve", reference, refined)
         return {"super_resolve": refined_entry, "low_resolution": low_resolution}
 

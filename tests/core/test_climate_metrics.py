@@ -89,6 +89,10 @@ def test_speed_of_a_ramp_and_the_psd_shells():
     record = climate(truth + 1.0, truth)["channels"]["c0"]
     assert record["psd_shells"] == [1, 2, 3, 4]
     assert record["psd_ratio_max"] == pytest.approx(1.0)  # the offset lives in k = 0 only
+    # A mean of 3e-5 std per path (a conserved mean kept to round-off and drift) is as empty; one of 0.1 std is power.
+    for mean, shells in ((3e-5, [1, 2, 3, 4]), (0.1, [0, 1, 2, 3, 4])):
+        drifted = truth + mean * rng.choice([-1.0, 1.0], size=(3, 1, 1, 1))
+        assert climate(drifted + 1.0, drifted)["channels"]["c0"]["psd_shells"] == shells
 
 
 def test_running_statistics_in_blocks():

@@ -329,7 +329,7 @@ def test_a_mode_corrected_drift_adds_its_linear_term_and_constant_and_refuses_a_
 
 
 def test_climate_closure_keeps_the_last_update_that_a_rollout_survived(trained, monkeypatch):
-    """Each round's rollout checks the update before it, and a last short rollout checks the last one: when that
+    """Each round's rollout checks the update before it, and a last rollout as long checks the last one: when that
     check leaves the energy band, the closure is the one of the round before (here: equal to a one-round
     closure's), ``rounds`` says so; a first rollout that diverges is still an error."""
     from pdd_core.apps.inference import climate_closure
@@ -360,7 +360,7 @@ def test_climate_closure_keeps_the_last_update_that_a_rollout_survived(trained, 
     monkeypatch.setattr(climate_closure, "simulate_run", failing_on(3))  # rounds 1, 2, then the check
     two = ClimateClosure(KnownResidualNoise(run, sigma, data), iterations=2, **sizes)
     kept = two.correction(0.0)
-    assert calls == [80, 80, 20] and two.rounds == {0.0: 1} and two.describe()["rounds_kept"] == {"0.0": 1}
+    assert calls == [80, 80, 80] and two.rounds == {0.0: 1} and two.describe()["rounds_kept"] == {"0.0": 1}
     assert torch.equal(kept.linear, expected.linear) and torch.equal(kept.offset, expected.offset)
     assert torch.equal(two(0.0), one(0.0))
     calls.clear()
@@ -399,6 +399,18 @@ def test_response_gain_is_an_upper_bound_on_the_least_squares_slope_over_the_fit
     assert torch.equal(response_gain(0.5 * step, step, fitted, 0.25), torch.full((1, 3, 1), 0.5, dtype=torch.float64))  # an exact response: ĝ itself
     assert torch.equal(response_gain(change, torch.zeros_like(step), fitted, 0.25), torch.ones(1, 3, 1, dtype=torch.float64))  # no step: 1
     assert torch.equal(response_gain(change, step, fitted & torch.tensor([True, True, False, False]), 0.25), torch.ones(1, 3, 1, dtype=torch.float64))  # < 3 modes: 1
+
+
+def test_a_mode_whose_lowered_damping_carried_it_past_twice_the_datas_variance_has_overshot():
+    from pdd_core.apps.inference.climate_closure import overshot
+
+    target = torch.ones(1, 1, 6, dtype=torch.float64)
+    kept = torch.tensor([[[2.5, 1.5, 3.0, 2.5, 2.5, 2.1]]], dtype=torch.float64)
+    step = torch.tensor([[[-1.0, -1.0, 1.0, -1.0, -1.0, -0.1]]], dtype=torch.float64)  # < 0: the damping was lowered
+    fitted = torch.tensor([[[True, True, True, False, True, True]]])
+    modes = torch.tensor([[[True, True, True, True, False, True]]])  # mode 4: the spatial mean, which keeps its own rule
+    # 0: lowered, 2.5x; 1: only 1.5x; 2: raised; 3: not fitted; 4: not screened; 5: lowered a little, 2.1x.
+    assert overshot(kept, target, step, fitted, modes).tolist() == [[[True, False, False, False, False, True]]]
 
 
 def test_climate_closure_converges_on_modes_that_answer_its_correction_in_part(trained):

@@ -61,7 +61,7 @@ DEMOS = {
         # 3600 steps: the climate and generation of 3 seeds against 1200 (docs/results.md, "The levers, measured on three seeds")
         "steps": 3600,
         "evaluate": {"n_paths": 8, "keep_segments": 1, "n_generate": 16, "n_super_resolve": 8},
-        "climate_closure": {},  # the default's calibration rollouts
+        "climate_closure": {},  # the default calibration
     },
     "kolmogorov": {
         "data": {"n_train": 24, "n_valid": 4, "n_test": 4},

@@ -26,13 +26,13 @@ a secant estimate of g per channel, the least-squares slope of the rates' change
 round's steps over the channel's fitted modes (pooled over modes: one mode's change is within its
 sampling error) plus two of its standard errors (an upper bound: a step divided by too small a g
 overshoots, and near convergence, where the steps are within the rates' sampling error, the bound
-is 1), clipped to [``min_response``, 1] (``min_response=1`` is the linear rule). By default λ = 0
-takes the secant update (``MIN_RESPONSE``) and ``SECANT_ITERATIONS`` rounds, λ > 0 the linear rule
-and ``ITERATIONS``: at λ = 0 the secant takes Lorenz-96's X from 86-90 % to 95-99 % of its std
-over 1e4 steps on three seeds, but at λ = 0.1-0.2 the gain, set by the chaotic large scales,
-carried small noise-fed modes 3-7x past their variance and made rounds unstable, where the linear
-rule keeps every mode (docs/results.md, "A secant update"). An ``iterations`` or ``min_response``
-given applies at every λ. The spatial mean keeps the
+is 1), clipped to [``min_response``, 1]. ``min_response=1``, the linear rule with ``ITERATIONS``
+rounds, is the default: with ``min_response=MIN_RESPONSE`` and ``SECANT_ITERATIONS`` rounds
+Lorenz-96's X keeps 95-99 % of its std at λ = 0 over 1e4 steps on three seeds (86-90 % with the
+linear rule), but at λ = 0.1-0.2 the gain, set by the chaotic large scales, carried small
+noise-fed modes 3-7x past their variance, and on a Kolmogorov run at λ = 0 (one channel, its
+modes pooled) it made a round unstable and left the k = 10 shell at 28x its power and the rollout
+twice as fast (docs/results.md, "A secant update"). The spatial mean keeps the
 linear rule (no transfer feeds it; on Lorenz-96 the channel's gain overshot its variance 2x). The
 calibration rollouts of every round share their noise, so the change between rounds is the
 update's, not the sampling's. A mode can also answer far *more* than a linear one: on a
@@ -42,9 +42,9 @@ near-neutral mode of the drift, its damping lowered past its own), and the rollo
 Undoing only the last step was not enough there (the step before it, stationary over the
 calibration, still grew to 48x), so a last rollout, as long as the others, checks the last
 update, and a mode whose damping the last step lowered and which then keeps more than
-``OVERSHOOT`` x the data's variance gets no correction at all, the drift's own damping (after an
-intermediate round, for the rest of the rounds too); where any rollout after the first leaves its
-energy band the update
+``OVERSHOOT`` x the data's variance goes back to the most damping any round gave it (the drift's
+own where none raised it; after an intermediate round, for the rest of the rounds too); where any
+rollout after the first leaves its energy band the update
 before it is kept (``rounds``, per λ, says how many were). Two modes are treated apart:
 
 * where σ²Δt ≥ v_data even a memoryless mode (aΔt = 1) keeps too much, so the noise is lowered
@@ -80,17 +80,17 @@ PATHS = 16
 STEPS = 1000
 BURN_IN = 250
 ITERATIONS = 2
-# At λ = 0: the secant update's rounds (the first is linear, so two more than the linear rule's).
+# The secant update's rounds where it is asked for (the first is linear, so two more than the linear rule's).
 SECANT_ITERATIONS = 4
 # The most one round may lower a saturated mode's σ by.
 MAX_NOISE_CUT = 4.0
 # The smallest response g of a mode's rate to its correction the secant update assumes (at most 1/g times the linear step)
-# (the default at λ = 0; 1, the linear rule, at λ > 0), and the standard errors of the measured g
+# where it is asked for (``min_response``; the default, 1, is the linear rule), and the standard errors of the measured g
 # added before it is used (an upper bound: smaller steps where g is uncertain).
 MIN_RESPONSE = 0.25
 CONFIDENCE = 2.0
 # A mode whose damping the last step lowered and which then keeps more than OVERSHOOT x the data's variance answers its
-# damping far more than a linear mode would (a near-neutral mode of the drift): it is left with the drift's own damping.
+# damping far more than a linear mode would (a near-neutral mode of the drift): it goes back to the most damping it had.
 OVERSHOOT = 2.0
 
 
@@ -156,9 +156,9 @@ class ClimateClosure:
     paths: int = attrs.field(default=PATHS, validator=_positive_int)
     steps: int = attrs.field(default=STEPS, validator=_positive_int)
     burn_in: int = attrs.field(default=BURN_IN, validator=attrs.validators.instance_of(int))
-    iterations: int | None = attrs.field(default=None, validator=attrs.validators.optional(_positive_int))
+    iterations: int = attrs.field(default=ITERATIONS, validator=_positive_int)
     fit_mean: bool = attrs.field(default=True, validator=attrs.validators.instance_of(bool))
-    min_response: float | None = attrs.field(default=None, converter=attrs.converters.optional(float))
+    min_response: float = attrs.field(default=1.0, converter=float)
     rounds: dict[float, int] = attrs.field(factory=dict, init=False)
     cache: ClosureCache | None = None
     _fitted: dict[float, tuple[torch.Tensor, ModeCorrection]] = attrs.Factory(dict)
@@ -166,19 +166,12 @@ class ClimateClosure:
     def __attrs_post_init__(self) -> None:
         if not 0 <= self.burn_in < self.steps:
             raise bad_argument("burn_in", self.burn_in, f"must be in [0, steps = {self.steps})", f"pass e.g. burn_in={self.steps // 4}")
-        if self.min_response is not None and not 0 < self.min_response <= 1:  # also NaN
+        if not 0 < self.min_response <= 1:  # also NaN
             raise bad_argument("min_response", self.min_response, "must be in (0, 1]", f"pass e.g. min_response={MIN_RESPONSE} (1: the linear rule)")
 
     @property
     def run(self):
         return self.residual.run
-
-    def plan(self, lam: float) -> tuple[int, float]:
-        """The calibration rounds and the smallest response of the secant update at λ (module docstring)."""
-        at_zero = lam == 0
-        iterations = self.iterations if self.iterations is not None else SECANT_ITERATIONS if at_zero else ITERATIONS
-        min_response = self.min_response if self.min_response is not None else MIN_RESPONSE if at_zero else 1.0
-        return iterations, min_response
 
     def __call__(self, lam: float) -> torch.Tensor:
         """σ_k(λ), the noise level of the rollout (the ``noise_level`` of ``simulate_run``)."""
@@ -220,8 +213,9 @@ class ClimateClosure:
         corrected[zero_mode] = noisy[zero_mode] & self.fit_mean
         secant_modes = noisy.clone()
         secant_modes[zero_mode] = False  # the spatial mean keeps the linear rule
-        iterations, min_response = self.plan(lam)
-        frozen = torch.zeros_like(noisy)  # modes that overshot: left with the drift's own damping
+        iterations, min_response = self.iterations, self.min_response
+        frozen = torch.zeros_like(noisy)  # modes that overshot: left at the most damping any round gave them
+        most_damped = torch.zeros_like(sigma)  # the smallest c(k) of the rounds so far (c < 0 damps), the drift's own (0) included
         previous, last = None, None  # the update before the last; the last round's rates and steps
         for round_ in range(iterations + 1):  # the last rollout only checks the last update
             level, current = sigma.to(run.dtype), ModeCorrection(correction.to(run.dtype), offset.to(run.dtype))
@@ -238,7 +232,7 @@ class ClimateClosure:
             kept = mode_variance(kept_path, ndim).unsqueeze(0)
             if last is not None:
                 over = overshot(kept, target, last[1], last[2], secant_modes)
-                correction = torch.where(over, torch.zeros_like(correction), correction)  # the drift's own damping
+                correction = torch.where(over, most_damped, correction)
                 frozen = frozen | over
             if round_ == iterations:
                 self.rounds[lam] = iterations
@@ -253,6 +247,7 @@ class ClimateClosure:
             step = wanted / gain
             last = rate, step, fitted
             correction = correction - step
+            most_damped = torch.minimum(most_damped, correction)
             # The mean m = (b + d)/a of the spatial mean: d ← d + m_data a_new - m_roll a_now, a_new = a_now + g·step.
             shift = target_mean * (rate + wanted)[zero_mode] - channel_mean(kept_path) * rate[zero_mode]
             offset = offset + torch.where(corrected[zero_mode], shift, torch.zeros_like(shift))
@@ -261,11 +256,8 @@ class ClimateClosure:
         return sigma.to(self.residual(lam).dtype), ModeCorrection(correction, offset)
 
     def describe(self) -> dict:
-        zero, positive = self.plan(0.0), self.plan(1.0)
-        iterations = zero[0] if zero[0] == positive[0] else {"lambda 0": zero[0], "lambda > 0": positive[0]}
-        min_response = zero[1] if zero[1] == positive[1] else {"lambda 0": zero[1], "lambda > 0": positive[1]}
-        rollouts = {"paths": self.paths, "steps": self.steps, "burn_in": self.burn_in, "iterations": iterations}
-        settings = {"fit_mean": self.fit_mean, "min_response": min_response, "overshoot": OVERSHOOT}
+        rollouts = {"paths": self.paths, "steps": self.steps, "burn_in": self.burn_in, "iterations": self.iterations}
+        settings = {"fit_mean": self.fit_mean, "min_response": self.min_response, "overshoot": OVERSHOOT}
         return {**self.residual.describe(), "kind": "climate", "calibration_rollouts": rollouts, **settings, "rounds_kept": {str(lam): rounds for lam, rounds in sorted(self.rounds.items())}}
 
 

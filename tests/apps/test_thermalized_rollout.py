@@ -164,6 +164,24 @@ def test_a_per_mode_run_rolls_out_with_the_per_mode_increment_noise(trained):
     assert rollout_noise(scalar, 0.3) == pytest.approx(float(scalar.scheme.sigma(scalar.grid, 0.3, scalar.dt, delta_lambda=scalar.delta_lambda)[0]))
 
 
+@pytest.mark.parametrize("name", ["sa-pdd", "pdd"])  # per-mode and scalar increment noise
+def test_a_mean_conserving_drift_rolls_out_with_its_spatial_mean_kept(trained, name):
+    import copy
+
+    from pdd_core.apps.inference.tasks import simulate_run
+
+    _, runs = trained
+    run = load_run(runs[name])
+    model = copy.deepcopy(run.model)
+    model.conserve_mean = True  # the drift has no k = 0 component
+    run = attrs.evolve(run, model=model)
+    initial = torch.randn(3, 1, run.grid.channels, *run.grid.shape, generator=torch.Generator().manual_seed(0), dtype=run.dtype)
+    with torch.no_grad():
+        path = simulate_run(run, initial, 0.3, 12, generator=torch.Generator().manual_seed(1), integrator=EulerMaruyama(), noise=True)
+    means = path.mean(dim=tuple(range(3, path.ndim)))  # [paths, frames, channels]
+    assert torch.allclose(means, means[:, :1].expand_as(means), atol=1e-3), (means - means[:, :1]).abs().max()  # float32 round-off: ~6e-5
+
+
 def test_residual_noise_of_a_zero_drift_is_the_increments_variance(trained):
     """With f = 0 the residual is the increment itself: the tiny data are random walks with white
     standardised increments of variance 1/std_c², so σ_k²Δt = 1/std_c² in every mode (λ = 0)."""

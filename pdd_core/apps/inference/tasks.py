@@ -207,9 +207,17 @@ def rollout_noise(run: TrainedRun, lam: float) -> float | torch.Tensor:
 
     A per-mode run (loss and score with Σ̃_λ(k), floored at Σ̃_Δλ) gets σ_k = sqrt(Σ̃_λ(k)/Δt) per
     Fourier mode ``[1, 1, *rfft]``, so that the rollout samples the path law p_λ its score
-    describes; a scalar run gets Eq. 58's σ_λ (PDD D.1).
+    describes; a scalar run gets Eq. 58's σ_λ (PDD D.1). A drift that conserves the spatial mean
+    (``conserve_mean``: the data's mean is constant along every path) gets no noise at k = 0, which
+    the floor would otherwise give it (the Kolmogorov demo's super-resolution inputs drifted 0.02-0.14
+    std off the conserved mean).
     """
-    return run.objective.increment_noise.rollout_sigma(lam, run.scheme, run.grid, run.dt, run.delta_lambda)
+    sigma = run.objective.increment_noise.rollout_sigma(lam, run.scheme, run.grid, run.dt, run.delta_lambda)
+    if not getattr(run.model, "conserve_mean", False):
+        return sigma
+    per_mode = sigma.clone() if torch.is_tensor(sigma) and sigma.ndim > 0 else torch.full((1, 1, *run.grid.rfft_shape), float(sigma), dtype=torch.float64)
+    per_mode[(..., *(0,) * run.grid.ndim)] = 0.0
+    return per_mode
 
 
 def _thermalized(advance_rows, run: TrainedRun, lam: float, window: int, thermalizer: Thermalizer, generator, save_every: int):

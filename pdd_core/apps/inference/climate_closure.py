@@ -213,18 +213,17 @@ class ClimateClosure:
         corrected[zero_mode] = noisy[zero_mode] & self.fit_mean
         secant_modes = noisy.clone()
         secant_modes[zero_mode] = False  # the spatial mean keeps the linear rule
-        iterations, min_response = self.iterations, self.min_response
         frozen = torch.zeros_like(noisy)  # modes that overshot: left at the most damping any round gave them
         most_damped = torch.zeros_like(sigma)  # the smallest c(k) of the rounds so far (c < 0 damps), the drift's own (0) included
         previous, last = None, None  # the update before the last; the last round's rates and steps
-        for round_ in range(iterations + 1):  # the last rollout only checks the last update
+        for round_ in range(self.iterations + 1):  # the last rollout only checks the last update
             level, current = sigma.to(run.dtype), ModeCorrection(correction.to(run.dtype), offset.to(run.dtype))
             generator = torch.Generator(device=run.device).manual_seed(self.residual.seed)  # the same noise every round
             try:
                 path = simulate_run(run, initial, lam, self.steps, generator=generator, integrator=integrator, noise=True, noise_level=lambda _lam: level, drift_correction=lambda _lam: current)
             except DivergenceError as failure:
                 if previous is None:
-                    raise type(failure)(f"climate closure at λ = {lam}: calibration rollout {round_ + 1} of {iterations} left its energy band ({failure})") from None
+                    raise type(failure)(f"climate closure at λ = {lam}: calibration rollout {round_ + 1} of {self.iterations} left its energy band ({failure})") from None
                 sigma, correction, offset = previous  # the last update made the chain unstable: keep the one before
                 self.rounds[lam] = round_ - 1
                 break
@@ -234,15 +233,15 @@ class ClimateClosure:
                 over = overshot(kept, target, last[1], last[2], secant_modes)
                 correction = torch.where(over, most_damped, correction)
                 frozen = frozen | over
-            if round_ == iterations:
-                self.rounds[lam] = iterations
+            if round_ == self.iterations:
+                self.rounds[lam] = self.iterations
                 break
             previous = sigma, correction, offset
             saturated = sigma.pow(2) * dt >= target
             rate = keeping_rate(sigma, kept, dt)  # each mode's damping now, read off its variance
             fitted = corrected & ~saturated & ~frozen
             wanted = torch.where(fitted, keeping_rate(sigma, target, dt) - rate, torch.zeros_like(rate))
-            gain = torch.ones_like(rate) if last is None else response_gain(rate - last[0], last[1], fitted & last[2] & secant_modes, min_response).expand_as(rate).clone()
+            gain = torch.ones_like(rate) if last is None else response_gain(rate - last[0], last[1], fitted & last[2] & secant_modes, self.min_response).expand_as(rate).clone()
             gain[zero_mode] = 1.0  # the spatial mean is not fed by the transfer between modes: the linear rule
             step = wanted / gain
             last = rate, step, fitted

@@ -101,19 +101,19 @@ def add_rollout_noise_argument(parser: argparse.ArgumentParser | argparse._Argum
     parser.add_argument(
         "--closure-rounds",
         type=int,
-        default=CLOSURE_ROUNDS,
+        default=None,
         metavar="N",
-        help=f"calibration rounds of --rollout-noise climate per λ (each one rollout of {CLOSURE_STEPS} steps of {CLOSURE_PATHS} paths; more fit the "
-        f'variance closer at that cost, docs/results.md "Rollout climate"; default: {CLOSURE_ROUNDS})',
+        help=f"calibration rounds of --rollout-noise climate at every λ (each one rollout of {CLOSURE_STEPS} steps of {CLOSURE_PATHS} paths; more fit the "
+        f'variance closer at that cost, docs/results.md "Rollout climate"; default: {SECANT_ITERATIONS} at λ = 0, {CLOSURE_ROUNDS} at λ > 0)',
     )
     parser.add_argument(
         "--closure-min-response",
         type=float,
-        default=1.0,
+        default=None,
         metavar="G",
-        help="the smallest response of a mode's variance to its damping that --rollout-noise climate's secant update assumes from its second round, in (0, 1] "
-        f"(1: the linear rule, the default; {MIN_RESPONSE} with --closure-rounds {SECANT_ITERATIONS} keeps Lorenz-96's X within 5 %% of its std at λ = 0 but "
-        'destabilised λ > 0 and a Kolmogorov run; docs/results.md "A secant update")',
+        help="the smallest response of a mode's variance to its damping that --rollout-noise climate's secant update assumes from its second round, in (0, 1], "
+        f'at every λ (1: the linear rule; docs/results.md "A secant update"; default: {MIN_RESPONSE} at λ = 0, where it keeps the variance of chaotic modes, '
+        "1 at λ > 0, where it carried small modes past theirs)",
     )
 
 
@@ -128,9 +128,9 @@ def build_noise_level(args: argparse.Namespace, run: TrainedRun) -> ResidualNois
     residual = ResidualNoise(run, run.data_path, split=run.config.split, seed=args.seed)
     if args.rollout_noise != "climate":
         return residual
-    if args.closure_rounds < 1:
+    if args.closure_rounds is not None and args.closure_rounds < 1:
         raise bad_argument("--closure-rounds", args.closure_rounds, "must be >= 1", f"pass e.g. --closure-rounds {CLOSURE_ROUNDS}", kind=ConfigError)
-    if not 0 < args.closure_min_response <= 1:  # also NaN
+    if args.closure_min_response is not None and not 0 < args.closure_min_response <= 1:  # also NaN
         raise bad_argument("--closure-min-response", args.closure_min_response, "must be in (0, 1]", f"pass e.g. --closure-min-response {MIN_RESPONSE} (1: the linear rule)", kind=ConfigError)
     return ClimateClosure(residual, iterations=args.closure_rounds, min_response=args.closure_min_response, cache=ClosureCache.of_run(run.run_dir))
 

@@ -22,18 +22,20 @@ exact for a linear mode, repeated ``iterations`` times. A chaotic mode answers t
 only in part: its variance is also fed by the nonlinear transfer between modes, so a change Δc of
 its damping moves the rate read off its variance by g Δc with 0 < g < 1 (Lorenz-96's X at λ = 0:
 each round closed ~10 % of the variance gap). So from the second round on, the update divides by
-a secant estimate of g per channel, the least-squares slope of the rates' change against the last
-round's steps over the channel's fitted modes (pooled over modes: one mode's change is within its
-sampling error) plus two of its standard errors (an upper bound: a step divided by too small a g
-overshoots, and near convergence, where the steps are within the rates' sampling error, the bound
-is 1), clipped to [``min_response``, 1]. ``min_response=1``, the linear rule with ``ITERATIONS``
-rounds, is the default: with ``min_response=MIN_RESPONSE`` and ``SECANT_ITERATIONS`` rounds
-Lorenz-96's X keeps 95-99 % of its std at λ = 0 over 1e4 steps on three seeds (86-90 % with the
-linear rule), but at λ = 0.1-0.2 the gain, set by the chaotic large scales, carried small
-noise-fed modes 3-7x past their variance, and on a Kolmogorov run at λ = 0 (one channel, its
-modes pooled) it made a round unstable and left the k = 10 shell at 28x its power and the rollout
-twice as fast (docs/results.md, "A secant update"). The spatial mean keeps the
-linear rule (no transfer feeds it; on Lorenz-96 the channel's gain overshot its variance 2x). The
+a secant estimate of g per channel and octave of wavenumbers (floor(log2|n|)), the
+least-squares slope of the rates' change against the last round's steps over the octave's fitted
+modes (pooled over modes: one mode's change is within its sampling error) plus two of its
+standard errors (an upper bound: a step divided by too small a g overshoots, and near
+convergence, where the steps are within the rates' sampling error, the bound is 1), clipped to
+[``min_response``, 1] (``min_response=1`` is the linear rule). Per octave, because large and
+small scales answer differently: one gain per channel, set by the chaotic large scales, carried a
+Kolmogorov run's k = 10 shell to 28x its power at λ = 0 (docs/results.md, "A secant update").
+By default λ = 0 takes the secant update (``MIN_RESPONSE``) and ``SECANT_ITERATIONS`` rounds,
+λ > 0 the linear rule and ``ITERATIONS``: at λ = 0 it takes Lorenz-96's X from 86-90 % to
+94-98 % of its std over 1e4 steps (a Kolmogorov run at 40² from 94 to 98 % over 2000), but at
+λ = 0.1 it carried Lorenz-96's small noise-fed modes far past their variance (Y at 25x its std,
+per octave as pooled), where the linear rule keeps every mode. An ``iterations`` or
+``min_response`` given applies at every λ. The spatial mean keeps the linear rule (no transfer feeds it; on Lorenz-96 the channel's gain overshot its variance 2x). The
 calibration rollouts of every round share their noise, so the change between rounds is the
 update's, not the sampling's. A mode can also answer far *more* than a linear one: on a
 Kolmogorov run trained 300 steps, two linear rounds took the k = 1 modes from 0.15-0.25 to 0.45-0.58
@@ -80,12 +82,12 @@ PATHS = 16
 STEPS = 1000
 BURN_IN = 250
 ITERATIONS = 2
-# The secant update's rounds where it is asked for (the first is linear, so two more than the linear rule's).
+# At λ = 0: the secant update's rounds (the first is linear, so two more than the linear rule's).
 SECANT_ITERATIONS = 4
 # The most one round may lower a saturated mode's σ by.
 MAX_NOISE_CUT = 4.0
 # The smallest response g of a mode's rate to its correction the secant update assumes (at most 1/g times the linear step)
-# where it is asked for (``min_response``; the default, 1, is the linear rule), and the standard errors of the measured g
+# (the default at λ = 0; 1, the linear rule, at λ > 0), and the standard errors of the measured g
 # added before it is used (an upper bound: smaller steps where g is uncertain).
 MIN_RESPONSE = 0.25
 CONFIDENCE = 2.0
@@ -110,15 +112,22 @@ def keeping_rate(sigma: torch.Tensor, variance: torch.Tensor, dt: float) -> torc
     return (1 - (1 - sigma.pow(2) * dt / variance.clamp_min(torch.finfo(torch.float64).tiny)).clamp_min(0).sqrt()) / dt
 
 
-def response_gain(change: torch.Tensor, step: torch.Tensor, fitted: torch.Tensor, min_response: float) -> torch.Tensor:
+def response_gain(change: torch.Tensor, step: torch.Tensor, fitted: torch.Tensor, min_response: float, groups: torch.Tensor | None = None) -> torch.Tensor:
     """Per channel ``[1, C, 1, ...]``, an upper confidence bound on the response g of the ``fitted`` modes of ``[1, C, *rfft]``:
     the least-squares slope ĝ = Σ change·step / Σ step² plus CONFIDENCE standard errors, clipped to [min_response, 1].
 
     The bound, not ĝ, because a step divided by too small a g overshoots and can make the chain
     unstable: where the last steps were small against the rates' sampling error (near
     convergence, or where the modes answer linearly) the bound is 1, the linear rule. 1 also
-    where fewer than three modes moved.
+    where fewer than three modes moved. With ``groups`` (an integer label per rfft mode, ``[*rfft]``)
+    the bound is taken per channel and group, ``[1, C, *rfft]``.
     """
+    if groups is not None:
+        gain = torch.ones_like(step)
+        for label in groups.unique():
+            member = groups == label
+            gain = torch.where(member, response_gain(change, step, fitted & member, min_response), gain)
+        return gain
     dims = tuple(range(2, step.dim()))
     step = torch.where(fitted, step, torch.zeros_like(step))
     change = torch.where(fitted, change, torch.zeros_like(change))
@@ -128,6 +137,13 @@ def response_gain(change: torch.Tensor, step: torch.Tensor, fitted: torch.Tensor
     residual = torch.where(fitted, change - slope * step, torch.zeros_like(change)).pow(2).sum(dim=dims, keepdim=True)
     error = (residual / (count - 1).clamp_min(1) / moved.clamp_min(torch.finfo(torch.float64).tiny)).sqrt()
     return torch.where(count >= 3, slope + CONFIDENCE * error, torch.ones_like(slope)).clamp(min_response, 1.0)
+
+
+def octaves(shape: tuple[int, ...]) -> torch.Tensor:
+    """The octave floor(log2|n|) of each rfft mode's integer wavenumber n on a grid ``shape`` (-1 at n = 0), int64 ``[*rfft]``."""
+    axes = [torch.fft.fftfreq(size, 1.0 / size, dtype=torch.float64) for size in shape[:-1]] + [torch.fft.rfftfreq(shape[-1], 1.0 / shape[-1], dtype=torch.float64)]
+    magnitude = sum(n**2 for n in torch.meshgrid(*axes, indexing="ij")).sqrt()
+    return torch.where(magnitude > 0, torch.floor(torch.log2(magnitude.clamp_min(1.0)) + 1e-9), torch.full_like(magnitude, -1.0)).long()
 
 
 def overshot(kept: torch.Tensor, target: torch.Tensor, step: torch.Tensor, fitted: torch.Tensor, modes: torch.Tensor) -> torch.Tensor:
@@ -156,9 +172,9 @@ class ClimateClosure:
     paths: int = attrs.field(default=PATHS, validator=_positive_int)
     steps: int = attrs.field(default=STEPS, validator=_positive_int)
     burn_in: int = attrs.field(default=BURN_IN, validator=attrs.validators.instance_of(int))
-    iterations: int = attrs.field(default=ITERATIONS, validator=_positive_int)
+    iterations: int | None = attrs.field(default=None, validator=attrs.validators.optional(_positive_int))
     fit_mean: bool = attrs.field(default=True, validator=attrs.validators.instance_of(bool))
-    min_response: float = attrs.field(default=1.0, converter=float)
+    min_response: float | None = attrs.field(default=None, converter=attrs.converters.optional(float))
     rounds: dict[float, int] = attrs.field(factory=dict, init=False)
     cache: ClosureCache | None = None
     _fitted: dict[float, tuple[torch.Tensor, ModeCorrection]] = attrs.Factory(dict)
@@ -166,12 +182,19 @@ class ClimateClosure:
     def __attrs_post_init__(self) -> None:
         if not 0 <= self.burn_in < self.steps:
             raise bad_argument("burn_in", self.burn_in, f"must be in [0, steps = {self.steps})", f"pass e.g. burn_in={self.steps // 4}")
-        if not 0 < self.min_response <= 1:  # also NaN
+        if self.min_response is not None and not 0 < self.min_response <= 1:  # also NaN
             raise bad_argument("min_response", self.min_response, "must be in (0, 1]", f"pass e.g. min_response={MIN_RESPONSE} (1: the linear rule)")
 
     @property
     def run(self):
         return self.residual.run
+
+    def plan(self, lam: float) -> tuple[int, float]:
+        """The calibration rounds and the smallest response of the secant update at λ (module docstring)."""
+        at_zero = lam == 0
+        iterations = self.iterations if self.iterations is not None else SECANT_ITERATIONS if at_zero else ITERATIONS
+        min_response = self.min_response if self.min_response is not None else MIN_RESPONSE if at_zero else 1.0
+        return iterations, min_response
 
     def __call__(self, lam: float) -> torch.Tensor:
         """σ_k(λ), the noise level of the rollout (the ``noise_level`` of ``simulate_run``)."""
@@ -201,6 +224,8 @@ class ClimateClosure:
     @torch.no_grad()
     def _calibrate(self, lam: float) -> tuple[torch.Tensor, ModeCorrection]:
         run, ndim, dt = self.run, self.run.grid.ndim, self.run.dt
+        iterations, min_response = self.plan(lam)
+        groups = octaves(run.grid.shape).to(run.device)
         data = self.residual.paths_at(lam)
         target, target_mean = mode_variance(data, ndim).unsqueeze(0), channel_mean(data)
         sigma = self.residual(lam).double()
@@ -216,14 +241,14 @@ class ClimateClosure:
         frozen = torch.zeros_like(noisy)  # modes that overshot: left at the most damping any round gave them
         most_damped = torch.zeros_like(sigma)  # the smallest c(k) of the rounds so far (c < 0 damps), the drift's own (0) included
         previous, last = None, None  # the update before the last; the last round's rates and steps
-        for round_ in range(self.iterations + 1):  # the last rollout only checks the last update
+        for round_ in range(iterations + 1):  # the last rollout only checks the last update
             level, current = sigma.to(run.dtype), ModeCorrection(correction.to(run.dtype), offset.to(run.dtype))
             generator = torch.Generator(device=run.device).manual_seed(self.residual.seed)  # the same noise every round
             try:
                 path = simulate_run(run, initial, lam, self.steps, generator=generator, integrator=integrator, noise=True, noise_level=lambda _lam: level, drift_correction=lambda _lam: current)
             except DivergenceError as failure:
                 if previous is None:
-                    raise type(failure)(f"climate closure at λ = {lam}: calibration rollout {round_ + 1} of {self.iterations} left its energy band ({failure})") from None
+                    raise type(failure)(f"climate closure at λ = {lam}: calibration rollout {round_ + 1} of {iterations} left its energy band ({failure})") from None
                 sigma, correction, offset = previous  # the last update made the chain unstable: keep the one before
                 self.rounds[lam] = round_ - 1
                 break
@@ -233,15 +258,15 @@ class ClimateClosure:
                 over = overshot(kept, target, last[1], last[2], secant_modes)
                 correction = torch.where(over, most_damped, correction)
                 frozen = frozen | over
-            if round_ == self.iterations:
-                self.rounds[lam] = self.iterations
+            if round_ == iterations:
+                self.rounds[lam] = iterations
                 break
             previous = sigma, correction, offset
             saturated = sigma.pow(2) * dt >= target
             rate = keeping_rate(sigma, kept, dt)  # each mode's damping now, read off its variance
             fitted = corrected & ~saturated & ~frozen
             wanted = torch.where(fitted, keeping_rate(sigma, target, dt) - rate, torch.zeros_like(rate))
-            gain = torch.ones_like(rate) if last is None else response_gain(rate - last[0], last[1], fitted & last[2] & secant_modes, self.min_response).expand_as(rate).clone()
+            gain = torch.ones_like(rate) if last is None else response_gain(rate - last[0], last[1], fitted & last[2] & secant_modes, min_response, groups).clone()
             gain[zero_mode] = 1.0  # the spatial mean is not fed by the transfer between modes: the linear rule
             step = wanted / gain
             last = rate, step, fitted
@@ -255,9 +280,13 @@ class ClimateClosure:
         return sigma.to(self.residual(lam).dtype), ModeCorrection(correction, offset)
 
     def describe(self) -> dict:
-        rollouts = {"paths": self.paths, "steps": self.steps, "burn_in": self.burn_in, "iterations": self.iterations}
-        settings = {"fit_mean": self.fit_mean, "min_response": self.min_response, "overshoot": OVERSHOOT}
+        def per_lambda(given, at_zero, elsewhere):
+            return given if given is not None else {"lambda 0": at_zero, "lambda > 0": elsewhere}
+
+        iterations = per_lambda(self.iterations, SECANT_ITERATIONS, ITERATIONS)
+        rollouts = {"paths": self.paths, "steps": self.steps, "burn_in": self.burn_in, "iterations": iterations}
+        settings = {"fit_mean": self.fit_mean, "min_response": per_lambda(self.min_response, MIN_RESPONSE, 1.0), "response_groups": "octave", "overshoot": OVERSHOOT}
         return {**self.residual.describe(), "kind": "climate", "calibration_rollouts": rollouts, **settings, "rounds_kept": {str(lam): rounds for lam, rounds in sorted(self.rounds.items())}}
 
 
-__all__ = ["ClimateClosure", "channel_mean", "keeping_rate", "mode_variance", "overshot", "response_gain"]
+__all__ = ["ClimateClosure", "channel_mean", "keeping_rate", "mode_variance", "octaves", "overshot", "response_gain"]

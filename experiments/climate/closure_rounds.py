@@ -51,7 +51,7 @@ def main() -> None:
         channels = {}
         for index, name in enumerate(run.grid.channel_names if hasattr(run.grid, "channel_names") else range(run.grid.channels)):
             channels[str(name)] = {"std": float(kept[:, :, index].std()), "variance_ratio_min": float(ratio[index].nan_to_num(float("inf")).min()), "variance_ratio_max": float(ratio[index].nan_to_num(0.0).max()), "worst_modes": ratio[index].nan_to_num(1.0).reshape(-1).argsort()[[0, 1, -2, -1]].tolist()}
-        print(json.dumps({"rounds": rounds, "min_response": closure.min_response, "kept": closure.rounds[args.lam], "lam": args.lam, "fit_cpu_s": round(fitted, 1), "channels": channels}), flush=True)
+        print(json.dumps({"rounds": rounds, "min_response": closure.plan(args.lam)[1], "kept": closure.rounds[args.lam], "lam": args.lam, "fit_cpu_s": round(fitted, 1), "channels": channels}), flush=True)
 
 
 if __name__ == "__main__":

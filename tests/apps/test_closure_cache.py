@@ -13,8 +13,8 @@ from pdd_core.apps.inference.climate_closure import ClimateClosure
 from pdd_core.apps.inference.closure_cache import ClosureCache
 from pdd_core.apps.inference.residual_noise import ResidualNoise
 from pdd_core.apps.inference.runs import load_run
-from pdd_core.drifts.mode_correction import ModeCorrection
 from pdd_core.apps.trainer.checkpoint import checkpoint_path
+from pdd_core.drifts.mode_correction import ModeCorrection
 from tests.apps.test_inference import train_tiny_runs
 
 SIZES = {"paths": 4, "steps": 40, "burn_in": 10}

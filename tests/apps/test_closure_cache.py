@@ -14,6 +14,7 @@ from pdd_core.apps.inference.closure_cache import ClosureCache
 from pdd_core.apps.inference.residual_noise import ResidualNoise
 from pdd_core.apps.inference.runs import load_run
 from pdd_core.apps.trainer.checkpoint import checkpoint_path
+from pdd_core.drifts.mode_correction import ModeCorrection
 from tests.apps.test_inference import train_tiny_runs
 
 SIZES = {"paths": 4, "steps": 40, "burn_in": 10}
@@ -94,3 +95,12 @@ def test_pdd_simulate_keeps_the_closure_beside_the_run_and_reads_it_the_second_t
     assert fitted > 0 and len(list((runs["pdd"] / "closures").glob("lambda0.1_*.pt"))) == 1
     assert main([*command, "--out", str(tmp_path / "b.h5")]) == 0
     assert len(calls) == fitted
+
+
+def test_a_stored_fit_keeps_whether_the_secant_fell_back_to_the_linear_rule(tmp_path):
+    cache = ClosureCache(tmp_path)
+    sigma, correction = torch.ones(1, 2, 5), ModeCorrection(torch.zeros(1, 2, 5), torch.zeros(1, 2))
+    for fell_back in (True, False):
+        identity = {"lam": 0.0, "which": fell_back}
+        cache.store(identity, sigma, correction, 4, fell_back)
+        assert cache.load(identity)[2:] == (4, fell_back)

@@ -361,7 +361,7 @@ def test_climate_closure_keeps_the_last_update_that_a_rollout_survived(trained, 
     sigma = torch.full((1, grid.channels, modes), 0.8, dtype=torch.float64)
     run, _, data = _linear_run_and_data(run, torch.full((modes,), 0.2 / dt, dtype=torch.float64), sigma, torch.full((1, grid.channels, modes), 1.2, dtype=torch.float64))
     sizes = {"paths": 16, "steps": 80, "burn_in": 20}
-    one = ClimateClosure(KnownResidualNoise(run, sigma, data), iterations=1, **sizes)
+    one = ClimateClosure(KnownResidualNoise(run, sigma, data), iterations=1, min_response=1.0, **sizes)
     expected = one.correction(0.0)
     assert one.rounds == {0.0: 1}
     calls = []
@@ -376,7 +376,7 @@ def test_climate_closure_keeps_the_last_update_that_a_rollout_survived(trained, 
         return simulate
 
     monkeypatch.setattr(climate_closure, "simulate_run", failing_on(3))  # rounds 1, 2, then the check
-    two = ClimateClosure(KnownResidualNoise(run, sigma, data), iterations=2, **sizes)
+    two = ClimateClosure(KnownResidualNoise(run, sigma, data), iterations=2, min_response=1.0, **sizes)
     kept = two.correction(0.0)
     assert calls == [80, 80, 80] and two.rounds == {0.0: 1} and two.describe()["rounds_kept"] == {"0.0": 1}
     assert torch.equal(kept.linear, expected.linear) and torch.equal(kept.offset, expected.offset)
@@ -385,6 +385,16 @@ def test_climate_closure_keeps_the_last_update_that_a_rollout_survived(trained, 
     monkeypatch.setattr(climate_closure, "simulate_run", failing_on(1))
     with pytest.raises(DivergenceError, match="calibration rollout 1 of 2"):
         ClimateClosure(KnownResidualNoise(run, sigma, data), iterations=2, **sizes).correction(0.0)
+    # A secant step (from the second round on) that leaves the band: the linear rule's rounds, fitted again from the start.
+    monkeypatch.setattr(climate_closure, "simulate_run", simulate_run)
+    linear = ClimateClosure(KnownResidualNoise(run, sigma, data), iterations=3, min_response=1.0, **sizes)
+    linear_fit = linear(0.0), linear.correction(0.0)
+    calls.clear()
+    monkeypatch.setattr(climate_closure, "simulate_run", failing_on(3))  # the rollout after the first secant step
+    secant = ClimateClosure(KnownResidualNoise(run, sigma, data), iterations=3, min_response=0.25, **sizes)
+    assert torch.equal(secant.correction(0.0).linear, linear_fit[1].linear) and torch.equal(secant(0.0), linear_fit[0])
+    assert len(calls) == 3 + 4 and secant.rounds == {0.0: 3} and secant.describe()["linear_fallback"] == [0.0]
+    assert linear.describe()["linear_fallback"] == []
 
 
 class HiddenNoiseDrift(torch.nn.Module):

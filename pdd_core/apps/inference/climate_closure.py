@@ -35,7 +35,10 @@ By default λ = 0 takes the secant update (``MIN_RESPONSE``) and ``SECANT_ITERAT
 94-98 % of its std over 1e4 steps (a Kolmogorov run at 40² from 94 to 98 % over 2000), but at
 λ = 0.1 it carried Lorenz-96's small noise-fed modes far past their variance (Y at 25x its std,
 per octave as pooled), where the linear rule keeps every mode. An ``iterations`` or
-``min_response`` given applies at every λ. The spatial mean keeps the linear rule (no transfer feeds it; on Lorenz-96 the channel's gain overshot its variance 2x). The
+``min_response`` given applies at every λ. Where a secant step makes a calibration rollout leave
+its energy band (a Kolmogorov demo's run, calibrated on 8 paths of 400 steps), the closure is
+fitted again with the linear rule (``linear_fallback``, per λ, says where), since keeping the
+round before the secant step kept one linear round only. The spatial mean keeps the linear rule (no transfer feeds it; on Lorenz-96 the channel's gain overshot its variance 2x). The
 calibration rollouts of every round share their noise, so the change between rounds is the
 update's, not the sampling's. A mode can also answer far *more* than a linear one: on a
 Kolmogorov run trained 300 steps, two linear rounds took the k = 1 modes from 0.15-0.25 to 0.45-0.58
@@ -176,6 +179,7 @@ class ClimateClosure:
     fit_mean: bool = attrs.field(default=True, validator=attrs.validators.instance_of(bool))
     min_response: float | None = attrs.field(default=None, converter=attrs.converters.optional(float))
     rounds: dict[float, int] = attrs.field(factory=dict, init=False)
+    linear_fallback: set[float] = attrs.field(factory=set, init=False)
     cache: ClosureCache | None = None
     _fitted: dict[float, tuple[torch.Tensor, ModeCorrection]] = attrs.Factory(dict)
 
@@ -209,22 +213,33 @@ class ClimateClosure:
             identity = None if self.cache is None else self._identity(lam)
             stored = None if identity is None else self.cache.load(identity)
             if stored is not None:
-                sigma, correction, self.rounds[lam] = stored
+                sigma, correction, self.rounds[lam], fell_back = stored
                 self._fitted[lam] = sigma.to(self.run.device), correction
             else:
                 self._fitted[lam] = self._calibrate(lam)
+                fell_back = lam in self.linear_fallback
                 if identity is not None:
-                    self.cache.store(identity, *self._fitted[lam], self.rounds[lam])
+                    self.cache.store(identity, *self._fitted[lam], self.rounds[lam], fell_back)
+            if fell_back:
+                self.linear_fallback.add(lam)
         return self._fitted[lam]
 
     def _identity(self, lam: float) -> dict:
-        settings = {**self.describe(), "rounds_kept": None, "dtype": str(self.run.dtype), "device": self.run.device.type}
+        settings = {**self.describe(), "rounds_kept": None, "linear_fallback": None, "dtype": str(self.run.dtype), "device": self.run.device.type}
         return closure_identity(self.run.run_dir, self.residual.data_file, settings, lam)
 
-    @torch.no_grad()
     def _calibrate(self, lam: float) -> tuple[torch.Tensor, ModeCorrection]:
-        run, ndim, dt = self.run, self.run.grid.ndim, self.run.dt
         iterations, min_response = self.plan(lam)
+        fitted = self._rounds(lam, iterations, min_response)
+        if fitted is None:  # a secant step made a calibration rollout leave its energy band: the linear rule's rounds instead
+            self.linear_fallback.add(lam)
+            fitted = self._rounds(lam, iterations, 1.0)
+        return fitted
+
+    @torch.no_grad()
+    def _rounds(self, lam: float, iterations: int, min_response: float) -> tuple[torch.Tensor, ModeCorrection] | None:
+        """``iterations`` rounds of the update with the response bound ``min_response`` (module docstring); None where a secant step (min_response < 1, from the second round on) made a rollout leave its energy band."""
+        run, ndim, dt = self.run, self.run.grid.ndim, self.run.dt
         groups = octaves(run.grid.shape).to(run.device)
         data = self.residual.paths_at(lam)
         target, target_mean = mode_variance(data, ndim).unsqueeze(0), channel_mean(data)
@@ -249,6 +264,8 @@ class ClimateClosure:
             except DivergenceError as failure:
                 if previous is None:
                     raise type(failure)(f"climate closure at λ = {lam}: calibration rollout {round_ + 1} of {iterations} left its energy band ({failure})") from None
+                if min_response < 1 and round_ >= 2:  # the update before this rollout was a secant step
+                    return None
                 sigma, correction, offset = previous  # the last update made the chain unstable: keep the one before
                 self.rounds[lam] = round_ - 1
                 break
@@ -286,7 +303,7 @@ class ClimateClosure:
         iterations = per_lambda(self.iterations, SECANT_ITERATIONS, ITERATIONS)
         rollouts = {"paths": self.paths, "steps": self.steps, "burn_in": self.burn_in, "iterations": iterations}
         settings = {"fit_mean": self.fit_mean, "min_response": per_lambda(self.min_response, MIN_RESPONSE, 1.0), "response_groups": "octave", "overshoot": OVERSHOOT}
-        return {**self.residual.describe(), "kind": "climate", "calibration_rollouts": rollouts, **settings, "rounds_kept": {str(lam): rounds for lam, rounds in sorted(self.rounds.items())}}
+        return {**self.residual.describe(), "kind": "climate", "calibration_rollouts": rollouts, **settings, "rounds_kept": {str(lam): rounds for lam, rounds in sorted(self.rounds.items())}, "linear_fallback": [lam for lam in sorted(self.linear_fallback)]}
 
 
 __all__ = ["ClimateClosure", "channel_mean", "keeping_rate", "mode_variance", "octaves", "overshot", "response_gain"]

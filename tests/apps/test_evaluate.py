@@ -218,6 +218,7 @@ def test_evaluate_reports_floors_climate_and_long_rollouts(trained, tmp_path, ca
     assert entry["long_rollout"]["steps"] == 8 and entry["long_rollout"]["blow_up_step"] is None
     assert entry["climate_stochastic"]["truth"]["law"].startswith("C_λ u0 + sqrt")
     assert (out / "climate_lambda0.2.png").exists() and (out / "climate_lambda0.2_stochastic.png").exists()
-    assert _metrics(out)["sampling"]["rollout_noise"]["kind"] == "climate"  # the default
+    noise = _metrics(out)["sampling"]["rollout_noise"]
+    assert noise["kind"] == "climate" and noise["rounds_kept"] == {"0.2": 2} and noise["linear_fallback"] == []  # the default, as fitted
     printed = capsys.readouterr().out
     assert "spectral_error_floor" in printed and "climate_lambda0.2" in printed

@@ -207,6 +207,9 @@ def evaluate_run(
         if records:
             figures.append(str(plots.plot_training_curve(records, out / "training_loss.png")))
     metrics["figures"] = figures
+    noise_level = None if stochastic_simulation is None else stochastic_simulation.noise_level
+    if "rollout_noise" in metrics["sampling"] and hasattr(noise_level, "describe"):  # the rounds a fitted closure kept per λ are known only now
+        metrics["sampling"]["rollout_noise"] = noise_level.describe()
     write_json_atomically(out / "metrics.json", metrics)  # a NaN metric is written as null and listed under "non_finite"
     return metrics
 

@@ -395,6 +395,11 @@ def test_climate_closure_keeps_the_last_update_that_a_rollout_survived(trained, 
     assert torch.equal(secant.correction(0.0).linear, linear_fit[1].linear) and torch.equal(secant(0.0), linear_fit[0])
     assert len(calls) == 3 + 4 and secant.rounds == {0.0: 3} and secant.describe()["linear_fallback"] == [0.0]
     assert linear.describe()["linear_fallback"] == []
+    calls.clear()
+    monkeypatch.setattr(climate_closure, "simulate_run", failing_on(4))  # after the second secant step: two rounds kept, as many as the linear rule's
+    later = ClimateClosure(KnownResidualNoise(run, sigma, data), iterations=3, min_response=0.25, **sizes)
+    later(0.0)
+    assert len(calls) == 4 and later.rounds == {0.0: 2} and later.describe()["linear_fallback"] == []
 
 
 class HiddenNoiseDrift(torch.nn.Module):

@@ -36,9 +36,10 @@ By default λ = 0 takes the secant update (``MIN_RESPONSE``) and ``SECANT_ITERAT
 λ = 0.1 it carried Lorenz-96's small noise-fed modes far past their variance (Y at 25x its std,
 per octave as pooled), where the linear rule keeps every mode. An ``iterations`` or
 ``min_response`` given applies at every λ. Where a secant step makes a calibration rollout leave
-its energy band (a Kolmogorov demo's run, calibrated on 8 paths of 400 steps), the closure is
-fitted again with the linear rule (``linear_fallback``, per λ, says where), since keeping the
-round before the secant step kept one linear round only. The spatial mean keeps the linear rule (no transfer feeds it; on Lorenz-96 the channel's gain overshot its variance 2x). The
+its energy band before ``ITERATIONS`` rounds are kept (a Kolmogorov demo's run, calibrated on 8
+paths of 400 steps, at its second round), the closure is fitted again with the linear rule
+(``linear_fallback``, per λ, says where): keeping the round before would keep fewer rounds than the
+linear rule's. Later, the rounds before the failing step are kept, as with the linear rule. The spatial mean keeps the linear rule (no transfer feeds it; on Lorenz-96 the channel's gain overshot its variance 2x). The
 calibration rollouts of every round share their noise, so the change between rounds is the
 update's, not the sampling's. A mode can also answer far *more* than a linear one: on a
 Kolmogorov run trained 300 steps, two linear rounds took the k = 1 modes from 0.15-0.25 to 0.45-0.58
@@ -264,7 +265,7 @@ class ClimateClosure:
             except DivergenceError as failure:
                 if previous is None:
                     raise type(failure)(f"climate closure at λ = {lam}: calibration rollout {round_ + 1} of {iterations} left its energy band ({failure})") from None
-                if min_response < 1 and round_ >= 2:  # the update before this rollout was a secant step
+                if min_response < 1 and 2 <= round_ <= ITERATIONS:  # a secant step failed before as many rounds as the linear rule's were kept
                     return None
                 sigma, correction, offset = previous  # the last update made the chain unstable: keep the one before
                 self.rounds[lam] = round_ - 1

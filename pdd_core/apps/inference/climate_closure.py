@@ -39,9 +39,10 @@ per octave as pooled), where the linear rule keeps every mode. An ``iterations``
 its energy band before ``ITERATIONS`` rounds are kept (a Kolmogorov demo's run, calibrated on 8
 paths of 400 steps, at its second round), the closure is fitted again with the linear rule
 (``linear_fallback``, per λ, says where): keeping the round before would keep fewer rounds than the
-linear rule's. Later, the rounds before the failing step are kept, as with the linear rule. The spatial mean keeps the linear rule (no transfer feeds it; on Lorenz-96 the channel's gain overshot its variance 2x). The
-calibration rollouts of every round share their noise, so the change between rounds is the
-update's, not the sampling's. A mode can also answer far *more* than a linear one: on a
+linear rule's. Later, the rounds before the failing step are kept, as with the linear rule. The
+spatial mean keeps the linear rule (no transfer feeds it; on Lorenz-96 the channel's gain
+overshot its variance 2x). The calibration rollouts of every round share their noise, so the
+change between rounds is the update's, not the sampling's. A mode can also answer far *more* than a linear one: on a
 Kolmogorov run trained 300 steps, two linear rounds took the k = 1 modes from 0.15-0.25 to 0.45-0.58
 of the data's variance over the calibration rollouts and then, over 1200 steps, to 245x (a
 near-neutral mode of the drift, its damping lowered past its own), and the rollout's std to 3.4x.
@@ -239,7 +240,7 @@ class ClimateClosure:
 
     @torch.no_grad()
     def _rounds(self, lam: float, iterations: int, min_response: float) -> tuple[torch.Tensor, ModeCorrection] | None:
-        """``iterations`` rounds of the update with the response bound ``min_response`` (module docstring); None where a secant step (min_response < 1, from the second round on) made a rollout leave its energy band."""
+        """``iterations`` rounds of the update with the response bound ``min_response`` (module docstring); None where a secant step (min_response < 1) made a rollout leave its energy band before ``ITERATIONS`` rounds were kept."""
         run, ndim, dt = self.run, self.run.grid.ndim, self.run.dt
         groups = octaves(run.grid.shape).to(run.device)
         data = self.residual.paths_at(lam)

@@ -114,7 +114,8 @@ def test_pdd_simulate_thermalizes_and_records_it(trained, tmp_path, capsys):
     fitted = tmp_path / "climate.h5"
     assert main(["simulate", str(runs["sa-pdd"]), "--lambda", "0.2", "--steps", "4", "--n", "2", "--noise", "--out", str(fitted), "--no-progress"]) == 0  # the default: climate
     with h5py.File(fitted) as file:
-        assert json.loads(file.attrs["settings"])["rollout_noise"]["calibration_rollouts"]["iterations"] == {"lambda 0": 4, "lambda > 0": 2}  # the default
+        recorded = json.loads(file.attrs["settings"])["rollout_noise"]
+        assert recorded["calibration_rollouts"]["iterations"] == {"lambda 0": 4, "lambda > 0": 2} and recorded["rounds_kept"] == {"0.2": 2}  # the default, as fitted
         assert not torch.allclose(torch.as_tensor(file["train"][()][:, 1:]), torch.as_tensor(residual[:, 1:]))  # the fitted closure moved the rollout
         default_rounds = file["train"][()]
     fewer = tmp_path / "fewer.h5"

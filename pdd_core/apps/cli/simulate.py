@@ -218,6 +218,8 @@ def _simulate(args: argparse.Namespace, trained, inputs, data, lam: float, integ
     if partial.open(args.overwrite) and not args.no_progress:
         print(f"resuming from {partial.directory} ({partial.finished_steps()} steps of the paths in progress done)", file=sys.stderr)
     paths = simulate_run(trained, inputs.u, lam, args.steps, energy_band=energy_band, partial=partial, **options)
+    if "noise_level" in options:  # a fitted closure's rounds kept are known only now (the partial rollout's identity above has the settings before)
+        settings.update(noise_settings(options["noise_level"]))
     provenance = {"command": "simulate", "lam": lam, "sampler": name, "steps": args.steps, "settings": settings, "seed": args.seed}
     write_inference_file(out, paths, run=trained, dt=trained.dt * args.save_every, overwrite=args.overwrite, **provenance)
     partial.remove()

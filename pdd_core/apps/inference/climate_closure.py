@@ -217,13 +217,12 @@ class ClimateClosure:
             if stored is not None:
                 sigma, correction, self.rounds[lam], fell_back = stored
                 self._fitted[lam] = sigma.to(self.run.device), correction
+                if fell_back:
+                    self.linear_fallback.add(lam)
             else:
-                self._fitted[lam] = self._calibrate(lam)
-                fell_back = lam in self.linear_fallback
+                self._fitted[lam] = self._calibrate(lam)  # records its own fallback
                 if identity is not None:
-                    self.cache.store(identity, *self._fitted[lam], self.rounds[lam], fell_back)
-            if fell_back:
-                self.linear_fallback.add(lam)
+                    self.cache.store(identity, *self._fitted[lam], self.rounds[lam], lam in self.linear_fallback)
         return self._fitted[lam]
 
     def _identity(self, lam: float) -> dict:

@@ -97,10 +97,10 @@ def test_pdd_simulate_keeps_the_closure_beside_the_run_and_reads_it_the_second_t
     assert len(calls) == fitted
 
 
-def test_a_stored_fit_keeps_whether_the_secant_fell_back_to_the_linear_rule(tmp_path):
+def test_a_stored_fit_keeps_whether_the_secant_fell_back_to_the_linear_rule_and_its_noise_scales(tmp_path):
     cache = ClosureCache(tmp_path)
     sigma, correction = torch.ones(1, 2, 5), ModeCorrection(torch.zeros(1, 2, 5), torch.zeros(1, 2))
     for fell_back in (True, False):
         identity = {"lam": 0.0, "which": fell_back}
-        cache.store(identity, sigma, correction, 4, fell_back)
-        assert cache.load(identity)[2:] == (4, fell_back)
+        cache.store(identity, sigma, correction, 4, fell_back, [1.5, 1.0])
+        assert cache.load(identity)[2:] == (4, fell_back, [1.5, 1.0])

@@ -127,11 +127,18 @@ def test_pdd_simulate_thermalizes_and_records_it(trained, tmp_path, capsys):
     assert main(["simulate", str(runs["sa-pdd"]), "--lambda", "0.2", "--steps", "4", "--n", "2", "--noise", "--closure-min-response", "0.25", "--out", str(secant), "--no-progress"]) == 0
     with h5py.File(secant) as file:
         assert json.loads(file.attrs["settings"])["rollout_noise"]["min_response"] == 0.25
+    steady = tmp_path / "steady.h5"
+    assert main(["simulate", str(runs["sa-pdd"]), "--lambda", "0.2", "--steps", "4", "--n", "2", "--noise", "--closure-speed-tolerance", "off", "--out", str(steady), "--no-progress"]) == 0
+    with h5py.File(steady) as file:
+        assert json.loads(file.attrs["settings"])["rollout_noise"]["speed_tolerance"] is None
+    assert recorded["speed_tolerance"] == 0.1 and list(recorded["noise_scales"]) == ["0.2"]
     for argv, flag in (
         (["--noise", "--rollout-noise", "white"], "--rollout-noise"),
         (["--noise", "--closure-rounds", "0"], "--closure-rounds"),
         (["--noise", "--closure-min-response", "0"], "--closure-min-response"),
         (["--noise", "--closure-min-response", "nan"], "--closure-min-response"),
+        (["--noise", "--closure-speed-tolerance", "1"], "--closure-speed-tolerance"),
+        (["--noise", "--closure-speed-tolerance", "fast"], "--closure-speed-tolerance"),
         (["--thermalize", "2"], "--thermalize"),
         (["--thermalize", "4", "--thermalize-push", "nan"], "--thermalize-push"),
         (["--thermalize", "4", "--thermalize-steps", "0"], "--thermalize-steps"),
@@ -239,7 +246,11 @@ class KnownResidualNoise:
 
 
 def _linear_run_and_data(run, rates, sigma, wanted, bias=None):
-    """``run`` with the drift -a_k û_k (+ a constant ``bias`` per channel) and data of E|û_k|² = wanted_k² × that drift's stationary variance, mean 0."""
+    """``run`` with the drift -a_k û_k (+ a constant ``bias`` per channel) and data of E|û_k|² = wanted_k² × that drift's stationary variance, mean 0.
+
+    The data's frames are independent, so their speed is not a path's: the closures fitted to them keep the residual noise's
+    level (``speed_tolerance=None``); the speed fit is tested on paths of the drift.
+    """
     from pdd_core.drifts.mode_correction import ModeCorrectedDrift, ModeCorrection
 
     grid, dt = run.grid, run.dt
@@ -271,7 +282,7 @@ def test_climate_closure_fits_each_modes_damping_to_the_datas_variance(trained):
     stationary = sigma.square() * dt / (1 - (1 - rate * dt) ** 2)
     wanted[0, 0, 5] = (0.5 * sigma[0, 0, 5].square() * dt / stationary[0, 0, 5]).sqrt()  # below σ²Δt: saturated
     run, stationary, data = _linear_run_and_data(run, rate, sigma, wanted)
-    closure = ClimateClosure(KnownResidualNoise(run, sigma, data), paths=128, steps=400, burn_in=100, iterations=1)
+    closure = ClimateClosure(KnownResidualNoise(run, sigma, data), speed_tolerance=None, paths=128, steps=400, burn_in=100, iterations=1)
     noise, correction = closure(0.0), closure.correction(0.0)
     assert float(noise[0, 1, 3]) == 0.0 and float(correction.linear[0, 1, 3]) == 0.0  # no noise, no correction
     assert float(correction.linear[0, 0, 5]) == 0.0 and float(noise[0, 0, 5]) == pytest.approx(float(sigma[0, 0, 5] * wanted[0, 0, 5]), rel=0.08)
@@ -287,7 +298,7 @@ def test_climate_closure_fits_each_modes_damping_to_the_datas_variance(trained):
     assert float(kept[0, 5]) == pytest.approx(1.0, abs=0.15)  # the saturated mode: a noise cut after one round
     assert closure.describe()["kind"] == "climate" and closure.describe()["fit_mean"] is True
     # Without fit_mean the spatial mean keeps the drift's damping: f_0² = 0.8² of the data's variance.
-    assert torch.equal(ClimateClosure(KnownResidualNoise(run, sigma, data), paths=8, steps=20, burn_in=0, iterations=1, fit_mean=False).correction(0.0).linear[0, :, 0], torch.zeros(grid.channels, dtype=torch.float64))
+    assert torch.equal(ClimateClosure(KnownResidualNoise(run, sigma, data), speed_tolerance=None, paths=8, steps=20, burn_in=0, iterations=1, fit_mean=False).correction(0.0).linear[0, :, 0], torch.zeros(grid.channels, dtype=torch.float64))
 
 
 def test_climate_closure_moves_the_spatial_mean_to_the_datas(trained):
@@ -305,12 +316,12 @@ def test_climate_closure_moves_the_spatial_mean_to_the_datas(trained):
     mode_std = float((sigma[0, 0, 0].square() * dt / (1 - (1 - 0.2) ** 2)).sqrt()) / grid.shape[0] ** 0.5  # of the spatial mean, unnormalised rfft
     bias = torch.tensor([[2.0, -1.0]], dtype=torch.float64)[:, : grid.channels] * rate[0] * mode_std
     run, _, data = _linear_run_and_data(run, rate, sigma, torch.ones(1, grid.channels, modes, dtype=torch.float64), bias=bias)
-    closure = ClimateClosure(KnownResidualNoise(run, sigma, data), paths=128, steps=400, burn_in=100, iterations=2)
+    closure = ClimateClosure(KnownResidualNoise(run, sigma, data), speed_tolerance=None, paths=128, steps=400, burn_in=100, iterations=2)
     offset = closure.correction(0.0).offset
     assert torch.allclose(offset, -bias, atol=0.1 * float(bias.abs().max())), (offset, bias)
     with torch.no_grad():
         closed = simulate_run(run, data[:128, :1], 0.0, 600, generator=torch.Generator().manual_seed(2), integrator=EulerMaruyama(), noise=True, noise_level=closure, drift_correction=closure.correction)
-        alone = ClimateClosure(KnownResidualNoise(run, sigma, data), paths=128, steps=400, burn_in=100, iterations=1, fit_mean=False)
+        alone = ClimateClosure(KnownResidualNoise(run, sigma, data), speed_tolerance=None, paths=128, steps=400, burn_in=100, iterations=1, fit_mean=False)
         drifting = simulate_run(run, data[:128, :1], 0.0, 600, generator=torch.Generator().manual_seed(2), integrator=EulerMaruyama(), noise=True, noise_level=alone, drift_correction=alone.correction)
     assert torch.allclose(channel_mean(closed[:, 101:]), torch.zeros(1, grid.channels, dtype=torch.float64), atol=0.15 * mode_std)
     assert torch.allclose(channel_mean(drifting[:, 101:]), bias / rate[0], rtol=0.1)
@@ -362,7 +373,7 @@ def test_climate_closure_keeps_the_last_update_that_a_rollout_survived(trained, 
     sigma = torch.full((1, grid.channels, modes), 0.8, dtype=torch.float64)
     run, _, data = _linear_run_and_data(run, torch.full((modes,), 0.2 / dt, dtype=torch.float64), sigma, torch.full((1, grid.channels, modes), 1.2, dtype=torch.float64))
     sizes = {"paths": 16, "steps": 80, "burn_in": 20}
-    one = ClimateClosure(KnownResidualNoise(run, sigma, data), iterations=1, min_response=1.0, **sizes)
+    one = ClimateClosure(KnownResidualNoise(run, sigma, data), speed_tolerance=None, iterations=1, min_response=1.0, **sizes)
     expected = one.correction(0.0)
     assert one.rounds == {0.0: 1}
     calls = []
@@ -377,7 +388,7 @@ def test_climate_closure_keeps_the_last_update_that_a_rollout_survived(trained, 
         return simulate
 
     monkeypatch.setattr(climate_closure, "simulate_run", failing_on(3))  # rounds 1, 2, then the check
-    two = ClimateClosure(KnownResidualNoise(run, sigma, data), iterations=2, min_response=1.0, **sizes)
+    two = ClimateClosure(KnownResidualNoise(run, sigma, data), speed_tolerance=None, iterations=2, min_response=1.0, **sizes)
     kept = two.correction(0.0)
     assert calls == [80, 80, 80] and two.rounds == {0.0: 1} and two.describe()["rounds_kept"] == {"0.0": 1}
     assert torch.equal(kept.linear, expected.linear) and torch.equal(kept.offset, expected.offset)
@@ -385,20 +396,20 @@ def test_climate_closure_keeps_the_last_update_that_a_rollout_survived(trained, 
     calls.clear()
     monkeypatch.setattr(climate_closure, "simulate_run", failing_on(1))
     with pytest.raises(DivergenceError, match="calibration rollout 1 of 2"):
-        ClimateClosure(KnownResidualNoise(run, sigma, data), iterations=2, **sizes).correction(0.0)
+        ClimateClosure(KnownResidualNoise(run, sigma, data), speed_tolerance=None, iterations=2, **sizes).correction(0.0)
     # A secant step (from the second round on) that leaves the band: the linear rule's rounds, fitted again from the start.
     monkeypatch.setattr(climate_closure, "simulate_run", simulate_run)
-    linear = ClimateClosure(KnownResidualNoise(run, sigma, data), iterations=3, min_response=1.0, **sizes)
+    linear = ClimateClosure(KnownResidualNoise(run, sigma, data), speed_tolerance=None, iterations=3, min_response=1.0, **sizes)
     linear_fit = linear(0.0), linear.correction(0.0)
     calls.clear()
     monkeypatch.setattr(climate_closure, "simulate_run", failing_on(3))  # the rollout after the first secant step
-    secant = ClimateClosure(KnownResidualNoise(run, sigma, data), iterations=3, min_response=0.25, **sizes)
+    secant = ClimateClosure(KnownResidualNoise(run, sigma, data), speed_tolerance=None, iterations=3, min_response=0.25, **sizes)
     assert torch.equal(secant.correction(0.0).linear, linear_fit[1].linear) and torch.equal(secant(0.0), linear_fit[0])
     assert len(calls) == 3 + 4 and secant.rounds == {0.0: 3} and secant.describe()["linear_fallback"] == [0.0]
     assert linear.describe()["linear_fallback"] == []
     calls.clear()
     monkeypatch.setattr(climate_closure, "simulate_run", failing_on(4))  # after the second secant step: two rounds kept, as many as the linear rule's
-    later = ClimateClosure(KnownResidualNoise(run, sigma, data), iterations=3, min_response=0.25, **sizes)
+    later = ClimateClosure(KnownResidualNoise(run, sigma, data), speed_tolerance=None, iterations=3, min_response=0.25, **sizes)
     later(0.0)
     assert len(calls) == 4 and later.rounds == {0.0: 2} and later.describe()["linear_fallback"] == []
 
@@ -485,7 +496,7 @@ def test_climate_closure_converges_on_modes_that_answer_its_correction_in_part(t
     run = attrs.evolve(linear_run, model=HiddenNoiseDrift(linear_run.model, q / dt))
     ratios = {}
     for min_response in (None, 1.0):  # the default at λ = 0: the secant update
-        closure = ClimateClosure(KnownResidualNoise(run, sigma, data), paths=128, steps=400, burn_in=100, iterations=3, min_response=min_response)
+        closure = ClimateClosure(KnownResidualNoise(run, sigma, data), speed_tolerance=None, paths=128, steps=400, burn_in=100, iterations=3, min_response=min_response)
         with torch.no_grad():
             path = simulate_run(run, data[:128, :1], 0.0, 800, generator=torch.Generator().manual_seed(2), integrator=EulerMaruyama(), noise=True, noise_level=closure, drift_correction=closure.correction)
         ratios[min_response] = (mode_variance(path[:, 101:], grid.ndim) / mode_variance(data, grid.ndim))[:, 4:32]  # the octaves 4-7, 8-15, 16-31 (k = 32 alone keeps the linear rule)
@@ -511,7 +522,7 @@ def test_climate_closure_takes_each_octaves_own_response(trained):
     hidden_sigma = (sigma.square() + q).sqrt()
     linear_run, _, data = _linear_run_and_data(run, rate, hidden_sigma, torch.full((1, grid.channels, modes), 2.5**0.5, dtype=torch.float64))
     run = attrs.evolve(linear_run, model=HiddenNoiseDrift(linear_run.model, q / dt))
-    closure = ClimateClosure(KnownResidualNoise(run, sigma, data), paths=128, steps=400, burn_in=100, iterations=3)
+    closure = ClimateClosure(KnownResidualNoise(run, sigma, data), speed_tolerance=None, paths=128, steps=400, burn_in=100, iterations=3)
     with torch.no_grad():
         path = simulate_run(run, data[:128, :1], 0.0, 800, generator=torch.Generator().manual_seed(2), integrator=EulerMaruyama(), noise=True, noise_level=closure, drift_correction=closure.correction)
     ratios = (mode_variance(path[:, 101:], grid.ndim) / mode_variance(data, grid.ndim))[:, 4:32]
@@ -536,3 +547,59 @@ def test_climate_closure_refuses_a_response_outside_zero_one(trained):
     for bad in (0.0, 1.5):
         with pytest.raises(ArgumentError, match="min_response"):
             ClimateClosure(known, min_response=bad)
+    for bad in (0.0, 1.0, float("nan")):
+        with pytest.raises(ArgumentError, match="speed_tolerance"):
+            ClimateClosure(known, speed_tolerance=bad)
+
+
+def test_speed_scale_and_increment_power_against_hand_computed_values():
+    """The mean-square increment summed over rfft modes with their weights is the real-space sum (Parseval), and the
+    speed scale s solves D - N + s²N = D (edge / ratio)² outside the band, 1 inside it or without noise."""
+    from pdd_core.apps.inference.climate_closure import increment_power, mean_speed, rfft_weights, speed_scale
+
+    assert rfft_weights((4,)).tolist() == [1.0, 2.0, 1.0] and rfft_weights((5,)).tolist() == [1.0, 2.0, 2.0]
+    u = torch.randn(3, 7, 2, 6, 5, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    by_space = (u[:, 1:] - u[:, :-1]).pow(2).sum(dim=(3, 4)).mean(dim=(0, 1)).unsqueeze(0)
+    assert torch.allclose(increment_power(u, 2), by_space)
+    assert torch.allclose(mean_speed(u), (u[:, 1:] - u[:, :-1]).abs().mean(dim=(0, 1, 3, 4)).unsqueeze(0))
+    ratio = torch.tensor([[0.8, 0.95, 1.2, 0.2, 0.8]], dtype=torch.float64)
+    power, noise = torch.tensor([[0.64, 0.9, 1.44, 0.04, 0.64]], dtype=torch.float64), torch.tensor([[0.2, 0.2, 0.5, 0.01, 0.0]], dtype=torch.float64)
+    scale = speed_scale(ratio, power, noise, 0.1)
+    # 0.8 slow: (0.64 (0.9 / 0.8)² - 0.44) / 0.2; 0.95 inside; 1.2 fast: (1.44 (1.1 / 1.2)² - 0.94) / 0.5; 0.2 slow: clipped at 2; no noise: 1.
+    assert torch.allclose(scale, torch.tensor([[(0.37 / 0.2) ** 0.5, 1.0, (0.27 / 0.5) ** 0.5, 2.0, 1.0]], dtype=torch.float64))
+
+
+def test_climate_closure_brings_a_too_slow_channel_to_the_datas_speed_and_keeps_its_variance(trained):
+    """Data: exact Euler-Maruyama paths of a linear drift with noise σ. Told half of σ on channel 0, the variance fit alone
+    lowers that channel's damping until it moves at about half the data's speed (2v aΔt per mode); with the speed
+    tolerance the channel's noise is scaled up and its damping refitted, so it keeps its variance (within 8 %) at a speed
+    within the tolerance; channel 1, told its true σ, moves at the data's speed and keeps its noise exactly."""
+    from pdd_core.apps.inference.climate_closure import ClimateClosure, mean_speed, mode_variance
+
+    _, runs = trained
+    run = load_run(runs["pdd"])
+    grid, dt = run.grid, run.dt
+    modes = grid.rfft_shape[-1]
+    rate = torch.linspace(0.1, 0.3, modes, dtype=torch.float64) / dt
+    sigma = torch.full((1, grid.channels, modes), 0.8, dtype=torch.float64)
+    run, _, start = _linear_run_and_data(run, rate, sigma, torch.ones(1, grid.channels, modes, dtype=torch.float64))
+    with torch.no_grad():
+        data = simulate_run(run, start[:128, :1], 0.0, 300, generator=torch.Generator().manual_seed(3), integrator=EulerMaruyama(), noise=True, noise_level=lambda _lam: sigma)[:, 100:]
+    told = sigma.clone()
+    told[0, 0] = 0.5 * sigma[0, 0]
+
+    def speed_and_variance(closure):
+        with torch.no_grad():
+            path = simulate_run(run, data[:128, :1], 0.0, 500, generator=torch.Generator().manual_seed(2), integrator=EulerMaruyama(), noise=True, noise_level=closure, drift_correction=closure.correction)[:, 101:]
+        return (mean_speed(path) / mean_speed(data))[0], mode_variance(path, grid.ndim) / mode_variance(data, grid.ndim)
+
+    variance_only = ClimateClosure(KnownResidualNoise(run, told, data), paths=128, steps=400, burn_in=100, iterations=2, speed_tolerance=None)
+    speed, _ = speed_and_variance(variance_only)
+    assert float(speed[0]) < 0.65 and float(speed[1]) == pytest.approx(1.0, abs=0.05)
+    closure = ClimateClosure(KnownResidualNoise(run, told, data), paths=128, steps=400, burn_in=100, iterations=2)
+    speed, variance = speed_and_variance(closure)
+    assert 0.86 < float(speed[0]) < 1.05 and float(speed[1]) == pytest.approx(1.0, abs=0.05), speed
+    assert torch.allclose(variance, torch.ones_like(variance), atol=0.08), variance
+    assert closure.noise_scales[0.0][0] > 1.5 and closure.noise_scales[0.0][1] == 1.0
+    assert torch.equal(closure(0.0)[0, 1], told[0, 1])
+    assert closure.describe()["noise_scales"]["0.0"] == closure.noise_scales[0.0]

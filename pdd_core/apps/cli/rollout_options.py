@@ -11,7 +11,7 @@ import attrs
 
 from pdd_core.apps.cli.data import parse_setting
 from pdd_core.apps.inference.climate_closure import ITERATIONS as CLOSURE_ROUNDS
-from pdd_core.apps.inference.climate_closure import MIN_RESPONSE, SECANT_ITERATIONS, ClimateClosure
+from pdd_core.apps.inference.climate_closure import MIN_RESPONSE, SECANT_ITERATIONS, SPEED_TOLERANCE, ClimateClosure
 from pdd_core.apps.inference.climate_closure import PATHS as CLOSURE_PATHS
 from pdd_core.apps.inference.climate_closure import STEPS as CLOSURE_STEPS
 from pdd_core.apps.inference.closure_cache import ClosureCache
@@ -115,6 +115,26 @@ def add_rollout_noise_argument(parser: argparse.ArgumentParser | argparse._Argum
         f'at every λ (1: the linear rule; docs/results.md "A secant update"; default: {MIN_RESPONSE} at λ = 0, where it keeps the variance of chaotic modes, '
         "1 at λ > 0, where it carried small modes past theirs)",
     )
+    parser.add_argument(
+        "--closure-speed-tolerance",
+        default=str(SPEED_TOLERANCE),
+        metavar="TOL",
+        help="where a channel of --rollout-noise climate's calibration rollouts moves more than TOL slower or faster than the training data (root-mean-square "
+        f'increment per step), its noise is scaled towards that band (and its damping refitted to keep its variance); in (0, 1), or off; docs/results.md "The speed"; default: {SPEED_TOLERANCE}',
+    )
+
+
+def speed_tolerance(text: str) -> float | None:
+    """``--closure-speed-tolerance``'s value: a float in (0, 1), or None for ``off``; a one-line error otherwise."""
+    if text == "off":
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 < value < 1:  # also NaN
+        raise bad_argument("--closure-speed-tolerance", text, "must be in (0, 1) or off", f"pass e.g. --closure-speed-tolerance {SPEED_TOLERANCE}", kind=ConfigError)
+    return value
 
 
 def build_noise_level(args: argparse.Namespace, run: TrainedRun) -> ResidualNoise | ClimateClosure | None:
@@ -132,7 +152,7 @@ def build_noise_level(args: argparse.Namespace, run: TrainedRun) -> ResidualNois
         raise bad_argument("--closure-rounds", args.closure_rounds, "must be >= 1", f"pass e.g. --closure-rounds {CLOSURE_ROUNDS}", kind=ConfigError)
     if args.closure_min_response is not None and not 0 < args.closure_min_response <= 1:  # also NaN
         raise bad_argument("--closure-min-response", args.closure_min_response, "must be in (0, 1]", f"pass e.g. --closure-min-response {MIN_RESPONSE} (1: the linear rule)", kind=ConfigError)
-    return ClimateClosure(residual, iterations=args.closure_rounds, min_response=args.closure_min_response, cache=ClosureCache.of_run(run.run_dir))
+    return ClimateClosure(residual, iterations=args.closure_rounds, min_response=args.closure_min_response, speed_tolerance=speed_tolerance(args.closure_speed_tolerance), cache=ClosureCache.of_run(run.run_dir))
 
 
 def noise_settings(noise_level: ResidualNoise | ClimateClosure | None) -> dict[str, Any]:

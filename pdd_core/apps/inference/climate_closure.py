@@ -63,6 +63,19 @@ before it is kept (``rounds``, per λ, says how many were). Two modes are treate
   a_new the damping correction gives, d ← d + m_data a_new - m_roll a_roll moves it to the data's
   m_data. A spatial mean without noise (conserved by the run) gets neither.
 
+The damping that keeps a mode's variance also sets how fast it moves: a linear mode's mean-square
+increment per step is 2v(1 - ρ) with ρ = 1 - aΔt, so where the noise is too weak the fitted damping
+is too weak as well and the rollout too slow (Lorenz-96's X at λ = 0, one seed: 0.79 of the truth's
+speed with its variance kept). So with ``speed_tolerance`` each round also compares a channel's
+speed on the calibration rollout (mean |Δu| per step, as evaluation reports it) with the data's;
+where it is off by more than the tolerance, the channel's noise is scaled by s so that the speed
+lands on the nearer edge of the band: with the increments' shape and the drift's share D - N of
+their mean-square D held (N = Σ_k σ_k²Δt, the noise's), D - N + s²N = D (edge / ratio)² (at most
+by ``MAX_SPEED_SCALE`` per round; the damping of the same round is fitted with the new σ, so the
+variance is kept). The speed, not the root-mean-square increment, because bursts make them differ:
+Lorenz-96's Y moved at 0.96 of the data's speed by the mean and under 0.9 by the root mean square. Inside the band the residual noise, the drift's one-step error on
+data, is kept as it is; ``noise_scales`` records the product of the rounds' s per channel.
+
 The per-mode variance, hence the time-averaged PSD and the per-channel std, then matches the
 *training* data up to the calibration's sampling error; evaluation checks it on the test paths,
 with the speed of the dynamics and the spatiotemporal spectral error (which sees the temporal
@@ -79,6 +92,7 @@ from pdd_core.apps.inference.residual_noise import ResidualNoise
 from pdd_core.apps.inference.tasks import simulate_run
 from pdd_core.drifts.mode_correction import ModeCorrection
 from pdd_core.errors import DivergenceError, bad_argument
+from pdd_core.metrics.climate import mean_abs_increment
 from pdd_core.registry import INTEGRATORS
 from pdd_core.spectral import rfft
 
@@ -99,6 +113,10 @@ CONFIDENCE = 2.0
 # A mode whose damping the last step lowered and which then keeps more than OVERSHOOT x the data's variance answers its
 # damping far more than a linear mode would (a near-neutral mode of the drift): it goes back to the most damping it had.
 OVERSHOOT = 2.0
+# A channel whose calibration rollout moves more than SPEED_TOLERANCE slower or faster than the data (root-mean-square
+# increment per step) has its noise scaled towards that band's edge, at most by MAX_SPEED_SCALE per round.
+SPEED_TOLERANCE = 0.1
+MAX_SPEED_SCALE = 2.0
 
 
 def mode_variance(u: torch.Tensor, ndim: int) -> torch.Tensor:
@@ -144,6 +162,41 @@ def response_gain(change: torch.Tensor, step: torch.Tensor, fitted: torch.Tensor
     return torch.where(count >= 3, slope + CONFIDENCE * error, torch.ones_like(slope)).clamp(min_response, 1.0)
 
 
+def rfft_weights(shape: tuple[int, ...]) -> torch.Tensor:
+    """How often each rfft mode of a real field on ``shape`` occurs in its full FFT (2, or 1 at the last axis's 0 and Nyquist), ``[*rfft]``: Σ_k w_k |û_k|² is the field's energy."""
+    last = shape[-1] // 2 + 1
+    weights = torch.full((*shape[:-1], last), 2.0, dtype=torch.float64)
+    weights[..., 0] = 1.0
+    if shape[-1] % 2 == 0:
+        weights[..., -1] = 1.0
+    return weights
+
+
+def increment_power(u: torch.Tensor, ndim: int) -> torch.Tensor:
+    """The mean-square increment between consecutive frames of ``u`` ``[B, T, C, *space]``, per channel ``[1, C]`` (summed over modes, float64)."""
+    increments = rfft((u[:, 1:] - u[:, :-1]).double(), ndim).abs().pow(2).mean(dim=(0, 1))
+    return (rfft_weights(u.shape[-ndim:]).to(u.device) * increments).sum(dim=tuple(range(1, ndim + 1))).unsqueeze(0)
+
+
+def speed_scale(speed_ratio: torch.Tensor, rollout_power: torch.Tensor, noise_power: torch.Tensor, tolerance: float) -> torch.Tensor:
+    """Per channel ``[1, C]``, the factor s of the noise that moves a rollout whose speed (mean |Δu| per step) is ``speed_ratio`` x
+    the data's to the nearer edge of [1 - tolerance, 1 + tolerance], 1 where it is inside.
+
+    The increments' shape is held, so their mean-square D must go to D (edge / ratio)², and with the
+    drift's share D - N held (N the noise's), D - N + s²N = D (edge / ratio)². Clipped to
+    [1/MAX_SPEED_SCALE, MAX_SPEED_SCALE]; 1 on a channel without noise.
+    """
+    edge = torch.where(speed_ratio < 1, 1 - tolerance, 1 + tolerance)
+    squared = (rollout_power * (edge / speed_ratio).pow(2) - (rollout_power - noise_power)) / noise_power.clamp_min(torch.finfo(torch.float64).tiny)
+    scale = squared.clamp(1 / MAX_SPEED_SCALE**2, MAX_SPEED_SCALE**2).sqrt()
+    return torch.where(((speed_ratio - 1).abs() > tolerance) & (noise_power > 0), scale, torch.ones_like(scale))
+
+
+def mean_speed(u: torch.Tensor) -> torch.Tensor:
+    """Per channel ``[1, C]`` (float64), the speed evaluation reports: mean |u(t+1) - u(t)| over paths, frames and space."""
+    return torch.as_tensor(mean_abs_increment(u.detach().cpu()), device=u.device).unsqueeze(0)
+
+
 def octaves(shape: tuple[int, ...]) -> torch.Tensor:
     """The octave floor(log2|n|) of each rfft mode's integer wavenumber n on a grid ``shape`` (-1 at n = 0), int64 ``[*rfft]``."""
     axes = [torch.fft.fftfreq(size, 1.0 / size, dtype=torch.float64) for size in shape[:-1]] + [torch.fft.rfftfreq(shape[-1], 1.0 / shape[-1], dtype=torch.float64)]
@@ -167,7 +220,8 @@ class ClimateClosure:
 
     Starts from ``residual``'s noise; calibrates once per λ and keeps the result. Rollouts start
     from the first frames of the calibration paths and draw their noise from ``residual.seed``.
-    ``fit_mean=False`` leaves the spatial mean (k = 0) to the drift, as before the mean was fitted.
+    ``fit_mean=False`` leaves the spatial mean (k = 0) to the drift, as before the mean was fitted;
+    ``speed_tolerance=None`` keeps the residual noise's level at every speed.
     With a ``cache`` (:class:`~pdd_core.apps.inference.closure_cache.ClosureCache`), a fit
     stored for the same checkpoint, data and settings is read instead of refitted, and a new
     one is stored.
@@ -180,8 +234,10 @@ class ClimateClosure:
     iterations: int | None = attrs.field(default=None, validator=attrs.validators.optional(_positive_int))
     fit_mean: bool = attrs.field(default=True, validator=attrs.validators.instance_of(bool))
     min_response: float | None = attrs.field(default=None, converter=attrs.converters.optional(float))
+    speed_tolerance: float | None = attrs.field(default=SPEED_TOLERANCE, converter=attrs.converters.optional(float))
     rounds: dict[float, int] = attrs.field(factory=dict, init=False)
     linear_fallback: set[float] = attrs.field(factory=set, init=False)
+    noise_scales: dict[float, list[float]] = attrs.field(factory=dict, init=False)
     cache: ClosureCache | None = None
     _fitted: dict[float, tuple[torch.Tensor, ModeCorrection]] = attrs.Factory(dict)
 
@@ -190,6 +246,8 @@ class ClimateClosure:
             raise bad_argument("burn_in", self.burn_in, f"must be in [0, steps = {self.steps})", f"pass e.g. burn_in={self.steps // 4}")
         if self.min_response is not None and not 0 < self.min_response <= 1:  # also NaN
             raise bad_argument("min_response", self.min_response, "must be in (0, 1]", f"pass e.g. min_response={MIN_RESPONSE} (1: the linear rule)")
+        if self.speed_tolerance is not None and not 0 < self.speed_tolerance < 1:  # also NaN
+            raise bad_argument("speed_tolerance", self.speed_tolerance, "must be in (0, 1)", f"pass e.g. speed_tolerance={SPEED_TOLERANCE} (None: the residual noise's level kept)")
 
     @property
     def run(self):
@@ -215,18 +273,18 @@ class ClimateClosure:
             identity = None if self.cache is None else self._identity(lam)
             stored = None if identity is None else self.cache.load(identity)
             if stored is not None:
-                sigma, correction, self.rounds[lam], fell_back = stored
+                sigma, correction, self.rounds[lam], fell_back, self.noise_scales[lam] = stored
                 self._fitted[lam] = sigma.to(self.run.device), correction
                 if fell_back:
                     self.linear_fallback.add(lam)
             else:
                 self._fitted[lam] = self._calibrate(lam)  # records its own fallback
                 if identity is not None:
-                    self.cache.store(identity, *self._fitted[lam], self.rounds[lam], lam in self.linear_fallback)
+                    self.cache.store(identity, *self._fitted[lam], self.rounds[lam], lam in self.linear_fallback, self.noise_scales[lam])
         return self._fitted[lam]
 
     def _identity(self, lam: float) -> dict:
-        settings = {**self.describe(), "rounds_kept": None, "linear_fallback": None, "dtype": str(self.run.dtype), "device": self.run.device.type}
+        settings = {**self.describe(), "rounds_kept": None, "linear_fallback": None, "noise_scales": None, "dtype": str(self.run.dtype), "device": self.run.device.type}
         return closure_identity(self.run.run_dir, self.residual.data_file, settings, lam)
 
     def _calibrate(self, lam: float) -> tuple[torch.Tensor, ModeCorrection]:
@@ -244,6 +302,9 @@ class ClimateClosure:
         groups = octaves(run.grid.shape).to(run.device)
         data = self.residual.paths_at(lam)
         target, target_mean = mode_variance(data, ndim).unsqueeze(0), channel_mean(data)
+        data_speed = mean_speed(data)
+        channel = (slice(None), slice(None), *(None,) * ndim)
+        noise_scale = torch.ones_like(target_mean)  # the product of the rounds' speed scales, per channel
         sigma = self.residual(lam).double()
         correction, offset = torch.zeros_like(sigma), torch.zeros_like(target_mean)
         initial = self.residual.data[: self.paths, : run.model.window]
@@ -267,7 +328,7 @@ class ClimateClosure:
                     raise type(failure)(f"climate closure at λ = {lam}: calibration rollout {round_ + 1} of {iterations} left its energy band ({failure})") from None
                 if min_response < 1 and 2 <= round_ <= ITERATIONS:  # a secant step failed before as many rounds as the linear rule's were kept
                     return None
-                sigma, correction, offset = previous  # the last update made the chain unstable: keep the one before
+                sigma, correction, offset, noise_scale = previous  # the last update made the chain unstable: keep the one before
                 self.rounds[lam] = round_ - 1
                 break
             kept_path = path[:, initial.shape[1] + self.burn_in :]
@@ -279,9 +340,14 @@ class ClimateClosure:
             if round_ == iterations:
                 self.rounds[lam] = iterations
                 break
-            previous = sigma, correction, offset
+            previous = sigma, correction, offset, noise_scale
             saturated = sigma.pow(2) * dt >= target
             rate = keeping_rate(sigma, kept, dt)  # each mode's damping now, read off its variance
+            if self.speed_tolerance is not None:
+                noise_power = (rfft_weights(run.grid.shape).to(sigma.device) * sigma.pow(2) * dt).sum(dim=tuple(range(2, sigma.dim())))
+                scale = speed_scale(mean_speed(kept_path) / data_speed, increment_power(kept_path, ndim), noise_power, self.speed_tolerance)
+                sigma = torch.where(noisy & ~saturated, sigma * scale[channel], sigma)
+                noise_scale = noise_scale * scale
             fitted = corrected & ~saturated & ~frozen
             wanted = torch.where(fitted, keeping_rate(sigma, target, dt) - rate, torch.zeros_like(rate))
             gain = torch.ones_like(rate) if last is None else response_gain(rate - last[0], last[1], fitted & last[2] & secant_modes, min_response, groups).clone()
@@ -295,6 +361,7 @@ class ClimateClosure:
             offset = offset + torch.where(corrected[zero_mode], shift, torch.zeros_like(shift))
             cut = torch.nan_to_num(target / kept, nan=1.0).clamp(1 / MAX_NOISE_CUT**2, 1.0).sqrt()
             sigma = sigma * torch.where(noisy & saturated, cut, torch.ones_like(cut))
+        self.noise_scales[lam] = noise_scale[0].tolist()
         return sigma.to(self.residual(lam).dtype), ModeCorrection(correction, offset)
 
     def describe(self) -> dict:
@@ -303,8 +370,8 @@ class ClimateClosure:
 
         iterations = per_lambda(self.iterations, SECANT_ITERATIONS, ITERATIONS)
         rollouts = {"paths": self.paths, "steps": self.steps, "burn_in": self.burn_in, "iterations": iterations}
-        settings = {"fit_mean": self.fit_mean, "min_response": per_lambda(self.min_response, MIN_RESPONSE, 1.0), "response_groups": "octave", "overshoot": OVERSHOOT}
-        return {**self.residual.describe(), "kind": "climate", "calibration_rollouts": rollouts, **settings, "rounds_kept": {str(lam): rounds for lam, rounds in sorted(self.rounds.items())}, "linear_fallback": [lam for lam in sorted(self.linear_fallback)]}
+        settings = {"fit_mean": self.fit_mean, "min_response": per_lambda(self.min_response, MIN_RESPONSE, 1.0), "response_groups": "octave", "overshoot": OVERSHOOT, "speed_tolerance": self.speed_tolerance}
+        return {**self.residual.describe(), "kind": "climate", "calibration_rollouts": rollouts, **settings, "rounds_kept": {str(lam): rounds for lam, rounds in sorted(self.rounds.items())}, "noise_scales": {str(lam): scales for lam, scales in sorted(self.noise_scales.items())}, "linear_fallback": [lam for lam in sorted(self.linear_fallback)]}
 
 
-__all__ = ["ClimateClosure", "channel_mean", "keeping_rate", "mode_variance", "octaves", "overshot", "response_gain"]
+__all__ = ["ClimateClosure", "channel_mean", "increment_power", "keeping_rate", "mode_variance", "octaves", "overshot", "response_gain", "mean_speed", "rfft_weights", "speed_scale"]

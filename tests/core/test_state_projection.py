@@ -54,6 +54,36 @@ def test_a_rollout_at_lambda_0_keeps_the_systems_replicated_copies(trained_runs,
     assert spread(0.2, True) > 1e-3
 
 
+def test_generation_and_super_resolution_that_end_at_lambda_0_keep_the_systems_replicated_copies(trained_runs, monkeypatch):
+    """Paths generated or refined down to λ = 0 are projected (every block of X equal, the rest untouched); with
+    ``project_state=False`` or a schedule that stops at λ > 0 they are not."""
+    from pdd_core.apps.inference.tasks import generate_run, super_resolve_run
+    from pdd_core.schedules import uniform_schedule
+    from solvers import ReverseEulerMaruyama
+
+    run = load_run(trained_runs["pdd"])
+    projection = ReplicatedCopies(channel=0, copies=4)
+    monkeypatch.setattr(TrainedRun, "state_projection", lambda self: projection)
+    sampler = ReverseEulerMaruyama()
+
+    def spread(paths):
+        blocks = paths[:, :, 0].reshape(*paths.shape[:2], -1, 4)
+        return float((blocks - blocks.mean(-1, keepdim=True)).abs().max())
+
+    def generated(schedule, project=True):
+        return generate_run(run, 2, 4, sampler=sampler, lam_schedule=schedule, generator=torch.Generator().manual_seed(0), project_state=project)
+
+    to_zero = uniform_schedule(1.0, 0.0, 4)
+    projected, raw = generated(to_zero), generated(to_zero, project=False)
+    assert spread(projected) < 1e-6 and spread(raw) > 1e-3
+    assert torch.equal(projected, projection(raw))  # the same sample, projected
+    assert spread(generated(uniform_schedule(1.0, 0.2, 4))) > 1e-3
+    coarse = torch.randn(2, 4, run.grid.channels, *run.grid.shape, dtype=run.dtype, generator=torch.Generator().manual_seed(1))
+    refined = super_resolve_run(run, coarse, sampler=sampler, lam_schedule=uniform_schedule(0.2, 0.0, 3), generator=torch.Generator().manual_seed(2))
+    unprojected = super_resolve_run(run, coarse, sampler=sampler, lam_schedule=uniform_schedule(0.2, 0.0, 3), generator=torch.Generator().manual_seed(2), project_state=False)
+    assert spread(refined) < 1e-6 and torch.equal(refined, projection(unprojected))
+
+
 @pytest.fixture(scope="module")
 def trained_runs(tmp_path_factory):
     from tests.apps.test_inference import train_tiny_runs

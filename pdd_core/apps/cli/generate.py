@@ -53,7 +53,9 @@ power grid (50 score calls); --sampler pc --steps 1000 is the paper's. The score
 objective: the autograd path score of the drift (pdd; --score path for sa-pdd), the noise head
 (sa-pdd) or the denoiser (denoising; the DDPM baseline of PDD B.4). For path scores the t0
 boundary rule of PDD B.6 (u(t0) <- 2u(t1) - u(t2) after every update) is on by default
-(--boundary auto; it needs --frames >= 3). Paths are in the standardised space of the run's
+(--boundary auto; it needs --frames >= 3). Paths that end at λ = 0 are projected onto the
+training system's state space where it declares one (Lorenz-96: each block of X's J copies set to
+its mean), as rollouts are. Paths are in the standardised space of the run's
 training data; the file records the run's mean/std as source_mean/source_std
 (u = u_std * source_std + source_mean). Progress goes to stderr.
 

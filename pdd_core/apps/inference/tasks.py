@@ -291,6 +291,7 @@ def generate_run(
     prior: GaussianMarginal | None = None,
     batch_size: int | None = None,
     progress: bool = False,
+    project_state: bool = True,
 ) -> torch.Tensor:
     """Unconditional generation of ``n`` paths of ``frames`` frames (PDD Algorithm 3, line 1).
 
@@ -298,7 +299,9 @@ def generate_run(
     ``lam_schedule[-1]``. The default prior is the data-informed N(0, C̃²G + Σ̃) of the run's
     training data (:func:`run_marginal`); ``GaussianMarginal()`` is the paper's N(0, Σ_λmax) per
     time step. ``score`` chooses the run's score (:func:`run_score`; None: as trained) and
-    ``boundary`` the t0 rule (:func:`run_boundary`; None: extrapolate where B.6 does). Returns
+    ``boundary`` the t0 rule (:func:`run_boundary`; None: extrapolate where B.6 does). Paths that
+    end at λ = 0 are projected onto the training system's state space (``run.state_projection()``,
+    e.g. Lorenz-96's replicated X, as rollouts are) unless ``project_state=False``. Returns
     ``[n, frames, C, *space]`` on the CPU.
     """
     for name, value in (("n", n), ("frames", frames)):
@@ -316,7 +319,7 @@ def generate_run(
         shape = (rows.stop - rows.start, frames, run.grid.channels, *run.grid.shape)
         start = prior.sample(shape, run.scheme, run.grid, float(lam_schedule[0]), generator, dtype=run.dtype).to(run.device)
         outputs.append(sample(path_score, run.scheme, run.grid, sampler, lam_schedule, generator=generator, u_init=start, boundary=rule, progress=progress).cpu())
-    return torch.cat(outputs)
+    return _projected(run, torch.cat(outputs), lam_schedule, project_state)
 
 
 @torch.no_grad()  # the drivers leave autograd to their caller; inference needs none
@@ -331,10 +334,12 @@ def super_resolve_run(
     boundary: Boundary | None = None,
     batch_size: int | None = None,
     progress: bool = False,
+    project_state: bool = True,
 ) -> torch.Tensor:
     """Refine coarse paths given at λ_from = ``lam_schedule[0]`` down to ``lam_schedule[-1]`` (Algorithm 3, line 2).
 
     ``coarse`` ``[B, T, C, *space]`` is standardised, e.g. a simulation at λ = 0.2 (PDD Sec. 4.3).
+    Paths refined to λ = 0 are projected onto the system's state space as in :func:`generate_run`.
     Returns ``[B, T, C, *space]`` on the CPU.
     """
     coarse = _check_paths(coarse, run, "coarse")
@@ -356,7 +361,14 @@ def super_resolve_run(
         outputs.append(
             sample(path_score, run.scheme, run.grid, sampler, lam_schedule, generator=generator, u_init=coarse[rows], boundary=rule, progress=progress).cpu(),
         )
-    return torch.cat(outputs)
+    return _projected(run, torch.cat(outputs), lam_schedule, project_state)
+
+
+def _projected(run: TrainedRun, paths: torch.Tensor, lam_schedule: torch.Tensor, project_state: bool) -> torch.Tensor:
+    """``paths`` that end at λ = 0 on the training system's state space (a sample's part outside it is not a state of the system)."""
+    if project_state and float(lam_schedule[-1]) == 0.0 and (projection := run.state_projection()) is not None:
+        return projection(paths)
+    return paths
 
 
 __all__ = [

@@ -45,7 +45,9 @@ dataset file of λ = 0 data together with --coarse-grain, which first applies C_
 noise-free coarse reference of PDD B.5; split test by default). The frames must be the run's
 Δt apart (simulate with --save-every 1). The default sampler gpc takes 25 steps on the power
 grid (50 score calls); the others default to Δλ = 1e-3 of PDD B.3 (200 steps from λ = 0.2).
-Outputs are in the run's standardised space, like the input.
+Paths refined to λ = 0 are projected onto the training system's state space where it declares
+one (Lorenz-96: each block of X's J copies set to its mean), as rollouts are. Outputs are in the
+run's standardised space, like the input.
 
 examples:
   pdd simulate runs/l96 --lambda 0.2 --steps 1000 --n 100 --out lr.h5

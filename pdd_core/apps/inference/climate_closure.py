@@ -304,6 +304,7 @@ class ClimateClosure:
         target, target_mean = mode_variance(data, ndim).unsqueeze(0), channel_mean(data)
         data_speed = mean_speed(data)
         channel = (slice(None), slice(None), *(None,) * ndim)
+        weights = rfft_weights(run.grid.shape).to(run.device)  # each rfft mode's multiplicity, for the noise's share of the increments
         noise_scale = torch.ones_like(target_mean)  # the product of the rounds' speed scales, per channel
         sigma = self.residual(lam).double()
         correction, offset = torch.zeros_like(sigma), torch.zeros_like(target_mean)
@@ -344,7 +345,7 @@ class ClimateClosure:
             saturated = sigma.pow(2) * dt >= target
             rate = keeping_rate(sigma, kept, dt)  # each mode's damping now, read off its variance
             if self.speed_tolerance is not None:
-                noise_power = (rfft_weights(run.grid.shape).to(sigma.device) * sigma.pow(2) * dt).sum(dim=tuple(range(2, sigma.dim())))
+                noise_power = (weights * sigma.pow(2) * dt).sum(dim=tuple(range(2, sigma.dim())))
                 scale = speed_scale(mean_speed(kept_path) / data_speed, increment_power(kept_path, ndim), noise_power, self.speed_tolerance)
                 sigma = torch.where(noisy & ~saturated, sigma * scale[channel], sigma)
                 noise_scale = noise_scale * scale

@@ -99,6 +99,22 @@ def test_super_resolution_refines_stochastic_rollouts_unless_told_otherwise(trai
     assert low_resolution["stochastic", "1"] != low_resolution["stochastic", "2"]
 
 
+def test_the_stochastic_super_resolution_input_takes_the_rollout_noise(trained, tmp_path):
+    """The coarse input samples p_λ with --rollout-noise's increments, recorded as input_noise; one seed, two noises, two inputs."""
+    data, runs = trained
+    low_resolution = {}
+    for noise in ("model", "residual"):
+        out = tmp_path / noise
+        assert main(["evaluate", str(runs["pdd"]), "--data", str(data), "--out", str(out), "--tasks", "super-resolve", "--rollout-noise", noise, "--seed", "1", *FAST]) == 0
+        metrics = _metrics(out)
+        assert metrics["low_resolution"]["input_noise"] == metrics["super_resolve"]["input_noise"] == noise
+        low_resolution[noise] = metrics["low_resolution"]["spectral_error"]
+    assert low_resolution["model"] != low_resolution["residual"]
+    out = tmp_path / "deterministic"
+    assert main(["evaluate", str(runs["pdd"]), "--data", str(data), "--out", str(out), "--tasks", "super-resolve", "--sr-input", "deterministic", *FAST]) == 0
+    assert _metrics(out)["low_resolution"]["input_noise"] == "none"
+
+
 @pytest.mark.parametrize(
     "arguments",
     [
@@ -195,7 +211,8 @@ def test_demo_runs_end_to_end_at_a_tiny_size(tmp_path, monkeypatch, capsys):
     assert main(["demo", "--out", str(tmp_path / "demo"), "--steps", "3", "--no-progress"]) == 0
     summary = json.loads((tmp_path / "demo" / "summary.json").read_text())
     assert summary["training_steps"] == 3 and all(math.isfinite(value) for value in summary["metrics"].values()), summary["metrics"]
-    assert _metrics(tmp_path / "demo" / "evaluation")["sampling"]["network_calls"] == 50
+    evaluation = _metrics(tmp_path / "demo" / "evaluation")
+    assert evaluation["sampling"]["network_calls"] == 50 and evaluation["low_resolution"]["input_noise"] == "climate"  # super-resolves climate rollouts
     sampled = summary["climate"]["super_resolve"]  # the PSD range of the refined paths, beside the generated and the low-resolution ones
     assert sampled["psd_ratio_min"] <= sampled["psd_ratio_max"] and sampled != summary["climate"]["low_resolution"] and "generate" in summary["climate"]
     # A demo killed before its first checkpoint (config.json and log.jsonl only) runs again into the same --out.

@@ -191,7 +191,6 @@ def _run(args: argparse.Namespace, demo: dict, out: Path) -> int:
     score = calibrated_score_kind(trained, None, seed=args.seed)
     description["path_noise"] = "residual"
     sampling = ReverseSampling(sampler, lambda start: power_schedule(start, 0.0, SAMPLER_STEPS), score=score, prior=reference, description={**description, **recipe.provenance(sampler)})
-    stochastic = SimulationSettings(integrator=INTEGRATORS.get("euler-maruyama")(), noise=True, generator=generator)  # super-resolution input: samples of p_λ
     deterministic = SimulationSettings(integrator=INTEGRATORS.get("euler")())
     thermalizer = build_thermalizer(args, trained)
     if thermalizer is not None:  # its own stream, so that generation and super-resolution draw what they drew without it
@@ -201,6 +200,7 @@ def _run(args: argparse.Namespace, demo: dict, out: Path) -> int:
     # damping fitted on calibration rollouts (docs/results.md, "Rollout climate").
     noise_level = ClimateClosure(ResidualNoise(trained, data, seed=args.seed), cache=ClosureCache.of_run(run_dir), **demo["climate_closure"])
     climate = SimulationSettings(integrator=INTEGRATORS.get("euler-maruyama")(), noise=True, generator=torch.Generator().manual_seed(args.seed + CLIMATE_SEED_OFFSET), **stochastic_options(noise_level))
+    stochastic = climate.drawing_from(generator)  # super-resolution input: samples of p_λ with the climate rollouts' noise
     sampling.description.update(noise_settings(noise_level))
     options = {"sr_simulation": stochastic, "stochastic_simulation": climate, "progress": progress}
     metrics = evaluate_run(trained, data, out / "evaluation", settings=settings, simulation=deterministic, sampling=sampling, generator=generator, **options)

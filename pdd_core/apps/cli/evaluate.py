@@ -66,8 +66,8 @@ Metrics follow PDD B.5: the relative L2 error (Eq. 63) at step --l2-step (the pa
 sixth), and the spectral error (Eq. 64) of a long rollout whose first --discard segments (of the
 reference's length) are dropped. Reference data at λ > 0 is C_λ u0 without noise, and the
 simulate task's rollouts are deterministic (σ = 0). Super-resolution refines stochastic rollouts
-at --sr-lambda (σ_λ > 0: samples of the path density it follows back; --sr-input deterministic
-for σ = 0 ones). Generation and super-resolution use the sampler options (default: gpc, 25 steps
+at --sr-lambda (with --rollout-noise's increments: samples of the path density it follows back;
+--sr-input deterministic for σ = 0 ones). Generation and super-resolution use the sampler options (default: gpc, 25 steps
 on the power grid, 50 score calls, from the data-informed prior; the paper: --sampler pc
 --lambda-steps 1000 --snr 0.7 --corrector-steps 3 --prior noise). metrics.json records the
 sampler, its steps and network calls under "sampling". The simulate task also scores --ensemble
@@ -136,7 +136,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sr-lambda", type=float, default=0.2, help="λ of the coarse simulations to super-resolve (default: 0.2, PDD Table 3)")
     parser.add_argument("--n-super-resolve", type=int, metavar="N", help="coarse segments to super-resolve (default: all kept)")
     parser.add_argument(
-        "--sr-input", default="stochastic", metavar="KIND", help="coarse rollout to super-resolve: stochastic (σ_λ > 0) or deterministic (σ = 0) (default: stochastic)"
+        "--sr-input", default="stochastic", metavar="KIND", help="coarse rollout to super-resolve: stochastic (the --rollout-noise increments) or deterministic (σ = 0) (default: stochastic)"
     )
     add_sampler_arguments(
         parser, "--lambda-steps", "λ steps of generation, super-resolution and the conditional baseline (default: 25 for gpc/gpf/gsde, 1000 for the others, PDD B.3)"
@@ -208,7 +208,6 @@ def run(args: argparse.Namespace) -> int:
             simulation = SimulationSettings(integrator=simulation.integrator, thermalizer=thermalizer, generator=generator_for(trained, thermalizer_stream))
         description.update(thermalizer_settings(thermalizer))
     stochastic_integrator = None if trained.objective.samples_increments else build_drift_integrator(args.stochastic_integrator, "--stochastic-integrator")
-    sr_simulation = SimulationSettings(integrator=stochastic_integrator, noise=True, generator=generator) if args.sr_input == "stochastic" else None
     if args.ensemble == 1:
         raise bad_argument("--ensemble", 1, "an ensemble needs at least 2 members", "pass --ensemble 0 (none) or >= 2", kind=ConfigError)
     # Members of a drift run add σ_λ noise (Eq. 58); the conditional baseline samples every step anyway.
@@ -217,6 +216,8 @@ def run(args: argparse.Namespace) -> int:
     noise_level = build_noise_level(args, trained)
     description.update(noise_settings(noise_level))
     stochastic = SimulationSettings(integrator=stochastic_integrator, noise=True, **stochastic_options(noise_level))
+    # The coarse input of super-resolution samples p_λ with the stochastic rollouts' noise (--rollout-noise).
+    sr_simulation = stochastic.drawing_from(generator) if args.sr_input == "stochastic" else None
     ensemble_simulation = (simulation if simulation.samples_increments else stochastic).drawing_from(members)
     with locked_directory(args.out) as out:
         options = {"tasks": tasks, "settings": settings, "simulation": simulation, "sampling": sampling, "generator": generator, "sr_simulation": sr_simulation}

@@ -11,8 +11,9 @@ reference and the surrogate share one normalisation (B.5). Tasks:
 * ``super_resolve``: refine long-rollout segments simulated at λ_SR (0.2 in Table 3) down to
   λ = 0; ``low_resolution`` is the spectral error of those coarse inputs themselves. The
   coarse input is the rollout of ``sr_simulation``: the command line passes a *stochastic*
-  one (Algorithm 2 with σ_λ of Eq. 58, D.1), which samples the surrogate path density p_λ whose
-  score Algorithm 3 follows back to λ = 0. The paper does not say which rollout it refines; a
+  one (Algorithm 2, D.1, with the increment noise of its stochastic rollouts, by default the
+  climate closure's), which samples the surrogate path density p_λ whose score Algorithm 3
+  follows back to λ = 0; ``input_noise`` records that noise. The paper does not say which rollout it refines; a
   deterministic one (σ = 0, ``sr_simulation=None``: the ``simulate`` task's) lacks the
   coarse-graining noise, so it starts the reverse flow off p_λ (on Lorenz-96 its refinement
   diverged where the stochastic input's did not; docs/results.md).
@@ -379,8 +380,9 @@ class _Tasks:
             coarse = _long_rollout(run, self.initial, lam, reference.shape[1], settings, self.sr_simulation or self.simulation, self.progress)
         coarse = coarse[: settings.n_super_resolve or coarse.shape[0]].to(run.dtype)
         coarse_kind = "stochastic" if self.sr_simulation is not None and self.sr_simulation.noise else "deterministic"
+        input_noise = _noise_kind(self.sr_simulation) if coarse_kind == "stochastic" else "none"
         floor = self._floor(0.0, coarse.shape[0])  # both compare paths at λ = 0 with the reference
-        low_resolution = with_floor({"lambda": lam, "input": coarse_kind, "spectral_error": relative_spectral_error(reference, coarse), "paths": coarse.shape[0]}, floor)
+        low_resolution = with_floor({"lambda": lam, "input": coarse_kind, "input_noise": input_noise, "spectral_error": relative_spectral_error(reference, coarse), "paths": coarse.shape[0]}, floor)
         low_resolution["climate"] = climate(coarse, reference, channel_names=self.names)
         with_registered_metrics(low_resolution, "low_resolution", reference, coarse)
         try:
@@ -389,10 +391,18 @@ class _Tasks:
         except PDDError as failure:  # the low-resolution baseline stands without the refinement
             return {"super_resolve": {"failed": str(failure)}, "low_resolution": low_resolution}
         self.figures.append(str(plots.plot_super_resolution(coarse, refined, reference, self.out / "super_resolve.png", channel_names=self.channel_names, dt=run.dt)))
-        refined_entry = {"from_lambda": lam, "input": coarse_kind, "spectral_error": relative_spectral_error(reference, refined), "paths": coarse.shape[0]}
+        refined_entry = {"from_lambda": lam, "input": coarse_kind, "input_noise": input_noise, "spectral_error": relative_spectral_error(reference, refined), "paths": coarse.shape[0]}
         refined_entry["climate"] = climate(refined, reference, channel_names=self.names)  # the variance and PSD refinement gives back
         refined_entry = with_registered_metrics(with_floor(refined_entry, floor), "super_resolve", reference, refined)
         return {"super_resolve": refined_entry, "low_resolution": low_resolution}
+
+
+def _noise_kind(simulation: SimulationSettings) -> str:
+    """The kind of increment noise of a stochastic rollout: ``model`` (the path density's σ_λ), its noise level's (``residual``, ``climate``) or ``custom``."""
+    level = simulation.noise_level
+    if level is None:
+        return "model"
+    return level.describe()["kind"] if hasattr(level, "describe") else "custom"
 
 
 def metric_names(task: str) -> list[str]:

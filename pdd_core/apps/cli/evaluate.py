@@ -64,16 +64,16 @@ crps/spread_skill; every number with its settings) and PNG figures (spatiotempor
 panels, spatial PSDs, super-resolution, error vs λ when >= 3 λs are given, the training loss).
 Metrics follow PDD B.5: the relative L2 error (Eq. 63) at step --l2-step (the paper reports the
 sixth), and the spectral error (Eq. 64) of a long rollout whose first --discard segments (of the
-reference's length) are dropped. Reference data at λ > 0 is C_λ u0 without noise, and the
-simulate task's rollouts are deterministic (σ = 0). Super-resolution refines stochastic rollouts
-at --sr-lambda (with --rollout-noise's increments: samples of the path density it follows back;
---sr-input deterministic for σ = 0 ones). Generation and super-resolution use the sampler options (default: gpc, 25 steps
-on the power grid, 50 score calls, from the data-informed prior; the paper: --sampler pc
---lambda-steps 1000 --snr 0.7 --corrector-steps 3 --prior noise). metrics.json records the
-sampler, its steps and network calls under "sampling". The simulate task also scores --ensemble
-stochastic rollouts per reference path (Euler-Maruyama with σ_λ; the conditional baseline's own
-sampler) by the fair CRPS and the spread-skill ratio; generate scores the generated set as an
-ensemble (needs --n-generate >= 2).
+reference's length) are dropped. Reference data at λ > 0 is C_λ u0 without noise, and the simulate
+task's rollouts are deterministic (σ = 0). Super-resolution refines stochastic rollouts at
+--sr-lambda (with --rollout-noise's increments: samples of the path density it follows back;
+--sr-input deterministic for σ = 0 ones). Generation and super-resolution use the sampler options
+(default: gpc, 25 steps on the power grid, 50 score calls, from the data-informed prior; the paper:
+--sampler pc --lambda-steps 1000 --snr 0.7 --corrector-steps 3 --prior noise). metrics.json records
+the sampler, its steps and network calls under "sampling". The simulate task also scores --ensemble
+stochastic rollouts per reference path (Euler-Maruyama with --rollout-noise's increments; the
+conditional baseline's own sampler) by the fair CRPS and the spread-skill ratio; generate scores
+the generated set as an ensemble (needs --n-generate >= 2).
 
 Every spectral error has its floor beside it (spectral_error_floor, and floor_ratio = error /
 floor): the median of Eq. 64 between two disjoint random sets of true paths of the same sizes over

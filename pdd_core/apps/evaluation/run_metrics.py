@@ -8,15 +8,15 @@ reference and the surrogate share one normalisation (B.5). Tasks:
   has no noise): the relative L2 error per step (Eq. 63; Table 1 reports the sixth step) and
   the spectral error (Eq. 64) of a long rollout after discarding its first segments.
 * ``generate``: unconditional paths of the reference's length (Algorithm 3), spectral error.
-* ``super_resolve``: refine long-rollout segments simulated at λ_SR (0.2 in Table 3) down to
-  λ = 0; ``low_resolution`` is the spectral error of those coarse inputs themselves. The
-  coarse input is the rollout of ``sr_simulation``: the command line passes a *stochastic*
-  one (Algorithm 2, D.1, with the increment noise of its stochastic rollouts, by default the
-  climate closure's), which samples the surrogate path density p_λ whose score Algorithm 3
-  follows back to λ = 0; ``input_noise`` records that noise. The paper does not say which rollout it refines; a
+* ``super_resolve``: refine long-rollout segments simulated at λ_SR (0.2 in Table 3) down to λ = 0;
+  ``low_resolution`` is the spectral error of those coarse inputs themselves. The coarse input is
+  the rollout of ``sr_simulation``: the command line passes a *stochastic* one (Algorithm 2, D.1,
+  with the increment noise of its stochastic rollouts, by default the climate closure's), which
+  samples the surrogate path density p_λ whose score Algorithm 3 follows back to λ = 0;
+  ``input_noise`` records that noise. The paper does not say which rollout it refines; a
   deterministic one (σ = 0, ``sr_simulation=None``: the ``simulate`` task's) lacks the
-  coarse-graining noise, so it starts the reverse flow off p_λ (on Lorenz-96 its refinement
-  diverged where the stochastic input's did not; docs/results.md).
+  coarse-graining noise, so it starts the reverse flow off p_λ (on Lorenz-96 its refinement diverged
+  where the stochastic input's did not; docs/results.md).
 
 Next to Eqs. 63-64 every task reports the metrics other literature quotes
 (:mod:`pdd_core.apps.evaluation.forecast_scores`): ``simulate`` The Well's VRMSE, NRMSE and binned

@@ -119,7 +119,7 @@ def test_kill_9_then_resume_gives_the_uninterrupted_file(tmp_path, capsys):
     process = subprocess.Popen(
         [sys.executable, "-c", script], cwd=REPO, env={**os.environ, "PDD_TOY_DELAY": "0.3"}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 600  # a guard against a hang only: on a loaded machine the import alone can take a minute
     while len(list(partial.glob("*-*.h5"))) < 2 and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
     os.kill(process.pid, signal.SIGKILL)

@@ -159,30 +159,44 @@ def test_checkpoint_is_atomic_when_saving_fails(tmp_path, monkeypatch):
     assert load_checkpoint(tmp_path / "fresh.pt")["step"] == 7
 
 
-def test_ema_follows_the_closed_form():
+@pytest.mark.parametrize("decay", [0.0, 0.5, 0.9, 1.0])
+def test_ema_is_the_normalised_weighted_average_of_the_trained_weights(decay):
+    """θ_ema(k) = Σ_j d^(k-j) θ_j / Σ_j d^(k-j) over j = 1..k: the initial weights carry none."""
     model = torch.nn.Linear(3, 2).double()
-    start = [p.detach().clone() for p in model.parameters()]
-    ema = EMA(model, decay=0.9)
-    target = [torch.randn_like(p) for p in model.parameters()]
-    with torch.no_grad():
-        for p, t in zip(model.parameters(), target):
-            p.copy_(t)
+    ema = EMA(model, decay=decay)
+    history = []
     for _ in range(7):
+        with torch.no_grad():
+            for p in model.parameters():
+                p.copy_(torch.randn_like(p))
+        history.append([p.detach().clone() for p in model.parameters()])
         ema.update()
+    weights = torch.tensor([decay ** (len(history) - j) for j in range(1, len(history) + 1)], dtype=torch.float64)
+    weights = weights / weights.sum()
     state = ema.state_dict()
-    for (name, _), s, t in zip(model.named_parameters(), start, target):
-        torch.testing.assert_close(state[name], 0.9**7 * s + (1 - 0.9**7) * t, rtol=1e-14, atol=1e-14)
+    for i, (name, _) in enumerate(model.named_parameters()):
+        expected = sum(w * step[i] for w, step in zip(weights, history))
+        torch.testing.assert_close(state[name], expected, rtol=1e-12, atol=1e-12)
     fresh = torch.nn.Linear(3, 2).double()
     fresh.load_state_dict(state)  # an EMA state loads straight into a model
+
+
+def test_ema_weights_stay_exact_near_one():
+    ema = EMA(torch.nn.Linear(1, 1), decay=1 - 1e-12)
+    assert ema.weight(1) == 1.0 and ema.weight(2) == pytest.approx(0.5, rel=1e-9) and ema.weight(10) == pytest.approx(0.1, rel=1e-9)
 
 
 def test_trained_ema_and_model_in_checkpoint(tmp_path):
     data = random_paths()
     train(linear_config(ema_decay=0.0, steps=3), tmp_path / "zero", data=data, progress=False)
     train(linear_config(ema_decay=1.0, steps=3), tmp_path / "one", data=data, progress=False)
+    for steps in (1, 2):
+        train(linear_config(ema_decay=1.0, steps=steps), tmp_path / f"first{steps}", data=data, progress=False)
     zero, one = load_checkpoint(tmp_path / "zero"), load_checkpoint(tmp_path / "one")
     assert torch.equal(zero["ema"]["coefficients"], zero["model"]["coefficients"])
-    assert torch.count_nonzero(one["ema"]["coefficients"]) == 0 < torch.count_nonzero(one["model"]["coefficients"])
+    trained = [load_checkpoint(tmp_path / name)["model"]["coefficients"] for name in ("first1", "first2", "one")]
+    assert torch.count_nonzero(trained[0]) > 0  # the initial weights (zeros) are not in the average
+    torch.testing.assert_close(one["ema"]["coefficients"], sum(trained) / 3, rtol=1e-12, atol=1e-12)  # d = 1: the uniform average
     model, config, grid, dt = load_trained_model(tmp_path / "zero")
     assert isinstance(model, LinearDrift) and grid == GRID and dt == 0.1 and config.steps == 3
     assert torch.equal(model.coefficients.detach(), zero["ema"]["coefficients"])

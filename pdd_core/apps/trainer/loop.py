@@ -385,7 +385,7 @@ def _restore(record: dict[str, Any] | None, network: nn.Module, optimizer, ema: 
         return 0, 0.0, float("nan")
     network.load_state_dict(record["model"])
     optimizer.load_state_dict(record["optimizer"])
-    ema.load_state_dict(record["ema"])
+    ema.load_state_dict(record["ema"], updates=int(record["step"]))
     _restore_rng_states(record["rng"], device)
     return int(record["step"]), float(record["elapsed"]), float(record["last_loss"])
 

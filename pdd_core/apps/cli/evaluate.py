@@ -84,12 +84,12 @@ time-averaged spatial PSD ratio over k <= N/2, and whether the variance collapse
 truth's. --long-steps N adds an N-step rollout per λ with the same block after the burn-in, the
 step of any blow-up, and a figure of its running mean and std against the truth's range.
 Drift runs also get climate_stochastic per λ: the climate of a stochastic rollout against the
-truth's noisy path law C_λ u0 + sqrt(Σ_λ) ε, the law the model is trained on (and long_rollout_stochastic with
---long-steps). Stochastic rollouts (climate_stochastic and the ensemble members) draw noise
-calibrated on the drift's residuals with the climate closure (--rollout-noise climate, the
-default), the residuals alone (--rollout-noise residual) or the path density's (--rollout-noise
-model); so does the stochastic coarse input of super-resolution (--sr-input stochastic, the
-default; metrics.json records its input_noise).
+truth's noisy path law C_λ u0 + sqrt(Σ_λ) ε, the law the model is trained on (and
+long_rollout_stochastic with --long-steps). Stochastic rollouts (climate_stochastic and the ensemble
+members) draw noise calibrated on the drift's residuals with the climate closure (--rollout-noise
+climate, the default), the residuals alone (--rollout-noise residual) or the path density's
+(--rollout-noise model); so does the stochastic coarse input of super-resolution (--sr-input
+stochastic, the default; metrics.json records its input_noise).
 --thermalize M thermalizes the simulate task's deterministic rollouts every M steps with the run's
 own path score (see `pdd simulate --help`); "sampling" in metrics.json records its settings and
 network calls.

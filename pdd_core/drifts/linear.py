@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from pdd_core.errors import ShapeError, bad_argument
+from pdd_core.errors import DTypeError, ShapeError, bad_argument
 from pdd_core.grid import Grid
 from pdd_core.spectral import irfft, rfft
 
@@ -18,10 +18,24 @@ class LinearDrift(nn.Module):
     52-54 per Fourier mode). The λ-dependence is piecewise linear between ``lam_nodes``.
 
     Parameters: ``coefficients`` ``[n_nodes, C, W, *rfft_shape]`` (float64 by default).
+    ``conserve_mean=True`` drops the drift's k = 0 mode whatever its coefficients, as the neural
+    drifts' switch does: a rollout keeps every channel's spatial mean where it starts, and the
+    rollout noise has no k = 0 component for such a drift.
     """
 
-    def __init__(self, grid: Grid, window: int = 5, lam_nodes: torch.Tensor | None = None, coefficients: torch.Tensor | None = None, dtype: torch.dtype = torch.float64):
+    def __init__(
+        self,
+        grid: Grid,
+        window: int = 5,
+        lam_nodes: torch.Tensor | None = None,
+        coefficients: torch.Tensor | None = None,
+        dtype: torch.dtype = torch.float64,
+        conserve_mean: bool = False,
+    ):
         super().__init__()
+        if not isinstance(conserve_mean, bool):
+            raise bad_argument("conserve_mean", conserve_mean, "must be a bool", "pass conserve_mean=True for a system whose spatial mean is conserved", kind=DTypeError)
+        self.conserve_mean = conserve_mean
         self.grid = grid
         self.window = window
         nodes = torch.zeros(1, dtype=torch.float64) if lam_nodes is None else torch.as_tensor(lam_nodes, dtype=torch.float64)
@@ -72,4 +86,7 @@ class LinearDrift(nn.Module):
             raise bad_argument("history.shape", tuple(history.shape), f"expected [B, {self.window}, C, *space]", "pass windows built by history_windows", kind=ShapeError)
         modes = rfft(history, self.grid.ndim)  # [B, W, C, *rfft]
         weights = self.coefficients_at(lam).transpose(1, 2).to(modes.real.dtype)  # [B, W, C, *rfft]
-        return irfft((weights * modes).sum(1), self.grid.shape).to(history.dtype)
+        drift = (weights * modes).sum(1)
+        if self.conserve_mean:  # no k = 0 component: every channel's spatial mean stays where it starts
+            drift[(..., *(0,) * self.grid.ndim)] = 0
+        return irfft(drift, self.grid.shape).to(history.dtype)

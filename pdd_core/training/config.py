@@ -67,6 +67,11 @@ class ModelConfig:
 LINEAR_PART_BY_DEFAULT = ("unet", "fno")
 
 
+# The networks with a conserve_mean switch: on data of a system whose spatial mean is conserved
+# (Kolmogorov vorticity) `pdd train` sets it unless the config does.
+MEAN_CONSERVING_MODELS = ("unet", "fno", "linear")
+
+
 def default_overrides(name: str) -> dict[str, Any]:
     return {"linear_part": True} if name in LINEAR_PART_BY_DEFAULT else {}
 
@@ -226,6 +231,7 @@ __all__ = [
     "DTYPES",
     "FILE_DEFAULT_SCHEME",
     "LINEAR_PART_BY_DEFAULT",
+    "MEAN_CONSERVING_MODELS",
     "RESUMABLE_FIELDS",
     "ModelConfig",
     "ObjectiveConfig",

@@ -61,7 +61,8 @@ def build_linear(grid: Grid, window: int, noise_head: bool, preset: str | None, 
     """The Fourier-diagonal :class:`LinearDrift` (verification; no presets, no noise head).
 
     ``lam_nodes``: an integer n (n equally spaced nodes on [0, 1]; 1 gives a λ-independent
-    drift, the default) or an explicit increasing list of λs.
+    drift, the default) or an explicit increasing list of λs; ``conserve_mean``: drop the drift's
+    k = 0 mode (a system whose spatial mean is conserved).
     """
     if preset is not None:
         raise bad_argument(
@@ -71,15 +72,18 @@ def build_linear(grid: Grid, window: int, noise_head: bool, preset: str | None, 
         raise bad_argument(
             "model.name", "linear", "the linear drift has no noise head, which the 'sa-pdd' objective needs", "use model 'unet' or 'fno'", kind=ConfigError
         )
-    unknown = set(overrides) - {"lam_nodes"}
+    unknown = set(overrides) - {"lam_nodes", "conserve_mean"}
     if unknown:
-        raise bad_argument("model.overrides", sorted(unknown), "the linear drift accepts only lam_nodes", "remove the other keys", kind=ConfigError)
+        raise bad_argument("model.overrides", sorted(unknown), "the linear drift accepts only lam_nodes and conserve_mean", "remove the other keys", kind=ConfigError)
+    conserve_mean = overrides.get("conserve_mean", False)
+    if not isinstance(conserve_mean, bool):
+        raise bad_argument("model.overrides.conserve_mean", conserve_mean, "must be true or false", "use conserve_mean = true or false", kind=ConfigError)
     nodes = overrides.get("lam_nodes", 1)
     if isinstance(nodes, int) and not isinstance(nodes, bool):
         if nodes < 1:
             raise bad_argument("model.overrides.lam_nodes", nodes, "needs at least one node", "use lam_nodes = 1 or more", kind=ConfigError)
         nodes = torch.linspace(0.0, 1.0, nodes, dtype=torch.float64) if nodes > 1 else torch.zeros(1, dtype=torch.float64)
-    return LinearDrift(grid, window=window, lam_nodes=torch.as_tensor(nodes, dtype=torch.float64))
+    return LinearDrift(grid, window=window, lam_nodes=torch.as_tensor(nodes, dtype=torch.float64), conserve_mean=conserve_mean)
 
 
 def build_model(

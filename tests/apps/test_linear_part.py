@@ -74,6 +74,21 @@ def test_conserve_mean_removes_the_drifts_zero_mode():
         UNet(1, window=2, conserve_mean=1, **TINY)
 
 
+def test_the_linear_drifts_conserve_mean_drops_only_its_zero_mode():
+    from pdd_core.drifts.linear import LinearDrift
+    from pdd_core.grid import Grid
+
+    grid = Grid((6, 8), channels=2)
+    coefficients = torch.randn(1, 2, 3, *grid.rfft_shape, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    history, lam = torch.randn(4, 3, 2, 6, 8, dtype=torch.float64) + 1.5, torch.zeros(4, dtype=torch.float64)
+    free = LinearDrift(grid, window=3, coefficients=coefficients)(history, lam)
+    kept = LinearDrift(grid, window=3, coefficients=coefficients, conserve_mean=True)(history, lam)
+    assert free.mean(dim=(2, 3)).abs().min() > 1e-3 and kept.mean(dim=(2, 3)).abs().max() < 1e-12
+    assert torch.allclose(kept, free - free.mean(dim=(2, 3), keepdim=True), atol=1e-12)  # every other mode as it was
+    with pytest.raises(Exception, match="conserve_mean"):
+        LinearDrift(grid, window=3, conserve_mean=1)
+
+
 @pytest.mark.parametrize(("system", "conserved"), [("kuramoto-sivashinsky", True), ("lorenz96", False)])
 def test_pdd_train_gives_new_networks_the_linear_part_and_conserves_a_conserved_mean(tmp_path, system, conserved):
     import json
@@ -94,3 +109,24 @@ def test_pdd_train_gives_new_networks_the_linear_part_and_conserves_a_conserved_
     assert overrides == {"linear_part": True, "base": 4, **({"conserve_mean": True} if conserved else {})}
     assert main([*argv, "--out", str(tmp_path / "plain"), "--set", "model.overrides.linear_part=false", "model.overrides.conserve_mean=false"]) == 0
     assert json.loads((tmp_path / "plain" / "config.json").read_text())["model"]["overrides"] == {"linear_part": False, "conserve_mean": False}
+
+
+def test_pdd_train_conserves_a_conserved_mean_with_the_linear_drift(tmp_path):
+    import json
+
+    import numpy as np
+
+    from pdd_core.apps.cli.main import main
+    from pdd_core.apps.inference.runs import load_run
+    from pdd_core.data import write_dataset_file
+    from pdd_core.grid import Grid
+
+    grid = Grid((16,), channels=1)
+    paths = np.random.default_rng(0).normal(size=(6, 6, 1, 16))
+    data = tmp_path / "d.h5"
+    write_dataset_file(data, {"train": paths[:4], "valid": paths[4:5], "test": paths[5:]}, system="kuramoto-sivashinsky", config={"kind": "test"}, dt=0.1, grid=grid)
+    argv = ["train", "--data", str(data), "--model", "linear", "--steps", "1", "--batch-size", "2", "--no-progress", "--out", str(tmp_path / "run")]
+    assert main(argv) == 0
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["model"]["overrides"] == {"conserve_mean": True}
+    assert load_run(tmp_path / "run").model.conserve_mean is True
+    assert main([*argv[:-1], str(tmp_path / "bad"), "--set", "model.overrides.conserve_mean=1"]) != 0

@@ -181,10 +181,7 @@ def test_a_mean_conserving_drift_rolls_out_with_its_spatial_mean_kept(trained, n
     _, runs = trained
     run = load_run(runs[name])
     model = copy.deepcopy(run.model)
-    model.conserve_mean = True  # the drift has no k = 0 component (the U-Net and FNO drop it)
-    if isinstance(model, LinearDrift):  # ... which the linear drift has no switch for: its k = 0 coefficients go
-        with torch.no_grad():
-            model.coefficients[(..., *[0] * run.grid.ndim)] = 0.0
+    model.conserve_mean = True  # the drift has no k = 0 component (every network drops it)
     run = attrs.evolve(run, model=model)
     initial = torch.randn(3, 1, run.grid.channels, *run.grid.shape, generator=torch.Generator().manual_seed(0), dtype=run.dtype)
     with torch.no_grad():

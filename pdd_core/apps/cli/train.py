@@ -20,7 +20,7 @@ from pdd_core.data.hdf5_reader import read_metadata
 from pdd_core.devices import DEVICE_NAMES
 from pdd_core.errors import ConfigError, bad_argument
 from pdd_core.registry import OBJECTIVES, SCHEMES, SYSTEMS
-from pdd_core.training.config import FILE_DEFAULT_SCHEME, LINEAR_PART_BY_DEFAULT, TrainConfig, config_from_dict, default_overrides, read_toml, set_dotted
+from pdd_core.training.config import FILE_DEFAULT_SCHEME, MEAN_CONSERVING_MODELS, TrainConfig, config_from_dict, default_overrides, read_toml, set_dotted
 from pdd_core.training.models import MODELS
 
 HELP = "train a PDD drift or a denoising baseline on a dataset file"
@@ -152,7 +152,7 @@ def build_config(args: argparse.Namespace) -> tuple[TrainConfig, Path]:
 
 def with_conserved_mean(config: TrainConfig) -> TrainConfig:
     """A network of a system whose spatial mean is conserved (``conserves_mean``) gets ``conserve_mean=True`` unless set."""
-    if config.model.name not in LINEAR_PART_BY_DEFAULT or "conserve_mean" in config.model.overrides or config.data is None or not Path(config.data).is_file():
+    if config.model.name not in MEAN_CONSERVING_MODELS or "conserve_mean" in config.model.overrides or config.data is None or not Path(config.data).is_file():
         return config
     system = read_metadata(config.data).system
     if system not in SYSTEMS.names() or not getattr(SYSTEMS.get(system), "conserves_mean", False):

@@ -603,3 +603,59 @@ def test_climate_closure_brings_a_too_slow_channel_to_the_datas_speed_and_keeps_
     assert closure.noise_scales[0.0][0] > 1.5 and closure.noise_scales[0.0][1] == 1.0
     assert torch.equal(closure(0.0)[0, 1], told[0, 1])
     assert closure.describe()["noise_scales"]["0.0"] == closure.noise_scales[0.0]
+
+
+def test_an_overshooting_mode_takes_the_step_its_response_allows_where_freezing_kept_its_deficit(trained, monkeypatch):
+    """Rollouts (stood in for by Gaussian frames) whose modes 1-2 read off a damping rate g = 2.5 times as
+    responsive to the correction c as a linear mode's, rate = g (a - c): the linear step carries them
+    past 3x the data's variance; going back and taking 1/g of that step (the measured response) lands
+    them on it, checked by the last rollout. Where the retry's own rollout overshoots again, the mode
+    keeps the drift's damping."""
+    from pdd_core.apps.inference import climate_closure
+    from pdd_core.apps.inference.climate_closure import ClimateClosure, keeping_rate, overshoot_response
+
+    _, runs = trained
+    run = load_run(runs["pdd"])
+    grid, dt = run.grid, run.dt
+    modes = grid.rfft_shape[-1]
+    sigma = torch.full((1, grid.channels, modes), 0.8, dtype=torch.float64)
+    rate = torch.full_like(sigma, 0.15 / dt)  # aΔt = 0.15 for every mode
+    response = torch.ones_like(sigma)
+    response[..., 1:3] = 2.5
+
+    def variance(correction, gain):  # E|û|² of the linear mode at the rate read, gain (a - c) with a = rate / gain (c = 0 reads `rate`), aΔt >= 0.002
+        read = (gain * (rate / gain - correction)).clamp_min(0.002 / dt)
+        return sigma.square() * dt / (1 - (1 - read * dt) ** 2)
+
+    def frames(var, paths, count, seed):
+        white = torch.randn(paths, count, grid.channels, *grid.shape, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+        return irfft(rfft(white, grid.ndim) * var.sqrt()[0], grid.shape)
+
+    target = variance(torch.zeros_like(sigma), response) / 0.68  # the drift alone keeps 0.68 of the data's variance
+    data = frames(target, 256, 64, 1)
+    calls = []
+
+    def fake_rollout(gain):
+        def simulate(run_, initial, lam, steps, *, drift_correction, **kwargs):
+            calls.append(drift_correction(lam).linear.clone())
+            return frames(variance(drift_correction(lam).linear.double(), gain), initial.shape[0], initial.shape[1] + steps, len(calls) + 10)
+
+        return simulate
+
+    def fit(gain):
+        calls.clear()
+        monkeypatch.setattr(climate_closure, "simulate_run", fake_rollout(gain))
+        closure = ClimateClosure(KnownResidualNoise(run, sigma, data - data.mean(dim=(0, 1, 3), keepdim=True)), speed_tolerance=None, fit_mean=False, paths=64, steps=200, burn_in=0)
+        return closure.correction(0.1).linear.double()  # λ > 0: two rounds of the linear rule, then the check
+
+    kept = variance(fit(response), response) / target
+    assert len(calls) == 3 and float(variance(calls[1], response)[..., 1:3].div(target[..., 1:3]).min()) > 3  # the linear step overshot
+    assert torch.allclose(kept[..., 1:], torch.ones_like(kept[..., 1:]), atol=0.05), kept.tolist()  # every fitted mode on the data's variance
+    # A retry that overshoots again (here: each change of c answers 30x, the first step's measured response ~3) goes back to the drift's damping.
+    steeper = response.clone()
+    steeper[..., 1:3] = 30.0
+    assert torch.equal(fit(steeper)[..., 1:3], torch.zeros_like(sigma[..., 1:3]))
+    # The response itself: the rate's change over the step, at least 1, and 1 outside the modes given.
+    change, step = torch.tensor([-3.0, -0.5, 2.0, -1.0]), torch.tensor([-1.0, -1.0, -1.0, 0.0])
+    assert overshoot_response(change, step, torch.tensor([True, True, True, False])).tolist() == [3.0, 1.0, 1.0, 1.0]
+    assert keeping_rate(sigma, variance(torch.zeros_like(sigma), response), dt).allclose(rate)

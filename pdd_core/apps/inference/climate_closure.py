@@ -50,9 +50,15 @@ Undoing only the last step was not enough there (the step before it, stationary 
 calibration, still grew to 48x), so a last rollout, as long as the others, checks the last
 update, and a mode whose damping the last step lowered and which then keeps more than
 ``OVERSHOOT`` x the data's variance goes back to the most damping any round gave it (the drift's
-own where none raised it; after an intermediate round, for the rest of the rounds too); where any
-rollout after the first leaves its energy band the update
-before it is kept (``rounds``, per λ, says how many were). Two modes are treated apart:
+own where none raised it). After an intermediate round it then takes a shortened step: 1/g of the
+undamping it had, g ≥ 1 the ratio of its rate's change to the step (for a mode fed at a fixed
+power, whose variance goes as 1/(a - c) with a the drift's damping, this secant lands on the
+data's variance), which the next rollout checks; a retried mode that overshoots again, or one
+that overshoots at the last rollout, keeps the most damping for the rest of the rounds. Without the
+retry, a Kolmogorov demo's run at λ = 0.1 (its linear step took the k = 1 shell to 184x) kept its
+k = 1-2 shells at 0.68 of the data's variance. Where any rollout after the first leaves its energy
+band the update before it is kept, without a retry it had not checked (``rounds``, per λ, says how
+many were). Two modes are treated apart:
 
 * where σ²Δt ≥ v_data even a memoryless mode (aΔt = 1) keeps too much, so the noise is lowered
   instead, σ ← σ sqrt(v_data / v_roll) (at most by 1/MAX_NOISE_CUT per round);
@@ -209,6 +215,13 @@ def overshot(kept: torch.Tensor, target: torch.Tensor, step: torch.Tensor, fitte
     return modes & fitted & (step < 0) & (kept > OVERSHOOT * target)
 
 
+def overshoot_response(change: torch.Tensor, step: torch.Tensor, modes: torch.Tensor) -> torch.Tensor:
+    """Per mode, how much more than a linear mode the rate read off an overshooting mode's variance answered its last ``step``:
+    g = ``change`` / ``step`` at least 1 where ``modes``, 1 elsewhere; the retried step is 1/g of the undamping (module docstring)."""
+    ratio = change / torch.where(modes, step, torch.ones_like(step))
+    return torch.where(modes, torch.nan_to_num(ratio, nan=1.0, posinf=1.0, neginf=1.0), torch.ones_like(ratio)).clamp_min(1.0)
+
+
 def _positive_int(instance, attribute, value) -> None:
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
         raise bad_argument(attribute.name, value, "must be an integer >= 1", f"pass e.g. {attribute.name}={attribute.default}")
@@ -317,6 +330,7 @@ class ClimateClosure:
         secant_modes = noisy.clone()
         secant_modes[zero_mode] = False  # the spatial mean keeps the linear rule
         frozen = torch.zeros_like(noisy)  # modes that overshot: left at the most damping any round gave them
+        retried = torch.zeros_like(noisy)  # modes that overshot and took a shortened step in the last round
         most_damped = torch.zeros_like(sigma)  # the smallest c(k) of the rounds so far (c < 0 damps), the drift's own (0) included
         previous, last = None, None  # the update before the last; the last round's rates and steps
         for round_ in range(iterations + 1):  # the last rollout only checks the last update
@@ -330,26 +344,29 @@ class ClimateClosure:
                 if min_response < 1 and 2 <= round_ <= ITERATIONS:  # a secant step failed before as many rounds as the linear rule's were kept
                     return None
                 sigma, correction, offset, noise_scale = previous  # the last update made the chain unstable: keep the one before
+                correction = torch.where(retried, most_damped, correction)  # ... without the retries it had not checked
                 self.rounds[lam] = round_ - 1
                 break
             kept_path = path[:, initial.shape[1] + self.burn_in :]
             kept = mode_variance(kept_path, ndim).unsqueeze(0)
+            rate = keeping_rate(sigma, kept, dt)  # each mode's damping now, read off its variance
             if last is not None:
-                over = overshot(kept, target, last[1], last[2], secant_modes)
-                correction = torch.where(over, most_damped, correction)
-                frozen = frozen | over
+                over = overshot(kept, target, last[1], last[2], secant_modes) | (retried & (kept > OVERSHOOT * target))
+                retry = over & ~retried & (round_ < iterations)  # a first overshoot with a rollout left to check a retry
+                retried_correction = most_damped + (correction - most_damped) / overshoot_response(rate - last[0], last[1], retry)
+                correction = torch.where(retry, retried_correction, torch.where(over, most_damped, correction))
+                frozen, retried = frozen | (over & ~retry), retry
             if round_ == iterations:
                 self.rounds[lam] = iterations
                 break
             previous = sigma, correction, offset, noise_scale
             saturated = sigma.pow(2) * dt >= target
-            rate = keeping_rate(sigma, kept, dt)  # each mode's damping now, read off its variance
             if self.speed_tolerance is not None:
                 noise_power = (weights * sigma.pow(2) * dt).sum(dim=tuple(range(2, sigma.dim())))
                 scale = speed_scale(mean_speed(kept_path) / data_speed, increment_power(kept_path, ndim), noise_power, self.speed_tolerance)
                 sigma = torch.where(noisy & ~saturated, sigma * scale[channel], sigma)
                 noise_scale = noise_scale * scale
-            fitted = corrected & ~saturated & ~frozen
+            fitted = corrected & ~saturated & ~frozen & ~retried  # a retried mode waits for its check
             wanted = torch.where(fitted, keeping_rate(sigma, target, dt) - rate, torch.zeros_like(rate))
             gain = torch.ones_like(rate) if last is None else response_gain(rate - last[0], last[1], fitted & last[2] & secant_modes, min_response, groups).clone()
             gain[zero_mode] = 1.0  # the spatial mean is not fed by the transfer between modes: the linear rule
@@ -371,8 +388,8 @@ class ClimateClosure:
 
         iterations = per_lambda(self.iterations, SECANT_ITERATIONS, ITERATIONS)
         rollouts = {"paths": self.paths, "steps": self.steps, "burn_in": self.burn_in, "iterations": iterations}
-        settings = {"fit_mean": self.fit_mean, "min_response": per_lambda(self.min_response, MIN_RESPONSE, 1.0), "response_groups": "octave", "overshoot": OVERSHOOT, "speed_tolerance": self.speed_tolerance}
+        settings = {"fit_mean": self.fit_mean, "min_response": per_lambda(self.min_response, MIN_RESPONSE, 1.0), "response_groups": "octave", "overshoot": OVERSHOOT, "overshoot_retry": "1/g of the step", "speed_tolerance": self.speed_tolerance}
         return {**self.residual.describe(), "kind": "climate", "calibration_rollouts": rollouts, **settings, "rounds_kept": {str(lam): rounds for lam, rounds in sorted(self.rounds.items())}, "noise_scales": {str(lam): scales for lam, scales in sorted(self.noise_scales.items())}, "linear_fallback": [lam for lam in sorted(self.linear_fallback)]}
 
 
-__all__ = ["ClimateClosure", "channel_mean", "increment_power", "keeping_rate", "mode_variance", "octaves", "overshot", "response_gain", "mean_speed", "rfft_weights", "speed_scale"]
+__all__ = ["ClimateClosure", "channel_mean", "increment_power", "keeping_rate", "mode_variance", "octaves", "overshoot_response", "overshot", "response_gain", "mean_speed", "rfft_weights", "speed_scale"]

@@ -608,8 +608,8 @@ def test_climate_closure_brings_a_too_slow_channel_to_the_datas_speed_and_keeps_
 def test_an_overshooting_mode_takes_the_step_its_response_allows_where_freezing_kept_its_deficit(trained, monkeypatch):
     """Rollouts (stood in for by Gaussian frames) whose modes 1-2 read off a damping rate g = 2.5 times as
     responsive to the correction c as a linear mode's, rate = g (a - c): the linear step carries them
-    past 3x the data's variance; going back and taking 1/g of that step (the measured response) lands
-    them on it, checked by the last rollout. Where the retry's own rollout overshoots again, the mode
+    past 3x the data's variance; going back to before that step and taking 1/g of it (the measured
+    response) lands them on it, checked by the last rollout. Where the retry's own rollout overshoots again, the mode
     keeps the drift's damping."""
     from pdd_core.apps.inference import climate_closure
     from pdd_core.apps.inference.climate_closure import ClimateClosure, keeping_rate, overshoot_response

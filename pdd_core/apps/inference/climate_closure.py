@@ -50,13 +50,14 @@ Undoing only the last step was not enough there (the step before it, stationary 
 calibration, still grew to 48x), so a last rollout, as long as the others, checks the last
 update, and a mode whose damping the last step lowered and which then keeps more than
 ``OVERSHOOT`` x the data's variance goes back to the most damping any round gave it (the drift's
-own where none raised it). After an intermediate round it then takes a shortened step: 1/g of the
-undamping it had, g ≥ 1 the ratio of its rate's change to the step (for a mode fed at a fixed
-power, whose variance goes as 1/(a - c) with a the drift's damping, this secant lands on the
-data's variance), which the next rollout checks; a retried mode that overshoots again, or one
+own where none raised it), unless a rollout is left to check a retry: then it goes back to where
+it was before the last step and takes 1/g of that step, g ≥ 1 the ratio of its rate's change to
+the step (for a mode fed at a fixed power, whose variance goes as 1/(a - c) with a the drift's
+damping, this secant lands on the data's variance). A retried mode that overshoots again, or one
 that overshoots at the last rollout, keeps the most damping for the rest of the rounds. Without the
-retry, a Kolmogorov demo's run at λ = 0.1 (its linear step took the k = 1 shell to 184x) kept its
-k = 1-2 shells at 0.68 of the data's variance. Where any rollout after the first leaves its energy
+retry, a Kolmogorov demo's run lost its large scales this way: at λ = 0.1 the linear step took the
+k = 1 shell to 184x and freezing kept the k = 1-2 shells at 0.68 of the data's variance; at λ = 0
+a secant step took it to 219x and freezing threw away the first round's gain too (0.68 → 0.30). Where any rollout after the first leaves its energy
 band the update before it is kept, without a retry it had not checked (``rounds``, per λ, says how
 many were). Two modes are treated apart:
 
@@ -353,7 +354,7 @@ class ClimateClosure:
             if last is not None:
                 over = overshot(kept, target, last[1], last[2], secant_modes) | (retried & (kept > OVERSHOOT * target))
                 retry = over & ~retried & (round_ < iterations)  # a first overshoot with a rollout left to check a retry
-                retried_correction = most_damped + (correction - most_damped) / overshoot_response(rate - last[0], last[1], retry)
+                retried_correction = correction + last[1] * (1 - 1 / overshoot_response(rate - last[0], last[1], retry))  # c_before - step/g
                 correction = torch.where(retry, retried_correction, torch.where(over, most_damped, correction))
                 frozen, retried = frozen | (over & ~retry), retry
             if round_ == iterations:

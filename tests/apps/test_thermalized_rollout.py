@@ -609,8 +609,9 @@ def test_an_overshooting_mode_takes_the_step_its_response_allows_where_freezing_
     """Rollouts (stood in for by Gaussian frames) whose modes 1-2 read off a damping rate g = 2.5 times as
     responsive to the correction c as a linear mode's, rate = g (a - c): the linear step carries them
     past 3x the data's variance; going back to before that step and taking 1/g of it (the measured
-    response) lands them on it, checked by the last rollout. Where the retry's own rollout overshoots again, the mode
-    keeps the drift's damping."""
+    response) lands them on it, checked by the last rollout; the other modes, whose variance the blown-up
+    ones fed in that rollout, hold their first step meanwhile. Where the retry's own rollout overshoots
+    again, the mode keeps the drift's damping."""
     from pdd_core.apps.inference import climate_closure
     from pdd_core.apps.inference.climate_closure import ClimateClosure, keeping_rate, overshoot_response
 
@@ -638,7 +639,10 @@ def test_an_overshooting_mode_takes_the_step_its_response_allows_where_freezing_
     def fake_rollout(gain):
         def simulate(run_, initial, lam, steps, *, drift_correction, **kwargs):
             calls.append(drift_correction(lam).linear.clone())
-            return frames(variance(drift_correction(lam).linear.double(), gain), initial.shape[0], initial.shape[1] + steps, len(calls) + 10)
+            var = variance(drift_correction(lam).linear.double(), gain)
+            feed = 1 + (var[..., 1:3] / target[..., 1:3] - 1.5).clamp_min(0).amax(dim=-1, keepdim=True)  # blown-up large scales feed every mode
+            var = torch.cat([var[..., :1], var[..., 1:3], var[..., 3:] * feed], dim=-1)
+            return frames(var, initial.shape[0], initial.shape[1] + steps, len(calls) + 10)
 
         return simulate
 
@@ -649,7 +653,7 @@ def test_an_overshooting_mode_takes_the_step_its_response_allows_where_freezing_
         return closure.correction(0.1).linear.double()  # λ > 0: two rounds of the linear rule, then the check
 
     kept = variance(fit(response), response) / target
-    assert len(calls) == 3 and float(variance(calls[1], response)[..., 1:3].div(target[..., 1:3]).min()) > 3  # the linear step overshot
+    assert len(calls) == 4 and float(variance(calls[1], response)[..., 1:3].div(target[..., 1:3]).min()) > 3  # the linear step overshot
     assert torch.allclose(kept[..., 1:], torch.ones_like(kept[..., 1:]), atol=0.05), kept.tolist()  # every fitted mode on the data's variance
     # A retry that overshoots again (here: each change of c answers 30x, the first step's measured response ~3) goes back to the drift's damping.
     steeper = response.clone()

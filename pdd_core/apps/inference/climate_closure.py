@@ -50,14 +50,17 @@ Undoing only the last step was not enough there (the step before it, stationary 
 calibration, still grew to 48x), so a last rollout, as long as the others, checks the last
 update, and a mode whose damping the last step lowered and which then keeps more than
 ``OVERSHOOT`` x the data's variance goes back to the most damping any round gave it (the drift's
-own where none raised it), unless a rollout is left to check a retry: then it goes back to where
-it was before the last step and takes 1/g of that step, g ≥ 1 the ratio of its rate's change to
-the step (for a mode fed at a fixed power, whose variance goes as 1/(a - c) with a the drift's
-damping, this secant lands on the data's variance). A retried mode that overshoots again, or one
-that overshoots at the last rollout, keeps the most damping for the rest of the rounds. Without the
-retry, a Kolmogorov demo's run lost its large scales this way: at λ = 0.1 the linear step took the
-k = 1 shell to 184x and freezing kept the k = 1-2 shells at 0.68 of the data's variance; at λ = 0
-a secant step took it to 219x and freezing threw away the first round's gain too (0.68 → 0.30). Where any rollout after the first leaves its energy
+own where none raised it) for the rest of the rounds, unless a retry is left (``MAX_RETRIES`` per
+λ): then a round of retries, a rollout more than ``iterations``, comes first. Every mode that
+overshot goes back to where it was before the last step and takes 1/g of that step, g ≥ 1 the
+ratio of its rate's change to the step (for a mode fed at a fixed power, whose variance goes as
+1/(a - c) with a the drift's damping, this secant lands on the data's variance), and nothing else
+moves: a rollout in which a mode blew up measures no other (the blown-up large scales of a
+Kolmogorov demo's run fed every shell, up to 3.4x). The next rollout checks the retries, and a retried
+mode that overshoots again keeps the most damping. Without the retries that run lost its large
+scales: at λ = 0.1 the linear step took its k = 1 shell to 184x and freezing kept the k = 1-2
+shells at 0.68 of the data's variance; at λ = 0 a secant step took it to 219x and freezing threw
+away the first round's gain too (0.68 → 0.30). Where any rollout after the first leaves its energy
 band the update before it is kept, without a retry it had not checked (``rounds``, per λ, says how
 many were). Two modes are treated apart:
 
@@ -120,6 +123,8 @@ CONFIDENCE = 2.0
 # A mode whose damping the last step lowered and which then keeps more than OVERSHOOT x the data's variance answers its
 # damping far more than a linear mode would (a near-neutral mode of the drift): it goes back to the most damping it had.
 OVERSHOOT = 2.0
+# A round of retries (of modes that overshot) is a rollout more than the rounds asked for; at most MAX_RETRIES per λ.
+MAX_RETRIES = 2
 # A channel whose calibration rollout moves more than SPEED_TOLERANCE slower or faster than the data (root-mean-square
 # increment per step) has its noise scaled towards that band's edge, at most by MAX_SPEED_SCALE per round.
 SPEED_TOLERANCE = 0.1
@@ -334,7 +339,8 @@ class ClimateClosure:
         retried = torch.zeros_like(noisy)  # modes that overshot and took a shortened step in the last round
         most_damped = torch.zeros_like(sigma)  # the smallest c(k) of the rounds so far (c < 0 damps), the drift's own (0) included
         previous, last = None, None  # the update before the last; the last round's rates and steps
-        for round_ in range(iterations + 1):  # the last rollout only checks the last update
+        round_, retries = 0, 0  # the updates made so far (the last rollout only checks the last one); the rounds of retries
+        while True:
             level, current = sigma.to(run.dtype), ModeCorrection(correction.to(run.dtype), offset.to(run.dtype))
             generator = torch.Generator(device=run.device).manual_seed(self.residual.seed)  # the same noise every round
             try:
@@ -342,24 +348,29 @@ class ClimateClosure:
             except DivergenceError as failure:
                 if previous is None:
                     raise type(failure)(f"climate closure at λ = {lam}: calibration rollout {round_ + 1} of {iterations} left its energy band ({failure})") from None
-                if min_response < 1 and 2 <= round_ <= ITERATIONS:  # a secant step failed before as many rounds as the linear rule's were kept
+                if min_response < 1 and 2 <= round_ <= ITERATIONS and not retried.any():  # a secant step failed before as many rounds as the linear rule's were kept
                     return None
                 sigma, correction, offset, noise_scale = previous  # the last update made the chain unstable: keep the one before
                 correction = torch.where(retried, most_damped, correction)  # ... without the retries it had not checked
-                self.rounds[lam] = round_ - 1
+                self.rounds[lam] = round_ if retried.any() else round_ - 1
                 break
             kept_path = path[:, initial.shape[1] + self.burn_in :]
             kept = mode_variance(kept_path, ndim).unsqueeze(0)
             rate = keeping_rate(sigma, kept, dt)  # each mode's damping now, read off its variance
             if last is not None:
                 over = overshot(kept, target, last[1], last[2], secant_modes) | (retried & (kept > OVERSHOOT * target))
-                retry = over & ~retried & (round_ < iterations)  # a first overshoot with a rollout left to check a retry
+                retry = over & ~retried & (retries < MAX_RETRIES)  # a first overshoot: back, then 1/g of the step, checked by the next rollout
                 retried_correction = correction + last[1] * (1 - 1 / overshoot_response(rate - last[0], last[1], retry))  # c_before - step/g
                 correction = torch.where(retry, retried_correction, torch.where(over, most_damped, correction))
                 frozen, retried = frozen | (over & ~retry), retry
+                if retry.any():  # a rollout with a blown-up mode measures no other mode (they were fed by it): only the retries move
+                    retries += 1
+                    previous, last = (sigma, correction, offset, noise_scale), (rate, torch.zeros_like(rate), torch.zeros_like(retry))
+                    continue
             if round_ == iterations:
                 self.rounds[lam] = iterations
                 break
+            round_ += 1
             previous = sigma, correction, offset, noise_scale
             saturated = sigma.pow(2) * dt >= target
             if self.speed_tolerance is not None:
@@ -367,7 +378,7 @@ class ClimateClosure:
                 scale = speed_scale(mean_speed(kept_path) / data_speed, increment_power(kept_path, ndim), noise_power, self.speed_tolerance)
                 sigma = torch.where(noisy & ~saturated, sigma * scale[channel], sigma)
                 noise_scale = noise_scale * scale
-            fitted = corrected & ~saturated & ~frozen & ~retried  # a retried mode waits for its check
+            fitted = corrected & ~saturated & ~frozen
             wanted = torch.where(fitted, keeping_rate(sigma, target, dt) - rate, torch.zeros_like(rate))
             gain = torch.ones_like(rate) if last is None else response_gain(rate - last[0], last[1], fitted & last[2] & secant_modes, min_response, groups).clone()
             gain[zero_mode] = 1.0  # the spatial mean is not fed by the transfer between modes: the linear rule

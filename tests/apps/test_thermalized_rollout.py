@@ -610,7 +610,7 @@ def test_an_overshooting_mode_takes_the_step_its_response_allows_where_freezing_
     responsive to the correction c as a linear mode's, rate = g (a - c): the linear step carries them
     past 3x the data's variance; going back to before that step and taking 1/g of it (the measured
     response) lands them on it, checked by the next rollout, while nothing else moves; the other modes,
-    which the blown-up ones fed past 2x in that rollout, retry too and then step on divided by their g.
+    which the blown-up ones fed past 2x in that rollout, retry too; every retried mode stays at its retry.
     Where the retry's own rollout overshoots again, the mode keeps the drift's damping."""
     from pdd_core.apps.inference import climate_closure
     from pdd_core.apps.inference.climate_closure import ClimateClosure, keeping_rate, overshoot_response
@@ -657,14 +657,14 @@ def test_an_overshooting_mode_takes_the_step_its_response_allows_where_freezing_
     kept = variance(fit(response), response) / target
     assert len(calls) == 4 and float(variance(calls[1], response)[..., 1:3].div(target[..., 1:3]).min()) > 3  # the linear step overshot
     assert torch.allclose(kept[..., 1:3], torch.ones_like(kept[..., 1:3]), atol=0.05), kept.tolist()  # the retried modes on the data's variance
-    # The modes that were fed past 2x overshot as well: their retries and later steps, shortened by the g they showed, close most of the gap.
-    assert float(kept[..., 3:].min()) > 0.8 and float(kept[..., 3:].max()) < 1.05, kept.tolist()
+    # The modes that were fed past 2x overshot as well: they stay at their retries, short of the data's variance (the guard's cost).
+    assert float(kept[..., 3:].min()) > 0.7 and float(kept[..., 3:].max()) < 0.9, kept.tolist()
     # A retry that overshoots again (here: each change of c answers 30x, the first step's measured response ~3) goes back to the drift's damping.
     steeper = response.clone()
     steeper[..., 1:3] = 30.0
     assert torch.equal(fit(steeper)[..., 1:3], torch.zeros_like(sigma[..., 1:3]))
-    # A response that steepens past 0.8 of the way (by 2 more per unit of c): the retry lands short, at ~0.9, and the next
-    # step, divided by the g the overshoot showed, stays near the data's variance; a full linear step would carry it to ~1.5x.
+    # A response that steepens past 0.8 of the way (by 2 more per unit of c): the retry lands short, at ~0.9, and stays there;
+    # a further linear step would carry it to ~1.5x.
     kink["at"] = 0.8 * (rate - keeping_rate(sigma, target, dt)) / response
     kink["slope"] = 2.0
     kept = variance(fit(response), response) / target

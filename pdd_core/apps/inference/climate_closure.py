@@ -57,9 +57,11 @@ ratio of its rate's change to the step (for a mode fed at a fixed power, whose v
 1/(a - c) with a the drift's damping, this secant lands on the data's variance), and nothing else
 moves: a rollout in which a mode blew up measures no other (the blown-up large scales of a
 Kolmogorov demo's run fed every shell, up to 3.4x). The next rollout checks the retries: a retried
-mode that overshoots again keeps the most damping; one that does not divides its later steps by
-its g (its response is not the linear rule's: on that run the next linear step from a retry that
-had reached 0.78 of the data's variance took k = 1 to 178x). Without the retries that run lost its large
+mode that overshoots again keeps the most damping, one that does not keeps its retry for the rest
+of the rounds. Its response is not the linear rule's, nor steady: on that run, from a retry that
+had reached 0.78 of the data's variance, the next linear step took k = 1 to 178x and the same
+step divided by its g to 19x. A mode that was only fed past 2x by a blown-up one is held at its
+retry too (nothing tells the two apart in one rollout). Without the retries that run lost its large
 scales: at λ = 0.1 the linear step took its k = 1 shell to 184x and freezing kept the k = 1-2
 shells at 0.68 of the data's variance; at λ = 0 a secant step took it to 219x and freezing threw
 away the first round's gain too (0.68 → 0.30). Where any rollout after the first leaves its energy
@@ -339,7 +341,6 @@ class ClimateClosure:
         secant_modes[zero_mode] = False  # the spatial mean keeps the linear rule
         frozen = torch.zeros_like(noisy)  # modes that overshot: left at the most damping any round gave them
         retried = torch.zeros_like(noisy)  # modes that overshot and took a shortened step in the last round
-        response = torch.ones_like(sigma)  # g of the modes that overshot (1 elsewhere): their later steps are divided by it
         most_damped = torch.zeros_like(sigma)  # the smallest c(k) of the rounds so far (c < 0 damps), the drift's own (0) included
         previous, last = None, None  # the update before the last; the last round's rates and steps
         round_, retries = 0, 0  # the updates made so far (the last rollout only checks the last one); the rounds of retries
@@ -365,8 +366,7 @@ class ClimateClosure:
                 retry = over & ~retried & (retries < MAX_RETRIES)  # a first overshoot: back, then 1/g of the step, checked by the next rollout
                 retried_correction = correction + last[1] * (1 - 1 / overshoot_response(rate - last[0], last[1], retry))  # c_before - step/g
                 correction = torch.where(retry, retried_correction, torch.where(over, most_damped, correction))
-                response = torch.where(retry, overshoot_response(rate - last[0], last[1], retry), response)
-                frozen, retried = frozen | (over & ~retry), retry
+                frozen, retried = frozen | over, retry  # a retried mode stays at its retry where its check passes
                 if retry.any():  # a rollout with a blown-up mode measures no other mode (they were fed by it): only the retries move
                     retries += 1
                     previous, last = (sigma, correction, offset, noise_scale), (rate, torch.zeros_like(rate), torch.zeros_like(retry))
@@ -386,7 +386,7 @@ class ClimateClosure:
             wanted = torch.where(fitted, keeping_rate(sigma, target, dt) - rate, torch.zeros_like(rate))
             gain = torch.ones_like(rate) if last is None else response_gain(rate - last[0], last[1], fitted & last[2] & secant_modes, min_response, groups).clone()
             gain[zero_mode] = 1.0  # the spatial mean is not fed by the transfer between modes: the linear rule
-            step = wanted / (gain * response)
+            step = wanted / gain
             last = rate, step, fitted
             correction = correction - step
             most_damped = torch.minimum(most_damped, correction)

@@ -404,7 +404,7 @@ class ClimateClosure:
 
         iterations = per_lambda(self.iterations, SECANT_ITERATIONS, ITERATIONS)
         rollouts = {"paths": self.paths, "steps": self.steps, "burn_in": self.burn_in, "iterations": iterations}
-        settings = {"fit_mean": self.fit_mean, "min_response": per_lambda(self.min_response, MIN_RESPONSE, 1.0), "response_groups": "octave", "overshoot": OVERSHOOT, "overshoot_retry": "1/g of the step", "speed_tolerance": self.speed_tolerance}
+        settings = {"fit_mean": self.fit_mean, "min_response": per_lambda(self.min_response, MIN_RESPONSE, 1.0), "response_groups": "octave", "overshoot": OVERSHOOT, "overshoot_retries": MAX_RETRIES, "speed_tolerance": self.speed_tolerance}
         return {**self.residual.describe(), "kind": "climate", "calibration_rollouts": rollouts, **settings, "rounds_kept": {str(lam): rounds for lam, rounds in sorted(self.rounds.items())}, "noise_scales": {str(lam): scales for lam, scales in sorted(self.noise_scales.items())}, "linear_fallback": [lam for lam in sorted(self.linear_fallback)]}
 
 

@@ -51,7 +51,7 @@ def test_a_stored_fit_is_read_back_whole_and_other_settings_are_refitted(trained
     assert fitted == 3 and len(list(tmp_path.glob("lambda0.1_*.pt"))) == 1  # two rounds and the check
     second = closure(run, data, tmp_path)
     assert torch.equal(second(0.1), sigma) and torch.equal(second.correction(0.1).linear, correction.linear) and torch.equal(second.correction(0.1).offset, correction.offset)
-    assert second.rounds == first.rounds and len(calls) == fitted  # read, not refitted
+    assert second.rounds == first.rounds and second.describe() == first.describe() and len(calls) == fitted  # read, not refitted, its record whole
     closure(run, data, tmp_path, seed=1)(0.1)  # another calibration noise
     closure(run, data, tmp_path, iterations=1)(0.1)  # other settings
     closure(run, data, tmp_path)(0.2)  # another λ
@@ -97,10 +97,11 @@ def test_pdd_simulate_keeps_the_closure_beside_the_run_and_reads_it_the_second_t
     assert len(calls) == fitted
 
 
-def test_a_stored_fit_keeps_whether_the_secant_fell_back_to_the_linear_rule_and_its_noise_scales(tmp_path):
+def test_a_stored_fit_keeps_whether_the_secant_fell_back_to_the_linear_rule_its_noise_scales_and_overshoots(tmp_path):
     cache = ClosureCache(tmp_path)
     sigma, correction = torch.ones(1, 2, 5), ModeCorrection(torch.zeros(1, 2, 5), torch.zeros(1, 2))
     for fell_back in (True, False):
         identity = {"lam": 0.0, "which": fell_back}
-        cache.store(identity, sigma, correction, 4, fell_back, [1.5, 1.0])
-        assert cache.load(identity)[2:] == (4, fell_back, [1.5, 1.0])
+        overshoots = {"retry_rounds": int(fell_back), "modes_retried": 3, "modes_at_most_damping": 1}
+        cache.store(identity, sigma, correction, 4, fell_back, [1.5, 1.0], overshoots)
+        assert cache.load(identity)[2:] == (4, fell_back, [1.5, 1.0], overshoots)

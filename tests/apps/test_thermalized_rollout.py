@@ -636,7 +636,7 @@ def test_an_overshooting_mode_takes_the_step_its_response_allows_where_freezing_
 
     target = variance(torch.zeros_like(sigma), response) / 0.68  # the drift alone keeps 0.68 of the data's variance
     data = frames(target, 256, 64, 1)
-    calls = []
+    calls, closures = [], []
 
     def fake_rollout(gain):
         def simulate(run_, initial, lam, steps, *, drift_correction, **kwargs):
@@ -652,17 +652,21 @@ def test_an_overshooting_mode_takes_the_step_its_response_allows_where_freezing_
         calls.clear()
         monkeypatch.setattr(climate_closure, "simulate_run", fake_rollout(gain))
         closure = ClimateClosure(KnownResidualNoise(run, sigma, data - data.mean(dim=(0, 1, 3), keepdim=True)), speed_tolerance=None, fit_mean=False, paths=64, steps=200, burn_in=0)
+        closures.append(closure)
         return closure.correction(0.1).linear.double()  # λ > 0: two rounds of the linear rule, then the check
 
     kept = variance(fit(response), response) / target
     assert len(calls) == 4 and float(variance(calls[1], response)[..., 1:3].div(target[..., 1:3]).min()) > 3  # the linear step overshot
     assert torch.allclose(kept[..., 1:3], torch.ones_like(kept[..., 1:3]), atol=0.05), kept.tolist()  # the retried modes on the data's variance
+    # The record says so: one round of retries, every mode but the spatial mean (left to the drift) retried, none sent back.
+    assert closures[-1].describe()["overshoots"] == {"0.1": {"retry_rounds": 1, "modes_retried": grid.channels * (modes - 1), "modes_at_most_damping": 0}}
     # The modes that were fed past 2x overshot as well: they stay at their retries, short of the data's variance (the guard's cost).
     assert float(kept[..., 3:].min()) > 0.7 and float(kept[..., 3:].max()) < 0.9, kept.tolist()
     # A retry that overshoots again (here: each change of c answers 30x, the first step's measured response ~3) goes back to the drift's damping.
     steeper = response.clone()
     steeper[..., 1:3] = 30.0
     assert torch.equal(fit(steeper)[..., 1:3], torch.zeros_like(sigma[..., 1:3]))
+    assert closures[-1].overshoots[0.1] == {"retry_rounds": 1, "modes_retried": grid.channels * (modes - 1), "modes_at_most_damping": grid.channels * (modes - 1)}
     # A response that steepens past 0.8 of the way (by 2 more per unit of c): the retry lands short, at ~0.9, and stays there;
     # a further linear step would carry it to ~1.5x.
     kink["at"] = 0.8 * (rate - keeping_rate(sigma, target, dt)) / response

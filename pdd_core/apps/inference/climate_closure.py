@@ -66,7 +66,8 @@ scales: at λ = 0.1 the linear step took its k = 1 shell to 184x and freezing ke
 shells at 0.68 of the data's variance; at λ = 0 a secant step took it to 219x and freezing threw
 away the first round's gain too (0.68 → 0.30). Where any rollout after the first leaves its energy
 band the update before it is kept, without a retry it had not checked (``rounds``, per λ, says how
-many were). Two modes are treated apart:
+many were; ``overshoots``, per λ, the rounds of retries, the modes, channel by rfft mode, that took
+a retry and those sent to the most damping). Two modes are treated apart:
 
 * where σ²Δt ≥ v_data even a memoryless mode (aΔt = 1) keeps too much, so the noise is lowered
   instead, σ ← σ sqrt(v_data / v_roll) (at most by 1/MAX_NOISE_CUT per round);
@@ -261,6 +262,7 @@ class ClimateClosure:
     rounds: dict[float, int] = attrs.field(factory=dict, init=False)
     linear_fallback: set[float] = attrs.field(factory=set, init=False)
     noise_scales: dict[float, list[float]] = attrs.field(factory=dict, init=False)
+    overshoots: dict[float, dict[str, int]] = attrs.field(factory=dict, init=False)
     cache: ClosureCache | None = None
     _fitted: dict[float, tuple[torch.Tensor, ModeCorrection]] = attrs.Factory(dict)
 
@@ -296,18 +298,18 @@ class ClimateClosure:
             identity = None if self.cache is None else self._identity(lam)
             stored = None if identity is None else self.cache.load(identity)
             if stored is not None:
-                sigma, correction, self.rounds[lam], fell_back, self.noise_scales[lam] = stored
+                sigma, correction, self.rounds[lam], fell_back, self.noise_scales[lam], self.overshoots[lam] = stored
                 self._fitted[lam] = sigma.to(self.run.device), correction
                 if fell_back:
                     self.linear_fallback.add(lam)
             else:
                 self._fitted[lam] = self._calibrate(lam)  # records its own fallback
                 if identity is not None:
-                    self.cache.store(identity, *self._fitted[lam], self.rounds[lam], lam in self.linear_fallback, self.noise_scales[lam])
+                    self.cache.store(identity, *self._fitted[lam], self.rounds[lam], lam in self.linear_fallback, self.noise_scales[lam], self.overshoots[lam])
         return self._fitted[lam]
 
     def _identity(self, lam: float) -> dict:
-        settings = {**self.describe(), "rounds_kept": None, "linear_fallback": None, "noise_scales": None, "dtype": str(self.run.dtype), "device": self.run.device.type}
+        settings = {**self.describe(), "rounds_kept": None, "linear_fallback": None, "noise_scales": None, "overshoots": None, "dtype": str(self.run.dtype), "device": self.run.device.type}
         return closure_identity(self.run.run_dir, self.residual.data_file, settings, lam)
 
     def _calibrate(self, lam: float) -> tuple[torch.Tensor, ModeCorrection]:
@@ -342,6 +344,7 @@ class ClimateClosure:
         frozen = torch.zeros_like(noisy)  # modes that overshot: left at the most damping any round gave them
         retried = torch.zeros_like(noisy)  # modes that overshot and took a shortened step in the last round
         most_damped = torch.zeros_like(sigma)  # the smallest c(k) of the rounds so far (c < 0 damps), the drift's own (0) included
+        ever_retried, damped = torch.zeros_like(noisy), torch.zeros_like(noisy)  # for the record: modes that took a retry; modes sent to the most damping
         previous, last = None, None  # the update before the last; the last round's rates and steps
         round_, retries = 0, 0  # the updates made so far (the last rollout only checks the last one); the rounds of retries
         while True:
@@ -356,6 +359,7 @@ class ClimateClosure:
                     return None
                 sigma, correction, offset, noise_scale = previous  # the last update made the chain unstable: keep the one before
                 correction = torch.where(retried, most_damped, correction)  # ... without the retries it had not checked
+                damped = damped | retried
                 self.rounds[lam] = round_ if retried.any() else round_ - 1
                 break
             kept_path = path[:, initial.shape[1] + self.burn_in :]
@@ -367,6 +371,7 @@ class ClimateClosure:
                 retried_correction = correction + last[1] * (1 - 1 / overshoot_response(rate - last[0], last[1], retry))  # c_before - step/g
                 correction = torch.where(retry, retried_correction, torch.where(over, most_damped, correction))
                 frozen, retried = frozen | over, retry  # a retried mode stays at its retry where its check passes
+                ever_retried, damped = ever_retried | retry, damped | (over & ~retry)
                 if retry.any():  # a rollout with a blown-up mode measures no other mode (they were fed by it): only the retries move
                     retries += 1
                     previous, last = (sigma, correction, offset, noise_scale), (rate, torch.zeros_like(rate), torch.zeros_like(retry))
@@ -396,6 +401,7 @@ class ClimateClosure:
             cut = torch.nan_to_num(target / kept, nan=1.0).clamp(1 / MAX_NOISE_CUT**2, 1.0).sqrt()
             sigma = sigma * torch.where(noisy & saturated, cut, torch.ones_like(cut))
         self.noise_scales[lam] = noise_scale[0].tolist()
+        self.overshoots[lam] = {"retry_rounds": retries, "modes_retried": int(ever_retried.sum()), "modes_at_most_damping": int(damped.sum())}
         return sigma.to(self.residual(lam).dtype), ModeCorrection(correction, offset)
 
     def describe(self) -> dict:
@@ -405,7 +411,7 @@ class ClimateClosure:
         iterations = per_lambda(self.iterations, SECANT_ITERATIONS, ITERATIONS)
         rollouts = {"paths": self.paths, "steps": self.steps, "burn_in": self.burn_in, "iterations": iterations}
         settings = {"fit_mean": self.fit_mean, "min_response": per_lambda(self.min_response, MIN_RESPONSE, 1.0), "response_groups": "octave", "overshoot": OVERSHOOT, "overshoot_retries": MAX_RETRIES, "speed_tolerance": self.speed_tolerance}
-        return {**self.residual.describe(), "kind": "climate", "calibration_rollouts": rollouts, **settings, "rounds_kept": {str(lam): rounds for lam, rounds in sorted(self.rounds.items())}, "noise_scales": {str(lam): scales for lam, scales in sorted(self.noise_scales.items())}, "linear_fallback": [lam for lam in sorted(self.linear_fallback)]}
+        return {**self.residual.describe(), "kind": "climate", "calibration_rollouts": rollouts, **settings, "rounds_kept": {str(lam): rounds for lam, rounds in sorted(self.rounds.items())}, "noise_scales": {str(lam): scales for lam, scales in sorted(self.noise_scales.items())}, "overshoots": {str(lam): record for lam, record in sorted(self.overshoots.items())}, "linear_fallback": [lam for lam in sorted(self.linear_fallback)]}
 
 
 __all__ = ["ClimateClosure", "channel_mean", "increment_power", "keeping_rate", "mode_variance", "octaves", "overshoot_response", "overshot", "response_gain", "mean_speed", "rfft_weights", "speed_scale"]

@@ -31,7 +31,7 @@ from pdd_core.files import write_bytes_atomically
 
 DIRECTORY = "closures"
 # Bump when the closure's fitting rule changes: older files then no longer match.
-FORMAT = 3
+FORMAT = 4
 
 
 def file_identity(path: str | os.PathLike) -> dict[str, Any]:
@@ -56,22 +56,22 @@ class ClosureCache:
         digest = hashlib.sha256(json.dumps({"format": FORMAT, **identity}, sort_keys=True).encode()).hexdigest()[:24]
         return self.directory / f"lambda{identity['lam']:g}_{digest}.pt"
 
-    def load(self, identity: dict[str, Any]) -> tuple[torch.Tensor, ModeCorrection, int, bool, list[float]] | None:
-        """σ_k, the correction, the rounds kept, whether the secant fell back to the linear rule and the noise's speed scale per channel, of a stored fit; None where there is none (or it cannot be read)."""
+    def load(self, identity: dict[str, Any]) -> tuple[torch.Tensor, ModeCorrection, int, bool, list[float], dict[str, int]] | None:
+        """σ_k, the correction, the rounds kept, whether the secant fell back to the linear rule, the noise's speed scale per channel and the overshoot counts, of a stored fit; None where there is none (or it cannot be read)."""
         path = self.path(identity)
         if not path.is_file():
             return None
         try:
             stored = torch.load(path, map_location="cpu", weights_only=True)
-            return stored["sigma"], ModeCorrection(stored["linear"], stored["offset"]), int(stored["rounds"]), bool(stored["linear_fallback"]), [float(scale) for scale in stored["noise_scales"]]
+            return stored["sigma"], ModeCorrection(stored["linear"], stored["offset"]), int(stored["rounds"]), bool(stored["linear_fallback"]), [float(scale) for scale in stored["noise_scales"]], {str(key): int(count) for key, count in stored["overshoots"].items()}
         except (OSError, RuntimeError, KeyError, ValueError, EOFError, pickle.UnpicklingError) as error:  # a damaged file is refitted and replaced
             print(f"note: the stored climate closure {path} cannot be read ({type(error).__name__}); refitting it", file=sys.stderr)
             return None
 
-    def store(self, identity: dict[str, Any], sigma: torch.Tensor, correction: ModeCorrection, rounds: int, linear_fallback: bool, noise_scales: list[float]) -> None:
+    def store(self, identity: dict[str, Any], sigma: torch.Tensor, correction: ModeCorrection, rounds: int, linear_fallback: bool, noise_scales: list[float], overshoots: dict[str, int]) -> None:
         path = self.path(identity)
         buffer = io.BytesIO()
-        torch.save({"sigma": sigma.cpu(), "linear": correction.linear.cpu(), "offset": correction.offset.cpu(), "rounds": rounds, "linear_fallback": linear_fallback, "noise_scales": list(noise_scales), "identity": identity}, buffer)
+        torch.save({"sigma": sigma.cpu(), "linear": correction.linear.cpu(), "offset": correction.offset.cpu(), "rounds": rounds, "linear_fallback": linear_fallback, "noise_scales": list(noise_scales), "overshoots": dict(overshoots), "identity": identity}, buffer)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             write_bytes_atomically(path, buffer.getbuffer())

@@ -30,7 +30,7 @@ from pdd_core.drifts.mode_correction import ModeCorrection
 from pdd_core.files import write_bytes_atomically
 
 DIRECTORY = "closures"
-# Bump when the closure's fitting rule changes: older files then no longer match.
+# Bump when the closure's fitting rule or the fields a file stores change: older files then no longer match.
 FORMAT = 4
 
 

@@ -115,6 +115,27 @@ def test_the_stochastic_super_resolution_input_takes_the_rollout_noise(trained, 
     assert _metrics(out)["low_resolution"]["input_noise"] == "none"
 
 
+def test_evaluate_samples_generation_and_super_resolution_in_batches_of_batch_size(trained, tmp_path, monkeypatch):
+    """--batch-size bounds the paths under the sampler at once (its memory); the batches together give every path asked for."""
+    from pdd_core.apps.inference import tasks
+
+    data, runs = trained
+    batches = []
+
+    def recording(*args, u_init, **kwargs):
+        batches.append(u_init.shape[0])
+        return sample(*args, u_init=u_init, **kwargs)
+
+    sample = tasks.sample
+    monkeypatch.setattr(tasks, "sample", recording)
+    out = tmp_path / "batched"
+    options = ["--tasks", "generate,super-resolve", "--n-generate", "5", "--n-super-resolve", "3", "--batch-size", "2"]
+    assert main(["evaluate", str(runs["pdd"]), "--data", str(data), "--out", str(out), *options, *FAST]) == 0
+    assert batches == [2, 2, 1, 2, 1]  # generation's 5 paths, then super-resolution's 3
+    metrics = _metrics(out)
+    assert metrics["settings"]["batch_size"] == 2 and metrics["generate"]["paths"] == 5 and metrics["super_resolve"]["paths"] == 3
+
+
 @pytest.mark.parametrize(
     "arguments",
     [
@@ -128,6 +149,7 @@ def test_the_stochastic_super_resolution_input_takes_the_rollout_noise(trained, 
         ["--tasks", ","],  # used to evaluate nothing and exit 0
         ["--n-generate", "-1"],
         ["--n-super-resolve", "-1"],  # used to drop a path silently
+        ["--batch-size", "0"],
         ["--n", "0"],
         ["--integrator", "heun"],
         ["--stochastic-integrator", "conditional-increment"],

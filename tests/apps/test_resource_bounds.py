@@ -202,6 +202,43 @@ def test_pdd_data_generate_names_the_split_when_the_chunk_is_the_whole_split(tmp
 # -- pdd simulate and pdd super-resolve: the paths they hold ----------------------------------------------------
 
 
+def test_a_path_scores_sampler_counts_the_networks_activations_per_batch_of_paths(monkeypatch):
+    """Generation, super-resolution and evaluate's sampling tasks count windows x points x features x 4 bytes x the
+    training factor for the working batch; a score without the drift's gradient (network None) counts none."""
+    from pdd_core.apps.cli import request_costs
+    from pdd_core.apps.evaluation.run_metrics import EvaluationSettings
+    from pdd_core.grid import Grid
+    from pdd_core.training import ModelConfig, TrainConfig
+
+    seen = []
+    monkeypatch.setattr(request_costs, "check_memory", lambda terms: seen.append(terms))
+    grid, frames = Grid((16, 16), channels=1), 10
+    network = TrainConfig(batch_size=4, window=3, model=ModelConfig(name="unet", preset="tiny"), scheme={"name": "carosso"})
+    per_path = frames * 256 * request_costs.network_features("unet", 2, "tiny", {}) * 4 * request_costs.ACTIVATION_COPIES["unet"]
+
+    def activations(check, *args, **kwargs):
+        seen.clear()
+        check(*args, **kwargs)
+        return [(term.name, term.value, term.bytes) for term in seen[-1] if "activations" in term.what]
+
+    for check in (request_costs.check_generation, request_costs.check_super_resolution):
+        assert activations(check, grid, 8, frames, None, marginal=False, network=network) == [("--n", 8, 8 * per_path)]
+        assert activations(check, grid, 8, frames, 3, marginal=False, network=network) == [("--batch-size", 3, 3 * per_path)]
+        assert activations(check, grid, 8, frames, None, marginal=False) == []
+    wide = TrainConfig(batch_size=4, window=3, model=ModelConfig(name="unet", preset="small"), scheme={"name": "carosso"})
+    assert activations(request_costs.check_generation, grid, 8, frames, None, marginal=False, network=wide)[0][2] > 2 * 8 * per_path
+
+    def evaluation(tasks, **changes):
+        settings = EvaluationSettings(**{"n_generate": 6, "n_super_resolve": 9, "ensemble": 0, **changes})
+        return activations(request_costs.check_evaluation, grid, 4, frames, settings, False, network=network, tasks=tasks)
+
+    assert evaluation(("generate",)) == [("--n-generate", 6, 6 * per_path)]
+    assert evaluation(("generate", "super-resolve")) == [("--n-super-resolve", 9, 9 * per_path)]  # the larger of the two
+    assert evaluation(("generate", "super-resolve"), batch_size=2) == [("--batch-size", 2, 2 * per_path)]
+    assert evaluation(("simulate",)) == []
+
+
+
 @pytest.mark.parametrize(("options", "named"), [(["--steps", HUGE], f"--steps={HUGE}"), (["--steps", "1000000", "--n", "3"], "--n=3")])
 def test_pdd_simulate_refuses_more_frames_than_it_can_hold_before_the_rollout(options, named, tiny, tmp_path, capsys, monkeypatch):
     data, run = tiny

@@ -149,7 +149,7 @@ def check_demo_memory(name: str, demo: dict, system: Any, config: TrainConfig, s
     check_data_generation(system, preset, (sizes["n_train"], sizes["n_valid"], sizes["n_test"]), None, setting=("--system", name))
     frames = stored_frames(system, preset.n_frames)
     check_training(config, system.grid, frames)
-    check_evaluation(system.grid, min(settings.n_paths or sizes["n_test"], sizes["n_test"]), frames, settings, marginal=True)
+    check_evaluation(system.grid, min(settings.n_paths or sizes["n_test"], sizes["n_test"]), frames, settings, marginal=True, network=config)
 
 
 def _run(args: argparse.Namespace, demo: dict, out: Path) -> int:

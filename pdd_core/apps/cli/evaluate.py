@@ -124,6 +124,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--discard", type=int, default=10, help="long-rollout segments discarded before spectra (default: 10, PDD B.5)")
     parser.add_argument("--segments", type=int, default=2, help="long-rollout segments kept for spectra (default: 2)")
     parser.add_argument("--n-generate", type=int, metavar="N", help="generated paths (default: as many as reference paths)")
+    parser.add_argument("--batch-size", type=int, metavar="B", help="paths per batch of generation and super-resolution (default: all at once; a smaller batch bounds the memory)")
     parser.add_argument("--ensemble", type=int, default=8, metavar="M", help="stochastic rollouts per reference path scored by CRPS and spread-skill (0: none; default: 8)")
     parser.add_argument(
         "--long-steps",
@@ -153,7 +154,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     counts = (("--seed", args.seed, 0), ("--l2-step", args.l2_step, 1), ("--discard", args.discard, 0), ("--segments", args.segments, 1))
-    counts += (("--n", args.n, 1), ("--n-generate", args.n_generate, 1), ("--n-super-resolve", args.n_super_resolve, 1), ("--ensemble", args.ensemble, 0), ("--long-steps", args.long_steps, 0))
+    counts += (("--n", args.n, 1), ("--n-generate", args.n_generate, 1), ("--n-super-resolve", args.n_super_resolve, 1), ("--ensemble", args.ensemble, 0), ("--long-steps", args.long_steps, 0), ("--batch-size", args.batch_size, 1))
     for flag, value, minimum in counts:
         if value is not None and value < minimum:  # a negative count would silently slice paths away
             raise bad_argument(flag, value, f"must be >= {minimum}", f"pass {flag} >= {minimum}", kind=ConfigError)
@@ -181,6 +182,7 @@ def run(args: argparse.Namespace) -> int:
         ensemble=args.ensemble,
         long_steps=args.long_steps,
         floor_seed=args.seed,
+        batch_size=args.batch_size,
     )
     generator = generator_for(trained, args.seed)
     name = sampler_name(args, "pc" if trained.objective.samples_increments else DEFAULT_SAMPLER)
@@ -188,9 +190,9 @@ def run(args: argparse.Namespace) -> int:
     frames = read_metadata(args.data).splits[args.split][1]  # generation and super-resolution sample whole reference-length paths
     needs_marginal = not trained.objective.samples_increments and (uses_marginal(name) or args.prior == "data")
     available = read_metadata(args.data).splits[args.split][0]
-    check_evaluation(trained.grid, min(args.n or available, available), frames, settings, marginal=needs_marginal)
-    reference = run_marginal(trained, frames) if needs_marginal else None
     path_score = not trained.objective.samples_increments and isinstance(run_score(trained, kind), PathScore)
+    check_evaluation(trained.grid, min(args.n or available, available), frames, settings, marginal=needs_marginal, network=trained.config if path_score else None, tasks=tasks)
+    reference = run_marginal(trained, frames) if needs_marginal else None
     name, sampler = build_sampler(args, reference, default=name, path_score=path_score)
     grid_for = lambda start: build_lambda_schedule(args, start, trained.config.lam_min, 1000, name)  # noqa: E731
     full_grid = grid_for(trained.config.lam_max)

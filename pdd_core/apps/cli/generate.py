@@ -98,7 +98,6 @@ def run(args: argparse.Namespace) -> int:
     check_count("--frames", args.frames)
     name = sampler_name(args)
     trained = load_run(args.run_dir, device=args.device)
-    check_generation(trained.grid, args.n, args.frames, args.batch_size, marginal=uses_marginal(name) or args.prior == "data")
     lam_max = check_lambda(trained, trained.config.lam_max if args.lambda_max is None else args.lambda_max, "--lambda-max")
     lam_end = trained.config.lam_min
     if lam_max <= lam_end:
@@ -106,6 +105,8 @@ def run(args: argparse.Namespace) -> int:
     lam_schedule = build_lambda_schedule(args, lam_max, lam_end, DEFAULT_SAMPLER_STEPS, name)
     kind, boundary = build_score_kind(args, trained), choose(BOUNDARIES, "--boundary", args.boundary, "boundary rule")
     score = run_score(trained, kind)
+    network = trained.config if isinstance(score, PathScore) else None  # a path score keeps the network's activations for its gradient
+    check_generation(trained.grid, args.n, args.frames, args.batch_size, marginal=uses_marginal(name) or args.prior == "data", network=network)
     rule = run_boundary(boundary, score, args.frames)
     reference = run_marginal(trained, args.frames) if uses_marginal(name) or args.prior == "data" else None
     name, sampler = build_sampler(args, reference, path_score=isinstance(score, PathScore))

@@ -44,6 +44,10 @@ ENERGY_BATCH = 256
 # Measured with a PDD step's peak resident memory on the tiny, small and paper presets in 1D and
 # 2D: U-Net 10.2-13.5, FNO 4.4-5.7 (features as :func:`network_features` counts them).
 ACTIVATION_COPIES = {"unet": 10, "fno": 4}
+# A path score's sampler runs the drift forward and backward over every window of the batch of paths
+# (Eq. 36's gradient), so it keeps a training step's activations per window: measured from the peak
+# resident memory of `pdd generate` at 16 and 32 paths of 40 frames on a 40² grid, U-Net 11.9 and
+# FNO 4.7 copies, the training factors above (rounded down).
 # The overrides that set a network's width or depth (the rest leave its activations as they are).
 WIDTH_KEYS = ("base", "widths", "blocks_per_level", "width", "layers", "projection_width")
 # Bytes per value of a training dtype (TrainConfig.dtype).
@@ -91,23 +95,48 @@ def paths_terms(grid: Grid, n: int, frames: int, batch: int | None, *, n_flag: s
     ]
 
 
-def check_generation(grid: Grid, n: int, frames: int, batch: int | None, *, marginal: bool) -> None:
-    """``pdd generate``: the paths under the sampler, the finished set and the marginal's covariance (when used)."""
+def sampling_activations(network: Any, grid: Grid, n: int, frames: int, batch: int | None, *, n_flag: str, batch_flag: str = "--batch-size") -> list[MemoryTerm]:
+    """The network's activations under a path score's sampler: every window of the working batch of paths, as in a training step.
+
+    ``network``: the run's TrainConfig (its model and dtype), or None for a score without the
+    drift's gradient (a noise head samples under ``no_grad`` and keeps none).
+    """
+    if network is None:
+        return []
+    model = network.model
+    features = network_features(model.name, grid.ndim, model.preset, dict(model.overrides))
+    bytes_per_value = DTYPE_BYTES.get(network.dtype, FLOAT32_BYTES)
+    copies = ACTIVATION_COPIES.get(model.name, 0)
+    working = min(n, batch) if batch else n
+    name, value = (batch_flag, batch) if batch and batch < n else (n_flag, n)
+    size = working * frames * _sites(grid) * features * bytes_per_value * copies
+    shape = f"{working} paths x {frames} frames x {_sites(grid)} points x {features} features x {bytes_per_value} bytes x {copies}"
+    return [MemoryTerm(name, value, size, f"the network's activations under the sampler ({shape})")]
+
+
+def check_generation(grid: Grid, n: int, frames: int, batch: int | None, *, marginal: bool, network: Any = None) -> None:
+    """``pdd generate``: the paths under the sampler, the network's activations (``network``: a path score's run config), the finished set and the marginal's covariance (when used)."""
     terms = paths_terms(grid, n, frames, batch, n_flag="--n", copies=SAMPLING_COPIES, what="the paths under the sampler")
+    terms += sampling_activations(network, grid, n, frames, batch, n_flag="--n")
     check_memory([*terms, *([marginal_term(grid, frames)] if marginal else [])])
 
 
-def check_super_resolution(grid: Grid, n: int, frames: int, batch: int | None, *, marginal: bool) -> None:
-    """``pdd super-resolve``: the ``n`` input paths of ``frames`` frames under the sampler, the refined set and the marginal's covariance (when used).
+def check_super_resolution(grid: Grid, n: int, frames: int, batch: int | None, *, marginal: bool, network: Any = None) -> None:
+    """``pdd super-resolve``: the ``n`` input paths of ``frames`` frames under the sampler, the network's activations (as in :func:`check_generation`), the refined set and the marginal's covariance (when used).
 
     Both sizes come from ``--input`` (``--n`` takes its first paths), so the covariance is named as ``--input``.
     """
     terms = paths_terms(grid, n, frames, batch, n_flag="--n", copies=SAMPLING_COPIES, what="the paths under the sampler")
+    terms += sampling_activations(network, grid, n, frames, batch, n_flag="--n")
     check_memory([*terms, *([marginal_term(grid, frames, "--input")] if marginal else [])])
 
 
-def check_evaluation(grid: Grid, reference: int, frames: int, settings: Any, marginal: bool) -> None:
-    """``pdd evaluate``: the ensemble's rollouts, the long rollouts, generation and the marginal, for ``reference`` paths of ``frames`` frames."""
+def check_evaluation(grid: Grid, reference: int, frames: int, settings: Any, marginal: bool, network: Any = None, tasks: tuple[str, ...] = ("generate", "super-resolve")) -> None:
+    """``pdd evaluate``: the ensemble's rollouts, the long rollouts, generation and the marginal, for ``reference`` paths of ``frames`` frames.
+
+    Under ``network`` (a path score's run config, as in :func:`check_generation`) the sampler's
+    activations are counted for the larger batch of the sampling ``tasks`` asked for.
+    """
     per_path = frames * grid.channels * _sites(grid)
     terms = []
     if settings.ensemble:
@@ -120,7 +149,13 @@ def check_evaluation(grid: Grid, reference: int, frames: int, settings: Any, mar
     size = reference * long_frames * grid.channels * _sites(grid) * FLOAT64_BYTES * ROLLOUT_COPIES
     terms.append(MemoryTerm(long_flag, long_value, size, f"the long rollouts ({reference} paths x {long_frames} frames x {grid.channels * _sites(grid)} values x 8 bytes x {ROLLOUT_COPIES})"))
     generated = settings.n_generate or reference
-    terms += paths_terms(grid, generated, frames, None, n_flag="--n-generate", copies=SAMPLING_COPIES, what="the generated paths under the sampler")
+    terms += paths_terms(grid, generated, frames, settings.batch_size, n_flag="--n-generate", copies=SAMPLING_COPIES, what="the generated paths under the sampler")
+    # Generation and super-resolution sample one after the other, in batches of the same size.
+    sampled = {"generate": (generated, "--n-generate"), "super-resolve": (settings.n_super_resolve or reference * settings.keep_segments, "--n-super-resolve")}
+    asked = [sampled[task] for task in tasks if task in sampled]
+    if asked:
+        paths, flag = max(asked)
+        terms += sampling_activations(network, grid, paths, frames, settings.batch_size, n_flag=flag)
     if marginal:
         terms.append(marginal_term(grid, frames, "--data"))
     check_memory(terms)
@@ -292,4 +327,4 @@ def check_simulation(grid: Grid, n: int, history: int, steps: int, save_every: i
     check_memory([kept("--n", n, n), MemoryTerm("--batch-size" if batch and batch < n else "--n", working, working * window * values * FLOAT64_BYTES * ROLLOUT_COPIES, f"the rollout's batch ({working} paths x {window} frames x {values} values x 8 bytes x {ROLLOUT_COPIES})")])
 
 
-__all__ = ["check_data_generation", "check_evaluation", "check_simulation", "check_super_resolution", "check_training", "network_features", "check_exact_flows", "check_flows", "check_generation", "check_ground_state", "check_ground_state_lattice", "check_schedule", "marginal_term", "paths_terms", "schedule_term"]
+__all__ = ["check_data_generation", "check_evaluation", "check_simulation", "check_super_resolution", "check_training", "network_features", "check_exact_flows", "check_flows", "check_generation", "check_ground_state", "check_ground_state_lattice", "check_schedule", "marginal_term", "paths_terms", "sampling_activations", "schedule_term"]

@@ -110,7 +110,10 @@ def run(args: argparse.Namespace) -> int:
     name = sampler_name(args)
     trained = load_run(args.run_dir, device=args.device)
     inputs = read_paths(trained, args.input, args.split, args.n)
-    check_super_resolution(trained.grid, inputs.u.shape[0], inputs.u.shape[1], args.batch_size, marginal=uses_marginal(name))  # before the sampler's copies of them
+    kind, boundary = build_score_kind(args, trained), choose(BOUNDARIES, "--boundary", args.boundary, "boundary rule")
+    score = run_score(trained, kind)
+    network = trained.config if isinstance(score, PathScore) else None  # a path score keeps the network's activations for its gradient
+    check_super_resolution(trained.grid, inputs.u.shape[0], inputs.u.shape[1], args.batch_size, marginal=uses_marginal(name), network=network)  # before the sampler's copies of them
     lam_from = check_lambda(trained, starting_lambda(args, inputs.lam), "--from-lambda")
     lam_end = trained.config.lam_min
     if lam_from <= lam_end:
@@ -127,8 +130,6 @@ def run(args: argparse.Namespace) -> int:
         )
     coarse = trained.scheme.coarse_grain(inputs.u, trained.grid, lam_from) if args.coarse_grain else inputs.u
     lam_schedule = build_lambda_schedule(args, lam_from, lam_end, max(1, round((lam_from - lam_end) / PAPER_DELTA_LAMBDA)), name)
-    kind, boundary = build_score_kind(args, trained), choose(BOUNDARIES, "--boundary", args.boundary, "boundary rule")
-    score = run_score(trained, kind)
     name, sampler = build_sampler(args, run_marginal(trained, coarse.shape[1]) if uses_marginal(name) else None, path_score=isinstance(score, PathScore))
     rule = run_boundary(boundary, score, coarse.shape[1])
     with locked_output(args) as out:

@@ -100,6 +100,8 @@ class EvaluationSettings:
             after half the rollout if that is shorter, are measured).
         floor_seed: seed of the random disjoint splits of true paths behind every spectral
             error's floor.
+        batch_size: paths per batch of generation and super-resolution (None: all at once); the
+            batches draw their own noise, so a batched result is another sample of the same law.
     """
 
     lambdas: tuple[float, ...] = (0.0, 0.2)
@@ -114,6 +116,7 @@ class EvaluationSettings:
     ensemble: int = 8
     long_steps: int = 0
     floor_seed: int = 0
+    batch_size: int | None = None
 
 
 def _long_rollout(run: TrainedRun, initial: torch.Tensor, lam: float, length: int, settings: EvaluationSettings, simulation: SimulationSettings, progress: bool) -> torch.Tensor:
@@ -173,6 +176,8 @@ def evaluate_run(
         raise bad_argument("l2_step", settings.l2_step, f"the reference paths have {frames} frames, fewer than the {context} initial + l2_step", "use longer reference paths or a smaller l2_step")
     if not isinstance(settings.long_steps, int) or isinstance(settings.long_steps, bool) or settings.long_steps < 0:
         raise bad_argument("long_steps", settings.long_steps, "must be an integer >= 0", "pass 0 (no long rollout) or e.g. 10000", kind=ConfigError)
+    if settings.batch_size is not None and (not isinstance(settings.batch_size, int) or isinstance(settings.batch_size, bool) or settings.batch_size < 1):
+        raise bad_argument("batch_size", settings.batch_size, "must be an integer >= 1", "pass e.g. batch_size=16, or None for one batch", kind=ConfigError)
     if settings.ensemble == 1 or settings.ensemble < 0:
         raise bad_argument("ensemble", settings.ensemble, "an ensemble needs 0 (none) or >= 2 members", "pass ensemble=0 or ensemble >= 2", kind=ConfigError)
     for lam in (*settings.lambdas, settings.sr_lambda):
@@ -354,7 +359,7 @@ class _Tasks:
 
         run, reference, sampling = self.run, self.reference, self.sampling
         count = self.settings.n_generate or reference.shape[0]
-        options = {"score": sampling.score, "prior": sampling.prior, "progress": self.progress}
+        options = {"score": sampling.score, "prior": sampling.prior, "batch_size": self.settings.batch_size, "progress": self.progress}
         generated = generate_run(run, count, reference.shape[1], sampler=sampling.sampler, lam_schedule=sampling.schedule_from(run.config.lam_max), generator=self.generator, **options)
         panels = {"reference": reference[0], "generated": generated[0]}
         self.figures.append(str(plots.plot_spatiotemporal_panels(panels, self.out / "generate.png", channel_names=self.channel_names, dt=run.dt, title="unconditional generation")))
@@ -387,7 +392,9 @@ class _Tasks:
         with_registered_metrics(low_resolution, "low_resolution", reference, coarse)
         try:
             sampling = self.sampling
-            refined = super_resolve_run(run, coarse, sampler=sampling.sampler, lam_schedule=sampling.schedule_from(lam), generator=self.generator, score=sampling.score, progress=self.progress)
+            refined = super_resolve_run(
+                run, coarse, sampler=sampling.sampler, lam_schedule=sampling.schedule_from(lam), generator=self.generator, score=sampling.score, batch_size=settings.batch_size, progress=self.progress
+            )
         except PDDError as failure:  # the low-resolution baseline stands without the refinement
             return {"super_resolve": {"failed": str(failure)}, "low_resolution": low_resolution}
         self.figures.append(str(plots.plot_super_resolution(coarse, refined, reference, self.out / "super_resolve.png", channel_names=self.channel_names, dt=run.dt)))

@@ -236,6 +236,15 @@ def test_a_path_scores_sampler_counts_the_networks_activations_per_batch_of_path
     assert evaluation(("generate", "super-resolve")) == [("--n-super-resolve", 9, 9 * per_path)]  # the larger of the two
     assert evaluation(("generate", "super-resolve"), batch_size=2) == [("--batch-size", 2, 2 * per_path)]
     assert evaluation(("simulate",)) == []
+    # Each task counts what it holds: the long rollouts for simulate and super-resolve's inputs, the ensemble for simulate only.
+    def names(tasks, **changes):
+        seen.clear()
+        request_costs.check_evaluation(grid, 4, frames, EvaluationSettings(**changes), False, tasks=tasks)
+        return {term.name for term in seen[-1]}
+
+    assert names(("generate",), ensemble=2, long_steps=10**6) == {"--n-generate"}
+    assert names(("super-resolve",), ensemble=2, long_steps=10**6) == {"--discard", "--n-super-resolve"}
+    assert names(("simulate",), ensemble=2, long_steps=10**6) == {"--ensemble", "--long-steps"}
 
 
 

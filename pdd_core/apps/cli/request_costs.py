@@ -131,30 +131,34 @@ def check_super_resolution(grid: Grid, n: int, frames: int, batch: int | None, *
     check_memory([*terms, *([marginal_term(grid, frames, "--input")] if marginal else [])])
 
 
-def check_evaluation(grid: Grid, reference: int, frames: int, settings: Any, marginal: bool, network: Any = None, tasks: tuple[str, ...] = ("generate", "super-resolve")) -> None:
-    """``pdd evaluate``: the ensemble's rollouts, the long rollouts, generation and the marginal, for ``reference`` paths of ``frames`` frames.
+def check_evaluation(grid: Grid, reference: int, frames: int, settings: Any, marginal: bool, network: Any = None, tasks: tuple[str, ...] = ("simulate", "generate", "super-resolve")) -> None:
+    """``pdd evaluate``: what its ``tasks`` hold for ``reference`` paths of ``frames`` frames.
 
-    Under ``network`` (a path score's run config, as in :func:`check_generation`) the sampler's
-    activations are counted for the larger batch of the sampling ``tasks`` asked for.
+    ``simulate``: the ensemble's rollouts and the long rollouts (``--long-steps``); ``super-resolve``:
+    the long rollouts its coarse inputs come from; ``generate`` and ``super-resolve``: the larger of
+    their sets of paths under the sampler, in batches of ``settings.batch_size``, and under
+    ``network`` (a path score's run config, as in :func:`check_generation`) the network's
+    activations; the marginal's covariance when ``marginal``.
     """
     per_path = frames * grid.channels * _sites(grid)
     terms = []
-    if settings.ensemble:
+    if "simulate" in tasks and settings.ensemble:
         members = settings.ensemble * reference
         size = members * per_path * FLOAT64_BYTES * ROLLOUT_COPIES
         terms.append(MemoryTerm("--ensemble", settings.ensemble, size, f"the ensemble's rollouts ({settings.ensemble} x {reference} paths x {per_path} values x 8 bytes x {ROLLOUT_COPIES})"))
-    segments = settings.discard_segments + settings.keep_segments
-    long_frames = max(segments * frames, settings.long_steps)
-    long_flag, long_value = ("--long-steps", settings.long_steps) if settings.long_steps > segments * frames else ("--discard", settings.discard_segments)
-    size = reference * long_frames * grid.channels * _sites(grid) * FLOAT64_BYTES * ROLLOUT_COPIES
-    terms.append(MemoryTerm(long_flag, long_value, size, f"the long rollouts ({reference} paths x {long_frames} frames x {grid.channels * _sites(grid)} values x 8 bytes x {ROLLOUT_COPIES})"))
-    generated = settings.n_generate or reference
-    terms += paths_terms(grid, generated, frames, settings.batch_size, n_flag="--n-generate", copies=SAMPLING_COPIES, what="the generated paths under the sampler")
+    if "simulate" in tasks or "super-resolve" in tasks:
+        segments = settings.discard_segments + settings.keep_segments
+        long_steps = settings.long_steps if "simulate" in tasks else 0
+        long_frames = max(segments * frames, long_steps)
+        long_flag, long_value = ("--long-steps", long_steps) if long_steps > segments * frames else ("--discard", settings.discard_segments)
+        size = reference * long_frames * grid.channels * _sites(grid) * FLOAT64_BYTES * ROLLOUT_COPIES
+        terms.append(MemoryTerm(long_flag, long_value, size, f"the long rollouts ({reference} paths x {long_frames} frames x {grid.channels * _sites(grid)} values x 8 bytes x {ROLLOUT_COPIES})"))
     # Generation and super-resolution sample one after the other, in batches of the same size.
-    sampled = {"generate": (generated, "--n-generate"), "super-resolve": (settings.n_super_resolve or reference * settings.keep_segments, "--n-super-resolve")}
+    sampled = {"generate": (settings.n_generate or reference, "--n-generate"), "super-resolve": (settings.n_super_resolve or reference * settings.keep_segments, "--n-super-resolve")}
     asked = [sampled[task] for task in tasks if task in sampled]
     if asked:
         paths, flag = max(asked)
+        terms += paths_terms(grid, paths, frames, settings.batch_size, n_flag=flag, copies=SAMPLING_COPIES, what="the sampled paths under the sampler")
         terms += sampling_activations(network, grid, paths, frames, settings.batch_size, n_flag=flag)
     if marginal:
         terms.append(marginal_term(grid, frames, "--data"))

@@ -10,7 +10,7 @@ import torch
 from pdd_core.apps.cli.main import main
 from pdd_core.apps.inference import climate_closure
 from pdd_core.apps.inference.climate_closure import ClimateClosure
-from pdd_core.apps.inference.closure_cache import ClosureCache
+from pdd_core.apps.inference.closure_cache import ClosureCache, StoredFit
 from pdd_core.apps.inference.residual_noise import ResidualNoise
 from pdd_core.apps.inference.runs import load_run
 from pdd_core.apps.trainer.checkpoint import checkpoint_path
@@ -103,5 +103,7 @@ def test_a_stored_fit_keeps_whether_the_secant_fell_back_to_the_linear_rule_its_
     for fell_back in (True, False):
         identity = {"lam": 0.0, "which": fell_back}
         overshoots = {"retry_rounds": int(fell_back), "modes_retried": 3, "modes_at_most_damping": 1}
-        cache.store(identity, sigma, correction, 4, fell_back, [1.5, 1.0], overshoots)
-        assert cache.load(identity)[2:] == (4, fell_back, [1.5, 1.0], overshoots)
+        cache.store(identity, StoredFit(sigma, correction, rounds=4, linear_fallback=fell_back, noise_scales=[1.5, 1.0], overshoots=overshoots))
+        loaded = cache.load(identity)
+        assert (loaded.rounds, loaded.linear_fallback, loaded.noise_scales, loaded.overshoots) == (4, fell_back, [1.5, 1.0], overshoots)
+        assert torch.equal(loaded.sigma, sigma) and torch.equal(loaded.correction.linear, correction.linear)

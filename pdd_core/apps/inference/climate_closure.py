@@ -102,7 +102,7 @@ from __future__ import annotations
 import attrs
 import torch
 
-from pdd_core.apps.inference.closure_cache import ClosureCache, closure_identity
+from pdd_core.apps.inference.closure_cache import ClosureCache, StoredFit, closure_identity
 from pdd_core.apps.inference.residual_noise import ResidualNoise
 from pdd_core.apps.inference.tasks import simulate_run
 from pdd_core.drifts.mode_correction import ModeCorrection
@@ -298,14 +298,15 @@ class ClimateClosure:
             identity = None if self.cache is None else self._identity(lam)
             stored = None if identity is None else self.cache.load(identity)
             if stored is not None:
-                sigma, correction, self.rounds[lam], fell_back, self.noise_scales[lam], self.overshoots[lam] = stored
-                self._fitted[lam] = sigma.to(self.run.device), correction
-                if fell_back:
+                self._fitted[lam] = stored.sigma.to(self.run.device), stored.correction
+                self.rounds[lam], self.noise_scales[lam], self.overshoots[lam] = stored.rounds, stored.noise_scales, stored.overshoots
+                if stored.linear_fallback:
                     self.linear_fallback.add(lam)
             else:
                 self._fitted[lam] = self._calibrate(lam)  # records its own fallback
                 if identity is not None:
-                    self.cache.store(identity, *self._fitted[lam], self.rounds[lam], lam in self.linear_fallback, self.noise_scales[lam], self.overshoots[lam])
+                    record = {"rounds": self.rounds[lam], "linear_fallback": lam in self.linear_fallback, "noise_scales": self.noise_scales[lam], "overshoots": self.overshoots[lam]}
+                    self.cache.store(identity, StoredFit(*self._fitted[lam], **record))
         return self._fitted[lam]
 
     def _identity(self, lam: float) -> dict:

@@ -42,6 +42,23 @@ def file_identity(path: str | os.PathLike) -> dict[str, Any]:
 
 
 @attrs.frozen
+class StoredFit:
+    """One λ's fitted closure as the cache keeps it: σ_k, the correction, and the fit's record for ``describe()``.
+
+    ``rounds``: the calibration rounds kept; ``linear_fallback``: whether a secant step fell back to
+    the linear rule; ``noise_scales``: the noise's speed scale per channel; ``overshoots``: the
+    guard's counts (rounds of retries, modes retried, modes sent to the most damping).
+    """
+
+    sigma: torch.Tensor
+    correction: ModeCorrection
+    rounds: int
+    linear_fallback: bool
+    noise_scales: list[float]
+    overshoots: dict[str, int]
+
+
+@attrs.frozen
 class ClosureCache:
     """The fitted closures of one run, ``directory`` (``RUN_DIR/closures``), keyed by what they were fitted from."""
 
@@ -56,22 +73,30 @@ class ClosureCache:
         digest = hashlib.sha256(json.dumps({"format": FORMAT, **identity}, sort_keys=True).encode()).hexdigest()[:24]
         return self.directory / f"lambda{identity['lam']:g}_{digest}.pt"
 
-    def load(self, identity: dict[str, Any]) -> tuple[torch.Tensor, ModeCorrection, int, bool, list[float], dict[str, int]] | None:
-        """σ_k, the correction, the rounds kept, whether the secant fell back to the linear rule, the noise's speed scale per channel and the overshoot counts, of a stored fit; None where there is none (or it cannot be read)."""
+    def load(self, identity: dict[str, Any]) -> StoredFit | None:
+        """The stored fit identified by ``identity``; None where there is none (or it cannot be read)."""
         path = self.path(identity)
         if not path.is_file():
             return None
         try:
             stored = torch.load(path, map_location="cpu", weights_only=True)
-            return stored["sigma"], ModeCorrection(stored["linear"], stored["offset"]), int(stored["rounds"]), bool(stored["linear_fallback"]), [float(scale) for scale in stored["noise_scales"]], {str(key): int(count) for key, count in stored["overshoots"].items()}
+            return StoredFit(
+                sigma=stored["sigma"],
+                correction=ModeCorrection(stored["linear"], stored["offset"]),
+                rounds=int(stored["rounds"]),
+                linear_fallback=bool(stored["linear_fallback"]),
+                noise_scales=[float(scale) for scale in stored["noise_scales"]],
+                overshoots={str(key): int(count) for key, count in stored["overshoots"].items()},
+            )
         except (OSError, RuntimeError, KeyError, ValueError, EOFError, pickle.UnpicklingError) as error:  # a damaged file is refitted and replaced
             print(f"note: the stored climate closure {path} cannot be read ({type(error).__name__}); refitting it", file=sys.stderr)
             return None
 
-    def store(self, identity: dict[str, Any], sigma: torch.Tensor, correction: ModeCorrection, rounds: int, linear_fallback: bool, noise_scales: list[float], overshoots: dict[str, int]) -> None:
+    def store(self, identity: dict[str, Any], fit: StoredFit) -> None:
         path = self.path(identity)
         buffer = io.BytesIO()
-        torch.save({"sigma": sigma.cpu(), "linear": correction.linear.cpu(), "offset": correction.offset.cpu(), "rounds": rounds, "linear_fallback": linear_fallback, "noise_scales": list(noise_scales), "overshoots": dict(overshoots), "identity": identity}, buffer)
+        record = {"sigma": fit.sigma.cpu(), "linear": fit.correction.linear.cpu(), "offset": fit.correction.offset.cpu(), "rounds": fit.rounds, "linear_fallback": fit.linear_fallback}
+        torch.save({**record, "noise_scales": list(fit.noise_scales), "overshoots": dict(fit.overshoots), "identity": identity}, buffer)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             write_bytes_atomically(path, buffer.getbuffer())
@@ -84,4 +109,4 @@ def closure_identity(run_dir: str | os.PathLike, data_file: str | os.PathLike, s
     return {"checkpoint": checkpoint_identity(run_dir), "data": file_identity(data_file), "settings": settings, "lam": float(lam)}
 
 
-__all__ = ["ClosureCache", "closure_identity", "file_identity"]
+__all__ = ["ClosureCache", "StoredFit", "closure_identity", "file_identity"]

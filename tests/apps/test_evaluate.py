@@ -67,18 +67,21 @@ def test_evaluate_reverse_tasks_take_the_per_mode_path_score(trained, tmp_path):
 
 
 def test_the_residual_path_noise_changes_generation_and_generation_reports_its_climate(trained, tmp_path, capsys):
-    """--path-noise residual scores with the increment variance the drift leaves on data (CalibratedNoise), recorded in metrics."""
+    """--path-noise residual (stationary) scores with the increment variance the drift leaves on data (that keeps each mode's variance), recorded in metrics."""
     data, runs = trained
     results = {}
-    for noise in ("model", "residual"):
+    for noise in ("model", "residual", "stationary"):
         assert main(["evaluate", str(runs["pdd"]), "--data", str(data), "--out", str(tmp_path / noise), "--tasks", "generate", "--path-noise", noise, *FAST]) == 0
         results[noise] = _metrics(tmp_path / noise)
-    assert results["residual"]["sampling"]["path_noise"] == "residual"
-    assert results["residual"]["generate"]["spectral_error"] != results["model"]["generate"]["spectral_error"]
+    assert results["residual"]["sampling"]["path_noise"] == "residual" and results["stationary"]["sampling"]["path_noise"] == "stationary"
+    errors = {noise: results[noise]["generate"]["spectral_error"] for noise in results}
+    assert len(set(errors.values())) == 3, errors
     for record in results["residual"]["generate"]["climate"]["channels"].values():
         assert record["std_ratio"] > 0 and math.isfinite(record["mean_offset"])
     assert main(["evaluate", str(runs["denoising"]), "--data", str(data), "--out", str(tmp_path / "d"), "--tasks", "generate", "--path-noise", "residual", *FAST]) != 0
     assert "path_noise='residual': calibrates the path score of a drift" in capsys.readouterr().err
+    assert main(["evaluate", str(runs["denoising"]), "--data", str(data), "--out", str(tmp_path / "d2"), "--tasks", "generate", "--path-noise", "stationary", *FAST]) != 0
+    assert "path_noise='stationary': calibrates the path score of a drift" in capsys.readouterr().err
 
 
 def test_super_resolution_refines_stochastic_rollouts_unless_told_otherwise(trained, tmp_path):

@@ -226,6 +226,32 @@ def test_residual_noise_refuses_an_unknown_split_and_a_bad_path_count(trained):
         ResidualNoise(run, data, paths=0)
 
 
+def test_stationary_noise_keeps_each_modes_variance_where_the_residual_noise_does_not(trained):
+    """Frames drawn independently with power V_k under the drift -a_k û_k (ρ̂_k = 1 - a_kΔt): nothing is predictable, so the
+    residual's noise is (1 + ρ̂²) V and the stationary one (1 - ρ̂²) V; a rollout with the stationary noise keeps V, one
+    with the residual's (1 + ρ̂²) / (1 - ρ̂²) V."""
+    from pdd_core.apps.inference.climate_closure import mode_variance
+    from pdd_core.apps.inference.residual_noise import ResidualNoise, StationaryNoise
+
+    data_file, runs = trained
+    run = load_run(runs["pdd"])
+    grid, dt = run.grid, run.dt
+    modes = grid.rfft_shape[-1]
+    rate = torch.linspace(0.1, 0.3, modes, dtype=torch.float64) / dt
+    run, _, data = _linear_run_and_data(run, rate, torch.full((1, grid.channels, modes), 0.8, dtype=torch.float64), torch.ones(1, grid.channels, modes, dtype=torch.float64))
+    power = rfft(data, grid.ndim).abs().pow(2).mean(dim=(0, 1))  # V_k [C, modes]
+    damping = (1 - rate * dt) ** 2  # ρ̂²
+    residual, stationary = (noise(run, data_file, data=data) for noise in (ResidualNoise, StationaryNoise))
+    assert torch.allclose(residual(0.0)[0] ** 2 * dt, (1 + damping) * power, rtol=0.03)
+    assert torch.allclose(stationary(0.0)[0] ** 2 * dt, (1 - damping) * power, rtol=0.05)
+    assert stationary.describe()["kind"] == "stationary" and residual.describe()["kind"] == "residual"
+    expected = {residual: (1 + damping) / (1 - damping), stationary: torch.ones_like(damping)}
+    for noise, kept in expected.items():
+        with torch.no_grad():
+            path = simulate_run(run, data[:128, :1], 0.0, 400, generator=torch.Generator().manual_seed(2), integrator=EulerMaruyama(), noise=True, noise_level=noise)
+        assert torch.allclose(mode_variance(path[:, 101:], grid.ndim) / mode_variance(data, grid.ndim), kept, rtol=0.1), noise.kind
+
+
 @attrs.define(eq=False)
 class KnownResidualNoise:
     """The parts of a ResidualNoise that ClimateClosure reads, with σ_k and the calibration paths given."""

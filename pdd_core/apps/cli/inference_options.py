@@ -17,7 +17,7 @@ from pdd_core.apps.cli.choices import LAMBDA_SCHEDULES, SCORE_KINDS, choose
 from pdd_core.apps.cli.main import add_no_verify_argument
 from pdd_core.apps.cli.request_costs import check_schedule
 from pdd_core.apps.inference.file_io import check_output_path
-from pdd_core.apps.inference.residual_noise import calibrated_score_kind
+from pdd_core.apps.inference.residual_noise import ResidualNoise, StationaryNoise, calibrated_score_kind
 from pdd_core.apps.inference.runs import PathScoreKind, TrainedRun, default_score_kind
 from pdd_core.errors import ConfigError, bad_argument
 from pdd_core.files import OutputLock
@@ -29,7 +29,7 @@ DEFAULT_SAMPLER = "gpc"
 # The path score's increment variance (--path-noise): the model's Σ̃_λ or calibrated on the drift's residuals.
 # auto: residual for a drift's path score (measured in docs/results.md, "Where the variance goes"),
 # nothing to calibrate for a network's noise prediction.
-PATH_NOISE = ("auto", "model", "residual")
+PATH_NOISE = ("auto", "model", "residual", "stationary")
 DEFAULT_PATH_NOISE = "auto"
 # Measured in docs/results.md ("Few-step sampling on learned models"): 25 steps of gpc (50 score
 # calls) match or beat the paper's 1000-step pc on the L96 and Kolmogorov runs and the DDPM baseline.
@@ -67,7 +67,8 @@ def add_score_argument(parser: argparse.ArgumentParser) -> None:
         default=DEFAULT_PATH_NOISE,
         metavar="KIND",
         help="increment variance of the path score: model (the coarse-graining noise Σ̃_λ, PDD A.7), residual (at least the variance "
-        'the drift leaves on the training data, per mode and λ; docs/results.md, "Where the variance goes") or auto (residual for a '
+        'the drift leaves on the training data, per mode and λ; docs/results.md, "Where the variance goes"), stationary (at least '
+        "the data's next-frame power less the drift prediction's, which keeps each mode's variance through a step) or auto (residual for a "
         f"drift's path score, none for a noise head); default: {DEFAULT_PATH_NOISE}",
     )
 
@@ -79,7 +80,8 @@ def build_score_kind(args: argparse.Namespace, trained: TrainedRun):
     if path_noise == "auto":
         path_noise = "residual" if isinstance(default_score_kind(trained) if kind is None else kind, PathScoreKind) else "model"
     args.path_noise = path_noise  # the provenance records what was used, not "auto"
-    return calibrated_score_kind(trained, kind, seed=args.seed) if path_noise == "residual" else kind
+    calibrations = {"residual": ResidualNoise, "stationary": StationaryNoise}
+    return calibrated_score_kind(trained, kind, seed=args.seed, calibration=calibrations[path_noise]) if path_noise in calibrations else kind
 
 
 def add_sampler_arguments(parser: argparse.ArgumentParser, steps_flag: str, steps_help: str, default: str = DEFAULT_SAMPLER) -> None:

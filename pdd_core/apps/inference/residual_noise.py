@@ -17,6 +17,7 @@ the model's Σ̃_λ(k); where they are not, it keeps the unpredictable part as w
 from __future__ import annotations
 
 import os
+from typing import ClassVar
 
 import attrs
 import torch
@@ -42,6 +43,8 @@ class ResidualNoise:
     from ``seed``) and keeps it. The data are the ``split`` of ``data_file``, standardised like
     the run's training data.
     """
+
+    kind: ClassVar[str] = "residual"  # what describe() and the provenance call this calibration
 
     run: TrainedRun
     data_file: str | os.PathLike
@@ -96,10 +99,37 @@ class ResidualNoise:
         return CalibratedNoise(lams, variance)
 
     def describe(self) -> dict:
-        return {"kind": "residual", "data": str(self.data_file), "split": self.split, "paths": self.paths, "seed": self.seed}
+        return {"kind": self.kind, "data": str(self.data_file), "split": self.split, "paths": self.paths, "seed": self.seed}
 
 
-__all__ = ["CALIBRATION_PATHS", "ResidualNoise"]
+@attrs.define(eq=False)
+class StationaryNoise(ResidualNoise):
+    """σ_k(λ) that keeps each mode's variance through one step of the drift: the data's next-frame
+    power less the power of the drift's prediction,
+
+        σ_k²(λ) Δt = max(0, E |û_{n+1}(k)|² - E |F̂_λ(k)|²),   F_λ = u_n + f_λ(window_n) Δt,
+
+    on the same paths as :class:`ResidualNoise`. A chain u_{n+1} = F_λ + noise started in the data's
+    law then ends the step with the data's power in every mode. For a mode that decays as
+    u_{n+1} = ρ u_n + ε and a drift that damps it to ρ̂ u_n, this is (1 - ρ̂²) V, which keeps the
+    variance V at any ρ̂, where the residual's (1 - ρ² + (ρ - ρ̂)²) V keeps (1 - ρ² + (ρ - ρ̂)²) /
+    (1 - ρ̂²) of it (docs/results.md, "It is not overfitting"). The two agree for a drift that is the
+    conditional mean, whose residual is uncorrelated with its prediction.
+    """
+
+    kind: ClassVar[str] = "stationary"
+
+    @torch.no_grad()
+    def _measure(self, lam: float) -> torch.Tensor:
+        run = self.run
+        u = self.paths_at(lam)
+        lam_t = torch.full((u.shape[0],), lam, dtype=torch.float64, device=run.device)
+        predicted = u[:, :-1] + drift_on_path(run.model, u, lam_t) * run.dt
+        power = lambda frames: rfft(frames.double(), run.grid.ndim).abs().pow(2).mean(dim=(0, 1))  # noqa: E731  [C, *rfft]
+        return ((power(u[:, 1:]) - power(predicted)).clamp(min=0) / run.dt).sqrt().unsqueeze(0)
+
+
+__all__ = ["CALIBRATION_PATHS", "ResidualNoise", "StationaryNoise"]
 
 
 # λ nodes of the calibrated path noise: v_λ(k) is smooth in λ, and the power grid resolves λ -> 0
@@ -107,16 +137,17 @@ __all__ = ["CALIBRATION_PATHS", "ResidualNoise"]
 CALIBRATION_NODES = 16
 
 
-def calibrated_score_kind(run: TrainedRun, kind, *, seed: int = 0) -> PathScoreKind:
-    """``kind`` (a path score) with the increment noise its drift leaves on the run's training data
-    (:class:`~pdd_core.score.path_density.CalibratedNoise` at :data:`CALIBRATION_NODES` + 1 λs of the power grid)."""
+def calibrated_score_kind(run: TrainedRun, kind, *, seed: int = 0, calibration: type[ResidualNoise] = ResidualNoise) -> PathScoreKind:
+    """``kind`` (a path score) with the increment noise ``calibration`` measures of its drift on the run's training data
+    (:class:`ResidualNoise`: the residual's; :class:`StationaryNoise`: what keeps each mode's variance),
+    as :class:`~pdd_core.score.path_density.CalibratedNoise` at :data:`CALIBRATION_NODES` + 1 λs of the power grid."""
     kind = default_score_kind(run) if kind is None else kind
     if not isinstance(kind, PathScoreKind):
-        raise bad_argument("path_noise", "residual", "calibrates the path score of a drift; this score is the network's noise prediction", "use the model's path noise, or a pdd run's path score", kind=ConfigError)
+        raise bad_argument("path_noise", calibration.kind, "calibrates the path score of a drift; this score is the network's noise prediction", "use the model's path noise, or a pdd run's path score", kind=ConfigError)
     if run.data_path is None:
-        raise bad_argument("path_noise", "residual", f"calibrates on the run's training file, which is not found ({run.config.data})", "make the file available or use the model's path noise", kind=ConfigError)
+        raise bad_argument("path_noise", calibration.kind, f"calibrates on the run's training file, which is not found ({run.config.data})", "make the file available or use the model's path noise", kind=ConfigError)
     lam_min, lam_max = run.config.lam_min, run.config.lam_max
     nodes = power_schedule(lam_max, lam_min, CALIBRATION_NODES).flip(0) if lam_max > lam_min else torch.tensor([lam_min], dtype=torch.float64)
-    noise = ResidualNoise(run, run.data_path, split=run.config.split, seed=seed).path_noise(nodes.tolist())
+    noise = calibration(run, run.data_path, split=run.config.split, seed=seed).path_noise(nodes.tolist())
     return attrs.evolve(kind, noise_model=noise)
 

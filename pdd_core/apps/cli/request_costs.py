@@ -44,10 +44,6 @@ ENERGY_BATCH = 256
 # Measured with a PDD step's peak resident memory on the tiny, small and paper presets in 1D and
 # 2D: U-Net 10.2-13.5, FNO 4.4-5.7 (features as :func:`network_features` counts them).
 ACTIVATION_COPIES = {"unet": 10, "fno": 4}
-# A path score's sampler runs the drift forward and backward over every window of the batch of paths
-# (Eq. 36's gradient), so it keeps a training step's activations per window: measured from the peak
-# resident memory of `pdd generate` at 16 and 32 paths of 40 frames on a 40² grid, U-Net 11.9 and
-# FNO 4.7 copies, the training factors above (rounded down).
 # The overrides that set a network's width or depth (the rest leave its activations as they are).
 WIDTH_KEYS = ("base", "widths", "blocks_per_level", "width", "layers", "projection_width")
 # Bytes per value of a training dtype (TrainConfig.dtype).
@@ -98,6 +94,10 @@ def paths_terms(grid: Grid, n: int, frames: int, batch: int | None, *, n_flag: s
 def sampling_activations(network: Any, grid: Grid, n: int, frames: int, batch: int | None, *, n_flag: str, batch_flag: str = "--batch-size") -> list[MemoryTerm]:
     """The network's activations under a path score's sampler: every window of the working batch of paths, as in a training step.
 
+    The path score runs the drift forward and backward over every window of the batch (Eq. 36's
+    gradient), so it keeps :data:`ACTIVATION_COPIES` of the features per window and grid point:
+    the peak resident memory of `pdd generate` at 16 and 32 paths of 40 frames on a 40² grid gives
+    11.9 copies for the U-Net and 4.7 for the FNO, the training step's factors rounded down.
     ``network``: the run's TrainConfig (its model and dtype), or None for a score without the
     drift's gradient (a noise head samples under ``no_grad`` and keeps none).
     """

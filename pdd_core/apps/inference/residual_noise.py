@@ -88,9 +88,16 @@ class ResidualNoise:
         run = self.run
         u = self.paths_at(lam)
         lam_t = torch.full((u.shape[0],), lam, dtype=torch.float64, device=run.device)
-        residual = u[:, 1:] - u[:, :-1] - drift_on_path(run.model, u, lam_t) * run.dt
-        power = rfft(residual.double(), run.grid.ndim).abs().pow(2).mean(dim=(0, 1))  # [C, *rfft]
+        power = self._increment_power(u[:, :-1], u[:, 1:], drift_on_path(run.model, u, lam_t) * run.dt)
         return (power / run.dt).sqrt().unsqueeze(0)
+
+    def _increment_power(self, current: torch.Tensor, following: torch.Tensor, step: torch.Tensor) -> torch.Tensor:
+        """σ_k²Δt ``[C, *rfft]`` from the frames, the next frames and the drift's steps f_λ Δt: the residual's power."""
+        return self._power(following - current - step)
+
+    def _power(self, frames: torch.Tensor) -> torch.Tensor:
+        """E|û(k)|² over paths and frames ``[C, *rfft]`` (orthonormal FFT, float64)."""
+        return rfft(frames.double(), self.run.grid.ndim).abs().pow(2).mean(dim=(0, 1))
 
     def path_noise(self, lams) -> CalibratedNoise:
         """The increment variance v_λ(k) = σ_k(λ)²Δt at the nodes ``lams`` as the path density's noise model (generation)."""
@@ -119,14 +126,8 @@ class StationaryNoise(ResidualNoise):
 
     kind: ClassVar[str] = "stationary"
 
-    @torch.no_grad()
-    def _measure(self, lam: float) -> torch.Tensor:
-        run = self.run
-        u = self.paths_at(lam)
-        lam_t = torch.full((u.shape[0],), lam, dtype=torch.float64, device=run.device)
-        predicted = u[:, :-1] + drift_on_path(run.model, u, lam_t) * run.dt
-        power = lambda frames: rfft(frames.double(), run.grid.ndim).abs().pow(2).mean(dim=(0, 1))  # noqa: E731  [C, *rfft]
-        return ((power(u[:, 1:]) - power(predicted)).clamp(min=0) / run.dt).sqrt().unsqueeze(0)
+    def _increment_power(self, current: torch.Tensor, following: torch.Tensor, step: torch.Tensor) -> torch.Tensor:
+        return (self._power(following) - self._power(current + step)).clamp(min=0)
 
 
 __all__ = ["CALIBRATION_PATHS", "ResidualNoise", "StationaryNoise"]

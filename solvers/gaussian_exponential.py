@@ -13,8 +13,11 @@ that is solved per mode in closed form, and only the residual r is treated expli
 * reverse SDE (stochastic, PDD Eq. 11), dũ = (-κũ - b²s̃) dλ + b dW̄:
       ũ_t = C̃_{t→f} K_t/K_f ũ_f + ∫_{λt}^{λf} b² C̃_{t→λ} K_t/K_λ r̃(λ) dλ + sqrt(K_t Σ̃_{t→f}/K_f) ξ̃
 
-(f = λ_from, t = λ_to < λ_from). The linear maps are the exact PF map and the exact Gaussian
-posterior q(u_t | u_f), so with r = 0 (data Gaussian, white in time) any step size is exact.
+(f = λ_from, t = λ_to < λ_from), written here for a zero-mean reference. With the data's mean
+m_λ = C_λ ū (dm/dλ = -κm) the same equations hold for ũ - m_λ, the residual being
+r = s + (û - m_λ)/K_λ: each step subtracts m_f, maps the rest and adds m_t back. The linear maps
+are the exact PF map and the exact Gaussian posterior q(u_t | u_f), so with r = 0 (data
+Gaussian, white in time) any step size is exact.
 The residual is either held at r(λ_f) (first order) or extrapolated linearly through the
 previous step's residual (exponential Adams-Bashforth 2, as DPM-Solver++(2M): one score call
 per step, second order). The λ-integrals of the weights are per-mode quadratures computed once
@@ -56,8 +59,9 @@ class GaussianStep:
     """Per-mode coefficients of one step ``[1, T or 1, C or 1, *rfft]`` (temporal eigenbasis of the reference),
     float64 as :func:`gaussian_step` computes them, on the field's device and dtype after :meth:`on`.
 
-    ũ_t = ``carry`` ũ_f + ``weight`` r̃_f + ``slope_weight`` ∂r̃/∂λ + ``noise_std`` ξ̃, and
-    ``inverse_variance`` = 1/K_f turns a score into its residual r̃ = s̃ + ũ/K_f.
+    ũ_t - m̃_t = ``carry`` (ũ_f - m̃_f) + ``weight`` r̃_f + ``slope_weight`` ∂r̃/∂λ + ``noise_std`` ξ̃,
+    ``inverse_variance`` = 1/K_f turns a score into its residual r̃ = s̃ + (ũ - m̃_f)/K_f, and
+    ``mean_from``, ``mean_to`` are the reference's mean paths m_f, m_t ``[1, 1, C, *space]``.
     """
 
     grid: object
@@ -68,9 +72,11 @@ class GaussianStep:
     noise_std: torch.Tensor
     inverse_variance: torch.Tensor
     signal_fraction: torch.Tensor
+    mean_from: torch.Tensor
+    mean_to: torch.Tensor
 
     def on(self, device: torch.device, dtype: torch.dtype) -> GaussianStep:
-        return on_device(self, device, dtype, "carry", "weight", "slope_weight", "noise_std", "inverse_variance", "signal_fraction")
+        return on_device(self, device, dtype, "carry", "weight", "slope_weight", "noise_std", "inverse_variance", "signal_fraction", "mean_from", "mean_to")
 
 
 def gaussian_step(reference: GaussianMarginal, scheme, grid, lam_from: float, lam_to: float, *, stochastic: bool, nodes: int = QUADRATURE_NODES) -> GaussianStep:
@@ -106,6 +112,8 @@ def gaussian_step(reference: GaussianMarginal, scheme, grid, lam_from: float, la
         noise_std=torch.where(active, noise_variance.clamp_min(0).sqrt(), zero),
         inverse_variance=torch.where(active, 1 / torch.where(active, variance_from, torch.ones(())), zero),
         signal_fraction=torch.where(active, 1 - scheme.marginal(grid, lam_from).variance / torch.where(active, variance_from, torch.ones(())), zero).clamp(0, 1),
+        mean_from=reference.mean_at(scheme, grid, lam_from),
+        mean_to=reference.mean_at(scheme, grid, lam_to),
     )
 
 
@@ -140,8 +148,8 @@ class GaussianExponential:
     def step(self, score, u, lam_from, lam_to, coefficients, noise, state, boundary):
         grid, reference = coefficients.grid, self.reference
         reference.check(grid, u.shape[1])
-        # Coordinates along the data's temporal eigenmodes, where K_λ is diagonal.
-        u_hat = reference.to_eigen(modes(u, grid))
+        # Coordinates of the path less its mean along the data's temporal eigenmodes, where K_λ is diagonal.
+        u_hat = reference.to_eigen(modes(u - coefficients.mean_from, grid))
         residual = reference.to_eigen(modes(score(u, lam_from), grid)) + coefficients.inverse_variance * u_hat
         if self.gate:
             residual = residual * coefficients.signal_fraction**self.gate
@@ -152,22 +160,24 @@ class GaussianExponential:
             u_new = u_new + coefficients.slope_weight * slope
         if self.stochastic:  # white noise stays white in the orthogonal eigenbasis
             u_new = u_new + coefficients.noise_std * modes(noise.normal(u), grid)
-        return boundary(field(reference.from_eigen(u_new), grid, u.dtype)), (residual, coefficients.lam_from)
+        return boundary(field(reference.from_eigen(u_new), grid, u.dtype) + coefficients.mean_to), (residual, coefficients.lam_from)
 
 
 @attrs.frozen(eq=False)
 class GaussianLangevinStep:
     """Per-mode coefficients of one :class:`GaussianLangevin` move (temporal eigenbasis of the reference):
-    ũ' = ``decay`` ũ + ``residual_factor`` r̃ + ``noise_std`` ξ̃ with r̃ = s̃ + ``inverse_variance`` ũ."""
+    ũ' - m̃ = ``decay`` (ũ - m̃) + ``residual_factor`` r̃ + ``noise_std`` ξ̃ with r̃ = s̃ + ``inverse_variance`` (ũ - m̃),
+    m = ``mean`` the reference's mean path ``[1, 1, C, *space]``."""
 
     grid: object
     decay: torch.Tensor
     residual_factor: torch.Tensor
     noise_std: torch.Tensor
     inverse_variance: torch.Tensor
+    mean: torch.Tensor
 
     def on(self, device: torch.device, dtype: torch.dtype) -> GaussianLangevinStep:
-        return on_device(self, device, dtype, "decay", "residual_factor", "noise_std", "inverse_variance")
+        return on_device(self, device, dtype, "decay", "residual_factor", "noise_std", "inverse_variance", "mean")
 
 
 @attrs.frozen
@@ -175,13 +185,13 @@ class GaussianLangevin:
     """Langevin corrector preconditioned per mode by the coarse-graining noise Σ̃_λ (in place of PDD Eq. 65).
 
     The Langevin diffusion dũ = M s̃ dτ + sqrt(2M) dW with the per-mode preconditioner
-    M = Σ̃_λ(k), split as s = -K_λ⁻¹û + r around the Gaussian marginal K_λ
+    M = Σ̃_λ(k), split as s = -K_λ⁻¹(û - m̂_λ) + r around the Gaussian marginal N(m_λ, K_λ)
     (:class:`~pdd_core.score.gaussian_marginal.GaussianMarginal`), is integrated over a time h
-    exactly in its linear part:
+    exactly in its linear part (v = ũ - m̃_λ):
 
-        ũ' = e^{-hΣ̃/K} ũ + (1 - e^{-hΣ̃/K}) K r̃ + sqrt(K (1 - e^{-2hΣ̃/K})) ξ̃.
+        v' = e^{-hΣ̃/K} v + (1 - e^{-hΣ̃/K}) K r̃ + sqrt(K (1 - e^{-2hΣ̃/K})) ξ̃.
 
-    This Ornstein-Uhlenbeck move leaves N(0, K_λ) exactly invariant at any h, so on the Gaussian
+    This Ornstein-Uhlenbeck move leaves N(m_λ, K_λ) exactly invariant at any h, so on the Gaussian
     part the corrector has no step-size bias. Each mode relaxes at the rate of its noise fraction
     Σ̃/K: noise-dominated modes (where the reverse flow is stiff and a learned score errs) are
     re-drawn almost fully, signal-dominated ones are left to the predictor; and since a path
@@ -207,16 +217,16 @@ class GaussianLangevin:
         noise_fraction = torch.where(active, scheme.marginal(grid, lam).variance / safe, torch.zeros(())).clamp(0, 1)
         decay = torch.exp(-self.step_size * noise_fraction)
         residual_factor = (1 - decay) * safe * (1 - noise_fraction) ** self.gate
-        step = GaussianLangevinStep(grid, decay, residual_factor, (safe * (1 - decay**2)).sqrt() * active, active / safe)
+        step = GaussianLangevinStep(grid, decay, residual_factor, (safe * (1 - decay**2)).sqrt() * active, active / safe, self.reference.mean_at(scheme, grid, lam))
         return step.on(device, dtype)
 
     def correct(self, score, u, lam, coefficients, noise, boundary):
         grid, reference = coefficients.grid, self.reference
         reference.check(grid, u.shape[1])
-        u_hat, s_hat = reference.to_eigen(modes(u, grid)), reference.to_eigen(modes(score(u, lam), grid))
+        u_hat, s_hat = reference.to_eigen(modes(u - coefficients.mean, grid)), reference.to_eigen(modes(score(u, lam), grid))
         residual = s_hat + coefficients.inverse_variance * u_hat
         u_new = coefficients.decay * u_hat + coefficients.residual_factor * residual + coefficients.noise_std * modes(noise.normal(u), grid)
-        return boundary(field(reference.from_eigen(u_new), grid, u.dtype))
+        return boundary(field(reference.from_eigen(u_new), grid, u.dtype) + coefficients.mean)
 
     def step(self, score, u, lam_from, lam_to, coefficients, noise, state, boundary):
         return self.correct(score, u, lam_to, coefficients, noise, boundary), state

@@ -19,11 +19,22 @@ class GaussianPathScore:
     for a stationary linear field it is the Toeplitz matrix of its autocovariance.
     Forward coarse-graining acts independently per time (PDD Eq. 4), so the marginal at λ
     is Gaussian with this covariance. Excluded modes (PDD A.2) get a zero score.
+
+    ``mean``: the data's mean field ū ``[C, *space]`` (constant in time; None: 0). The marginal at
+    λ is then N(C_λ ū, K_λ) and the score -K_λ⁻¹(û - C̃_λ μ).
     """
 
     covariance: torch.Tensor
     scheme: object
     grid: Grid
+    mean: torch.Tensor | None = None
+
+    def mean_at(self, lam: torch.Tensor) -> torch.Tensor:
+        """C_λ ū per sample ``[B, 1, C, *space]`` float64 (zeros without a mean)."""
+        if self.mean is None:
+            return torch.zeros((lam.numel(), 1, self.grid.channels, *self.grid.shape), dtype=torch.float64)
+        mean = self.mean.to(torch.float64).reshape(1, 1, *self.mean.shape).expand(lam.numel(), -1, *self.mean.shape)
+        return self.scheme.coarse_grain(mean, self.grid, lam.reshape(-1))
 
     def covariance_at(self, lam: torch.Tensor) -> torch.Tensor:
         """K_λ per sample ``[B, C or 1, *rfft_shape, T, T]`` (float64)."""
@@ -38,7 +49,7 @@ class GaussianPathScore:
         return damping**2 * base.unsqueeze(0) + variance * identity
 
     def exact_sample(self, lam, batch: int, generator: torch.Generator, dtype: torch.dtype = torch.float64) -> torch.Tensor:
-        """Exact draws ``[B, T, C, *space]`` of the marginal N(0, K_λ) (all samples at one λ).
+        """Exact draws ``[B, T, C, *space]`` of the marginal N(C_λ ū, K_λ) (all samples at one λ).
 
         Real white noise transformed by the orthonormal rfft has E[ẑẑ^H] = I per mode, so
         û = L ẑ with K_λ = L L^T has E[ûû^H] = K_λ and irfft gives the real-space field.
@@ -50,7 +61,7 @@ class GaussianPathScore:
         noise = torch.randn(batch, channels, *self.grid.shape, frames, generator=generator, dtype=torch.float64)
         noise_hat = torch.fft.rfftn(noise, dim=tuple(range(2, 2 + self.grid.ndim)), norm="ortho")
         u_hat = (factor.to(noise_hat.dtype) @ noise_hat.unsqueeze(-1)).squeeze(-1)
-        return irfft(u_hat.movedim(-1, 1), self.grid.shape).to(dtype)
+        return (irfft(u_hat.movedim(-1, 1), self.grid.shape) + self.mean_at(lam)).to(dtype)
 
     def apply_covariance(self, u: torch.Tensor, lam) -> torch.Tensor:
         """K_λ u: the real-space covariance operator applied to paths ``u`` (for exact checks)."""
@@ -69,6 +80,6 @@ class GaussianPathScore:
         eye = torch.eye(covariance.shape[-1], dtype=torch.float64)
         precision = torch.linalg.inv(torch.where(active[..., None, None], covariance, eye)) * active[..., None, None]
         precision = precision[index] if distinct.numel() > 1 else precision
-        u_hat = rfft(u.to(torch.float64), self.grid.ndim).movedim(1, -1)  # [B, C, *rfft, T]
+        u_hat = rfft(u.to(torch.float64) - self.mean_at(lam).to(u.device), self.grid.ndim).movedim(1, -1)  # [B, C, *rfft, T]
         score_hat = -(precision.to(u_hat.dtype) @ u_hat.unsqueeze(-1)).squeeze(-1)
         return irfft(score_hat.movedim(-1, 1), self.grid.shape).to(u.dtype)

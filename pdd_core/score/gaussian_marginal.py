@@ -1,14 +1,18 @@
 """The Gaussian marginal of the coarse-grained data per Fourier mode: prior and sampler reference.
 
 Forward coarse-graining acts on every frame alike (PDD Eqs. 3-4), so paths whose data have the
-temporal covariance G(k)[n, m] = E[û0(k, t_n) û0(k, t_m)^*] per mode (and channel) have
+mean field ū (constant in time: the data are stationary) and the temporal covariance
+G(k)[n, m] = E[(û0 - μ)(k, t_n) (û0 - μ)(k, t_m)^*] per mode (and channel), μ = rfft(ū), have
 
-    û_λ(k, ·) ~ N(0, K_λ(k)),   K_λ(k) = C̃_λ(k)² G(k) + Σ̃_λ(k) I   (a T x T matrix per mode),
+    û_λ(k, ·) ~ N(m_λ(k), K_λ(k)),   m_λ = C̃_λ(k) μ(k),   K_λ(k) = C̃_λ(k)² G(k) + Σ̃_λ(k) I
 
-exactly when the data are Gaussian and stationary, and in second moments always. G's diagonal is
-the power spectrum E|û0(k)|². All K_λ(k) share G(k)'s eigenvectors (temporal modes v_j with
-eigenvalues g_j), so in that basis every coordinate is a scalar Gaussian of variance
-C̃_λ² g_j + Σ̃_λ: the per-mode closed forms of the samplers apply coordinate by coordinate.
+(a T x T matrix per mode) exactly when the data are Gaussian and stationary, and in first and
+second moments always. The mean matters where a forcing pins a pattern in place: Kolmogorov
+flow's forced mode holds most of its power in the mean, with one phase in every path
+(docs/results.md); a zero-mean marginal draws it with a random phase. All K_λ(k) share G(k)'s
+eigenvectors (temporal modes v_j with eigenvalues g_j), so in that basis every coordinate of
+û - m_λ is a scalar Gaussian of variance C̃_λ² g_j + Σ̃_λ: the per-mode closed forms of the
+samplers apply coordinate by coordinate to the path less its mean.
 
 Two uses:
 
@@ -21,7 +25,8 @@ Two uses:
   part of every path score (on noise-dominated modes K_λ ≈ Σ̃_λ, precision up to 1/Σ̃_Δλ), which
   :class:`~solvers.gaussian_exponential.GaussianExponential` integrates exactly.
 
-``covariance=None`` is the paper's noise-only N(0, Σ̃_λ I) (G = 0), valid for any number of frames.
+``covariance=None`` is the paper's noise-only N(0, Σ̃_λ I) (G = 0, no mean), valid for any number
+of frames; ``mean=None`` is a zero mean field.
 """
 
 from __future__ import annotations
@@ -48,6 +53,12 @@ def data_autocovariance(u: torch.Tensor, grid: Grid) -> torch.Tensor:
     return torch.stack(lags, dim=-1)
 
 
+def data_mean(u: torch.Tensor, grid: Grid) -> torch.Tensor:
+    """ū(x) = E[u(t, x)] per channel, averaged over paths and frames (stationarity in t), float64 ``[C, *space]``."""
+    grid.check_field(u, "u")
+    return u.to(torch.float64).mean(dim=(0, 1))
+
+
 def _check_covariance(instance, attribute, value) -> None:
     if value is None:
         return
@@ -59,9 +70,24 @@ def _check_covariance(instance, attribute, value) -> None:
         raise bad_argument("covariance", "non-finite entries", "a covariance is finite", "compute it from finite data")
 
 
+def _check_mean(instance, attribute, value) -> None:
+    if value is None:
+        return
+    if instance.covariance is None:
+        raise bad_argument("mean", "a mean field", "needs the data covariance beside it", "pass covariance too, e.g. GaussianMarginal.from_autocovariance(A, frames, mean=ū)")
+    if not isinstance(value, torch.Tensor) or value.dtype != torch.float64 or value.ndim != instance.covariance.ndim - 2:
+        raise bad_argument("mean", type(value).__name__, "must be None or a float64 field [C, *space]", "compute it with data_mean(u, grid)", kind=ShapeError)
+    rfft_shape = (*value.shape[:-1], value.shape[-1] // 2 + 1)
+    if rfft_shape != tuple(instance.covariance.shape[:-2]):
+        raise bad_argument("mean.shape", tuple(value.shape), f"does not fit the covariance's modes {tuple(instance.covariance.shape[:-2])}", "compute the mean and the covariance on the same grid", kind=ShapeError)
+    if not bool(torch.isfinite(value).all()):
+        raise bad_argument("mean", "non-finite entries", "a mean field is finite", "compute it from finite data")
+
+
 @attrs.frozen(eq=False)
 class GaussianMarginal:
-    """N(0, C̃_λ² G + Σ̃_λ I) per mode and channel; G = ``covariance`` ``[C, *rfft, T, T]`` (None: G = 0).
+    """N(C_λ ū, C̃_λ² G + Σ̃_λ I) per mode and channel; G = ``covariance`` ``[C, *rfft, T, T]`` about
+    the mean (None: G = 0), ū = ``mean`` ``[C, *space]`` (None: 0).
 
     ``G`` is made symmetric and positive semi-definite (eigenvalues within rounding of 0 or below set to 0) on construction;
     ``basis`` and ``spectrum`` are its eigenvectors ``[C, *rfft, T, T]`` and eigenvalues
@@ -69,6 +95,7 @@ class GaussianMarginal:
     """
 
     covariance: torch.Tensor | None = attrs.field(default=None, validator=_check_covariance)
+    mean: torch.Tensor | None = attrs.field(default=None, validator=_check_mean, kw_only=True)
     basis: torch.Tensor | None = attrs.field(init=False, default=None)
     spectrum: torch.Tensor | None = attrs.field(init=False, default=None)
 
@@ -83,20 +110,26 @@ class GaussianMarginal:
         object.__setattr__(self, "spectrum", torch.where(spectrum > tolerance, spectrum, torch.zeros(())))
 
     @classmethod
-    def from_autocovariance(cls, autocovariance: torch.Tensor, frames: int) -> "GaussianMarginal":
+    def from_autocovariance(cls, autocovariance: torch.Tensor, frames: int, *, mean: torch.Tensor | None = None) -> "GaussianMarginal":
         """The T = ``frames`` Toeplitz covariance G[n, m] = A(|n - m|) of :func:`data_autocovariance`.
 
-        Lags the data did not cover (ℓ ≥ A's length) are taken as uncorrelated (0); the PSD
-        projection of the constructor keeps the result a covariance.
+        ``mean``: the data's mean field ū (:func:`data_mean`, of the same paths as A). A holds raw
+        second moments, so with a mean G is taken about it: A(ℓ) - |μ|² at every lag (μ = rfft(ū)
+        is the same in every frame). Lags the data did not cover (ℓ ≥ A's length) are taken as
+        uncorrelated (0); the PSD projection of the constructor keeps the result a covariance.
         """
         if not isinstance(frames, int) or isinstance(frames, bool) or frames < 1:
             raise bad_argument("frames", frames, "must be an integer >= 1", "pass the number of frames of the paths to sample")
         if not isinstance(autocovariance, torch.Tensor) or autocovariance.dtype != torch.float64 or autocovariance.ndim < 3:
             raise bad_argument("autocovariance", type(autocovariance).__name__, "must be a float64 tensor [C, *rfft, L]", "build it with data_autocovariance(u, grid)", kind=ShapeError)
+        if mean is not None:
+            if not isinstance(mean, torch.Tensor) or mean.dtype != torch.float64 or mean.ndim != autocovariance.ndim - 1:
+                raise bad_argument("mean", type(mean).__name__, "must be a float64 field [C, *space]", "compute it with data_mean(u, grid)", kind=ShapeError)
+            autocovariance = autocovariance - rfft(mean, mean.ndim - 1).abs().square().unsqueeze(-1)
         lag = torch.arange(frames)
         distance = (lag[:, None] - lag[None, :]).abs()
         padded = torch.cat([autocovariance, autocovariance.new_zeros(*autocovariance.shape[:-1], max(frames - autocovariance.shape[-1], 0))], dim=-1)
-        return cls(padded[..., distance])
+        return cls(padded[..., distance], mean=mean)
 
     @property
     def frames(self) -> int | None:
@@ -112,6 +145,8 @@ class GaussianMarginal:
             raise bad_argument(
                 "covariance.shape", tuple(self.covariance.shape), f"expected [C, *rfft, T, T] = {expected} for these paths", "build the marginal for this grid and number of frames", kind=ShapeError
             )
+        if self.mean is not None and tuple(self.mean.shape) != (grid.channels, *grid.shape):  # odd against even sizes share an rfft shape
+            raise bad_argument("mean.shape", tuple(self.mean.shape), f"expected [C, *space] = {(grid.channels, *grid.shape)}", "compute the mean field on this grid", kind=ShapeError)
 
     def variance(self, scheme, grid: Grid, lam) -> tuple[torch.Tensor, torch.Tensor]:
         """(K_λ in the temporal eigenbasis, float64 ``[B, T or 1, C or 1, *rfft]``; the scheme's active modes) for λ float or ``[B]``."""
@@ -119,6 +154,12 @@ class GaussianMarginal:
         if self.spectrum is None:
             return marginal.variance, marginal.active
         return marginal.damping.pow(2) * self.spectrum.movedim(-1, 0) + marginal.variance, marginal.active
+
+    def mean_at(self, scheme, grid: Grid, lam: float) -> torch.Tensor:
+        """m_λ = C_λ ū, a one-frame path ``[1, 1, C, *space]`` float64 (zero without a mean; ū itself on excluded modes)."""
+        if self.mean is None:
+            return torch.zeros((1, 1, grid.channels, *grid.shape), dtype=torch.float64)
+        return scheme.coarse_grain(self.mean.reshape(1, 1, *self.mean.shape), grid, torch.tensor([float(lam)], dtype=torch.float64))
 
     def to_eigen(self, u_hat: torch.Tensor) -> torch.Tensor:
         """Coordinates of ``u_hat`` ``[B, T, C, *rfft]`` along G's temporal eigenvectors (same shape)."""
@@ -135,11 +176,12 @@ class GaussianMarginal:
         return (basis @ a_hat.movedim(1, -1).unsqueeze(-1)).squeeze(-1).movedim(-1, 1)
 
     def sample(self, shape: tuple[int, ...], scheme, grid: Grid, lam: float, generator: torch.Generator, *, dtype: torch.dtype = torch.float32) -> torch.Tensor:
-        """Paths ``shape = [B, T, C, *space]`` drawn from N(0, K_λ), on the generator's device.
+        """Paths ``shape = [B, T, C, *space]`` drawn from N(m_λ, K_λ), on the generator's device.
 
         White noise in the orthonormal (spatial Fourier x temporal eigen) basis, scaled by
-        sqrt(C̃_λ² g_j + Σ̃_λ): E[û û^H] = K_λ per mode exactly, an excluded k = 0 mode included
-        (there K_λ = G: the spatial mean gets the data's law, temporal correlations included).
+        sqrt(C̃_λ² g_j + Σ̃_λ), plus the mean path m_λ: E[(û - m_λ)(û - m_λ)^H] = K_λ per mode
+        exactly, an excluded k = 0 mode included (there K_λ = G and m_λ = μ: the spatial mean
+        gets the data's law, temporal correlations included).
         """
         check_generator(generator)
         shape = tuple(shape)
@@ -151,7 +193,8 @@ class GaussianMarginal:
         # keep what the prior draws, G(k)'s law with the data covariance and zero without it.
         std = variance.clamp_min(0).sqrt()
         noise_hat = rfft(torch.randn(shape, generator=generator, dtype=dtype, device=generator.device), grid.ndim)
-        return irfft(self.from_eigen(noise_hat * std.to(noise_hat.device, noise_hat.real.dtype)), grid.shape).to(dtype)
+        fluctuation = irfft(self.from_eigen(noise_hat * std.to(noise_hat.device, noise_hat.real.dtype)), grid.shape)
+        return (fluctuation + self.mean_at(scheme, grid, float(lam)).to(fluctuation.device, fluctuation.dtype)).to(dtype)
 
 
 def dataset_autocovariance(data, grid: Grid, paths: int = 64) -> torch.Tensor:
@@ -160,4 +203,13 @@ def dataset_autocovariance(data, grid: Grid, paths: int = 64) -> torch.Tensor:
     The trainer stores it in the checkpoint (from whole training paths), so a run's generation
     prior and sampler reference do not need the training file.
     """
-    return data_autocovariance(torch.stack([data[i] for i in range(min(paths, len(data)))]), grid)
+    return data_autocovariance(_first_paths(data, paths), grid)
+
+
+def dataset_mean(data, grid: Grid, paths: int = 64) -> torch.Tensor:
+    """:func:`data_mean` of the same paths as :func:`dataset_autocovariance` (so that G about it stays a covariance)."""
+    return data_mean(_first_paths(data, paths), grid)
+
+
+def _first_paths(data, paths: int) -> torch.Tensor:
+    return torch.stack([data[i] for i in range(min(paths, len(data)))])

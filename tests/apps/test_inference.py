@@ -8,6 +8,7 @@ import json
 import math
 from pathlib import Path
 
+import attrs
 import h5py
 import numpy as np
 import pytest
@@ -174,6 +175,24 @@ def test_load_run_rebuilds_model_scheme_and_statistics(trained):
         load_run(data.parent / "missing")
     with pytest.raises(DataError, match="checkpoint"):
         load_run(data.parent)
+
+
+def test_the_run_keeps_its_data_mean_and_its_marginal_is_taken_about_it(trained):
+    """The checkpoint stores ū of the training paths; run_marginal centres G on it; an older checkpoint without it reads the file."""
+    data, runs = trained
+    run = load_run(runs["pdd"])
+    u = read_paths(run, data, split="train", n=8).u  # standardised, as the trainer saw them
+    torch.testing.assert_close(run.data_mean, u.to(torch.float64).mean(dim=(0, 1)))
+    assert float(run.data_mean.abs().max()) > 0.1  # random walks: a mean to get wrong
+    marginal = run_marginal(run, 6)
+    torch.testing.assert_close(marginal.mean, run.data_mean)
+    centred = (u.to(torch.float64) - run.data_mean).movedim(1, -1)  # [B, C, *space, T]
+    u_hat = rfft(centred.movedim(-1, 1), 1).movedim(1, -1)  # [B, C, *rfft, T]
+    direct = torch.einsum("b...i,b...j->...ij", u_hat, u_hat.conj()).real / u.shape[0]
+    torch.testing.assert_close(torch.diagonal(marginal.covariance, dim1=-2, dim2=-1).mean(-1), torch.diagonal(direct, dim1=-2, dim2=-1).mean(-1))
+    older = attrs.evolve(run, data_mean=None)
+    torch.testing.assert_close(run_marginal(older, 6).mean, run.data_mean)
+    assert run_marginal(attrs.evolve(older, data_path=None), 6).mean is None  # neither stored nor readable: about zero, as trained
 
 
 def test_scores_follow_the_objective(trained):

@@ -11,7 +11,7 @@ from pdd_core import ArgumentError, Grid, ShapeError
 from pdd_core.noise_source import GeneratorNoise
 from pdd_core.sampling import sample
 from pdd_core.schedules import power_schedule, uniform_schedule
-from pdd_core.score import GaussianMarginal, GaussianPathScore, data_autocovariance, data_power
+from pdd_core.score import GaussianMarginal, GaussianPathScore, data_autocovariance, data_mean, data_power
 from pdd_core.spectral import irfft, rfft
 from schemes import Carosso
 from solvers import ETDPredictor, GaussianExponential, GaussianLangevin, PredictorCorrector
@@ -237,3 +237,81 @@ def test_a_conserved_spatial_mean_is_drawn_constant_in_time():
     mean = drawn.mean(dim=-1).squeeze(-1)  # [B, T]
     assert float((mean - mean[:, :1]).abs().max()) < 1e-12
     assert float(mean[:, 0].var() * 32) == pytest.approx(0.3, rel=0.08)  # |û(0)|² = N x mean²
+
+
+# -- a marginal with a mean: the data's mean field ū, constant in time, at k = 0 and two more modes
+# (a forced pattern, as Kolmogorov flow's forcing pins one mode's phase in every path).
+_X = torch.arange(32, dtype=torch.float64) * 2 * math.pi / 32
+MEAN = (0.8 + 1.5 * torch.cos(_X + 0.3) + 0.7 * torch.sin(5 * _X)).reshape(1, 32)
+SHIFTED = GaussianPathScore(K0, SCHEME, GRID, mean=MEAN)
+EXACT_SHIFTED = GaussianMarginal(K0.unsqueeze(0), mean=MEAN)
+
+
+def _mean_error(u: torch.Tensor, lam: float) -> torch.Tensor:
+    """|E û(k) - C̃_λ μ(k)| per mode over its Monte Carlo standard error sqrt(1ᵀK_λ1 / (T² N))."""
+    target = rfft(SHIFTED.mean_at(torch.tensor([lam], dtype=torch.float64))[0, 0, 0], 1)
+    estimate = rfft(u.to(torch.float64), 1).mean(dim=(0, 1, 2))
+    covariance = SHIFTED.covariance_at(torch.tensor([lam], dtype=torch.float64))[0, 0]
+    standard_error = (covariance.sum(dim=(-1, -2)) / FRAMES**2 / u.shape[0]).sqrt()
+    return (estimate - target).abs() / standard_error
+
+
+def _centred_variance_error(u: torch.Tensor, lam: float = 0.0) -> torch.Tensor:
+    centred = u - SHIFTED.mean_at(torch.tensor([lam], dtype=torch.float64))
+    variance = torch.diagonal(SHIFTED.covariance_at(torch.tensor([lam], dtype=torch.float64))[0, 0], dim1=-2, dim2=-1).mean(-1)
+    return _mode_variance(centred) / variance - 1
+
+
+def test_the_data_mean_centres_the_covariance_and_the_prior_draws_it():
+    u = SHIFTED.exact_sample(0.0, SAMPLES, torch.Generator().manual_seed(1))
+    mean = data_mean(u, GRID)
+    assert float(_mean_error(mean.reshape(1, 1, 1, 32), 0.0).max() / SAMPLES**0.5) < 5  # one path's standard error, scaled by N
+    centred = GaussianMarginal.from_autocovariance(data_autocovariance(u, GRID), FRAMES, mean=mean)
+    assert float((centred.covariance[0] - K0).norm() / K0.norm()) < 0.03
+    raw = GaussianMarginal.from_autocovariance(data_autocovariance(u, GRID), FRAMES)  # about zero: |μ|² on every lag
+    assert float((raw.covariance[0] - K0).norm() / K0.norm()) > 0.3
+    drawn = EXACT_SHIFTED.sample((SAMPLES, FRAMES, 1, 32), SCHEME, GRID, 1.0, torch.Generator().manual_seed(2), dtype=torch.float64)
+    assert float(_mean_error(drawn, 1.0).max()) < 5
+    assert float(_centred_variance_error(drawn, 1.0).abs().max()) < VARIANCE_TOLERANCE
+    with pytest.raises(ArgumentError, match="mean"):
+        GaussianMarginal(mean=MEAN)  # a mean without the covariance about it
+    with pytest.raises(ShapeError, match="mean"):
+        GaussianMarginal(K0.unsqueeze(0), mean=torch.zeros(1, 16, dtype=torch.float64))
+    with pytest.raises(ShapeError, match="mean"):
+        GaussianMarginal(K0.unsqueeze(0), mean=torch.zeros(1, 33, dtype=torch.float64)).check(GRID, FRAMES)
+
+
+def test_with_a_mean_one_probability_flow_step_is_still_exact():
+    """The map is affine: the mean path m_1 goes to ū exactly, the fluctuations by the exact linear map."""
+    dimension = FRAMES * GRID.n_points
+    mean_path = SHIFTED.mean_at(torch.ones(1, dtype=torch.float64)).expand(1, FRAMES, 1, 32)
+    basis = torch.eye(dimension, dtype=torch.float64).reshape(dimension, FRAMES, 1, *GRID.shape)
+    run = lambda u: sample(SHIFTED, SCHEME, GRID, GaussianExponential(EXACT_SHIFTED), power_schedule(1.0, 0.0, 1), generator=torch.Generator(), u_init=u)  # noqa: E731
+    torch.testing.assert_close(run(mean_path)[0], MEAN.expand(FRAMES, 1, 32), atol=1e-9, rtol=0)
+    matrix = (run(mean_path + basis) - run(mean_path)).reshape(dimension, dimension).T
+    start = SCORE.apply_covariance(basis, torch.ones(dimension)).reshape(dimension, dimension)
+    exact = SCORE.apply_covariance(basis, torch.zeros(dimension)).reshape(dimension, dimension)
+    assert float((matrix @ start @ matrix.T - exact).norm() / exact.norm()) < 1e-9
+
+
+@pytest.mark.parametrize("stochastic", [False, True], ids=["gpc", "gsde"])
+def test_samplers_around_a_mean_generate_its_mean_and_covariance(stochastic):
+    """From the prior N(m_1, K_1) to N(ū, K_0) in 8 steps (the exact reference leaves no residual): every
+    mode's mean (k = 0 included) within 5 standard errors, its variance within Monte Carlo error."""
+    predictor = GaussianExponential(EXACT_SHIFTED, stochastic=stochastic)
+    sampler = predictor if stochastic else PredictorCorrector(predictor, GaussianLangevin(EXACT_SHIFTED), 1)
+    out = sample(SHIFTED, SCHEME, GRID, sampler, power_schedule(1.0, 0.0, 8), generator=torch.Generator().manual_seed(4), shape=(4000, FRAMES, 1, 32), prior=EXACT_SHIFTED, dtype=torch.float64)
+    assert float(_mean_error(out, 0.0).max()) < 5
+    assert float(_centred_variance_error(out).abs().max()) < VARIANCE_TOLERANCE
+
+
+def test_gaussian_langevin_keeps_a_marginal_with_a_mean():
+    lam = torch.full((2000,), 0.5, dtype=torch.float64)
+    start = SHIFTED.exact_sample(0.5, 2000, torch.Generator().manual_seed(5))
+    corrector = GaussianLangevin(EXACT_SHIFTED, step_size=3.0)
+    coefficients = corrector.init(SCHEME, GRID, lam[:1], lam[:1], device=start.device, dtype=start.dtype)
+    u, noise = start, GeneratorNoise(torch.Generator().manual_seed(6))
+    for _ in range(10):
+        u = corrector.correct(SHIFTED, u, lam, coefficients, noise, lambda x: x)
+    assert float(_mean_error(u, 0.5).max()) < 5
+    assert float(_centred_variance_error(u, 0.5).abs().max()) < 2 * VARIANCE_TOLERANCE

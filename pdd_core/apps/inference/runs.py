@@ -29,7 +29,7 @@ from pdd_core.registry import SYSTEMS
 from pdd_core.sampling import Boundary, extrapolate_t0, no_boundary
 from pdd_core.schedules import check_schedule
 from pdd_core.score import POWER_PATHS, DenoisingScore, GaussianInitial, PathScore, SAPDDScore, data_power
-from pdd_core.score.gaussian_marginal import GaussianMarginal, data_autocovariance
+from pdd_core.score.gaussian_marginal import GaussianMarginal, data_autocovariance, data_mean
 from pdd_core.score.kinds import NOISE_HEAD, PATH_SCORE, PATH_SCORE_PER_MODE, PATH_SCORE_PER_MODE_WITH_INITIAL, NoiseHeadKind, PathScoreKind
 from pdd_core.training.config import TrainConfig
 
@@ -40,8 +40,8 @@ class TrainedRun:
 
     ``data`` is the metadata of the training file (its ``mean``/``std`` define the
     standardised space) when that file is still found, else None. ``data_power`` is the
-    training data's G(k) and ``data_autocovariance`` its temporal covariance A(k, ℓ) per mode,
-    both stored in the checkpoint (None in checkpoints that predate them).
+    training data's G(k), ``data_autocovariance`` its temporal second moments A(k, ℓ) per mode and
+    ``data_mean`` its mean field ū, all stored in the checkpoint (None in checkpoints that predate them).
     """
 
     run_dir: Path
@@ -54,6 +54,7 @@ class TrainedRun:
     data: DatasetMetadata | None
     data_power: torch.Tensor | None = None
     data_autocovariance: torch.Tensor | None = None
+    data_mean: torch.Tensor | None = None
 
     @property
     def objective(self):
@@ -107,7 +108,7 @@ def load_run(run_dir: str | os.PathLike, *, ema: bool = True, device: str | torc
     model = model.to(resolve_device(device))
     for parameter in model.parameters():
         parameter.requires_grad_(False)  # inference never trains: no parameter gradient is ever built
-    return TrainedRun(path, model, config, scheme, grid, dt, data_path, data, record.get("data_power"), record.get("data_autocovariance"))
+    return TrainedRun(path, model, config, scheme, grid, dt, data_path, data, record.get("data_power"), record.get("data_autocovariance"), record.get("data_mean"))
 
 
 def check_lambda(run: TrainedRun, lam: float, name: str = "lam") -> float:
@@ -146,27 +147,29 @@ def training_power(run: TrainedRun, paths: int = POWER_PATHS) -> torch.Tensor:
     return data_power(u, run.grid)
 
 
-def training_autocovariance(run: TrainedRun, paths: int = POWER_PATHS) -> torch.Tensor | None:
-    """A(k, ℓ) of the run's standardised training paths ``[C, *rfft, T]`` float64 (:func:`data_autocovariance`).
+def training_moments(run: TrainedRun, paths: int = POWER_PATHS) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    """(A(k, ℓ) ``[C, *rfft, T]``, ū ``[C, *space]``) of the run's standardised training paths, float64
+    (:func:`data_autocovariance`, :func:`data_mean`).
 
     Stored in the checkpoint by the trainer; read from the training file for older checkpoints;
-    None when neither is available.
+    None for what neither holds (a checkpoint that predates the mean, without its training file:
+    the marginal is then taken about zero, as it was when that run was trained).
     """
-    if run.data_autocovariance is not None:
-        return run.data_autocovariance.to(torch.float64)
-    if run.data_path is None:
-        return None
-    u = read_paths(run, run.data_path, split=run.config.split, n=min(paths, run.data.splits[run.config.split][0])).u
-    return data_autocovariance(u, run.grid)
+    autocovariance, mean = run.data_autocovariance, run.data_mean
+    if (autocovariance is None or mean is None) and run.data_path is not None:
+        u = read_paths(run, run.data_path, split=run.config.split, n=min(paths, run.data.splits[run.config.split][0])).u
+        autocovariance = data_autocovariance(u, run.grid) if autocovariance is None else autocovariance
+        mean = data_mean(u, run.grid) if mean is None else mean
+    return tuple(None if value is None else value.to(torch.float64) for value in (autocovariance, mean))
 
 
 def run_marginal(run: TrainedRun, frames: int) -> GaussianMarginal:
-    """The Gaussian marginal N(0, C̃²G + Σ̃) of the run's training data for paths of ``frames`` frames.
+    """The Gaussian marginal N(C_λ ū, C̃²G + Σ̃) of the run's training data for paths of ``frames`` frames.
 
     The data-informed prior and the few-step samplers' reference. A clear error when the run
     has no stored covariance and its training file is gone.
     """
-    autocovariance = training_autocovariance(run)
+    autocovariance, mean = training_moments(run)
     if autocovariance is None:
         raise bad_argument(
             "RUN_DIR",
@@ -175,7 +178,7 @@ def run_marginal(run: TrainedRun, frames: int) -> GaussianMarginal:
             "make the training file available at the path recorded in config.json, or use --prior noise with a sampler that needs no reference (pc, etd, em, pf, eab2)",
             kind=DataError,
         )
-    return GaussianMarginal.from_autocovariance(autocovariance, frames)
+    return GaussianMarginal.from_autocovariance(autocovariance, frames, mean=mean)
 
 
 def default_score_kind(run: TrainedRun) -> PathScoreKind | NoiseHeadKind | None:
@@ -244,6 +247,6 @@ __all__ = [
     "run_boundary",
     "run_marginal",
     "run_score",
-    "training_autocovariance",
+    "training_moments",
     "training_power",
 ]

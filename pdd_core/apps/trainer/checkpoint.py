@@ -19,6 +19,8 @@
                     A(k, ℓ) of the first 64 whole standardised training paths [C, *rfft, T]
                     (float64): the temporal covariance per mode behind the generation prior and
                     the few-step samplers' reference (GaussianMarginal); absent in older checkpoints
+    data_mean       the mean field ū of the same paths [C, *space] (float64): the marginal's mean,
+                    about which it takes the covariance; absent in older checkpoints
 
     checksum        SHA-256 of everything above (:func:`content_checksum`), checked on load, so
                     a flipped bit in a weight is refused rather than resumed; absent in

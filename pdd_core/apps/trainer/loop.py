@@ -42,7 +42,7 @@ from pdd_core.devices import device_type
 from pdd_core.errors import ConfigError, PDDError, ShapeError, bad_argument
 from pdd_core.files import OutputLock, check_parent, write_errors
 from pdd_core.grid import Grid
-from pdd_core.score.gaussian_marginal import dataset_autocovariance
+from pdd_core.score.gaussian_marginal import dataset_autocovariance, dataset_mean
 from pdd_core.score.initial_density import dataset_power
 from pdd_core.training.config import TrainConfig, config_from_dict, config_to_dict, resume_differences
 from pdd_core.training.ema import EMA
@@ -302,7 +302,7 @@ def _run(config: TrainConfig, run_dir: Path, record: dict[str, Any] | None, data
     ema = EMA(network, config.ema_decay)
     step, elapsed, last_loss = _restore(record, network, optimizer, ema, device)
     saved_step = step
-    power, autocovariance = _data_statistics(record, data, grid, config, context)
+    power, autocovariance, mean = _data_statistics(record, data, grid, config, context)
     log_path = _prepare_directory(run_dir, config, record, step, context)
 
     view = NetworkView(distributed.wrap(TrainingNetwork(network, config.bf16), context, device), config.window)
@@ -325,6 +325,7 @@ def _run(config: TrainConfig, run_dir: Path, record: dict[str, Any] | None, data
                 "last_loss": loss,
                 "data_power": power,
                 "data_autocovariance": autocovariance,
+                "data_mean": mean,
             }
             save_checkpoint(checkpoint_path(run_dir), payload)
         context.barrier()
@@ -391,10 +392,11 @@ def _restore(record: dict[str, Any] | None, network: nn.Module, optimizer, ema: 
 
 
 def _data_statistics(record: dict[str, Any] | None, data, grid, config: TrainConfig, context: distributed.Context):
-    """``(G(k), A(k, ℓ))`` stored with the run: measured once, by the rank that saves, or taken from the checkpoint.
+    """``(G(k), A(k, ℓ), ū)`` stored with the run: measured once, by the rank that saves, or taken from the checkpoint.
 
     G(k) is the data power behind the Gaussian r_λ of a drift run's path score; A(k, ℓ) the
-    temporal covariance per mode behind the generation prior and the few-step samplers.
+    temporal second moments per mode and ū the mean field (of the same paths) behind the
+    generation prior and the few-step samplers.
     """
     power = record.get("data_power") if record is not None else None
     if power is None and context.is_main and config.objective.trains_drift:
@@ -402,7 +404,10 @@ def _data_statistics(record: dict[str, Any] | None, data, grid, config: TrainCon
     autocovariance = record.get("data_autocovariance") if record is not None else None
     if autocovariance is None and context.is_main:
         autocovariance = dataset_autocovariance(whole_paths(data), grid)
-    return power, autocovariance
+    mean = record.get("data_mean") if record is not None else None
+    if mean is None and context.is_main:
+        mean = dataset_mean(whole_paths(data), grid)
+    return power, autocovariance, mean
 
 
 def _prepare_directory(run_dir: Path, config: TrainConfig, record: dict[str, Any] | None, step: int, context: distributed.Context) -> Path:

@@ -6,9 +6,10 @@ anti-diffuses it at rate κ(k, λ): with a learned drift reverse-λ generation c
 the first frames (docs/results.md, "Sampler comparison"). This models r_λ per Fourier mode
 as the marginal of a stationary Gaussian field coarse-grained by the scheme (Eq. 3):
 
-    û_λ(t0, k) ~ N(0, C̃_λ(k)² G(k) + Σ̃_λ(k)),   G(k) = E|û0(k)|² of the (standardised) data,
+    û_λ(t0, k) ~ N(C̃_λ(k) μ(k), C̃_λ(k)² (G(k) - |μ(k)|²) + Σ̃_λ(k)),   G(k) = E|û0(k)|²
 
-exact when the data are Gaussian. Its precision is at most 1/Σ̃_λ(k), and b²/Σ̃_λ ≥ 2κ, so on
+of the (standardised) data, μ = rfft(ū) its mean field (zero unless given; a forcing pins one, as
+Kolmogorov flow's does), exact when the data are Gaussian. Its precision is at most 1/Σ̃_λ(k), and b²/Σ̃_λ ≥ 2κ, so on
 modes the coarse-graining noise dominates the reverse flow contracts u(t0). Σ̃_λ is floored
 at Σ̃_Δλ as in A.7 (and :func:`~pdd_core.score.path_density.increment_variance`): data can
 have no power on a mode (the Lorenz-96 X channel at |k| = 32, 64), and at λ -> 0 the
@@ -53,9 +54,17 @@ def _check_power(instance, attribute, value) -> None:
         raise bad_argument("power", "non-finite or negative entries", "a power spectrum is finite and >= 0", "compute it with data_power(u, grid) from finite data")
 
 
+def _check_mean(instance, attribute, value) -> None:
+    if value is None:
+        return
+    if not isinstance(value, torch.Tensor) or value.dtype != torch.float64 or value.ndim != instance.power.ndim or not bool(torch.isfinite(value).all()):
+        raise bad_argument("mean", type(value).__name__, "must be None or a finite float64 field [C, *space]", "compute it with data_mean(u, grid)", kind=ShapeError)
+
+
 @attrs.frozen(eq=False)
 class GaussianInitial:
-    """r_λ(u(t0)) = Π_{k active} N(û(t0, k); 0, C̃_λ(k)² G(k) + max(Σ̃_λ(k), Σ̃_Δλ(k))) per channel (``power`` = G).
+    """r_λ(u(t0)) = Π_{k active} N(û(t0, k); C̃_λ μ, C̃_λ(k)² (G - |μ|²) + max(Σ̃_λ(k), Σ̃_Δλ(k))) per channel
+    (``power`` = G the raw second moments, ``mean`` = ū ``[C, *space]``, None: 0).
 
     Modes the scheme excludes (PDD A.2) are left out: they never diffuse, so no reverse-λ
     sampler moves them and their density does not enter the score.
@@ -63,6 +72,7 @@ class GaussianInitial:
 
     power: torch.Tensor = attrs.field(validator=_check_power)
     delta_lambda: float = DEFAULT_DELTA_LAMBDA
+    mean: torch.Tensor | None = attrs.field(default=None, validator=_check_mean, kw_only=True)
 
     def variance(self, scheme, grid: Grid, lam: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(C̃_λ² G + max(Σ̃_λ, Σ̃_Δλ) float64 ``[B, 1, C, *rfft]``, the scheme's active modes)."""
@@ -70,9 +80,13 @@ class GaussianInitial:
             raise bad_argument(
                 "power.shape", tuple(self.power.shape), f"expected [C, *rfft_shape] = {(grid.channels, *grid.rfft_shape)} of the grid", "compute it on the run's grid", kind=ShapeError
             )
+        if self.mean is not None and tuple(self.mean.shape) != (grid.channels, *grid.shape):
+            raise bad_argument("mean.shape", tuple(self.mean.shape), f"expected [C, *space] = {(grid.channels, *grid.shape)} of the grid", "compute it on the run's grid", kind=ShapeError)
         marginal = scheme.transition(grid, 0.0, lam.detach().cpu(), lam.shape[0])
         floor = scheme.transition(grid, 0.0, self.delta_lambda, lam.shape[0]).variance
-        variance = marginal.damping.pow(2) * self.power + torch.maximum(marginal.variance, floor)
+        # G about the mean; clamped because G and ū may come from different samples of the data.
+        centred = self.power if self.mean is None else (self.power - rfft(self.mean, grid.ndim).abs().square()).clamp_min(0)
+        variance = marginal.damping.pow(2) * centred + torch.maximum(marginal.variance, floor)
         if bool(((variance <= 0) & marginal.active).any()):
             raise bad_argument("delta_lambda", self.delta_lambda, "C̃²G + Σ̃_Δλ vanishes on a mode the scheme diffuses, so r_λ is degenerate there", "use a larger delta_lambda")
         return variance, marginal.active
@@ -82,5 +96,8 @@ class GaussianInitial:
         variance, active = self.variance(scheme, grid, lam)
         variance = torch.where(active, variance, torch.ones(())).to(frame.device, frame.dtype)
         weight = (grid.mode_multiplicity(frame.dtype, frame.device) * active.to(frame.device)).to(frame.dtype)
+        if self.mean is not None:
+            mean = self.mean.reshape(1, 1, *self.mean.shape).expand(lam.shape[0], -1, *self.mean.shape)
+            frame = frame - scheme.coarse_grain(mean, grid, lam.detach().cpu()).to(frame.device, frame.dtype)
         per_mode = weight * (rfft(frame, grid.ndim).abs().pow(2) / variance + torch.log(2 * math.pi * variance))
         return -0.5 * per_mode.flatten(1).sum(1)

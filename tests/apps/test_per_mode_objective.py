@@ -124,11 +124,13 @@ def test_pdd_train_toml_with_the_per_mode_loss_and_the_gaussian_initial_density(
     assert without_initial.noise_model == PerModeNoise() and without_initial.initial is None
     power = data_power(read_paths(run, data, split="train").u, run.grid)
     torch.testing.assert_close(with_initial.initial.power, power)  # stored in the checkpoint by the trainer
+    torch.testing.assert_close(with_initial.initial.mean, run.data_mean)  # r_λ is taken about the data's mean, as the marginal is
     torch.testing.assert_close(training_power(attrs.evolve(run, data_power=None)), power)  # older checkpoints: from the file
     assert run_boundary(None, with_initial, 5) is None and run_boundary(None, without_initial, 5) is not None  # r_λ replaces the t0 rule
     data.rename(tmp_path / "moved.h5")  # the run no longer needs its training file for r_λ
     moved = load_run(tmp_path / "per-mode")  # nor for the data-informed prior and sampler: the covariance is in the checkpoint too
     reference = run_marginal(moved, 5)
+    torch.testing.assert_close(reference.mean, run.data_mean)
     sampler = PredictorCorrector(GaussianExponential(reference, gate=1.0), GaussianLangevin(reference, gate=1.0), 1)
     paths = generate_run(moved, 2, 5, sampler=sampler, lam_schedule=power_schedule(1.0, 0.0, 8), generator=torch.Generator().manual_seed(0), score=PATH_SCORE_PER_MODE_WITH_INITIAL)
     assert paths.shape == (2, 5, 2, 16) and bool(torch.isfinite(paths).all())

@@ -167,6 +167,15 @@ def test_gaussian_initial_density_is_the_coarse_grained_marginal_of_a_gaussian_f
     excluded = Carosso(alpha=0.1, beta=2**0.5, zero_mode="exclude")
     shifted = GaussianInitial(power).log_density(frame + 3.0, lam, excluded, small)
     torch.testing.assert_close(shifted, GaussianInitial(power).log_density(frame, lam, excluded, small), rtol=1e-12, atol=1e-12)
+    # With the data's mean field ū: N(C_λ ū, the circulant covariance of G - |μ|²) (power = G, the raw second moments).
+    mean = (0.3 * torch.cos(2 * math.pi * index / 8) - 0.2 * torch.sin(2 * math.pi * 3 * index / 8) + 0.1).reshape(1, 8)
+    centred = (power - torch.fft.rfft(mean, norm="ortho").abs().square())
+    spectrum = (marginal.damping**2 * centred + marginal.variance)[:, 0, 0]
+    full = torch.cat([spectrum, spectrum[:, 1:-1].flip(-1)], -1)
+    covariance = (full[:, :, None, None] * phases).sum(1) / 8
+    coarse_mean = SCHEME.coarse_grain(mean.reshape(1, 1, 1, 8).expand(3, -1, -1, -1), small, lam)[:, 0, 0]
+    dense = torch.distributions.MultivariateNormal(coarse_mean, covariance).log_prob(frame[:, 0, 0])
+    torch.testing.assert_close(GaussianInitial(power, mean=mean).log_density(frame, lam, SCHEME, small), dense, rtol=1e-10, atol=1e-10)
     # A mode without power at λ = 0 keeps the A.7 floor Σ̃_Δλ as its variance, so the density stays finite.
     silent = GaussianInitial(torch.zeros(1, 5, dtype=torch.float64), delta_lambda=0.01)
     floor = SCHEME.transition(small, 0.0, 0.01, 1).variance[0, 0, 0]

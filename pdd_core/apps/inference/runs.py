@@ -206,7 +206,7 @@ def run_score(run: TrainedRun, kind: PathScoreKind | NoiseHeadKind | None = None
     if isinstance(kind, PathScoreKind):
         if not objective.trains_drift:
             raise bad_argument("score", "path", "a denoising run has no drift, so no path score", "use score 'noise' (or 'auto')")
-        initial = GaussianInitial(training_power(run), run.delta_lambda) if kind.initial_density else None
+        initial = GaussianInitial(training_power(run), run.delta_lambda, mean=training_moments(run)[1]) if kind.initial_density else None
         return PathScore(run.model, run.scheme, run.grid, run.dt, delta_lambda=run.delta_lambda, noise_model=kind.noise_model, initial=initial)
     if not isinstance(kind, NoiseHeadKind):
         raise bad_argument("kind", type(kind).__name__, "is not a score kind", "pass a PathScoreKind, NOISE_HEAD or None (as trained)")

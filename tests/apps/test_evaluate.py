@@ -33,7 +33,7 @@ def test_evaluate_pdd_run_writes_every_task_metric_and_figure(trained, tmp_path,
     assert len(metrics["simulate"]["by_lambda"]["0.2"]["l2_curve"]) == 3  # 6 frames - window 3
     for figure in metrics["figures"]:
         assert open(figure, "rb").read(8) == b"\x89PNG\r\n\x1a\n"
-    assert (out / "error_vs_lambda.png").exists() and (out / "training_loss.png").exists()
+    assert (out / "error_vs_lambda.png").exists() and (out / "training_loss.png").exists() and str(out / "generate_mean.png") in metrics["figures"]
     assert "metrics.json" in capsys.readouterr().out
 
 

@@ -365,6 +365,9 @@ class _Tasks:
         self.figures.append(str(plots.plot_spatiotemporal_panels(panels, self.out / "generate.png", channel_names=self.channel_names, dt=run.dt, title="unconditional generation")))
         psds = {"reference": time_averaged_spatial_psd(reference), "generated": time_averaged_spatial_psd(generated)}
         self.figures.append(str(plots.plot_psd_comparison(psds, self.out / "generate_psd.png", channel_names=self.channel_names)))
+        # The mean field over paths and frames: what a forcing pins in place (Kolmogorov flow's bands), one frame each.
+        means = {"reference": reference.mean(dim=(0, 1))[None], "generated": generated.mean(dim=(0, 1))[None]}
+        self.figures.append(str(plots.plot_spatiotemporal_panels(means, self.out / "generate_mean.png", channel_names=self.channel_names, title="mean over paths and frames")))
         result = with_floor({"spectral_error": relative_spectral_error(reference, generated), "paths": count}, self._floor(0.0, count))
         result["climate"] = climate(generated, reference, channel_names=self.names)  # variance, mean and PSD per channel
         if count >= 2:  # an ensemble needs two members (the fair CRPS and the spread divide by M - 1)

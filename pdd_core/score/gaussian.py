@@ -6,6 +6,7 @@ import attrs
 import torch
 
 from pdd_core.grid import Grid
+from pdd_core.score.mean_field import coarse_mean
 from pdd_core.spectral import irfft, rfft
 from pdd_core.validation import as_lambda
 
@@ -33,8 +34,7 @@ class GaussianPathScore:
         """C_λ ū per sample ``[B, 1, C, *space]`` float64 (zeros without a mean)."""
         if self.mean is None:
             return torch.zeros((lam.numel(), 1, self.grid.channels, *self.grid.shape), dtype=torch.float64)
-        mean = self.mean.to(torch.float64).reshape(1, 1, *self.mean.shape).expand(lam.numel(), -1, *self.mean.shape)
-        return self.scheme.coarse_grain(mean, self.grid, lam.reshape(-1))
+        return coarse_mean(self.mean, self.scheme, self.grid, lam)
 
     def covariance_at(self, lam: torch.Tensor) -> torch.Tensor:
         """K_λ per sample ``[B, C or 1, *rfft_shape, T, T]`` (float64)."""

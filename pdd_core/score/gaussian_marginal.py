@@ -36,6 +36,7 @@ import torch
 
 from pdd_core.errors import ShapeError, bad_argument
 from pdd_core.grid import Grid
+from pdd_core.score.mean_field import check_mean_field, coarse_mean, mean_power
 from pdd_core.spectral import irfft, rfft
 from pdd_core.validation import check_generator
 
@@ -75,13 +76,10 @@ def _check_mean(instance, attribute, value) -> None:
         return
     if instance.covariance is None:
         raise bad_argument("mean", "a mean field", "needs the data covariance beside it", "pass covariance too, e.g. GaussianMarginal.from_autocovariance(A, frames, mean=ū)")
-    if not isinstance(value, torch.Tensor) or value.dtype != torch.float64 or value.ndim != instance.covariance.ndim - 2:
-        raise bad_argument("mean", type(value).__name__, "must be None or a float64 field [C, *space]", "compute it with data_mean(u, grid)", kind=ShapeError)
+    check_mean_field(value, instance.covariance.ndim - 3)
     rfft_shape = (*value.shape[:-1], value.shape[-1] // 2 + 1)
     if rfft_shape != tuple(instance.covariance.shape[:-2]):
         raise bad_argument("mean.shape", tuple(value.shape), f"does not fit the covariance's modes {tuple(instance.covariance.shape[:-2])}", "compute the mean and the covariance on the same grid", kind=ShapeError)
-    if not bool(torch.isfinite(value).all()):
-        raise bad_argument("mean", "non-finite entries", "a mean field is finite", "compute it from finite data")
 
 
 @attrs.frozen(eq=False)
@@ -123,9 +121,8 @@ class GaussianMarginal:
         if not isinstance(autocovariance, torch.Tensor) or autocovariance.dtype != torch.float64 or autocovariance.ndim < 3:
             raise bad_argument("autocovariance", type(autocovariance).__name__, "must be a float64 tensor [C, *rfft, L]", "build it with data_autocovariance(u, grid)", kind=ShapeError)
         if mean is not None:
-            if not isinstance(mean, torch.Tensor) or mean.dtype != torch.float64 or mean.ndim != autocovariance.ndim - 1:
-                raise bad_argument("mean", type(mean).__name__, "must be a float64 field [C, *space]", "compute it with data_mean(u, grid)", kind=ShapeError)
-            autocovariance = autocovariance - rfft(mean, mean.ndim - 1).abs().square().unsqueeze(-1)
+            check_mean_field(mean, autocovariance.ndim - 2)
+            autocovariance = autocovariance - mean_power(mean, mean.ndim - 1).unsqueeze(-1)
         lag = torch.arange(frames)
         distance = (lag[:, None] - lag[None, :]).abs()
         padded = torch.cat([autocovariance, autocovariance.new_zeros(*autocovariance.shape[:-1], max(frames - autocovariance.shape[-1], 0))], dim=-1)
@@ -159,7 +156,7 @@ class GaussianMarginal:
         """m_λ = C_λ ū, a one-frame path ``[1, 1, C, *space]`` float64 (zero without a mean; ū itself on excluded modes)."""
         if self.mean is None:
             return torch.zeros((1, 1, grid.channels, *grid.shape), dtype=torch.float64)
-        return scheme.coarse_grain(self.mean.reshape(1, 1, *self.mean.shape), grid, torch.tensor([float(lam)], dtype=torch.float64))
+        return coarse_mean(self.mean, scheme, grid, torch.tensor([float(lam)]))
 
     def to_eigen(self, u_hat: torch.Tensor) -> torch.Tensor:
         """Coordinates of ``u_hat`` ``[B, T, C, *rfft]`` along G's temporal eigenvectors (same shape)."""

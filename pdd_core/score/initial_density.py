@@ -25,6 +25,7 @@ import torch
 
 from pdd_core.errors import ShapeError, bad_argument
 from pdd_core.grid import Grid
+from pdd_core.score.mean_field import check_mean_field, coarse_mean, mean_power
 from pdd_core.score.path_density import DEFAULT_DELTA_LAMBDA
 from pdd_core.spectral import rfft
 
@@ -55,10 +56,8 @@ def _check_power(instance, attribute, value) -> None:
 
 
 def _check_mean(instance, attribute, value) -> None:
-    if value is None:
-        return
-    if not isinstance(value, torch.Tensor) or value.dtype != torch.float64 or value.ndim != instance.power.ndim or not bool(torch.isfinite(value).all()):
-        raise bad_argument("mean", type(value).__name__, "must be None or a finite float64 field [C, *space]", "compute it with data_mean(u, grid)", kind=ShapeError)
+    if value is not None:
+        check_mean_field(value, instance.power.ndim - 1)
 
 
 @attrs.frozen(eq=False)
@@ -85,7 +84,7 @@ class GaussianInitial:
         marginal = scheme.transition(grid, 0.0, lam.detach().cpu(), lam.shape[0])
         floor = scheme.transition(grid, 0.0, self.delta_lambda, lam.shape[0]).variance
         # G about the mean; clamped because G and ū may come from different samples of the data.
-        centred = self.power if self.mean is None else (self.power - rfft(self.mean, grid.ndim).abs().square()).clamp_min(0)
+        centred = self.power if self.mean is None else (self.power - mean_power(self.mean, grid.ndim)).clamp_min(0)
         variance = marginal.damping.pow(2) * centred + torch.maximum(marginal.variance, floor)
         if bool(((variance <= 0) & marginal.active).any()):
             raise bad_argument("delta_lambda", self.delta_lambda, "C̃²G + Σ̃_Δλ vanishes on a mode the scheme diffuses, so r_λ is degenerate there", "use a larger delta_lambda")
@@ -97,7 +96,6 @@ class GaussianInitial:
         variance = torch.where(active, variance, torch.ones(())).to(frame.device, frame.dtype)
         weight = (grid.mode_multiplicity(frame.dtype, frame.device) * active.to(frame.device)).to(frame.dtype)
         if self.mean is not None:
-            mean = self.mean.reshape(1, 1, *self.mean.shape).expand(lam.shape[0], -1, *self.mean.shape)
-            frame = frame - scheme.coarse_grain(mean, grid, lam.detach().cpu()).to(frame.device, frame.dtype)
+            frame = frame - coarse_mean(self.mean, scheme, grid, lam).to(frame.device, frame.dtype)
         per_mode = weight * (rfft(frame, grid.ndim).abs().pow(2) / variance + torch.log(2 * math.pi * variance))
         return -0.5 * per_mode.flatten(1).sum(1)

@@ -136,6 +136,7 @@ class KolmogorovFlow:
     static: ClassVar[bool] = False
     channel_names: ClassVar[tuple[str, ...]] = ("vorticity",)  # labels of the channels in figures
     conserves_mean: ClassVar[bool] = True  # the spatial mean is a constant of motion: drifts are trained without a k = 0 part
+    forced: ClassVar[bool] = True  # driven by a fixed pattern in y: drifts get a learned forcing field (a periodic network has none)
     presets: ClassVar[dict[str, DatasetPreset]] = {
         "paper": DatasetPreset(
             6000, 100, 100, 40, note="PDD B.1: 6000/100/100 paths of 40 frames at 40² (bicubic from 256²), Δt = 0.5, midpoint step 1e-3, burn-in 50"

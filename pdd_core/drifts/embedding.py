@@ -16,6 +16,7 @@ import math
 import torch
 from torch import nn
 
+from pdd_core.drifts.forcing_part import ForcingPart
 from pdd_core.drifts.linear_part import LinearPart
 from pdd_core.errors import DTypeError, ShapeError, bad_argument
 from pdd_core.validation import FLOAT_DTYPES, as_lambda, check_positive
@@ -98,10 +99,23 @@ class DriftNetwork(nn.Module):
     drift (:class:`~pdd_core.drifts.linear_part.LinearPart`), which sees the amplitude and the
     spatial mean that the trunk's normalisations remove. ``conserve_mean=True`` removes the
     drift's k = 0 component, so a rollout conserves every channel's spatial mean exactly (the mean
-    vorticity of a periodic flow is a constant of motion).
+    vorticity of a periodic flow is a constant of motion). ``forcing_part=True`` adds a learned,
+    λ-dependent field on the grid ``space`` (:class:`~pdd_core.drifts.forcing_part.ForcingPart`):
+    the fixed forcing pattern that a translation-equivariant trunk cannot produce.
     """
 
-    def __init__(self, channels: int, window: int, ndim: int, embedding_dim: int, noise_head: bool, linear_part: bool = False, conserve_mean: bool = False):
+    def __init__(
+        self,
+        channels: int,
+        window: int,
+        ndim: int,
+        embedding_dim: int,
+        noise_head: bool,
+        linear_part: bool = False,
+        conserve_mean: bool = False,
+        forcing_part: bool = False,
+        space: tuple[int, ...] | None = None,
+    ):
         super().__init__()
         check_count("channels", channels)
         check_count("window", window)
@@ -120,6 +134,11 @@ class DriftNetwork(nn.Module):
         if not isinstance(conserve_mean, bool):
             raise bad_argument("conserve_mean", conserve_mean, "must be a bool", "pass conserve_mean=True for a system whose spatial mean is conserved", kind=DTypeError)
         self.conserve_mean = conserve_mean
+        if not isinstance(forcing_part, bool):
+            raise bad_argument("forcing_part", forcing_part, "must be a bool", "pass forcing_part=True to add a learned forcing field", kind=DTypeError)
+        if forcing_part and (space is None or len(space) != ndim):
+            raise bad_argument("space", space, f"a forcing field needs the grid's {ndim} spatial sizes", "pass space=grid.shape (the trainer does)", kind=ShapeError)
+        self.forcing_part = ForcingPart(channels, tuple(space), embedding_dim) if forcing_part else None
 
     @property
     def in_channels(self) -> int:
@@ -154,6 +173,8 @@ class DriftNetwork(nn.Module):
         drift = self.drift_head(features)
         if self.linear_part is not None:
             drift = drift + self.linear_part(x, embedding)
+        if self.forcing_part is not None:
+            drift = drift + self.forcing_part(embedding, tuple(x.shape[2:]))
         if self.conserve_mean:  # no k = 0 component: every channel's spatial mean stays where it starts
             drift = drift - drift.mean(dim=tuple(range(2, drift.ndim)), keepdim=True)
         return drift

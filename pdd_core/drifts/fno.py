@@ -101,8 +101,10 @@ class FNO(DriftNetwork):
         noise_head: bool = False,
         linear_part: bool = False,
         conserve_mean: bool = False,
+        forcing_part: bool = False,
+        space: tuple[int, ...] | None = None,
     ):
-        super().__init__(channels, window, ndim, embedding_dim, noise_head, linear_part, conserve_mean)
+        super().__init__(channels, window, ndim, embedding_dim, noise_head, linear_part, conserve_mean, forcing_part, space)
         check_count("width", width)
         check_count("layers", layers)
         check_count("modes", modes)

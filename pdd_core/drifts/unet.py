@@ -125,8 +125,10 @@ class UNet(DriftNetwork):
         noise_head: bool = False,
         linear_part: bool = False,
         conserve_mean: bool = False,
+        forcing_part: bool = False,
+        space: tuple[int, ...] | None = None,
     ):
-        super().__init__(channels, window, ndim, embedding_dim, noise_head, linear_part, conserve_mean)
+        super().__init__(channels, window, ndim, embedding_dim, noise_head, linear_part, conserve_mean, forcing_part, space)
         widths = tuple(widths)
         if not widths or not all(isinstance(w, int) and not isinstance(w, bool) and w >= 1 for w in widths):
             raise bad_argument("widths", widths, "needs at least one positive integer width per level", "pass e.g. widths=(64, 128, 128, 192)")

@@ -50,7 +50,7 @@ class ModelConfig:
     def __attrs_post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
             raise config_error("model.name", self.name, "must be a model name", "use 'unet', 'fno' or 'linear'")
-        for key in ("channels", "window", "ndim", "noise_head", "grid"):
+        for key in ("channels", "window", "ndim", "noise_head", "grid", "space"):
             if key in self.overrides:
                 raise config_error(
                     f"model.overrides.{key}",
@@ -70,6 +70,9 @@ LINEAR_PART_BY_DEFAULT = ("unet", "fno")
 # The networks with a conserve_mean switch: on data of a system whose spatial mean is conserved
 # (Kolmogorov vorticity) `pdd train` sets it unless the config does.
 MEAN_CONSERVING_MODELS = ("unet", "fno", "linear")
+# The networks with a forcing_part switch: on data of a system driven by a fixed spatial pattern
+# (the Kolmogorov flow's forcing) `pdd train` sets it unless the config does.
+FORCING_FIELD_MODELS = ("unet", "fno")
 
 
 def default_overrides(name: str) -> dict[str, Any]:
@@ -230,6 +233,7 @@ def resume_differences(stored: TrainConfig, requested: TrainConfig) -> list[str]
 __all__ = [
     "DTYPES",
     "FILE_DEFAULT_SCHEME",
+    "FORCING_FIELD_MODELS",
     "LINEAR_PART_BY_DEFAULT",
     "MEAN_CONSERVING_MODELS",
     "RESUMABLE_FIELDS",

@@ -38,6 +38,8 @@ def _construct(cls: type[nn.Module], name: str, kwargs: dict[str, Any]) -> nn.Mo
 
 def _network(cls: type[nn.Module], architecture: str, grid: Grid, window: int, noise_head: bool, preset: str | None, overrides: dict[str, Any]) -> nn.Module:
     kwargs = {**drift_preset(architecture, grid.ndim, preset or DEFAULT_PRESETS[architecture]), **overrides}
+    if kwargs.get("forcing_part") is True:  # a learned forcing field lives on the data's grid
+        kwargs["space"] = grid.shape
     network = _construct(cls, architecture, {"channels": grid.channels, "window": window, "noise_head": noise_head, **kwargs})
     # Check the grid against the architecture now, not at the first forward of training.
     network.check_space(grid.shape)

@@ -71,7 +71,7 @@ DEMOS = {
         # on 2 cores; docs/results.md, "The demo").
         "settings": {"n_sim": 64, "n_out": 40, "burn_in": 10.0},
         "scheme": {"name": "carosso", "alpha": 0.3, "beta": math.sqrt(6)},
-        "model": ModelConfig(name="unet", preset="tiny", overrides={"linear_part": True, "conserve_mean": True}),  # the mean vorticity is conserved
+        "model": ModelConfig(name="unet", preset="tiny", overrides={"linear_part": True, "conserve_mean": True, "forcing_part": True}),  # the mean vorticity is conserved; the forcing is a fixed field
         "train": {"frames": 12, "batch_size": 8, "lr": 1e-3, "ema_decay": 0.99},
         "steps": 300,
         "evaluate": {"n_paths": 4, "keep_segments": 2, "n_generate": 8, "n_super_resolve": 4},

@@ -20,7 +20,16 @@ from pdd_core.data.hdf5_reader import read_metadata
 from pdd_core.devices import DEVICE_NAMES
 from pdd_core.errors import ConfigError, bad_argument
 from pdd_core.registry import OBJECTIVES, SCHEMES, SYSTEMS
-from pdd_core.training.config import FILE_DEFAULT_SCHEME, MEAN_CONSERVING_MODELS, TrainConfig, config_from_dict, default_overrides, read_toml, set_dotted
+from pdd_core.training.config import (
+    FILE_DEFAULT_SCHEME,
+    FORCING_FIELD_MODELS,
+    MEAN_CONSERVING_MODELS,
+    TrainConfig,
+    config_from_dict,
+    default_overrides,
+    read_toml,
+    set_dotted,
+)
 from pdd_core.training.models import MODELS
 
 HELP = "train a PDD drift or a denoising baseline on a dataset file"
@@ -146,18 +155,29 @@ def build_config(args: argparse.Namespace) -> tuple[TrainConfig, Path]:
         model["overrides"] = {**default_overrides(model.get("name", "unet")), **model["overrides"]}
     config = config_from_dict(settings)
     if not (args.resume and not args.config):
-        config = with_conserved_mean(config)
+        config = with_system_defaults(config)
     return config, run_dir
 
 
-def with_conserved_mean(config: TrainConfig) -> TrainConfig:
-    """A network of a system whose spatial mean is conserved (``conserves_mean``) gets ``conserve_mean=True`` unless set."""
-    if config.model.name not in MEAN_CONSERVING_MODELS or "conserve_mean" in config.model.overrides or config.data is None or not Path(config.data).is_file():
+# Network switches a system asks for by a class attribute, and the networks that have them: a
+# conserved spatial mean (``conserves_mean``: the drift gets no k = 0 part) and a fixed forcing
+# pattern (``forced``: the drift gets a learned forcing field, which an equivariant trunk lacks).
+SYSTEM_SWITCHES = {"conserve_mean": ("conserves_mean", MEAN_CONSERVING_MODELS), "forcing_part": ("forced", FORCING_FIELD_MODELS)}
+
+
+def with_system_defaults(config: TrainConfig) -> TrainConfig:
+    """Switch on each of ``SYSTEM_SWITCHES`` that the data's system asks for, unless the config sets it."""
+    if config.data is None or not Path(config.data).is_file():
         return config
     system = read_metadata(config.data).system
-    if system not in SYSTEMS.names() or not getattr(SYSTEMS.get(system), "conserves_mean", False):
+    if system not in SYSTEMS.names():
         return config
-    return attrs.evolve(config, model=attrs.evolve(config.model, overrides={**config.model.overrides, "conserve_mean": True}))
+    wanted = {
+        switch: True
+        for switch, (attribute, models) in SYSTEM_SWITCHES.items()
+        if config.model.name in models and switch not in config.model.overrides and getattr(SYSTEMS.get(system), attribute, False)
+    }
+    return attrs.evolve(config, model=attrs.evolve(config.model, overrides={**config.model.overrides, **wanted})) if wanted else config
 
 
 def check_training_memory(config: TrainConfig) -> None:

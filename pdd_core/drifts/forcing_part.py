@@ -8,11 +8,15 @@ already shows it: the drift's one-step map of the forced mode is then ρ̂ x wit
 its chain pulls the mode's mean towards zero (docs/results.md, "The forcing the drift could not
 represent"). This part adds
 
-    b_λ = Σ_j g_j(e(λ)) · B_j,   j = 1..J,
+    b_λ = s · Σ_j g_j(e(λ)) · B_j,   j = 1..J,
 
 learned fields B_j ``[C, *space]`` mixed by gates g_j read from the λ embedding e(λ): the forcing
 as the coarse-grained system sees it at every λ. The fields start at zero, so an untrained drift
-still returns exactly 0.
+still returns exactly 0. The fixed scale s = ``FIELD_SCALE`` is a learning rate of their own: Adam
+moves every parameter by about the learning rate per step, so at lr 1e-3 the fields alone would
+reach the Kolmogorov flow's forcing (~0.1 per grid point, gates ~0.3) only after thousands of
+steps; the Kolmogorov demo's 300 steps learned a third of it (docs/results.md, "The forcing the
+drift could not represent").
 """
 
 from __future__ import annotations
@@ -22,9 +26,11 @@ from torch import nn
 
 from pdd_core.errors import ShapeError, bad_argument
 
+FIELD_SCALE = 10.0
+
 
 class ForcingPart(nn.Module):
-    """b_λ = Σ_j g_j(e(λ)) B_j with fields ``[bases, channels, *space]`` (module docstring)."""
+    """b_λ = s Σ_j g_j(e(λ)) B_j with fields ``[bases, channels, *space]`` (module docstring)."""
 
     def __init__(self, channels: int, space: tuple[int, ...], embedding_dim: int, bases: int = 4):
         super().__init__()
@@ -41,7 +47,7 @@ class ForcingPart(nn.Module):
             raise bad_argument(
                 "history.shape[3:]", tuple(space), f"a drift with a forcing field is built for the grid {self.space}", "evaluate it on paths of its training grid", kind=ShapeError
             )
-        return torch.einsum("bj,jc...->bc...", self.gates(embedding), self.fields)
+        return FIELD_SCALE * torch.einsum("bj,jc...->bc...", self.gates(embedding), self.fields)
 
 
-__all__ = ["ForcingPart"]
+__all__ = ["FIELD_SCALE", "ForcingPart"]

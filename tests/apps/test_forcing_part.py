@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from pdd_core.drifts.fno import FNO
+from pdd_core.drifts.forcing_part import FIELD_SCALE
 from pdd_core.drifts.unet import UNet
 from pdd_core.errors import PDDError
 
@@ -37,7 +38,7 @@ def test_starts_at_zero_and_adds_the_gated_fields():
     with torch.no_grad():
         network.forcing_part.fields.copy_(fields)
     gates = network.forcing_part.gates(network.embedding(lam))
-    expected = torch.einsum("bj,jcyx->bcyx", gates, fields)  # the trunk's drift head is still zero
+    expected = FIELD_SCALE * torch.einsum("bj,jcyx->bcyx", gates, fields)  # the trunk's drift head is still zero
     assert torch.allclose(network(x, lam), expected, atol=1e-6)
     # Unlike the trunk, the forcing does not move with the window.
     assert torch.allclose(network(torch.roll(x, 3, -2), lam), expected, atol=1e-6)

@@ -47,9 +47,9 @@ def test_starts_at_zero_and_adds_the_gated_fields():
 
 
 def fit(network, steps=80):
-    """Adam on f(window) = sin(3y) for random windows: the error left after ``steps``, relative to |f|²."""
+    """Adam at the trainer's learning rate on f(window) = sin(3y) for random windows: the error left after ``steps``, relative to |f|²."""
     generator = torch.Generator().manual_seed(1)
-    optimiser = torch.optim.Adam(network.parameters(), lr=1e-2)
+    optimiser = torch.optim.Adam(network.parameters(), lr=1e-3)
     target = pattern()
 
     def batch():
@@ -72,8 +72,9 @@ def test_the_forcing_part_fits_a_fixed_pattern_the_equivariant_trunk_cannot():
     torch.manual_seed(2)
     without = fit(UNet(1, window=2, ndim=2, **TINY))
     # An equivariant map of shift-invariant random windows cannot do better than 0 on average
-    # (the error stays near 1); the forcing field learns the pattern itself.
-    assert with_part < 0.05 and without > 0.5, (with_part, without)
+    # (the error stays near 1); the forcing field learns the pattern itself: 0.002 after 80 steps,
+    # where the fields without their scale (FIELD_SCALE = 1) are still at 0.05.
+    assert with_part < 0.01 and without > 0.5, (with_part, without)
 
 
 def test_bad_settings():
